@@ -1,0 +1,99 @@
+# voucherd — build, test, demo.  See README.md.
+#
+#   make                      build bin/voucherd, bin/voucherctl, bin/voucher-push
+#   make SANITIZE=address,undefined   the same with sanitizers (objects in build/san/)
+#   make test                 unit + integration tests against a real PostgreSQL and daemon
+#   make demo                 the whole metering path on a throw-away database
+#   make deps                 install missing Debian packages (as root) or say how
+
+CC ?= cc
+SANITIZE ?=
+PKGS := libevent libevent_openssl libssl libcrypto libpq jansson
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla
+CFLAGS_ALL := -std=gnu11 -g -I. -I/usr/include/postgresql -D_GNU_SOURCE $(WARN) $(CFLAGS)
+ifeq ($(SANITIZE),)
+  OBJDIR := build/obj
+  CFLAGS_ALL += -O2
+else
+  OBJDIR := build/san
+  CFLAGS_ALL += -O1 -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
+  LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+LIBS_CORE := -lssl -lcrypto -ljansson -lpq
+LIBS_EVENT := -levent_openssl -levent
+LIBS_XLSX := $(shell test -e /usr/include/xlsxwriter.h && echo -lxlsxwriter)
+
+COMMON_SRC := $(sort $(wildcard common/*.c))
+METER_SRC := $(sort $(wildcard metering/*.c))
+SETTLE_SRC := $(sort $(wildcard settlement/*.c))
+DAEMON_SRC := $(sort $(wildcard daemon/*.c))
+CTL_SRC := $(sort $(wildcard ctl/*.c))
+CLIENT_SRC := $(sort $(wildcard client/*.c))
+TEST_SRC := $(sort $(wildcard tests/unit/*.c tests/integration/*.c))
+SQL := $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
+
+obj = $(patsubst %.c,$(OBJDIR)/%.o,$(1))
+
+LIB_OBJ := $(call obj,$(COMMON_SRC) $(METER_SRC))
+# a static archive, so that each program links only the modules it uses
+LIB := $(OBJDIR)/libvoucher.a
+DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
+CTL_OBJ := $(call obj,$(CTL_SRC) $(SETTLE_SRC)) $(OBJDIR)/migrations.o
+CLIENT_OBJ := $(call obj,$(CLIENT_SRC))
+# tests link every module except the programs' main files
+TEST_OBJ := $(call obj,$(TEST_SRC)) $(filter-out %/main.o,$(DAEMON_OBJ) $(CTL_OBJ) $(CLIENT_OBJ))
+
+BINS := bin/voucherd bin/voucherctl bin/voucher-push
+
+.PHONY: all deps test unit demo clean bench-ingest check-faults
+all: $(BINS)
+
+$(LIB): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+bin/voucherd: $(DAEMON_OBJ) $(LIB) | bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_EVENT) $(LIBS_CORE)
+bin/voucherctl: $(CTL_OBJ) $(LIB) | bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_XLSX)
+bin/voucher-push: $(CLIENT_OBJ) $(LIB) | bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
+bin/tests: $(TEST_OBJ) $(LIB) | bin
+	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LIBS_EVENT) $(LIBS_CORE) $(LIBS_XLSX)
+
+$(OBJDIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(OBJDIR)/migrations.c: $(SQL) sql/embed.sh
+	@mkdir -p $(dir $@)
+	sh sql/embed.sh > $@.tmp && mv $@.tmp $@
+$(OBJDIR)/migrations.o: $(OBJDIR)/migrations.c
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+bin:
+	mkdir -p bin
+
+deps:
+	@sh deploy/install-deps.sh
+
+# Unit tests need no database; `make test` runs them and the integration tests
+# in one Criterion binary, started by the harness that provides PostgreSQL and
+# the daemon, so that the last line is Criterion's summary.
+unit: bin/tests
+	bin/tests --filter='unit_*/*'
+
+test: deps
+	@$(MAKE) --no-print-directory all bin/tests
+	@sh tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh deploy/demo.sh
+
+clean:
+	rm -rf build bin var
+
+-include $(shell find build -name '*.d' 2>/dev/null)

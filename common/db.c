@@ -1,0 +1,79 @@
+#include "common/db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char last_state[6];
+
+PGconn *db_connect(const char *conninfo, const char *prog)
+{
+	if (!conninfo)
+		conninfo = getenv("VOUCHER_DB");
+	if (!conninfo)
+		conninfo = "";
+	const char *keys[] = {"dbname", "fallback_application_name", "options", NULL};
+	const char *vals[] = {conninfo, prog, "-c client_min_messages=warning", NULL};
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	if (!c) {
+		fprintf(stderr, "%s: out of memory connecting to the database\n", prog);
+		return NULL;
+	}
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr,
+			"%s: cannot connect to the database: %s"
+			"  (give --db CONNINFO, or set VOUCHER_DB or the PG* variables)\n",
+			prog, PQerrorMessage(c));
+		PQfinish(c);
+		return NULL;
+	}
+	PQsetClientEncoding(c, "UTF8");
+	return c;
+}
+
+PGresult *db_exec(PGconn *c, const char *what, const char *sql, int nparams,
+		  const char *const *params)
+{
+	last_state[0] = '\0';
+	PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return r;
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	snprintf(last_state, sizeof last_state, "%s", state ? state : "");
+	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+	fprintf(stderr, "%s: %s%s%s\n", what, msg ? msg : PQerrorMessage(c),
+		detail ? " — " : "", detail ? detail : "");
+	PQclear(r);
+	return NULL;
+}
+
+bool db_run(PGconn *c, const char *what, const char *sql, int nparams, const char *const *params)
+{
+	PGresult *r = db_exec(c, what, sql, nparams, params);
+	if (!r)
+		return false;
+	PQclear(r);
+	return true;
+}
+
+bool db_begin(PGconn *c)
+{
+	return db_run(c, "begin", "BEGIN", 0, NULL);
+}
+
+bool db_commit(PGconn *c)
+{
+	return db_run(c, "commit", "COMMIT", 0, NULL);
+}
+
+void db_rollback(PGconn *c)
+{
+	PQclear(PQexec(c, "ROLLBACK"));
+}
+
+const char *db_last_sqlstate(void)
+{
+	return last_state;
+}

@@ -1,0 +1,32 @@
+/* db: small helpers around libpq for the command-line tools (blocking use).
+ * The daemon talks to the database through metering/writer (non-blocking). */
+#ifndef VOUCHER_DB_H
+#define VOUCHER_DB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+/* Connects with conninfo if not NULL, else $VOUCHER_DB, else libpq's PG*
+ * variables.  On failure prints a message naming what to check to stderr and
+ * returns NULL.  application_name is set to prog. */
+PGconn *db_connect(const char *conninfo, const char *prog);
+
+/* PQexecParams with text parameters and text results.  Returns the result
+ * if its status is PGRES_COMMAND_OK or PGRES_TUPLES_OK, else prints
+ * "<what>: <server message>" to stderr, clears the result and returns NULL. */
+PGresult *db_exec(PGconn *c, const char *what, const char *sql, int nparams,
+		  const char *const *params);
+/* The same for statements whose result is not needed.  */
+bool db_run(PGconn *c, const char *what, const char *sql, int nparams, const char *const *params)
+	__attribute__((warn_unused_result));
+
+bool db_begin(PGconn *c) __attribute__((warn_unused_result));
+bool db_commit(PGconn *c) __attribute__((warn_unused_result));
+void db_rollback(PGconn *c);
+
+/* The SQLSTATE of the last error seen by db_exec/db_run ("" if none). */
+const char *db_last_sqlstate(void);
+
+#endif

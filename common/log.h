@@ -1,0 +1,32 @@
+/* log: one line per event, logfmt, to stderr.
+ *
+ *   log_info("batch_stored", "provider=%s batch=%s records=%d", ...)
+ * prints
+ *   ts=2026-03-02T10:00:00.123Z level=info event=batch_stored provider=... 
+ * Callers format values with log_q() when a value may contain spaces or quotes.
+ * Never log record contents or key material.
+ */
+#ifndef VOUCHER_LOG_H
+#define VOUCHER_LOG_H
+
+#include <stdbool.h>
+
+typedef enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR } log_level_t;
+
+void log_set_level(log_level_t lvl);
+void log_emit(log_level_t lvl, const char *event, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define log_debug(ev, ...) log_emit(LOG_DEBUG, ev, __VA_ARGS__)
+#define log_info(ev, ...) log_emit(LOG_INFO, ev, __VA_ARGS__)
+#define log_warn(ev, ...) log_emit(LOG_WARN, ev, __VA_ARGS__)
+#define log_error(ev, ...) log_emit(LOG_ERROR, ev, __VA_ARGS__)
+
+/* Quotes a value for logfmt into a small rotating static buffer (8 slots of
+ * 256 bytes; longer values are cut).  Valid until 8 more calls. */
+const char *log_q(const char *s);
+
+/* Prints "voucherd: <msg>" style fatal start-up errors and exits with code. */
+void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+#endif

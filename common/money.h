@@ -1,0 +1,24 @@
+/* money: amounts are int64_t fen (1 yuan = 100 fen).  Every operation is
+ * checked; the one rounding rule is "down" (towards minus infinity), because
+ * every policy says 不超过 (not more than).  No floating point near an amount. */
+#ifndef VOUCHER_MONEY_H
+#define VOUCHER_MONEY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+bool money_add(int64_t a, int64_t b, int64_t *out) __attribute__((warn_unused_result));
+bool money_sub(int64_t a, int64_t b, int64_t *out) __attribute__((warn_unused_result));
+/* floor(amount * num / den) computed in 128 bits; den > 0.  False if the
+ * result does not fit in int64. */
+bool money_muldiv_floor(int64_t amount, int64_t num, int64_t den, int64_t *out)
+	__attribute__((warn_unused_result));
+/* floor(amount * bp / 10000). */
+bool money_apply_bp(int64_t amount, int32_t bp, int64_t *out) __attribute__((warn_unused_result));
+/* Formats fen as yuan with exactly two decimals ("-12.05"); out >= 24 bytes. */
+void money_format_yuan(int64_t fen, char *out, size_t outlen);
+/* Parses "12", "12.3", "12.30", "-0.05" yuan into fen; more than two decimals is an error. */
+bool money_parse_yuan(const char *s, int64_t *fen) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,125 @@
+/* voucherctl: global options, then one sub-command.  See usage(). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/db.h"
+#include "ctl/ctl.h"
+
+static const char usage_text[] =
+	"usage: voucherctl [--db CONNINFO] [--format table|csv|json] COMMAND ...\n"
+	"\n"
+	"The database is --db CONNINFO, else $VOUCHER_DB, else libpq's PG* variables.\n"
+	"Listings print a table by default; csv is UTF-8 with a BOM and amounts in yuan,\n"
+	"json has amounts in fen.\n"
+	"\n"
+	"commands:\n"
+	"  migrate                                   apply missing schema migrations\n"
+	"  provider add CODE --name NAME --uscc USCC\n"
+	"  provider list | show CODE\n"
+	"  provider cert add CODE --cert FILE.pem\n"
+	"  provider key add CODE KEYID --alg ed25519|sm2-sm3 --pub FILE.pem\n"
+	"                   [--valid-from T] [--valid-to T]\n"
+	"  provider key revoke CODE KEYID\n"
+	"  provider facility add CODE FACILITY --division DIV --class A|B\n"
+	"  enterprise import FILE.csv                header: uscc,name,division,sme,\n"
+	"        model_developer,maas_builder,model_registered,foundation_model,\n"
+	"        credit_blacklisted,performance_grade[,valid_from]\n"
+	"  enterprise show USCC\n"
+	"  enterprise list\n"
+	"  enterprise relate USCC --provider CODE    related party: its records count for nothing\n"
+	"\n"
+	"Run 'voucherctl COMMAND --help' for the options of one command.\n";
+
+struct command {
+	const char *name;
+	int (*fn)(ctl_t *, int, char **);
+};
+
+static const struct command commands[] = {
+	{"migrate", cmd_migrate},
+	{"provider", cmd_provider},
+	{"enterprise", cmd_enterprise},
+	{NULL, NULL},
+};
+
+PGconn *ctl_conn(ctl_t *ctx)
+{
+	if (!ctx->conn)
+		ctx->conn = db_connect(ctx->db, "voucherctl");
+	return ctx->conn;
+}
+
+static bool parse_format(const char *s, ctl_format_t *f)
+{
+	if (!strcmp(s, "table"))
+		*f = FMT_TABLE;
+	else if (!strcmp(s, "csv"))
+		*f = FMT_CSV;
+	else if (!strcmp(s, "json"))
+		*f = FMT_JSON;
+	else
+		return false;
+	return true;
+}
+
+/* Global options may appear before the command or anywhere after it: they
+ * are taken out of argv here so that sub-commands see only their own. */
+int main(int argc, char **argv)
+{
+	ctl_t ctx = {.db = NULL, .format = FMT_TABLE, .conn = NULL};
+	char **rest = calloc((size_t)argc + 1, sizeof *rest);
+	int n = 0;
+	if (!rest)
+		return CTL_FAIL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--db") || !strcmp(a, "--format")) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "voucherctl: %s needs a value\n", a);
+				free(rest);
+				return CTL_USAGE;
+			}
+			if (!strcmp(a, "--db")) {
+				ctx.db = argv[++i];
+			} else if (!parse_format(argv[++i], &ctx.format)) {
+				fprintf(stderr, "voucherctl: --format must be table, csv or json\n");
+				free(rest);
+				return CTL_USAGE;
+			}
+		} else if (!strncmp(a, "--db=", 5)) {
+			ctx.db = a + 5;
+		} else if (!strncmp(a, "--format=", 9)) {
+			if (!parse_format(a + 9, &ctx.format)) {
+				fprintf(stderr, "voucherctl: --format must be table, csv or json\n");
+				free(rest);
+				return CTL_USAGE;
+			}
+		} else if (n == 0 && (!strcmp(a, "--help") || !strcmp(a, "-h") || !strcmp(a, "help"))) {
+			fputs(usage_text, stdout);
+			free(rest);
+			return CTL_OK;
+		} else {
+			rest[n++] = argv[i];
+		}
+	}
+	int rc = CTL_USAGE;
+	if (n == 0) {
+		fputs(usage_text, stderr);
+	} else {
+		const struct command *c;
+		for (c = commands; c->name; c++)
+			if (!strcmp(c->name, rest[0]))
+				break;
+		if (c->name) {
+			rc = c->fn(&ctx, n, rest);
+		} else {
+			fprintf(stderr, "voucherctl: unknown command '%s' (voucherctl --help lists them)\n",
+				rest[0]);
+		}
+	}
+	if (ctx.conn)
+		PQfinish(ctx.conn);
+	free(rest);
+	return rc;
+}

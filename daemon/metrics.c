@@ -1,0 +1,166 @@
+/* metrics: counters for /metrics (Prometheus text format 0.0.4) and /healthz,
+ * on their own plain-HTTP listener (loopback by default). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "common/buf.h"
+#include "daemon/server.h"
+#include "metering/batch.h"
+
+static const int status_codes[] = {200, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503};
+#define NSTATUS (sizeof status_codes / sizeof status_codes[0])
+static uint64_t requests[NSTATUS + 1]; /* last: other */
+
+static const char *const reject_codes[] = {
+	REJ_INVALID_RECORD, REJ_MISSING_FIELD, REJ_UNKNOWN_FIELD, REJ_WRONG_TYPE, REJ_RECORD_ID,
+	REJ_ENTERPRISE, REJ_FACILITY, REJ_CATEGORY, REJ_PURPOSE, REJ_QUANTITY, REJ_UNIT, REJ_AMOUNT,
+	REJ_TIME, REJ_TIME_ORDER, REJ_FUTURE, REJ_CONTRACT, REJ_INVOICE, REJ_ADJUSTS,
+	REJ_UNKNOWN_FACILITY, REJ_ADJUSTS_UNKNOWN, REJ_NET_NEGATIVE, REJ_CONFLICT, "other",
+};
+#define NREJ (sizeof reject_codes / sizeof reject_codes[0])
+static uint64_t rejected[NREJ];
+static uint64_t accepted_total, duplicates_total;
+
+/* batch answer latency, microseconds */
+static const int64_t bounds_us[] = {1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
+				    500000, 1000000, 2500000, 5000000, 10000000};
+#define NBOUNDS (sizeof bounds_us / sizeof bounds_us[0])
+static uint64_t lat_buckets[NBOUNDS];
+static uint64_t lat_count;
+static int64_t lat_sum_us;
+
+void metrics_request(int status)
+{
+	size_t i;
+	for (i = 0; i < NSTATUS; i++)
+		if (status_codes[i] == status)
+			break;
+	requests[i]++;
+}
+
+void metrics_records(int accepted, int duplicates)
+{
+	accepted_total += (uint64_t)accepted;
+	duplicates_total += (uint64_t)duplicates;
+}
+
+void metrics_rejected(const char *code, int n)
+{
+	size_t i;
+	for (i = 0; i < NREJ - 1; i++)
+		if (!strcmp(reject_codes[i], code))
+			break;
+	rejected[i] += (uint64_t)n;
+}
+
+void metrics_batch_latency_us(int64_t us)
+{
+	for (size_t i = 0; i < NBOUNDS; i++)
+		if (us <= bounds_us[i])
+			lat_buckets[i]++;
+	lat_count++;
+	lat_sum_us += us;
+}
+
+/* microseconds as a decimal number of seconds, without floating point */
+static void put_seconds(buf_t *b, int64_t us)
+{
+	buf_printf(b, "%" PRId64 ".%06" PRId64, us / 1000000, us % 1000000);
+}
+
+static void metrics_cb(struct evhttp_request *req, void *arg)
+{
+	server_t *srv = arg;
+	buf_t b = BUF_INIT;
+	buf_puts(&b, "# HELP voucherd_requests_total Ingest requests answered, by HTTP status.\n"
+		     "# TYPE voucherd_requests_total counter\n");
+	for (size_t i = 0; i < NSTATUS; i++)
+		buf_printf(&b, "voucherd_requests_total{code=\"%d\"} %" PRIu64 "\n", status_codes[i],
+			   requests[i]);
+	buf_printf(&b, "voucherd_requests_total{code=\"other\"} %" PRIu64 "\n", requests[NSTATUS]);
+	buf_printf(&b,
+		   "# HELP voucherd_records_accepted_total Usage records stored.\n"
+		   "# TYPE voucherd_records_accepted_total counter\n"
+		   "voucherd_records_accepted_total %" PRIu64 "\n"
+		   "# HELP voucherd_records_duplicate_total Records already stored with identical content.\n"
+		   "# TYPE voucherd_records_duplicate_total counter\n"
+		   "voucherd_records_duplicate_total %" PRIu64 "\n"
+		   "# HELP voucherd_records_rejected_total Records rejected, by code.\n"
+		   "# TYPE voucherd_records_rejected_total counter\n",
+		   accepted_total, duplicates_total);
+	for (size_t i = 0; i < NREJ; i++)
+		buf_printf(&b, "voucherd_records_rejected_total{code=\"%s\"} %" PRIu64 "\n",
+			   reject_codes[i], rejected[i]);
+	buf_puts(&b, "# HELP voucherd_batch_seconds Time from a whole request to its answer.\n"
+		     "# TYPE voucherd_batch_seconds histogram\n");
+	for (size_t i = 0; i < NBOUNDS; i++) {
+		buf_puts(&b, "voucherd_batch_seconds_bucket{le=\"");
+		put_seconds(&b, bounds_us[i]);
+		buf_printf(&b, "\"} %" PRIu64 "\n", lat_buckets[i]);
+	}
+	buf_printf(&b, "voucherd_batch_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", lat_count);
+	buf_puts(&b, "voucherd_batch_seconds_sum ");
+	put_seconds(&b, lat_sum_us);
+	buf_printf(&b, "\nvoucherd_batch_seconds_count %" PRIu64 "\n", lat_count);
+	writer_stats_t st;
+	writer_get_stats(srv->writer, &st);
+	buf_printf(&b,
+		   "# HELP voucherd_db_queue_depth Batches waiting for a database connection.\n"
+		   "# TYPE voucherd_db_queue_depth gauge\n"
+		   "voucherd_db_queue_depth %zu\n"
+		   "# HELP voucherd_db_in_flight Batches sent to the database, not yet committed.\n"
+		   "# TYPE voucherd_db_in_flight gauge\n"
+		   "voucherd_db_in_flight %zu\n"
+		   "# HELP voucherd_db_connections_up Database connections ready.\n"
+		   "# TYPE voucherd_db_connections_up gauge\n"
+		   "voucherd_db_connections_up %d\n"
+		   "# HELP voucherd_db_transactions_total Transactions committed (each may hold many batches).\n"
+		   "# TYPE voucherd_db_transactions_total counter\n"
+		   "voucherd_db_transactions_total %" PRIu64 "\n"
+		   "# HELP voucherd_db_reconnects_total Database connections lost or failed.\n"
+		   "# TYPE voucherd_db_reconnects_total counter\n"
+		   "voucherd_db_reconnects_total %" PRIu64 "\n",
+		   st.queued, st.in_flight, st.conns_up, st.groups_committed, st.reconnects);
+	struct evbuffer *out = evbuffer_new();
+	evbuffer_add(out, b.data, b.len);
+	buf_free(&b);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_send_reply(req, 200, "OK", out);
+	evbuffer_free(out);
+}
+
+static void healthz_cb(struct evhttp_request *req, void *arg)
+{
+	server_t *srv = arg;
+	bool db = writer_db_up(srv->writer);
+	bool reg = srv->registry != NULL;
+	char body[160];
+	snprintf(body, sizeof body, "{\"status\":\"%s\",\"database\":%s,\"registry\":%s,\"draining\":%s}\n",
+		 db && reg && !srv->draining ? "ok" : "unavailable", db ? "true" : "false",
+		 reg ? "true" : "false", srv->draining ? "true" : "false");
+	struct evbuffer *out = evbuffer_new();
+	evbuffer_add(out, body, strlen(body));
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+	int code = db && reg && !srv->draining ? 200 : 503;
+	evhttp_send_reply(req, code, code == 200 ? "OK" : "Service Unavailable", out);
+	evbuffer_free(out);
+}
+
+static void notfound_cb(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	http_problem(req, 404, "not_found", "only /healthz and /metrics are served here", 0);
+}
+
+void metrics_attach(server_t *srv, struct evhttp *http)
+{
+	evhttp_set_cb(http, "/metrics", metrics_cb, srv);
+	evhttp_set_cb(http, "/healthz", healthz_cb, srv);
+	evhttp_set_gencb(http, notfound_cb, srv);
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+}

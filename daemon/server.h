@@ -1,0 +1,71 @@
+/* server: the state voucherd's modules share.  One event loop, one thread. */
+#ifndef VOUCHER_SERVER_H
+#define VOUCHER_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <openssl/ssl.h>
+
+#include "daemon/config.h"
+#include "metering/registry.h"
+#include "metering/writer.h"
+
+typedef struct rate_bucket rate_bucket_t;
+
+typedef struct server {
+	struct event_base *base;
+	const char *config_path;
+	config_t *cfg;
+	SSL_CTX *ssl_ctx;           /* current; connections hold their own reference */
+	struct evhttp *https;
+	struct evhttp *metrics_http;
+	struct evhttp_bound_socket *https_sock;
+	writer_t *writer;
+	registry_t *registry;       /* NULL until first loaded */
+	bool registry_loading;
+	struct event *refresh_timer;
+	struct event *sweep_timer;
+	struct event *drain_timer;
+	struct event *signals[3];
+	rate_bucket_t *buckets;
+	bool draining;
+	int64_t drain_started_ms;
+	uint64_t pending;           /* requests waiting for the database */
+} server_t;
+
+int64_t now_ms(void);
+int64_t now_us(void);
+
+/* tls.c */
+/* Builds a server SSL_CTX from the config: TLS 1.2+, client certificate required
+ * and verified against tls_client_ca (and tls_crl if set).  NULL with err. */
+SSL_CTX *tls_ctx_new(const config_t *cfg, char *err, size_t errlen);
+/* Installs the bufferevent callback that wraps each accepted socket in TLS. */
+void tls_attach(server_t *srv);
+/* The verified peer of a request: fills the lowercase hex SHA-256 fingerprint of
+ * its certificate.  False if the connection is not TLS or has no verified peer
+ * certificate (libevent would otherwise serve plain HTTP silently). */
+bool tls_peer_fingerprint(struct evhttp_request *req, char fp[65]);
+/* Marks the connection of req busy (waiting for us) or done with a request, for
+ * the slow-connection sweep; and runs the sweep. */
+void tls_conn_busy(struct evhttp_request *req, bool busy);
+void tls_sweep(server_t *srv);
+
+/* metrics.c */
+void metrics_request(int status);
+void metrics_records(int accepted, int duplicates);
+void metrics_rejected(const char *code, int n);
+void metrics_batch_latency_us(int64_t us);
+void metrics_attach(server_t *srv, struct evhttp *http);
+
+/* ingest.c */
+void ingest_attach(server_t *srv, struct evhttp *http);
+void ingest_reload_registry(server_t *srv);
+/* Records a problem response: RFC 9457 problem+json with a stable code. */
+void http_problem(struct evhttp_request *req, int status, const char *code, const char *detail,
+		  int retry_after_s);
+
+#endif

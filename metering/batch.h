@@ -1,0 +1,115 @@
+/* batch: the request body of POST /v1/usage-batches, parsed strictly and
+ * validated record by record.
+ *
+ * The body is {"batch_id": str, "provider": str, "records": [record, ...]}
+ * (no other keys; duplicate keys anywhere are refused; see SPEC "Ingest
+ * protocol").  A body that is not that shape is refused whole
+ * (meter_batch_parse returns false).  A record that breaks a field rule is
+ * rejected alone: its reject_code is set and it is not stored.
+ *
+ * Rules checked here need no database.  Rules that do (facility registered to
+ * the provider, adjustment target exists and the net stays >= 0, record id
+ * already stored) are checked by the database function voucher.ingest_batch.
+ */
+#ifndef VOUCHER_BATCH_H
+#define VOUCHER_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/buf.h"
+
+/* Stable per-record rejection codes (returned to providers; never renamed). */
+#define REJ_INVALID_RECORD "invalid_record"       /* not an object */
+#define REJ_MISSING_FIELD "missing_field"         /* a required field is absent */
+#define REJ_UNKNOWN_FIELD "unknown_field"         /* a field SPEC does not define */
+#define REJ_WRONG_TYPE "wrong_type"               /* e.g. amount_fen not an integer */
+#define REJ_RECORD_ID "invalid_record_id"
+#define REJ_ENTERPRISE "invalid_enterprise"       /* not a valid USCC */
+#define REJ_FACILITY "invalid_facility"           /* not 1..64 printable ASCII */
+#define REJ_CATEGORY "invalid_category"
+#define REJ_PURPOSE "invalid_purpose"
+#define REJ_QUANTITY "invalid_quantity"
+#define REJ_UNIT "invalid_unit"
+#define REJ_AMOUNT "invalid_amount"               /* negative outside an adjustment, or out of range */
+#define REJ_TIME "invalid_time"                   /* not RFC 3339 with offset */
+#define REJ_TIME_ORDER "time_order"               /* started_at > ended_at */
+#define REJ_FUTURE "future_time"                  /* ended_at beyond now + clock skew */
+#define REJ_CONTRACT "invalid_contract_id"
+#define REJ_INVOICE "invalid_invoice_no"
+#define REJ_ADJUSTS "invalid_adjusts"             /* adjusts itself, or not a record id */
+#define REJ_DUPLICATE_IN_BATCH "conflict"         /* same record_id twice in the batch, other content */
+/* Set by the database (voucher.ingest_batch): */
+#define REJ_UNKNOWN_FACILITY "unknown_facility"
+#define REJ_ADJUSTS_UNKNOWN "adjusts_unknown"
+#define REJ_NET_NEGATIVE "net_below_zero"
+#define REJ_CONFLICT "conflict"
+
+#define METER_MAX_ID 64
+
+typedef struct meter_record {
+	int index; /* position in "records" */
+	/* Strings point into the parsed JSON document (valid until meter_batch_free). */
+	const char *record_id;   /* may be NULL if absent or not a string */
+	const char *enterprise;
+	const char *facility;
+	const char *category;
+	const char *purpose;     /* NULL if absent */
+	const char *quantity;
+	const char *unit;
+	const char *contract_id;
+	const char *invoice_no;  /* NULL if absent */
+	const char *adjusts;     /* NULL if absent */
+	char quantity_norm[48];  /* decimal_normalize()d */
+	int64_t amount_fen;
+	int64_t started_us, ended_us; /* microseconds since the epoch, UTC */
+	uint8_t content_hash[32];     /* SHA-256 of the canonical encoding, see below */
+
+	const char *reject_code;      /* NULL: valid so far */
+	char reject_detail[160];      /* human text, names the field; never the value */
+	bool duplicate_in_batch;      /* same record_id earlier in the batch with the same content */
+} meter_record_t;
+
+typedef struct meter_batch {
+	json_t *root;
+	const char *batch_id;
+	const char *provider;
+	size_t n;
+	meter_record_t *recs;
+	size_t n_valid; /* records with reject_code == NULL and !duplicate_in_batch */
+} meter_batch_t;
+
+typedef struct meter_limits {
+	size_t max_records;   /* more records: refused whole, code "too_many_records" (413) */
+	int64_t now_us;       /* for the future-time rule */
+	int64_t clock_skew_s;
+} meter_limits_t;
+
+/* Parses and validates.  On false, *code is a stable code ("malformed_json",
+ * "duplicate_key", "invalid_body", "invalid_batch_id", "too_many_records",
+ * "empty_batch") and err a one-line explanation; nothing in out needs freeing.
+ * On true, the caller must meter_batch_free(out). */
+bool meter_batch_parse(const void *body, size_t len, const meter_limits_t *lim, meter_batch_t *out,
+		       const char **code, char *err, size_t errlen);
+void meter_batch_free(meter_batch_t *b);
+
+/* The canonical content encoding hashed into content_hash: for each field in
+ * the order record_id, enterprise, facility, category, purpose, quantity_norm,
+ * unit, amount_fen (decimal text), started_us (decimal text), ended_us,
+ * contract_id, invoice_no, adjusts: a 4-byte big-endian length then the bytes;
+ * an absent optional field is length 0xFFFFFFFF with no bytes.  Two records
+ * with the same id are "identical" exactly when their hashes are equal. */
+void meter_record_hash(meter_record_t *r);
+
+/* Appends the valid, non-duplicate records as a JSON array of objects with keys
+ * i (index), id, ent, fac, cat, pur, qty, unit, amt, st, en (RFC 3339 UTC with
+ * microseconds), con, inv, adj, h (hex content hash) - the input of
+ * voucher.ingest_batch.  Absent optionals are JSON null. */
+void meter_batch_records_json(const meter_batch_t *b, buf_t *out);
+/* Appends the records rejected here as [{"index":..,"record_id":..|null,"code":..,"detail":..}]. */
+void meter_batch_rejected_json(const meter_batch_t *b, buf_t *out);
+
+#endif

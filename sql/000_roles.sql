@@ -1,0 +1,36 @@
+-- Runs before every migration, as the user running `voucherctl migrate`
+-- (a superuser, or a role with CREATEROLE that is a member of voucher_owner).
+-- Idempotent: creates the roles of SPEC "Ledger and audit" if they are missing.
+--
+--   voucher_owner    owns every object; cannot log in; migrations run as it
+--   voucher_ingest   the daemon: may only call the ingest functions
+--   voucher_finance  settlement staff (individual login users are members)
+--   voucher_auditor  read only, through the views in schema audit
+DO $roles$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN SELECT * FROM (VALUES
+		('voucher_owner', false),
+		('voucher_ingest', true),
+		('voucher_finance', true),
+		('voucher_auditor', true)) AS t(name, login)
+	LOOP
+		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name) THEN
+			BEGIN
+				IF r.login THEN
+					EXECUTE format('CREATE ROLE %I LOGIN', r.name);
+				ELSE
+					EXECUTE format('CREATE ROLE %I NOLOGIN', r.name);
+				END IF;
+			EXCEPTION WHEN duplicate_object OR unique_violation THEN
+				NULL; -- created meanwhile by a migration of another database
+			END;
+		END IF;
+	END LOOP;
+	EXECUTE format('GRANT CREATE, CONNECT, TEMPORARY ON DATABASE %I TO voucher_owner',
+		       current_database());
+	EXECUTE format('GRANT CONNECT ON DATABASE %I TO voucher_ingest, voucher_finance, voucher_auditor',
+		       current_database());
+END
+$roles$;
