@@ -566,7 +566,7 @@ static bool headers_done(push_resp_t *r, bool *done)
 		return true;
 	}
 	bool have;
-	uint64_t len;
+	uint64_t len = 0;
 	if (!content_length(r, &have, &len))
 		return false;
 	if (have) {

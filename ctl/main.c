@@ -43,13 +43,6 @@ static const struct command commands[] = {
 	{NULL, NULL},
 };
 
-PGconn *ctl_conn(ctl_t *ctx)
-{
-	if (!ctx->conn)
-		ctx->conn = db_connect(ctx->db, "voucherctl");
-	return ctx->conn;
-}
-
 static bool parse_format(const char *s, ctl_format_t *f)
 {
 	if (!strcmp(s, "table"))

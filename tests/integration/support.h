@@ -34,3 +34,48 @@ const char *t_root_path(const char *rel);
 const char *t_vector_path(const char *name);
 
 #endif
+
+/* ---- the daemon under test ---- */
+#include <sys/types.h>
+
+typedef struct t_daemon {
+	pid_t pid;
+	int port;         /* HTTPS */
+	int mport;        /* metrics */
+	char dir[256];    /* its own temporary directory: config, log */
+	char conf[300];
+	char log[300];
+} t_daemon_t;
+
+/* Registers providers prov-a (Ed25519 vector key, certificate
+ * $VOUCHER_TEST_PKI/prov-a.pem, facility prov-a-wz1) and prov-b (SM2 vector
+ * key, prov-b.pem, facility prov-b-wx2) directly in the database, keys valid
+ * from 2026-01-01.  prov-c has a certificate from the same CA but is not
+ * registered. */
+void t_registry_setup(PGconn *c);
+/* A free TCP port on 127.0.0.1 (bound once and released). */
+int t_free_port(void);
+/* Writes a config (extra lines appended, e.g. "[ingest]\nclock_skew_s = 5\n"
+ * must not repeat keys of the base config; see support.c), starts bin/voucherd
+ * and waits until /healthz says ok.  Fails the test if it does not within 15 s. */
+void t_daemon_start(t_daemon_t *d, const char *conninfo, const char *ingest_section);
+/* SIGTERM and wait; returns the exit status (or -1 if killed by a signal). */
+int t_daemon_stop(t_daemon_t *d);
+void t_daemon_signal(t_daemon_t *d, int sig);
+
+/* One HTTPS request with curl as client NAME of $VOUCHER_TEST_PKI (NULL: no
+ * client certificate).  headers: "Name: value" lines separated by '\n' (may be
+ * NULL).  body from a file (may be NULL).  Returns the HTTP status, or 0 if no
+ * HTTP answer came (TLS refused, connection closed).  The answer body goes to
+ * out (cut at cap). */
+int t_https(const t_daemon_t *d, const char *client, const char *method, const char *path,
+	    const char *headers, const char *body_file, char *out, size_t cap);
+/* Plain HTTP GET on the metrics port. */
+int t_metrics_get(const t_daemon_t *d, const char *path, char *out, size_t cap);
+/* Signs body (as prov-a with the Ed25519 vector key, or prov-b with SM2 if
+ * prov == "prov-b") with created = now, writes it to a temp file whose path is
+ * returned in body_file (>= 256 bytes), and the three headers to headers
+ * (>= 2048 bytes) in the form t_https takes. */
+void t_sign(const char *prov, const char *body, size_t len, char *body_file, char *headers);
+/* Reads a whole file; caller frees. */
+char *t_slurp(const char *path, size_t *len);

@@ -1,0 +1,474 @@
+/* The ingest daemon as a process: real PostgreSQL, real TLS, real signatures.
+ * Every test has its own database and its own voucherd on free ports. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "tests/integration/support.h"
+
+static PGconn *db;
+static char ci[256];
+static t_daemon_t d;
+
+static void start(const char *ingest_section)
+{
+	db = t_newdb(ci, sizeof ci);
+	t_registry_setup(db);
+	char ing[320];
+	t_conninfo_as(ci, "voucher_ingest", ing, sizeof ing);
+	t_daemon_start(&d, ing, ingest_section);
+}
+
+static void teardown(void)
+{
+	if (d.pid > 0)
+		t_daemon_stop(&d);
+	if (db)
+		PQfinish(db);
+	db = NULL;
+}
+
+TestSuite(ingest, .fini = teardown, .timeout = 120);
+
+/* the vector's three headers plus Content-Type, in t_https form */
+static void vector_headers(const char *which, char *out, size_t cap)
+{
+	char name[64];
+	snprintf(name, sizeof name, "batch-%s.headers", which);
+	char *h = t_slurp(t_vector_path(name), NULL);
+	snprintf(out, cap, "Content-Type: application/json\n%s", h);
+	free(h);
+}
+
+static int post_vector(const char *client, const char *which, char *out, size_t cap)
+{
+	char h[2048], body[64];
+	vector_headers(which, h, sizeof h);
+	snprintf(body, sizeof body, "batch-%s.json", which);
+	return t_https(&d, client, "POST", "/v1/usage-batches", h, t_vector_path(body), out, cap);
+}
+
+static int count(const char *sql)
+{
+	return atoi(t_scalar(db, sql));
+}
+
+Test(ingest, vectors_are_accepted_and_stored_with_their_signed_bytes)
+{
+	start(NULL);
+	char out[4096];
+	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 200, "%s", out);
+	cr_assert(strstr(out, "\"accepted\" : 3") || strstr(out, "\"accepted\":3"), "%s", out);
+	cr_assert_eq(post_vector("prov-b", "b", out, sizeof out), 200, "%s", out);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.usage_records"), 4);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.batches"), 2);
+	/* the stored body is byte for byte what was signed */
+	size_t len;
+	char *body = t_slurp(t_vector_path("batch-a.json"), &len);
+	PGresult *r = PQexecParams(db, "SELECT body, signature, alg, key_id FROM voucher.batches WHERE provider = 'prov-a'",
+				   0, NULL, NULL, NULL, NULL, 1);
+	cr_assert_eq(PQntuples(r), 1);
+	cr_assert_eq((size_t)PQgetlength(r, 0, 0), len);
+	cr_assert(memcmp(PQgetvalue(r, 0, 0), body, len) == 0);
+	cr_assert(strstr(PQgetvalue(r, 0, 1), "sig1=:kgWqkF1s") != NULL);
+	PQclear(r);
+	free(body);
+	cr_assert_str_eq(t_scalar(db, "SELECT amount_fen FROM voucher.usage_records WHERE record_id = 'r-000003'"), "-81650");
+	cr_assert_str_eq(t_scalar(db, "SELECT adjusts FROM voucher.usage_records WHERE record_id = 'r-000003'"), "r-000001");
+	cr_assert_str_eq(t_scalar(db, "SELECT alg FROM audit.batches WHERE provider = 'prov-b'"), "sm2-sm3");
+}
+
+Test(ingest, retry_returns_first_answer_and_stores_nothing_new)
+{
+	start(NULL);
+	char first[4096], second[4096];
+	cr_assert_eq(post_vector("prov-a", "a", first, sizeof first), 200);
+	cr_assert_eq(post_vector("prov-a", "a", second, sizeof second), 200);
+	cr_assert_str_eq(first, second);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.usage_records"), 3);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.batches"), 1);
+	/* and the client that lost its answer can ask for it */
+	char got[4096];
+	cr_assert_eq(t_https(&d, "prov-a", "GET", "/v1/usage-batches/prov-a-20260302-000001", NULL, NULL, got,
+			     sizeof got), 200);
+	cr_assert_str_eq(got, first);
+}
+
+Test(ingest, same_batch_id_with_other_body_is_409)
+{
+	start(NULL);
+	char out[4096], hdr[2048], file[256];
+	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 200);
+	const char *body = "{\"batch_id\":\"prov-a-20260302-000001\",\"provider\":\"prov-a\",\"records\":[{\"record_id\":\"x-1\","
+			   "\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"intelligent_compute\","
+			   "\"quantity\":\"1\",\"unit\":\"card_hour\",\"amount_fen\":100,\"started_at\":\"2026-03-01T00:00:00+08:00\","
+			   "\"ended_at\":\"2026-03-01T01:00:00+08:00\",\"contract_id\":\"C1\"}]}";
+	t_sign("prov-a", body, strlen(body), file, hdr);
+	cr_assert_eq(t_https(&d, "prov-a", "POST", "/v1/usage-batches", hdr, file, out, sizeof out), 409, "%s", out);
+	cr_assert(strstr(out, "batch_conflict"));
+	cr_assert_eq(count("SELECT count(*) FROM voucher.usage_records"), 3);
+	unlink(file);
+}
+
+Test(ingest, refused_requests_store_nothing)
+{
+	start(NULL);
+	char out[4096], hdr[2048];
+	/* another provider's certificate with prov-a's key id */
+	cr_assert_eq(post_vector("prov-b", "a", out, sizeof out), 403, "%s", out);
+	cr_assert(strstr(out, "unknown_key"), "%s", out);
+	/* a certificate from the trusted CA that is not registered */
+	cr_assert_eq(post_vector("prov-c", "a", out, sizeof out), 403, "%s", out);
+	cr_assert(strstr(out, "unknown_certificate"), "%s", out);
+	/* a certificate from an untrusted CA: the TLS handshake fails */
+	cr_assert_eq(post_vector("rogue:prov-a", "a", out, sizeof out), 0);
+	/* no client certificate */
+	cr_assert_eq(post_vector(NULL, "a", out, sizeof out), 0);
+	/* body changed after signing */
+	size_t len;
+	char *body = t_slurp(t_vector_path("batch-a.json"), &len);
+	char *p = strstr(body, "1234500");
+	p[0] = '9';
+	char tf[300];
+	snprintf(tf, sizeof tf, "%s/changed.json", d.dir);
+	FILE *f = fopen(tf, "wb");
+	fwrite(body, 1, len, f);
+	fclose(f);
+	vector_headers("a", hdr, sizeof hdr);
+	cr_assert_eq(t_https(&d, "prov-a", "POST", "/v1/usage-batches", hdr, tf, out, sizeof out), 401, "%s", out);
+	cr_assert(strstr(out, "digest_mismatch"), "%s", out);
+	/* ... and with a recomputed digest the signature no longer verifies */
+	char fresh[2048], dummy[256];
+	t_sign("prov-a", body, len, dummy, fresh);
+	char *cdl = strstr(fresh, "Content-Digest: ");
+	char cdline[256];
+	snprintf(cdline, sizeof cdline, "%.*s", (int)strcspn(cdl, "\n"), cdl);
+	char mixed[2048];
+	snprintf(mixed, sizeof mixed, "Content-Type: application/json\n%s\n%s", cdline, strstr(hdr, "Signature-Input"));
+	cr_assert_eq(t_https(&d, "prov-a", "POST", "/v1/usage-batches", mixed, tf, out, sizeof out), 401, "%s", out);
+	cr_assert(strstr(out, "signature_invalid"), "%s", out);
+	unlink(dummy);
+	free(body);
+	/* no signature at all */
+	cr_assert_eq(t_https(&d, "prov-a", "POST", "/v1/usage-batches", "Content-Type: application/json",
+			     t_vector_path("batch-a.json"), out, sizeof out), 401);
+	/* wrong media type */
+	char wrong[2048];
+	vector_headers("a", wrong, sizeof wrong);
+	memcpy(wrong, "Content-Type: text/plain;      ", 30);
+	cr_assert_eq(t_https(&d, "prov-a", "POST", "/v1/usage-batches", wrong, t_vector_path("batch-a.json"), out,
+			     sizeof out), 415, "%s", out);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.usage_records"), 0);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.batches"), 0);
+}
+
+Test(ingest, plain_http_on_the_tls_port_gets_nothing)
+{
+	start(NULL);
+	char cmd[256], out[256];
+	snprintf(cmd, sizeof cmd, "curl -s --max-time 5 -o /dev/null -w '%%{http_code}' http://127.0.0.1:%d/v1/usage-batches",
+		 d.port);
+	t_run(cmd, out, sizeof out, NULL, 0);
+	cr_assert_str_eq(out, "000");
+}
+
+Test(ingest, duplicate_json_key_and_provider_mismatch_are_refused)
+{
+	start(NULL);
+	char out[4096], hdr[2048], file[256];
+	const char *dup = "{\"batch_id\":\"b1\",\"provider\":\"prov-a\",\"provider\":\"prov-b\",\"records\":[]}";
+	t_sign("prov-a", dup, strlen(dup), file, hdr);
+	cr_assert_eq(t_https(&d, "prov-a", "POST", "/v1/usage-batches", hdr, file, out, sizeof out), 400, "%s", out);
+	cr_assert(strstr(out, "duplicate_key"), "%s", out);
+	unlink(file);
+	const char *other = "{\"batch_id\":\"b2\",\"provider\":\"prov-b\",\"records\":[{\"record_id\":\"x-1\","
+			    "\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"intelligent_compute\","
+			    "\"quantity\":\"1\",\"unit\":\"card_hour\",\"amount_fen\":100,\"started_at\":\"2026-03-01T00:00:00+08:00\","
+			    "\"ended_at\":\"2026-03-01T01:00:00+08:00\",\"contract_id\":\"C1\"}]}";
+	t_sign("prov-a", other, strlen(other), file, hdr);
+	cr_assert_eq(t_https(&d, "prov-a", "POST", "/v1/usage-batches", hdr, file, out, sizeof out), 403, "%s", out);
+	cr_assert(strstr(out, "provider_mismatch"), "%s", out);
+	unlink(file);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.batches"), 0);
+}
+
+Test(ingest, a_20_megabyte_body_is_413)
+{
+	start(NULL);
+	char file[300], out[4096];
+	snprintf(file, sizeof file, "%s/big.json", d.dir);
+	FILE *f = fopen(file, "wb");
+	cr_assert(f);
+	fputs("{\"batch_id\":\"big\",\"provider\":\"prov-a\",\"records\":[", f);
+	for (int i = 0; i < 20 * 1024; i++) {
+		char chunk[1024];
+		memset(chunk, ' ', sizeof chunk);
+		fwrite(chunk, 1, sizeof chunk, f);
+	}
+	fputs("]}", f);
+	fclose(f);
+	char hdr[2048];
+	vector_headers("a", hdr, sizeof hdr);
+	cr_assert_eq(t_https(&d, "prov-a", "POST", "/v1/usage-batches", hdr, file, out, sizeof out), 413);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.batches"), 0);
+	/* the daemon is still there */
+	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 200);
+}
+
+Test(ingest, a_provider_cannot_see_another_providers_batch)
+{
+	start(NULL);
+	char out[4096];
+	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 200);
+	cr_assert_eq(t_https(&d, "prov-b", "GET", "/v1/usage-batches/prov-a-20260302-000001", NULL, NULL, out, sizeof out),
+		     404);
+	cr_assert_eq(t_https(&d, "prov-a", "GET", "/v1/usage-batches/nope", NULL, NULL, out, sizeof out), 404);
+}
+
+Test(ingest, per_record_rejections_are_precise_and_store_the_rest)
+{
+	start(NULL);
+	char out[8192], hdr[2048], file[256];
+	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 200);
+	/* record 0 ok; 1 unknown facility; 2 bad USCC; 3 r-000001 again with other content (conflict);
+	 * 4 adjustment taking the net below zero; 5 identical to stored r-000002 (duplicate) */
+	const char *body =
+		"{\"batch_id\":\"b-rej\",\"provider\":\"prov-a\",\"records\":["
+		"{\"record_id\":\"n-1\",\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"supercomputing\","
+		"\"quantity\":\"2\",\"unit\":\"core_hour\",\"amount_fen\":500,\"started_at\":\"2026-03-05T00:00:00+08:00\","
+		"\"ended_at\":\"2026-03-05T01:00:00+08:00\",\"contract_id\":\"C9\"},"
+		"{\"record_id\":\"n-2\",\"enterprise\":\"91330483100000001E\",\"facility\":\"nowhere\",\"category\":\"supercomputing\","
+		"\"quantity\":\"2\",\"unit\":\"core_hour\",\"amount_fen\":500,\"started_at\":\"2026-03-05T00:00:00+08:00\","
+		"\"ended_at\":\"2026-03-05T01:00:00+08:00\",\"contract_id\":\"C9\"},"
+		"{\"record_id\":\"n-3\",\"enterprise\":\"91330483100000001A\",\"facility\":\"prov-a-wz1\",\"category\":\"supercomputing\","
+		"\"quantity\":\"2\",\"unit\":\"core_hour\",\"amount_fen\":500,\"started_at\":\"2026-03-05T00:00:00+08:00\","
+		"\"ended_at\":\"2026-03-05T01:00:00+08:00\",\"contract_id\":\"C9\"},"
+		"{\"record_id\":\"r-000001\",\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"intelligent_compute\","
+		"\"quantity\":\"1\",\"unit\":\"card_hour\",\"amount_fen\":1,\"started_at\":\"2026-03-01T00:00:00+08:00\","
+		"\"ended_at\":\"2026-03-01T08:00:00+08:00\",\"contract_id\":\"HT-2026-0001\"},"
+		"{\"record_id\":\"n-5\",\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"intelligent_compute\","
+		"\"quantity\":\"-1\",\"unit\":\"card_hour\",\"amount_fen\":-1152851,\"started_at\":\"2026-03-01T00:00:00+08:00\","
+		"\"ended_at\":\"2026-03-01T08:00:00+08:00\",\"contract_id\":\"HT-2026-0001\",\"adjusts\":\"r-000001\"},"
+		"{\"record_id\":\"r-000002\",\"enterprise\":\"91330106100000002H\",\"facility\":\"prov-a-wz1\",\"category\":\"model_service\","
+		"\"purpose\":\"application\",\"quantity\":\"5000000\",\"unit\":\"tokens\",\"amount_fen\":8800,"
+		"\"started_at\":\"2026-03-02T10:00:00+08:00\",\"ended_at\":\"2026-03-02T11:00:00+08:00\","
+		"\"contract_id\":\"HT-2026-0002\",\"invoice_no\":\"26332000000012345678\"}"
+		"]}";
+	t_sign("prov-a", body, strlen(body), file, hdr);
+	cr_assert_eq(t_https(&d, "prov-a", "POST", "/v1/usage-batches", hdr, file, out, sizeof out), 200, "%s", out);
+	unlink(file);
+	cr_assert(strstr(out, "\"accepted\" : 1"), "%s", out);
+	cr_assert(strstr(out, "\"duplicates\" : 1"), "%s", out);
+	const char *want[] = {"\"index\" : 1, \"record_id\" : \"n-2\", \"code\" : \"unknown_facility\"",
+			      "\"index\" : 2, \"record_id\" : \"n-3\", \"code\" : \"invalid_enterprise\"",
+			      "\"index\" : 3, \"record_id\" : \"r-000001\", \"code\" : \"conflict\"",
+			      "\"index\" : 4, \"record_id\" : \"n-5\", \"code\" : \"net_below_zero\""};
+	for (size_t i = 0; i < 4; i++)
+		cr_assert(strstr(out, want[i]), "missing %s in %s", want[i], out);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.usage_records"), 4);
+	/* the net of r-000001 and its adjustments exactly zero is allowed */
+	const char *zero =
+		"{\"batch_id\":\"b-zero\",\"provider\":\"prov-a\",\"records\":["
+		"{\"record_id\":\"n-6\",\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"intelligent_compute\","
+		"\"quantity\":\"-1\",\"unit\":\"card_hour\",\"amount_fen\":-1152850,\"started_at\":\"2026-03-01T00:00:00+08:00\","
+		"\"ended_at\":\"2026-03-01T08:00:00+08:00\",\"contract_id\":\"HT-2026-0001\",\"adjusts\":\"r-000001\"}]}";
+	t_sign("prov-a", zero, strlen(zero), file, hdr);
+	cr_assert_eq(t_https(&d, "prov-a", "POST", "/v1/usage-batches", hdr, file, out, sizeof out), 200, "%s", out);
+	unlink(file);
+	cr_assert(strstr(out, "\"accepted\" : 1"), "%s", out);
+	cr_assert_str_eq(t_scalar(db, "SELECT sum(amount_fen) FROM voucher.usage_records "
+				      "WHERE record_id = 'r-000001' OR adjusts = 'r-000001'"), "0");
+}
+
+Test(ingest, revoked_key_is_refused_even_before_a_reload)
+{
+	start(NULL);
+	PQclear(PQexec(db, "UPDATE voucher.provider_keys SET revoked_at = now() WHERE key_id = 'prov-a-2026a'"));
+	char out[4096];
+	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 403, "%s", out);
+	cr_assert(strstr(out, "key_revoked"), "%s", out);
+	t_daemon_signal(&d, SIGHUP);
+	usleep(500000);
+	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 403, "%s", out);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.batches"), 0);
+}
+
+Test(ingest, stale_signature_is_refused_when_freshness_is_on)
+{
+	start("[ingest]\nsignature_max_age_s = 3600\n");
+	char out[4096];
+	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 401, "%s", out);
+	cr_assert(strstr(out, "signature_stale"), "%s", out);
+	/* a fresh signature passes */
+	size_t len;
+	char *body = t_slurp(t_vector_path("batch-a.json"), &len);
+	char hdr[2048], file[256];
+	t_sign("prov-a", body, len, file, hdr);
+	cr_assert_eq(t_https(&d, "prov-a", "POST", "/v1/usage-batches", hdr, file, out, sizeof out), 200, "%s", out);
+	unlink(file);
+	free(body);
+}
+
+Test(ingest, rate_limit_answers_429_with_retry_after)
+{
+	start("[ingest]\nsignature_max_age_s = 0\nprovider_rate_per_s = 1\n");
+	char out[4096];
+	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 200, "%s", out);
+	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 429, "%s", out);
+	cr_assert(strstr(out, "rate_limited"));
+}
+
+Test(ingest, metrics_and_health_answer)
+{
+	start(NULL);
+	char out[65536];
+	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 200);
+	cr_assert_eq(t_metrics_get(&d, "/healthz", out, sizeof out), 200);
+	cr_assert(strstr(out, "\"database\":true"));
+	cr_assert_eq(t_metrics_get(&d, "/metrics", out, sizeof out), 200);
+	cr_assert(strstr(out, "voucherd_records_accepted_total 3"), "%s", out);
+	cr_assert(strstr(out, "voucherd_requests_total{code=\"200\"} 1"), "%s", out);
+	cr_assert(strstr(out, "voucherd_batch_seconds_count 1"), "%s", out);
+	cr_assert(strstr(out, "voucherd_db_queue_depth 0"), "%s", out);
+}
+
+Test(ingest, sigterm_exits_zero)
+{
+	start(NULL);
+	char out[4096];
+	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 200);
+	cr_assert_eq(t_daemon_stop(&d), 0);
+	char *log = t_slurp(d.log, NULL);
+	cr_assert(strstr(log, "event=stopped"), "%s", log);
+	/* no record contents in logs */
+	cr_assert(strstr(log, "91330483100000001E") == NULL);
+	cr_assert(strstr(log, "HT-2026-0001") == NULL);
+	free(log);
+}
+
+/* Two connections send the same batch at the same moment: stored once, both
+ * get the same answer. */
+Test(ingest, same_batch_on_many_connections_at_once_is_stored_once)
+{
+	start(NULL);
+	char hdr[2048];
+	vector_headers("a", hdr, sizeof hdr);
+	buf_t cmd = BUF_INIT;
+	buf_puts(&cmd, "for i in 1 2 3 4 5 6 7 8; do ");
+	buf_printf(&cmd, "curl -s --cacert '%s/ca.pem' --cert '%s/prov-a.pem' --key '%s/prov-a.key' ",
+		   getenv("VOUCHER_TEST_PKI"), getenv("VOUCHER_TEST_PKI"), getenv("VOUCHER_TEST_PKI"));
+	const char *p = hdr;
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+		buf_printf(&cmd, "-H '%.*s' ", (int)n, p);
+		p += n + (p[n] ? 1 : 0);
+	}
+	buf_printf(&cmd, "--data-binary '@%s' https://127.0.0.1:%d/v1/usage-batches -o %s/par.$i & done; wait; "
+			 "cat %s/par.* | sort | uniq -c | wc -l",
+		   t_vector_path("batch-a.json"), d.port, d.dir, d.dir);
+	char out[256];
+	cr_assert_eq(t_run(cmd.data, out, sizeof out, NULL, 0), 0);
+	buf_free(&cmd);
+	cr_assert_eq(atoi(out), 1, "answers differ: %s", out);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.batches"), 1);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.usage_records"), 3);
+}
+
+Test(ingest, two_daemons_on_one_database_store_a_batch_once)
+{
+	start(NULL);
+	t_daemon_t d2;
+	char ing[320];
+	t_conninfo_as(ci, "voucher_ingest", ing, sizeof ing);
+	t_daemon_start(&d2, ing, NULL);
+	char hdr[2048];
+	vector_headers("a", hdr, sizeof hdr);
+	buf_t cmd = BUF_INIT;
+	for (int k = 0; k < 2; k++) {
+		int port = k ? d2.port : d.port;
+		buf_puts(&cmd, "for i in 1 2 3 4; do ");
+		buf_printf(&cmd, "curl -s --cacert '%s/ca.pem' --cert '%s/prov-a.pem' --key '%s/prov-a.key' ",
+			   getenv("VOUCHER_TEST_PKI"), getenv("VOUCHER_TEST_PKI"), getenv("VOUCHER_TEST_PKI"));
+		const char *p = hdr;
+		while (*p) {
+			size_t n = strcspn(p, "\n");
+			buf_printf(&cmd, "-H '%.*s' ", (int)n, p);
+			p += n + (p[n] ? 1 : 0);
+		}
+		buf_printf(&cmd, "--data-binary '@%s' https://127.0.0.1:%d/v1/usage-batches -o %s/two.%d.$i & done; ",
+			   t_vector_path("batch-a.json"), port, d.dir, k);
+	}
+	buf_printf(&cmd, "wait; cat %s/two.* | sort | uniq -c | wc -l", d.dir);
+	char out[256];
+	cr_assert_eq(t_run(cmd.data, out, sizeof out, NULL, 0), 0);
+	buf_free(&cmd);
+	cr_assert_eq(atoi(out), 1, "answers differ");
+	cr_assert_eq(count("SELECT count(*) FROM voucher.batches"), 1);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.usage_records"), 3);
+	cr_assert_eq(t_daemon_stop(&d2), 0);
+}
+
+/* The database goes away: 503 with Retry-After, the daemon stays up, and it
+ * takes batches again by itself once the database is back. */
+Test(ingest, database_outage_is_503_and_recovers_by_itself)
+{
+	start(NULL);
+	char out[4096], dbname[64];
+	snprintf(dbname, sizeof dbname, "%s", t_scalar(db, "SELECT current_database()"));
+	char admin[512];
+	snprintf(admin, sizeof admin, "host=%s port=%s dbname=postgres user=postgres", getenv("VOUCHER_TEST_PGHOST"),
+		 getenv("VOUCHER_TEST_PGPORT"));
+	PGconn *a = PQconnectdb(admin);
+	cr_assert(PQstatus(a) == CONNECTION_OK);
+	const char *p[] = {dbname};
+	char sql[256];
+	snprintf(sql, sizeof sql, "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS false", dbname);
+	PQclear(PQexec(a, sql));
+	PQclear(PQexecParams(a, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+				"WHERE datname = $1 AND usename = 'voucher_ingest'",
+			     1, NULL, p, NULL, NULL, 0));
+	usleep(300000);
+	int st = post_vector("prov-a", "a", out, sizeof out);
+	cr_assert_eq(st, 503, "%d %s", st, out);
+	cr_assert(strstr(out, "database_unavailable"), "%s", out);
+	cr_assert_eq(t_metrics_get(&d, "/healthz", out, sizeof out), 503);
+	snprintf(sql, sizeof sql, "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS true", dbname);
+	PQclear(PQexec(a, sql));
+	PQfinish(a);
+	int ok = 0;
+	for (int i = 0; i < 40 && ok != 200; i++) {
+		usleep(100000);
+		ok = post_vector("prov-a", "a", out, sizeof out);
+	}
+	cr_assert_eq(ok, 200, "not back within 4 s: %s", out);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.usage_records"), 3);
+	char *log = t_slurp(d.log, NULL);
+	cr_assert(strstr(log, "event=db_reconnected"), "%s", log);
+	free(log);
+}
+
+Test(ingest, bad_config_names_the_key_and_exits_2)
+{
+	t_require_db();
+	char dir[300];
+	snprintf(dir, sizeof dir, "%s/cfg-XXXXXX", getenv("VOUCHER_TEST_TMP") ? getenv("VOUCHER_TEST_TMP") : "/tmp");
+	cr_assert(mkdtemp(dir));
+	char path[400], cmd[600], err[1024];
+	snprintf(path, sizeof path, "%s/bad.conf", dir);
+	FILE *f = fopen(path, "w");
+	fputs("[server]\ntls_cert = a\ntls_key = b\ntls_client_ca = c\nmax_body_bytes = lots\n[database]\nconninfo = x\n", f);
+	fclose(f);
+	snprintf(cmd, sizeof cmd, "%s -c %s", t_root_path("bin/voucherd"), path);
+	cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 2);
+	cr_assert(strstr(err, "server.max_body_bytes"), "%s", err);
+	f = fopen(path, "w");
+	fputs("[server]\ntls_cert = /nonexistent.pem\ntls_key = b\ntls_client_ca = c\n[database]\nconninfo = x\n", f);
+	fclose(f);
+	cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 2);
+	cr_assert(strstr(err, "server.tls_cert"), "%s", err);
+}
