@@ -47,6 +47,11 @@ TEST_OBJ := $(call obj,$(TEST_SRC)) $(filter-out %/main.o,$(DAEMON_OBJ) $(CTL_OB
 
 BINS := bin/voucherd bin/voucherctl bin/voucher-push
 
+# bin/ holds one flavour at a time (plain or sanitized): relink when it changes
+STAMP := bin/.flavour
+$(shell mkdir -p bin; [ "$$(cat $(STAMP) 2>/dev/null)" = "$(OBJDIR)" ] || echo "$(OBJDIR)" > $(STAMP))
+LINK = $(CC) $(LDFLAGS) -o $@ $(filter-out $(STAMP),$^)
+
 .PHONY: all deps test unit demo clean bench-ingest check-faults
 all: $(BINS)
 
@@ -54,14 +59,14 @@ $(LIB): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-bin/voucherd: $(DAEMON_OBJ) $(LIB) | bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_EVENT) $(LIBS_CORE)
-bin/voucherctl: $(CTL_OBJ) $(LIB) | bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_XLSX)
-bin/voucher-push: $(CLIENT_OBJ) $(LIB) | bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
-bin/tests: $(TEST_OBJ) $(LIB) | bin
-	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LIBS_EVENT) $(LIBS_CORE) $(LIBS_XLSX)
+bin/voucherd: $(DAEMON_OBJ) $(LIB) $(STAMP)
+	$(LINK) $(LIBS_EVENT) $(LIBS_CORE)
+bin/voucherctl: $(CTL_OBJ) $(LIB) $(STAMP)
+	$(LINK) $(LIBS_CORE) $(LIBS_XLSX)
+bin/voucher-push: $(CLIENT_OBJ) $(LIB) $(STAMP)
+	$(LINK) $(LIBS_CORE)
+bin/tests: $(TEST_OBJ) $(LIB) $(STAMP)
+	$(LINK) -lcriterion $(LIBS_EVENT) $(LIBS_CORE) $(LIBS_XLSX)
 
 $(OBJDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -72,9 +77,6 @@ $(OBJDIR)/migrations.c: $(SQL) sql/embed.sh
 	sh sql/embed.sh > $@.tmp && mv $@.tmp $@
 $(OBJDIR)/migrations.o: $(OBJDIR)/migrations.c
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
-
-bin:
-	mkdir -p bin
 
 deps:
 	@sh deploy/install-deps.sh

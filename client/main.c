@@ -82,8 +82,8 @@ static void usage(FILE *out)
 	      "  --batch-prefix P    batch ids are P-000001, P-000002, ...; by default P is\n"
 	      "                      <file stem>-<12 hex of SHA-256 of the file>-n<batch size>,\n"
 	      "                      so running the same command again re-sends the same ids\n"
-	      "  --retries N         retries per batch on connection errors, timeouts, 429, 502,\n"
-	      "                      503, 504 (default 8; backoff 0.5 s doubling to 30 s, or the\n"
+	      "  --retries N         retries per batch on connection errors, timeouts, 429, 500,\n"
+	      "                      502, 503, 504 (default 8; backoff 0.5 s doubling to 30 s, or the\n"
 	      "                      server's Retry-After up to 120 s)\n"
 	      "  --timeout S         per request, connecting included (default 30)\n"
 	      "  -q, --quiet         print only batches that failed or had records rejected\n"
@@ -413,10 +413,12 @@ bad:
 	return false;
 }
 
-/* A retryable answer status: overload or a gateway that lost the backend. */
+/* A retryable answer status: overload (429, 503), a gateway that lost the
+ * backend (502, 504), or a server error that stored nothing (500: voucherd
+ * answers it only when the transaction failed as a whole). */
 static bool retryable_status(int s)
 {
-	return s == 429 || s == 502 || s == 503 || s == 504;
+	return s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
 }
 
 typedef enum { STEP_DONE, STEP_RETRY, STEP_RETRY_NOW } step_t;
@@ -552,7 +554,7 @@ static void send_batch(ctx_t *x, const char *batch_id, const char *body, size_t 
 			push_resp_free(&resp);
 			goto out;
 		}
-		/* 429, 502, 503, 504 */
+		/* 429, 500, 502, 503, 504 */
 		have_ra = push_retry_after_parse(push_resp_header(&resp, "retry-after"), time(NULL),
 						 &ra);
 		if (resp.status == 502 || resp.status == 504)

@@ -443,10 +443,11 @@ static void table_line(buf_t *b, const char *indent, const out_col_t *cols, int 
 			buf_puts(b, cells[c]);
 		} else {
 			buf_puts(b, cells[c]);
-			if (c + 1 < ncols) /* no trailing blanks */
-				pad(b, width[c] - w);
+			pad(b, width[c] - w);
 		}
 	}
+	while (b->len && b->data[b->len - 1] == ' ') /* no trailing blanks */
+		b->len--;
 	buf_putc(b, '\n');
 }
 

@@ -128,7 +128,7 @@ static void update_known_down(writer_t *w)
 		if (c->state == WC_IDLE || c->state == WC_BUSY || c->failures == 0)
 			all_failed = false;
 	}
-	if (all_failed && !w->known_down) {
+	if (all_failed && !w->known_down && !w->closing) {
 		w->known_down = true;
 		log_warn("db_unavailable", "queued=%zu", w->queued);
 	}
@@ -199,7 +199,7 @@ static void conn_lost(wconn_t *c, const char *why)
 {
 	writer_t *w = c->w;
 	bool was_up = c->state == WC_IDLE || c->state == WC_BUSY;
-	if (was_up)
+	if (was_up && !w->closing)
 		log_warn("db_connection_lost", "conn=%d in_flight=%d reason=%s", c->id, c->ngroup,
 			 log_q(why));
 	for (int i = c->ngroup - 1; i >= 0; i--) {

@@ -24,10 +24,18 @@ static void start(const char *ingest_section)
 	t_daemon_start(&d, ing, ingest_section);
 }
 
+/* Every daemon must stop cleanly: exit 0 after SIGTERM (under the sanitizers
+ * a leak or an error report makes this fail too). */
 static void teardown(void)
 {
-	if (d.pid > 0)
-		t_daemon_stop(&d);
+	if (d.pid > 0) {
+		int rc = t_daemon_stop(&d);
+		if (rc != 0) {
+			char *log = t_slurp(d.log, NULL);
+			cr_expect_eq(rc, 0, "voucherd exited %d: %s", rc, log);
+			free(log);
+		}
+	}
 	if (db)
 		PQfinish(db);
 	db = NULL;
