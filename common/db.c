@@ -13,7 +13,10 @@ PGconn *db_connect(const char *conninfo, const char *prog)
 	if (!conninfo)
 		conninfo = "";
 	const char *keys[] = {"dbname", "fallback_application_name", "options", NULL};
-	const char *vals[] = {conninfo, prog, "-c client_min_messages=warning", NULL};
+	/* dates and times are shown in China Standard Time unless PGTZ says otherwise */
+	const char *opts = getenv("PGTZ") ? "-c client_min_messages=warning"
+					  : "-c client_min_messages=warning -c TimeZone=Asia/Shanghai";
+	const char *vals[] = {conninfo, prog, opts, NULL};
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 	if (!c) {
 		fprintf(stderr, "%s: out of memory connecting to the database\n", prog);

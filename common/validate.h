@@ -40,7 +40,7 @@ void rfc3339_format_utc(int64_t us, char *out, size_t outlen);
 
 /* 1..maxlen printable ASCII characters (0x21-0x7e, no space). */
 bool printable_id(const char *s, size_t maxlen);
-/* 1..maxlen characters, no control characters (UTF-8 allowed). */
+/* 1..maxlen bytes of valid UTF-8 without control characters. */
 bool text_field(const char *s, size_t maxlen);
 /* 20 ASCII digits (全电发票 number). */
 bool invoice_no_valid(const char *s);

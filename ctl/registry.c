@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -1251,12 +1250,12 @@ static void import_check(const csv_rec_t *rec, int ncols, struct imp_row *row, b
 #undef PROBLEM
 }
 
-/* Sends the rows with COPY into the temporary table import. */
+/* Sends the rows with COPY into the temporary table enterprise_import. */
 static bool import_copy(PGconn *c, const char *what, const struct imp_row *rows, int nrows)
 {
-	PGresult *r = PQexec(c, "COPY pg_temp.import (line, uscc, valid_from, name, division, sme, "
-				"model_developer, maas_builder, model_registered, foundation_model, "
-				"credit_blacklisted, performance_grade) FROM STDIN");
+	PGresult *r = PQexec(c, "COPY pg_temp.enterprise_import (line, uscc, valid_from, name, "
+				"division, sme, model_developer, maas_builder, model_registered, "
+				"foundation_model, credit_blacklisted, performance_grade) FROM STDIN");
 	if (PQresultStatus(r) != PGRES_COPY_IN) {
 		fprintf(stderr, "%s: %s", what, PQerrorMessage(c));
 		PQclear(r);
@@ -1407,7 +1406,7 @@ static int enterprise_import(ctl_t *ctx, int argc, char **argv)
 	if (!(c = ctl_conn(ctx)) || !db_begin(c))
 		goto done;
 	if (!db_run(c, what,
-		    "CREATE TEMP TABLE import (line bigint, uscc text, valid_from date, name text, "
+		    "CREATE TEMP TABLE enterprise_import (line bigint, uscc text, valid_from date, name text, "
 		    "division text, sme boolean, model_developer boolean, maas_builder boolean, "
 		    "model_registered boolean, foundation_model boolean, credit_blacklisted boolean, "
 		    "performance_grade text) ON COMMIT DROP",
@@ -1416,7 +1415,7 @@ static int enterprise_import(ctl_t *ctx, int argc, char **argv)
 		goto failed;
 	long added = count_of(c, what,
 			      "WITH ins AS (INSERT INTO voucher.enterprises (uscc) "
-			      "  SELECT uscc FROM pg_temp.import ORDER BY line "
+			      "  SELECT uscc FROM pg_temp.enterprise_import ORDER BY line "
 			      "  ON CONFLICT (uscc) DO NOTHING RETURNING 1) "
 			      "SELECT count(*) FROM ins");
 	if (added < 0)
@@ -1429,7 +1428,7 @@ static int enterprise_import(ctl_t *ctx, int argc, char **argv)
 		"  credit_blacklisted, performance_grade) "
 		"  SELECT uscc, coalesce(valid_from, " TODAY_CN "), name, division, sme, "
 		"    model_developer, maas_builder, model_registered, foundation_model, "
-		"    credit_blacklisted, performance_grade FROM pg_temp.import ORDER BY line "
+		"    credit_blacklisted, performance_grade FROM pg_temp.enterprise_import ORDER BY line "
 		"  ON CONFLICT (uscc, valid_from) DO UPDATE SET name = EXCLUDED.name, "
 		"    division = EXCLUDED.division, sme = EXCLUDED.sme, "
 		"    model_developer = EXCLUDED.model_developer, maas_builder = EXCLUDED.maas_builder, "

@@ -248,7 +248,7 @@ void t_daemon_start(t_daemon_t *d, const char *conninfo, const char *ingest_sect
 	cr_assert(f);
 	fprintf(f,
 		"[server]\nlisten = 127.0.0.1:%d\ntls_cert = %s\ntls_key = %s\ntls_client_ca = %s\n"
-		"max_body_bytes = 16777216\nmax_records_per_batch = 10000\nrequest_timeout_s = 10\n"
+		"max_body_bytes = 16777216\nmax_records_per_batch = 10000\n"
 		"[database]\nconninfo = %s\n"
 		"[metrics]\nlisten = 127.0.0.1:%d\n"
 		"%s\n",

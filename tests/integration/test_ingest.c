@@ -480,3 +480,48 @@ Test(ingest, bad_config_names_the_key_and_exits_2)
 	cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 2);
 	cr_assert(strstr(err, "server.tls_cert"), "%s", err);
 }
+
+static void s_client_cmd(buf_t *cmd, const char *input_script)
+{
+	const char *pk = getenv("VOUCHER_TEST_PKI");
+	buf_printf(cmd, "(%s) | openssl s_client -quiet -no_ign_eof -connect 127.0.0.1:%d -CAfile '%s/ca.pem' "
+			"-cert '%s/prov-a.pem' -key '%s/prov-a.key' >/dev/null 2>&1",
+		   input_script, d.port, pk, pk, pk);
+}
+
+/* A client sending its request a byte a second is cut off by
+ * request_timeout_s, and other clients are served meanwhile. */
+Test(ingest, a_byte_at_a_time_client_is_closed_by_the_request_timeout)
+{
+	start("[server]\nrequest_timeout_s = 2\n[ingest]\nsignature_max_age_s = 0\n");
+	buf_t cmd = BUF_INIT;
+	buf_puts(&cmd, "start=$(date +%s); ");
+	s_client_cmd(&cmd, "for c in P O S T ' ' / v 1 / u s a g e - b a t c h e s ' ' H T T P / 1 . 1; do "
+			   "printf '%s' \"$c\"; sleep 1; done");
+	buf_puts(&cmd, "; echo $(( $(date +%s) - start ))");
+	char out[64];
+	t_run(cmd.data, out, sizeof out, NULL, 0);
+	buf_free(&cmd);
+	int secs = atoi(out);
+	cr_assert(secs <= 8, "the slow client was served for %d s", secs);
+	char body[4096];
+	cr_assert_eq(post_vector("prov-a", "a", body, sizeof body), 200);
+	char *log = t_slurp(d.log, NULL);
+	cr_assert(strstr(log, "event=connection_timeout"), "%s", log);
+	free(log);
+}
+
+/* A client that goes away in the middle of its body: nothing stored, the
+ * daemon unaffected. */
+Test(ingest, a_client_that_disappears_mid_request_stores_nothing)
+{
+	start(NULL);
+	buf_t cmd = BUF_INIT;
+	s_client_cmd(&cmd, "printf 'POST /v1/usage-batches HTTP/1.1\\r\\nHost: x\\r\\n"
+			   "Content-Type: application/json\\r\\nContent-Length: 5000\\r\\n\\r\\n{\\\"batch_id\\\":'; sleep 1");
+	t_run(cmd.data, NULL, 0, NULL, 0);
+	buf_free(&cmd);
+	char body[4096];
+	cr_assert_eq(post_vector("prov-a", "a", body, sizeof body), 200);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.batches"), 1);
+}
