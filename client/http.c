@@ -57,8 +57,8 @@ static int no_password(char *buf, int size, int rwflag, void *u)
 	return -1;
 }
 
-bool http_client_init(http_client_t *c, const push_url_t *url, const char *cert, const char *key,
-		      const char *ca, int timeout_s, char *err, size_t errlen)
+bool push_http_init(push_http_t *c, const push_url_t *url, const char *cert, const char *key,
+		    const char *ca, int timeout_s, char *err, size_t errlen)
 {
 	char e[256];
 	memset(c, 0, sizeof *c);
@@ -85,15 +85,14 @@ bool http_client_init(http_client_t *c, const push_url_t *url, const char *cert,
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(c->ctx, key, SSL_FILETYPE_PEM) != 1) {
-		set_err(err, errlen,
-			"--key %s: cannot load the private key (PEM, unencrypted): %s", key,
-			ssl_errstr(e, sizeof e));
+		set_err(err, errlen, "--key %s: cannot load the private key (PEM, unencrypted): %s",
+			key, ssl_errstr(e, sizeof e));
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(c->ctx) != 1) {
 		ERR_clear_error();
-		set_err(err, errlen, "--key %s does not belong to the certificate in --cert %s", key,
-			cert);
+		set_err(err, errlen, "--key %s does not belong to the certificate in --cert %s",
+			key, cert);
 		goto fail;
 	}
 	return true;
@@ -103,7 +102,7 @@ fail:
 	return false;
 }
 
-void http_close(http_client_t *c)
+void push_http_close(push_http_t *c)
 {
 	if (c->ssl) {
 		SSL_SESSION *s = SSL_get1_session(c->ssl);
@@ -128,9 +127,9 @@ void http_close(http_client_t *c)
 	c->used = 0;
 }
 
-void http_client_free(http_client_t *c)
+void push_http_free(push_http_t *c)
 {
-	http_close(c);
+	push_http_close(c);
 	SSL_SESSION_free(c->session);
 	c->session = NULL;
 	SSL_CTX_free(c->ctx);
@@ -144,13 +143,15 @@ static bool arm(int fd, int64_t deadline)
 	int64_t left = deadline - now_ms();
 	if (left <= 0)
 		return false;
-	struct timeval tv = {.tv_sec = (time_t)(left / 1000), .tv_usec = (suseconds_t)(left % 1000) * 1000};
+	struct timeval tv = {.tv_sec = (time_t)(left / 1000),
+			     .tv_usec = (suseconds_t)(left % 1000) * 1000};
 	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 &&
 	       setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0;
 }
 
-static bool tcp_connect(http_client_t *c, int64_t deadline, char *err, size_t errlen)
+static bool tcp_connect(push_http_t *c, int64_t deadline, bool *noname, char *err, size_t errlen)
 {
+	*noname = false;
 	struct addrinfo hints, *res = NULL;
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
@@ -159,6 +160,7 @@ static bool tcp_connect(http_client_t *c, int64_t deadline, char *err, size_t er
 	int rc = getaddrinfo(c->url.host, c->url.port, &hints, &res);
 	if (rc != 0) {
 		set_err(err, errlen, "cannot resolve %s: %s", c->url.host, gai_strerror(rc));
+		*noname = rc != EAI_AGAIN && rc != EAI_SYSTEM && rc != EAI_MEMORY;
 		return false;
 	}
 	int last = 0;
@@ -221,7 +223,9 @@ static bool tls_fatal(unsigned long e)
 	if (!e || ERR_GET_LIB(e) != ERR_LIB_SSL)
 		return false;
 	int reason = ERR_GET_REASON(e);
-	if (reason == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+	/* a broken connection, or a server in trouble: worth another try */
+	if (reason == SSL_R_UNEXPECTED_EOF_WHILE_READING ||
+	    reason == SSL_R_TLSV1_ALERT_INTERNAL_ERROR)
 		return false;
 	return true;
 }
@@ -236,7 +240,8 @@ static void tls_failure(SSL *ssl, int ret, const char *what, bool *fatal, char *
 	*fatal = false;
 	if (what && strcmp(what, "TLS handshake") == 0 && SSL_get_verify_result(ssl) != X509_V_OK) {
 		*fatal = true;
-		set_err(err, errlen, "the server's certificate was not accepted: %s",
+		set_err(err, errlen,
+			"the server's certificate was not accepted: %s (check --ca and the host in --url)",
 			X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
 		ERR_clear_error();
 		return;
@@ -267,21 +272,22 @@ static void tls_failure(SSL *ssl, int ret, const char *what, bool *fatal, char *
 	ERR_clear_error();
 }
 
-static bool tls_connect(http_client_t *c, int64_t deadline, bool *fatal, char *err, size_t errlen)
+static bool tls_connect(push_http_t *c, int64_t deadline, bool *fatal, bool *noname, char *err,
+			size_t errlen)
 {
 	*fatal = false;
-	if (!tcp_connect(c, deadline, err, errlen))
+	if (!tcp_connect(c, deadline, noname, err, errlen))
 		return false;
 	if (!arm(c->fd, deadline)) {
 		set_err(err, errlen, "TLS handshake: timed out");
-		http_close(c);
+		push_http_close(c);
 		return false;
 	}
 	c->ssl = SSL_new(c->ctx);
 	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
 		char es[256];
 		set_err(err, errlen, "cannot set up TLS: %s", ssl_errstr(es, sizeof es));
-		http_close(c);
+		push_http_close(c);
 		return false;
 	}
 	X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
@@ -297,7 +303,7 @@ static bool tls_connect(http_client_t *c, int64_t deadline, bool *fatal, char *e
 		ERR_clear_error();
 		set_err(err, errlen, "cannot set the expected server name %s", c->url.host);
 		*fatal = true;
-		http_close(c);
+		push_http_close(c);
 		return false;
 	}
 	if (c->session)
@@ -320,7 +326,7 @@ static bool tls_connect(http_client_t *c, int64_t deadline, bool *fatal, char *e
 
 /* An idle kept-alive connection the server has closed (or sent anything on)
  * is not worth a request. */
-static bool idle_conn_usable(http_client_t *c)
+static bool idle_conn_usable(push_http_t *c)
 {
 	if (!c->ssl || SSL_pending(c->ssl) > 0)
 		return false;
@@ -329,8 +335,8 @@ static bool idle_conn_usable(http_client_t *c)
 	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-static bool write_all(http_client_t *c, const void *data, size_t len, int64_t deadline,
-		      bool *fatal, char *err, size_t errlen)
+static bool write_all(push_http_t *c, const void *data, size_t len, int64_t deadline, bool *fatal,
+		      char *err, size_t errlen)
 {
 	const char *p = data;
 	while (len) {
@@ -352,7 +358,7 @@ static bool write_all(http_client_t *c, const void *data, size_t len, int64_t de
 
 /* Reads until resp is complete.  false with err on a broken connection, a
  * timeout or a response that is not HTTP. */
-static bool read_response(http_client_t *c, push_resp_t *resp, int64_t deadline, bool *fatal,
+static bool read_response(push_http_t *c, push_resp_t *resp, int64_t deadline, bool *fatal,
 			  char *err, size_t errlen)
 {
 	char buf[16384];
@@ -374,7 +380,8 @@ static bool read_response(http_client_t *c, push_resp_t *resp, int64_t deadline,
 		}
 		int se = SSL_get_error(c->ssl, n);
 		unsigned long e = ERR_peek_error();
-		bool eof = se == SSL_ERROR_ZERO_RETURN || (se == SSL_ERROR_SYSCALL && !e && errno == 0) ||
+		bool eof = se == SSL_ERROR_ZERO_RETURN ||
+			   (se == SSL_ERROR_SYSCALL && !e && errno == 0) ||
 			   (e && ERR_GET_LIB(e) == ERR_LIB_SSL &&
 			    ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING);
 		if (eof) {
@@ -390,26 +397,29 @@ static bool read_response(http_client_t *c, push_resp_t *resp, int64_t deadline,
 	return true;
 }
 
-bool http_request(http_client_t *c, const char *method, const char *path, const char *extra_headers,
-		  const void *body, size_t len, push_resp_t *resp, http_fail_t *fail, bool *reused,
-		  char *err, size_t errlen)
+bool push_http_request(push_http_t *c, const char *method, const char *path,
+		       const char *extra_headers, const void *body, size_t len, push_resp_t *resp,
+		       push_http_fail_t *fail, bool *reused, char *err, size_t errlen)
 {
 	int64_t deadline = now_ms() + c->timeout_ms;
-	bool fatal = false;
-	*fail = HTTP_FAIL_NONE;
+	bool fatal = false, noname = false;
+	*fail = PUSH_HTTP_FAIL_NONE;
 	*reused = false;
 	if (c->ssl && !idle_conn_usable(c))
-		http_close(c);
+		push_http_close(c);
 	if (c->ssl) {
 		*reused = true;
-	} else if (!tls_connect(c, deadline, &fatal, err, errlen)) {
-		*fail = fatal ? HTTP_FAIL_FATAL : HTTP_FAIL_CONNECT;
+	} else if (!tls_connect(c, deadline, &fatal, &noname, err, errlen)) {
+		*fail = noname  ? PUSH_HTTP_FAIL_RESOLVE
+			: fatal ? PUSH_HTTP_FAIL_FATAL
+				: PUSH_HTTP_FAIL_CONNECT;
 		return false;
 	}
 
 	buf_t head = BUF_INIT;
-	buf_printf(&head, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: " USER_AGENT "\r\n"
-			  "Accept: application/json, application/problem+json\r\n%s",
+	buf_printf(&head,
+		   "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: " USER_AGENT "\r\n"
+		   "Accept: application/json, application/problem+json\r\n%s",
 		   method, path, c->url.authority, extra_headers ? extra_headers : "");
 	if (body)
 		buf_printf(&head, "Content-Length: %zu\r\n", len);
@@ -428,23 +438,24 @@ bool http_request(http_client_t *c, const char *method, const char *path, const 
 		 * that answer if it is all there. */
 		char e2[256];
 		int64_t short_deadline = now_ms() + 2000;
-		if (!fatal && read_response(c, resp, short_deadline < deadline ? short_deadline : deadline,
-					    &fatal, e2, sizeof e2)) {
-			http_close(c);
+		if (!fatal &&
+		    read_response(c, resp, short_deadline < deadline ? short_deadline : deadline,
+				  &fatal, e2, sizeof e2)) {
+			push_http_close(c);
 			return true;
 		}
 		if (fatal)
 			set_err(err, errlen, "%s", e2);
-		http_close(c);
-		*fail = fatal ? HTTP_FAIL_FATAL : HTTP_FAIL_SEND;
+		push_http_close(c);
+		*fail = fatal ? PUSH_HTTP_FAIL_FATAL : PUSH_HTTP_FAIL_SEND;
 		return false;
 	}
 	if (!read_response(c, resp, deadline, &fatal, err, errlen)) {
-		http_close(c);
-		*fail = fatal ? HTTP_FAIL_FATAL : HTTP_FAIL_RECV;
+		push_http_close(c);
+		*fail = fatal ? PUSH_HTTP_FAIL_FATAL : PUSH_HTTP_FAIL_RECV;
 		return false;
 	}
 	if (!resp->keep_alive)
-		http_close(c);
+		push_http_close(c);
 	return true;
 }

@@ -47,7 +47,7 @@ typedef struct opts {
 typedef struct ctx {
 	opts_t o;
 	push_url_t url;
-	http_client_t http;
+	push_http_t http;
 	EVP_PKEY *sign_key;
 	sig_alg_t alg;
 	unsigned long batches, ok, failed;
@@ -123,8 +123,21 @@ static bool header_safe(const char *s, size_t max)
 
 static int parse_args(int argc, char **argv, opts_t *o)
 {
-	enum { O_URL = 256, O_CERT, O_KEY, O_CA, O_SIGN, O_KEYID, O_ALG, O_RECORDS, O_PROVIDER,
-	       O_SIZE, O_PREFIX, O_RETRIES, O_TIMEOUT };
+	enum {
+		O_URL = 256,
+		O_CERT,
+		O_KEY,
+		O_CA,
+		O_SIGN,
+		O_KEYID,
+		O_ALG,
+		O_RECORDS,
+		O_PROVIDER,
+		O_SIZE,
+		O_PREFIX,
+		O_RETRIES,
+		O_TIMEOUT
+	};
 	static const struct option longs[] = {
 		{"url", required_argument, NULL, O_URL},
 		{"cert", required_argument, NULL, O_CERT},
@@ -153,19 +166,40 @@ static int parse_args(int argc, char **argv, opts_t *o)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "qvh", longs, NULL)) != -1) {
 		switch (c) {
-		case O_URL: o->url = optarg; break;
-		case O_CERT: o->cert = optarg; break;
-		case O_KEY: o->key = optarg; break;
-		case O_CA: o->ca = optarg; break;
-		case O_SIGN: o->sign_key = optarg; break;
-		case O_KEYID: o->key_id = optarg; break;
-		case O_ALG: o->alg = optarg; break;
-		case O_RECORDS: o->records = optarg; break;
-		case O_PROVIDER: o->provider = optarg; break;
-		case O_PREFIX: o->batch_prefix = optarg; break;
+		case O_URL:
+			o->url = optarg;
+			break;
+		case O_CERT:
+			o->cert = optarg;
+			break;
+		case O_KEY:
+			o->key = optarg;
+			break;
+		case O_CA:
+			o->ca = optarg;
+			break;
+		case O_SIGN:
+			o->sign_key = optarg;
+			break;
+		case O_KEYID:
+			o->key_id = optarg;
+			break;
+		case O_ALG:
+			o->alg = optarg;
+			break;
+		case O_RECORDS:
+			o->records = optarg;
+			break;
+		case O_PROVIDER:
+			o->provider = optarg;
+			break;
+		case O_PREFIX:
+			o->batch_prefix = optarg;
+			break;
 		case O_SIZE:
 			if (!parse_ulong(optarg, 1, MAX_BATCH_SIZE, &o->batch_size)) {
-				fprintf(stderr, "voucher-push: --batch-size must be 1-%lu\n", MAX_BATCH_SIZE);
+				fprintf(stderr, "voucher-push: --batch-size must be 1-%lu\n",
+					MAX_BATCH_SIZE);
 				return EXIT_USAGE;
 			}
 			o->batch_size_set = true;
@@ -182,16 +216,24 @@ static int parse_args(int argc, char **argv, opts_t *o)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'q': o->quiet = true; break;
-		case 'v': o->verbose = true; break;
-		case 'h': usage(stdout); return 0;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
 		default:
 			if (optopt && optopt < 256)
 				fprintf(stderr, "voucher-push: unknown option -%c\n", optopt);
 			else if (optopt)
-				fprintf(stderr, "voucher-push: option %s needs a value\n", argv[optind - 1]);
+				fprintf(stderr, "voucher-push: option %s needs a value\n",
+					argv[optind - 1]);
 			else
-				fprintf(stderr, "voucher-push: unknown option %s\n", argv[optind - 1]);
+				fprintf(stderr, "voucher-push: unknown option %s\n",
+					argv[optind - 1]);
 			fputs("try voucher-push --help\n", stderr);
 			return EXIT_USAGE;
 		}
@@ -199,7 +241,8 @@ static int parse_args(int argc, char **argv, opts_t *o)
 	o->files = argv + optind;
 	o->nfiles = argc - optind;
 
-	static const char *const need[] = {"--url", "--cert", "--key", "--ca", "--sign-key", "--key-id"};
+	static const char *const need[] = {"--url", "--cert",     "--key",
+					   "--ca",  "--sign-key", "--key-id"};
 	const char *have[] = {o->url, o->cert, o->key, o->ca, o->sign_key, o->key_id};
 	for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
 		if (!have[i] || !*have[i]) {
@@ -379,8 +422,9 @@ static bool report_answer(ctx_t *x, const char *batch_id, const push_resp_t *res
 		buf_t b = BUF_INIT;
 		buf_puts(&b, "batch ");
 		push_token(&b, batch_id);
-		buf_printf(&b, " status=%d accepted=%" JSON_INTEGER_FORMAT
-			       " duplicates=%" JSON_INTEGER_FORMAT " rejected=%zu",
+		buf_printf(&b,
+			   " status=%d accepted=%" JSON_INTEGER_FORMAT
+			   " duplicates=%" JSON_INTEGER_FORMAT " rejected=%zu",
 			   resp->status, acc, dup, nrej);
 		if (looked_up)
 			buf_puts(&b, " (answer looked up after a lost response)");
@@ -435,17 +479,19 @@ static step_t look_up(ctx_t *x, const char *batch_id, const char *digest, unsign
 	push_path_segment(&path, batch_id);
 	push_resp_t resp;
 	push_resp_init(&resp, false);
-	http_fail_t fail;
+	push_http_fail_t fail;
 	bool reused;
 	char err[256];
 	step_t st = STEP_RETRY;
 	log_debug("request", "method=GET batch=%s", log_q(batch_id));
-	if (!http_request(&x->http, "GET", path.data, "", NULL, 0, &resp, &fail, &reused, err,
-			  sizeof err)) {
+	if (!push_http_request(&x->http, "GET", path.data, "", NULL, 0, &resp, &fail, &reused, err,
+			       sizeof err)) {
 		log_warn("lookup_failed", "batch=%s error=%s", log_q(batch_id), log_q(err));
 		snprintf(last, lastlen, "%s", err);
-		if (fail == HTTP_FAIL_FATAL) {
-			report_failure(x, batch_id, 0, "tls", err, attempts);
+		if (fail == PUSH_HTTP_FAIL_FATAL || fail == PUSH_HTTP_FAIL_RESOLVE) {
+			report_failure(x, batch_id, 0,
+				       fail == PUSH_HTTP_FAIL_FATAL ? "tls" : "unresolvable", err,
+				       attempts);
 			x->stop = true;
 			st = STEP_DONE;
 		}
@@ -456,7 +502,8 @@ static step_t look_up(ctx_t *x, const char *batch_id, const char *digest, unsign
 		log_info("lookup", "batch=%s stored=no", log_q(batch_id));
 		st = STEP_RETRY_NOW;
 	} else if (retryable_status(resp.status)) {
-		*have_ra = push_retry_after_parse(push_resp_header(&resp, "retry-after"), time(NULL), ra);
+		*have_ra = push_retry_after_parse(push_resp_header(&resp, "retry-after"),
+						  time(NULL), ra);
 		snprintf(last, lastlen, "look-up answered HTTP %d", resp.status);
 	} else {
 		/* cannot tell: re-sending is still safe (same id, same digest) */
@@ -476,6 +523,7 @@ static void send_batch(ctx_t *x, const char *batch_id, const char *body, size_t 
 	bool check_first = false; /* an earlier attempt may have been stored */
 	bool stale_retried = false;
 	char last[300] = "";
+	const char *last_code = "unreachable";
 	int last_status = 0;
 	push_resp_t last_resp;
 	bool have_last_resp = false;
@@ -506,7 +554,8 @@ static void send_batch(ctx_t *x, const char *batch_id, const char *body, size_t 
 
 		if (!sig_make_headers(x->sign_key, x->alg, x->o.key_id, (int64_t)time(NULL), "POST",
 				      PUSH_PATH, body, len, &cd, &si, &sg)) {
-			report_failure(x, batch_id, 0, "signing", "cannot sign the batch", retry + 1);
+			report_failure(x, batch_id, 0, "signing", "cannot sign the batch",
+				       retry + 1);
 			goto out;
 		}
 		buf_reset(&hdrs);
@@ -516,28 +565,35 @@ static void send_batch(ctx_t *x, const char *batch_id, const char *body, size_t 
 			   cd.data, si.data, sg.data);
 		push_resp_t resp;
 		push_resp_init(&resp, false);
-		http_fail_t fail;
+		push_http_fail_t fail;
 		bool reused;
 		char err[256];
-		log_debug("request", "method=POST batch=%s bytes=%zu attempt=%u", log_q(batch_id), len,
-			  retry + 1);
-		if (!http_request(&x->http, "POST", PUSH_PATH, hdrs.data, body, len, &resp, &fail,
-				  &reused, err, sizeof err)) {
+		log_debug("request", "method=POST batch=%s bytes=%zu attempt=%u", log_q(batch_id),
+			  len, retry + 1);
+		if (!push_http_request(&x->http, "POST", PUSH_PATH, hdrs.data, body, len, &resp,
+				       &fail, &reused, err, sizeof err)) {
 			bool got_bytes = resp.got_bytes;
 			push_resp_free(&resp);
 			snprintf(last, sizeof last, "%s", err);
 			last_status = 0;
-			if (fail == HTTP_FAIL_FATAL) {
-				report_failure(x, batch_id, 0, "tls", err, retry + 1);
+			last_code = fail == PUSH_HTTP_FAIL_CONNECT ? "unreachable"
+				    : fail == PUSH_HTTP_FAIL_SEND  ? "send_failed"
+								   : "no_answer";
+			if (fail == PUSH_HTTP_FAIL_FATAL || fail == PUSH_HTTP_FAIL_RESOLVE) {
+				report_failure(x, batch_id, 0,
+					       fail == PUSH_HTTP_FAIL_FATAL ? "tls"
+									    : "unresolvable",
+					       err, retry + 1);
 				x->stop = true;
 				goto out;
 			}
-			if (fail == HTTP_FAIL_RECV)
+			if (fail == PUSH_HTTP_FAIL_RECV)
 				check_first = true;
 			/* a kept-alive connection the server dropped: once, at once */
 			if (reused && !got_bytes && !stale_retried) {
 				stale_retried = true;
-				log_info("reconnect", "batch=%s reason=%s", log_q(batch_id), log_q(err));
+				log_info("reconnect", "batch=%s reason=%s", log_q(batch_id),
+					 log_q(err));
 				continue;
 			}
 			log_warn("send_failed", "batch=%s error=%s", log_q(batch_id), log_q(err));
@@ -563,19 +619,23 @@ static void send_batch(ctx_t *x, const char *batch_id, const char *body, size_t 
 		push_resp_free(&last_resp);
 		last_resp = resp;
 		have_last_resp = true;
-		log_warn("busy", "batch=%s status=%d", log_q(batch_id), resp.status);
+		json_t *pj =
+			json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, NULL);
+		log_warn("busy", "batch=%s status=%d code=%s", log_q(batch_id), resp.status,
+			 log_q(json_is_object(pj) ? jstr(pj, "code") : NULL));
+		json_decref(pj);
 
 	backoff:
 		if (retry >= x->o.retries) {
 			if (last_status && have_last_resp)
 				report_error_answer(x, batch_id, &last_resp, retry + 1);
 			else
-				report_failure(x, batch_id, 0, "unreachable", last, retry + 1);
+				report_failure(x, batch_id, 0, last_code, last, retry + 1);
 			goto out;
 		}
 		uint32_t ms = push_retry_delay_ms(retry, jitter(), have_ra, ra);
-		log_warn("retry", "batch=%s retry=%u/%lu delay_ms=%" PRIu32, log_q(batch_id), retry + 1,
-			 x->o.retries, ms);
+		log_warn("retry", "batch=%s retry=%u/%lu delay_ms=%" PRIu32, log_q(batch_id),
+			 retry + 1, x->o.retries, ms);
 		sleep_ms(ms);
 		retry++;
 	}
@@ -626,7 +686,8 @@ static bool body_batch_id(const char *path, const buf_t *body, char *id, size_t 
 	json_error_t je;
 	json_t *j = json_loadb(body->data, body->len, JSON_REJECT_DUPLICATES, &je);
 	if (!j) {
-		snprintf(err, errlen, "%s: not a JSON batch body: %s (line %d)", path, je.text, je.line);
+		snprintf(err, errlen, "%s: not a JSON batch body: %s (line %d)", path, je.text,
+			 je.line);
 		return false;
 	}
 	const char *bid = json_is_object(j) ? jstr(j, "batch_id") : NULL;
@@ -738,8 +799,8 @@ static int run_records(ctx_t *x)
 		fclose(f);
 		return EXIT_USAGE;
 	}
-	log_info("records", "file=%s records=%lu batches=%lu prefix=%s", log_q(path), nrec, nbatches,
-		 log_q(prefix));
+	log_info("records", "file=%s records=%lu batches=%lu prefix=%s", log_q(path), nrec,
+		 nbatches, log_q(prefix));
 
 	/* pass 2: batch and send */
 	if (fseek(f, 0, SEEK_SET) != 0) {
@@ -753,7 +814,8 @@ static int run_records(ctx_t *x)
 	size_t in_batch = 0;
 	while (!x->stop) {
 		if (!push_ndjson_next(&r, &rec, &len, err, sizeof err)) {
-			fprintf(stderr, "voucher-push: %s changed while being sent: %s\n", path, err);
+			fprintf(stderr, "voucher-push: %s changed while being sent: %s\n", path,
+				err);
 			rc = EXIT_FAILED;
 			break;
 		}
@@ -761,7 +823,9 @@ static int run_records(ctx_t *x)
 			if (in_batch == 0) {
 				seq++;
 				if (!push_batch_id(prefix, seq, id, sizeof id)) {
-					fprintf(stderr, "voucher-push: %s changed while being sent\n", path);
+					fprintf(stderr,
+						"voucher-push: %s changed while being sent\n",
+						path);
 					rc = EXIT_FAILED;
 					break;
 				}
@@ -779,8 +843,9 @@ static int run_records(ctx_t *x)
 			break;
 	}
 	if (!x->stop && r.nrec != nrec && rc == 0) {
-		fprintf(stderr, "voucher-push: %s changed while being sent (%lu records, then %lu)\n",
-			path, nrec, r.nrec);
+		fprintf(stderr,
+			"voucher-push: %s changed while being sent (%lu records, then %lu)\n", path,
+			nrec, r.nrec);
 		rc = EXIT_FAILED;
 	}
 	push_ndjson_free(&r);
@@ -813,8 +878,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "voucher-push: --sign-key: %s\n", err);
 		return EXIT_USAGE;
 	}
-	if (!http_client_init(&x.http, &x.url, x.o.cert, x.o.key, x.o.ca, (int)x.o.timeout_s, err,
-			      sizeof err)) {
+	if (!push_http_init(&x.http, &x.url, x.o.cert, x.o.key, x.o.ca, (int)x.o.timeout_s, err,
+			    sizeof err)) {
 		fprintf(stderr, "voucher-push: %s\n", err);
 		EVP_PKEY_free(x.sign_key);
 		return EXIT_USAGE;
@@ -822,20 +887,20 @@ int main(int argc, char **argv)
 
 	rc = x.o.records ? run_records(&x) : run_files(&x);
 
-	http_client_free(&x.http);
+	push_http_free(&x.http);
 	EVP_PKEY_free(x.sign_key);
 	if (rc == EXIT_USAGE)
 		return rc;
 	if (x.stop)
-		fputs("voucher-push: stopped: the TLS connection itself was refused; nothing more was "
-		      "sent\n",
+		fputs("voucher-push: stopped at a failure that retrying cannot mend (see above); "
+		      "nothing more was sent\n",
 		      stderr);
 	if (!x.o.quiet && x.batches) {
 		fprintf(stderr,
 			"voucher-push: %lu batch%s: %lu answered 200, %lu failed; records: %lu accepted, "
 			"%lu duplicates, %lu rejected\n",
-			x.batches, x.batches == 1 ? "" : "es", x.ok, x.failed, x.accepted, x.duplicates,
-			x.rejected);
+			x.batches, x.batches == 1 ? "" : "es", x.ok, x.failed, x.accepted,
+			x.duplicates, x.rejected);
 	}
 	if (x.rejected && !x.failed && !x.stop && rc == 0)
 		fprintf(stderr,

@@ -12,7 +12,8 @@
 
 #include "common/validate.h"
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -231,14 +232,22 @@ bool push_ndjson_next(push_ndjson_t *r, const char **rec, size_t *len, char *err
 		json_error_t je;
 		json_t *j = json_loadb(s, l, JSON_REJECT_DUPLICATES, &je);
 		if (!j) {
-			set_err(err, errlen, "line %lu: not a JSON record: %s (column %d)", r->lineno,
-				je.text, je.column);
+			set_err(err, errlen, "line %lu: not a JSON record: %s (column %d)",
+				r->lineno, je.text, je.column);
 			return false;
 		}
 		bool obj = json_is_object(j);
+		bool whole = obj && json_object_get(j, "batch_id") && json_object_get(j, "records");
 		json_decref(j);
 		if (!obj) {
 			set_err(err, errlen, "line %lu: a record must be a JSON object", r->lineno);
+			return false;
+		}
+		if (whole) {
+			set_err(err, errlen,
+				"line %lu: a whole batch body, not a record (send batch files as FILE "
+				"arguments, without --records)",
+				r->lineno);
 			return false;
 		}
 		r->nrec++;
@@ -825,7 +834,7 @@ uint32_t push_retry_delay_ms(unsigned attempt, double jitter, bool have_retry_af
 {
 	if (have_retry_after) {
 		uint32_t s = retry_after_s < PUSH_RETRY_AFTER_CAP_S ? retry_after_s
-								   : PUSH_RETRY_AFTER_CAP_S;
+								    : PUSH_RETRY_AFTER_CAP_S;
 		return s * 1000u;
 	}
 	return push_backoff_ms(attempt, jitter);

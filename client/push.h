@@ -29,10 +29,10 @@
 /* --url                                                                    */
 
 typedef struct push_url {
-	char host[256];     /* a DNS name or an IP literal, IPv6 without brackets */
-	char port[6];       /* decimal, "443" when the URL names none */
+	char host[256];      /* a DNS name or an IP literal, IPv6 without brackets */
+	char port[6];        /* decimal, "443" when the URL names none */
 	char authority[272]; /* the Host header: "host", "host:port", "[v6]:port" */
-	bool is_ip;         /* host is an IPv4 or IPv6 literal (no SNI; check the IP) */
+	bool is_ip;          /* host is an IPv4 or IPv6 literal (no SNI; check the IP) */
 } push_url_t;
 
 /* Accepts https://HOST[:PORT][/] and, tolerated, the same followed by the
@@ -54,10 +54,12 @@ void push_path_segment(buf_t *out, const char *s);
 /* Reads one record object per line.  Blank lines are skipped, a "\r" before
  * the "\n" and surrounding spaces/tabs are dropped, a UTF-8 BOM at the start
  * of the file is ignored.  Each record must be one JSON object (duplicate keys
- * refused, like the server does) and is handed back as its exact text. */
+ * refused, like the server does; an object with both "batch_id" and "records"
+ * is a batch body given by mistake and refused) and is handed back as its
+ * exact text. */
 typedef struct push_ndjson {
 	FILE *f;
-	EVP_MD_CTX *md;       /* if not NULL, every raw byte read is hashed into it */
+	EVP_MD_CTX *md; /* if not NULL, every raw byte read is hashed into it */
 	char *line;
 	size_t cap;
 	unsigned long lineno; /* of the last line read, 1-based */
@@ -102,22 +104,22 @@ int push_seq_digits(unsigned long nrec, unsigned long size);
 
 typedef struct push_resp {
 	/* results */
-	int status;          /* 100..999 */
-	int minor;           /* HTTP/1.<minor> */
-	buf_t hdrs;          /* name NUL value NUL ..., names lower-cased */
+	int status; /* 100..999 */
+	int minor;  /* HTTP/1.<minor> */
+	buf_t hdrs; /* name NUL value NUL ..., names lower-cased */
 	size_t nhdrs;
-	buf_t body;          /* de-chunked */
-	bool keep_alive;     /* the connection may carry another request */
-	bool got_bytes;      /* anything at all arrived */
-	size_t extra;        /* bytes that came after the response */
-	char err[160];       /* why parsing failed */
+	buf_t body;      /* de-chunked */
+	bool keep_alive; /* the connection may carry another request */
+	bool got_bytes;  /* anything at all arrived */
+	size_t extra;    /* bytes that came after the response */
+	char err[160];   /* why parsing failed */
 	/* state */
 	int state;
-	buf_t in;            /* unparsed input */
+	buf_t in; /* unparsed input */
 	size_t pos;
-	size_t head_bytes;   /* header bytes of the current response */
-	uint64_t remaining;  /* of a Content-Length body or the current chunk */
-	bool no_body;        /* the request was HEAD */
+	size_t head_bytes;  /* header bytes of the current response */
+	uint64_t remaining; /* of a Content-Length body or the current chunk */
+	bool no_body;       /* the request was HEAD */
 } push_resp_t;
 
 void push_resp_init(push_resp_t *r, bool head_request);

@@ -612,9 +612,13 @@ static void registry_done(wjob_t *job)
 		char err[256];
 		registry_t *reg = registry_build(job->result, err, sizeof err);
 		if (reg) {
+			bool first = srv->registry == NULL;
+			bool same = !first && srv->registry->ncerts == reg->ncerts &&
+				    srv->registry->nkeys == reg->nkeys;
 			registry_free(srv->registry);
 			srv->registry = reg;
-			log_info("registry_loaded", "certificates=%zu keys=%zu", reg->ncerts, reg->nkeys);
+			log_emit(same ? LOG_DEBUG : LOG_INFO, "registry_loaded", "certificates=%zu keys=%zu",
+				 reg->ncerts, reg->nkeys);
 		} else {
 			log_error("registry_invalid", "reason=%s", log_q(err));
 		}

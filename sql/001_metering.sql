@@ -150,6 +150,7 @@ CREATE TABLE voucher.usage_records (
 	CHECK (adjusts IS NOT NULL OR amount_fen >= 0)
 );
 CREATE INDEX usage_records_enterprise_ended ON voucher.usage_records (enterprise, ended_at);
+CREATE INDEX usage_records_batch ON voucher.usage_records (provider, batch_id);
 CREATE INDEX usage_records_adjusts ON voucher.usage_records (provider, adjusts)
 	WHERE adjusts IS NOT NULL;
 
@@ -212,11 +213,12 @@ DECLARE
 	v_adj      record;
 	v_target   record;
 	v_net      bigint;
-	v_accepted integer := 0;
-	v_dups     integer := p_dups_in_batch;
-	v_rej      jsonb := coalesce(p_rejected, '[]'::jsonb);
+	v_accepted integer;
+	v_dups     integer;
+	v_nrej     integer;
+	v_adj_rej  jsonb := '{}'::jsonb; -- index -> code, for adjustments refused below
+	v_rejected json;
 	v_answer   text;
-	v_n        integer;
 BEGIN
 	PERFORM pg_advisory_xact_lock(hashtextextended('batch ' || p_provider || ' ' || p_batch_id, 0));
 	SELECT b.digest, b.answer INTO v_prev
@@ -250,66 +252,50 @@ BEGIN
 		RETURN;
 	END IF;
 
-	IF to_regclass('pg_temp.ingest_input') IS NULL THEN
-		CREATE TEMP TABLE ingest_input (
-			i integer, id text, ent text, fac text, cat text, pur text, qty numeric,
-			unit text, amt bigint, st timestamptz, en timestamptz, con text, inv text,
-			adj text, h bytea, outcome text
-		) ON COMMIT DELETE ROWS;
-	ELSE
-		DELETE FROM pg_temp.ingest_input;
-	END IF;
-	INSERT INTO pg_temp.ingest_input
-	SELECT x.i, x.id, x.ent, x.fac, x.cat, x.pur, x.qty, x.unit, x.amt, x.st, x.en, x.con,
-	       x.inv, x.adj, decode(x.h, 'hex'), NULL
-	  FROM jsonb_to_recordset(coalesce(p_records, '[]'::jsonb)) AS x(
-		i integer, id text, ent text, fac text, cat text, pur text, qty numeric,
-		unit text, amt bigint, st timestamptz, en timestamptz, con text, inv text,
-		adj text, h text);
+	-- plain records, set-based; a record whose facility is not registered to
+	-- this provider is left out (and classified below)
+	INSERT INTO voucher.usage_records (provider, record_id, batch_id, enterprise, facility,
+		category, purpose, quantity, unit, amount_fen, started_at, ended_at,
+		contract_id, invoice_no, adjusts, content_hash)
+	SELECT p_provider, x.id, p_batch_id, x.ent, x.fac, x.cat, x.pur, x.qty, x.unit, x.amt,
+	       x.st, x.en, x.con, x.inv, NULL, decode(x.h, 'hex')
+	  FROM jsonb_to_recordset(p_records) AS x(i integer, id text, ent text, fac text, cat text,
+		pur text, qty numeric, unit text, amt bigint, st timestamptz, en timestamptz,
+		con text, inv text, adj text, h text)
+	  JOIN voucher.facilities f ON f.provider = p_provider AND f.facility = x.fac
+	 WHERE x.adj IS NULL
+	 ORDER BY x.i
+	ON CONFLICT (provider, record_id) DO NOTHING;
 
-	-- a facility must be registered to this provider
-	UPDATE pg_temp.ingest_input x SET outcome = 'unknown_facility'
-	 WHERE NOT EXISTS (SELECT 1 FROM voucher.facilities f
-			    WHERE f.provider = p_provider AND f.facility = x.fac);
-
-	-- plain records, set-based
-	WITH ins AS (
-		INSERT INTO voucher.usage_records (provider, record_id, batch_id, enterprise, facility,
-			category, purpose, quantity, unit, amount_fen, started_at, ended_at,
-			contract_id, invoice_no, adjusts, content_hash)
-		SELECT p_provider, x.id, p_batch_id, x.ent, x.fac, x.cat, x.pur, x.qty, x.unit, x.amt,
-		       x.st, x.en, x.con, x.inv, NULL, x.h
-		  FROM pg_temp.ingest_input x
-		 WHERE x.outcome IS NULL AND x.adj IS NULL
+	-- adjustments, in batch order, each after its target (which may be earlier
+	-- in this batch); the lock on the target keeps the net check exact
+	FOR v_adj IN
+		SELECT x.* FROM jsonb_to_recordset(p_records) AS x(i integer, id text, ent text,
+			fac text, cat text, pur text, qty numeric, unit text, amt bigint, st timestamptz,
+			en timestamptz, con text, inv text, adj text, h text)
+		 WHERE x.adj IS NOT NULL
+		   AND EXISTS (SELECT 1 FROM voucher.facilities f
+				WHERE f.provider = p_provider AND f.facility = x.fac)
 		 ORDER BY x.i
-		ON CONFLICT (provider, record_id) DO NOTHING
-		RETURNING record_id
-	)
-	UPDATE pg_temp.ingest_input x SET outcome = 'accepted'
-	  FROM ins WHERE ins.record_id = x.id AND x.adj IS NULL AND x.outcome IS NULL;
-
-	-- adjustments, in batch order, each after its target
-	FOR v_adj IN SELECT * FROM pg_temp.ingest_input x
-		      WHERE x.outcome IS NULL AND x.adj IS NOT NULL ORDER BY x.i
 	LOOP
 		PERFORM pg_advisory_xact_lock(hashtextextended('adj ' || p_provider || ' ' || v_adj.adj, 0));
 		PERFORM 1 FROM voucher.usage_records u
 		 WHERE u.provider = p_provider AND u.record_id = v_adj.id;
 		IF FOUND THEN
-			CONTINUE; -- classified as duplicate or conflict below
+			CONTINUE; -- stored before: a duplicate or a conflict, classified below
 		END IF;
 		SELECT u.enterprise, u.amount_fen, u.adjusts INTO v_target
 		  FROM voucher.usage_records u
 		 WHERE u.provider = p_provider AND u.record_id = v_adj.adj;
 		IF NOT FOUND OR v_target.adjusts IS NOT NULL OR v_target.enterprise <> v_adj.ent THEN
-			UPDATE pg_temp.ingest_input SET outcome = 'adjusts_unknown' WHERE i = v_adj.i;
+			v_adj_rej := v_adj_rej || jsonb_build_object(v_adj.i::text, 'adjusts_unknown');
 			CONTINUE;
 		END IF;
 		SELECT v_target.amount_fen + coalesce(sum(u.amount_fen), 0) + v_adj.amt INTO v_net
 		  FROM voucher.usage_records u
 		 WHERE u.provider = p_provider AND u.adjusts = v_adj.adj;
 		IF v_net < 0 THEN
-			UPDATE pg_temp.ingest_input SET outcome = 'net_below_zero' WHERE i = v_adj.i;
+			v_adj_rej := v_adj_rej || jsonb_build_object(v_adj.i::text, 'net_below_zero');
 			CONTINUE;
 		END IF;
 		INSERT INTO voucher.usage_records (provider, record_id, batch_id, enterprise, facility,
@@ -317,51 +303,60 @@ BEGIN
 			contract_id, invoice_no, adjusts, content_hash)
 		VALUES (p_provider, v_adj.id, p_batch_id, v_adj.ent, v_adj.fac, v_adj.cat, v_adj.pur,
 			v_adj.qty, v_adj.unit, v_adj.amt, v_adj.st, v_adj.en, v_adj.con, v_adj.inv,
-			v_adj.adj, v_adj.h)
+			v_adj.adj, decode(v_adj.h, 'hex'))
 		ON CONFLICT (provider, record_id) DO NOTHING;
-		GET DIAGNOSTICS v_n = ROW_COUNT;
-		IF v_n = 1 THEN
-			UPDATE pg_temp.ingest_input SET outcome = 'accepted' WHERE i = v_adj.i;
-		END IF;
 	END LOOP;
 
-	-- what is left was stored before: identical content is a duplicate
-	UPDATE pg_temp.ingest_input x
-	   SET outcome = CASE WHEN u.content_hash = x.h THEN 'duplicate' ELSE 'conflict' END
-	  FROM voucher.usage_records u
-	 WHERE x.outcome IS NULL AND u.provider = p_provider AND u.record_id = x.id;
-
-	SELECT count(*) FILTER (WHERE outcome = 'accepted'),
-	       v_dups + count(*) FILTER (WHERE outcome = 'duplicate')
-	  INTO v_accepted, v_dups
-	  FROM pg_temp.ingest_input;
-
-	SELECT coalesce(jsonb_agg(r ORDER BY (r->>'index')::integer), '[]'::jsonb) INTO v_rej
-	  FROM (SELECT e AS r FROM jsonb_array_elements(v_rej) e
+	-- classify every record in one pass: stored now (this batch id), stored
+	-- before with the same content (duplicate) or other content (conflict),
+	-- or refused here; then merge with what the daemon rejected
+	WITH x AS (
+		SELECT x.i, x.id, x.adj, decode(x.h, 'hex') AS h,
+		       EXISTS (SELECT 1 FROM voucher.facilities f
+			       WHERE f.provider = p_provider AND f.facility = x.fac) AS fac_ok
+		  FROM jsonb_to_recordset(p_records) AS x(i integer, id text, fac text, adj text, h text)
+	), c AS (
+		SELECT x.i, x.id,
+		       CASE
+			 WHEN NOT x.fac_ok THEN 'unknown_facility'
+			 WHEN u.record_id IS NULL THEN coalesce(v_adj_rej ->> x.i::text, 'not_stored')
+			 WHEN u.content_hash <> x.h THEN 'conflict'
+			 WHEN u.batch_id = p_batch_id THEN 'accepted'
+			 ELSE 'duplicate'
+		       END AS outcome
+		  FROM x
+		  LEFT JOIN voucher.usage_records u ON u.provider = p_provider AND u.record_id = x.id
+	), rej AS (
+		SELECT c.i AS idx, to_jsonb(c.id) AS record_id, c.outcome AS code,
+		       CASE c.outcome
+			 WHEN 'unknown_facility' THEN 'facility is not registered to this provider'
+			 WHEN 'adjusts_unknown' THEN 'adjusts names no earlier plain record of this provider and enterprise'
+			 WHEN 'net_below_zero' THEN 'the adjustment would take the net amount below zero'
+			 WHEN 'conflict' THEN 'record_id was stored before with different content'
+			 ELSE 'record could not be stored'
+		       END AS detail
+		  FROM c WHERE c.outcome NOT IN ('accepted', 'duplicate')
 		UNION ALL
-		SELECT jsonb_build_object('index', x.i, 'record_id', x.id, 'code', x.outcome,
-			'detail', CASE x.outcome
-				WHEN 'unknown_facility' THEN 'facility is not registered to this provider'
-				WHEN 'adjusts_unknown' THEN 'adjusts names no earlier plain record of this provider and enterprise'
-				WHEN 'net_below_zero' THEN 'the adjustment would take the net amount below zero'
-				WHEN 'conflict' THEN 'record_id was stored before with different content'
-				ELSE 'record could not be stored' END)
-		  FROM pg_temp.ingest_input x
-		 WHERE x.outcome IS NULL OR x.outcome NOT IN ('accepted', 'duplicate')) s;
+		SELECT (e ->> 'index')::integer, e -> 'record_id', e ->> 'code', e ->> 'detail'
+		  FROM jsonb_array_elements(coalesce(p_rejected, '[]'::jsonb)) e
+	)
+	SELECT (SELECT count(*) FROM c WHERE c.outcome = 'accepted'),
+	       p_dups_in_batch + (SELECT count(*) FROM c WHERE c.outcome = 'duplicate'),
+	       (SELECT count(*) FROM rej),
+	       (SELECT coalesce(json_agg(json_build_object('index', rej.idx, 'record_id', rej.record_id,
+				'code', rej.code, 'detail', rej.detail) ORDER BY rej.idx), '[]'::json)
+		  FROM rej)
+	  INTO v_accepted, v_dups, v_nrej, v_rejected;
 
 	v_answer := json_build_object('batch_id', p_batch_id, 'accepted', v_accepted,
-		'duplicates', v_dups,
-		'rejected', (SELECT coalesce(json_agg(json_build_object('index', (e->>'index')::integer,
-				'record_id', e->'record_id', 'code', e->>'code', 'detail', e->>'detail')
-				ORDER BY (e->>'index')::integer), '[]'::json)
-			     FROM jsonb_array_elements(v_rej) e))::text;
+		'duplicates', v_dups, 'rejected', v_rejected)::text;
 
 	INSERT INTO voucher.batches (provider, batch_id, digest, key_id, alg, sig_created,
 		content_digest, signature_input, signature, body, record_count, accepted,
 		duplicates, rejected, answer)
 	VALUES (p_provider, p_batch_id, p_digest, p_key_id, p_alg, p_created, p_content_digest,
 		p_signature_input, p_signature, p_body, p_record_count, v_accepted, v_dups,
-		jsonb_array_length(v_rej), v_answer);
+		v_nrej, v_answer);
 
 	RETURN QUERY SELECT 200, v_answer, false;
 END

@@ -32,11 +32,14 @@ Test(unit_push_url, table)
 		{"https://[::1]:8443", true, "::1", "8443", "[::1]:8443", true},
 		{"https://[::1]:8443/", true, "::1", "8443", "[::1]:8443", true},
 		{"https://[2001:db8::7]", true, "2001:db8::7", "443", "[2001:db8::7]", true},
-		{"https://voucher.example.cn", true, "voucher.example.cn", "443", "voucher.example.cn", false},
-		{"https://voucher.example.cn:443", true, "voucher.example.cn", "443", "voucher.example.cn", false},
-		{"https://ingest-1.example:65535/v1/usage-batches", true, "ingest-1.example", "65535",
-		 "ingest-1.example:65535", false},
-		{"https://localhost:8443/v1/usage-batches/", true, "localhost", "8443", "localhost:8443", false},
+		{"https://voucher.example.cn", true, "voucher.example.cn", "443",
+		 "voucher.example.cn", false},
+		{"https://voucher.example.cn:443", true, "voucher.example.cn", "443",
+		 "voucher.example.cn", false},
+		{"https://ingest-1.example:65535/v1/usage-batches", true, "ingest-1.example",
+		 "65535", "ingest-1.example:65535", false},
+		{"https://localhost:8443/v1/usage-batches/", true, "localhost", "8443",
+		 "localhost:8443", false},
 		{"https://h:1", true, "h", "1", "h:1", false},
 		/* refused */
 		{"http://127.0.0.1:8443", false, NULL, NULL, NULL, false},
@@ -156,11 +159,11 @@ Test(unit_push_ndjson, lines)
 {
 	static const char *const cases[][2] = {
 		{"{\"a\":1}\n{\"b\":2}\n", "{\"a\":1}|{\"b\":2}"},
-		{"{\"a\":1}\n{\"b\":2}", "{\"a\":1}|{\"b\":2}"},              /* no final newline */
-		{"{\"a\":1}\r\n{\"b\":2}\r\n", "{\"a\":1}|{\"b\":2}"},          /* CRLF */
-		{"\n\n  \t\n{\"a\":1}\n\n", "{\"a\":1}"},                      /* blank lines */
-		{"  {\"a\" : 1 }  \n", "{\"a\" : 1 }"},                        /* inner text kept */
-		{"\xEF\xBB\xBF{\"a\":1}\n", "{\"a\":1}"},                      /* BOM */
+		{"{\"a\":1}\n{\"b\":2}", "{\"a\":1}|{\"b\":2}"},       /* no final newline */
+		{"{\"a\":1}\r\n{\"b\":2}\r\n", "{\"a\":1}|{\"b\":2}"}, /* CRLF */
+		{"\n\n  \t\n{\"a\":1}\n\n", "{\"a\":1}"},              /* blank lines */
+		{"  {\"a\" : 1 }  \n", "{\"a\" : 1 }"},                /* inner text kept */
+		{"\xEF\xBB\xBF{\"a\":1}\n", "{\"a\":1}"},              /* BOM */
 		{"{\"q\":\"128.50\",\"n\":1.0e2,\"x\":12345678901234567}\n",
 		 "{\"q\":\"128.50\",\"n\":1.0e2,\"x\":12345678901234567}"}, /* numbers not re-serialized */
 		{"{\"s\":\"\xE6\xB5\x99\xE6\xB1\x9F\"}\n", "{\"s\":\"\xE6\xB5\x99\xE6\xB1\x9F\"}"},
@@ -179,20 +182,22 @@ Test(unit_push_ndjson, bad_lines)
 {
 	static const char *const cases[][2] = {
 		{"{\"a\":1}\n{\"a\":1,\"a\":2}\n", "ERR:line 2:"}, /* duplicate key */
-		{"{\"a\":{\"b\":1,\"b\":1}}\n", "ERR:line 1:"},     /* nested duplicate */
+		{"{\"a\":{\"b\":1,\"b\":1}}\n", "ERR:line 1:"},    /* nested duplicate */
 		{"{\"a\":1}\n\n[1,2]\n", "ERR:line 3: a record must be a JSON object"},
 		{"42\n", "ERR:line 1: not a JSON record"},
 		{"\"x\"\n", "ERR:line 1: not a JSON record"},
-		{"{\"a\":1} {\"b\":2}\n", "ERR:line 1:"},            /* two values on a line */
-		{"{\"a\":1,\n\"b\":2}\n", "ERR:line 1:"},            /* pretty-printed JSON */
-		{"{\"a\":\"\xff\"}\n", "ERR:line 1:"},               /* invalid UTF-8 */
+		{"{\"a\":1} {\"b\":2}\n", "ERR:line 1:"},              /* two values on a line */
+		{"{\"a\":1,\n\"b\":2}\n", "ERR:line 1:"},              /* pretty-printed JSON */
+		{"{\"a\":\"\xff\"}\n", "ERR:line 1:"},                 /* invalid UTF-8 */
 		{"{\"a\":1}\n\xEF\xBB\xBF{\"a\":1}\n", "ERR:line 2:"}, /* BOM only at the start */
+		{"{\"batch_id\":\"b\",\"provider\":\"p\",\"records\":[]}\n",
+		 "ERR:line 1: a whole batch body, not a record"},
 	};
 	buf_t out = BUF_INIT;
 	for (size_t i = 0; i < N(cases); i++) {
 		read_all(cases[i][0], strlen(cases[i][0]), &out);
-		cr_expect(strncmp(out.data, cases[i][1], strlen(cases[i][1])) == 0, "case %zu: %s", i,
-			  out.data);
+		cr_expect(strncmp(out.data, cases[i][1], strlen(cases[i][1])) == 0, "case %zu: %s",
+			  i, out.data);
 	}
 	/* a NUL byte inside a line */
 	static const char nul[] = "{\"a\":1}\n{\"b\":\0}\n";
@@ -249,7 +254,8 @@ Test(unit_push_body, build)
 	buf_t b = BUF_INIT;
 	push_body_begin(&b, "p-000001", "prov-a");
 	push_body_end(&b);
-	cr_expect_str_eq(b.data, "{\"batch_id\":\"p-000001\",\"provider\":\"prov-a\",\"records\":[]}");
+	cr_expect_str_eq(b.data,
+			 "{\"batch_id\":\"p-000001\",\"provider\":\"prov-a\",\"records\":[]}");
 
 	static const char *const recs[] = {"{\"record_id\":\"r1\",\"quantity\":\"128.50\"}",
 					   "{\"record_id\":\"r2\",\"amount_fen\":100}",
@@ -258,10 +264,11 @@ Test(unit_push_body, build)
 	for (size_t i = 0; i < N(recs); i++)
 		push_body_add(&b, i, recs[i], strlen(recs[i]));
 	push_body_end(&b);
-	cr_expect_str_eq(b.data, "{\"batch_id\":\"we\\\"ird\\\\id\",\"provider\":\"prov-b\",\"records\":["
-				 "{\"record_id\":\"r1\",\"quantity\":\"128.50\"},"
-				 "{\"record_id\":\"r2\",\"amount_fen\":100},"
-				 "{ \"record_id\" : \"r3\" }]}");
+	cr_expect_str_eq(b.data,
+			 "{\"batch_id\":\"we\\\"ird\\\\id\",\"provider\":\"prov-b\",\"records\":["
+			 "{\"record_id\":\"r1\",\"quantity\":\"128.50\"},"
+			 "{\"record_id\":\"r2\",\"amount_fen\":100},"
+			 "{ \"record_id\" : \"r3\" }]}");
 	/* it is one JSON document with the batch's shape */
 	json_error_t je;
 	json_t *j = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &je);
@@ -293,8 +300,8 @@ Test(unit_push_body, batch_ids)
 
 	cr_expect_eq(push_seq_digits(0, 10), 6);
 	cr_expect_eq(push_seq_digits(25, 10), 6);
-	cr_expect_eq(push_seq_digits(9999990, 10), 6);  /* 999999 batches */
-	cr_expect_eq(push_seq_digits(9999991, 10), 7);  /* 1000000 batches */
+	cr_expect_eq(push_seq_digits(9999990, 10), 6); /* 999999 batches */
+	cr_expect_eq(push_seq_digits(9999991, 10), 7); /* 1000000 batches */
 	cr_expect_eq(push_seq_digits(123456789012ul, 1), 12);
 }
 
@@ -379,52 +386,57 @@ struct resp_case {
 Test(unit_push_http, responses)
 {
 	static const struct resp_case cases[] = {
-		{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", true,
+		{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+		 true, true, 200, "{}", true, false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", true, true,
+		 200, "{}", false, false},
+		{"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, CLOSE\r\nContent-Length: 0\r\n\r\n",
+		 true, true, 200, "", false, false},
+		{"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}", true, true, 200, "{}", false,
+		 false},
+		{"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n{}", true,
 		 true, 200, "{}", true, false},
-		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", true, true, 200, "{}",
-		 false, false},
-		{"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, CLOSE\r\nContent-Length: 0\r\n\r\n", true, true,
-		 200, "", false, false},
-		{"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}", true, true, 200, "{}", false, false},
-		{"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n{}", true, true, 200,
-		 "{}", true, false},
 		/* bare LF line endings, no reason phrase, odd spacing */
 		{"HTTP/1.1 404\nContent-Length:  3 \n\nabc", true, true, 404, "abc", true, false},
-		{"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 0\r\n\r\n", true, true,
-		 503, "", true, false},
+		{"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 0\r\n\r\n",
+		 true, true, 503, "", true, false},
 		/* chunked, with extensions and a trailer */
 		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 		 "5;name=val\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\nX-Trailer: y\r\n\r\n",
 		 true, true, 200, "hello 0123456789", true, false},
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n", true, true, 200, "", true,
-		 false},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n", true, true, 200,
+		 "", true, false},
 		/* chunked wins over Content-Length, and the connection is not reused */
 		{"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
 		 true, true, 200, "ok", false, false},
 		/* no length: the body runs to the end of the connection */
-		{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"a\":1}", true, true, 200,
-		 "{\"a\":1}", false, true},
+		{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"a\":1}", true, true,
+		 200, "{\"a\":1}", false, true},
 		{"HTTP/1.0 200 OK\r\n\r\n", true, true, 200, "", false, true},
 		/* interim responses are skipped */
 		{"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\nX: 1\r\n\r\n"
 		 "HTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nx",
 		 true, true, 201, "x", true, false},
 		/* no body for 204 / 304 */
-		{"HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n", true, true, 204, "", true, false},
+		{"HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n", true, true, 204, "", true,
+		 false},
 		{"HTTP/1.1 304 Not Modified\r\n\r\n", true, true, 304, "", true, false},
 		/* empty lines before the status line are tolerated */
-		{"\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true, true, 200, "", true, false},
+		{"\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true, true, 200, "", true,
+		 false},
 		/* repeated equal Content-Length */
-		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab", true, true, 200, "ab",
-		 true, false},
-		{"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nab", true, true, 200, "ab", true, false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab", true, true,
+		 200, "ab", true, false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nab", true, true, 200, "ab", true,
+		 false},
 		/* obsolete folding */
-		{"HTTP/1.1 200 OK\r\nX-Long: a\r\n  b\r\nContent-Length: 0\r\n\r\n", true, true, 200, "", true,
-		 false},
+		{"HTTP/1.1 200 OK\r\nX-Long: a\r\n  b\r\nContent-Length: 0\r\n\r\n", true, true,
+		 200, "", true, false},
 		/* incomplete: more needed */
-		{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", true, false, 200, "ab", true, false},
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", true, false, 200, "hel", true,
+		{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", true, false, 200, "ab", true,
 		 false},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", true, false, 200,
+		 "hel", true, false},
 		{"HTTP/1.1 200 OK\r\nContent-", true, false, 200, "", false, false},
 		{"", true, false, 0, "", false, false},
 		/* malformed */
@@ -438,30 +450,34 @@ Test(unit_push_http, responses)
 		{"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", false, false, 200, NULL, false, false},
 		{"HTTP/1.1 200 OK\r\nName : x\r\n\r\n", false, false, 200, NULL, false, false},
 		{"HTTP/1.1 200 OK\r\n folded-first\r\n\r\n", false, false, 200, NULL, false, false},
-		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nab", false, false, 200,
-		 NULL, false, false},
-		{"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", false, false, 200, NULL, false, false},
-		{"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n", false, false, 200, NULL, false, false},
-		{"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n", false, false, 200, NULL,
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nab", false,
+		 false, 200, NULL, false, false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", false, false, 200, NULL, false,
+		 false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n", false, false, 200, NULL, false,
+		 false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n", false, false,
+		 200, NULL, false, false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\n", false, false, 200, NULL,
 		 false, false},
-		{"HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\n", false, false, 200, NULL, false,
-		 false},
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", false, false, 200, NULL, false,
-		 false},
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", false, false, 200, NULL, false, false},
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", false, false, 200, NULL, false,
-		 false},
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", false, false, 200, NULL, false,
-		 false},
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX\r\n", false, false, 200, NULL,
-		 false, false},
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n", false, false, 200,
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", false, false, 200,
 		 NULL, false, false},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", false, false, 200, NULL,
+		 false, false},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", false, false, 200,
+		 NULL, false, false},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", false, false, 200,
+		 NULL, false, false},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX\r\n", false, false,
+		 200, NULL, false, false},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n", false,
+		 false, 200, NULL, false, false},
 		{"HTTP/1.1 101 Switching Protocols\r\n\r\n", false, false, 101, NULL, false, false},
 		/* EOF before the end */
-		{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", false, false, 200, NULL, false, true},
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n", false, false, 200, NULL,
-		 false, true},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", false, false, 200, NULL, false,
+		 true},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n", false, false,
+		 200, NULL, false, true},
 		{"HTTP/1.1 200 OK\r\n", false, false, 200, NULL, false, true},
 		{"", false, false, 0, NULL, false, true},
 	};
@@ -472,16 +488,18 @@ Test(unit_push_http, responses)
 			push_resp_t r;
 			bool done;
 			bool ok = parse(&r, c->text, strlen(c->text), steps[s], c->eof, &done);
-			cr_expect_eq(ok, c->ok, "case %zu step %zu: ok=%d (%s)", i, steps[s], ok, r.err);
+			cr_expect_eq(ok, c->ok, "case %zu step %zu: ok=%d (%s)", i, steps[s], ok,
+				     r.err);
 			if (ok) {
-				cr_expect_eq(done, c->done, "case %zu step %zu: done=%d", i, steps[s], done);
+				cr_expect_eq(done, c->done, "case %zu step %zu: done=%d", i,
+					     steps[s], done);
 				if (c->status)
 					cr_expect_eq(r.status, c->status, "case %zu", i);
-				cr_expect_str_eq(r.body.data ? r.body.data : "", c->body, "case %zu step %zu", i,
-						 steps[s]);
+				cr_expect_str_eq(r.body.data ? r.body.data : "", c->body,
+						 "case %zu step %zu", i, steps[s]);
 				if (done)
-					cr_expect_eq(r.keep_alive, c->keep_alive, "case %zu step %zu: keep_alive",
-						     i, steps[s]);
+					cr_expect_eq(r.keep_alive, c->keep_alive,
+						     "case %zu step %zu: keep_alive", i, steps[s]);
 			} else {
 				cr_expect(r.err[0], "case %zu: no error message", i);
 				bool d2;
@@ -523,7 +541,8 @@ Test(unit_push_http, headers)
 
 Test(unit_push_http, extra_bytes_and_after_done)
 {
-	static const char text[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n";
+	static const char text[] =
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n";
 	push_resp_t r;
 	bool done;
 	cr_assert(parse(&r, text, sizeof text - 1, 0, false, &done));
@@ -628,9 +647,9 @@ Test(unit_push_retry, retry_after)
 		{"99999999999999999999999", true, UINT32_MAX},
 		{"Sun, 06 Nov 1994 08:49:37 GMT", true, 0},
 		{"Sun, 06 Nov 1994 08:50:37 GMT", true, 60},
-		{"Sun, 06 Nov 1994 08:40:00 GMT", true, 0},   /* in the past */
+		{"Sun, 06 Nov 1994 08:40:00 GMT", true, 0}, /* in the past */
 		{"Mon, 07 Nov 1994 08:49:37 GMT", true, 86400},
-		{"Sunday, 06-Nov-94 08:49:47 GMT", true, 10},  /* RFC 850 */
+		{"Sunday, 06-Nov-94 08:49:47 GMT", true, 10}, /* RFC 850 */
 		{"Sun Nov  6 08:49:57 1994", true, 20},       /* asctime */
 		{"", false, 0},
 		{"   ", false, 0},
@@ -668,7 +687,8 @@ Test(unit_push_retry, backoff_schedule)
 		uint32_t full = push_backoff_ms(a, 0);
 		for (double j = 0; j < 1; j += 0.125) {
 			uint32_t d = push_backoff_ms(a, j);
-			cr_expect(d <= full && d >= full - full / 4, "attempt %u jitter %f: %u", a, j, d);
+			cr_expect(d <= full && d >= full - full / 4, "attempt %u jitter %f: %u", a,
+				  j, d);
 		}
 		cr_expect(push_backoff_ms(a, 0.9999) < full || full < 4);
 		/* out-of-range jitter is clamped */
@@ -687,7 +707,8 @@ Test(unit_push_retry, delay_prefers_retry_after)
 {
 	cr_expect_eq(push_retry_delay_ms(0, 0, true, 2), 2000);
 	cr_expect_eq(push_retry_delay_ms(5, 0, true, 0), 0, "the server said: now");
-	cr_expect_eq(push_retry_delay_ms(0, 0, true, 100000), PUSH_RETRY_AFTER_CAP_S * 1000, "capped");
+	cr_expect_eq(push_retry_delay_ms(0, 0, true, 100000), PUSH_RETRY_AFTER_CAP_S * 1000,
+		     "capped");
 	cr_expect_eq(push_retry_delay_ms(0, 0, true, UINT32_MAX), PUSH_RETRY_AFTER_CAP_S * 1000);
 	cr_expect_eq(push_retry_delay_ms(3, 0, false, 99), 4000);
 }
@@ -703,13 +724,15 @@ Test(unit_push_output, quote)
 		{"line\nbreak\ttab\r", "\"line\\x0abreak\\x09tab\\x0d\""},
 		{"\x1b[31mred", "\"\\x1b[31mred\""},
 		{"del\x7f", "\"del\\x7f\""},
-		{"\xE6\xB5\x99\xE6\xB1\x9F", "\"\xE6\xB5\x99\xE6\xB1\x9F\""},  /* UTF-8 kept */
+		{"\xE6\xB5\x99\xE6\xB1\x9F", "\"\xE6\xB5\x99\xE6\xB1\x9F\""}, /* UTF-8 kept */
 		{"\xF0\x9F\x98\x80", "\"\xF0\x9F\x98\x80\""},
 		{"bad\xff", "\"bad\\xff\""},
-		{"\xC2\x9B" "31m", "\"\\xc2\\x9b31m\""},                         /* C1 control */
-		{"\xC0\xAF", "\"\\xc0\\xaf\""},                                  /* overlong */
-		{"\xED\xA0\x80", "\"\\xed\\xa0\\x80\""},                          /* surrogate */
-		{"\xE6\xB5", "\"\\xe6\\xb5\""},                                  /* truncated */
+		{"\xC2\x9B"
+		 "31m",
+		 "\"\\xc2\\x9b31m\""},                   /* C1 control */
+		{"\xC0\xAF", "\"\\xc0\\xaf\""},          /* overlong */
+		{"\xED\xA0\x80", "\"\\xed\\xa0\\x80\""}, /* surrogate */
+		{"\xE6\xB5", "\"\\xe6\\xb5\""},          /* truncated */
 		{"", "\"\""},
 	};
 	for (size_t i = 0; i < N(cases); i++) {
@@ -727,12 +750,8 @@ Test(unit_push_output, quote)
 Test(unit_push_output, token)
 {
 	static const char *const cases[][2] = {
-		{"r-000001", "r-000001"},
-		{"a=b", "a=b"},
-		{"has space", "\"has space\""},
-		{"q\"", "\"q\\\"\""},
-		{"", "\"\""},
-		{"\xE6\xB5\x99", "\"\xE6\xB5\x99\""},
+		{"r-000001", "r-000001"}, {"a=b", "a=b"}, {"has space", "\"has space\""},
+		{"q\"", "\"q\\\"\""},     {"", "\"\""},   {"\xE6\xB5\x99", "\"\xE6\xB5\x99\""},
 	};
 	for (size_t i = 0; i < N(cases); i++) {
 		buf_t b = BUF_INIT;
