@@ -525,3 +525,67 @@ Test(ingest, a_client_that_disappears_mid_request_stores_nothing)
 	cr_assert_eq(post_vector("prov-a", "a", body, sizeof body), 200);
 	cr_assert_eq(count("SELECT count(*) FROM voucher.batches"), 1);
 }
+
+/* SIGHUP reloads the registry: a certificate registered after the start is
+ * known afterwards. */
+Test(ingest, sighup_reloads_certificates_and_keys)
+{
+	start("[ingest]\nsignature_max_age_s = 0\nregistry_refresh_s = 0\n");
+	char out[4096];
+	cr_assert_eq(post_vector("prov-c", "a", out, sizeof out), 403);
+	cr_assert(strstr(out, "unknown_certificate"), "%s", out);
+	char cmd[600], fp[128];
+	snprintf(cmd, sizeof cmd,
+		 "openssl x509 -in '%s/prov-c.pem' -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr A-F a-f",
+		 getenv("VOUCHER_TEST_PKI"));
+	cr_assert_eq(t_run(cmd, fp, sizeof fp, NULL, 0), 0);
+	fp[strcspn(fp, "\n")] = '\0';
+	const char *p[] = {fp};
+	PQclear(PQexec(db, "INSERT INTO voucher.providers (code, name, uscc) VALUES ('prov-c', 'C', '91330483100000001E')"));
+	PGresult *r = PQexecParams(db, "INSERT INTO voucher.provider_certs (fingerprint, provider, subject, not_after, pem) "
+				       "VALUES ($1, 'prov-c', 'CN=prov-c', now() + interval '1 day', 'x')",
+				   1, NULL, p, NULL, NULL, 0);
+	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(db));
+	PQclear(r);
+	/* not yet: the daemon reads the registry at start, on SIGHUP and every registry_refresh_s */
+	cr_assert_eq(post_vector("prov-c", "a", out, sizeof out), 403);
+	cr_assert(strstr(out, "unknown_certificate"), "%s", out);
+	t_daemon_signal(&d, SIGHUP);
+	usleep(500000);
+	/* now prov-c is known; prov-a's key is not prov-c's */
+	cr_assert_eq(post_vector("prov-c", "a", out, sizeof out), 403);
+	cr_assert(strstr(out, "unknown_key"), "%s", out);
+}
+
+/* voucher-push, the reference client, against the daemon: vector files,
+ * an NDJSON stream in batches, and the same command again as a safe retry. */
+Test(ingest, voucher_push_sends_files_and_streams_and_retries_safely)
+{
+	start(NULL);
+	const char *pk = getenv("VOUCHER_TEST_PKI");
+	char base[1024], cmd[2048], out[16384], err[4096];
+	snprintf(base, sizeof base,
+		 "%s --url https://127.0.0.1:%d --ca '%s/ca.pem' --cert '%s/prov-a.pem' --key '%s/prov-a.key' "
+		 "--sign-key '%s' --key-id prov-a-2026a --alg ed25519",
+		 t_root_path("bin/voucher-push"), d.port, pk, pk, pk, t_vector_path("provider-a.ed25519.key"));
+	snprintf(cmd, sizeof cmd, "%s '%s'", base, t_vector_path("batch-a.json"));
+	cr_assert_eq(t_run(cmd, out, sizeof out, err, sizeof err), 0, "%s %s", out, err);
+	cr_assert(strstr(out, "batch prov-a-20260302-000001 status=200 accepted=3"), "%s", out);
+	snprintf(cmd, sizeof cmd, "%s --records '%s' --provider prov-a --batch-size 7", base,
+		 t_root_path("deploy/demo/prov-a-usage.ndjson"));
+	cr_assert_eq(t_run(cmd, out, sizeof out, err, sizeof err), 0, "%s %s", out, err);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.usage_records"), 3 + 48);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.batches"), 1 + 7);
+	char again[16384];
+	cr_assert_eq(t_run(cmd, again, sizeof again, err, sizeof err), 0, "%s", err);
+	cr_assert_str_eq(again, out);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.usage_records"), 3 + 48);
+	/* the SM2 provider */
+	snprintf(cmd, sizeof cmd,
+		 "%s --url https://127.0.0.1:%d --ca '%s/ca.pem' --cert '%s/prov-b.pem' --key '%s/prov-b.key' "
+		 "--sign-key '%s' --key-id prov-b-2026a --alg sm2-sm3 '%s'",
+		 t_root_path("bin/voucher-push"), d.port, pk, pk, pk, t_vector_path("provider-b.sm2.key"),
+		 t_vector_path("batch-b.json"));
+	cr_assert_eq(t_run(cmd, out, sizeof out, err, sizeof err), 0, "%s %s", out, err);
+	cr_assert(strstr(out, "status=200 accepted=1"), "%s", out);
+}
