@@ -30,13 +30,13 @@ void log_emit(log_level_t lvl, const char *event, const char *fmt, ...)
 	if (n < 0)
 		return;
 	if (fmt && *fmt && (size_t)n < sizeof line - 2) {
-		line[n++] = ' ';
+		line[n] = ' ';
 		va_list ap;
 		va_start(ap, fmt);
-		int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+		int m = vsnprintf(line + n + 1, sizeof line - (size_t)n - 1, fmt, ap);
 		va_end(ap);
 		if (m > 0)
-			n += m;
+			n += m + 1; /* no trailing space when the fields are empty */
 	}
 	if ((size_t)n >= sizeof line - 1)
 		n = (int)sizeof line - 2;

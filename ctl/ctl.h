@@ -21,6 +21,28 @@ typedef struct ctl {
 /* Opens the database connection on first use; NULL (message printed) on failure. */
 PGconn *ctl_conn(ctl_t *ctx);
 
+/* An option of a command: "--name VALUE" or "--name=VALUE". */
+struct ctl_opt {
+	const char *name; /* "--name" */
+	const char **val;
+};
+
+/* Prints "voucherctl <message>", the synopsis lines of usage and a pointer
+ * to --help to stderr; returns CTL_USAGE. */
+int ctl_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Parses argv[first..argc-1]: the options in opts (each at most once) and
+ * exactly npos positional arguments into pos; "--" ends the options.  Returns
+ * -1 to go on, CTL_OK after printing usage for --help, CTL_USAGE after a
+ * usage error. */
+int ctl_parse_args(int argc, char **argv, int first, const struct ctl_opt *opts, const char **pos,
+		   int npos, const char *what, const char *usage);
+/* Reads a whole file (at most max bytes) into out; messages name `what`. */
+struct buf;
+bool ctl_read_file(const char *what, const char *path, size_t max, struct buf *out)
+	__attribute__((warn_unused_result));
+/* YYYY-MM-DD, a real calendar date, year 1900-9999 */
+bool ctl_date_valid(const char *s);
+
 /* Exit codes */
 #define CTL_OK 0
 #define CTL_FAIL 1
@@ -29,5 +51,12 @@ PGconn *ctl_conn(ctl_t *ctx);
 int cmd_migrate(ctl_t *ctx, int argc, char **argv);
 int cmd_provider(ctl_t *ctx, int argc, char **argv);
 int cmd_enterprise(ctl_t *ctx, int argc, char **argv);
+int cmd_program(ctl_t *ctx, int argc, char **argv);   /* settlement/cmd_program.c */
+int cmd_override(ctl_t *ctx, int argc, char **argv);  /* settlement/cmd_program.c */
+int cmd_calendar(ctl_t *ctx, int argc, char **argv);  /* settlement/cmd_calendar.c */
+int cmd_settle(ctl_t *ctx, int argc, char **argv);    /* settlement/cmd_run.c */
+int cmd_run(ctl_t *ctx, int argc, char **argv);       /* settlement/cmd_run.c */
+int cmd_export(ctl_t *ctx, int argc, char **argv);    /* settlement/cmd_export.c */
+int cmd_statement(ctl_t *ctx, int argc, char **argv); /* settlement/cmd_export.c */
 
 #endif

@@ -28,6 +28,15 @@ static const char usage_text[] =
 	"  enterprise show USCC\n"
 	"  enterprise list\n"
 	"  enterprise relate USCC --provider CODE    related party: its records count for nothing\n"
+	"  program load FILE                         store a programme file as a new version\n"
+	"  program list | show ID                    programmes and their versions\n"
+	"  override add --program ID --enterprise USCC --year Y [--rate-bp N] [--cap-fen N] --ref DOC\n"
+	"  calendar load FILE                        official holidays and swapped working days\n"
+	"  settle --program ID --period YYYY-MM [--dry-run]\n"
+	"  run list [--program ID] | show RUN\n"
+	"  run approve RUN | publish RUN | disburse RUN --ref PAYMENT_BATCH\n"
+	"  export RUN --format csv|xlsx --out FILE\n"
+	"  statement --enterprise USCC --year Y [--program ID]\n"
 	"\n"
 	"Run 'voucherctl COMMAND --help' for the options of one command.\n";
 
@@ -40,6 +49,13 @@ static const struct command commands[] = {
 	{"migrate", cmd_migrate},
 	{"provider", cmd_provider},
 	{"enterprise", cmd_enterprise},
+	{"program", cmd_program},
+	{"override", cmd_override},
+	{"calendar", cmd_calendar},
+	{"settle", cmd_settle},
+	{"run", cmd_run},
+	{"export", cmd_export},
+	{"statement", cmd_statement},
 	{NULL, NULL},
 };
 

@@ -133,82 +133,6 @@ static const char usage_relate[] =
 
 /* ------------------------------------------------------------------ arguments */
 
-struct opt {
-	const char *name; /* "--name" */
-	const char **val;
-};
-
-static int usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Prints "voucherctl: <message>", the synopsis lines of usage and a pointer
- * to --help to stderr; returns CTL_USAGE. */
-static int usage_error(const char *usage, const char *fmt, ...)
-{
-	va_list ap;
-	fputs("voucherctl ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\n", stderr);
-	const char *p = usage;
-	while (!strncmp(p, "usage:", 6) || !strncmp(p, "       ", 7)) {
-		size_t n = strcspn(p, "\n");
-		fprintf(stderr, "%.*s\n", (int)n, p);
-		p += n + (p[n] == '\n');
-	}
-	fputs("(add --help for the details)\n", stderr);
-	return CTL_USAGE;
-}
-
-/* Parses argv[first..argc-1]: the options in opts ("--x VALUE" or "--x=VALUE",
- * each at most once) and exactly npos positional arguments into pos.  "--"
- * ends the options.  Returns -1 to go on, CTL_OK after printing the help for
- * --help, CTL_USAGE after a usage error. */
-static int parse_args(int argc, char **argv, int first, const struct opt *opts, const char **pos,
-		      int npos, const char *what, const char *usage)
-{
-	int n = 0;
-	bool opts_done = false;
-	for (const struct opt *o = opts; o && o->name; o++)
-		*o->val = NULL;
-	for (int i = first; i < argc; i++) {
-		const char *a = argv[i];
-		if (!opts_done && (!strcmp(a, "--help") || !strcmp(a, "-h"))) {
-			fputs(usage, stdout);
-			return CTL_OK;
-		}
-		if (!opts_done && !strcmp(a, "--")) {
-			opts_done = true;
-			continue;
-		}
-		if (opts_done || a[0] != '-' || a[1] == '\0') {
-			if (n >= npos)
-				return usage_error(usage, "%s: unexpected argument '%s'", what, a);
-			pos[n++] = a;
-			continue;
-		}
-		const struct opt *o;
-		size_t len = strcspn(a, "=");
-		for (o = opts; o && o->name; o++)
-			if (strlen(o->name) == len && !strncmp(a, o->name, len))
-				break;
-		if (!o || !o->name)
-			return usage_error(usage, "%s: unknown option '%.*s'", what, (int)len, a);
-		if (*o->val)
-			return usage_error(usage, "%s: %s given twice", what, o->name);
-		if (a[len] == '=') {
-			*o->val = a + len + 1;
-		} else {
-			if (i + 1 >= argc)
-				return usage_error(usage, "%s: %s needs a value", what, o->name);
-			*o->val = argv[++i];
-		}
-	}
-	if (n < npos)
-		return usage_error(usage, "%s: missing argument%s", what, npos - n > 1 ? "s" : "");
-	return -1;
-}
-
 /* ------------------------------------------------------------------ values */
 
 static size_t utf8_chars(const char *s)
@@ -235,65 +159,6 @@ static const char *name_problem(const char *s)
 	if (utf8_chars(s) > NAME_MAX_CHARS)
 		return "is longer than 200 characters";
 	return NULL;
-}
-
-static bool is_leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* YYYY-MM-DD, a real calendar date, year 1900-9999 */
-static bool date_valid(const char *s)
-{
-	for (int i = 0; i < 10; i++) {
-		if (i == 4 || i == 7) {
-			if (s[i] != '-')
-				return false;
-		} else if (s[i] < '0' || s[i] > '9') {
-			return false;
-		}
-	}
-	if (s[10] != '\0')
-		return false;
-	int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
-	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	if (y < 1900 || m < 1 || m > 12 || d < 1)
-		return false;
-	return d <= mdays[m - 1] + (m == 2 && is_leap(y));
-}
-
-/* Reads a whole file into out; at most max bytes. */
-static bool read_file(const char *what, const char *path, size_t max, buf_t *out)
-	__attribute__((warn_unused_result));
-
-static bool read_file(const char *what, const char *path, size_t max, buf_t *out)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		fprintf(stderr, "%s: cannot open %s: %s\n", what, path, strerror(errno));
-		return false;
-	}
-	char tmp[65536];
-	size_t n;
-	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
-		if (out->len + n > max) {
-			fprintf(stderr, "%s: %s is larger than %zu bytes; is it the right file?\n", what,
-				path, max);
-			goto failed;
-		}
-		buf_append(out, tmp, n);
-	}
-	if (ferror(f)) {
-		fprintf(stderr, "%s: cannot read %s: %s\n", what, path, strerror(errno));
-		goto failed;
-	}
-	fclose(f);
-	if (!out->data)
-		buf_reserve(out, 0);
-	return true;
-failed:
-	fclose(f);
-	return false;
 }
 
 /* ------------------------------------------------------------------ database */
@@ -349,21 +214,21 @@ static int provider_add(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "provider add";
 	const char *name = NULL, *uscc = NULL, *pos[1];
-	const struct opt opts[] = {{"--name", &name}, {"--uscc", &uscc}, {NULL, NULL}};
-	int rc = parse_args(argc, argv, 2, opts, pos, 1, what, usage_provider_add);
+	const struct ctl_opt opts[] = {{"--name", &name}, {"--uscc", &uscc}, {NULL, NULL}};
+	int rc = ctl_parse_args(argc, argv, 2, opts, pos, 1, what, usage_provider_add);
 	if (rc >= 0)
 		return rc;
 	const char *code = pos[0];
 	if (!name || !uscc)
-		return usage_error(usage_provider_add, "%s: --name and --uscc are required", what);
+		return ctl_usage_error(usage_provider_add, "%s: --name and --uscc are required", what);
 	if (!printable_id(code, CODE_MAX))
-		return usage_error(usage_provider_add,
+		return ctl_usage_error(usage_provider_add,
 				   "%s: CODE must be 1-64 printable ASCII characters without spaces", what);
 	const char *np = name_problem(name);
 	if (np)
-		return usage_error(usage_provider_add, "%s: NAME %s", what, np);
+		return ctl_usage_error(usage_provider_add, "%s: NAME %s", what, np);
 	if (!uscc_valid(uscc))
-		return usage_error(usage_provider_add, "%s: USCC '%s' %s", what, uscc, bad_uscc_hint);
+		return ctl_usage_error(usage_provider_add, "%s: USCC '%s' %s", what, uscc, bad_uscc_hint);
 
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
@@ -391,7 +256,7 @@ static int provider_add(ctl_t *ctx, int argc, char **argv)
 
 static int provider_list(ctl_t *ctx, int argc, char **argv)
 {
-	int rc = parse_args(argc, argv, 2, NULL, NULL, 0, "provider list", usage_provider_list);
+	int rc = ctl_parse_args(argc, argv, 2, NULL, NULL, 0, "provider list", usage_provider_list);
 	if (rc >= 0)
 		return rc;
 	PGconn *c = ctl_conn(ctx);
@@ -424,7 +289,7 @@ static int provider_show(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "provider show";
 	const char *pos[1];
-	int rc = parse_args(argc, argv, 2, NULL, pos, 1, what, usage_provider_show);
+	int rc = ctl_parse_args(argc, argv, 2, NULL, pos, 1, what, usage_provider_show);
 	if (rc >= 0)
 		return rc;
 	PGconn *c = ctl_conn(ctx);
@@ -636,22 +501,22 @@ static int cert_add(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "provider cert add";
 	const char *certfile = NULL, *pos[1];
-	const struct opt opts[] = {{"--cert", &certfile}, {NULL, NULL}};
-	int rc = parse_args(argc, argv, 3, opts, pos, 1, what, usage_cert_add);
+	const struct ctl_opt opts[] = {{"--cert", &certfile}, {NULL, NULL}};
+	int rc = ctl_parse_args(argc, argv, 3, opts, pos, 1, what, usage_cert_add);
 	if (rc >= 0)
 		return rc;
 	const char *code = pos[0];
 	if (!certfile)
-		return usage_error(usage_cert_add, "%s: --cert FILE.pem is required", what);
+		return ctl_usage_error(usage_cert_add, "%s: --cert FILE.pem is required", what);
 	if (!printable_id(code, CODE_MAX))
-		return usage_error(usage_cert_add, "%s: '%s' is not a provider code", what, code);
+		return ctl_usage_error(usage_cert_add, "%s: '%s' is not a provider code", what, code);
 
 	buf_t file = BUF_INIT;
 	struct cert_facts cf = {.subject = NULL, .pem = NULL};
 	PGconn *c = NULL;
 	PGresult *r = NULL;
 	rc = CTL_FAIL;
-	if (!read_file(what, certfile, PEM_MAX, &file) || !cert_read(what, certfile, &file, &cf))
+	if (!ctl_read_file(what, certfile, PEM_MAX, &file) || !cert_read(what, certfile, &file, &cf))
 		goto done;
 	if (!(c = ctl_conn(ctx)) || !db_begin(c))
 		goto done;
@@ -712,38 +577,38 @@ static int key_add(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "provider key add";
 	const char *algname = NULL, *pubfile = NULL, *from = NULL, *to = NULL, *pos[2];
-	const struct opt opts[] = {{"--alg", &algname},
+	const struct ctl_opt opts[] = {{"--alg", &algname},
 				   {"--pub", &pubfile},
 				   {"--valid-from", &from},
 				   {"--valid-to", &to},
 				   {NULL, NULL}};
-	int rc = parse_args(argc, argv, 3, opts, pos, 2, what, usage_key_add);
+	int rc = ctl_parse_args(argc, argv, 3, opts, pos, 2, what, usage_key_add);
 	if (rc >= 0)
 		return rc;
 	const char *code = pos[0], *keyid = pos[1];
 	sig_alg_t alg;
 	int64_t from_us = 0, to_us = 0;
 	if (!algname || !pubfile)
-		return usage_error(usage_key_add, "%s: --alg and --pub are required", what);
+		return ctl_usage_error(usage_key_add, "%s: --alg and --pub are required", what);
 	if (!printable_id(code, CODE_MAX))
-		return usage_error(usage_key_add, "%s: '%s' is not a provider code", what, code);
+		return ctl_usage_error(usage_key_add, "%s: '%s' is not a provider code", what, code);
 	if (!printable_id(keyid, KEY_ID_MAX))
-		return usage_error(usage_key_add,
+		return ctl_usage_error(usage_key_add,
 				   "%s: KEYID must be 1-128 printable ASCII characters without spaces", what);
 	if (!sig_alg_parse(algname, &alg))
-		return usage_error(usage_key_add, "%s: --alg must be ed25519 or sm2-sm3", what);
+		return ctl_usage_error(usage_key_add, "%s: --alg must be ed25519 or sm2-sm3", what);
 	if (from && !rfc3339_parse(from, &from_us))
-		return usage_error(usage_key_add,
+		return ctl_usage_error(usage_key_add,
 				   "%s: --valid-from '%s' is not an RFC 3339 time with offset "
 				   "(e.g. 2026-01-01T00:00:00+08:00)",
 				   what, from);
 	if (to && !rfc3339_parse(to, &to_us))
-		return usage_error(usage_key_add,
+		return ctl_usage_error(usage_key_add,
 				   "%s: --valid-to '%s' is not an RFC 3339 time with offset "
 				   "(e.g. 2027-01-01T00:00:00+08:00)",
 				   what, to);
 	if (to && to_us <= (from ? from_us : (int64_t)time(NULL) * 1000000))
-		return usage_error(usage_key_add, "%s: --valid-to must be later than %s", what,
+		return ctl_usage_error(usage_key_add, "%s: --valid-to must be later than %s", what,
 				   from ? "--valid-from" : "now (the default --valid-from)");
 
 	buf_t file = BUF_INIT;
@@ -753,7 +618,7 @@ static int key_add(ctl_t *ctx, int argc, char **argv)
 	PGconn *c = NULL;
 	PGresult *r = NULL;
 	rc = CTL_FAIL;
-	if (!read_file(what, pubfile, PEM_MAX, &file))
+	if (!ctl_read_file(what, pubfile, PEM_MAX, &file))
 		goto done;
 	if (strstr(file.data, "PRIVATE KEY-----")) {
 		fprintf(stderr,
@@ -834,12 +699,12 @@ static int key_revoke(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "provider key revoke";
 	const char *pos[2];
-	int rc = parse_args(argc, argv, 3, NULL, pos, 2, what, usage_key_revoke);
+	int rc = ctl_parse_args(argc, argv, 3, NULL, pos, 2, what, usage_key_revoke);
 	if (rc >= 0)
 		return rc;
 	const char *code = pos[0], *keyid = pos[1];
 	if (!printable_id(code, CODE_MAX) || !printable_id(keyid, KEY_ID_MAX))
-		return usage_error(usage_key_revoke, "%s: CODE and KEYID are printable ASCII without spaces",
+		return ctl_usage_error(usage_key_revoke, "%s: CODE and KEYID are printable ASCII without spaces",
 				   what);
 	PGconn *c = ctl_conn(ctx);
 	if (!c || !db_begin(c))
@@ -895,26 +760,26 @@ static int facility_add(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "provider facility add";
 	const char *division = NULL, *class = NULL, *pos[2];
-	const struct opt opts[] = {{"--division", &division}, {"--class", &class}, {NULL, NULL}};
-	int rc = parse_args(argc, argv, 3, opts, pos, 2, what, usage_facility_add);
+	const struct ctl_opt opts[] = {{"--division", &division}, {"--class", &class}, {NULL, NULL}};
+	int rc = ctl_parse_args(argc, argv, 3, opts, pos, 2, what, usage_facility_add);
 	if (rc >= 0)
 		return rc;
 	const char *code = pos[0], *facility = pos[1];
 	if (!division || !class)
-		return usage_error(usage_facility_add, "%s: --division and --class are required", what);
+		return ctl_usage_error(usage_facility_add, "%s: --division and --class are required", what);
 	if (!printable_id(code, CODE_MAX))
-		return usage_error(usage_facility_add, "%s: '%s' is not a provider code", what, code);
+		return ctl_usage_error(usage_facility_add, "%s: '%s' is not a provider code", what, code);
 	if (!printable_id(facility, CODE_MAX))
-		return usage_error(usage_facility_add,
+		return ctl_usage_error(usage_facility_add,
 				   "%s: FACILITY must be 1-64 printable ASCII characters without spaces",
 				   what);
 	if (!division_valid(division))
-		return usage_error(usage_facility_add,
+		return ctl_usage_error(usage_facility_add,
 				   "%s: --division '%s' is not a GB/T 2260 county-level division code "
 				   "(six digits, e.g. 330483)",
 				   what, division);
 	if (strcmp(class, "A") != 0 && strcmp(class, "B") != 0)
-		return usage_error(usage_facility_add, "%s: --class must be A or B", what);
+		return ctl_usage_error(usage_facility_add, "%s: --class must be A or B", what);
 
 	PGconn *c = ctl_conn(ctx);
 	if (!c || !db_begin(c))
@@ -961,7 +826,7 @@ int cmd_provider(ctl_t *ctx, int argc, char **argv)
 	const char *sub = argc > 1 ? argv[1] : NULL;
 	const char *sub2 = argc > 2 ? argv[2] : NULL;
 	if (!sub)
-		return usage_error(usage_provider, "provider: which subcommand?");
+		return ctl_usage_error(usage_provider, "provider: which subcommand?");
 	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
 		fputs(usage_provider, stdout);
 		return CTL_OK;
@@ -990,10 +855,10 @@ int cmd_provider(ctl_t *ctx, int argc, char **argv)
 				fputs(usage_key_revoke, stdout);
 			return CTL_OK;
 		}
-		return usage_error(usage_provider, "provider %s: unknown or missing subcommand '%s'", sub,
+		return ctl_usage_error(usage_provider, "provider %s: unknown or missing subcommand '%s'", sub,
 				   sub2 ? sub2 : "");
 	}
-	return usage_error(usage_provider, "provider: unknown subcommand '%s'", sub);
+	return ctl_usage_error(usage_provider, "provider: unknown subcommand '%s'", sub);
 }
 
 /* ------------------------------------------------------------------ CSV */
@@ -1242,7 +1107,7 @@ static void import_check(const csv_rec_t *rec, int ncols, struct imp_row *row, b
 		const char *v = csv_field(rec, IC_VALID_FROM);
 		if (!*v)
 			row->valid_from[0] = '\0';
-		else if (date_valid(v))
+		else if (ctl_date_valid(v))
 			memcpy(row->valid_from, v, 11);
 		else
 			PROBLEM("valid_from '%.20s' is not a real date YYYY-MM-DD", v);
@@ -1310,7 +1175,7 @@ static int enterprise_import(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "enterprise import";
 	const char *pos[1];
-	int rc = parse_args(argc, argv, 2, NULL, pos, 1, what, usage_import);
+	int rc = ctl_parse_args(argc, argv, 2, NULL, pos, 1, what, usage_import);
 	if (rc >= 0)
 		return rc;
 	const char *path = pos[0];
@@ -1322,7 +1187,7 @@ static int enterprise_import(ctl_t *ctx, int argc, char **argv)
 	PGconn *c = NULL;
 	rc = CTL_FAIL;
 
-	if (!read_file(what, path, CSV_MAX, &file))
+	if (!ctl_read_file(what, path, CSV_MAX, &file))
 		goto done;
 	if (file.len >= 2 && ((unsigned char)file.data[0] == 0xff || (unsigned char)file.data[0] == 0xfe) &&
 	    ((unsigned char)file.data[1] == 0xfe || (unsigned char)file.data[1] == 0xff)) {
@@ -1498,7 +1363,7 @@ static const out_col_t version_cols[] = {
 
 static int enterprise_list(ctl_t *ctx, int argc, char **argv)
 {
-	int rc = parse_args(argc, argv, 2, NULL, NULL, 0, "enterprise list", usage_enterprise_list);
+	int rc = ctl_parse_args(argc, argv, 2, NULL, NULL, 0, "enterprise list", usage_enterprise_list);
 	if (rc >= 0)
 		return rc;
 	PGconn *c = ctl_conn(ctx);
@@ -1520,12 +1385,12 @@ static int enterprise_show(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "enterprise show";
 	const char *pos[1];
-	int rc = parse_args(argc, argv, 2, NULL, pos, 1, what, usage_enterprise_show);
+	int rc = ctl_parse_args(argc, argv, 2, NULL, pos, 1, what, usage_enterprise_show);
 	if (rc >= 0)
 		return rc;
 	const char *uscc = pos[0];
 	if (!uscc_valid(uscc))
-		return usage_error(usage_enterprise_show, "%s: '%s' %s", what, uscc, bad_uscc_hint);
+		return ctl_usage_error(usage_enterprise_show, "%s: '%s' %s", what, uscc, bad_uscc_hint);
 	static const out_col_t rcols[] = {
 		{"provider", OUT_TEXT}, {"name", OUT_TEXT}, {"added_at", OUT_TIMESTAMP}, {"added_by", OUT_TEXT},
 	};
@@ -1577,17 +1442,17 @@ static int enterprise_relate(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "enterprise relate";
 	const char *provider = NULL, *pos[1];
-	const struct opt opts[] = {{"--provider", &provider}, {NULL, NULL}};
-	int rc = parse_args(argc, argv, 2, opts, pos, 1, what, usage_relate);
+	const struct ctl_opt opts[] = {{"--provider", &provider}, {NULL, NULL}};
+	int rc = ctl_parse_args(argc, argv, 2, opts, pos, 1, what, usage_relate);
 	if (rc >= 0)
 		return rc;
 	const char *uscc = pos[0];
 	if (!provider)
-		return usage_error(usage_relate, "%s: --provider CODE is required", what);
+		return ctl_usage_error(usage_relate, "%s: --provider CODE is required", what);
 	if (!uscc_valid(uscc))
-		return usage_error(usage_relate, "%s: '%s' %s", what, uscc, bad_uscc_hint);
+		return ctl_usage_error(usage_relate, "%s: '%s' %s", what, uscc, bad_uscc_hint);
 	if (!printable_id(provider, CODE_MAX))
-		return usage_error(usage_relate, "%s: '%s' is not a provider code", what, provider);
+		return ctl_usage_error(usage_relate, "%s: '%s' is not a provider code", what, provider);
 	PGconn *c = ctl_conn(ctx);
 	if (!c || !db_begin(c))
 		return CTL_FAIL;
@@ -1634,7 +1499,7 @@ int cmd_enterprise(ctl_t *ctx, int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : NULL;
 	if (!sub)
-		return usage_error(usage_enterprise, "enterprise: which subcommand?");
+		return ctl_usage_error(usage_enterprise, "enterprise: which subcommand?");
 	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
 		fputs(usage_enterprise, stdout);
 		return CTL_OK;
@@ -1647,5 +1512,5 @@ int cmd_enterprise(ctl_t *ctx, int argc, char **argv)
 		return enterprise_show(ctx, argc, argv);
 	if (!strcmp(sub, "relate"))
 		return enterprise_relate(ctx, argc, argv);
-	return usage_error(usage_enterprise, "enterprise: unknown subcommand '%s'", sub);
+	return ctl_usage_error(usage_enterprise, "enterprise: unknown subcommand '%s'", sub);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/util.h>
 #include <event2/http.h>
 #include <openssl/ssl.h>
 
@@ -44,16 +45,41 @@ static log_level_t parse_level(const char *s)
 	return LOG_INFO;
 }
 
-static struct evhttp_bound_socket *listen_on(struct evhttp *http, const char *hostport, const char *key)
+/* A listen address must resolve: checked with --check too, so that a bad
+ * host is a configuration error (exit 2) and not a failure to listen. */
+static void check_resolves(const char *hostport, const char *key)
 {
 	char host[256];
 	uint16_t port;
 	if (!config_split_hostport(hostport, host, sizeof host, &port))
 		die(2, "voucherd: %s: '%s' is not host:port", key, hostport);
+	struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+					.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_ADDRCONFIG};
+	struct evutil_addrinfo *ai = NULL;
+	int rc = evutil_getaddrinfo(host, NULL, &hints, &ai);
+	if (rc != 0)
+		die(2, "voucherd: %s: cannot resolve host '%s': %s", key, host, evutil_gai_strerror(rc));
+	evutil_freeaddrinfo(ai);
+}
+
+static struct evhttp_bound_socket *listen_on(struct evhttp *http, const char *hostport, const char *key)
+{
+	char host[256];
+	uint16_t port;
+	check_resolves(hostport, key);
+	config_split_hostport(hostport, host, sizeof host, &port);
 	struct evhttp_bound_socket *s = evhttp_bind_socket_with_handle(http, host, port);
 	if (!s)
-		die(1, "voucherd: %s: cannot listen on %s: %s", key, hostport, strerror(errno));
+		die(1, "voucherd: %s: cannot listen on %s: %s", key, hostport,
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	return s;
+}
+
+/* libevent's own warnings, as logfmt lines */
+static void libevent_log(int severity, const char *msg)
+{
+	log_emit(severity >= EVENT_LOG_ERR ? LOG_ERROR : severity >= EVENT_LOG_WARN ? LOG_WARN : LOG_DEBUG,
+		 "libevent", "msg=%s", log_q(msg));
 }
 
 static void refresh_cb(evutil_socket_t fd, short what, void *arg)
@@ -163,6 +189,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	event_set_log_callback(libevent_log);
 
 	server_t srv_storage = {0};
 	server_t *srv = &srv_storage;
@@ -175,6 +202,8 @@ int main(int argc, char **argv)
 	srv->ssl_ctx = tls_ctx_new(srv->cfg, err, sizeof err);
 	if (!srv->ssl_ctx)
 		die(2, "voucherd: %s", err);
+	check_resolves(srv->cfg->listen, "server.listen");
+	check_resolves(srv->cfg->metrics_listen, "metrics.listen");
 	if (check) {
 		printf("voucherd: %s is valid\n", path);
 		SSL_CTX_free(srv->ssl_ctx);

@@ -479,6 +479,18 @@ Test(ingest, bad_config_names_the_key_and_exits_2)
 	fclose(f);
 	cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 2);
 	cr_assert(strstr(err, "server.tls_cert"), "%s", err);
+	/* a listen host that does not resolve is a configuration error, found by --check too */
+	char pkicfg[1024];
+	const char *pk = getenv("VOUCHER_TEST_PKI");
+	snprintf(pkicfg, sizeof pkicfg,
+		 "[server]\nlisten = no-such-host.invalid:1\ntls_cert = %s/server.pem\ntls_key = %s/server.key\n"
+		 "tls_client_ca = %s/ca.pem\n[database]\nconninfo = x\n", pk, pk, pk);
+	f = fopen(path, "w");
+	fputs(pkicfg, f);
+	fclose(f);
+	snprintf(cmd, sizeof cmd, "%s -c %s --check", t_root_path("bin/voucherd"), path);
+	cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 2);
+	cr_assert(strstr(err, "server.listen: cannot resolve"), "%s", err);
 }
 
 static void s_client_cmd(buf_t *cmd, const char *input_script)

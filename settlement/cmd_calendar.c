@@ -1,0 +1,10 @@
+/* placeholder until this command lands */
+#include <stdio.h>
+#include "ctl/ctl.h"
+int cmd_calendar(ctl_t *ctx, int argc, char **argv)
+{
+	(void)ctx;
+	(void)argc;
+	fprintf(stderr, "voucherctl %s: not available yet\n", argv[0]);
+	return CTL_FAIL;
+}

@@ -1,0 +1,335 @@
+/* voucherctl program load | list | show, and override add.
+ *
+ * A programme file is stored whole, as an immutable version whose id is the
+ * SHA-256 of its bytes; settle uses the newest version of a programme and the
+ * run records which.  Overrides (一事一议) are checked against the ceilings of
+ * the programme's newest version. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "common/buf.h"
+#include "common/db.h"
+#include "common/money.h"
+#include "common/validate.h"
+#include "ctl/ctl.h"
+#include "ctl/output.h"
+#include "settlement/program.h"
+#include "settlement/settle.h"
+
+static const char usage_program[] =
+	"usage: voucherctl program load FILE\n"
+	"       voucherctl program list\n"
+	"       voucherctl program show ID [--version V]\n"
+	"\n"
+	"load checks a programme file (settlement/programs/README.md describes the\n"
+	"format; errors name the line) and stores it as a new immutable version\n"
+	"identified by the SHA-256 of its bytes.  Loading the same bytes again changes\n"
+	"nothing.  settle uses the newest version of a programme.\n"
+	"show prints the stored file of the newest version (or --version V, a prefix\n"
+	"of the version id is enough) exactly as loaded.\n";
+
+static const char usage_override[] =
+	"usage: voucherctl override add --program ID --enterprise USCC --year Y\n"
+	"                              [--rate-bp N] [--cap-fen N] --ref DOCUMENT\n"
+	"\n"
+	"一事一议: a rate and/or a cap for one enterprise in one programme-year, with\n"
+	"the document that decided it.  The programme's ceilings bound it (e.g. Wuxi:\n"
+	"6000 bp and 10,000,000 yuan); a programme without override ceilings refuses\n"
+	"overrides.  A newer override for the same programme, enterprise and year\n"
+	"takes the place of the older one; both stay on record.\n";
+
+bool settle_load_program(PGconn *c, const char *id, program_t *p, char *version, size_t vlen,
+			 char *err, size_t errlen)
+{
+	const char *params[] = {id};
+	PGresult *r = PQexecParams(c,
+				   "SELECT version, text FROM voucher.program_versions WHERE program = $1 "
+				   "ORDER BY loaded_at DESC, version LIMIT 1",
+				   1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "%s", PQerrorMessage(c));
+		PQclear(r);
+		return false;
+	}
+	if (PQntuples(r) == 0) {
+		snprintf(err, errlen, "no programme '%s' is loaded (voucherctl program list; program load FILE)", id);
+		PQclear(r);
+		return false;
+	}
+	char perr[256];
+	bool ok = program_parse(PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1), p, perr, sizeof perr);
+	if (!ok)
+		snprintf(err, errlen, "stored programme %s does not parse: %s", id, perr);
+	if (version)
+		snprintf(version, vlen, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return ok;
+}
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256(data, len, md);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static int program_load(ctl_t *ctx, int argc, char **argv)
+{
+	const char *pos[1];
+	int rc = ctl_parse_args(argc, argv, 2, NULL, pos, 1, "program load", usage_program);
+	if (rc >= 0)
+		return rc;
+	buf_t text = BUF_INIT;
+	if (!ctl_read_file("program load", pos[0], 1 << 20, &text)) {
+		buf_free(&text);
+		return CTL_FAIL;
+	}
+	program_t *p = xcalloc(1, sizeof *p);
+	char err[300];
+	rc = CTL_FAIL;
+	if (!program_parse(text.data, text.len, p, err, sizeof err)) {
+		fprintf(stderr, "program load: %s:%s\nnothing was loaded\n", pos[0], err);
+		goto done;
+	}
+	char version[65];
+	sha256_hex(text.data, text.len, version);
+	PGconn *c = ctl_conn(ctx);
+	if (!c)
+		goto done;
+	const char *params[] = {version, p->id, text.data};
+	PGresult *r = db_exec(c, "program load",
+			      "WITH ins AS (INSERT INTO voucher.program_versions (version, program, text) "
+			      "VALUES ($1, $2, $3) ON CONFLICT (version) DO NOTHING RETURNING version) "
+			      "SELECT (SELECT count(*) FROM ins), "
+			      "(SELECT program || ' at ' || to_char(loaded_at, 'YYYY-MM-DD HH24:MI:SS') "
+			      "FROM voucher.program_versions WHERE version = $1)",
+			      3, params);
+	if (!r)
+		goto done;
+	if (atoi(PQgetvalue(r, 0, 0)) == 1)
+		printf("loaded programme %s version %.12s (%s)\n", p->id, version, p->name);
+	else
+		printf("programme %s version %.12s is already loaded (%s); nothing changed\n", p->id, version,
+		       PQgetvalue(r, 0, 1));
+	PQclear(r);
+	rc = CTL_OK;
+done:
+	free(p);
+	buf_free(&text);
+	return rc;
+}
+
+static int program_list(ctl_t *ctx, int argc, char **argv)
+{
+	int rc = ctl_parse_args(argc, argv, 2, NULL, NULL, 0, "program list", usage_program);
+	if (rc >= 0)
+		return rc;
+	PGconn *c = ctl_conn(ctx);
+	if (!c)
+		return CTL_FAIL;
+	PGresult *r = db_exec(c, "program list",
+			      "SELECT DISTINCT ON (program) program, left(version, 12), loaded_at, loaded_by, "
+			      "(SELECT count(*) FROM voucher.program_versions w WHERE w.program = v.program), text "
+			      "FROM voucher.program_versions v ORDER BY program, loaded_at DESC, version",
+			      0, NULL);
+	if (!r)
+		return CTL_FAIL;
+	int n = PQntuples(r);
+	/* the name and dates come from the stored file itself */
+	const char **cells = xcalloc((size_t)n * 8 + 1, sizeof *cells);
+	char (*names)[201] = xcalloc((size_t)n + 1, sizeof *names);
+	char (*dates)[32] = xcalloc((size_t)n + 1, sizeof *dates);
+	program_t *p = xcalloc(1, sizeof *p);
+	for (int i = 0; i < n; i++) {
+		char err[256];
+		if (program_parse(PQgetvalue(r, i, 5), (size_t)PQgetlength(r, i, 5), p, err, sizeof err)) {
+			snprintf(names[i], sizeof names[i], "%s", p->name);
+			snprintf(dates[i], sizeof dates[i], "%s..%s", p->valid_from, p->valid_to[0] ? p->valid_to : "");
+		} else {
+			snprintf(names[i], sizeof names[i], "(does not parse)");
+		}
+		const char *row[] = {PQgetvalue(r, i, 0), names[i], dates[i], PQgetvalue(r, i, 1),
+				     PQgetvalue(r, i, 4), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3)};
+		memcpy(cells + (size_t)i * 7, row, sizeof row);
+	}
+	static const out_col_t cols[] = {
+		{"program", OUT_TEXT}, {"name", OUT_TEXT},         {"in_force", OUT_TEXT},
+		{"version", OUT_TEXT}, {"versions", OUT_INT},      {"loaded_at", OUT_TIMESTAMP},
+		{"loaded_by", OUT_TEXT},
+	};
+	out_rows_t rows = out_rows_array(cells, n, 7);
+	bool ok = out_list(stdout, ctx->format, cols, 7, &rows);
+	free(p);
+	free(dates);
+	free(names);
+	free(cells);
+	PQclear(r);
+	return ok ? CTL_OK : CTL_FAIL;
+}
+
+static int program_show(ctl_t *ctx, int argc, char **argv)
+{
+	const char *pos[1], *version = NULL;
+	const struct ctl_opt opts[] = {{"--version", &version}, {NULL, NULL}};
+	int rc = ctl_parse_args(argc, argv, 2, opts, pos, 1, "program show", usage_program);
+	if (rc >= 0)
+		return rc;
+	PGconn *c = ctl_conn(ctx);
+	if (!c)
+		return CTL_FAIL;
+	const char *params[] = {pos[0], version ? version : ""};
+	PGresult *r = db_exec(c, "program show",
+			      "SELECT version, text, loaded_at, loaded_by FROM voucher.program_versions "
+			      "WHERE program = $1 AND version LIKE $2 || '%' ORDER BY loaded_at DESC, version LIMIT 2",
+			      2, params);
+	if (!r)
+		return CTL_FAIL;
+	if (PQntuples(r) == 0) {
+		fprintf(stderr, "program show: no programme '%s'%s%s is loaded (voucherctl program list)\n", pos[0],
+			version ? " with version " : "", version ? version : "");
+		PQclear(r);
+		return CTL_FAIL;
+	}
+	if (version && PQntuples(r) > 1) {
+		fprintf(stderr, "program show: version prefix '%s' is ambiguous; give more of it\n", version);
+		PQclear(r);
+		return CTL_FAIL;
+	}
+	if (ctx->format == FMT_TABLE) {
+		printf("; programme %s version %s, loaded %s by %s\n", pos[0], PQgetvalue(r, 0, 0),
+		       PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
+		fwrite(PQgetvalue(r, 0, 1), 1, (size_t)PQgetlength(r, 0, 1), stdout);
+	} else {
+		static const out_col_t cols[] = {
+			{"version", OUT_TEXT}, {"text", OUT_TEXT}, {"loaded_at", OUT_TIMESTAMP}, {"loaded_by", OUT_TEXT}};
+		if (!out_show(stdout, ctx->format, cols, 4, r, 0)) {
+			PQclear(r);
+			return CTL_FAIL;
+		}
+	}
+	PQclear(r);
+	return CTL_OK;
+}
+
+int cmd_program(ctl_t *ctx, int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	if (!sub)
+		return ctl_usage_error(usage_program, "program: which subcommand?");
+	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
+		fputs(usage_program, stdout);
+		return CTL_OK;
+	}
+	if (!strcmp(sub, "load"))
+		return program_load(ctx, argc, argv);
+	if (!strcmp(sub, "list"))
+		return program_list(ctx, argc, argv);
+	if (!strcmp(sub, "show"))
+		return program_show(ctx, argc, argv);
+	return ctl_usage_error(usage_program, "program: unknown subcommand '%s'", sub);
+}
+
+/* ------------------------------------------------------------------ overrides */
+
+static bool parse_int64(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	if (!*s || *end || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int override_add(ctl_t *ctx, int argc, char **argv)
+{
+	const char *prog_id, *uscc, *year_s, *rate_s, *cap_s, *ref;
+	const struct ctl_opt opts[] = {{"--program", &prog_id}, {"--enterprise", &uscc}, {"--year", &year_s},
+				       {"--rate-bp", &rate_s},  {"--cap-fen", &cap_s},   {"--ref", &ref},
+				       {NULL, NULL}};
+	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "override add", usage_override);
+	if (rc >= 0)
+		return rc;
+	int64_t year, rate = 0, cap = 0;
+	if (!prog_id || !uscc || !year_s || !ref)
+		return ctl_usage_error(usage_override, "override add: --program, --enterprise, --year and --ref are required");
+	if (!rate_s && !cap_s)
+		return ctl_usage_error(usage_override, "override add: give --rate-bp, --cap-fen or both");
+	if (!uscc_valid(uscc))
+		return ctl_usage_error(usage_override, "override add: %s is not a valid unified social credit code", uscc);
+	if (!parse_int64(year_s, 2000, 2100, &year))
+		return ctl_usage_error(usage_override, "override add: --year must be a year like 2026");
+	if (rate_s && !parse_int64(rate_s, 1, 10000, &rate))
+		return ctl_usage_error(usage_override, "override add: --rate-bp must be 1..10000 (basis points: 6000 = 60%%)");
+	if (cap_s && !parse_int64(cap_s, 0, INT64_MAX, &cap))
+		return ctl_usage_error(usage_override, "override add: --cap-fen must be a whole number of fen >= 0");
+	if (!text_field(ref, 300))
+		return ctl_usage_error(usage_override, "override add: --ref must be 1..300 bytes of text");
+	PGconn *c = ctl_conn(ctx);
+	if (!c)
+		return CTL_FAIL;
+	program_t *p = xcalloc(1, sizeof *p);
+	char err[300];
+	rc = CTL_FAIL;
+	if (!settle_load_program(c, prog_id, p, NULL, 0, err, sizeof err)) {
+		fprintf(stderr, "override add: %s\n", err);
+		goto done;
+	}
+	char a[32], b[32];
+	if (rate_s && !p->override_rate_allowed) {
+		fprintf(stderr, "override add: programme %s allows no rate overrides; nothing was added\n", p->id);
+		goto done;
+	}
+	if (rate_s && rate > p->override_max_rate_bp) {
+		fprintf(stderr, "override add: %lld bp is above programme %s's ceiling of %d bp; nothing was added\n",
+			(long long)rate, p->id, p->override_max_rate_bp);
+		goto done;
+	}
+	if (cap_s && !p->override_cap_allowed) {
+		fprintf(stderr, "override add: programme %s allows no cap overrides; nothing was added\n", p->id);
+		goto done;
+	}
+	if (cap_s && !p->override_cap_unlimited && cap > p->override_max_cap_fen) {
+		money_format_yuan(cap, a, sizeof a);
+		money_format_yuan(p->override_max_cap_fen, b, sizeof b);
+		fprintf(stderr, "override add: a cap of %s yuan is above programme %s's ceiling of %s yuan; nothing was added\n",
+			a, p->id, b);
+		goto done;
+	}
+	char rate_txt[16], cap_txt[24];
+	snprintf(rate_txt, sizeof rate_txt, "%lld", (long long)rate);
+	snprintf(cap_txt, sizeof cap_txt, "%lld", (long long)cap);
+	const char *params[] = {p->id, uscc, year_s, rate_s ? rate_txt : NULL, cap_s ? cap_txt : NULL, ref};
+	PGresult *r = db_exec(c, "override add (is the enterprise registered?)",
+			      "INSERT INTO voucher.overrides (program, enterprise, year, rate_bp, cap_fen, ref) "
+			      "VALUES ($1, $2, $3::integer, $4::integer, $5::bigint, $6) RETURNING id",
+			      6, params);
+	if (!r)
+		goto done;
+	printf("override %s added: programme %s, enterprise %s, year %s%s%s%s%s, ref %s\n", PQgetvalue(r, 0, 0),
+	       p->id, uscc, year_s, rate_s ? ", rate " : "", rate_s ? rate_txt : "", rate_s ? " bp" : "",
+	       cap_s ? ", cap set" : "", ref);
+	PQclear(r);
+	rc = CTL_OK;
+done:
+	free(p);
+	return rc;
+}
+
+int cmd_override(ctl_t *ctx, int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	if (!sub)
+		return ctl_usage_error(usage_override, "override: which subcommand?");
+	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
+		fputs(usage_override, stdout);
+		return CTL_OK;
+	}
+	if (!strcmp(sub, "add"))
+		return override_add(ctx, argc, argv);
+	return ctl_usage_error(usage_override, "override: unknown subcommand '%s'", sub);
+}

@@ -1,0 +1,96 @@
+/* engine: POLICIES.md rules 1-7 for one run of one programme, in memory.
+ *
+ * The caller (settlement/run.c) reads the year's usage up to the end of the
+ * run's month from the database, already summed into groups that share every
+ * attribute a rule looks at, plus each enterprise's registry facts, overrides
+ * and what approved runs granted before.  The engine decides eligibility,
+ * entitlement, caps, differences and the pool, and returns one line per
+ * enterprise.  Pure: no I/O, no clock, deterministic.
+ *
+ * Every rule lives in one function of engine.c named after it:
+ *   rule1_record_eligible   (jurisdiction, dates, category, related party)
+ *   rule2_enterprise_withheld
+ *   rule3_entitlement       (rate groups, rounding down; small buyer; overrides)
+ *   rule4_cap
+ *   rule5_difference        (cumulative settlement, recoveries)
+ *   rule6_pool              (pro rata, largest remainder, ties to the smaller USCC)
+ *   rule7_exclusive         (就高不重复 across an exclusivity group)
+ */
+#ifndef VOUCHER_ENGINE_H
+#define VOUCHER_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "settlement/program.h"
+
+#define ENG_MAX_PARTNERS 8
+
+/* Usage summed over records that share these attributes. */
+typedef struct eng_group {
+	uint32_t ent;          /* index into eng_input_t.ents */
+	int category;          /* category_t */
+	char cls;              /* facility class 'A' or 'B' */
+	char division[7];      /* the enterprise's division as registered on the records' date */
+	bool in_dates;         /* the records' dates are within this programme's dates */
+	bool related;          /* the provider is a related party of the enterprise */
+	uint32_t partner_in_dates; /* bit k: the records' dates are within partners[k]'s dates */
+	int64_t amount_fen;    /* net: records plus their adjustments */
+} eng_group_t;
+
+typedef struct eng_enterprise {
+	char uscc[19];
+	uint32_t flags;        /* 1 << FLAG_*, as registered at the end of the run's period */
+	bool blacklisted;      /* credit_blacklisted on the run's date */
+	bool grade_d;          /* performance_grade D on the run's date */
+	int64_t granted_before; /* sum of what approved runs granted for (programme, enterprise, year) */
+	bool has_rate_override;
+	int32_t override_rate_bp;
+	bool has_cap_override;
+	int64_t override_cap_fen;
+} eng_enterprise_t;
+
+typedef struct eng_input {
+	const program_t *prog;
+	/* the other programmes of prog's exclusivity group (current versions) */
+	const program_t *partners[ENG_MAX_PARTNERS];
+	int npartners;
+	const eng_enterprise_t *ents;
+	size_t nents;
+	const eng_group_t *groups;
+	size_t ngroups;
+	int64_t pool_granted_fen; /* net granted so far in the programme-year by approved runs */
+} eng_input_t;
+
+typedef enum { ST_NONE, ST_PAYABLE, ST_RECOVERY, ST_WITHHELD } eng_status_t;
+
+typedef struct eng_line {
+	int64_t eligible_ytd;     /* sum of eligible amounts in the year to date */
+	int64_t entitlement_ytd;  /* rule 3, before the cap */
+	int64_t cap;              /* rule 4 */
+	int64_t granted_before;
+	int64_t difference;       /* min(entitlement, cap) - granted_before */
+	int64_t payable;          /* what this run pays after the pool (negative: recovered) */
+	eng_status_t status;
+	bool small_buyer;         /* the small-buyer rate applied */
+	bool pool_scaled;         /* payable < difference because the pool ran short */
+	char note[200];
+} eng_line_t;
+
+typedef struct eng_totals {
+	int64_t payable;      /* sum of positive payables */
+	int64_t recovered;    /* sum of negative payables (<= 0) */
+	int64_t asked;        /* sum of positive differences of non-withheld lines */
+	int64_t pool_left;    /* before this run; -1: no pool */
+	size_t lines_payable, lines_recovery, lines_withheld, lines_none;
+} eng_totals_t;
+
+/* Computes one line per enterprise (lines[i] for ents[i]).  False with a
+ * message on an arithmetic overflow or inconsistent input. */
+bool eng_settle(const eng_input_t *in, eng_line_t *lines, eng_totals_t *tot, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+const char *eng_status_name(eng_status_t s);
+
+#endif

@@ -1,0 +1,442 @@
+#include "settlement/run.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "common/money.h"
+#include "settlement/engine.h"
+#include "settlement/program.h"
+#include "settlement/settle.h"
+
+static double elapsed_since(const struct timespec *t0)
+{
+	/* progress display only: seconds since t0 */
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+#define PROGRESS(t0, ...)                                                        \
+	do {                                                                     \
+		fprintf(stderr, "settle: %6.1fs ", elapsed_since(t0));           \
+		fprintf(stderr, __VA_ARGS__);                                    \
+		fputc('\n', stderr);                                             \
+	} while (0)
+
+static bool exec_ok(PGconn *c, const char *sql, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(c, sql);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+	if (!ok)
+		snprintf(err, errlen, "%s", PQerrorMessage(c));
+	PQclear(r);
+	return ok;
+}
+
+static PGresult *query(PGconn *c, const char *sql, int n, const char *const *params, char *err, size_t errlen)
+{
+	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
+		snprintf(err, errlen, "%s", PQerrorMessage(c));
+		PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* The programme's jurisdiction as LIKE patterns ("330402", "3301%"), the
+ * optional divisions only when switched on: a first filter in SQL; the
+ * engine's rule 1 decides. */
+static void jurisdiction_patterns(const program_t *p, buf_t *out)
+{
+	buf_putc(out, '{');
+	bool first = true;
+	for (int pass = 0; pass < 2; pass++) {
+		int n = pass ? (p->optional_enabled ? p->noptional : 0) : p->ndivisions;
+		for (int i = 0; i < n; i++) {
+			const char *d = pass ? p->optional_divisions[i] : p->divisions[i];
+			buf_printf(out, "%s\"%s%s\"", first ? "" : ",", d, strlen(d) < 6 ? "%" : "");
+			first = false;
+		}
+	}
+	buf_putc(out, '}');
+}
+
+static void categories_array(const program_t *p, buf_t *out)
+{
+	buf_putc(out, '{');
+	bool first = true;
+	for (int i = 0; i < CAT_COUNT; i++)
+		if (p->categories[i]) {
+			buf_printf(out, "%s%s", first ? "" : ",", category_name((category_t)i));
+			first = false;
+		}
+	buf_putc(out, '}');
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static const char *status_text(eng_status_t s)
+{
+	return eng_status_name(s);
+}
+
+/* COPY text format: escape backslash, tab, newline, carriage return */
+static void copy_text(buf_t *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '\\': buf_puts(b, "\\\\"); break;
+		case '\t': buf_puts(b, "\\t"); break;
+		case '\n': buf_puts(b, "\\n"); break;
+		case '\r': buf_puts(b, "\\r"); break;
+		default: buf_putc(b, *s);
+		}
+	}
+}
+
+bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run, settle_summary_t *sum,
+		char *err, size_t errlen)
+{
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	memset(sum, 0, sizeof *sum);
+	program_t *prog = xcalloc(1, sizeof *prog);
+	program_t *partners = xcalloc(ENG_MAX_PARTNERS, sizeof *partners);
+	PGresult *rg = NULL, *re = NULL, *r = NULL;
+	eng_group_t *groups = NULL;
+	eng_enterprise_t *ents = NULL;
+	eng_line_t *lines = NULL;
+	const char **usccs = NULL;
+	buf_t b1 = BUF_INIT, b2 = BUF_INIT, sql = BUF_INIT, copy = BUF_INIT;
+	bool ok = false, in_tx = false;
+	int npartners = 0;
+
+	int year = atoi(period), month = atoi(period + 5);
+	char y_start[40], m_end[40], period_end_day[11], year_txt[8];
+	snprintf(y_start, sizeof y_start, "%04d-01-01 00:00:00+08", year);
+	snprintf(m_end, sizeof m_end, "%04d-%02d-01 00:00:00+08", month == 12 ? year + 1 : year,
+		 month == 12 ? 1 : month + 1);
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int last = mdays[month - 1] + (month == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0));
+	snprintf(period_end_day, sizeof period_end_day, "%04d-%02d-%02d", year, month, last);
+	snprintf(year_txt, sizeof year_txt, "%d", year);
+
+	if (!exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ", err, errlen))
+		goto failed;
+	in_tx = true;
+	if (!settle_load_program(c, program, prog, sum->program_version, sizeof sum->program_version, err, errlen))
+		goto failed;
+
+	/* the other programmes of its exclusivity group, newest versions */
+	if (prog->exclusivity_group[0]) {
+		const char *p[] = {prog->id};
+		r = query(c, "SELECT DISTINCT ON (program) program, text FROM voucher.program_versions "
+			     "WHERE program <> $1 ORDER BY program, loaded_at DESC, version",
+			  1, p, err, errlen);
+		if (!r)
+			goto failed;
+		for (int i = 0; i < PQntuples(r); i++) {
+			program_t *q = &partners[npartners];
+			char perr[256];
+			if (!program_parse(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1), q, perr, sizeof perr))
+				continue;
+			if (strcmp(q->exclusivity_group, prog->exclusivity_group) != 0)
+				continue;
+			if (npartners == ENG_MAX_PARTNERS) {
+				snprintf(err, errlen, "exclusivity group %s has more than %d programmes",
+					 prog->exclusivity_group, ENG_MAX_PARTNERS + 1);
+				goto failed;
+			}
+			npartners++;
+		}
+		PQclear(r);
+		r = NULL;
+	}
+
+	r = query(c, "SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date::text, now()::text", 0, NULL, err, errlen);
+	if (!r)
+		goto failed;
+	snprintf(sum->as_of, sizeof sum->as_of, "%s", PQgetvalue(r, 0, 0));
+	char cutoff[64];
+	snprintf(cutoff, sizeof cutoff, "%s", PQgetvalue(r, 0, 1));
+	PQclear(r);
+	r = NULL;
+
+	/* usage of the year up to the end of the month, arrived by now, summed
+	 * by enterprise, category, facility class, the enterprise's division on
+	 * the record's day (China time), whether that day is in the programme's
+	 * dates (and each partner's), and whether the provider is related */
+	jurisdiction_patterns(prog, &b1);
+	categories_array(prog, &b2);
+	buf_puts(&sql,
+		 "WITH ev AS (SELECT uscc, division, valid_from, "
+		 "  lead(valid_from) OVER (PARTITION BY uscc ORDER BY valid_from) AS valid_until, "
+		 "  row_number() OVER (PARTITION BY uscc ORDER BY valid_from) AS rn "
+		 "  FROM voucher.enterprise_versions), "
+		 "u AS (SELECT u.*, (u.ended_at AT TIME ZONE 'Asia/Shanghai')::date AS day "
+		 "  FROM voucher.usage_records u "
+		 "  WHERE u.ended_at >= $1::timestamptz AND u.ended_at < $2::timestamptz "
+		 "    AND u.received_at <= $3::timestamptz AND u.category = ANY($4::text[])) "
+		 "SELECT u.enterprise, u.category, f.class, ev.division, "
+		 "  (u.day >= $6::date AND ($7::date IS NULL OR u.day <= $7::date)) AS in_dates, "
+		 "  (rp.uscc IS NOT NULL) AS related, ");
+	int np = 7;
+	const char *params[7 + 2 * ENG_MAX_PARTNERS];
+	params[0] = y_start;
+	params[1] = m_end;
+	params[2] = cutoff;
+	params[3] = b2.data;
+	params[4] = b1.data;
+	params[5] = prog->valid_from;
+	params[6] = prog->valid_to[0] ? prog->valid_to : NULL;
+	buf_puts(&sql, "(0");
+	for (int k = 0; k < npartners; k++) {
+		buf_printf(&sql, " | CASE WHEN u.day >= $%d::date AND ($%d::date IS NULL OR u.day <= $%d::date) "
+				 "THEN %d ELSE 0 END",
+			   np + 1, np + 2, np + 2, 1 << k);
+		params[np++] = partners[k].valid_from;
+		params[np++] = partners[k].valid_to[0] ? partners[k].valid_to : NULL;
+	}
+	buf_puts(&sql, ") AS partner_bits, sum(u.amount_fen)::text "
+		       "FROM u JOIN voucher.facilities f ON f.provider = u.provider AND f.facility = u.facility "
+		       "JOIN ev ON ev.uscc = u.enterprise AND (ev.valid_from <= u.day OR ev.rn = 1) "
+		       "  AND (ev.valid_until IS NULL OR u.day < ev.valid_until) "
+		       "LEFT JOIN voucher.related_parties rp ON rp.uscc = u.enterprise AND rp.provider = u.provider "
+		       "WHERE ev.division LIKE ANY($5::text[]) "
+		       "GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1");
+	PROGRESS(&t0, "programme %s version %.12s, period %s: reading usage of %d up to the end of the month",
+		 prog->id, sum->program_version, period, year);
+	rg = query(c, sql.data, np, params, err, errlen);
+	if (!rg)
+		goto failed;
+	size_t ng = (size_t)PQntuples(rg);
+	sum->groups = ng;
+
+	/* the enterprises: those with usage, and those granted before this year */
+	size_t nu = 0;
+	usccs = xcalloc(ng + 1, sizeof *usccs);
+	for (size_t i = 0; i < ng; i++) {
+		const char *u = PQgetvalue(rg, (int)i, 0);
+		if (nu == 0 || strcmp(usccs[nu - 1], u) != 0)
+			usccs[nu++] = u;
+	}
+	buf_reset(&b1);
+	buf_putc(&b1, '{');
+	for (size_t i = 0; i < nu; i++)
+		buf_printf(&b1, "%s%s", i ? "," : "", usccs[i]);
+	buf_putc(&b1, '}');
+	PROGRESS(&t0, "%zu usage groups for %zu enterprises; reading the registry", ng, nu);
+	const char *ep[] = {b1.data, period_end_day, sum->as_of, prog->id, year_txt};
+	re = query(c,
+		   "WITH e AS (SELECT unnest($1::text[]) AS uscc "
+		   "  UNION SELECT uscc FROM voucher.grants WHERE program = $4 AND year = $5::integer) "
+		   "SELECT e.uscc, f.sme, f.model_developer, f.maas_builder, f.model_registered, "
+		   "  f.foundation_model, f.credit_blacklisted, r.credit_blacklisted, "
+		   "  coalesce(r.performance_grade, ''), r.name, r.division, coalesce(g.granted, 0)::text, "
+		   "  o.rate_bp, o.cap_fen "
+		   "FROM e "
+		   "JOIN LATERAL (SELECT * FROM voucher.enterprise_versions v WHERE v.uscc = e.uscc "
+		   "  ORDER BY (v.valid_from <= $2::date) DESC, "
+		   "  CASE WHEN v.valid_from <= $2::date THEN v.valid_from END DESC, v.valid_from LIMIT 1) f ON true "
+		   "JOIN LATERAL (SELECT * FROM voucher.enterprise_versions v WHERE v.uscc = e.uscc "
+		   "  ORDER BY (v.valid_from <= $3::date) DESC, "
+		   "  CASE WHEN v.valid_from <= $3::date THEN v.valid_from END DESC, v.valid_from LIMIT 1) r ON true "
+		   "LEFT JOIN (SELECT uscc, sum(amount_fen) AS granted FROM voucher.grants "
+		   "  WHERE program = $4 AND year = $5::integer GROUP BY uscc) g ON g.uscc = e.uscc "
+		   "LEFT JOIN LATERAL (SELECT o.rate_bp, o.cap_fen FROM voucher.overrides o "
+		   "  WHERE o.program = $4 AND o.year = $5::integer AND o.enterprise = e.uscc "
+		   "  ORDER BY o.id DESC LIMIT 1) o ON true "
+		   "ORDER BY e.uscc",
+		   5, ep, err, errlen);
+	if (!re)
+		goto failed;
+	size_t ne = (size_t)PQntuples(re);
+	ents = xcalloc(ne + 1, sizeof *ents);
+	const char **ent_keys = xcalloc(ne + 1, sizeof *ent_keys);
+	for (size_t i = 0; i < ne; i++) {
+		eng_enterprise_t *e = &ents[i];
+		int row = (int)i;
+		snprintf(e->uscc, sizeof e->uscc, "%s", PQgetvalue(re, row, 0));
+		ent_keys[i] = PQgetvalue(re, row, 0);
+		for (int fl = 0; fl <= FLAG_CREDIT_BLACKLISTED; fl++)
+			if (PQgetvalue(re, row, 1 + fl)[0] == 't')
+				e->flags |= 1u << fl;
+		e->blacklisted = PQgetvalue(re, row, 7)[0] == 't';
+		e->grade_d = PQgetvalue(re, row, 8)[0] == 'D';
+		e->granted_before = strtoll(PQgetvalue(re, row, 11), NULL, 10);
+		if (!PQgetisnull(re, row, 12)) {
+			e->has_rate_override = true;
+			e->override_rate_bp = atoi(PQgetvalue(re, row, 12));
+		}
+		if (!PQgetisnull(re, row, 13)) {
+			e->has_cap_override = true;
+			e->override_cap_fen = strtoll(PQgetvalue(re, row, 13), NULL, 10);
+		}
+	}
+	groups = xcalloc(ng + 1, sizeof *groups);
+	for (size_t i = 0; i < ng; i++) {
+		int row = (int)i;
+		eng_group_t *g = &groups[i];
+		const char *key = PQgetvalue(rg, row, 0);
+		const char **hit = bsearch(&key, ent_keys, ne, sizeof *ent_keys, cmp_str);
+		if (!hit) {
+			free(ent_keys);
+			snprintf(err, errlen, "enterprise %s of the usage is missing from the registry query", key);
+			goto failed;
+		}
+		g->ent = (uint32_t)(hit - ent_keys);
+		g->category = category_parse(PQgetvalue(rg, row, 1));
+		g->cls = PQgetvalue(rg, row, 2)[0];
+		snprintf(g->division, sizeof g->division, "%s", PQgetvalue(rg, row, 3));
+		g->in_dates = PQgetvalue(rg, row, 4)[0] == 't';
+		g->related = PQgetvalue(rg, row, 5)[0] == 't';
+		g->partner_in_dates = (uint32_t)strtoul(PQgetvalue(rg, row, 6), NULL, 10);
+		g->amount_fen = strtoll(PQgetvalue(rg, row, 7), NULL, 10);
+	}
+	free(ent_keys);
+
+	/* what approved runs granted in the programme-year */
+	const char *pp[] = {prog->id, year_txt};
+	r = query(c, "SELECT coalesce(sum(amount_fen), 0)::text FROM voucher.grants WHERE program = $1 AND year = $2::integer",
+		  2, pp, err, errlen);
+	if (!r)
+		goto failed;
+	eng_input_t in = {.prog = prog, .npartners = npartners, .ents = ents, .nents = ne, .groups = groups,
+			  .ngroups = ng, .pool_granted_fen = strtoll(PQgetvalue(r, 0, 0), NULL, 10)};
+	PQclear(r);
+	r = NULL;
+	for (int k = 0; k < npartners; k++)
+		in.partners[k] = &partners[k];
+	lines = xcalloc(ne + 1, sizeof *lines);
+	eng_totals_t tot;
+	PROGRESS(&t0, "computing %zu enterprises", ne);
+	if (!eng_settle(&in, lines, &tot, err, errlen))
+		goto failed;
+	sum->payable = tot.payable;
+	sum->recovered = tot.recovered;
+	sum->asked = tot.asked;
+	sum->pool_left = tot.pool_left;
+
+	/* the lines worth showing: something eligible, granted or moving */
+	for (size_t i = 0; i < ne; i++) {
+		eng_line_t *l = &lines[i];
+		if (l->eligible_ytd == 0 && l->granted_before == 0 && l->entitlement_ytd == 0 && l->payable == 0)
+			continue;
+		sum->lines++;
+		sum->payable_lines += l->status == ST_PAYABLE;
+		sum->recovery_lines += l->status == ST_RECOVERY;
+		sum->withheld_lines += l->status == ST_WITHHELD;
+	}
+	if (dry_run) {
+		exec_ok(c, "ROLLBACK", err, errlen);
+		in_tx = false;
+		ok = true;
+		goto done;
+	}
+
+	PROGRESS(&t0, "storing %zu lines", sum->lines);
+	/* a new draft replaces the old draft of the same programme and period */
+	const char *dp[] = {prog->id, period};
+	r = query(c, "DELETE FROM voucher.runs r WHERE r.program = $1 AND r.period = $2 "
+		     "AND NOT EXISTS (SELECT 1 FROM voucher.run_events e WHERE e.run_id = r.run_id)",
+		  2, dp, err, errlen);
+	if (!r)
+		goto failed;
+	PQclear(r);
+	char pay[24], rec[24], ask[24], left[24], nlines[24];
+	snprintf(pay, sizeof pay, "%" PRId64, tot.payable);
+	snprintf(rec, sizeof rec, "%" PRId64, tot.recovered);
+	snprintf(ask, sizeof ask, "%" PRId64, tot.asked);
+	snprintf(left, sizeof left, "%" PRId64, tot.pool_left);
+	snprintf(nlines, sizeof nlines, "%zu", sum->lines);
+	const char *rp[] = {prog->id, sum->program_version, period, sum->as_of, cutoff,
+			    tot.pool_left < 0 ? NULL : left, pay, rec, ask, nlines};
+	r = query(c, "INSERT INTO voucher.runs (program, program_version, period, as_of, data_cutoff, "
+		     "pool_left_fen, total_payable, total_recovered, total_asked, lines) "
+		     "VALUES ($1, $2, $3, $4::date, $5::timestamptz, $6::bigint, $7::bigint, $8::bigint, $9::bigint, "
+		     "$10::integer) RETURNING run_id",
+		  10, rp, err, errlen);
+	if (!r)
+		goto failed;
+	sum->run_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	r = PQexec(c, "COPY voucher.run_lines (run_id, uscc, enterprise, division, eligible_amount_ytd, "
+		      "entitlement_ytd, cap, granted_before, difference, payable, status, note) FROM STDIN");
+	if (PQresultStatus(r) != PGRES_COPY_IN) {
+		snprintf(err, errlen, "%s", PQerrorMessage(c));
+		goto failed;
+	}
+	PQclear(r);
+	r = NULL;
+	for (size_t i = 0; i < ne; i++) {
+		eng_line_t *l = &lines[i];
+		if (l->eligible_ytd == 0 && l->granted_before == 0 && l->entitlement_ytd == 0 && l->payable == 0)
+			continue;
+		buf_printf(&copy, "%" PRId64 "\t%s\t", sum->run_id, ents[i].uscc);
+		copy_text(&copy, PQgetvalue(re, (int)i, 9));
+		buf_printf(&copy, "\t%s\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64
+				  "\t%s\t",
+			   PQgetvalue(re, (int)i, 10), l->eligible_ytd, l->entitlement_ytd, l->cap, l->granted_before,
+			   l->difference, l->payable, status_text(l->status));
+		copy_text(&copy, l->note);
+		buf_putc(&copy, '\n');
+		if (copy.len > (1 << 20)) {
+			if (PQputCopyData(c, copy.data, (int)copy.len) != 1)
+				break;
+			buf_reset(&copy);
+		}
+	}
+	if (copy.len && PQputCopyData(c, copy.data, (int)copy.len) != 1) {
+		snprintf(err, errlen, "%s", PQerrorMessage(c));
+		goto failed;
+	}
+	if (PQputCopyEnd(c, NULL) != 1) {
+		snprintf(err, errlen, "%s", PQerrorMessage(c));
+		goto failed;
+	}
+	r = PQgetResult(c);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		snprintf(err, errlen, "storing the lines: %s", PQerrorMessage(c));
+		goto failed;
+	}
+	PQclear(r);
+	r = NULL;
+	while ((r = PQgetResult(c)) != NULL)
+		PQclear(r);
+	if (!exec_ok(c, "COMMIT", err, errlen))
+		goto failed;
+	in_tx = false;
+	PROGRESS(&t0, "done");
+	ok = true;
+	goto done;
+failed:
+	if (r)
+		PQclear(r);
+	r = NULL;
+	if (in_tx)
+		PQclear(PQexec(c, "ROLLBACK"));
+done:
+	if (r)
+		PQclear(r);
+	PQclear(rg);
+	PQclear(re);
+	free(usccs);
+	free(groups);
+	free(ents);
+	free(lines);
+	free(prog);
+	free(partners);
+	buf_free(&b1);
+	buf_free(&b2);
+	buf_free(&sql);
+	buf_free(&copy);
+	return ok;
+}
