@@ -62,7 +62,8 @@ bool cal_date_parse(const char *s, cal_date_t *d)
 
 void cal_date_format(cal_date_t d, char out[11])
 {
-	snprintf(out, 11, "%04d-%02d-%02d", d.year % 10000, d.month % 100, d.day % 100);
+	snprintf(out, 11, "%04u-%02u-%02u", (unsigned)d.year % 10000u, (unsigned)d.month % 100u,
+		 (unsigned)d.day % 100u);
 }
 
 /* Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian,
@@ -370,11 +371,9 @@ bool cal_file_parse(const char *path, const char *text, size_t len, cal_file_t *
 	buf_free(&lb);
 	return true;
 failed:
-	if (pr.count > CAL_MAX_PROBLEMS && errlen > pr.used + 1) {
-		int n = snprintf(err + pr.used, errlen - pr.used, "\n%s: %d more problems not shown", path,
-				 pr.count - CAL_MAX_PROBLEMS);
-		(void)n;
-	}
+	if (pr.count > CAL_MAX_PROBLEMS && errlen > pr.used + 1)
+		snprintf(err + pr.used, errlen - pr.used, "\n%s: %d more problems not shown", path,
+			 pr.count - CAL_MAX_PROBLEMS);
 	buf_free(&lb);
 	cal_file_free(f);
 	return false;

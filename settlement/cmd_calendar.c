@@ -1,10 +1,366 @@
-/* placeholder until this command lands */
+/* voucherctl calendar ...: China's official working-day calendar.
+ *
+ *   calendar load FILE                         replace one year (settlement/calendar/YYYY.txt)
+ *   calendar list                              the loaded years
+ *   calendar show YEAR                         a year's holidays and swapped working days
+ *   calendar workdays --from DATE --count N    the N-th working day after DATE
+ *
+ * The file is checked completely before the database is touched; a load is
+ * one transaction (a failed load changes nothing).  Exit codes: 0 done,
+ * 1 refused or failed (the message says what to do), 2 the command line is
+ * wrong. */
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/db.h"
 #include "ctl/ctl.h"
+#include "ctl/output.h"
+#include "settlement/calendar.h"
+
+#define COUNT_MAX 3660 /* working days asked for: about 15 years */
+
+/* ------------------------------------------------------------------ usage */
+
+static const char usage_calendar[] =
+	"usage: voucherctl calendar load FILE\n"
+	"       voucherctl calendar list\n"
+	"       voucherctl calendar show YEAR\n"
+	"       voucherctl calendar workdays --from YYYY-MM-DD --count N\n"
+	"China's official calendar (holidays and swapped working days, 调休), which the\n"
+	"5-working-day public notice of a settlement run is counted on.\n"
+	"Run 'voucherctl calendar SUBCOMMAND --help' for details.\n";
+
+static const char usage_load[] =
+	"usage: voucherctl calendar load FILE\n"
+	"Loads one year of the official calendar from FILE (2025 and 2026 ship as\n"
+	"settlement/calendar/YYYY.txt; the format is described at the top of those\n"
+	"files).  The whole file is checked first; problems are listed as FILE:LINE and\n"
+	"nothing is loaded.  Loading replaces everything stored for that year in one\n"
+	"transaction, so a corrected file is simply loaded again.  Runs published\n"
+	"before keep the end of notice they were given.\n";
+
+static const char usage_list[] =
+	"usage: voucherctl [--format table|csv|json] calendar list\n"
+	"Lists the loaded years with their counts of holidays and working weekend days,\n"
+	"their source document, and when and by whom they were loaded.\n";
+
+static const char usage_show[] =
+	"usage: voucherctl [--format table|csv|json] calendar show YEAR\n"
+	"Lists the year's exceptions: the holidays (days off) and the Saturdays and\n"
+	"Sundays that are working days.  Every other Monday-Friday is a working day.\n";
+
+static const char usage_workdays[] =
+	"usage: voucherctl calendar workdays --from YYYY-MM-DD --count N\n"
+	"Prints the date of the N-th working day after DATE (DATE itself is not counted),\n"
+	"on the official calendar as loaded: '--from 2026-02-12 --count 5' prints\n"
+	"2026-02-26.  N is 1-3660.  Refused if the count reaches a year that is not loaded.\n";
+
+/* ------------------------------------------------------------------ arguments */
+
+struct opt {
+	const char *name; /* "--name" */
+	const char **val;
+};
+
+static int usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* "voucherctl <message>", the synopsis lines of usage and a pointer to --help,
+ * to stderr; returns CTL_USAGE. */
+static int usage_error(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+	fputs("voucherctl ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n", stderr);
+	const char *p = usage;
+	while (!strncmp(p, "usage:", 6) || !strncmp(p, "       ", 7)) {
+		size_t n = strcspn(p, "\n");
+		fprintf(stderr, "%.*s\n", (int)n, p);
+		p += n + (p[n] == '\n');
+	}
+	fputs("(add --help for the details)\n", stderr);
+	return CTL_USAGE;
+}
+
+/* Parses argv[first..]: the options in opts ("--x VALUE" or "--x=VALUE", each
+ * at most once) and exactly npos positional arguments; "--" ends the options.
+ * Returns -1 to go on, CTL_OK after printing the help, CTL_USAGE after a
+ * usage error. */
+static int parse_args(int argc, char **argv, int first, const struct opt *opts, const char **pos,
+		      int npos, const char *what, const char *usage)
+{
+	int n = 0;
+	bool opts_done = false;
+	for (const struct opt *o = opts; o && o->name; o++)
+		*o->val = NULL;
+	for (int i = first; i < argc; i++) {
+		const char *a = argv[i];
+		if (!opts_done && (!strcmp(a, "--help") || !strcmp(a, "-h"))) {
+			fputs(usage, stdout);
+			return CTL_OK;
+		}
+		if (!opts_done && !strcmp(a, "--")) {
+			opts_done = true;
+			continue;
+		}
+		if (opts_done || a[0] != '-' || a[1] == '\0') {
+			if (n >= npos)
+				return usage_error(usage, "%s: unexpected argument '%s'", what, a);
+			pos[n++] = a;
+			continue;
+		}
+		const struct opt *o;
+		size_t len = strcspn(a, "=");
+		for (o = opts; o && o->name; o++)
+			if (strlen(o->name) == len && !strncmp(a, o->name, len))
+				break;
+		if (!o || !o->name)
+			return usage_error(usage, "%s: unknown option '%.*s'", what, (int)len, a);
+		if (*o->val)
+			return usage_error(usage, "%s: %s given twice", what, o->name);
+		if (a[len] == '=') {
+			*o->val = a + len + 1;
+		} else {
+			if (i + 1 >= argc)
+				return usage_error(usage, "%s: %s needs a value", what, o->name);
+			*o->val = argv[++i];
+		}
+	}
+	if (n < npos)
+		return usage_error(usage, "%s: missing argument%s", what, npos - n > 1 ? "s" : "");
+	return -1;
+}
+
+/* A whole decimal number in [min, max]. */
+static bool parse_int(const char *s, long min, long max, long *v)
+{
+	char *end;
+	errno = 0;
+	long x = strtol(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '+' || s[0] == ' ' || x < min || x > max)
+		return false;
+	*v = x;
+	return true;
+}
+
+static bool begin_read(PGconn *c)
+{
+	return db_run(c, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
+}
+
+/* ------------------------------------------------------------------ load */
+
+static int calendar_load(ctl_t *ctx, int argc, char **argv)
+{
+	const char *what = "calendar load";
+	const char *pos[1];
+	int rc = parse_args(argc, argv, 2, NULL, pos, 1, what, usage_load);
+	if (rc >= 0)
+		return rc;
+	const char *path = pos[0];
+	cal_file_t f = CAL_FILE_INIT;
+	char err[4096];
+	if (!cal_file_read(path, &f, err, sizeof err)) {
+		fprintf(stderr, "%s\n%s: nothing was loaded (correct the file and load it again)\n", err,
+			what);
+		return CTL_FAIL;
+	}
+	PGconn *c = ctl_conn(ctx);
+	if (!c || !db_begin(c)) {
+		cal_file_free(&f);
+		return CTL_FAIL;
+	}
+	PGresult *prev = NULL;
+	rc = CTL_FAIL;
+	char year[16];
+	snprintf(year, sizeof year, "%d", f.year);
+	const char *py[] = {year};
+	/* two loads of one year at once: the second waits, then replaces */
+	if (!db_run(c, what, "SELECT pg_advisory_xact_lock(hashtext('voucher.calendar_years'), $1::integer)",
+		    1, py))
+		goto failed;
+	prev = db_exec(c, what,
+		       "SELECT to_char(loaded_at, 'YYYY-MM-DD HH24:MI:SS'), loaded_by "
+		       "FROM voucher.calendar_years WHERE year = $1",
+		       1, py);
+	if (!prev ||
+	    !db_run(c, what, "DELETE FROM voucher.calendar_days WHERE year = $1", 1, py) ||
+	    !db_run(c, what, "DELETE FROM voucher.calendar_years WHERE year = $1", 1, py))
+		goto failed;
+	const char *pyear[] = {year, f.source};
+	if (!db_run(c, what, "INSERT INTO voucher.calendar_years (year, source) VALUES ($1, $2)", 2,
+		    pyear))
+		goto failed;
+	for (size_t i = 0; i < f.ndays; i++) {
+		char day[11];
+		cal_date_format(f.days[i].date, day);
+		const char *pd[] = {day, cal_kind_name(f.days[i].kind), f.days[i].name, year};
+		if (!db_run(c, what,
+			    "INSERT INTO voucher.calendar_days (day, kind, name, year) "
+			    "VALUES ($1, $2, $3, $4)",
+			    4, pd)) {
+			fprintf(stderr, "%s: at %s:%d\n", what, path, f.days[i].line);
+			goto failed;
+		}
+	}
+	if (!db_commit(c)) {
+		fprintf(stderr, "%s: nothing was loaded\n", what);
+		goto done;
+	}
+	printf("loaded calendar %d: %zu holidays, %zu working weekend days\n", f.year, f.nholidays,
+	       f.nworkdays);
+	if (PQntuples(prev) > 0)
+		printf("(replaced the calendar of %d loaded %s by %s)\n", f.year, PQgetvalue(prev, 0, 0),
+		       PQgetvalue(prev, 0, 1));
+	rc = CTL_OK;
+	goto done;
+failed:
+	db_rollback(c);
+	fprintf(stderr, "%s: nothing was loaded\n", what);
+done:
+	PQclear(prev);
+	cal_file_free(&f);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ list / show */
+
+static int calendar_list(ctl_t *ctx, int argc, char **argv)
+{
+	int rc = parse_args(argc, argv, 2, NULL, NULL, 0, "calendar list", usage_list);
+	if (rc >= 0)
+		return rc;
+	static const out_col_t cols[] = {
+		{"year", OUT_INT},     {"holidays", OUT_INT},       {"working_weekend_days", OUT_INT},
+		{"source", OUT_TEXT},  {"loaded_at", OUT_TIMESTAMP}, {"loaded_by", OUT_TEXT},
+	};
+	PGconn *c = ctl_conn(ctx);
+	if (!c)
+		return CTL_FAIL;
+	PGresult *r = db_exec(c, "calendar list",
+			      "SELECT y.year, "
+			      "  (SELECT count(*) FROM voucher.calendar_days d "
+			      "    WHERE d.year = y.year AND d.kind = 'holiday'), "
+			      "  (SELECT count(*) FROM voucher.calendar_days d "
+			      "    WHERE d.year = y.year AND d.kind = 'workday'), "
+			      "  y.source, y.loaded_at, y.loaded_by "
+			      "FROM voucher.calendar_years y ORDER BY y.year",
+			      0, NULL);
+	if (!r)
+		return CTL_FAIL;
+	bool ok = out_print(stdout, ctx->format, cols, 6, r);
+	PQclear(r);
+	return ok ? CTL_OK : CTL_FAIL;
+}
+
+static int calendar_show(ctl_t *ctx, int argc, char **argv)
+{
+	const char *what = "calendar show";
+	const char *pos[1];
+	int rc = parse_args(argc, argv, 2, NULL, pos, 1, what, usage_show);
+	if (rc >= 0)
+		return rc;
+	long y;
+	if (strlen(pos[0]) != 4 || !parse_int(pos[0], CAL_YEAR_MIN, CAL_YEAR_MAX, &y))
+		return usage_error(usage_show, "%s: YEAR must be a year %d-%d, not '%s'", what, CAL_YEAR_MIN,
+				   CAL_YEAR_MAX, pos[0]);
+	static const out_col_t cols[] = {
+		{"day", OUT_TEXT}, {"weekday", OUT_TEXT}, {"kind", OUT_TEXT}, {"name", OUT_TEXT},
+	};
+	PGconn *c = ctl_conn(ctx);
+	if (!c || !begin_read(c))
+		return CTL_FAIL;
+	const char *p[] = {pos[0]};
+	PGresult *yr = NULL, *days = NULL;
+	rc = CTL_FAIL;
+	yr = db_exec(c, what, "SELECT 1 FROM voucher.calendar_years WHERE year = $1", 1, p);
+	if (!yr)
+		goto failed;
+	if (PQntuples(yr) == 0) {
+		fprintf(stderr,
+			"%s: the calendar of %s is not loaded (voucherctl calendar list shows the loaded "
+			"years; voucherctl calendar load settlement/calendar/%s.txt loads it)\n",
+			what, pos[0], pos[0]);
+		goto failed;
+	}
+	/* 'FMDay' without TM is English whatever lc_time says */
+	days = db_exec(c, what,
+		       "SELECT to_char(day, 'YYYY-MM-DD'), to_char(day, 'FMDay'), kind, name "
+		       "FROM voucher.calendar_days WHERE year = $1 ORDER BY day",
+		       1, p);
+	if (!days)
+		goto failed;
+	if (out_print(stdout, ctx->format, cols, 4, days))
+		rc = CTL_OK;
+failed:
+	PQclear(days);
+	PQclear(yr);
+	db_rollback(c); /* read only */
+	return rc;
+}
+
+/* ------------------------------------------------------------------ workdays */
+
+static int calendar_workdays(ctl_t *ctx, int argc, char **argv)
+{
+	const char *what = "calendar workdays";
+	const char *from = NULL, *count = NULL;
+	const struct opt opts[] = {{"--from", &from}, {"--count", &count}, {NULL, NULL}};
+	int rc = parse_args(argc, argv, 2, opts, NULL, 0, what, usage_workdays);
+	if (rc >= 0)
+		return rc;
+	if (!from || !count)
+		return usage_error(usage_workdays, "%s: --from and --count are required", what);
+	cal_date_t start, end;
+	long n;
+	if (!cal_date_parse(from, &start))
+		return usage_error(usage_workdays, "%s: --from '%s' is not a real date YYYY-MM-DD", what,
+				   from);
+	if (!parse_int(count, 1, COUNT_MAX, &n))
+		return usage_error(usage_workdays, "%s: --count must be a whole number 1-%d, not '%s'",
+				   what, COUNT_MAX, count);
+	PGconn *c = ctl_conn(ctx);
+	if (!c || !begin_read(c))
+		return CTL_FAIL;
+	cal_t cal = CAL_INIT;
+	char err[512];
+	rc = CTL_FAIL;
+	if (!cal_load_db(&cal, c, start.year, CAL_YEAR_MAX, err, sizeof err) ||
+	    !cal_add_workdays(&cal, start, (int)n, &end, err, sizeof err)) {
+		fprintf(stderr, "%s: %s\n", what, err);
+		goto failed;
+	}
+	char out[11];
+	cal_date_format(end, out);
+	printf("%s\n", out);
+	rc = CTL_OK;
+failed:
+	cal_free(&cal);
+	db_rollback(c); /* read only */
+	return rc;
+}
+
 int cmd_calendar(ctl_t *ctx, int argc, char **argv)
 {
-	(void)ctx;
-	(void)argc;
-	fprintf(stderr, "voucherctl %s: not available yet\n", argv[0]);
-	return CTL_FAIL;
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	if (!sub)
+		return usage_error(usage_calendar, "calendar: which subcommand?");
+	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
+		fputs(usage_calendar, stdout);
+		return CTL_OK;
+	}
+	if (!strcmp(sub, "load"))
+		return calendar_load(ctx, argc, argv);
+	if (!strcmp(sub, "list"))
+		return calendar_list(ctx, argc, argv);
+	if (!strcmp(sub, "show"))
+		return calendar_show(ctx, argc, argv);
+	if (!strcmp(sub, "workdays"))
+		return calendar_workdays(ctx, argc, argv);
+	return usage_error(usage_calendar, "calendar: unknown subcommand '%s'", sub);
 }

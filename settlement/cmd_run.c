@@ -1,17 +1,253 @@
-/* placeholder until this command lands */
+/* voucherctl settle, and run list | show | approve | publish | disburse:
+ * the monthly run and its review chain (SPEC "Settlement", POLICIES rule 8). */
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/db.h"
+#include "common/money.h"
 #include "ctl/ctl.h"
+#include "ctl/output.h"
+#include "settlement/run.h"
+
+static const char usage_settle[] =
+	"usage: voucherctl settle --program ID --period YYYY-MM [--dry-run]\n"
+	"\n"
+	"Settles one programme for one month (POLICIES.md rules 1-7): for every\n"
+	"registered enterprise, the capped entitlement from all eligible records of\n"
+	"the year up to the end of the month that have arrived by now, minus what\n"
+	"approved runs granted before, shared out of the pool if it runs short.\n"
+	"Stores a draft run (replacing an earlier draft of the same programme and\n"
+	"period) and prints 'run <id>' first; --dry-run stores nothing.  The draft\n"
+	"is then approved by another user (voucherctl run approve).\n";
+
+static const char usage_run[] =
+	"usage: voucherctl run list [--program ID]\n"
+	"       voucherctl run show RUN\n"
+	"       voucherctl run approve RUN\n"
+	"       voucherctl run publish RUN\n"
+	"       voucherctl run disburse RUN --ref PAYMENT_BATCH\n"
+	"\n"
+	"show prints one line per enterprise: run_id, program, period, uscc,\n"
+	"enterprise, division, eligible_amount_ytd, entitlement_ytd, cap,\n"
+	"granted_before, difference, payable, status, note (--format csv: amounts in\n"
+	"yuan; json: in fen).\n"
+	"approve: by a database user other than the one who prepared the run; posts\n"
+	"its grants; from then on the run never changes.\n"
+	"publish: starts the public notice of 5 working days on the official calendar\n"
+	"(voucherctl calendar load); prints the last day of the notice.\n"
+	"disburse: records the payment reference; refused until the notice has ended.\n";
+
+static bool period_valid(const char *s)
+{
+	if (strlen(s) != 7 || s[4] != '-')
+		return false;
+	for (int i = 0; i < 7; i++)
+		if (i != 4 && (s[i] < '0' || s[i] > '9'))
+			return false;
+	int y = atoi(s), m = atoi(s + 5);
+	return y >= 2000 && y <= 2100 && m >= 1 && m <= 12;
+}
+
+static bool run_id_valid(const char *s)
+{
+	if (!*s || strlen(s) > 18)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	return true;
+}
+
 int cmd_settle(ctl_t *ctx, int argc, char **argv)
 {
-	(void)ctx;
-	(void)argc;
-	fprintf(stderr, "voucherctl %s: not available yet\n", argv[0]);
-	return CTL_FAIL;
+	const char *program, *period;
+	/* --dry-run takes no value: handle it before the option parser */
+	bool dry_run = false;
+	char **args = xcalloc((size_t)argc + 1, sizeof *args);
+	int n = 0;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--dry-run"))
+			dry_run = true;
+		else
+			args[n++] = argv[i];
+	}
+	const struct ctl_opt opts[] = {{"--program", &program}, {"--period", &period}, {NULL, NULL}};
+	int rc = ctl_parse_args(n, args, 1, opts, NULL, 0, "settle", usage_settle);
+	free(args);
+	if (rc >= 0)
+		return rc;
+	if (!program || !period)
+		return ctl_usage_error(usage_settle, "settle: --program and --period are required");
+	if (!period_valid(period))
+		return ctl_usage_error(usage_settle, "settle: --period must be YYYY-MM, e.g. 2026-03");
+	PGconn *c = ctl_conn(ctx);
+	if (!c)
+		return CTL_FAIL;
+	settle_summary_t s;
+	char err[512];
+	if (!settle_run(c, program, period, dry_run, &s, err, sizeof err)) {
+		fprintf(stderr, "settle: %s\nnothing was stored\n", err);
+		return CTL_FAIL;
+	}
+	char pay[32], rec[32], ask[32], left[32];
+	money_format_yuan(s.payable, pay, sizeof pay);
+	money_format_yuan(s.recovered, rec, sizeof rec);
+	money_format_yuan(s.asked, ask, sizeof ask);
+	if (s.pool_left >= 0)
+		money_format_yuan(s.pool_left, left, sizeof left);
+	else
+		snprintf(left, sizeof left, "no pool");
+	if (dry_run)
+		printf("run (dry run, nothing stored) ");
+	else
+		printf("run %" PRId64 " ", s.run_id);
+	printf("program %s version %.12s period %s as of %s: %zu lines (%zu payable, %zu recovery, %zu withheld)\n",
+	       program, s.program_version, period, s.as_of, s.lines, s.payable_lines, s.recovery_lines,
+	       s.withheld_lines);
+	printf("  payable %s yuan, recovered %s yuan, asked %s yuan, pool left before this run: %s\n", pay, rec, ask,
+	       left);
+	if (!dry_run)
+		printf("  next: voucherctl run show %" PRId64 "; another user: voucherctl run approve %" PRId64 "\n",
+		       s.run_id, s.run_id);
+	return CTL_OK;
 }
+
+static int run_list(ctl_t *ctx, int argc, char **argv)
+{
+	const char *program;
+	const struct ctl_opt opts[] = {{"--program", &program}, {NULL, NULL}};
+	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "run list", usage_run);
+	if (rc >= 0)
+		return rc;
+	PGconn *c = ctl_conn(ctx);
+	if (!c)
+		return CTL_FAIL;
+	const char *p[] = {program};
+	PGresult *r = db_exec(c, "run list",
+			      "SELECT run_id, program, period, status, total_payable, total_recovered, "
+			      "prepared_by, approved_by, created_at, notice_ends, payment_ref, left(program_version, 12) "
+			      "FROM audit.runs WHERE $1::text IS NULL OR program = $1 ORDER BY run_id",
+			      1, p);
+	if (!r)
+		return CTL_FAIL;
+	static const out_col_t cols[] = {
+		{"run_id", OUT_INT},         {"program", OUT_TEXT},      {"period", OUT_TEXT},
+		{"status", OUT_TEXT},        {"payable", OUT_MONEY_FEN}, {"recovered", OUT_MONEY_FEN},
+		{"prepared_by", OUT_TEXT},   {"approved_by", OUT_TEXT},  {"created_at", OUT_TIMESTAMP},
+		{"notice_ends", OUT_TEXT},   {"payment_ref", OUT_TEXT},  {"program_version", OUT_TEXT},
+	};
+	bool ok = out_print(stdout, ctx->format, cols, 12, r);
+	PQclear(r);
+	return ok ? CTL_OK : CTL_FAIL;
+}
+
+/* The run show columns of SPEC, in order. */
+static const out_col_t line_cols[] = {
+	{"run_id", OUT_INT},
+	{"program", OUT_TEXT},
+	{"period", OUT_TEXT},
+	{"uscc", OUT_TEXT},
+	{"enterprise", OUT_TEXT},
+	{"division", OUT_TEXT},
+	{"eligible_amount_ytd", OUT_MONEY_FEN},
+	{"entitlement_ytd", OUT_MONEY_FEN},
+	{"cap", OUT_MONEY_FEN},
+	{"granted_before", OUT_MONEY_FEN},
+	{"difference", OUT_MONEY_FEN},
+	{"payable", OUT_MONEY_FEN},
+	{"status", OUT_TEXT},
+	{"note", OUT_TEXT},
+};
+
+static int run_show(ctl_t *ctx, int argc, char **argv)
+{
+	const char *pos[1];
+	int rc = ctl_parse_args(argc, argv, 2, NULL, pos, 1, "run show", usage_run);
+	if (rc >= 0)
+		return rc;
+	if (!run_id_valid(pos[0]))
+		return ctl_usage_error(usage_run, "run show: RUN is a run id number (voucherctl run list)");
+	PGconn *c = ctl_conn(ctx);
+	if (!c)
+		return CTL_FAIL;
+	const char *p[] = {pos[0]};
+	PGresult *r = db_exec(c, "run show", "SELECT status FROM audit.runs WHERE run_id = $1::bigint", 1, p);
+	if (!r)
+		return CTL_FAIL;
+	if (PQntuples(r) == 0) {
+		fprintf(stderr, "run show: there is no run %s (voucherctl run list)\n", pos[0]);
+		PQclear(r);
+		return CTL_FAIL;
+	}
+	PQclear(r);
+	r = db_exec(c, "run show",
+		    "SELECT run_id, program, period, uscc, enterprise, division, eligible_amount_ytd, "
+		    "entitlement_ytd, cap, granted_before, difference, payable, status, note "
+		    "FROM audit.run_lines WHERE run_id = $1::bigint ORDER BY uscc",
+		    1, p);
+	if (!r)
+		return CTL_FAIL;
+	bool ok = out_print(stdout, ctx->format, line_cols, 14, r);
+	PQclear(r);
+	return ok ? CTL_OK : CTL_FAIL;
+}
+
+static int run_step(ctl_t *ctx, int argc, char **argv, const char *step)
+{
+	const char *pos[1], *ref = NULL;
+	const struct ctl_opt opts[] = {{"--ref", &ref}, {NULL, NULL}};
+	bool disburse = !strcmp(step, "disburse");
+	char what[32];
+	snprintf(what, sizeof what, "run %s", step);
+	int rc = ctl_parse_args(argc, argv, 2, disburse ? opts : NULL, pos, 1, what, usage_run);
+	if (rc >= 0)
+		return rc;
+	if (!run_id_valid(pos[0]))
+		return ctl_usage_error(usage_run, "%s: RUN is a run id number (voucherctl run list)", what);
+	if (disburse && !ref)
+		return ctl_usage_error(usage_run, "run disburse: --ref PAYMENT_BATCH is required");
+	PGconn *c = ctl_conn(ctx);
+	if (!c)
+		return CTL_FAIL;
+	const char *p[] = {pos[0], ref};
+	PGresult *r;
+	if (!strcmp(step, "approve"))
+		r = db_exec(c, what, "SELECT voucher.run_approve($1::bigint)", 1, p);
+	else if (!strcmp(step, "publish"))
+		r = db_exec(c, what, "SELECT voucher.run_publish($1::bigint)", 1, p);
+	else
+		r = db_exec(c, what, "SELECT voucher.run_disburse($1::bigint, $2)", 2, p);
+	if (!r)
+		return CTL_FAIL;
+	if (!strcmp(step, "approve"))
+		printf("run %s approved by %s; its grants are posted and it will not change\n", pos[0],
+		       PQgetvalue(r, 0, 0));
+	else if (!strcmp(step, "publish"))
+		printf("run %s published; the public notice runs until %s (5 working days)\n", pos[0],
+		       PQgetvalue(r, 0, 0));
+	else
+		printf("run %s disbursed, payment reference %s\n", pos[0], ref);
+	PQclear(r);
+	return CTL_OK;
+}
+
 int cmd_run(ctl_t *ctx, int argc, char **argv)
 {
-	(void)ctx;
-	(void)argc;
-	fprintf(stderr, "voucherctl %s: not available yet\n", argv[0]);
-	return CTL_FAIL;
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	if (!sub)
+		return ctl_usage_error(usage_run, "run: which subcommand?");
+	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
+		fputs(usage_run, stdout);
+		return CTL_OK;
+	}
+	if (!strcmp(sub, "list"))
+		return run_list(ctx, argc, argv);
+	if (!strcmp(sub, "show"))
+		return run_show(ctx, argc, argv);
+	if (!strcmp(sub, "approve") || !strcmp(sub, "publish") || !strcmp(sub, "disburse"))
+		return run_step(ctx, argc, argv, sub);
+	return ctl_usage_error(usage_run, "run: unknown subcommand '%s'", sub);
 }
