@@ -52,7 +52,7 @@ STAMP := bin/.flavour
 $(shell mkdir -p bin; [ "$$(cat $(STAMP) 2>/dev/null)" = "$(OBJDIR)" ] || echo "$(OBJDIR)" > $(STAMP))
 LINK = $(CC) $(LDFLAGS) -o $@ $(filter-out $(STAMP),$^)
 
-.PHONY: all deps test unit demo clean bench-ingest check-faults
+.PHONY: all deps test unit demo clean bench-settle
 all: $(BINS)
 
 $(LIB): $(LIB_OBJ)
@@ -94,6 +94,12 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh deploy/demo.sh
+
+# settle a month of 10 million records for 100,000 enterprises beside a bare
+# GROUP BY over the same rows (RECORDS=, ENTERPRISES=, RUNS= to change)
+bench-settle: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/bench/settle.sh
 
 clean:
 	rm -rf build bin var

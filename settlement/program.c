@@ -363,6 +363,8 @@ static bool parse_divisions(const char *v, char out[][7], int *n, char *why, siz
 				return why_set(why, whylen, "'%s': no such province or city prefix", item);
 			memcpy(code, item, 4);
 			code[4] = '\0';
+		} else if (len == 6 && strspn(item, "0123456789") == 6) {
+			return why_set(why, whylen, "'%s' is not a GB/T 2260 county-level division code", item);
 		} else {
 			return why_set(why, whylen,
 				       "'%s' is neither a six-digit division code nor a four-digit prefix followed by '*'",
@@ -422,20 +424,25 @@ static bool set_id(struct parse *st, const char *v, char *why, size_t whylen)
 	return true;
 }
 
+/* Free text (UTF-8, no control characters, not even a tab) of 1..size-1 bytes. */
+static bool set_text(char *out, size_t size, const char *v, char *why, size_t whylen)
+{
+	if (strlen(v) > size - 1)
+		return why_set(why, whylen, "longer than %zu bytes", size - 1);
+	if (!text_field(v, size - 1))
+		return why_set(why, whylen, "contains a tab or another control character");
+	memcpy(out, v, strlen(v) + 1);
+	return true;
+}
+
 static bool set_name(struct parse *st, const char *v, char *why, size_t whylen)
 {
-	if (!text_field(v, sizeof st->p.name - 1))
-		return why_set(why, whylen, "more than %zu bytes", sizeof st->p.name - 1);
-	snprintf(st->p.name, sizeof st->p.name, "%s", v);
-	return true;
+	return set_text(st->p.name, sizeof st->p.name, v, why, whylen);
 }
 
 static bool set_source(struct parse *st, const char *v, char *why, size_t whylen)
 {
-	if (!text_field(v, sizeof st->p.source - 1))
-		return why_set(why, whylen, "more than %zu bytes", sizeof st->p.source - 1);
-	snprintf(st->p.source, sizeof st->p.source, "%s", v);
-	return true;
+	return set_text(st->p.source, sizeof st->p.source, v, why, whylen);
 }
 
 static bool set_date(char *out, const char *v, char *why, size_t whylen)
@@ -654,6 +661,8 @@ static bool set_max_cap(struct parse *st, const char *v, char *why, size_t whyle
 		st->p.override_cap_unlimited = true;
 		st->p.override_max_cap_fen = 0;
 	} else if (!parse_amount(v, &st->p.override_max_cap_fen, why, whylen)) {
+		if (*v != '-' && !is_digit(*v))
+			why_set(why, whylen, "'%.64s' is neither an amount in yuan nor unlimited", v);
 		return false;
 	}
 	st->p.override_cap_allowed = true;
