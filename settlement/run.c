@@ -78,6 +78,18 @@ static void categories_array(const program_t *p, buf_t *out)
 	buf_putc(out, '}');
 }
 
+/* a group row of one of the two usage queries */
+struct grow {
+	PGresult *res;
+	int row;
+};
+
+static int cmp_row(const void *a, const void *b)
+{
+	const struct grow *x = a, *y = b;
+	return strcmp(PQgetvalue(x->res, x->row, 0), PQgetvalue(y->res, y->row, 0));
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -110,7 +122,8 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 	memset(sum, 0, sizeof *sum);
 	program_t *prog = xcalloc(1, sizeof *prog);
 	program_t *partners = xcalloc(ENG_MAX_PARTNERS, sizeof *partners);
-	PGresult *rg = NULL, *re = NULL, *r = NULL;
+	PGresult *rg = NULL, *rg2 = NULL, *re = NULL, *r = NULL;
+	struct grow *rows = NULL;
 	eng_group_t *groups = NULL;
 	eng_enterprise_t *ents = NULL;
 	eng_line_t *lines = NULL;
@@ -176,18 +189,11 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 	 * dates (and each partner's), and whether the provider is related */
 	jurisdiction_patterns(prog, &b1);
 	categories_array(prog, &b2);
-	buf_puts(&sql,
-		 "WITH ev AS (SELECT uscc, division, valid_from, "
-		 "  lead(valid_from) OVER (PARTITION BY uscc ORDER BY valid_from) AS valid_until, "
-		 "  row_number() OVER (PARTITION BY uscc ORDER BY valid_from) AS rn "
-		 "  FROM voucher.enterprise_versions), "
-		 "u AS (SELECT u.*, (u.ended_at AT TIME ZONE 'Asia/Shanghai')::date AS day "
-		 "  FROM voucher.usage_records u "
-		 "  WHERE u.ended_at >= $1::timestamptz AND u.ended_at < $2::timestamptz "
-		 "    AND u.received_at <= $3::timestamptz AND u.category = ANY($4::text[])) "
-		 "SELECT u.enterprise, u.category, f.class, ev.division, "
-		 "  (u.day >= $6::date AND ($7::date IS NULL OR u.day <= $7::date)) AS in_dates, "
-		 "  (rp.uscc IS NOT NULL) AS related, ");
+	/* Two queries, merged below.  (a) enterprises with one registry version:
+	 * usage is summed first, over the big table alone (parallel, with the
+	 * extended statistics of 002_settlement.sql), then joined to the small
+	 * tables.  (b) enterprises with several versions: summed per day, so that
+	 * each day's records take the division in force that day. */
 	int np = 7;
 	const char *params[7 + 2 * ENG_MAX_PARTNERS];
 	params[0] = y_start;
@@ -197,34 +203,87 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 	params[4] = b1.data;
 	params[5] = prog->valid_from;
 	params[6] = prog->valid_to[0] ? prog->valid_to : NULL;
-	buf_puts(&sql, "(0");
+	buf_t flags = BUF_INIT;
+	/* a day D in China time is [D 00:00+08, D+1 00:00+08) */
+	buf_puts(&flags, "(u.ended_at >= ($6::date::timestamp AT TIME ZONE 'Asia/Shanghai') AND ($7::date IS NULL "
+			 "OR u.ended_at < (($7::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'))) AS in_dates, (0");
 	for (int k = 0; k < npartners; k++) {
-		buf_printf(&sql, " | CASE WHEN u.day >= $%d::date AND ($%d::date IS NULL OR u.day <= $%d::date) "
-				 "THEN %d ELSE 0 END",
+		buf_printf(&flags,
+			   " | CASE WHEN u.ended_at >= ($%d::date::timestamp AT TIME ZONE 'Asia/Shanghai') AND "
+			   "($%d::date IS NULL OR u.ended_at < (($%d::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')) "
+			   "THEN %d ELSE 0 END",
 			   np + 1, np + 2, np + 2, 1 << k);
 		params[np++] = partners[k].valid_from;
 		params[np++] = partners[k].valid_to[0] ? partners[k].valid_to : NULL;
 	}
-	buf_puts(&sql, ") AS partner_bits, sum(u.amount_fen)::text "
-		       "FROM u JOIN voucher.facilities f ON f.provider = u.provider AND f.facility = u.facility "
-		       "JOIN ev ON ev.uscc = u.enterprise AND (ev.valid_from <= u.day OR ev.rn = 1) "
-		       "  AND (ev.valid_until IS NULL OR u.day < ev.valid_until) "
-		       "LEFT JOIN voucher.related_parties rp ON rp.uscc = u.enterprise AND rp.provider = u.provider "
-		       "WHERE ev.division LIKE ANY($5::text[]) "
-		       "GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1");
+	buf_puts(&flags, ") AS bits");
+	static const char where_usage[] =
+		"u.ended_at >= $1::timestamptz AND u.ended_at < $2::timestamptz AND u.received_at <= $3::timestamptz "
+		"AND u.category = ANY($4::text[])";
+	buf_printf(&sql,
+		   "WITH a AS (SELECT u.enterprise, u.provider, u.facility, u.category, %s, "
+		   "  sum(u.amount_fen) AS amt FROM voucher.usage_records u WHERE %s GROUP BY 1, 2, 3, 4, 5, 6) "
+		   "SELECT a.enterprise, a.category, f.class, ev.division, a.in_dates, (rp.uscc IS NOT NULL), a.bits, "
+		   "  sum(a.amt)::text "
+		   "FROM a JOIN voucher.facilities f ON f.provider = a.provider AND f.facility = a.facility "
+		   "JOIN voucher.enterprise_versions ev ON ev.uscc = a.enterprise "
+		   "LEFT JOIN voucher.related_parties rp ON rp.uscc = a.enterprise AND rp.provider = a.provider "
+		   "WHERE ev.division LIKE ANY($5::text[]) AND NOT EXISTS (SELECT 1 FROM voucher.enterprise_versions v2 "
+		   "  WHERE v2.uscc = ev.uscc AND v2.valid_from <> ev.valid_from) "
+		   "GROUP BY 1, 2, 3, 4, 5, 6, 7",
+		   flags.data, where_usage);
 	PROGRESS(&t0, "programme %s version %.12s, period %s: reading usage of %d up to the end of the month",
 		 prog->id, sum->program_version, period, year);
-	rg = query(c, sql.data, np, params, err, errlen);
-	if (!rg)
+	if (!exec_ok(c, "SET LOCAL work_mem = '256MB'", err, errlen) || !exec_ok(c, "SET LOCAL jit = off", err, errlen)) {
+		buf_free(&flags);
 		goto failed;
-	size_t ng = (size_t)PQntuples(rg);
+	}
+	rg = query(c, sql.data, np, params, err, errlen);
+	if (!rg) {
+		buf_free(&flags);
+		goto failed;
+	}
+	buf_reset(&sql);
+	buf_printf(&sql,
+		   "WITH m AS (SELECT uscc FROM voucher.enterprise_versions GROUP BY uscc HAVING count(*) > 1), "
+		   "ev AS (SELECT v.uscc, v.division, v.valid_from, "
+		   "  lead(v.valid_from) OVER (PARTITION BY v.uscc ORDER BY v.valid_from) AS valid_until, "
+		   "  row_number() OVER (PARTITION BY v.uscc ORDER BY v.valid_from) AS rn "
+		   "  FROM voucher.enterprise_versions v JOIN m ON m.uscc = v.uscc), "
+		   "a AS (SELECT u.enterprise, u.provider, u.facility, u.category, %s, "
+		   "  (u.ended_at AT TIME ZONE 'Asia/Shanghai')::date AS day, sum(u.amount_fen) AS amt "
+		   "  FROM voucher.usage_records u WHERE %s AND u.enterprise IN (SELECT uscc FROM m) "
+		   "  GROUP BY 1, 2, 3, 4, 5, 6, 7) "
+		   "SELECT a.enterprise, a.category, f.class, ev.division, a.in_dates, (rp.uscc IS NOT NULL), a.bits, "
+		   "  sum(a.amt)::text "
+		   "FROM a JOIN voucher.facilities f ON f.provider = a.provider AND f.facility = a.facility "
+		   "JOIN ev ON ev.uscc = a.enterprise AND (ev.valid_from <= a.day OR ev.rn = 1) "
+		   "  AND (ev.valid_until IS NULL OR a.day < ev.valid_until) "
+		   "LEFT JOIN voucher.related_parties rp ON rp.uscc = a.enterprise AND rp.provider = a.provider "
+		   "WHERE ev.division LIKE ANY($5::text[]) "
+		   "GROUP BY 1, 2, 3, 4, 5, 6, 7",
+		   flags.data, where_usage);
+	buf_free(&flags);
+	rg2 = query(c, sql.data, np, params, err, errlen);
+	if (!rg2)
+		goto failed;
+	/* both results, in enterprise order */
+	size_t na = (size_t)PQntuples(rg), nb = (size_t)PQntuples(rg2);
+	size_t ng = na + nb;
+	rows = xcalloc(ng + 1, sizeof *rows);
+	for (size_t i = 0; i < ng; i++) {
+		rows[i].res = i < na ? rg : rg2;
+		rows[i].row = (int)(i < na ? i : i - na);
+	}
+	qsort(rows, ng, sizeof *rows, cmp_row);
+
 	sum->groups = ng;
 
 	/* the enterprises: those with usage, and those granted before this year */
 	size_t nu = 0;
 	usccs = xcalloc(ng + 1, sizeof *usccs);
 	for (size_t i = 0; i < ng; i++) {
-		const char *u = PQgetvalue(rg, (int)i, 0);
+		const char *u = PQgetvalue(rows[i].res, rows[i].row, 0);
 		if (nu == 0 || strcmp(usccs[nu - 1], u) != 0)
 			usccs[nu++] = u;
 	}
@@ -254,7 +313,7 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 		   "LEFT JOIN LATERAL (SELECT o.rate_bp, o.cap_fen FROM voucher.overrides o "
 		   "  WHERE o.program = $4 AND o.year = $5::integer AND o.enterprise = e.uscc "
 		   "  ORDER BY o.id DESC LIMIT 1) o ON true "
-		   "ORDER BY e.uscc",
+		   "ORDER BY e.uscc COLLATE \"C\"",
 		   5, ep, err, errlen);
 	if (!re)
 		goto failed;
@@ -283,9 +342,10 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 	}
 	groups = xcalloc(ng + 1, sizeof *groups);
 	for (size_t i = 0; i < ng; i++) {
-		int row = (int)i;
+		PGresult *gr = rows[i].res;
+		int row = rows[i].row;
 		eng_group_t *g = &groups[i];
-		const char *key = PQgetvalue(rg, row, 0);
+		const char *key = PQgetvalue(gr, row, 0);
 		const char **hit = bsearch(&key, ent_keys, ne, sizeof *ent_keys, cmp_str);
 		if (!hit) {
 			free(ent_keys);
@@ -293,13 +353,13 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 			goto failed;
 		}
 		g->ent = (uint32_t)(hit - ent_keys);
-		g->category = category_parse(PQgetvalue(rg, row, 1));
-		g->cls = PQgetvalue(rg, row, 2)[0];
-		snprintf(g->division, sizeof g->division, "%s", PQgetvalue(rg, row, 3));
-		g->in_dates = PQgetvalue(rg, row, 4)[0] == 't';
-		g->related = PQgetvalue(rg, row, 5)[0] == 't';
-		g->partner_in_dates = (uint32_t)strtoul(PQgetvalue(rg, row, 6), NULL, 10);
-		g->amount_fen = strtoll(PQgetvalue(rg, row, 7), NULL, 10);
+		g->category = category_parse(PQgetvalue(gr, row, 1));
+		g->cls = PQgetvalue(gr, row, 2)[0];
+		snprintf(g->division, sizeof g->division, "%s", PQgetvalue(gr, row, 3));
+		g->in_dates = PQgetvalue(gr, row, 4)[0] == 't';
+		g->related = PQgetvalue(gr, row, 5)[0] == 't';
+		g->partner_in_dates = (uint32_t)strtoul(PQgetvalue(gr, row, 6), NULL, 10);
+		g->amount_fen = strtoll(PQgetvalue(gr, row, 7), NULL, 10);
 	}
 	free(ent_keys);
 
@@ -427,6 +487,8 @@ done:
 	if (r)
 		PQclear(r);
 	PQclear(rg);
+	PQclear(rg2);
+	free(rows);
 	PQclear(re);
 	free(usccs);
 	free(groups);

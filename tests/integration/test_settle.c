@@ -367,3 +367,22 @@ Test(settle, overrides_are_bounded_by_the_programme_ceilings)
 	cr_assert_str_eq(field(run, e, C_ENT), "6000.00");
 	cr_assert_str_eq(field(run, e, C_CAP), "10000000.00");
 }
+
+/* Rule 1 takes the division registered on the record's date: an enterprise
+ * that moves into Jiaxing on 2026-03-15 counts from that day on. */
+Test(settle, the_division_on_the_records_date_decides_jurisdiction)
+{
+	setup();
+	const char *e = uscc("330483", 41);
+	enterprise(e, "330483");
+	sqlp("INSERT INTO voucher.enterprise_versions (uscc, valid_from, name, division) "
+	     "VALUES ($1, '2026-03-15', 'moved', '330402')", 1, &e);
+	load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
+	record("prov-a", e, "fa", "intelligent_compute", 1000, "2026-03-10T10:00:00+08:00", NULL); /* Tongxiang then */
+	record("prov-a", e, "fa", "intelligent_compute", 3000, "2026-03-20T10:00:00+08:00", NULL); /* Jiaxing */
+	/* 2026-03-14 23:30 in China is still before the move */
+	record("prov-a", e, "fa", "intelligent_compute", 500, "2026-03-14T15:30:00Z", NULL);
+	long long run = settle("alice", "jiaxing-compute", "2026-03");
+	cr_assert_str_eq(field(run, e, C_ELIG), "30.00");
+	cr_assert_str_eq(field(run, e, C_PAY), "15.00");
+}
