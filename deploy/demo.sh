@@ -5,7 +5,9 @@
 # development CA with server and provider certificates, migrates, registers
 # two providers (prov-a with an Ed25519 key, prov-b with an SM2 key) and a
 # dozen enterprises across the four cities, starts voucherd, pushes signed
-# batches with voucher-push, shows what was stored, and shuts everything down.
+# batches with voucher-push, shows what was stored, settles March 2026 for
+# the four cities as one finance user and approves as another, publishes,
+# exports, and shuts everything down.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -108,6 +110,43 @@ psql -X -q "$VOUCHER_DB" -c "SELECT u.enterprise, count(*) AS records,
 	to_char(sum(u.amount_fen) / 100.0, 'FM999999990.00') AS yuan
 	FROM audit.usage_records u GROUP BY 1 ORDER BY 1"
 curl -s "http://127.0.0.1:$metrics_port/metrics" | grep -E '^voucherd_(records_accepted|records_duplicate|requests_total\{code="200"\}|batch_seconds_count)'
+
+say "settlement: programmes, the official calendar, two finance users"
+for f in settlement/programs/*.conf; do $ctl program load "$f"; done
+$ctl calendar load settlement/calendar/2025.txt
+$ctl calendar load settlement/calendar/2026.txt
+psql -X -q "$VOUCHER_DB" -c "CREATE ROLE demo_preparer LOGIN IN ROLE voucher_finance" \
+	-c "CREATE ROLE demo_approver LOGIN IN ROLE voucher_finance"
+prep() { $ctl --db "$admin dbname=voucher user=demo_preparer" "$@"; }
+appr() { $ctl --db "$admin dbname=voucher user=demo_approver" "$@"; }
+$ctl program list
+
+say "demo_preparer settles March 2026 for each city"
+runs=""
+for p in jiaxing-compute tongxiang-compute wuxi-compute hangzhou-compute; do
+	out=$(prep settle --program $p --period 2026-03 2>/dev/null)
+	echo "$out"
+	runs="$runs $(echo "$out" | sed -n '1s/^run \([0-9]*\).*/\1/p')"
+done
+
+say "the lines of the Tongxiang run"
+tx=$(echo $runs | cut -d' ' -f2)
+prep run show "$tx"
+
+say "demo_preparer may not approve its own run; demo_approver does"
+prep run approve "$tx" || echo "(refused, as it must be)"
+for r in $runs; do appr run approve "$r"; done
+
+say "publish: the 5-working-day public notice; disbursing before it ends is refused"
+appr run publish "$tx"
+appr run disburse "$tx" --ref DEMO-PAY-0001 || echo "(refused, as it must be)"
+$ctl run list
+
+say "exports for the treasury and the enterprise's statement"
+mkdir -p "$var/exports"
+$ctl export "$tx" --format csv --out "$var/exports/run-$tx.csv" && echo "wrote $var/exports/run-$tx.csv"
+$ctl export "$tx" --format xlsx --out "$var/exports/run-$tx.xlsx" && echo "wrote $var/exports/run-$tx.xlsx"
+$ctl statement --enterprise 91330483100000001E --year 2026
 
 say "stopping voucherd (SIGTERM) and PostgreSQL"
 kill -TERM "$daemon_pid"

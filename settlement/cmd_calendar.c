@@ -60,82 +60,6 @@ static const char usage_workdays[] =
 
 /* ------------------------------------------------------------------ arguments */
 
-struct opt {
-	const char *name; /* "--name" */
-	const char **val;
-};
-
-static int usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* "voucherctl <message>", the synopsis lines of usage and a pointer to --help,
- * to stderr; returns CTL_USAGE. */
-static int usage_error(const char *usage, const char *fmt, ...)
-{
-	va_list ap;
-	fputs("voucherctl ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\n", stderr);
-	const char *p = usage;
-	while (!strncmp(p, "usage:", 6) || !strncmp(p, "       ", 7)) {
-		size_t n = strcspn(p, "\n");
-		fprintf(stderr, "%.*s\n", (int)n, p);
-		p += n + (p[n] == '\n');
-	}
-	fputs("(add --help for the details)\n", stderr);
-	return CTL_USAGE;
-}
-
-/* Parses argv[first..]: the options in opts ("--x VALUE" or "--x=VALUE", each
- * at most once) and exactly npos positional arguments; "--" ends the options.
- * Returns -1 to go on, CTL_OK after printing the help, CTL_USAGE after a
- * usage error. */
-static int parse_args(int argc, char **argv, int first, const struct opt *opts, const char **pos,
-		      int npos, const char *what, const char *usage)
-{
-	int n = 0;
-	bool opts_done = false;
-	for (const struct opt *o = opts; o && o->name; o++)
-		*o->val = NULL;
-	for (int i = first; i < argc; i++) {
-		const char *a = argv[i];
-		if (!opts_done && (!strcmp(a, "--help") || !strcmp(a, "-h"))) {
-			fputs(usage, stdout);
-			return CTL_OK;
-		}
-		if (!opts_done && !strcmp(a, "--")) {
-			opts_done = true;
-			continue;
-		}
-		if (opts_done || a[0] != '-' || a[1] == '\0') {
-			if (n >= npos)
-				return usage_error(usage, "%s: unexpected argument '%s'", what, a);
-			pos[n++] = a;
-			continue;
-		}
-		const struct opt *o;
-		size_t len = strcspn(a, "=");
-		for (o = opts; o && o->name; o++)
-			if (strlen(o->name) == len && !strncmp(a, o->name, len))
-				break;
-		if (!o || !o->name)
-			return usage_error(usage, "%s: unknown option '%.*s'", what, (int)len, a);
-		if (*o->val)
-			return usage_error(usage, "%s: %s given twice", what, o->name);
-		if (a[len] == '=') {
-			*o->val = a + len + 1;
-		} else {
-			if (i + 1 >= argc)
-				return usage_error(usage, "%s: %s needs a value", what, o->name);
-			*o->val = argv[++i];
-		}
-	}
-	if (n < npos)
-		return usage_error(usage, "%s: missing argument%s", what, npos - n > 1 ? "s" : "");
-	return -1;
-}
-
 /* A whole decimal number in [min, max]. */
 static bool parse_int(const char *s, long min, long max, long *v)
 {
@@ -159,7 +83,7 @@ static int calendar_load(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "calendar load";
 	const char *pos[1];
-	int rc = parse_args(argc, argv, 2, NULL, pos, 1, what, usage_load);
+	int rc = ctl_parse_args(argc, argv, 2, NULL, pos, 1, what, usage_load);
 	if (rc >= 0)
 		return rc;
 	const char *path = pos[0];
@@ -232,7 +156,7 @@ done:
 
 static int calendar_list(ctl_t *ctx, int argc, char **argv)
 {
-	int rc = parse_args(argc, argv, 2, NULL, NULL, 0, "calendar list", usage_list);
+	int rc = ctl_parse_args(argc, argv, 2, NULL, NULL, 0, "calendar list", usage_list);
 	if (rc >= 0)
 		return rc;
 	static const out_col_t cols[] = {
@@ -262,12 +186,12 @@ static int calendar_show(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "calendar show";
 	const char *pos[1];
-	int rc = parse_args(argc, argv, 2, NULL, pos, 1, what, usage_show);
+	int rc = ctl_parse_args(argc, argv, 2, NULL, pos, 1, what, usage_show);
 	if (rc >= 0)
 		return rc;
 	long y;
 	if (strlen(pos[0]) != 4 || !parse_int(pos[0], CAL_YEAR_MIN, CAL_YEAR_MAX, &y))
-		return usage_error(usage_show, "%s: YEAR must be a year %d-%d, not '%s'", what, CAL_YEAR_MIN,
+		return ctl_usage_error(usage_show, "%s: YEAR must be a year %d-%d, not '%s'", what, CAL_YEAR_MIN,
 				   CAL_YEAR_MAX, pos[0]);
 	static const out_col_t cols[] = {
 		{"day", OUT_TEXT}, {"weekday", OUT_TEXT}, {"kind", OUT_TEXT}, {"name", OUT_TEXT},
@@ -310,19 +234,19 @@ static int calendar_workdays(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "calendar workdays";
 	const char *from = NULL, *count = NULL;
-	const struct opt opts[] = {{"--from", &from}, {"--count", &count}, {NULL, NULL}};
-	int rc = parse_args(argc, argv, 2, opts, NULL, 0, what, usage_workdays);
+	const struct ctl_opt opts[] = {{"--from", &from}, {"--count", &count}, {NULL, NULL}};
+	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, what, usage_workdays);
 	if (rc >= 0)
 		return rc;
 	if (!from || !count)
-		return usage_error(usage_workdays, "%s: --from and --count are required", what);
+		return ctl_usage_error(usage_workdays, "%s: --from and --count are required", what);
 	cal_date_t start, end;
 	long n;
 	if (!cal_date_parse(from, &start))
-		return usage_error(usage_workdays, "%s: --from '%s' is not a real date YYYY-MM-DD", what,
+		return ctl_usage_error(usage_workdays, "%s: --from '%s' is not a real date YYYY-MM-DD", what,
 				   from);
 	if (!parse_int(count, 1, COUNT_MAX, &n))
-		return usage_error(usage_workdays, "%s: --count must be a whole number 1-%d, not '%s'",
+		return ctl_usage_error(usage_workdays, "%s: --count must be a whole number 1-%d, not '%s'",
 				   what, COUNT_MAX, count);
 	PGconn *c = ctl_conn(ctx);
 	if (!c || !begin_read(c))
@@ -349,7 +273,7 @@ int cmd_calendar(ctl_t *ctx, int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : NULL;
 	if (!sub)
-		return usage_error(usage_calendar, "calendar: which subcommand?");
+		return ctl_usage_error(usage_calendar, "calendar: which subcommand?");
 	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
 		fputs(usage_calendar, stdout);
 		return CTL_OK;
@@ -362,5 +286,5 @@ int cmd_calendar(ctl_t *ctx, int argc, char **argv)
 		return calendar_show(ctx, argc, argv);
 	if (!strcmp(sub, "workdays"))
 		return calendar_workdays(ctx, argc, argv);
-	return usage_error(usage_calendar, "calendar: unknown subcommand '%s'", sub);
+	return ctl_usage_error(usage_calendar, "calendar: unknown subcommand '%s'", sub);
 }

@@ -1,0 +1,632 @@
+/* voucherctl export (csv, xlsx) and statement against a real database, with
+ * two finance users: a Jiaxing run worked out by hand from POLICIES.md, with
+ * enterprise names that need csv quoting and formula protection. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/validate.h"
+#include "tests/integration/support.h"
+
+static PGconn *db;
+static char ci[256];
+static char dir[512];
+
+static void teardown(void)
+{
+	if (db)
+		PQfinish(db);
+	db = NULL;
+	if (dir[0]) {
+		char cmd[600];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+		(void)t_run(cmd, NULL, 0, NULL, 0);
+		dir[0] = '\0';
+	}
+}
+
+TestSuite(export, .fini = teardown, .timeout = 300);
+
+/* ---- helpers as in test_settle.c ---- */
+
+static void sql(const char *q)
+{
+	PGresult *r = PQexec(db, q);
+	cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", q,
+		  PQerrorMessage(db));
+	PQclear(r);
+}
+
+static void sqlp(const char *q, int n, const char *const *p)
+{
+	PGresult *r = PQexecParams(db, q, n, NULL, p, NULL, NULL, 0);
+	cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", q,
+		  PQerrorMessage(db));
+	PQclear(r);
+}
+
+/* a valid USCC in a division: "91" + division + 9 digits + check character */
+static const char *uscc(const char *division, int n)
+{
+	static char slots[16][19];
+	static unsigned k;
+	char *o = slots[k++ % 16];
+	snprintf(o, 19, "91%s%09d", division, n);
+	o[17] = uscc_check_char(o);
+	o[18] = '\0';
+	cr_assert(uscc_valid(o), "%s", o);
+	return o;
+}
+
+/* finance users are login roles, members of voucher_finance (cluster-wide) */
+static void ensure_user(const char *name)
+{
+	char q[512];
+	snprintf(q, sizeof q,
+		 "DO $$ BEGIN CREATE ROLE %s LOGIN IN ROLE voucher_finance; "
+		 "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+		 name);
+	sql(q);
+}
+
+static void setup(void)
+{
+	db = t_newdb(ci, sizeof ci);
+	ensure_user("alice");
+	ensure_user("bob");
+	sql("INSERT INTO voucher.providers (code, name, uscc) VALUES ('prov-a', 'A', '91330483100000001E'), "
+	    "('prov-r', 'Related', '91330483100000001E')");
+	sql("INSERT INTO voucher.provider_keys (provider, key_id, alg, public_pem) VALUES ('prov-a', 'k', 'ed25519', 'x'), "
+	    "('prov-r', 'k', 'ed25519', 'x')");
+	sql("INSERT INTO voucher.facilities VALUES ('prov-a', 'fa', '330402', 'A'), ('prov-a', 'fb', '330402', 'B'), "
+	    "('prov-r', 'fr', '330402', 'A')");
+	sql("INSERT INTO voucher.batches (provider, batch_id, digest, key_id, alg, sig_created, content_digest, "
+	    "signature_input, signature, body, record_count, accepted, duplicates, rejected, answer) VALUES "
+	    "('prov-a', 'b', 'd', 'k', 'ed25519', now(), '', '', '', '\\x', 0, 0, 0, 0, '{}'), "
+	    "('prov-r', 'b', 'd', 'k', 'ed25519', now(), '', '', '', '\\x', 0, 0, 0, 0, '{}')");
+	const char *tmp = getenv("VOUCHER_TEST_TMP") ? getenv("VOUCHER_TEST_TMP") : "/tmp";
+	snprintf(dir, sizeof dir, "%s/export-%d", tmp, (int)getpid());
+	cr_assert_eq(mkdir(dir, 0700), 0, "mkdir %s", dir);
+}
+
+static void enterprise(const char *u, const char *division, const char *name)
+{
+	const char *p[] = {u, division, name};
+	sqlp("INSERT INTO voucher.enterprises (uscc) VALUES ($1)", 1, p);
+	sqlp("INSERT INTO voucher.enterprise_versions (uscc, valid_from, name, division) "
+	     "VALUES ($1, '2025-01-01', $3, $2)",
+	     3, p);
+}
+
+static void flag(const char *u, const char *column)
+{
+	char q[256];
+	snprintf(q, sizeof q, "UPDATE voucher.enterprise_versions SET %s = true WHERE uscc = $1", column);
+	sqlp(q, 1, &u);
+}
+
+static int rec_no;
+
+static void record(const char *provider, const char *u, const char *facility, const char *category,
+		   long long amount, const char *ended_at, const char *adjusts)
+{
+	char id[32], amt[32];
+	snprintf(id, sizeof id, "r%d", ++rec_no);
+	snprintf(amt, sizeof amt, "%lld", amount);
+	const char *p[] = {provider, id, u, facility, category, amt, ended_at, adjusts};
+	sqlp("INSERT INTO voucher.usage_records (provider, record_id, batch_id, enterprise, facility, category, "
+	     "quantity, unit, amount_fen, started_at, ended_at, contract_id, adjusts, content_hash) VALUES "
+	     "($1, $2, 'b', $3, $4, $5, 1, 'card_hour', $6::bigint, $7::timestamptz - interval '1 hour', "
+	     "$7::timestamptz, 'C', $8, '\\x00')",
+	     8, p);
+}
+
+static int ctl(const char *user, const char *args, char *out, size_t outcap, char *err, size_t errcap)
+{
+	char as[320];
+	t_conninfo_as(ci, user, as, sizeof as);
+	buf_t cmd = BUF_INIT;
+	buf_printf(&cmd, "cd '%s' && bin/voucherctl --db '%s' %s", t_root_path(""), as, args);
+	int rc = t_run(cmd.data, out, outcap, err, errcap);
+	buf_free(&cmd);
+	return rc;
+}
+
+static long long settle(const char *user, const char *program, const char *period)
+{
+	char args[256], out[4096], err[4096];
+	snprintf(args, sizeof args, "settle --program %s --period %s", program, period);
+	cr_assert_eq(ctl(user, args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+	cr_assert(!strncmp(out, "run ", 4), "%s", out);
+	return atoll(out + 4);
+}
+
+static void approve(const char *user, long long run)
+{
+	char args[64], out[2048], err[2048];
+	snprintf(args, sizeof args, "run approve %lld", run);
+	cr_assert_eq(ctl(user, args, out, sizeof out, err, sizeof err), 0, "%s", err);
+}
+
+static void load_program(const char *path)
+{
+	char args[512], out[4096], err[4096];
+	snprintf(args, sizeof args, "program load '%s'", path);
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s %s", out, err);
+}
+
+/* ---- helpers of this file ---- */
+
+static const char *path_in(const char *name)
+{
+	static char slots[4][600];
+	static unsigned i;
+	char *o = slots[i++ % 4];
+	snprintf(o, 600, "%s/%s", dir, name);
+	return o;
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+/* The names in the test directory, one per line, sorted. */
+static const char *listing(void)
+{
+	static char out[4096];
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "ls -A '%s'", dir);
+	cr_assert_eq(t_run(cmd, out, sizeof out, NULL, 0), 0);
+	return out;
+}
+
+/* A member of a zip file (malloc'd text). */
+static char *zip_member(const char *zip, const char *member)
+{
+	char cmd[1200];
+	snprintf(cmd, sizeof cmd, "unzip -p '%s' '%s' > '%s.member'", zip, member, zip);
+	cr_assert_eq(t_run(cmd, NULL, 0, NULL, 0), 0, "%s", cmd);
+	char m[700];
+	snprintf(m, sizeof m, "%s.member", zip);
+	char *text = t_slurp(m, NULL);
+	unlink(m);
+	return text;
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + strlen(needle), needle))
+		n++;
+	return n;
+}
+
+static const char header[] = "\xEF\xBB\xBF"
+			     "结算批次,项目,期间,批次状态,统一社会信用代码,企业名称,行政区划,年度累计符合条件金额(元),"
+			     "年度累计应补金额(元),上限(元),此前已拨付(元),差额(元),本次拨付(元),状态,备注,收款方\r\n";
+
+static char e1[19], e2[19], e3[19], e4[19];
+
+/* Four Jiaxing enterprises and their March and April records:
+ *   E1 (南湖): 1,000,000 + 11 fen 智算 -> 500,005 fen = 5000.05 yuan; a
+ *      general_compute record (not a Jiaxing category), a record through a
+ *      related provider (listed by statement, counts for nothing), April;
+ *   E2 (南湖, a name with a quote and a comma): 300,000 fen -> 1500.00;
+ *   E3 (秀洲, a name starting with '='): 1,000,000 fen 超算 -> 5000.00;
+ *   E4 (南湖, credit blacklisted): 200,000 fen -> withheld, 1000.00 not paid. */
+static void jiaxing(void)
+{
+	setup();
+	snprintf(e1, sizeof e1, "%s", uscc("330402", 101));
+	snprintf(e2, sizeof e2, "%s", uscc("330402", 102));
+	snprintf(e3, sizeof e3, "%s", uscc("330411", 103));
+	snprintf(e4, sizeof e4, "%s", uscc("330402", 104));
+	enterprise(e1, "330402", "嘉兴甲科技有限公司");
+	enterprise(e2, "330402", "嘉兴\"乙\",丙智算有限公司");
+	enterprise(e3, "330411", "=SUM(A1:A2)科技有限公司");
+	enterprise(e4, "330402", "暂缓企业");
+	flag(e4, "credit_blacklisted");
+	const char *rp[] = {e1};
+	sqlp("INSERT INTO voucher.related_parties (uscc, provider) VALUES ($1, 'prov-r')", 1, rp);
+	load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
+	record("prov-a", e1, "fa", "intelligent_compute", 1000000, "2026-03-10T10:00:00+08:00", NULL);
+	record("prov-a", e1, "fa", "general_compute", 5000000, "2026-03-10T11:00:00+08:00", NULL);
+	record("prov-r", e1, "fr", "intelligent_compute", 400000, "2026-03-12T10:00:00+08:00", NULL);
+	record("prov-a", e1, "fa", "intelligent_compute", 11, "2026-03-31T15:30:00Z", NULL); /* still March, China time */
+	record("prov-a", e1, "fa", "intelligent_compute", 7000000, "2026-04-02T10:00:00+08:00", NULL);
+	record("prov-a", e2, "fa", "intelligent_compute", 300000, "2026-03-11T10:00:00+08:00", NULL);
+	record("prov-a", e3, "fb", "supercomputing", 1000000, "2026-03-12T10:00:00+08:00", NULL);
+	record("prov-a", e4, "fa", "intelligent_compute", 200000, "2026-03-12T10:00:00+08:00", NULL);
+}
+
+Test(export, csv_has_bom_chinese_header_yuan_quoting_and_formula_protection)
+{
+	jiaxing();
+	long long run = settle("alice", "jiaxing-compute", "2026-03");
+	approve("bob", run);
+
+	char args[1024], out[4096], err[4096];
+	const char *csv = path_in("run.csv");
+	snprintf(args, sizeof args, "export %lld --format csv --out '%s'", run, csv);
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+	cr_assert(strstr(out, "4 lines"), "%s", out);
+	size_t len;
+	char *text = t_slurp(csv, &len);
+	cr_assert(!strncmp(text, header, strlen(header)), "%.400s", text);
+	cr_assert_eq(count(text, "\r\n"), 5, "%s", text);
+	cr_assert_eq(count(text, "\n"), 5, "bare LF in %s", text);
+
+	char want[1024];
+	snprintf(want, sizeof want,
+		 "\r\n%lld,jiaxing-compute,2026-03,已审核,%s,嘉兴甲科技有限公司,330402,10000.11,5000.05,1000000.00,"
+		 "0.00,5000.05,5000.05,应拨付,,嘉兴甲科技有限公司（后补助）\r\n",
+		 run, e1);
+	cr_assert(strstr(text, want), "want %s in\n%s", want, text);
+	/* RFC 4180: quotes doubled, the field quoted */
+	snprintf(want, sizeof want,
+		 ",%s,\"嘉兴\"\"乙\"\",丙智算有限公司\",330402,3000.00,1500.00,1000000.00,0.00,1500.00,1500.00,应拨付,,"
+		 "\"嘉兴\"\"乙\"\",丙智算有限公司（后补助）\"\r\n",
+		 e2);
+	cr_assert(strstr(text, want), "want %s in\n%s", want, text);
+	/* a name starting with '=' is not a formula */
+	snprintf(want, sizeof want,
+		 ",%s,'=SUM(A1:A2)科技有限公司,330411,10000.00,5000.00,1000000.00,0.00,5000.00,5000.00,应拨付,,"
+		 "'=SUM(A1:A2)科技有限公司（后补助）\r\n",
+		 e3);
+	cr_assert(strstr(text, want), "want %s in\n%s", want, text);
+	cr_assert(!strstr(text, ",=SUM"), "%s", text);
+	snprintf(want, sizeof want, ",%s,暂缓企业,330402,2000.00,1000.00,1000000.00,0.00,1000.00,0.00,暂缓,", e4);
+	cr_assert(strstr(text, want), "want %s in\n%s", want, text);
+	free(text);
+
+	/* refuses to overwrite; nothing half-written is left behind */
+	char *before = t_slurp(csv, NULL);
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 1, "%s", out);
+	cr_assert(strstr(err, "--force"), "%s", err);
+	char *after = t_slurp(csv, NULL);
+	cr_assert_str_eq(before, after);
+	cr_assert_str_eq(listing(), "run.csv\n");
+	/* --force replaces it */
+	snprintf(args, sizeof args, "export %lld --format csv --out '%s' --force", run, csv);
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	char *forced = t_slurp(csv, NULL);
+	cr_assert_str_eq(before, forced);
+	cr_assert_str_eq(listing(), "run.csv\n");
+	free(before);
+	free(after);
+	free(forced);
+
+	/* an unknown run: exit 1, pointing to run list, no file */
+	snprintf(args, sizeof args, "export 987654321 --format csv --out '%s'", path_in("none.csv"));
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 1);
+	cr_assert(strstr(err, "voucherctl run list"), "%s", err);
+	cr_assert(!exists(path_in("none.csv")));
+	cr_assert_str_eq(listing(), "run.csv\n");
+	/* usage errors */
+	snprintf(args, sizeof args, "export %lld --out '%s'", run, path_in("x.txt"));
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 2);
+	snprintf(args, sizeof args, "export %lld --format json --out '%s'", run, path_in("x.json"));
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 2);
+	snprintf(args, sizeof args, "export %lld --format csv", run);
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 2);
+	/* a missing directory: exit 1, a clear message */
+	snprintf(args, sizeof args, "export %lld --format csv --out '%s/no/such/dir.csv'", run, dir);
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 1);
+	cr_assert(strstr(err, "cannot create"), "%s", err);
+}
+
+Test(export, xlsx_summary_and_lines_with_numbers)
+{
+	jiaxing();
+	long long run = settle("alice", "jiaxing-compute", "2026-03");
+	approve("bob", run);
+
+	char args[1024], out[4096], err[4096];
+	const char *x = path_in("run.xlsx");
+	/* the format follows from the file name (see the report on --format xlsx) */
+	snprintf(args, sizeof args, "export %lld --out '%s'", run, x);
+	cr_assert_eq(ctl("bob", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+	cr_assert(strstr(out, "xlsx"), "%s", out);
+	char cmd[700], list[8192];
+	snprintf(cmd, sizeof cmd, "unzip -tq '%s' && unzip -l '%s'", x, x);
+	cr_assert_eq(t_run(cmd, list, sizeof list, NULL, 0), 0, "not a valid zip: %s", list);
+	cr_assert(strstr(list, "xl/worksheets/sheet1.xml"), "%s", list);
+	cr_assert(strstr(list, "xl/worksheets/sheet2.xml"), "%s", list);
+	cr_assert(!strstr(list, "sheet3.xml"), "%s", list);
+
+	char *book = zip_member(x, "xl/workbook.xml");
+	cr_assert(strstr(book, "name=\"汇总\"") && strstr(book, "name=\"明细\""), "%s", book);
+	cr_assert(strstr(book, "name=\"汇总\"") < strstr(book, "name=\"明细\""), "%s", book);
+	free(book);
+
+	/* lines: amounts are numbers, names are strings (not formulas), frozen header */
+	char *lines = zip_member(x, "xl/worksheets/sheet2.xml");
+	cr_assert(strstr(lines, "<v>5000.05</v>"), "%.2000s", lines);
+	cr_assert(strstr(lines, "<v>10000.11</v>"), "%.2000s", lines);
+	cr_assert(strstr(lines, "<v>1500</v>"), "%.2000s", lines);
+	cr_assert(strstr(lines, "<v>1000000</v>"), "%.2000s", lines);
+	cr_assert(strstr(lines, "统一社会信用代码"), "%.2000s", lines);
+	cr_assert(strstr(lines, "年度累计符合条件金额(元)"), "%.2000s", lines);
+	cr_assert(strstr(lines, ">=SUM(A1:A2)科技有限公司<"), "%.4000s", lines);
+	cr_assert(strstr(lines, "嘉兴&quot;乙&quot;,丙智算有限公司") || strstr(lines, "嘉兴\"乙\",丙智算有限公司"),
+		  "%.4000s", lines);
+	cr_assert(!strstr(lines, "<f>"), "a formula in %s", lines);
+	cr_assert(strstr(lines, "嘉兴甲科技有限公司（后补助）"), "%.4000s", lines);
+	cr_assert(strstr(lines, "暂缓"), "%.4000s", lines);
+	cr_assert(strstr(lines, "state=\"frozen\""), "%.1000s", lines);
+	cr_assert(strstr(lines, e1), "%.4000s", lines);
+	cr_assert_eq(count(lines, "<row "), 5, "%s", lines);
+	free(lines);
+	char *styles = zip_member(x, "xl/styles.xml");
+	cr_assert(strstr(styles, "formatCode=\"#,##0.00\""), "%s", styles);
+	cr_assert(strstr(styles, "<b/>"), "%s", styles);
+	free(styles);
+
+	/* summary: the run, and totals by division: 330402 pays 5000.05 + 1500.00
+	 * with one withheld, 330411 pays 5000.00; in all 11500.05 */
+	char *sum = zip_member(x, "xl/worksheets/sheet1.xml");
+	cr_assert(strstr(sum, "嘉兴市算力券"), "%s", sum);
+	cr_assert(strstr(sum, "jiaxing-compute"), "%s", sum);
+	cr_assert(strstr(sum, "2026-03"), "%s", sum);
+	cr_assert(strstr(sum, "已审核 (approved)"), "%s", sum);
+	cr_assert(strstr(sum, ">alice<") && strstr(sum, ">bob<"), "%s", sum);
+	cr_assert(strstr(sum, "后补助"), "%s", sum);
+	cr_assert(!strstr(sum, "草稿"), "%s", sum);
+	cr_assert(strstr(sum, ">330402<") && strstr(sum, ">330411<"), "%s", sum);
+	cr_assert(strstr(sum, "<v>6500.05</v>"), "%s", sum);
+	cr_assert(strstr(sum, "<v>11500.05</v>"), "%s", sum);
+	cr_assert(strstr(sum, "合计"), "%s", sum);
+	char version[80];
+	snprintf(version, sizeof version, "%s", t_scalar(db, "SELECT version FROM voucher.program_versions"));
+	cr_assert(strstr(sum, version), "%s", sum);
+	free(sum);
+
+	/* refuses to overwrite */
+	cr_assert_eq(ctl("bob", args, out, sizeof out, err, sizeof err), 1, "%s", out);
+	cr_assert(strstr(err, "--force"), "%s", err);
+	cr_assert_str_eq(listing(), "run.xlsx\n");
+
+	/* a draft may be exported; it says so */
+	long long apr = settle("alice", "jiaxing-compute", "2026-04");
+	const char *dx = path_in("draft.xlsx");
+	snprintf(args, sizeof args, "export %lld --out '%s'", apr, dx);
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+	cr_assert(strstr(err, "draft"), "%s", err);
+	char *dsum = zip_member(dx, "xl/worksheets/sheet1.xml");
+	cr_assert(strstr(dsum, "草稿"), "%s", dsum);
+	cr_assert(strstr(dsum, "未复核"), "%s", dsum);
+	free(dsum);
+	/* April for E1: 8,000,011 x 50% = 4,000,005 - 500,005 granted = 35000.00 */
+	char *dlines = zip_member(dx, "xl/worksheets/sheet2.xml");
+	cr_assert(strstr(dlines, "<v>35000</v>"), "%s", dlines);
+	cr_assert(strstr(dlines, "<v>5000.05</v>"), "%s", dlines); /* granted before */
+	free(dlines);
+	snprintf(args, sizeof args, "export %lld --format csv --out '%s'", apr, path_in("draft.csv"));
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	char *dcsv = t_slurp(path_in("draft.csv"), NULL);
+	cr_assert(strstr(dcsv, ",2026-04,草稿（未审核）,"), "%s", dcsv);
+	free(dcsv);
+}
+
+Test(export, statement_lists_grants_records_and_subtotals)
+{
+	jiaxing();
+	long long mar = settle("alice", "jiaxing-compute", "2026-03");
+	approve("bob", mar);
+
+	char args[512], out[65536], err[4096];
+	snprintf(args, sizeof args, "--format json statement --enterprise %s --year 2026", e1);
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+	json_error_t je;
+	json_t *doc = json_loads(out, 0, &je);
+	cr_assert(doc, "%s: %s", je.text, out);
+	json_t *ent = json_object_get(doc, "enterprise");
+	cr_assert_str_eq(json_string_value(json_object_get(ent, "uscc")), e1);
+	cr_assert_str_eq(json_string_value(json_object_get(ent, "name")), "嘉兴甲科技有限公司");
+	cr_assert_eq(json_integer_value(json_object_get(ent, "year")), 2026);
+
+	json_t *grants = json_object_get(doc, "grants");
+	cr_assert_eq(json_array_size(grants), 1, "%s", out);
+	json_t *g = json_array_get(grants, 0);
+	cr_assert_eq(json_integer_value(json_object_get(g, "run_id")), mar);
+	cr_assert_str_eq(json_string_value(json_object_get(g, "program")), "jiaxing-compute");
+	cr_assert_str_eq(json_string_value(json_object_get(g, "program_name")), "嘉兴市算力券");
+	cr_assert_str_eq(json_string_value(json_object_get(g, "period")), "2026-03");
+	cr_assert_eq(json_integer_value(json_object_get(g, "amount")), 500005);
+	cr_assert_str_eq(json_string_value(json_object_get(g, "kind")), "grant");
+	cr_assert_str_eq(json_string_value(json_object_get(g, "run_status")), "approved");
+	cr_assert(json_is_false(json_object_get(g, "disbursed")));
+	cr_assert(json_is_null(json_object_get(g, "payment_ref")));
+	cr_assert(json_is_string(json_object_get(g, "approved_at")));
+
+	/* the March records in Jiaxing's categories: not general_compute, not April */
+	json_t *recs = json_object_get(doc, "records");
+	cr_assert_eq(json_array_size(recs), 3, "%s", out);
+	static const long long amounts[] = {1000000, 400000, 11};
+	static const char *const providers[] = {"prov-a", "prov-r", "prov-a"};
+	for (size_t i = 0; i < 3; i++) {
+		json_t *r = json_array_get(recs, i);
+		cr_assert_eq(json_integer_value(json_object_get(r, "amount")), amounts[i], "%s", out);
+		cr_assert_str_eq(json_string_value(json_object_get(r, "provider")), providers[i]);
+		cr_assert_str_eq(json_string_value(json_object_get(r, "program")), "jiaxing-compute");
+		cr_assert_str_eq(json_string_value(json_object_get(r, "batch_id")), "b");
+		cr_assert(json_is_true(json_object_get(r, "counted")) == (i != 1), "%s", out);
+	}
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(recs, 0), "category")), "intelligent_compute");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(recs, 2), "ended_at")), "2026-03-31T23:30:00+08:00");
+	cr_assert(strstr(json_string_value(json_object_get(json_array_get(recs, 1), "note")), "related"), "%s", out);
+
+	json_t *subs = json_object_get(doc, "subtotals");
+	cr_assert_eq(json_array_size(subs), 1, "%s", out);
+	json_t *s = json_array_get(subs, 0);
+	cr_assert_eq(json_integer_value(json_object_get(s, "run_id")), mar);
+	cr_assert_eq(json_integer_value(json_object_get(s, "records")), 3);
+	cr_assert_eq(json_integer_value(json_object_get(s, "amount")), 1400011);
+	cr_assert_eq(json_integer_value(json_object_get(s, "counted_amount")), 1000011);
+	cr_assert_eq(json_integer_value(json_object_get(s, "eligible_amount_ytd")), 1000011);
+	cr_assert(json_is_true(json_object_get(s, "agrees")), "%s", out);
+	cr_assert_eq(json_integer_value(json_object_get(s, "entitlement_ytd")), 500005);
+	cr_assert_eq(json_integer_value(json_object_get(s, "granted_total")), 500005);
+	json_decref(doc);
+
+	/* April approved: two grants, records up to April from the April run */
+	long long apr = settle("bob", "jiaxing-compute", "2026-04");
+	approve("alice", apr);
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+	doc = json_loads(out, 0, &je);
+	cr_assert(doc, "%s: %s", je.text, out);
+	grants = json_object_get(doc, "grants");
+	cr_assert_eq(json_array_size(grants), 2, "%s", out);
+	cr_assert_eq(json_integer_value(json_object_get(json_array_get(grants, 1), "amount")), 3500000);
+	cr_assert_eq(json_array_size(json_object_get(doc, "records")), 4, "%s", out);
+	s = json_array_get(json_object_get(doc, "subtotals"), 0);
+	cr_assert_eq(json_integer_value(json_object_get(s, "run_id")), apr);
+	cr_assert_eq(json_integer_value(json_object_get(s, "amount")), 8400011);
+	cr_assert_eq(json_integer_value(json_object_get(s, "counted_amount")), 8000011);
+	cr_assert_eq(json_integer_value(json_object_get(s, "granted_total")), 4000005);
+	cr_assert(json_is_true(json_object_get(s, "agrees")), "%s", out);
+	json_decref(doc);
+
+	/* --program filters; an enterprise with nothing lists nothing */
+	snprintf(args, sizeof args, "--format json statement --enterprise %s --year 2026 --program wuxi-compute", e1);
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	doc = json_loads(out, 0, &je);
+	cr_assert(doc, "%s: %s", je.text, out);
+	cr_assert_eq(json_array_size(json_object_get(doc, "grants")), 0);
+	cr_assert_eq(json_array_size(json_object_get(doc, "records")), 0);
+	json_decref(doc);
+
+	/* table and csv print too; csv starts with the BOM, amounts in yuan */
+	snprintf(args, sizeof args, "statement --enterprise %s --year 2026", e1);
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_assert(strstr(out, "grants:") && strstr(out, "records:") && strstr(out, "subtotals:"), "%s", out);
+	snprintf(args, sizeof args, "--format csv statement --enterprise %s --year 2026", e1);
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_assert(!strncmp(out, "\xEF\xBB\xBF", 3), "%s", out);
+	cr_assert(strstr(out, ",84000.11,80000.11,80000.11,"), "%s", out);
+
+	/* errors */
+	snprintf(args, sizeof args, "statement --enterprise %s --year 2026", uscc("330402", 999));
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 1);
+	cr_assert(strstr(err, "not registered"), "%s", err);
+	cr_assert_eq(ctl("alice", "statement --enterprise 123 --year 2026", out, sizeof out, err, sizeof err), 2);
+	snprintf(args, sizeof args, "statement --enterprise %s --year 26", e1);
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 2);
+}
+
+/* 100,000 lines: streamed through a cursor, the workbook in constant memory. */
+Test(export, a_run_of_100000_lines)
+{
+	setup();
+	load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
+	/* sum of 1..100000 fen payable */
+	sql("INSERT INTO voucher.runs (program, program_version, period, as_of, data_cutoff, total_payable, "
+	    "total_recovered, total_asked, lines) SELECT 'jiaxing-compute', version, '2026-03', '2026-04-01', now(), "
+	    "5000050000, 0, 5000050000, 100000 FROM voucher.program_versions");
+	sql("INSERT INTO voucher.run_lines SELECT r.run_id, '91330402' || lpad(i::text, 10, '0'), '企业' || i, "
+	    "CASE WHEN i % 3 = 0 THEN '330411' ELSE '330402' END, 2 * i, i, 100000000, 0, i, i, 'payable', '' "
+	    "FROM voucher.runs r, generate_series(1, 100000) i");
+	const char *run = t_scalar(db, "SELECT run_id FROM voucher.runs");
+	char id[32];
+	snprintf(id, sizeof id, "%s", run);
+
+	char args[1024], out[4096], err[4096];
+	snprintf(args, sizeof args, "export %s --out '%s'", id, path_in("big.xlsx"));
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+	cr_assert(strstr(out, "100000 lines"), "%s", out);
+	snprintf(args, sizeof args, "export %s --format csv --out '%s'", id, path_in("big.csv"));
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+	struct rusage ru;
+	cr_assert_eq(getrusage(RUSAGE_CHILDREN, &ru), 0);
+#ifndef __SANITIZE_ADDRESS__
+	/* the largest child (voucherctl) stayed small: no run held in memory
+	 * (about 14 MB here; 'run show' of the same run takes 42 MB) */
+	cr_assert_lt(ru.ru_maxrss, 32 * 1024, "max RSS %ld kB", ru.ru_maxrss);
+#endif
+
+	char cmd[700], n[64];
+	snprintf(cmd, sizeof cmd, "wc -l < '%s'", path_in("big.csv"));
+	cr_assert_eq(t_run(cmd, n, sizeof n, NULL, 0), 0);
+	cr_assert_eq(atol(n), 100001, "%s", n);
+	snprintf(cmd, sizeof cmd, "tail -c 200 '%s'", path_in("big.csv"));
+	char tail[256];
+	cr_assert_eq(t_run(cmd, tail, sizeof tail, NULL, 0), 0);
+	cr_assert(strstr(tail, ",企业100000,330402,2000.00,1000.00,1000000.00,0.00,1000.00,1000.00,应拨付,,"), "%s", tail);
+
+	snprintf(cmd, sizeof cmd, "unzip -p '%s' xl/worksheets/sheet2.xml | grep -c '<row r=\"100001\"'",
+		 path_in("big.xlsx"));
+	cr_assert_eq(t_run(cmd, n, sizeof n, NULL, 0), 0, "%s", n);
+	snprintf(cmd, sizeof cmd, "unzip -p '%s' xl/worksheets/sheet1.xml | grep -c '<v>50000500</v>'",
+		 path_in("big.xlsx"));
+	cr_assert_eq(t_run(cmd, n, sizeof n, NULL, 0), 0, "grand total missing");
+}
+
+/* A programme that pays the providers (兑付): the payee column says so.  The
+ * run exports with its own programme version, not a newer one. */
+Test(export, payee_provider_and_the_runs_own_programme_version)
+{
+	setup();
+	char path[600];
+	snprintf(path, sizeof path, "%s/testcity.conf", dir);
+	static const char conf[] =
+		"[program]\nid = testcity-compute\nname = %s\nsource = test\nvalid_from = 2026-01-01\n"
+		"payee = %s\n[jurisdiction]\ndivisions = 330402\n[records]\n"
+		"categories = intelligent_compute\n[rates]\nrate = 5000\n[caps]\ncap = 1000000\n";
+	FILE *f = fopen(path, "w");
+	cr_assert(f);
+	fprintf(f, conf, "测试市算力券", "provider");
+	fclose(f);
+	load_program(path);
+	const char *u = uscc("330402", 201);
+	char e[19];
+	snprintf(e, sizeof e, "%s", u);
+	enterprise(e, "330402", "测试企业");
+	record("prov-a", e, "fa", "intelligent_compute", 10001, "2026-03-10T10:00:00+08:00", NULL);
+	long long run = settle("alice", "testcity-compute", "2026-03");
+	approve("bob", run);
+	/* a newer version: another name, paying the enterprise */
+	f = fopen(path, "w");
+	cr_assert(f);
+	fprintf(f, conf, "测试市算力券（修订）", "enterprise");
+	fclose(f);
+	load_program(path);
+	unlink(path);
+
+	char args[1024], out[65536], err[4096];
+	snprintf(args, sizeof args, "export %lld --format csv --out '%s'", run, path_in("p.csv"));
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_assert(strstr(out, "payee provider"), "%s", out);
+	char *text = t_slurp(path_in("p.csv"), NULL);
+	char want[512];
+	snprintf(want, sizeof want, ",%s,测试企业,330402,100.01,50.00,1000000.00,0.00,50.00,50.00,应拨付,,兑付给服务商\r\n", e);
+	cr_assert(strstr(text, want), "want %s in %s", want, text);
+	free(text);
+	snprintf(args, sizeof args, "export %lld --out '%s'", run, path_in("p.xlsx"));
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	char *sum = zip_member(path_in("p.xlsx"), "xl/worksheets/sheet1.xml");
+	cr_assert(strstr(sum, ">测试市算力券<"), "%s", sum);
+	cr_assert(!strstr(sum, "修订"), "%s", sum);
+	cr_assert(strstr(sum, "兑付"), "%s", sum);
+	free(sum);
+
+	snprintf(args, sizeof args, "--format json statement --enterprise %s --year 2026", e);
+	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	json_error_t je;
+	json_t *doc = json_loads(out, 0, &je);
+	cr_assert(doc, "%s: %s", je.text, out);
+	json_t *g = json_array_get(json_object_get(doc, "grants"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(g, "payee")), "provider (兑付)");
+	cr_assert_str_eq(json_string_value(json_object_get(g, "program_name")), "测试市算力券");
+	cr_assert_eq(json_integer_value(json_object_get(g, "amount")), 5000);
+	json_t *s = json_array_get(json_object_get(doc, "subtotals"), 0);
+	cr_assert_eq(json_integer_value(json_object_get(s, "amount")), 10001);
+	json_decref(doc);
+}
