@@ -52,7 +52,7 @@ STAMP := bin/.flavour
 $(shell mkdir -p bin; [ "$$(cat $(STAMP) 2>/dev/null)" = "$(OBJDIR)" ] || echo "$(OBJDIR)" > $(STAMP))
 LINK = $(CC) $(LDFLAGS) -o $@ $(filter-out $(STAMP),$^)
 
-.PHONY: all deps test unit demo clean bench-settle
+.PHONY: all deps test unit demo clean bench-settle check-valgrind
 all: $(BINS)
 
 $(LIB): $(LIB_OBJ)
@@ -94,6 +94,13 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh deploy/demo.sh
+
+# the daemon tests with voucherd under valgrind: any error or definite leak
+# makes voucherd exit 99 and its test fail (logs in build/valgrind/)
+check-valgrind: deps
+	@$(MAKE) --no-print-directory all bin/tests
+	@rm -rf build/valgrind && mkdir -p build/valgrind
+	@VOUCHER_TEST_WRAP=$(CURDIR)/tests/valgrind-wrap.sh sh tests/run.sh --filter='ingest/*'
 
 # settle a month of 10 million records for 100,000 enterprises beside a bare
 # GROUP BY over the same rows (RECORDS=, ENTERPRISES=, RUNS= to change)

@@ -83,6 +83,14 @@ int main(int argc, char **argv)
 		return CTL_FAIL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
+		/* export has a --format of its own (csv|xlsx) */
+		bool own_format = n > 0 && !strcmp(rest[0], "export");
+		if (own_format && (!strcmp(a, "--format") || !strncmp(a, "--format=", 9))) {
+			rest[n++] = argv[i];
+			if (!strcmp(a, "--format") && i + 1 < argc)
+				rest[n++] = argv[++i];
+			continue;
+		}
 		if (!strcmp(a, "--db") || !strcmp(a, "--format")) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "voucherctl: %s needs a value\n", a);

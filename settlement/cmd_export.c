@@ -286,7 +286,7 @@ failed:
 enum {
 	H_RUN, H_PROGRAM, H_PERIOD, H_STATUS, H_PREPARED_BY, H_APPROVED_BY, H_CREATED_AT, H_APPROVED_AT,
 	H_NOTICE_ENDS, H_DISBURSED_AT, H_PAYMENT_REF, H_VERSION, H_CUTOFF, H_AS_OF, H_TOTAL_PAYABLE,
-	H_TOTAL_RECOVERED, H_LINES, H_TEXT
+	H_TOTAL_RECOVERED, H_TEXT
 };
 
 static const char sql_header[] =
@@ -295,8 +295,7 @@ static const char sql_header[] =
 	"  coalesce(to_char(r.approved_at, 'YYYY-MM-DD HH24:MI:SSOF'), ''), coalesce(r.notice_ends::text, ''), "
 	"  coalesce(to_char(r.disbursed_at, 'YYYY-MM-DD HH24:MI:SSOF'), ''), coalesce(r.payment_ref, ''), "
 	"  r.program_version, to_char(r.data_cutoff, 'YYYY-MM-DD HH24:MI:SSOF'), r.as_of::text, "
-	"  r.total_payable, r.total_recovered, "
-	"  (SELECT count(*) FROM audit.run_lines l WHERE l.run_id = r.run_id), v.text "
+	"  r.total_payable, r.total_recovered, v.text "
 	"FROM audit.runs r JOIN audit.program_versions v ON v.version = r.program_version "
 	"WHERE r.run_id = $1::bigint";
 
@@ -320,7 +319,7 @@ typedef struct exp_col {
 	const char *head;
 	cell_kind_t kind;
 	int src;      /* L_* or X_* */
-	double width; /* xlsx column width in characters (a Chinese character is ~2) */
+	int width;    /* xlsx column width in characters (a Chinese character is ~2) */
 } exp_col_t;
 
 static const exp_col_t exp_cols[] = {
@@ -698,7 +697,6 @@ static bool export_xlsx(exporter_t *e, const char *path)
 		snprintf(e->err, sizeof e->err, "cannot start the workbook");
 		return false;
 	}
-	bool ok = false;
 	e->f_head = workbook_add_format(e->wb);
 	format_set_bold(e->f_head);
 	format_set_text_wrap(e->f_head);
@@ -752,7 +750,7 @@ failed:
 	/* discard the workbook without writing it (the caller removes the file) */
 	lxw_workbook_free(e->wb);
 	e->wb = NULL;
-	return ok;
+	return false;
 }
 #endif
 
@@ -921,17 +919,33 @@ static const out_col_t ent_cols[] = {
 };
 
 static const out_col_t grant_cols[] = {
-	{"run_id", OUT_INT},       {"program", OUT_TEXT},     {"program_name", OUT_TEXT},
-	{"period", OUT_TEXT},      {"approved_at", OUT_TIMESTAMP}, {"amount", OUT_MONEY_FEN},
-	{"kind", OUT_TEXT},        {"payee", OUT_TEXT},       {"run_status", OUT_TEXT},
-	{"disbursed", OUT_BOOL},   {"disbursed_at", OUT_TIMESTAMP}, {"payment_ref", OUT_TEXT},
+	{"run_id", OUT_INT},
+	{"program", OUT_TEXT},
+	{"program_name", OUT_TEXT},
+	{"period", OUT_TEXT},
+	{"approved_at", OUT_TIMESTAMP},
+	{"amount", OUT_MONEY_FEN},
+	{"kind", OUT_TEXT},
+	{"payee", OUT_TEXT},
+	{"run_status", OUT_TEXT},
+	{"disbursed", OUT_BOOL},
+	{"disbursed_at", OUT_TIMESTAMP},
+	{"payment_ref", OUT_TEXT},
 };
 #define NGRANT ((int)(sizeof grant_cols / sizeof grant_cols[0]))
 
 static const out_col_t record_cols[] = {
-	{"program", OUT_TEXT},  {"provider", OUT_TEXT},   {"record_id", OUT_TEXT},     {"batch_id", OUT_TEXT},
-	{"facility", OUT_TEXT}, {"category", OUT_TEXT},   {"ended_at", OUT_TIMESTAMP}, {"amount", OUT_MONEY_FEN},
-	{"adjusts", OUT_TEXT},  {"counted", OUT_BOOL},    {"note", OUT_TEXT},
+	{"program", OUT_TEXT},
+	{"provider", OUT_TEXT},
+	{"record_id", OUT_TEXT},
+	{"batch_id", OUT_TEXT},
+	{"facility", OUT_TEXT},
+	{"category", OUT_TEXT},
+	{"ended_at", OUT_TIMESTAMP},
+	{"amount", OUT_MONEY_FEN},
+	{"adjusts", OUT_TEXT},
+	{"counted", OUT_BOOL},
+	{"note", OUT_TEXT},
 };
 #define NRECORD ((int)(sizeof record_cols / sizeof record_cols[0]))
 
@@ -1179,7 +1193,8 @@ int cmd_statement(ctl_t *ctx, int argc, char **argv)
 	progs = db_exec(c, "statement",
 			"SELECT DISTINCT r.program FROM audit.runs r "
 			"JOIN audit.run_lines l ON l.run_id = r.run_id AND l.uscc = $1 "
-			"WHERE left(r.period, 4)::integer = $2::integer AND r.approved_at IS NOT NULL AND ($3::text IS NULL OR r.program = $3) "
+			"WHERE left(r.period, 4)::integer = $2::integer AND r.approved_at IS NOT NULL "
+			"  AND ($3::text IS NULL OR r.program = $3) "
 			"ORDER BY 1",
 			3, key);
 	if (!progs)

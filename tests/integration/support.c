@@ -260,12 +260,16 @@ void t_daemon_start(t_daemon_t *d, const char *conninfo, const char *ingest_sect
 	posix_spawn_file_actions_addopen(&fa, 2, d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	/* VOUCHER_TEST_WRAP (e.g. tests/valgrind-wrap.sh) runs the daemon under a tool */
 	const char *bin = t_root_path("bin/voucherd");
+	const char *wrap = getenv("VOUCHER_TEST_WRAP");
 	char *argv[] = {(char *)bin, "-c", d->conf, NULL};
-	int rc = posix_spawn(&d->pid, bin, &fa, NULL, argv, environ);
+	char *wargv[] = {(char *)wrap, (char *)bin, "-c", d->conf, NULL};
+	int rc = wrap ? posix_spawn(&d->pid, wrap, &fa, NULL, wargv, environ)
+		      : posix_spawn(&d->pid, bin, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	cr_assert(rc == 0, "spawn voucherd");
-	for (int i = 0; i < 150; i++) {
+	for (int i = 0; i < (getenv("VOUCHER_TEST_WRAP") ? 600 : 150); i++) {
 		char out[512];
 		if (t_metrics_get(d, "/healthz", out, sizeof out) == 200)
 			return;
