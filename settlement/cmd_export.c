@@ -82,7 +82,7 @@ static const char usage_statement[] =
 	"              that day, the programme's dates, related party); note says why not.\n"
 	"  subtotals   per programme: that run, the number of records, their sum, the\n"
 	"              sum of the counted ones and the run's eligible amount (agrees:\n"
-	"              the two are equal; they differ only where another programme of\n"
+	"              the two are equal; they may differ where another programme of\n"
 	"              an exclusivity group took records, see line_note), the run's\n"
 	"              entitlement and cap, and what was granted in the year in total.\n"
 	"--format table|csv|json as for every listing (json amounts in fen).\n";
