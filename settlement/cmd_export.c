@@ -776,8 +776,8 @@ int cmd_export(ctl_t *ctx, int argc, char **argv)
 		return ctl_usage_error(usage_export, "export: RUN is a run id number (voucherctl run list)");
 	if (!out)
 		return ctl_usage_error(usage_export, "export: --out FILE is required");
-	/* voucherctl takes --format table|csv|json for itself wherever it stands:
-	 * csv arrives in ctx->format, xlsx (if let through) as our own option */
+	/* a --format after the word export is ours (ctl/main.c leaves it to us);
+	 * a global --format csv before it arrives in ctx->format */
 	bool xlsx;
 	if (format && !strcmp(format, "xlsx"))
 		xlsx = true;

@@ -356,8 +356,7 @@ Test(export, xlsx_summary_and_lines_with_numbers)
 
 	char args[1024], out[4096], err[4096];
 	const char *x = path_in("run.xlsx");
-	/* the format follows from the file name (see the report on --format xlsx) */
-	snprintf(args, sizeof args, "export %lld --out '%s'", run, x);
+	snprintf(args, sizeof args, "export %lld --format xlsx --out '%s'", run, x);
 	cr_assert_eq(ctl("bob", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
 	cr_assert(strstr(out, "xlsx"), "%s", out);
 	char list[8192];
@@ -418,7 +417,7 @@ Test(export, xlsx_summary_and_lines_with_numbers)
 	cr_assert(strstr(err, "--force"), "%s", err);
 	cr_assert_str_eq(listing(), "run.xlsx\n");
 
-	/* a draft may be exported; it says so */
+	/* a draft may be exported; it says so (the format follows from the name) */
 	long long apr = settle("alice", "jiaxing-compute", "2026-04");
 	const char *dx = path_in("draft.xlsx");
 	snprintf(args, sizeof args, "export %lld --out '%s'", apr, dx);
