@@ -19,18 +19,6 @@
 
 #define USER_AGENT "voucher-push/1.0"
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* The oldest OpenSSL error as text ("" if none); clears the queue. */
 static const char *ssl_errstr(char *buf, size_t len)
@@ -67,7 +55,7 @@ bool push_http_init(push_http_t *c, const push_url_t *url, const char *cert, con
 	c->timeout_ms = timeout_s * 1000;
 	c->ctx = SSL_CTX_new(TLS_client_method());
 	if (!c->ctx) {
-		set_err(err, errlen, "cannot create a TLS context: %s", ssl_errstr(e, sizeof e));
+		push_set_err(err, errlen, "cannot create a TLS context: %s", ssl_errstr(e, sizeof e));
 		return false;
 	}
 	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
@@ -75,23 +63,23 @@ bool push_http_init(push_http_t *c, const push_url_t *url, const char *cert, con
 	SSL_CTX_set_default_passwd_cb(c->ctx, no_password);
 	SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_CLIENT);
 	if (SSL_CTX_load_verify_locations(c->ctx, ca, NULL) != 1) {
-		set_err(err, errlen, "--ca %s: cannot load CA certificates: %s", ca,
+		push_set_err(err, errlen, "--ca %s: cannot load CA certificates: %s", ca,
 			ssl_errstr(e, sizeof e));
 		goto fail;
 	}
 	if (SSL_CTX_use_certificate_chain_file(c->ctx, cert) != 1) {
-		set_err(err, errlen, "--cert %s: cannot load the client certificate: %s", cert,
+		push_set_err(err, errlen, "--cert %s: cannot load the client certificate: %s", cert,
 			ssl_errstr(e, sizeof e));
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(c->ctx, key, SSL_FILETYPE_PEM) != 1) {
-		set_err(err, errlen, "--key %s: cannot load the private key (PEM, unencrypted): %s",
+		push_set_err(err, errlen, "--key %s: cannot load the private key (PEM, unencrypted): %s",
 			key, ssl_errstr(e, sizeof e));
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(c->ctx) != 1) {
 		ERR_clear_error();
-		set_err(err, errlen, "--key %s does not belong to the certificate in --cert %s",
+		push_set_err(err, errlen, "--key %s does not belong to the certificate in --cert %s",
 			key, cert);
 		goto fail;
 	}
@@ -159,7 +147,7 @@ static bool tcp_connect(push_http_t *c, int64_t deadline, bool *noname, char *er
 	hints.ai_flags = AI_NUMERICSERV | (c->url.is_ip ? AI_NUMERICHOST : AI_ADDRCONFIG);
 	int rc = getaddrinfo(c->url.host, c->url.port, &hints, &res);
 	if (rc != 0) {
-		set_err(err, errlen, "cannot resolve %s: %s", c->url.host, gai_strerror(rc));
+		push_set_err(err, errlen, "cannot resolve %s: %s", c->url.host, gai_strerror(rc));
 		*noname = rc != EAI_AGAIN && rc != EAI_SYSTEM && rc != EAI_MEMORY;
 		return false;
 	}
@@ -209,7 +197,7 @@ static bool tcp_connect(push_http_t *c, int64_t deadline, bool *noname, char *er
 		return true;
 	}
 	freeaddrinfo(res);
-	set_err(err, errlen, "cannot connect to %s port %s: %s", c->url.host, c->url.port,
+	push_set_err(err, errlen, "cannot connect to %s port %s: %s", c->url.host, c->url.port,
 		strerror(last ? last : ECONNREFUSED));
 	return false;
 }
@@ -240,7 +228,7 @@ static void tls_failure(SSL *ssl, int ret, const char *what, bool *fatal, char *
 	*fatal = false;
 	if (what && strcmp(what, "TLS handshake") == 0 && SSL_get_verify_result(ssl) != X509_V_OK) {
 		*fatal = true;
-		set_err(err, errlen,
+		push_set_err(err, errlen,
 			"the server's certificate was not accepted: %s (check --ca and the host in --url)",
 			X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
 		ERR_clear_error();
@@ -249,24 +237,24 @@ static void tls_failure(SSL *ssl, int ret, const char *what, bool *fatal, char *
 	switch (se) {
 	case SSL_ERROR_WANT_READ:
 	case SSL_ERROR_WANT_WRITE:
-		set_err(err, errlen, "%s: timed out", what);
+		push_set_err(err, errlen, "%s: timed out", what);
 		break;
 	case SSL_ERROR_ZERO_RETURN:
-		set_err(err, errlen, "%s: the server closed the connection", what);
+		push_set_err(err, errlen, "%s: the server closed the connection", what);
 		break;
 	case SSL_ERROR_SYSCALL:
 		if (e)
-			set_err(err, errlen, "%s: %s", what, ssl_errstr(es, sizeof es));
+			push_set_err(err, errlen, "%s: %s", what, ssl_errstr(es, sizeof es));
 		else if (en == EAGAIN || en == EWOULDBLOCK)
-			set_err(err, errlen, "%s: timed out", what);
+			push_set_err(err, errlen, "%s: timed out", what);
 		else if (en)
-			set_err(err, errlen, "%s: %s", what, strerror(en));
+			push_set_err(err, errlen, "%s: %s", what, strerror(en));
 		else
-			set_err(err, errlen, "%s: the server closed the connection", what);
+			push_set_err(err, errlen, "%s: the server closed the connection", what);
 		break;
 	default:
 		*fatal = tls_fatal(e);
-		set_err(err, errlen, "%s: %s", what, e ? ssl_errstr(es, sizeof es) : "TLS error");
+		push_set_err(err, errlen, "%s: %s", what, e ? ssl_errstr(es, sizeof es) : "TLS error");
 		break;
 	}
 	ERR_clear_error();
@@ -279,14 +267,14 @@ static bool tls_connect(push_http_t *c, int64_t deadline, bool *fatal, bool *non
 	if (!tcp_connect(c, deadline, noname, err, errlen))
 		return false;
 	if (!arm(c->fd, deadline)) {
-		set_err(err, errlen, "TLS handshake: timed out");
+		push_set_err(err, errlen, "TLS handshake: timed out");
 		push_http_close(c);
 		return false;
 	}
 	c->ssl = SSL_new(c->ctx);
 	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
 		char es[256];
-		set_err(err, errlen, "cannot set up TLS: %s", ssl_errstr(es, sizeof es));
+		push_set_err(err, errlen, "cannot set up TLS: %s", ssl_errstr(es, sizeof es));
 		push_http_close(c);
 		return false;
 	}
@@ -301,7 +289,7 @@ static bool tls_connect(push_http_t *c, int64_t deadline, bool *fatal, bool *non
 	}
 	if (!ok) {
 		ERR_clear_error();
-		set_err(err, errlen, "cannot set the expected server name %s", c->url.host);
+		push_set_err(err, errlen, "cannot set the expected server name %s", c->url.host);
 		*fatal = true;
 		push_http_close(c);
 		return false;
@@ -341,7 +329,7 @@ static bool write_all(push_http_t *c, const void *data, size_t len, int64_t dead
 	const char *p = data;
 	while (len) {
 		if (!arm(c->fd, deadline)) {
-			set_err(err, errlen, "sending the request: timed out");
+			push_set_err(err, errlen, "sending the request: timed out");
 			return false;
 		}
 		int chunk = len > (1 << 30) ? (1 << 30) : (int)len;
@@ -366,14 +354,14 @@ static bool read_response(push_http_t *c, push_resp_t *resp, int64_t deadline, b
 	*fatal = false;
 	while (!done) {
 		if (!arm(c->fd, deadline)) {
-			set_err(err, errlen, "waiting for the answer: timed out");
+			push_set_err(err, errlen, "waiting for the answer: timed out");
 			return false;
 		}
 		errno = 0;
 		int n = SSL_read(c->ssl, buf, sizeof buf);
 		if (n > 0) {
 			if (!push_resp_feed(resp, buf, (size_t)n, &done)) {
-				set_err(err, errlen, "the answer is not valid HTTP: %s", resp->err);
+				push_set_err(err, errlen, "the answer is not valid HTTP: %s", resp->err);
 				return false;
 			}
 			continue;
@@ -388,7 +376,7 @@ static bool read_response(push_http_t *c, push_resp_t *resp, int64_t deadline, b
 			ERR_clear_error();
 			if (push_resp_eof(resp, &done) && done)
 				return true;
-			set_err(err, errlen, "%s", resp->err);
+			push_set_err(err, errlen, "%s", resp->err);
 			return false;
 		}
 		tls_failure(c->ssl, n, "waiting for the answer", fatal, err, errlen);
@@ -445,7 +433,7 @@ bool push_http_request(push_http_t *c, const char *method, const char *path,
 			return true;
 		}
 		if (fatal)
-			set_err(err, errlen, "%s", e2);
+			push_set_err(err, errlen, "%s", e2);
 		push_http_close(c);
 		*fail = fatal ? PUSH_HTTP_FAIL_FATAL : PUSH_HTTP_FAIL_SEND;
 		return false;

@@ -12,10 +12,7 @@
 
 #include "common/validate.h"
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+void push_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (!err || !errlen)
 		return;
@@ -44,18 +41,18 @@ bool push_url_parse(const char *url, push_url_t *u, char *err, size_t errlen)
 	static const char scheme[] = "https://";
 	memset(u, 0, sizeof *u);
 	if (!url || strncasecmp(url, scheme, sizeof scheme - 1) != 0) {
-		set_err(err, errlen, "the URL must start with https://");
+		push_set_err(err, errlen, "the URL must start with https://");
 		return false;
 	}
 	const char *p = url + sizeof scheme - 1;
 	if (strpbrk(p, "?#")) {
-		set_err(err, errlen, "the URL must not have a query or a fragment");
+		push_set_err(err, errlen, "the URL must not have a query or a fragment");
 		return false;
 	}
 	size_t alen = strcspn(p, "/");
 	const char *path = p + alen;
 	if (memchr(p, '@', alen)) {
-		set_err(err, errlen, "the URL must not carry user information");
+		push_set_err(err, errlen, "the URL must not carry user information");
 		return false;
 	}
 	const char *hs, *he, *q; /* host start, host end, after the host */
@@ -63,7 +60,7 @@ bool push_url_parse(const char *url, push_url_t *u, char *err, size_t errlen)
 		hs = p + 1;
 		he = memchr(hs, ']', (size_t)(p + alen - hs));
 		if (!he) {
-			set_err(err, errlen, "unterminated [IPv6] address in the URL");
+			push_set_err(err, errlen, "unterminated [IPv6] address in the URL");
 			return false;
 		}
 		q = he + 1;
@@ -76,7 +73,7 @@ bool push_url_parse(const char *url, push_url_t *u, char *err, size_t errlen)
 	}
 	size_t hlen = (size_t)(he - hs);
 	if (hlen == 0 || hlen >= sizeof u->host) {
-		set_err(err, errlen, "the URL has no host or an overlong one");
+		push_set_err(err, errlen, "the URL has no host or an overlong one");
 		return false;
 	}
 	memcpy(u->host, hs, hlen);
@@ -85,11 +82,11 @@ bool push_url_parse(const char *url, push_url_t *u, char *err, size_t errlen)
 	if (*p == '[') {
 		struct in6_addr a6;
 		if (strchr(u->host, '%')) {
-			set_err(err, errlen, "IPv6 zone ids are not supported in the URL");
+			push_set_err(err, errlen, "IPv6 zone ids are not supported in the URL");
 			return false;
 		}
 		if (inet_pton(AF_INET6, u->host, &a6) != 1) {
-			set_err(err, errlen, "'%s' is not an IPv6 address", u->host);
+			push_set_err(err, errlen, "'%s' is not an IPv6 address", u->host);
 			return false;
 		}
 		u->is_ip = true;
@@ -98,7 +95,7 @@ bool push_url_parse(const char *url, push_url_t *u, char *err, size_t errlen)
 		bool digits_dots = true;
 		for (const char *c = u->host; *c; c++) {
 			if (!host_char(*c)) {
-				set_err(err, errlen,
+				push_set_err(err, errlen,
 					"invalid character in the URL's host (IPv6 addresses go in [brackets])");
 				return false;
 			}
@@ -108,7 +105,7 @@ bool push_url_parse(const char *url, push_url_t *u, char *err, size_t errlen)
 		if (inet_pton(AF_INET, u->host, &a4) == 1) {
 			u->is_ip = true;
 		} else if (digits_dots) {
-			set_err(err, errlen, "'%s' is not an IPv4 address", u->host);
+			push_set_err(err, errlen, "'%s' is not an IPv4 address", u->host);
 			return false;
 		}
 	}
@@ -117,19 +114,19 @@ bool push_url_parse(const char *url, push_url_t *u, char *err, size_t errlen)
 	const char *ae = p + alen;
 	if (q < ae) {
 		if (*q != ':' || q + 1 == ae) {
-			set_err(err, errlen, "bad port in the URL");
+			push_set_err(err, errlen, "bad port in the URL");
 			return false;
 		}
 		unsigned long port = 0;
 		for (const char *c = q + 1; c < ae; c++) {
 			if (!is_digit(*c) || c - q > 5) {
-				set_err(err, errlen, "bad port in the URL");
+				push_set_err(err, errlen, "bad port in the URL");
 				return false;
 			}
 			port = port * 10 + (unsigned long)(*c - '0');
 		}
 		if (port == 0 || port > 65535) {
-			set_err(err, errlen, "the URL's port must be 1-65535");
+			push_set_err(err, errlen, "the URL's port must be 1-65535");
 			return false;
 		}
 		snprintf(u->port, sizeof u->port, "%lu", port);
@@ -140,7 +137,7 @@ bool push_url_parse(const char *url, push_url_t *u, char *err, size_t errlen)
 	/* path: nothing, "/" or the endpoint itself */
 	if (!(strcmp(path, "") == 0 || strcmp(path, "/") == 0 || strcmp(path, PUSH_PATH) == 0 ||
 	      strcmp(path, PUSH_PATH "/") == 0)) {
-		set_err(err, errlen, "the URL must be https://host[:port] (the path is always %s)",
+		push_set_err(err, errlen, "the URL must be https://host[:port] (the path is always %s)",
 			PUSH_PATH);
 		return false;
 	}
@@ -198,7 +195,7 @@ bool push_ndjson_next(push_ndjson_t *r, const char **rec, size_t *len, char *err
 		ssize_t n = getline(&r->line, &r->cap, r->f);
 		if (n < 0) {
 			if (ferror(r->f)) {
-				set_err(err, errlen, "read error after line %lu: %s", r->lineno,
+				push_set_err(err, errlen, "read error after line %lu: %s", r->lineno,
 					strerror(errno ? errno : EIO));
 				return false;
 			}
@@ -206,16 +203,16 @@ bool push_ndjson_next(push_ndjson_t *r, const char **rec, size_t *len, char *err
 		}
 		r->lineno++;
 		if (r->md && EVP_DigestUpdate(r->md, r->line, (size_t)n) != 1) {
-			set_err(err, errlen, "cannot hash the input");
+			push_set_err(err, errlen, "cannot hash the input");
 			return false;
 		}
 		if ((size_t)n > PUSH_MAX_RECORD_LINE) {
-			set_err(err, errlen, "line %lu: longer than %d bytes", r->lineno,
+			push_set_err(err, errlen, "line %lu: longer than %d bytes", r->lineno,
 				PUSH_MAX_RECORD_LINE);
 			return false;
 		}
 		if (memchr(r->line, '\0', (size_t)n)) {
-			set_err(err, errlen, "line %lu: contains a NUL byte", r->lineno);
+			push_set_err(err, errlen, "line %lu: contains a NUL byte", r->lineno);
 			return false;
 		}
 		char *s = r->line;
@@ -232,7 +229,7 @@ bool push_ndjson_next(push_ndjson_t *r, const char **rec, size_t *len, char *err
 		json_error_t je;
 		json_t *j = json_loadb(s, l, JSON_REJECT_DUPLICATES, &je);
 		if (!j) {
-			set_err(err, errlen, "line %lu: not a JSON record: %s (column %d)",
+			push_set_err(err, errlen, "line %lu: not a JSON record: %s (column %d)",
 				r->lineno, je.text, je.column);
 			return false;
 		}
@@ -240,11 +237,11 @@ bool push_ndjson_next(push_ndjson_t *r, const char **rec, size_t *len, char *err
 		bool whole = obj && json_object_get(j, "batch_id") && json_object_get(j, "records");
 		json_decref(j);
 		if (!obj) {
-			set_err(err, errlen, "line %lu: a record must be a JSON object", r->lineno);
+			push_set_err(err, errlen, "line %lu: a record must be a JSON object", r->lineno);
 			return false;
 		}
 		if (whole) {
-			set_err(err, errlen,
+			push_set_err(err, errlen,
 				"line %lu: a whole batch body, not a record (send batch files as FILE "
 				"arguments, without --records)",
 				r->lineno);

@@ -164,4 +164,7 @@ void push_quote(buf_t *out, const char *s, size_t max);
  * with push_quote otherwise, "-" if NULL. */
 void push_token(buf_t *out, const char *s);
 
+/* Formats a message into err (if err and errlen are not 0). */
+void push_set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif
