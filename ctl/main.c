@@ -32,6 +32,7 @@ static const char usage_text[] =
 	"  program list | show ID                    programmes and their versions\n"
 	"  override add --program ID --enterprise USCC --year Y [--rate-bp N] [--cap-fen N] --ref DOC\n"
 	"  calendar load FILE                        official holidays and swapped working days\n"
+	"  calendar list | show YEAR | workdays --from DATE --count N\n"
 	"  settle --program ID --period YYYY-MM [--dry-run]\n"
 	"  run list [--program ID] | show RUN\n"
 	"  run approve RUN | publish RUN | disburse RUN --ref PAYMENT_BATCH\n"
