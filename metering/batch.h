@@ -45,6 +45,7 @@
 /* Set by the database (voucher.ingest_batch): */
 #define REJ_UNKNOWN_FACILITY "unknown_facility"
 #define REJ_ADJUSTS_UNKNOWN "adjusts_unknown"
+#define REJ_ADJUSTS_MISMATCH "adjusts_mismatch"   /* not the facility, category and period of its target */
 #define REJ_NET_NEGATIVE "net_below_zero"
 #define REJ_CONFLICT "conflict"
 

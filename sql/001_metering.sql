@@ -284,11 +284,19 @@ BEGIN
 		IF FOUND THEN
 			CONTINUE; -- stored before: a duplicate or a conflict, classified below
 		END IF;
-		SELECT u.enterprise, u.amount_fen, u.adjusts INTO v_target
+		SELECT u.enterprise, u.amount_fen, u.adjusts, u.facility, u.category, u.started_at,
+		       u.ended_at INTO v_target
 		  FROM voucher.usage_records u
 		 WHERE u.provider = p_provider AND u.record_id = v_adj.adj;
 		IF NOT FOUND OR v_target.adjusts IS NOT NULL OR v_target.enterprise <> v_adj.ent THEN
 			v_adj_rej := v_adj_rej || jsonb_build_object(v_adj.i::text, 'adjusts_unknown');
+			CONTINUE;
+		END IF;
+		-- an adjustment corrects the record it adjusts: the same service, so
+		-- the same facility, category and period (it is settled with it)
+		IF v_target.facility <> v_adj.fac OR v_target.category <> v_adj.cat
+		   OR v_target.started_at <> v_adj.st OR v_target.ended_at <> v_adj.en THEN
+			v_adj_rej := v_adj_rej || jsonb_build_object(v_adj.i::text, 'adjusts_mismatch');
 			CONTINUE;
 		END IF;
 		SELECT v_target.amount_fen + coalesce(sum(u.amount_fen), 0) + v_adj.amt INTO v_net
@@ -331,6 +339,7 @@ BEGIN
 		       CASE c.outcome
 			 WHEN 'unknown_facility' THEN 'facility is not registered to this provider'
 			 WHEN 'adjusts_unknown' THEN 'adjusts names no earlier plain record of this provider and enterprise'
+			 WHEN 'adjusts_mismatch' THEN 'an adjustment must have the facility, category, started_at and ended_at of the record it adjusts'
 			 WHEN 'net_below_zero' THEN 'the adjustment would take the net amount below zero'
 			 WHEN 'conflict' THEN 'record_id was stored before with different content'
 			 ELSE 'record could not be stored'

@@ -167,6 +167,15 @@ BEGIN
 		RAISE EXCEPTION 'run %: another run of % in % was approved after it was prepared; settle again',
 			p_run, v_run.program, left(v_run.period, 4) USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	-- months are settled in order: a run for an earlier month than one
+	-- already approved would pay again what a later run recovered
+	IF EXISTS (SELECT 1 FROM voucher.runs r JOIN voucher.run_events e ON e.run_id = r.run_id
+		    AND e.event = 'approved'
+		    WHERE r.program = v_run.program AND left(r.period, 4) = left(v_run.period, 4)
+		      AND r.period > v_run.period) THEN
+		RAISE EXCEPTION 'run %: a later month of % in % is already approved; settle that month again instead',
+			p_run, v_run.program, left(v_run.period, 4) USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	INSERT INTO voucher.run_events (run_id, event) VALUES (p_run, 'approved');
 	INSERT INTO voucher.grants (run_id, program, year, uscc, amount_fen)
 	SELECT p_run, v_run.program, left(v_run.period, 4)::integer, l.uscc, l.payable

@@ -12,17 +12,14 @@
 
 #include "common/buf.h"
 #include "common/validate.h"
+#include "tests/integration/settle_fixture.h"
 #include "tests/integration/support.h"
 
-static PGconn *db;
-static char ci[256];
 static char dir[512];
 
 static void teardown(void)
 {
-	if (db)
-		PQfinish(db);
-	db = NULL;
+	sf_teardown();
 	if (dir[0]) {
 		char cmd[600];
 		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -33,135 +30,15 @@ static void teardown(void)
 
 TestSuite(export, .fini = teardown, .timeout = 300);
 
-/* ---- helpers as in test_settle.c ---- */
+/* ---- helpers of this file ---- */
 
-static void sql(const char *q)
+static void export_setup(void)
 {
-	PGresult *r = PQexec(db, q);
-	cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", q,
-		  PQerrorMessage(db));
-	PQclear(r);
-}
-
-static void sqlp(const char *q, int n, const char *const *p)
-{
-	PGresult *r = PQexecParams(db, q, n, NULL, p, NULL, NULL, 0);
-	cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", q,
-		  PQerrorMessage(db));
-	PQclear(r);
-}
-
-/* a valid USCC in a division: "91" + division + 9 digits + check character */
-static const char *uscc(const char *division, int n)
-{
-	static char slots[16][19];
-	static unsigned k;
-	char *o = slots[k++ % 16];
-	snprintf(o, 19, "91%s%09d", division, n);
-	o[17] = uscc_check_char(o);
-	o[18] = '\0';
-	cr_assert(uscc_valid(o), "%s", o);
-	return o;
-}
-
-/* finance users are login roles, members of voucher_finance (cluster-wide) */
-static void ensure_user(const char *name)
-{
-	char q[512];
-	snprintf(q, sizeof q,
-		 "DO $$ BEGIN CREATE ROLE %s LOGIN IN ROLE voucher_finance; "
-		 "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
-		 name);
-	sql(q);
-}
-
-static void setup(void)
-{
-	db = t_newdb(ci, sizeof ci);
-	ensure_user("alice");
-	ensure_user("bob");
-	sql("INSERT INTO voucher.providers (code, name, uscc) VALUES ('prov-a', 'A', '91330483100000001E'), "
-	    "('prov-r', 'Related', '91330483100000001E')");
-	sql("INSERT INTO voucher.provider_keys (provider, key_id, alg, public_pem) VALUES ('prov-a', 'k', 'ed25519', 'x'), "
-	    "('prov-r', 'k', 'ed25519', 'x')");
-	sql("INSERT INTO voucher.facilities VALUES ('prov-a', 'fa', '330402', 'A'), ('prov-a', 'fb', '330402', 'B'), "
-	    "('prov-r', 'fr', '330402', 'A')");
-	sql("INSERT INTO voucher.batches (provider, batch_id, digest, key_id, alg, sig_created, content_digest, "
-	    "signature_input, signature, body, record_count, accepted, duplicates, rejected, answer) VALUES "
-	    "('prov-a', 'b', 'd', 'k', 'ed25519', now(), '', '', '', '\\x', 0, 0, 0, 0, '{}'), "
-	    "('prov-r', 'b', 'd', 'k', 'ed25519', now(), '', '', '', '\\x', 0, 0, 0, 0, '{}')");
+	sf_setup();
 	const char *tmp = getenv("VOUCHER_TEST_TMP") ? getenv("VOUCHER_TEST_TMP") : "/tmp";
 	snprintf(dir, sizeof dir, "%s/export-%d", tmp, (int)getpid());
 	cr_assert_eq(mkdir(dir, 0700), 0, "mkdir %s", dir);
 }
-
-static void enterprise(const char *u, const char *division, const char *name)
-{
-	const char *p[] = {u, division, name};
-	sqlp("INSERT INTO voucher.enterprises (uscc) VALUES ($1)", 1, p);
-	sqlp("INSERT INTO voucher.enterprise_versions (uscc, valid_from, name, division) "
-	     "VALUES ($1, '2025-01-01', $3, $2)",
-	     3, p);
-}
-
-static void flag(const char *u, const char *column)
-{
-	char q[256];
-	snprintf(q, sizeof q, "UPDATE voucher.enterprise_versions SET %s = true WHERE uscc = $1", column);
-	sqlp(q, 1, &u);
-}
-
-static int rec_no;
-
-static void record(const char *provider, const char *u, const char *facility, const char *category,
-		   long long amount, const char *ended_at, const char *adjusts)
-{
-	char id[32], amt[32];
-	snprintf(id, sizeof id, "r%d", ++rec_no);
-	snprintf(amt, sizeof amt, "%lld", amount);
-	const char *p[] = {provider, id, u, facility, category, amt, ended_at, adjusts};
-	sqlp("INSERT INTO voucher.usage_records (provider, record_id, batch_id, enterprise, facility, category, "
-	     "quantity, unit, amount_fen, started_at, ended_at, contract_id, adjusts, content_hash) VALUES "
-	     "($1, $2, 'b', $3, $4, $5, 1, 'card_hour', $6::bigint, $7::timestamptz - interval '1 hour', "
-	     "$7::timestamptz, 'C', $8, '\\x00')",
-	     8, p);
-}
-
-static int ctl(const char *user, const char *args, char *out, size_t outcap, char *err, size_t errcap)
-{
-	char as[320];
-	t_conninfo_as(ci, user, as, sizeof as);
-	buf_t cmd = BUF_INIT;
-	buf_printf(&cmd, "cd '%s' && bin/voucherctl --db '%s' %s", t_root_path(""), as, args);
-	int rc = t_run(cmd.data, out, outcap, err, errcap);
-	buf_free(&cmd);
-	return rc;
-}
-
-static long long settle(const char *user, const char *program, const char *period)
-{
-	char args[256], out[4096], err[4096];
-	snprintf(args, sizeof args, "settle --program %s --period %s", program, period);
-	cr_assert_eq(ctl(user, args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
-	cr_assert(!strncmp(out, "run ", 4), "%s", out);
-	return atoll(out + 4);
-}
-
-static void approve(const char *user, long long run)
-{
-	char args[64], out[2048], err[2048];
-	snprintf(args, sizeof args, "run approve %lld", run);
-	cr_assert_eq(ctl(user, args, out, sizeof out, err, sizeof err), 0, "%s", err);
-}
-
-static void load_program(const char *path)
-{
-	char args[512], out[4096], err[4096];
-	snprintf(args, sizeof args, "program load '%s'", path);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s %s", out, err);
-}
-
-/* ---- helpers of this file ---- */
 
 static const char *path_in(const char *name)
 {
@@ -249,39 +126,39 @@ static char e1[19], e2[19], e3[19], e4[19];
  *   E4 (南湖, credit blacklisted): 200,000 fen -> withheld, 1000.00 not paid. */
 static void jiaxing(void)
 {
-	setup();
-	snprintf(e1, sizeof e1, "%s", uscc("330402", 101));
-	snprintf(e2, sizeof e2, "%s", uscc("330402", 102));
-	snprintf(e3, sizeof e3, "%s", uscc("330411", 103));
-	snprintf(e4, sizeof e4, "%s", uscc("330402", 104));
-	enterprise(e1, "330402", "嘉兴甲科技有限公司");
-	enterprise(e2, "330402", "嘉兴\"乙\",丙智算有限公司");
-	enterprise(e3, "330411", "=SUM(A1:A2)科技有限公司");
-	enterprise(e4, "330402", "暂缓企业");
-	flag(e4, "credit_blacklisted");
+	export_setup();
+	snprintf(e1, sizeof e1, "%s", sf_uscc("330402", 101));
+	snprintf(e2, sizeof e2, "%s", sf_uscc("330402", 102));
+	snprintf(e3, sizeof e3, "%s", sf_uscc("330411", 103));
+	snprintf(e4, sizeof e4, "%s", sf_uscc("330402", 104));
+	sf_enterprise(e1, "330402", "嘉兴甲科技有限公司");
+	sf_enterprise(e2, "330402", "嘉兴\"乙\",丙智算有限公司");
+	sf_enterprise(e3, "330411", "=SUM(A1:A2)科技有限公司");
+	sf_enterprise(e4, "330402", "暂缓企业");
+	sf_flag(e4, "credit_blacklisted");
 	const char *rp[] = {e1};
-	sqlp("INSERT INTO voucher.related_parties (uscc, provider) VALUES ($1, 'prov-r')", 1, rp);
-	load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
-	record("prov-a", e1, "fa", "intelligent_compute", 1000000, "2026-03-10T10:00:00+08:00", NULL);
-	record("prov-a", e1, "fa", "general_compute", 5000000, "2026-03-10T11:00:00+08:00", NULL);
-	record("prov-r", e1, "fr", "intelligent_compute", 400000, "2026-03-12T10:00:00+08:00", NULL);
-	record("prov-a", e1, "fa", "intelligent_compute", 11, "2026-03-31T15:30:00Z", NULL); /* still March, China time */
-	record("prov-a", e1, "fa", "intelligent_compute", 7000000, "2026-04-02T10:00:00+08:00", NULL);
-	record("prov-a", e2, "fa", "intelligent_compute", 300000, "2026-03-11T10:00:00+08:00", NULL);
-	record("prov-a", e3, "fb", "supercomputing", 1000000, "2026-03-12T10:00:00+08:00", NULL);
-	record("prov-a", e4, "fa", "intelligent_compute", 200000, "2026-03-12T10:00:00+08:00", NULL);
+	sf_sqlp("INSERT INTO voucher.related_parties (uscc, provider) VALUES ($1, 'prov-r')", 1, rp);
+	sf_load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
+	sf_record("prov-a", e1, "fa", "intelligent_compute", 1000000, "2026-03-10T10:00:00+08:00", NULL);
+	sf_record("prov-a", e1, "fa", "general_compute", 5000000, "2026-03-10T11:00:00+08:00", NULL);
+	sf_record("prov-r", e1, "fr", "intelligent_compute", 400000, "2026-03-12T10:00:00+08:00", NULL);
+	sf_record("prov-a", e1, "fa", "intelligent_compute", 11, "2026-03-31T15:30:00Z", NULL); /* still March, China time */
+	sf_record("prov-a", e1, "fa", "intelligent_compute", 7000000, "2026-04-02T10:00:00+08:00", NULL);
+	sf_record("prov-a", e2, "fa", "intelligent_compute", 300000, "2026-03-11T10:00:00+08:00", NULL);
+	sf_record("prov-a", e3, "fb", "supercomputing", 1000000, "2026-03-12T10:00:00+08:00", NULL);
+	sf_record("prov-a", e4, "fa", "intelligent_compute", 200000, "2026-03-12T10:00:00+08:00", NULL);
 }
 
 Test(export, csv_has_bom_chinese_header_yuan_quoting_and_formula_protection)
 {
 	jiaxing();
-	long long run = settle("alice", "jiaxing-compute", "2026-03");
-	approve("bob", run);
+	long long run = sf_settle("alice", "jiaxing-compute", "2026-03");
+	sf_approve("bob", run);
 
 	char args[1024], out[4096], err[4096];
 	const char *csv = path_in("run.csv");
 	snprintf(args, sizeof args, "export %lld --format csv --out '%s'", run, csv);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
 	cr_assert(strstr(out, "4 lines"), "%s", out);
 	size_t len;
 	char *text = t_slurp(csv, &len);
@@ -314,14 +191,14 @@ Test(export, csv_has_bom_chinese_header_yuan_quoting_and_formula_protection)
 
 	/* refuses to overwrite; nothing half-written is left behind */
 	char *before = t_slurp(csv, NULL);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 1, "%s", out);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 1, "%s", out);
 	cr_assert(strstr(err, "--force"), "%s", err);
 	char *after = t_slurp(csv, NULL);
 	cr_assert_str_eq(before, after);
 	cr_assert_str_eq(listing(), "run.csv\n");
 	/* --force replaces it */
 	snprintf(args, sizeof args, "export %lld --format csv --out '%s' --force", run, csv);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
 	char *forced = t_slurp(csv, NULL);
 	cr_assert_str_eq(before, forced);
 	cr_assert_str_eq(listing(), "run.csv\n");
@@ -331,33 +208,33 @@ Test(export, csv_has_bom_chinese_header_yuan_quoting_and_formula_protection)
 
 	/* an unknown run: exit 1, pointing to run list, no file */
 	snprintf(args, sizeof args, "export 987654321 --format csv --out '%s'", path_in("none.csv"));
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 1);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 1);
 	cr_assert(strstr(err, "voucherctl run list"), "%s", err);
 	cr_assert(!exists(path_in("none.csv")));
 	cr_assert_str_eq(listing(), "run.csv\n");
 	/* usage errors */
 	snprintf(args, sizeof args, "export %lld --out '%s'", run, path_in("x.txt"));
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 2);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 2);
 	snprintf(args, sizeof args, "export %lld --format json --out '%s'", run, path_in("x.json"));
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 2);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 2);
 	snprintf(args, sizeof args, "export %lld --format csv", run);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 2);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 2);
 	/* a missing directory: exit 1, a clear message */
 	snprintf(args, sizeof args, "export %lld --format csv --out '%s/no/such/dir.csv'", run, dir);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 1);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 1);
 	cr_assert(strstr(err, "cannot create"), "%s", err);
 }
 
 Test(export, xlsx_summary_and_lines_with_numbers)
 {
 	jiaxing();
-	long long run = settle("alice", "jiaxing-compute", "2026-03");
-	approve("bob", run);
+	long long run = sf_settle("alice", "jiaxing-compute", "2026-03");
+	sf_approve("bob", run);
 
 	char args[1024], out[4096], err[4096];
 	const char *x = path_in("run.xlsx");
 	snprintf(args, sizeof args, "export %lld --format xlsx --out '%s'", run, x);
-	cr_assert_eq(ctl("bob", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+	cr_assert_eq(sf_ctl("bob", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
 	cr_assert(strstr(out, "xlsx"), "%s", out);
 	char list[8192];
 	cr_assert_eq(zip_list(x, list, sizeof list), 0, "not a valid zip: %s", list);
@@ -408,20 +285,20 @@ Test(export, xlsx_summary_and_lines_with_numbers)
 	cr_assert(strstr(sum, "<v>11500.05</v>"), "%s", sum);
 	cr_assert(strstr(sum, "合计"), "%s", sum);
 	char version[80];
-	snprintf(version, sizeof version, "%s", t_scalar(db, "SELECT version FROM voucher.program_versions"));
+	snprintf(version, sizeof version, "%s", t_scalar(sf_db, "SELECT version FROM voucher.program_versions"));
 	cr_assert(strstr(sum, version), "%s", sum);
 	free(sum);
 
 	/* refuses to overwrite */
-	cr_assert_eq(ctl("bob", args, out, sizeof out, err, sizeof err), 1, "%s", out);
+	cr_assert_eq(sf_ctl("bob", args, out, sizeof out, err, sizeof err), 1, "%s", out);
 	cr_assert(strstr(err, "--force"), "%s", err);
 	cr_assert_str_eq(listing(), "run.xlsx\n");
 
 	/* a draft may be exported; it says so (the format follows from the name) */
-	long long apr = settle("alice", "jiaxing-compute", "2026-04");
+	long long apr = sf_settle("alice", "jiaxing-compute", "2026-04");
 	const char *dx = path_in("draft.xlsx");
 	snprintf(args, sizeof args, "export %lld --out '%s'", apr, dx);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
 	cr_assert(strstr(err, "draft"), "%s", err);
 	char *dsum = zip_member(dx, "xl/worksheets/sheet1.xml");
 	cr_assert(strstr(dsum, "草稿"), "%s", dsum);
@@ -433,7 +310,7 @@ Test(export, xlsx_summary_and_lines_with_numbers)
 	cr_assert(strstr(dlines, "<v>5000.05</v>"), "%s", dlines); /* granted before */
 	free(dlines);
 	snprintf(args, sizeof args, "export %lld --format csv --out '%s'", apr, path_in("draft.csv"));
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
 	char *dcsv = t_slurp(path_in("draft.csv"), NULL);
 	cr_assert(strstr(dcsv, ",2026-04,草稿（未审核）,"), "%s", dcsv);
 	free(dcsv);
@@ -442,12 +319,12 @@ Test(export, xlsx_summary_and_lines_with_numbers)
 Test(export, statement_lists_grants_records_and_subtotals)
 {
 	jiaxing();
-	long long mar = settle("alice", "jiaxing-compute", "2026-03");
-	approve("bob", mar);
+	long long mar = sf_settle("alice", "jiaxing-compute", "2026-03");
+	sf_approve("bob", mar);
 
 	char args[512], out[65536], err[4096];
 	snprintf(args, sizeof args, "--format json statement --enterprise %s --year 2026", e1);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
 	json_error_t je;
 	json_t *doc = json_loads(out, 0, &je);
 	cr_assert(doc, "%s: %s", je.text, out);
@@ -501,9 +378,9 @@ Test(export, statement_lists_grants_records_and_subtotals)
 	json_decref(doc);
 
 	/* April approved: two grants, records up to April from the April run */
-	long long apr = settle("bob", "jiaxing-compute", "2026-04");
-	approve("alice", apr);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+	long long apr = sf_settle("bob", "jiaxing-compute", "2026-04");
+	sf_approve("alice", apr);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
 	doc = json_loads(out, 0, &je);
 	cr_assert(doc, "%s: %s", je.text, out);
 	grants = json_object_get(doc, "grants");
@@ -520,7 +397,7 @@ Test(export, statement_lists_grants_records_and_subtotals)
 
 	/* --program filters; an enterprise with nothing lists nothing */
 	snprintf(args, sizeof args, "--format json statement --enterprise %s --year 2026 --program wuxi-compute", e1);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
 	doc = json_loads(out, 0, &je);
 	cr_assert(doc, "%s: %s", je.text, out);
 	cr_assert_eq(json_array_size(json_object_get(doc, "grants")), 0);
@@ -529,44 +406,44 @@ Test(export, statement_lists_grants_records_and_subtotals)
 
 	/* table and csv print too; csv starts with the BOM, amounts in yuan */
 	snprintf(args, sizeof args, "statement --enterprise %s --year 2026", e1);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
 	cr_assert(strstr(out, "grants:") && strstr(out, "records:") && strstr(out, "subtotals:"), "%s", out);
 	snprintf(args, sizeof args, "--format csv statement --enterprise %s --year 2026", e1);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
 	cr_assert(!strncmp(out, "\xEF\xBB\xBF", 3), "%s", out);
 	cr_assert(strstr(out, ",84000.11,80000.11,80000.11,"), "%s", out);
 
 	/* errors */
-	snprintf(args, sizeof args, "statement --enterprise %s --year 2026", uscc("330402", 999));
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 1);
+	snprintf(args, sizeof args, "statement --enterprise %s --year 2026", sf_uscc("330402", 999));
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 1);
 	cr_assert(strstr(err, "not registered"), "%s", err);
-	cr_assert_eq(ctl("alice", "statement --enterprise 123 --year 2026", out, sizeof out, err, sizeof err), 2);
+	cr_assert_eq(sf_ctl("alice", "statement --enterprise 123 --year 2026", out, sizeof out, err, sizeof err), 2);
 	snprintf(args, sizeof args, "statement --enterprise %s --year 26", e1);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 2);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 2);
 }
 
 /* 100,000 lines: streamed through a cursor, the workbook in constant memory. */
 Test(export, a_run_of_100000_lines)
 {
-	setup();
-	load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
+	export_setup();
+	sf_load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
 	/* sum of 1..100000 fen payable */
-	sql("INSERT INTO voucher.runs (program, program_version, period, as_of, data_cutoff, total_payable, "
+	sf_sql("INSERT INTO voucher.runs (program, program_version, period, as_of, data_cutoff, total_payable, "
 	    "total_recovered, total_asked, lines) SELECT 'jiaxing-compute', version, '2026-03', '2026-04-01', now(), "
 	    "5000050000, 0, 5000050000, 100000 FROM voucher.program_versions");
-	sql("INSERT INTO voucher.run_lines SELECT r.run_id, '91330402' || lpad(i::text, 10, '0'), '企业' || i, "
+	sf_sql("INSERT INTO voucher.run_lines SELECT r.run_id, '91330402' || lpad(i::text, 10, '0'), '企业' || i, "
 	    "CASE WHEN i % 3 = 0 THEN '330411' ELSE '330402' END, 2 * i, i, 100000000, 0, i, i, 'payable', '' "
 	    "FROM voucher.runs r, generate_series(1, 100000) i");
-	const char *run = t_scalar(db, "SELECT run_id FROM voucher.runs");
+	const char *run = t_scalar(sf_db, "SELECT run_id FROM voucher.runs");
 	char id[32];
 	snprintf(id, sizeof id, "%s", run);
 
 	char args[1024], out[4096], err[4096];
 	snprintf(args, sizeof args, "export %s --out '%s'", id, path_in("big.xlsx"));
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
 	cr_assert(strstr(out, "100000 lines"), "%s", out);
 	snprintf(args, sizeof args, "export %s --format csv --out '%s'", id, path_in("big.csv"));
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
 	struct rusage ru;
 	cr_assert_eq(getrusage(RUSAGE_CHILDREN, &ru), 0);
 #ifndef __SANITIZE_ADDRESS__
@@ -597,7 +474,7 @@ Test(export, a_run_of_100000_lines)
  * run exports with its own programme version, not a newer one. */
 Test(export, payee_provider_and_the_runs_own_programme_version)
 {
-	setup();
+	export_setup();
 	char path[600];
 	snprintf(path, sizeof path, "%s/testcity.conf", dir);
 	static const char conf[] =
@@ -608,25 +485,25 @@ Test(export, payee_provider_and_the_runs_own_programme_version)
 	cr_assert(f);
 	fprintf(f, conf, "测试市算力券", "provider");
 	fclose(f);
-	load_program(path);
-	const char *u = uscc("330402", 201);
+	sf_load_program(path);
+	const char *u = sf_uscc("330402", 201);
 	char e[19];
 	snprintf(e, sizeof e, "%s", u);
-	enterprise(e, "330402", "测试企业");
-	record("prov-a", e, "fa", "intelligent_compute", 10001, "2026-03-10T10:00:00+08:00", NULL);
-	long long run = settle("alice", "testcity-compute", "2026-03");
-	approve("bob", run);
+	sf_enterprise(e, "330402", "测试企业");
+	sf_record("prov-a", e, "fa", "intelligent_compute", 10001, "2026-03-10T10:00:00+08:00", NULL);
+	long long run = sf_settle("alice", "testcity-compute", "2026-03");
+	sf_approve("bob", run);
 	/* a newer version: another name, paying the enterprise */
 	f = fopen(path, "w");
 	cr_assert(f);
 	fprintf(f, conf, "测试市算力券（修订）", "enterprise");
 	fclose(f);
-	load_program(path);
+	sf_load_program(path);
 	unlink(path);
 
 	char args[1024], out[65536], err[4096];
 	snprintf(args, sizeof args, "export %lld --format csv --out '%s'", run, path_in("p.csv"));
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
 	cr_assert(strstr(out, "payee provider"), "%s", out);
 	char *text = t_slurp(path_in("p.csv"), NULL);
 	char want[512];
@@ -634,7 +511,7 @@ Test(export, payee_provider_and_the_runs_own_programme_version)
 	cr_assert(strstr(text, want), "want %s in %s", want, text);
 	free(text);
 	snprintf(args, sizeof args, "export %lld --out '%s'", run, path_in("p.xlsx"));
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
 	char *sum = zip_member(path_in("p.xlsx"), "xl/worksheets/sheet1.xml");
 	cr_assert(strstr(sum, ">测试市算力券<"), "%s", sum);
 	cr_assert(!strstr(sum, "修订"), "%s", sum);
@@ -642,7 +519,7 @@ Test(export, payee_provider_and_the_runs_own_programme_version)
 	free(sum);
 
 	snprintf(args, sizeof args, "--format json statement --enterprise %s --year 2026", e);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
 	json_error_t je;
 	json_t *doc = json_loads(out, 0, &je);
 	cr_assert(doc, "%s: %s", je.text, out);
@@ -659,20 +536,20 @@ Test(export, payee_provider_and_the_runs_own_programme_version)
  * up to its totals is refused after the lines were streamed. */
 Test(export, a_failure_leaves_no_file)
 {
-	setup();
-	load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
-	sql("INSERT INTO voucher.runs (program, program_version, period, as_of, data_cutoff, total_payable, "
+	export_setup();
+	sf_load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
+	sf_sql("INSERT INTO voucher.runs (program, program_version, period, as_of, data_cutoff, total_payable, "
 	    "total_recovered, total_asked, lines) SELECT 'jiaxing-compute', version, '2026-03', '2026-04-01', now(), "
 	    "7, 0, 7, 3000 FROM voucher.program_versions");
-	sql("INSERT INTO voucher.run_lines SELECT r.run_id, '91330402' || lpad(i::text, 10, '0'), '企业' || i, "
+	sf_sql("INSERT INTO voucher.run_lines SELECT r.run_id, '91330402' || lpad(i::text, 10, '0'), '企业' || i, "
 	    "'330402', 2, 1, 100, 0, 1, 1, 'payable', '' FROM voucher.runs r, generate_series(1, 3000) i");
 	char id[32], args[1024], out[4096], err[4096];
-	snprintf(id, sizeof id, "%s", t_scalar(db, "SELECT run_id FROM voucher.runs"));
+	snprintf(id, sizeof id, "%s", t_scalar(sf_db, "SELECT run_id FROM voucher.runs"));
 	snprintf(args, sizeof args, "export %s --format csv --out '%s'", id, path_in("bad.csv"));
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 1, "%s", out);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 1, "%s", out);
 	cr_assert(strstr(err, "do not add up"), "%s", err);
 	snprintf(args, sizeof args, "export %s --out '%s'", id, path_in("bad.xlsx"));
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 1, "%s", out);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 1, "%s", out);
 	cr_assert(strstr(err, "do not add up"), "%s", err);
 	cr_assert_str_eq(listing(), "");
 }

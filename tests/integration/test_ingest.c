@@ -601,3 +601,29 @@ Test(ingest, voucher_push_sends_files_and_streams_and_retries_safely)
 	cr_assert_eq(t_run(cmd, out, sizeof out, err, sizeof err), 0, "%s %s", out, err);
 	cr_assert(strstr(out, "status=200 accepted=1"), "%s", out);
 }
+
+/* An adjustment corrects the record it adjusts: another category or period
+ * is refused, so a refund cannot move usage between rate groups or years. */
+Test(ingest, an_adjustment_must_match_the_record_it_adjusts)
+{
+	start(NULL);
+	char out[8192], hdr[2048], file[256];
+	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 200);
+	const char *body =
+		"{\"batch_id\":\"b-adj\",\"provider\":\"prov-a\",\"records\":["
+		"{\"record_id\":\"m-1\",\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"supercomputing\","
+		"\"quantity\":\"-1\",\"unit\":\"card_hour\",\"amount_fen\":-100,\"started_at\":\"2026-03-01T00:00:00+08:00\","
+		"\"ended_at\":\"2026-03-01T08:00:00+08:00\",\"contract_id\":\"HT-2026-0001\",\"adjusts\":\"r-000001\"},"
+		"{\"record_id\":\"m-2\",\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"intelligent_compute\","
+		"\"quantity\":\"-1\",\"unit\":\"card_hour\",\"amount_fen\":-100,\"started_at\":\"2026-05-01T00:00:00+08:00\","
+		"\"ended_at\":\"2026-05-01T08:00:00+08:00\",\"contract_id\":\"HT-2026-0001\",\"adjusts\":\"r-000001\"},"
+		"{\"record_id\":\"m-3\",\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"intelligent_compute\","
+		"\"quantity\":\"-1\",\"unit\":\"card_hour\",\"amount_fen\":-100,\"started_at\":\"2026-03-01T00:00:00+08:00\","
+		"\"ended_at\":\"2026-03-01T08:00:00+08:00\",\"contract_id\":\"HT-2026-0001\",\"adjusts\":\"r-000001\"}]}";
+	t_sign("prov-a", body, strlen(body), file, hdr);
+	cr_assert_eq(t_https(&d, "prov-a", "POST", "/v1/usage-batches", hdr, file, out, sizeof out), 200, "%s", out);
+	unlink(file);
+	cr_assert(strstr(out, "\"index\" : 0, \"record_id\" : \"m-1\", \"code\" : \"adjusts_mismatch\""), "%s", out);
+	cr_assert(strstr(out, "\"index\" : 1, \"record_id\" : \"m-2\", \"code\" : \"adjusts_mismatch\""), "%s", out);
+	cr_assert(strstr(out, "\"accepted\" : 1"), "%s", out);
+}

@@ -7,131 +7,12 @@
 #include <unistd.h>
 
 #include "common/buf.h"
-#include "common/validate.h"
+#include "tests/integration/settle_fixture.h"
 #include "tests/integration/support.h"
 
 static const char *line_of(long long run, const char *u);
 
-static PGconn *db;
-static char ci[256];
-
-static void teardown(void)
-{
-	if (db)
-		PQfinish(db);
-	db = NULL;
-}
-
-TestSuite(settle, .fini = teardown, .timeout = 120);
-
-static void sql(const char *q)
-{
-	PGresult *r = PQexec(db, q);
-	cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", q,
-		  PQerrorMessage(db));
-	PQclear(r);
-}
-
-static void sqlp(const char *q, int n, const char *const *p)
-{
-	PGresult *r = PQexecParams(db, q, n, NULL, p, NULL, NULL, 0);
-	cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", q,
-		  PQerrorMessage(db));
-	PQclear(r);
-}
-
-/* a valid USCC in a division: "91" + division + 9 digits + check character */
-static const char *uscc(const char *division, int n)
-{
-	static char slots[16][19];
-	static unsigned k;
-	char *o = slots[k++ % 16];
-	snprintf(o, 19, "91%s%09d", division, n);
-	o[17] = uscc_check_char(o);
-	o[18] = '\0';
-	cr_assert(uscc_valid(o), "%s", o);
-	return o;
-}
-
-/* finance users are login roles, members of voucher_finance (cluster-wide) */
-static void ensure_user(const char *name)
-{
-	char q[512];
-	snprintf(q, sizeof q,
-		 "DO $$ BEGIN CREATE ROLE %s LOGIN IN ROLE voucher_finance; "
-		 "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
-		 name);
-	sql(q);
-}
-
-static void setup(void)
-{
-	db = t_newdb(ci, sizeof ci);
-	ensure_user("alice");
-	ensure_user("bob");
-	sql("INSERT INTO voucher.providers (code, name, uscc) VALUES ('prov-a', 'A', '91330483100000001E'), "
-	    "('prov-r', 'Related', '91330483100000001E')");
-	sql("INSERT INTO voucher.provider_keys (provider, key_id, alg, public_pem) VALUES ('prov-a', 'k', 'ed25519', 'x'), "
-	    "('prov-r', 'k', 'ed25519', 'x')");
-	sql("INSERT INTO voucher.facilities VALUES ('prov-a', 'fa', '330402', 'A'), ('prov-a', 'fb', '330402', 'B'), "
-	    "('prov-r', 'fr', '330402', 'A')");
-	sql("INSERT INTO voucher.batches (provider, batch_id, digest, key_id, alg, sig_created, content_digest, "
-	    "signature_input, signature, body, record_count, accepted, duplicates, rejected, answer) VALUES "
-	    "('prov-a', 'b', 'd', 'k', 'ed25519', now(), '', '', '', '\\x', 0, 0, 0, 0, '{}'), "
-	    "('prov-r', 'b', 'd', 'k', 'ed25519', now(), '', '', '', '\\x', 0, 0, 0, 0, '{}')");
-}
-
-static void enterprise(const char *u, const char *division)
-{
-	const char *p[] = {u, division};
-	sqlp("INSERT INTO voucher.enterprises (uscc) VALUES ($1)", 1, p);
-	sqlp("INSERT INTO voucher.enterprise_versions (uscc, valid_from, name, division) "
-	     "VALUES ($1, '2025-01-01', '企业 ' || right($1, 4), $2)",
-	     2, p);
-}
-
-static void flag(const char *u, const char *column)
-{
-	char q[256];
-	snprintf(q, sizeof q, "UPDATE voucher.enterprise_versions SET %s = true WHERE uscc = $1", column);
-	sqlp(q, 1, &u);
-}
-
-static int rec_no;
-
-static void record(const char *provider, const char *u, const char *facility, const char *category,
-		   long long amount, const char *ended_at, const char *adjusts)
-{
-	char id[32], amt[32];
-	snprintf(id, sizeof id, "r%d", ++rec_no);
-	snprintf(amt, sizeof amt, "%lld", amount);
-	const char *p[] = {provider, id, u, facility, category, amt, ended_at, adjusts};
-	sqlp("INSERT INTO voucher.usage_records (provider, record_id, batch_id, enterprise, facility, category, "
-	     "quantity, unit, amount_fen, started_at, ended_at, contract_id, adjusts, content_hash) VALUES "
-	     "($1, $2, 'b', $3, $4, $5, 1, 'card_hour', $6::bigint, $7::timestamptz - interval '1 hour', "
-	     "$7::timestamptz, 'C', $8, '\\x00')",
-	     8, p);
-}
-
-static int ctl(const char *user, const char *args, char *out, size_t outcap, char *err, size_t errcap)
-{
-	char as[320];
-	t_conninfo_as(ci, user, as, sizeof as);
-	buf_t cmd = BUF_INIT;
-	buf_printf(&cmd, "cd '%s' && bin/voucherctl --db '%s' %s", t_root_path(""), as, args);
-	int rc = t_run(cmd.data, out, outcap, err, errcap);
-	buf_free(&cmd);
-	return rc;
-}
-
-static long long settle(const char *user, const char *program, const char *period)
-{
-	char args[256], out[4096], err[4096];
-	snprintf(args, sizeof args, "settle --program %s --period %s", program, period);
-	cr_assert_eq(ctl(user, args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
-	cr_assert(!strncmp(out, "run ", 4), "%s", out);
-	return atoll(out + 4);
-}
+TestSuite(settle, .fini = sf_teardown, .timeout = 120);
 
 /* field i (0-based) of the run show csv row of an enterprise (no quoted
  * commas in these test rows), or "" when the enterprise has no line */
@@ -152,7 +33,7 @@ static const char *line_of(long long run, const char *u)
 	static char out[65536];
 	char args[128], err[4096];
 	snprintf(args, sizeof args, "--format csv run show %lld", run);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
 	const char *p = strstr(out, u);
 	if (!p)
 		return "";
@@ -163,44 +44,37 @@ static const char *line_of(long long run, const char *u)
 	return line;
 }
 
-static void load_program(const char *path)
-{
-	char args[512], out[4096], err[4096];
-	snprintf(args, sizeof args, "program load '%s'", path);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s %s", out, err);
-}
-
 /* run show columns */
 enum { C_RUN, C_PROG, C_PERIOD, C_USCC, C_NAME, C_DIV, C_ELIG, C_ENT, C_CAP, C_BEFORE, C_DIFF, C_PAY, C_STATUS, C_NOTE };
 
 Test(settle, jiaxing_month_review_chain_late_record_and_refund)
 {
-	setup();
-	const char *e1 = uscc("330402", 1), *e2 = uscc("330402", 2), *e3 = uscc("330411", 3);
-	const char *e4 = uscc("330402", 4), *e5 = uscc("330483", 5), *e6 = uscc("330402", 6);
-	enterprise(e1, "330402");
-	enterprise(e2, "330402");
-	flag(e2, "model_developer");
-	enterprise(e3, "330411");
-	enterprise(e4, "330402");
-	flag(e4, "credit_blacklisted");
-	enterprise(e5, "330483");
-	enterprise(e6, "330402");
-	sqlp("INSERT INTO voucher.related_parties (uscc, provider) VALUES ($1, 'prov-r')", 1, &e6);
-	load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
+	sf_setup();
+	const char *e1 = sf_uscc("330402", 1), *e2 = sf_uscc("330402", 2), *e3 = sf_uscc("330411", 3);
+	const char *e4 = sf_uscc("330402", 4), *e5 = sf_uscc("330483", 5), *e6 = sf_uscc("330402", 6);
+	sf_enterprise(e1, "330402", NULL);
+	sf_enterprise(e2, "330402", NULL);
+	sf_flag(e2, "model_developer");
+	sf_enterprise(e3, "330411", NULL);
+	sf_enterprise(e4, "330402", NULL);
+	sf_flag(e4, "credit_blacklisted");
+	sf_enterprise(e5, "330483", NULL);
+	sf_enterprise(e6, "330402", NULL);
+	sf_sqlp("INSERT INTO voucher.related_parties (uscc, provider) VALUES ($1, 'prov-r')", 1, &e6);
+	sf_load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
 
-	record("prov-a", e1, "fa", "intelligent_compute", 1000000, "2026-03-10T10:00:00+08:00", NULL);
-	record("prov-a", e1, "fa", "general_compute", 5000000, "2026-03-10T10:00:00+08:00", NULL); /* not listed */
-	record("prov-a", e2, "fa", "intelligent_compute", 300000000, "2026-03-11T10:00:00+08:00", NULL);
-	record("prov-a", e3, "fb", "supercomputing", 300000000, "2026-03-12T10:00:00+08:00", NULL);
-	record("prov-a", e4, "fa", "intelligent_compute", 1000000, "2026-03-12T10:00:00+08:00", NULL);
-	record("prov-a", e5, "fa", "intelligent_compute", 1000000, "2026-03-12T10:00:00+08:00", NULL); /* Tongxiang */
-	record("prov-r", e6, "fr", "intelligent_compute", 1000000, "2026-03-12T10:00:00+08:00", NULL); /* related */
-	record("prov-a", e1, "fa", "intelligent_compute", 7000000, "2026-04-02T10:00:00+08:00", NULL); /* April */
+	sf_record("prov-a", e1, "fa", "intelligent_compute", 1000000, "2026-03-10T10:00:00+08:00", NULL);
+	sf_record("prov-a", e1, "fa", "general_compute", 5000000, "2026-03-10T10:00:00+08:00", NULL); /* not listed */
+	sf_record("prov-a", e2, "fa", "intelligent_compute", 300000000, "2026-03-11T10:00:00+08:00", NULL);
+	sf_record("prov-a", e3, "fb", "supercomputing", 300000000, "2026-03-12T10:00:00+08:00", NULL);
+	sf_record("prov-a", e4, "fa", "intelligent_compute", 1000000, "2026-03-12T10:00:00+08:00", NULL);
+	sf_record("prov-a", e5, "fa", "intelligent_compute", 1000000, "2026-03-12T10:00:00+08:00", NULL); /* Tongxiang */
+	sf_record("prov-r", e6, "fr", "intelligent_compute", 1000000, "2026-03-12T10:00:00+08:00", NULL); /* related */
+	sf_record("prov-a", e1, "fa", "intelligent_compute", 7000000, "2026-04-02T10:00:00+08:00", NULL); /* April */
 	/* ended 2026-03-31 23:30 China time: still March */
-	record("prov-a", e1, "fa", "intelligent_compute", 11, "2026-03-31T15:30:00Z", NULL);
+	sf_record("prov-a", e1, "fa", "intelligent_compute", 11, "2026-03-31T15:30:00Z", NULL);
 
-	long long run = settle("alice", "jiaxing-compute", "2026-03");
+	long long run = sf_settle("alice", "jiaxing-compute", "2026-03");
 	/* E1: (1,000,000 + 11) fen x 5000 bp = floor(500,005.5) = 500,005 fen; cap 100万 */
 	cr_assert_str_eq(field(run, e1, C_ELIG), "10000.11");
 	cr_assert_str_eq(field(run, e1, C_ENT), "5000.05");
@@ -226,50 +100,50 @@ Test(settle, jiaxing_month_review_chain_late_record_and_refund)
 	cr_assert_str_eq(field(run, e6, C_ELIG)[0] ? field(run, e6, C_PAY) : "0.00", "0.00");
 
 	/* a second draft of the same period replaces the first */
-	long long again = settle("alice", "jiaxing-compute", "2026-03");
+	long long again = sf_settle("alice", "jiaxing-compute", "2026-03");
 	cr_assert_gt(again, run);
 	char q[128];
 	snprintf(q, sizeof q, "SELECT count(*) FROM voucher.runs WHERE run_id = %lld", run);
-	cr_assert_str_eq(t_scalar(db, q), "0");
+	cr_assert_str_eq(t_scalar(sf_db, q), "0");
 	run = again;
 
 	/* the preparer cannot approve; another user can */
 	char out[4096], err[4096], args[128];
 	snprintf(args, sizeof args, "run approve %lld", run);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 1, "%s", out);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 1, "%s", out);
 	cr_assert(strstr(err, "another user must approve"), "%s", err);
-	cr_assert_eq(ctl("bob", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sf_ctl("bob", args, out, sizeof out, err, sizeof err), 0, "%s", err);
 	snprintf(q, sizeof q, "SELECT status || ' ' || prepared_by || ' ' || approved_by FROM audit.runs WHERE run_id = %lld", run);
-	cr_assert_str_eq(t_scalar(db, q), "approved alice bob");
-	cr_assert_str_eq(t_scalar(db, "SELECT sum(amount_fen) FROM voucher.grants"), "250500005");
+	cr_assert_str_eq(t_scalar(sf_db, q), "approved alice bob");
+	cr_assert_str_eq(t_scalar(sf_db, "SELECT sum(amount_fen) FROM voucher.grants"), "250500005");
 	/* an approved run never changes, not even for the owner */
 	snprintf(q, sizeof q, "UPDATE voucher.run_lines SET payable = 1 WHERE run_id = %lld", run);
-	PGresult *r = PQexec(db, q);
+	PGresult *r = PQexec(sf_db, q);
 	cr_assert_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
 	PQclear(r);
-	cr_assert_eq(ctl("bob", args, out, sizeof out, err, sizeof err), 1);
+	cr_assert_eq(sf_ctl("bob", args, out, sizeof out, err, sizeof err), 1);
 
 	/* running the same month again with no new data pays nothing */
-	long long same = settle("bob", "jiaxing-compute", "2026-03");
+	long long same = sf_settle("bob", "jiaxing-compute", "2026-03");
 	cr_assert_str_eq(field(same, e1, C_BEFORE), "5000.05");
 	cr_assert_str_eq(field(same, e1, C_PAY), "0.00");
 	cr_assert_str_eq(field(same, e1, C_STATUS), "none");
 	cr_assert_str_eq(field(same, e4, C_STATUS), "withheld");
 
 	/* a late March record arrives; April: E1 YTD 1,000,011 + 7,000,000 (April) + 200,000 (late) */
-	record("prov-a", e1, "fa", "intelligent_compute", 200000, "2026-03-20T10:00:00+08:00", NULL);
-	long long apr = settle("bob", "jiaxing-compute", "2026-04");
+	sf_record("prov-a", e1, "fa", "intelligent_compute", 200000, "2026-03-20T10:00:00+08:00", NULL);
+	long long apr = sf_settle("bob", "jiaxing-compute", "2026-04");
 	/* 8,200,011 x 50% = 4,100,005 fen; granted 500,005 -> 3,600,000 */
 	cr_assert_str_eq(field(apr, e1, C_ENT), "41000.05");
 	cr_assert_str_eq(field(apr, e1, C_BEFORE), "5000.05");
 	cr_assert_str_eq(field(apr, e1, C_PAY), "36000.00");
 	cr_assert_str_eq(field(apr, e3, C_STATUS), "none"); /* still capped */
 	snprintf(args, sizeof args, "run approve %lld", apr);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
 
 	/* a refund after the grant: E1's April record is adjusted down to zero */
-	record("prov-a", e1, "fa", "intelligent_compute", -7000000, "2026-04-02T10:00:00+08:00", "r8");
-	long long may = settle("alice", "jiaxing-compute", "2026-05");
+	sf_record("prov-a", e1, "fa", "intelligent_compute", -7000000, "2026-04-02T10:00:00+08:00", "r8");
+	long long may = sf_settle("alice", "jiaxing-compute", "2026-05");
 	/* 1,200,011 x 50% = 600,005; granted 4,100,005 -> recovery of 3,500,000 fen */
 	cr_assert_str_eq(field(may, e1, C_DIFF), "-35000.00");
 	cr_assert_str_eq(field(may, e1, C_PAY), "-35000.00");
@@ -278,7 +152,7 @@ Test(settle, jiaxing_month_review_chain_late_record_and_refund)
 	/* the run show csv has exactly SPEC's columns */
 	char csv[65536];
 	snprintf(args, sizeof args, "--format csv run show %lld", may);
-	cr_assert_eq(ctl("alice", args, csv, sizeof csv, err, sizeof err), 0);
+	cr_assert_eq(sf_ctl("alice", args, csv, sizeof csv, err, sizeof err), 0);
 	cr_assert(!strncmp(csv, "\xEF\xBB\xBF" "run_id,program,period,uscc,enterprise,division,eligible_amount_ytd,"
 			   "entitlement_ytd,cap,granted_before,difference,payable,status,note\r\n", 120),
 		  "%.200s", csv);
@@ -288,19 +162,27 @@ Test(settle, jiaxing_month_review_chain_late_record_and_refund)
  * used old grants and must be settled again. */
 Test(settle, a_draft_older_than_an_approval_must_be_settled_again)
 {
-	setup();
-	const char *e1 = uscc("330402", 11);
-	enterprise(e1, "330402");
-	load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
-	record("prov-a", e1, "fa", "intelligent_compute", 1000, "2026-03-10T10:00:00+08:00", NULL);
-	long long mar = settle("alice", "jiaxing-compute", "2026-03");
-	long long apr = settle("alice", "jiaxing-compute", "2026-04");
+	sf_setup();
+	const char *e1 = sf_uscc("330402", 11);
+	sf_enterprise(e1, "330402", NULL);
+	sf_load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
+	sf_record("prov-a", e1, "fa", "intelligent_compute", 1000, "2026-03-10T10:00:00+08:00", NULL);
+	long long mar = sf_settle("alice", "jiaxing-compute", "2026-03");
+	long long apr = sf_settle("alice", "jiaxing-compute", "2026-04");
 	char args[64], out[2048], err[2048];
 	snprintf(args, sizeof args, "run approve %lld", mar);
-	cr_assert_eq(ctl("bob", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sf_ctl("bob", args, out, sizeof out, err, sizeof err), 0, "%s", err);
 	snprintf(args, sizeof args, "run approve %lld", apr);
-	cr_assert_eq(ctl("bob", args, out, sizeof out, err, sizeof err), 1);
+	cr_assert_eq(sf_ctl("bob", args, out, sizeof out, err, sizeof err), 1);
 	cr_assert(strstr(err, "settle again"), "%s", err);
+	/* April settled again and approved; then March may not be approved any
+	 * more: it would pay again what a later month recovered */
+	apr = sf_settle("alice", "jiaxing-compute", "2026-04");
+	sf_approve("bob", apr);
+	long long mar2 = sf_settle("alice", "jiaxing-compute", "2026-03");
+	snprintf(args, sizeof args, "run approve %lld", mar2);
+	cr_assert_eq(sf_ctl("bob", args, out, sizeof out, err, sizeof err), 1);
+	cr_assert(strstr(err, "a later month"), "%s", err);
 }
 
 /* The pool runs short: floor(difference x left / asked), leftover fen by
@@ -308,7 +190,7 @@ Test(settle, a_draft_older_than_an_approval_must_be_settled_again)
  * file. */
 Test(settle, pool_shared_pro_rata_with_largest_remainder)
 {
-	setup();
+	sf_setup();
 	char path[512];
 	snprintf(path, sizeof path, "%s/testcity-%d.conf", getenv("VOUCHER_TEST_TMP") ? getenv("VOUCHER_TEST_TMP") : "/tmp",
 		 (int)getpid());
@@ -318,26 +200,26 @@ Test(settle, pool_shared_pro_rata_with_largest_remainder)
 	      "categories = intelligent_compute\n[rates]\nrate = 5000\n[caps]\ncap = 1000000\n",
 	      f);
 	fclose(f);
-	load_program(path);
-	const char *a = uscc("330402", 21), *b = uscc("330402", 22), *c = uscc("330402", 23);
-	enterprise(a, "330402");
-	enterprise(b, "330402");
-	enterprise(c, "330402");
+	sf_load_program(path);
+	const char *a = sf_uscc("330402", 21), *b = sf_uscc("330402", 22), *c = sf_uscc("330402", 23);
+	sf_enterprise(a, "330402", NULL);
+	sf_enterprise(b, "330402", NULL);
+	sf_enterprise(c, "330402", NULL);
 	/* each asks 100 fen; the pool has 200: 66 each (remainder 200/300 each),
 	 * the two leftover fen go to the two smallest USCCs */
-	record("prov-a", a, "fa", "intelligent_compute", 200, "2026-03-10T10:00:00+08:00", NULL);
-	record("prov-a", b, "fa", "intelligent_compute", 200, "2026-03-10T10:00:00+08:00", NULL);
-	record("prov-a", c, "fa", "intelligent_compute", 200, "2026-03-10T10:00:00+08:00", NULL);
-	long long run = settle("alice", "testcity-compute", "2026-03");
+	sf_record("prov-a", a, "fa", "intelligent_compute", 200, "2026-03-10T10:00:00+08:00", NULL);
+	sf_record("prov-a", b, "fa", "intelligent_compute", 200, "2026-03-10T10:00:00+08:00", NULL);
+	sf_record("prov-a", c, "fa", "intelligent_compute", 200, "2026-03-10T10:00:00+08:00", NULL);
+	long long run = sf_settle("alice", "testcity-compute", "2026-03");
 	cr_assert_str_eq(field(run, a, C_DIFF), "1.00");
 	cr_assert_str_eq(field(run, a, C_PAY), "0.67");
 	cr_assert_str_eq(field(run, b, C_PAY), "0.67");
 	cr_assert_str_eq(field(run, c, C_PAY), "0.66");
 	char args[64], out[2048], err[2048];
 	snprintf(args, sizeof args, "run approve %lld", run);
-	cr_assert_eq(ctl("bob", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sf_ctl("bob", args, out, sizeof out, err, sizeof err), 0, "%s", err);
 	/* next month: the pool is spent; what was not paid is asked again and gets nothing */
-	long long apr = settle("alice", "testcity-compute", "2026-04");
+	long long apr = sf_settle("alice", "testcity-compute", "2026-04");
 	cr_assert_str_eq(field(apr, c, C_DIFF), "0.34");
 	cr_assert_str_eq(field(apr, c, C_PAY), "0.00");
 	unlink(path);
@@ -345,25 +227,25 @@ Test(settle, pool_shared_pro_rata_with_largest_remainder)
 
 Test(settle, overrides_are_bounded_by_the_programme_ceilings)
 {
-	setup();
-	const char *e = uscc("320214", 31);
-	enterprise(e, "320214");
-	load_program(t_root_path("settlement/programs/wuxi-compute.conf"));
-	load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
+	sf_setup();
+	const char *e = sf_uscc("320214", 31);
+	sf_enterprise(e, "320214", NULL);
+	sf_load_program(t_root_path("settlement/programs/wuxi-compute.conf"));
+	sf_load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
 	char args[256], out[2048], err[2048];
 	snprintf(args, sizeof args, "override add --program wuxi-compute --enterprise %s --year 2026 --rate-bp 6001 --ref 锡工信〔2026〕1号", e);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 1);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 1);
 	cr_assert(strstr(err, "ceiling"), "%s", err);
 	snprintf(args, sizeof args, "override add --program wuxi-compute --enterprise %s --year 2026 --cap-fen 1000000001 --ref X", e);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 1);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 1);
 	snprintf(args, sizeof args, "override add --program wuxi-compute --enterprise %s --year 2026 --rate-bp 6000 --cap-fen 1000000000 --ref X", e);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
 	snprintf(args, sizeof args, "override add --program jiaxing-compute --enterprise %s --year 2026 --rate-bp 5000 --ref X", e);
-	cr_assert_eq(ctl("alice", args, out, sizeof out, err, sizeof err), 1);
-	cr_assert_str_eq(t_scalar(db, "SELECT count(*) FROM voucher.overrides"), "1");
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 1);
+	cr_assert_str_eq(t_scalar(sf_db, "SELECT count(*) FROM voucher.overrides"), "1");
 	/* the override applies: 1,000,000 fen at 6000 bp = 600,000 fen */
-	record("prov-a", e, "fa", "intelligent_compute", 1000000, "2026-03-10T10:00:00+08:00", NULL);
-	long long run = settle("alice", "wuxi-compute", "2026-03");
+	sf_record("prov-a", e, "fa", "intelligent_compute", 1000000, "2026-03-10T10:00:00+08:00", NULL);
+	long long run = sf_settle("alice", "wuxi-compute", "2026-03");
 	cr_assert_str_eq(field(run, e, C_ENT), "6000.00");
 	cr_assert_str_eq(field(run, e, C_CAP), "10000000.00");
 }
@@ -372,17 +254,17 @@ Test(settle, overrides_are_bounded_by_the_programme_ceilings)
  * that moves into Jiaxing on 2026-03-15 counts from that day on. */
 Test(settle, the_division_on_the_records_date_decides_jurisdiction)
 {
-	setup();
-	const char *e = uscc("330483", 41);
-	enterprise(e, "330483");
-	sqlp("INSERT INTO voucher.enterprise_versions (uscc, valid_from, name, division) "
+	sf_setup();
+	const char *e = sf_uscc("330483", 41);
+	sf_enterprise(e, "330483", NULL);
+	sf_sqlp("INSERT INTO voucher.enterprise_versions (uscc, valid_from, name, division) "
 	     "VALUES ($1, '2026-03-15', 'moved', '330402')", 1, &e);
-	load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
-	record("prov-a", e, "fa", "intelligent_compute", 1000, "2026-03-10T10:00:00+08:00", NULL); /* Tongxiang then */
-	record("prov-a", e, "fa", "intelligent_compute", 3000, "2026-03-20T10:00:00+08:00", NULL); /* Jiaxing */
+	sf_load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
+	sf_record("prov-a", e, "fa", "intelligent_compute", 1000, "2026-03-10T10:00:00+08:00", NULL); /* Tongxiang then */
+	sf_record("prov-a", e, "fa", "intelligent_compute", 3000, "2026-03-20T10:00:00+08:00", NULL); /* Jiaxing */
 	/* 2026-03-14 23:30 in China is still before the move */
-	record("prov-a", e, "fa", "intelligent_compute", 500, "2026-03-14T15:30:00Z", NULL);
-	long long run = settle("alice", "jiaxing-compute", "2026-03");
+	sf_record("prov-a", e, "fa", "intelligent_compute", 500, "2026-03-14T15:30:00Z", NULL);
+	long long run = sf_settle("alice", "jiaxing-compute", "2026-03");
 	cr_assert_str_eq(field(run, e, C_ELIG), "30.00");
 	cr_assert_str_eq(field(run, e, C_PAY), "15.00");
 }

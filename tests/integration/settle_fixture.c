@@ -1,0 +1,142 @@
+#include "tests/integration/settle_fixture.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/validate.h"
+#include "tests/integration/support.h"
+
+PGconn *sf_db;
+char sf_ci[256];
+static int rec_no;
+
+void sf_sql(const char *q)
+{
+	PGresult *r = PQexec(sf_db, q);
+	cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", q,
+		  PQerrorMessage(sf_db));
+	PQclear(r);
+}
+
+void sf_sqlp(const char *q, int n, const char *const *p)
+{
+	PGresult *r = PQexecParams(sf_db, q, n, NULL, p, NULL, NULL, 0);
+	cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", q,
+		  PQerrorMessage(sf_db));
+	PQclear(r);
+}
+
+const char *sf_uscc(const char *division, int n)
+{
+	static char slots[16][19];
+	static unsigned k;
+	char *o = slots[k++ % 16];
+	snprintf(o, 19, "91%s%09d", division, n);
+	o[17] = uscc_check_char(o);
+	o[18] = '\0';
+	cr_assert(uscc_valid(o), "%s", o);
+	return o;
+}
+
+/* finance users are login roles, members of voucher_finance (cluster-wide) */
+static void ensure_user(const char *name)
+{
+	char q[512];
+	snprintf(q, sizeof q,
+		 "DO $$ BEGIN CREATE ROLE %s LOGIN IN ROLE voucher_finance; "
+		 "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+		 name);
+	sf_sql(q);
+}
+
+void sf_setup(void)
+{
+	rec_no = 0;
+	sf_db = t_newdb(sf_ci, sizeof sf_ci);
+	ensure_user("alice");
+	ensure_user("bob");
+	sf_sql("INSERT INTO voucher.providers (code, name, uscc) VALUES ('prov-a', 'A', '91330483100000001E'), "
+	       "('prov-r', 'Related', '91330483100000001E')");
+	sf_sql("INSERT INTO voucher.provider_keys (provider, key_id, alg, public_pem) VALUES "
+	       "('prov-a', 'k', 'ed25519', 'x'), ('prov-r', 'k', 'ed25519', 'x')");
+	sf_sql("INSERT INTO voucher.facilities VALUES ('prov-a', 'fa', '330402', 'A'), "
+	       "('prov-a', 'fb', '330402', 'B'), ('prov-r', 'fr', '330402', 'A')");
+	sf_sql("INSERT INTO voucher.batches (provider, batch_id, digest, key_id, alg, sig_created, content_digest, "
+	       "signature_input, signature, body, record_count, accepted, duplicates, rejected, answer) VALUES "
+	       "('prov-a', 'b', 'd', 'k', 'ed25519', now(), '', '', '', '\\x', 0, 0, 0, 0, '{}'), "
+	       "('prov-r', 'b', 'd', 'k', 'ed25519', now(), '', '', '', '\\x', 0, 0, 0, 0, '{}')");
+}
+
+void sf_teardown(void)
+{
+	if (sf_db)
+		PQfinish(sf_db);
+	sf_db = NULL;
+}
+
+void sf_enterprise(const char *u, const char *division, const char *name)
+{
+	const char *p[] = {u, division, name};
+	sf_sqlp("INSERT INTO voucher.enterprises (uscc) VALUES ($1)", 1, p);
+	sf_sqlp("INSERT INTO voucher.enterprise_versions (uscc, valid_from, name, division) "
+		"VALUES ($1, '2025-01-01', coalesce($3, '企业 ' || right($1, 4)), $2)",
+		3, p);
+}
+
+void sf_flag(const char *u, const char *column)
+{
+	char q[256];
+	snprintf(q, sizeof q, "UPDATE voucher.enterprise_versions SET %s = true WHERE uscc = $1", column);
+	sf_sqlp(q, 1, &u);
+}
+
+void sf_record(const char *provider, const char *u, const char *facility, const char *category,
+	       long long amount, const char *ended_at, const char *adjusts)
+{
+	char id[32], amt[32];
+	snprintf(id, sizeof id, "r%d", ++rec_no);
+	snprintf(amt, sizeof amt, "%lld", amount);
+	const char *p[] = {provider, id, u, facility, category, amt, ended_at, adjusts};
+	sf_sqlp("INSERT INTO voucher.usage_records (provider, record_id, batch_id, enterprise, facility, category, "
+		"quantity, unit, amount_fen, started_at, ended_at, contract_id, adjusts, content_hash) VALUES "
+		"($1, $2, 'b', $3, $4, $5, 1, 'card_hour', $6::bigint, $7::timestamptz - interval '1 hour', "
+		"$7::timestamptz, 'C', $8, '\\x00')",
+		8, p);
+}
+
+int sf_ctl(const char *user, const char *args, char *out, size_t outcap, char *err, size_t errcap)
+{
+	char as[320];
+	t_conninfo_as(sf_ci, user, as, sizeof as);
+	buf_t cmd = BUF_INIT;
+	buf_printf(&cmd, "cd '%s' && bin/voucherctl --db '%s' %s", t_root_path(""), as, args);
+	int rc = t_run(cmd.data, out, outcap, err, errcap);
+	buf_free(&cmd);
+	return rc;
+}
+
+long long sf_settle(const char *user, const char *program, const char *period)
+{
+	char args[256], out[4096], err[4096];
+	snprintf(args, sizeof args, "settle --program %s --period %s", program, period);
+	cr_assert_eq(sf_ctl(user, args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+	cr_assert(!strncmp(out, "run ", 4), "%s", out);
+	return atoll(out + 4);
+}
+
+void sf_approve(const char *user, long long run)
+{
+	char args[64], out[2048], err[2048];
+	snprintf(args, sizeof args, "run approve %lld", run);
+	cr_assert_eq(sf_ctl(user, args, out, sizeof out, err, sizeof err), 0, "%s", err);
+}
+
+void sf_load_program(const char *path)
+{
+	char args[512], out[4096], err[4096];
+	snprintf(args, sizeof args, "program load '%s'", path);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s %s", out, err);
+}
