@@ -58,5 +58,7 @@ int cmd_settle(ctl_t *ctx, int argc, char **argv);    /* settlement/cmd_run.c */
 int cmd_run(ctl_t *ctx, int argc, char **argv);       /* settlement/cmd_run.c */
 int cmd_export(ctl_t *ctx, int argc, char **argv);    /* settlement/cmd_export.c */
 int cmd_statement(ctl_t *ctx, int argc, char **argv); /* settlement/cmd_export.c */
+int cmd_audit(ctl_t *ctx, int argc, char **argv);     /* settlement/cmd_audit.c */
+int cmd_ledger(ctl_t *ctx, int argc, char **argv);    /* settlement/cmd_audit.c */
 
 #endif

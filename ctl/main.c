@@ -38,6 +38,8 @@ static const char usage_text[] =
 	"  run approve RUN | publish RUN | disburse RUN --ref PAYMENT_BATCH\n"
 	"  export RUN --format csv|xlsx --out FILE\n"
 	"  statement --enterprise USCC --year Y [--program ID]\n"
+	"  ledger balances [--program ID] [--year Y] [--enterprise USCC] | alg sha256|sm3\n"
+	"  audit verify                              re-check the ledger chain and postings\n"
 	"\n"
 	"Run 'voucherctl COMMAND --help' for the options of one command.\n";
 
@@ -57,6 +59,8 @@ static const struct command commands[] = {
 	{"run", cmd_run},
 	{"export", cmd_export},
 	{"statement", cmd_statement},
+	{"audit", cmd_audit},
+	{"ledger", cmd_ledger},
 	{NULL, NULL},
 };
 

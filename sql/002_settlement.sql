@@ -268,18 +268,12 @@ BEGIN
 END
 $$;
 
--- The status of a run: the newest event, or draft.
-CREATE FUNCTION voucher.run_status(p_run bigint) RETURNS text
-LANGUAGE sql STABLE AS $$
-	SELECT coalesce((SELECT e.event FROM voucher.run_events e WHERE e.run_id = p_run
-			 ORDER BY CASE e.event WHEN 'disbursed' THEN 3 WHEN 'published' THEN 2 ELSE 1 END DESC
-			 LIMIT 1), 'draft')
-$$;
-
 ------------------------------------------------------------------ audit views
 
 CREATE VIEW audit.runs AS
-	SELECT r.run_id, r.program, r.period, voucher.run_status(r.run_id) AS status, r.prepared_by,
+	SELECT r.run_id, r.program, r.period,
+	       CASE WHEN d.run_id IS NOT NULL THEN 'disbursed' WHEN p.run_id IS NOT NULL THEN 'published'
+		    WHEN a.run_id IS NOT NULL THEN 'approved' ELSE 'draft' END AS status, r.prepared_by,
 	       a.by_user AS approved_by, r.program_version, r.prepared_at AS created_at,
 	       a.at AS approved_at, p.at AS published_at, p.notice_ends, d.at AS disbursed_at,
 	       d.payment_ref, r.as_of, r.data_cutoff, r.total_payable, r.total_recovered

@@ -1,0 +1,263 @@
+/* voucherctl audit verify, and ledger balances.
+ *
+ * audit verify reads only the audit views, so an auditor (voucher_auditor)
+ * can run it, in one REPEATABLE READ snapshot, and checks
+ *   1. the ledger's hash chain, entry by entry, recomputed here
+ *      (settlement/ledger.c), not trusted from the database;
+ *   2. that the postings are exactly those the approved and disbursed runs
+ *      call for, line by line, and that the ledger sums to zero.
+ * It names the first thing that does not hold and exits 1. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/db.h"
+#include "ctl/ctl.h"
+#include "ctl/output.h"
+#include "settlement/ledger.h"
+
+static const char usage_audit[] =
+	"usage: voucherctl audit verify\n"
+	"\n"
+	"Checks, reading only the audit views (an auditor may run it):\n"
+	"  - the ledger's hash chain: every entry's hash recomputed from its contents\n"
+	"    and the hash before it (SHA-256, or SM3 where the ledger uses it), entry\n"
+	"    ids without gaps;\n"
+	"  - that the ledger holds exactly the postings the approved and disbursed runs\n"
+	"    call for, line by line, and sums to zero.\n"
+	"Names the first thing that does not hold and exits 1; exits 0 when all hold.\n"
+	"Progress goes to stderr.\n";
+
+static const char usage_ledger[] =
+	"usage: voucherctl ledger balances [--program ID] [--year Y] [--enterprise USCC]\n"
+	"       voucherctl ledger alg sha256|sm3\n"
+	"\n"
+	"balances: every account's balance (debits minus credits), derived from the\n"
+	"entries: pool/<programme>/<year> (negative: given out),\n"
+	"payable/<programme>/<year>/<payee>, paid/<programme>/<year>/<payee>.\n"
+	"alg: the hash of the ledger chain, chosen before the first posting (SM3 for\n"
+	"deployments that must use 国密 algorithms).\n";
+
+static bool hex32(const char *s, uint8_t out[32])
+{
+	if (strlen(s) != 64)
+		return false;
+	for (int i = 0; i < 32; i++) {
+		unsigned v;
+		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+			return false;
+		out[i] = (uint8_t)v;
+	}
+	return true;
+}
+
+static bool verify_chain(PGconn *c, int64_t *n, char *alg, size_t alglen, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(c, "DECLARE entries NO SCROLL CURSOR FOR "
+				"SELECT entry_id, (extract(epoch FROM at) * 1000000)::bigint, debit, credit, amount_fen, "
+				"run_id, memo, alg, encode(prev_hash, 'hex'), encode(hash, 'hex') "
+				"FROM audit.ledger_entries ORDER BY entry_id");
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	if (!ok) {
+		snprintf(err, errlen, "reading the ledger: %s", PQerrorMessage(c));
+		return false;
+	}
+	ledger_walk_t w;
+	ledger_walk_init(&w);
+	ok = true;
+	alg[0] = '\0';
+	for (;;) {
+		r = PQexec(c, "FETCH 10000 FROM entries");
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			snprintf(err, errlen, "reading the ledger: %s", PQerrorMessage(c));
+			ok = false;
+			break;
+		}
+		int rows = PQntuples(r);
+		for (int i = 0; i < rows && ok; i++) {
+			ledger_entry_t e = {
+				.entry_id = strtoll(PQgetvalue(r, i, 0), NULL, 10),
+				.at_us = strtoll(PQgetvalue(r, i, 1), NULL, 10),
+				.debit = PQgetvalue(r, i, 2),
+				.credit = PQgetvalue(r, i, 3),
+				.amount_fen = strtoll(PQgetvalue(r, i, 4), NULL, 10),
+				.has_run = !PQgetisnull(r, i, 5),
+				.run_id = strtoll(PQgetvalue(r, i, 5), NULL, 10),
+				.memo = PQgetvalue(r, i, 6),
+				.alg = PQgetvalue(r, i, 7),
+			};
+			if (!hex32(PQgetvalue(r, i, 8), e.prev_hash) || !hex32(PQgetvalue(r, i, 9), e.hash)) {
+				snprintf(err, errlen, "ledger entry %" PRId64 ": a hash is not 32 bytes", e.entry_id);
+				ok = false;
+				break;
+			}
+			ok = ledger_walk_next(&w, &e, err, errlen);
+			if (ok && !alg[0])
+				snprintf(alg, alglen, "%s", e.alg);
+		}
+		PQclear(r);
+		if (!ok || rows == 0)
+			break;
+		if (w.count % 100000 == 0)
+			fprintf(stderr, "audit verify: %" PRId64 " ledger entries checked\n", w.count);
+	}
+	*n = w.count;
+	ledger_walk_free(&w);
+	PQclear(PQexec(c, "CLOSE entries"));
+	return ok;
+}
+
+/* The postings each approved (and disbursed) run calls for, against those in
+ * the ledger: any difference either way is the first failure. */
+static bool verify_postings(PGconn *c, int64_t *runs, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(
+		c,
+		"WITH runs AS (SELECT run_id, program, left(period, 4) AS y, period, status FROM audit.runs "
+		"  WHERE status <> 'draft'), "
+		"exp AS ("
+		"  SELECT r.run_id, CASE WHEN l.payable > 0 THEN 'payable/' || r.program || '/' || r.y || '/' || l.uscc "
+		"    ELSE 'pool/' || r.program || '/' || r.y END AS debit, "
+		"    CASE WHEN l.payable > 0 THEN 'pool/' || r.program || '/' || r.y "
+		"    ELSE 'payable/' || r.program || '/' || r.y || '/' || l.uscc END AS credit, abs(l.payable) AS amount "
+		"  FROM runs r JOIN audit.run_lines l ON l.run_id = r.run_id WHERE l.payable <> 0 "
+		"  UNION ALL "
+		"  SELECT r.run_id, CASE WHEN l.payable > 0 THEN 'paid/' || r.program || '/' || r.y || '/' || l.uscc "
+		"    ELSE 'payable/' || r.program || '/' || r.y || '/' || l.uscc END, "
+		"    CASE WHEN l.payable > 0 THEN 'payable/' || r.program || '/' || r.y || '/' || l.uscc "
+		"    ELSE 'paid/' || r.program || '/' || r.y || '/' || l.uscc END, abs(l.payable) "
+		"  FROM runs r JOIN audit.run_lines l ON l.run_id = r.run_id WHERE l.payable <> 0 AND r.status = 'disbursed'), "
+		"act AS (SELECT run_id, debit, credit, amount_fen AS amount FROM audit.ledger_entries), "
+		"diff AS ((SELECT 'missing' AS what, * FROM (SELECT * FROM exp EXCEPT ALL SELECT * FROM act) a) "
+		"  UNION ALL (SELECT 'unexpected', * FROM (SELECT * FROM act EXCEPT ALL SELECT * FROM exp) b)) "
+		"SELECT (SELECT count(*) FROM runs), "
+		"  (SELECT coalesce(sum(balance_fen), 0) FROM audit.ledger_balances), "
+		"  d.what, d.run_id, d.debit, d.credit, d.amount "
+		"FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT * FROM diff ORDER BY run_id NULLS FIRST, debit, credit, amount "
+		"  LIMIT 1) d ON true");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "reading runs and postings: %s", PQerrorMessage(c));
+		PQclear(r);
+		return false;
+	}
+	*runs = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	bool ok = true;
+	if (strcmp(PQgetvalue(r, 0, 1), "0") != 0) {
+		snprintf(err, errlen, "the ledger does not sum to zero (%s fen)", PQgetvalue(r, 0, 1));
+		ok = false;
+	} else if (!PQgetisnull(r, 0, 2)) {
+		const char *what = PQgetvalue(r, 0, 2);
+		snprintf(err, errlen, "run %s: %s posting %s -> %s of %s fen (%s)",
+			 PQgetisnull(r, 0, 3) ? "(none)" : PQgetvalue(r, 0, 3),
+			 what, PQgetvalue(r, 0, 5), PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 6),
+			 !strcmp(what, "missing") ? "the run's lines call for it but the ledger lacks it"
+						  : "the ledger has it but no approved run's lines call for it");
+		ok = false;
+	}
+	PQclear(r);
+	return ok;
+}
+
+static int audit_verify(ctl_t *ctx, int argc, char **argv)
+{
+	int rc = ctl_parse_args(argc, argv, 2, NULL, NULL, 0, "audit verify", usage_audit);
+	if (rc >= 0)
+		return rc;
+	PGconn *c = ctl_conn(ctx);
+	if (!c)
+		return CTL_FAIL;
+	PGresult *r = PQexec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	PQclear(r);
+	char err[512], alg[16];
+	int64_t n = 0, runs = 0;
+	bool ok = verify_chain(c, &n, alg, sizeof alg, err, sizeof err);
+	if (ok)
+		fprintf(stderr, "audit verify: ledger chain of %" PRId64 " entries holds\n", n);
+	if (ok)
+		ok = verify_postings(c, &runs, err, sizeof err);
+	PQclear(PQexec(c, "ROLLBACK"));
+	if (!ok) {
+		printf("audit verify: FAILED: %s\n", err);
+		return CTL_FAIL;
+	}
+	printf("audit verify: ok: ledger chain of %" PRId64 " entries (%s) holds; the postings of %" PRId64
+	       " approved runs agree with their lines; the ledger sums to zero\n",
+	       n, alg[0] ? alg : "empty", runs);
+	return CTL_OK;
+}
+
+int cmd_audit(ctl_t *ctx, int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	if (!sub)
+		return ctl_usage_error(usage_audit, "audit: which subcommand?");
+	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
+		fputs(usage_audit, stdout);
+		return CTL_OK;
+	}
+	if (!strcmp(sub, "verify"))
+		return audit_verify(ctx, argc, argv);
+	return ctl_usage_error(usage_audit, "audit: unknown subcommand '%s'", sub);
+}
+
+static int ledger_balances(ctl_t *ctx, int argc, char **argv)
+{
+	const char *program, *year, *uscc;
+	const struct ctl_opt opts[] = {{"--program", &program}, {"--year", &year}, {"--enterprise", &uscc}, {NULL, NULL}};
+	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "ledger balances", usage_ledger);
+	if (rc >= 0)
+		return rc;
+	PGconn *c = ctl_conn(ctx);
+	if (!c)
+		return CTL_FAIL;
+	const char *p[] = {program, year, uscc};
+	PGresult *r = db_exec(c, "ledger balances",
+			      "SELECT account, balance_fen, postings FROM audit.ledger_balances "
+			      "WHERE ($1::text IS NULL OR split_part(account, '/', 2) = $1) "
+			      "AND ($2::text IS NULL OR split_part(account, '/', 3) = $2) "
+			      "AND ($3::text IS NULL OR split_part(account, '/', 4) = $3) "
+			      "ORDER BY split_part(account, '/', 2), split_part(account, '/', 3), account",
+			      3, p);
+	if (!r)
+		return CTL_FAIL;
+	static const out_col_t cols[] = {{"account", OUT_TEXT}, {"balance", OUT_MONEY_FEN}, {"postings", OUT_INT}};
+	bool ok = out_print(stdout, ctx->format, cols, 3, r);
+	PQclear(r);
+	return ok ? CTL_OK : CTL_FAIL;
+}
+
+static int ledger_alg(ctl_t *ctx, int argc, char **argv)
+{
+	const char *pos[1];
+	int rc = ctl_parse_args(argc, argv, 2, NULL, pos, 1, "ledger alg", usage_ledger);
+	if (rc >= 0)
+		return rc;
+	if (strcmp(pos[0], "sha256") && strcmp(pos[0], "sm3"))
+		return ctl_usage_error(usage_ledger, "ledger alg: sha256 or sm3");
+	PGconn *c = ctl_conn(ctx);
+	if (!c)
+		return CTL_FAIL;
+	if (!db_run(c, "ledger alg", "SELECT voucher.ledger_set_alg($1)", 1, pos))
+		return CTL_FAIL;
+	printf("the ledger chain will use %s\n", pos[0]);
+	return CTL_OK;
+}
+
+int cmd_ledger(ctl_t *ctx, int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	if (!sub)
+		return ctl_usage_error(usage_ledger, "ledger: which subcommand?");
+	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
+		fputs(usage_ledger, stdout);
+		return CTL_OK;
+	}
+	if (!strcmp(sub, "balances"))
+		return ledger_balances(ctx, argc, argv);
+	if (!strcmp(sub, "alg"))
+		return ledger_alg(ctx, argc, argv);
+	return ctl_usage_error(usage_ledger, "ledger: unknown subcommand '%s'", sub);
+}

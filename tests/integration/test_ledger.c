@@ -1,0 +1,175 @@
+/* The ledger: double entry from approval and disbursement, balances, and
+ * audit verify catching what a superuser with the triggers switched off can
+ * change. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "settlement/ledger.h"
+#include "tests/integration/settle_fixture.h"
+#include "tests/integration/support.h"
+
+TestSuite(ledger, .fini = sf_teardown, .timeout = 120);
+
+/* audit verify as the read-only auditor role */
+static int verify(char *out, size_t cap)
+{
+	char err[4096];
+	int rc = sf_ctl("voucher_auditor", "audit verify", out, cap, err, sizeof err);
+	return rc;
+}
+
+/* as the superuser, with the append-only triggers switched off */
+static void tamper(const char *q)
+{
+	buf_t b = BUF_INIT;
+	buf_printf(&b, "BEGIN; SET LOCAL session_replication_role = replica; %s; COMMIT", q);
+	sf_sql(b.data);
+	buf_free(&b);
+}
+
+static long long scenario(void)
+{
+	sf_setup();
+	const char *e1 = sf_uscc("330402", 1), *e2 = sf_uscc("330402", 2);
+	sf_enterprise(e1, "330402", NULL);
+	sf_enterprise(e2, "330402", NULL);
+	sf_load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
+	sf_record("prov-a", e1, "fa", "intelligent_compute", 1000000, "2026-03-10T10:00:00+08:00", NULL);
+	sf_record("prov-a", e2, "fa", "intelligent_compute", 333, "2026-03-11T10:00:00+08:00", NULL);
+	long long mar = sf_settle("alice", "jiaxing-compute", "2026-03");
+	sf_approve("bob", mar);
+	/* the notice has ended (as if published long ago), so March can be paid */
+	char q[256];
+	snprintf(q, sizeof q, "INSERT INTO voucher.run_events (run_id, event, notice_ends) VALUES (%lld, 'published', '2020-01-01')",
+		 mar);
+	sf_sql(q);
+	char args[64], out[2048], err[2048];
+	snprintf(args, sizeof args, "run disburse %lld --ref PAY-1", mar);
+	cr_assert_eq(sf_ctl("bob", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	/* a refund of E1's record: April recovers */
+	sf_record("prov-a", e1, "fa", "intelligent_compute", -1000000, "2026-03-10T10:00:00+08:00", "r1");
+	long long apr = sf_settle("alice", "jiaxing-compute", "2026-04");
+	sf_approve("bob", apr);
+	return apr;
+}
+
+Test(ledger, approval_and_disbursement_post_balanced_entries)
+{
+	scenario();
+	/* March: E1 500,000 fen, E2 floor(333 x 0.5) = 166 fen -> 2 grants + 2 disbursements;
+	 * April: E1 recovery of 500,000 -> 1 posting */
+	cr_assert_str_eq(t_scalar(sf_db, "SELECT count(*) FROM voucher.ledger_entries"), "5");
+	char out[8192], err[2048];
+	cr_assert_eq(sf_ctl("voucher_auditor", "--format csv ledger balances --program jiaxing-compute", out, sizeof out,
+			    err, sizeof err), 0, "%s", err);
+	const char *e1 = sf_uscc("330402", 1);
+	char line[256];
+	snprintf(line, sizeof line, "paid/jiaxing-compute/2026/%s,5000.00,1", e1);
+	cr_assert(strstr(out, line), "%s", out);
+	/* paid 5,000 then recovered: E1's payable account is -5,000.00 (it owes it back) */
+	snprintf(line, sizeof line, "payable/jiaxing-compute/2026/%s,-5000.00,3", e1);
+	cr_assert(strstr(out, line), "%s", out);
+	cr_assert(strstr(out, "pool/jiaxing-compute/2026,-1.66,3"), "%s", out);
+	cr_assert_str_eq(t_scalar(sf_db, "SELECT sum(balance_fen) FROM audit.ledger_balances"), "0");
+	cr_assert_eq(verify(out, sizeof out), 0, "%s", out);
+	cr_assert(strstr(out, "ok: ledger chain of 5 entries (sha256)"), "%s", out);
+	/* the ledger is append only for the owner too */
+	PGresult *r = PQexec(sf_db, "UPDATE voucher.ledger_entries SET amount_fen = 1");
+	cr_assert_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
+	PQclear(r);
+}
+
+/* settlement/ledger.c and the database encode an entry byte for byte alike */
+Test(ledger, c_and_sql_canonical_encodings_agree)
+{
+	scenario();
+	PGresult *r = PQexec(sf_db, "SELECT entry_id, (extract(epoch FROM at) * 1000000)::bigint, debit, credit, amount_fen, "
+				    "run_id, memo, alg, encode(voucher.ledger_canon(entry_id, at, debit, credit, amount_fen, "
+				    "run_id, memo, alg), 'hex') FROM voucher.ledger_entries ORDER BY entry_id");
+	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+	buf_t canon = BUF_INIT, hex = BUF_INIT;
+	for (int i = 0; i < PQntuples(r); i++) {
+		ledger_entry_t e = {.entry_id = atoll(PQgetvalue(r, i, 0)), .at_us = atoll(PQgetvalue(r, i, 1)),
+				    .debit = PQgetvalue(r, i, 2), .credit = PQgetvalue(r, i, 3),
+				    .amount_fen = atoll(PQgetvalue(r, i, 4)), .has_run = !PQgetisnull(r, i, 5),
+				    .run_id = atoll(PQgetvalue(r, i, 5)), .memo = PQgetvalue(r, i, 6),
+				    .alg = PQgetvalue(r, i, 7)};
+		ledger_canon(&e, &canon);
+		buf_reset(&hex);
+		for (size_t k = 0; k < canon.len; k++)
+			buf_printf(&hex, "%02x", (unsigned char)canon.data[k]);
+		cr_assert_str_eq(hex.data, PQgetvalue(r, i, 8), "entry %d", i + 1);
+	}
+	buf_free(&canon);
+	buf_free(&hex);
+	PQclear(r);
+}
+
+Test(ledger, verify_names_each_kind_of_tampering_and_passes_once_restored)
+{
+	scenario();
+	char out[8192];
+	cr_assert_eq(verify(out, sizeof out), 0, "%s", out);
+
+	/* a ledger amount */
+	tamper("UPDATE voucher.ledger_entries SET amount_fen = amount_fen + 1 WHERE entry_id = 2");
+	cr_assert_eq(verify(out, sizeof out), 1, "%s", out);
+	cr_assert(strstr(out, "FAILED: ledger entry 2: its hash does not match its contents"), "%s", out);
+	tamper("UPDATE voucher.ledger_entries SET amount_fen = amount_fen - 1 WHERE entry_id = 2");
+	cr_assert_eq(verify(out, sizeof out), 0, "%s", out);
+
+	/* a deleted entry */
+	sf_sql("CREATE TABLE public.saved AS SELECT * FROM voucher.ledger_entries WHERE entry_id = 3");
+	tamper("DELETE FROM voucher.ledger_entries WHERE entry_id = 3");
+	cr_assert_eq(verify(out, sizeof out), 1, "%s", out);
+	cr_assert(strstr(out, "FAILED: ledger entry 4 follows entry 2"), "%s", out);
+	tamper("INSERT INTO voucher.ledger_entries SELECT * FROM public.saved");
+	cr_assert_eq(verify(out, sizeof out), 0, "%s", out);
+
+	/* two entries swapped */
+	static const char swap[] = "UPDATE voucher.ledger_entries SET entry_id = entry_id + 1000 WHERE entry_id IN (1, 2); "
+				   "UPDATE voucher.ledger_entries SET entry_id = 1003 - entry_id WHERE entry_id IN (1001, 1002)";
+	tamper(swap);
+	cr_assert_eq(verify(out, sizeof out), 1, "%s", out);
+	cr_assert(strstr(out, "FAILED: ledger entry 1: prev_hash") || strstr(out, "FAILED: ledger entry 1: its hash"),
+		  "%s", out);
+	tamper(swap);
+	cr_assert_eq(verify(out, sizeof out), 0, "%s", out);
+
+	/* an approved run's line changed: the postings no longer agree */
+	tamper("UPDATE voucher.run_lines SET payable = payable + 100 WHERE payable > 100 AND run_id = 1");
+	cr_assert_eq(verify(out, sizeof out), 1, "%s", out);
+	cr_assert(strstr(out, "FAILED: run 1: "), "%s", out);
+	tamper("UPDATE voucher.run_lines SET payable = payable - 100 WHERE payable > 200 AND run_id = 1");
+	cr_assert_eq(verify(out, sizeof out), 0, "%s", out);
+
+	/* the whole chain rewritten consistently with a changed amount: the chain
+	 * holds, but the postings no longer match the run's lines */
+	tamper("UPDATE voucher.ledger_entries SET amount_fen = amount_fen + 7 WHERE entry_id = 1");
+	tamper("DO $$ DECLARE e record; prev bytea := decode(repeat('00', 32), 'hex'); h bytea; BEGIN "
+	       "FOR e IN SELECT * FROM voucher.ledger_entries ORDER BY entry_id LOOP "
+	       "h := sha256(prev || voucher.ledger_canon(e.entry_id, e.at, e.debit, e.credit, e.amount_fen, e.run_id, e.memo, e.alg)); "
+	       "UPDATE voucher.ledger_entries SET prev_hash = prev, hash = h WHERE entry_id = e.entry_id; prev := h; "
+	       "END LOOP; END $$");
+	cr_assert_eq(verify(out, sizeof out), 1, "%s", out);
+	cr_assert(strstr(out, "FAILED: run 1: "), "%s", out);
+}
+
+Test(ledger, sm3_chain_verifies)
+{
+	sf_setup();
+	char out[2048], err[2048];
+	cr_assert_eq(sf_ctl("alice", "ledger alg sm3", out, sizeof out, err, sizeof err), 0, "%s", err);
+	const char *e1 = sf_uscc("330402", 1);
+	sf_enterprise(e1, "330402", NULL);
+	sf_load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
+	sf_record("prov-a", e1, "fa", "intelligent_compute", 1000, "2026-03-10T10:00:00+08:00", NULL);
+	sf_approve("bob", sf_settle("alice", "jiaxing-compute", "2026-03"));
+	cr_assert_eq(verify(out, sizeof out), 0, "%s", out);
+	cr_assert(strstr(out, "(sm3)"), "%s", out);
+	/* fixed once the chain has begun */
+	cr_assert_eq(sf_ctl("alice", "ledger alg sha256", out, sizeof out, err, sizeof err), 1);
+}
