@@ -129,7 +129,7 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 	eng_line_t *lines = NULL;
 	const char **usccs = NULL;
 	buf_t b1 = BUF_INIT, b2 = BUF_INIT, sql = BUF_INIT, copy = BUF_INIT;
-	bool ok = false, in_tx = false;
+	bool ok = false, in_tx = false, barrier = false;
 	int npartners = 0;
 
 	int year = atoi(period), month = atoi(period + 5);
@@ -142,11 +142,19 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 	snprintf(period_end_day, sizeof period_end_day, "%04d-%02d-%02d", year, month, last);
 	snprintf(year_txt, sizeof year_txt, "%d", year);
 
+	/* a clean cut through ingest (sql/003_ledger.sql): every record that
+	 * arrived by the cut-off is in the snapshot, none after it */
+	if (!exec_ok(c, "SELECT pg_advisory_lock(7305413)", err, errlen))
+		goto failed;
+	barrier = true;
 	if (!exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ", err, errlen))
 		goto failed;
 	in_tx = true;
 	if (!settle_load_program(c, program, prog, sum->program_version, sizeof sum->program_version, err, errlen))
 		goto failed;
+	if (!exec_ok(c, "SELECT pg_advisory_unlock(7305413)", err, errlen))
+		goto failed;
+	barrier = false;
 
 	/* the other programmes of its exclusivity group, newest versions */
 	if (prog->exclusivity_group[0]) {
@@ -483,6 +491,8 @@ failed:
 	r = NULL;
 	if (in_tx)
 		PQclear(PQexec(c, "ROLLBACK"));
+	if (barrier)
+		PQclear(PQexec(c, "SELECT pg_advisory_unlock(7305413)"));
 done:
 	if (r)
 		PQclear(r);

@@ -103,6 +103,7 @@ CREATE TABLE voucher.related_parties (
 -- Every accepted batch: the raw signed body and headers, exactly as received,
 -- and the answer sent (a retry with the same digest gets these bytes again).
 CREATE TABLE voucher.batches (
+	seq             bigserial NOT NULL UNIQUE, -- order of arrival (see voucher.ingest_barrier)
 	provider        text NOT NULL REFERENCES voucher.providers(code),
 	batch_id        text NOT NULL CHECK (batch_id ~ '^[!-~]{1,64}$'),
 	digest          text NOT NULL,          -- hex SHA-256 of body
@@ -220,6 +221,9 @@ DECLARE
 	v_rejected json;
 	v_answer   text;
 BEGIN
+	-- readers that need a clean cut (settle, audit checkpoint) take this lock
+	-- exclusively for a moment: see voucher.ingest_barrier
+	PERFORM pg_advisory_xact_lock_shared(7305413);
 	PERFORM pg_advisory_xact_lock(hashtextextended('batch ' || p_provider || ' ' || p_batch_id, 0));
 	SELECT b.digest, b.answer INTO v_prev
 	  FROM voucher.batches b WHERE b.provider = p_provider AND b.batch_id = p_batch_id;
@@ -381,7 +385,7 @@ GRANT EXECUTE ON FUNCTION voucher.ingest_batch, voucher.ingest_registry, voucher
 ------------------------------------------------------------------ audit views
 
 CREATE VIEW audit.batches AS
-	SELECT provider, batch_id, received_at, digest, key_id, alg, record_count,
+	SELECT seq, provider, batch_id, received_at, digest, key_id, alg, record_count,
 	       accepted, duplicates, rejected, sig_created, content_digest, signature_input,
 	       signature
 	  FROM voucher.batches;

@@ -173,3 +173,16 @@ CREATE VIEW audit.ledger_balances AS
 GRANT SELECT ON audit.ledger_entries, audit.ledger_balances TO voucher_auditor, voucher_finance;
 GRANT SELECT ON voucher.ledger_entries, voucher.ledger_config TO voucher_finance;
 GRANT EXECUTE ON FUNCTION voucher.ledger_set_alg TO voucher_finance;
+
+-- A clean cut through ingest.  Every ingest transaction holds lock 7305413
+-- shared; a reader that must see "everything that arrived up to time T, and
+-- nothing after" does, in one session:
+--   SELECT pg_advisory_lock(7305413);            -- waits for ingests in flight
+--   BEGIN ISOLATION LEVEL REPEATABLE READ;
+--   SELECT now();                                -- the snapshot and the cut-off
+--   SELECT pg_advisory_unlock(7305413);          -- ingest resumes
+-- Every batch and record committed before the snapshot has received_at <= now()
+-- and a smaller seq; every later one has received_at > now() (its ingest began
+-- after the unlock).  So a run recomputed later from "received_at <= cut-off"
+-- sees exactly the records the run saw, and a checkpoint of the first N batches
+-- (by seq) never gains a batch afterwards.  (settle: settlement/run.c)
