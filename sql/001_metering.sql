@@ -387,8 +387,23 @@ GRANT EXECUTE ON FUNCTION voucher.ingest_batch, voucher.ingest_registry, voucher
 CREATE VIEW audit.batches AS
 	SELECT seq, provider, batch_id, received_at, digest, key_id, alg, record_count,
 	       accepted, duplicates, rejected, sig_created, content_digest, signature_input,
-	       signature
+	       signature, body
 	  FROM voucher.batches;
+
+-- what an auditor needs to check every stored signature and the registry
+CREATE VIEW audit.provider_keys AS
+	SELECT provider, key_id, alg, public_pem, valid_from, valid_to, revoked_at, added_at, added_by
+	  FROM voucher.provider_keys;
+CREATE VIEW audit.providers AS
+	SELECT code, name, uscc, created_at, created_by FROM voucher.providers;
+CREATE VIEW audit.facilities AS
+	SELECT provider, facility, division, class, added_at, added_by FROM voucher.facilities;
+CREATE VIEW audit.enterprise_versions AS
+	SELECT uscc, valid_from, name, division, sme, model_developer, maas_builder, model_registered,
+	       foundation_model, credit_blacklisted, performance_grade, imported_at, imported_by
+	  FROM voucher.enterprise_versions;
+CREATE VIEW audit.related_parties AS
+	SELECT uscc, provider, added_at, added_by FROM voucher.related_parties;
 
 CREATE VIEW audit.usage_records AS
 	SELECT provider, record_id, batch_id, enterprise, facility, category, purpose, quantity,
@@ -396,7 +411,8 @@ CREATE VIEW audit.usage_records AS
 	  FROM voucher.usage_records;
 
 GRANT USAGE ON SCHEMA audit TO voucher_auditor, voucher_finance;
-GRANT SELECT ON audit.batches, audit.usage_records TO voucher_auditor, voucher_finance;
+GRANT SELECT ON audit.batches, audit.usage_records, audit.provider_keys, audit.providers,
+	audit.facilities, audit.enterprise_versions, audit.related_parties TO voucher_auditor, voucher_finance;
 GRANT USAGE ON SCHEMA voucher TO voucher_finance;
 GRANT SELECT ON ALL TABLES IN SCHEMA voucher TO voucher_finance;
 GRANT INSERT, UPDATE ON voucher.providers, voucher.provider_certs, voucher.provider_keys,

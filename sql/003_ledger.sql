@@ -170,7 +170,10 @@ CREATE VIEW audit.ledger_balances AS
 		SELECT credit, -amount_fen FROM voucher.ledger_entries) p
 	 GROUP BY account;
 
-GRANT SELECT ON audit.ledger_entries, audit.ledger_balances TO voucher_auditor, voucher_finance;
+CREATE VIEW audit.grants AS
+	SELECT run_id, program, year, uscc, amount_fen FROM voucher.grants;
+
+GRANT SELECT ON audit.ledger_entries, audit.ledger_balances, audit.grants TO voucher_auditor, voucher_finance;
 GRANT SELECT ON voucher.ledger_entries, voucher.ledger_config TO voucher_finance;
 GRANT EXECUTE ON FUNCTION voucher.ledger_set_alg TO voucher_finance;
 
