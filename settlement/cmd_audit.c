@@ -20,6 +20,8 @@
 
 static const char usage_audit[] =
 	"usage: voucherctl audit verify\n"
+	"       voucherctl audit trace --enterprise USCC --program ID --year Y\n"
+	"       voucherctl audit duplicates\n"
 	"\n"
 	"Checks, reading only the audit views (an auditor may run it):\n"
 	"  - the ledger's hash chain: every entry's hash recomputed from its contents\n"
@@ -28,7 +30,13 @@ static const char usage_audit[] =
 	"  - that the ledger holds exactly the postings the approved and disbursed runs\n"
 	"    call for, line by line, and sums to zero.\n"
 	"Names the first thing that does not hold and exits 1; exits 0 when all hold.\n"
-	"Progress goes to stderr.\n";
+	"Progress goes to stderr.\n"
+	"\n"
+	"trace: from one enterprise's grants in a programme-year down to the ledger\n"
+	"entries, the records of that year and the signed batches they came in.\n"
+	"duplicates: invoice numbers and contract ids behind records of more than one\n"
+	"provider or enterprise, and records whose net amount a later adjustment\n"
+	"pushed to zero after the enterprise had been granted a subsidy that year.\n";
 
 static const char usage_ledger[] =
 	"usage: voucherctl ledger balances [--program ID] [--year Y] [--enterprise USCC]\n"
@@ -189,6 +197,126 @@ static int audit_verify(ctl_t *ctx, int argc, char **argv)
 	return CTL_OK;
 }
 
+static int audit_trace(ctl_t *ctx, int argc, char **argv)
+{
+	const char *uscc, *program, *year;
+	const struct ctl_opt opts[] = {{"--enterprise", &uscc}, {"--program", &program}, {"--year", &year}, {NULL, NULL}};
+	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "audit trace", usage_audit);
+	if (rc >= 0)
+		return rc;
+	if (!uscc || !program || !year)
+		return ctl_usage_error(usage_audit, "audit trace: --enterprise, --program and --year are required");
+	PGconn *c = ctl_conn(ctx);
+	if (!c)
+		return CTL_FAIL;
+	const char *p[] = {uscc, program, year};
+	PGresult *g = db_exec(c, "audit trace",
+			      "SELECT g.run_id, r.period, r.status, r.approved_by, r.program_version, g.amount_fen, "
+			      "  (SELECT string_agg(e.entry_id::text, ' ' ORDER BY e.entry_id) FROM audit.ledger_entries e "
+			      "   WHERE e.run_id = g.run_id AND (e.debit LIKE '%/' || $1 OR e.credit LIKE '%/' || $1)) "
+			      "FROM audit.grants g JOIN audit.runs r ON r.run_id = g.run_id "
+			      "WHERE g.uscc = $1 AND g.program = $2 AND g.year = $3::integer ORDER BY g.run_id",
+			      3, p);
+	if (!g)
+		return CTL_FAIL;
+	PGresult *u = db_exec(c, "audit trace",
+			      "SELECT u.provider, u.record_id, u.category, u.ended_at, u.amount_fen, u.adjusts, u.invoice_no, "
+			      "  u.batch_id, b.received_at, b.key_id, b.alg, b.digest "
+			      "FROM audit.usage_records u JOIN audit.batches b ON b.provider = u.provider AND b.batch_id = u.batch_id "
+			      "WHERE u.enterprise = $1 AND u.ended_at >= ($3 || '-01-01 00:00+08')::timestamptz "
+			      "  AND u.ended_at < (($3::integer + 1)::text || '-01-01 00:00+08')::timestamptz "
+			      "  AND $2::text IS NOT NULL ORDER BY u.ended_at, u.provider, u.record_id",
+			      3, p);
+	if (!u) {
+		PQclear(g);
+		return CTL_FAIL;
+	}
+	static const out_col_t gcols[] = {
+		{"run_id", OUT_INT},          {"period", OUT_TEXT},    {"status", OUT_TEXT},
+		{"approved_by", OUT_TEXT},    {"program_version", OUT_TEXT}, {"granted", OUT_MONEY_FEN},
+		{"ledger_entries", OUT_TEXT},
+	};
+	static const out_col_t ucols[] = {
+		{"provider", OUT_TEXT},   {"record_id", OUT_TEXT},  {"category", OUT_TEXT},
+		{"ended_at", OUT_TIMESTAMP}, {"amount", OUT_MONEY_FEN}, {"adjusts", OUT_TEXT},
+		{"invoice_no", OUT_TEXT}, {"batch_id", OUT_TEXT},   {"batch_received_at", OUT_TIMESTAMP},
+		{"key_id", OUT_TEXT},     {"alg", OUT_TEXT},        {"batch_digest", OUT_TEXT},
+	};
+	out_doc_t d;
+	out_doc_begin(&d, stdout, ctx->format);
+	out_rows_t gr = out_rows_pg(g), ur = out_rows_pg(u);
+	out_doc_list(&d, "grants", gcols, 7, &gr);
+	out_doc_list(&d, "records and the signed batches they came in", ucols, 12, &ur);
+	bool ok = out_doc_end(&d);
+	PQclear(g);
+	PQclear(u);
+	return ok ? CTL_OK : CTL_FAIL;
+}
+
+static int audit_duplicates(ctl_t *ctx, int argc, char **argv)
+{
+	int rc = ctl_parse_args(argc, argv, 2, NULL, NULL, 0, "audit duplicates", usage_audit);
+	if (rc >= 0)
+		return rc;
+	PGconn *c = ctl_conn(ctx);
+	if (!c)
+		return CTL_FAIL;
+	PGresult *dup = db_exec(c, "audit duplicates",
+				"SELECT kind, value, providers, enterprises, records, amount FROM ("
+				"  SELECT 'invoice_no' AS kind, invoice_no AS value, "
+				"    string_agg(DISTINCT provider, ' ') AS providers, string_agg(DISTINCT enterprise, ' ') AS enterprises, "
+				"    count(*) AS records, sum(amount_fen) AS amount, "
+				"    count(DISTINCT provider) AS np, count(DISTINCT enterprise) AS ne "
+				"  FROM audit.usage_records WHERE invoice_no IS NOT NULL GROUP BY invoice_no "
+				"  UNION ALL "
+				"  SELECT 'contract_id', contract_id, string_agg(DISTINCT provider, ' '), "
+				"    string_agg(DISTINCT enterprise, ' '), count(*), sum(amount_fen), "
+				"    count(DISTINCT provider), count(DISTINCT enterprise) "
+				"  FROM audit.usage_records GROUP BY contract_id) d "
+				"WHERE np > 1 OR ne > 1 ORDER BY kind, value",
+				0, NULL);
+	if (!dup)
+		return CTL_FAIL;
+	PGresult *ref = db_exec(c, "audit duplicates",
+				"WITH net AS (SELECT o.provider, o.record_id, o.enterprise, o.ended_at, o.amount_fen, "
+				"  o.amount_fen + coalesce(sum(a.amount_fen), 0) AS net, max(a.received_at) AS last_adjusted "
+				"  FROM audit.usage_records o JOIN audit.usage_records a "
+				"    ON a.provider = o.provider AND a.adjusts = o.record_id "
+				"  WHERE o.adjusts IS NULL GROUP BY o.provider, o.record_id, o.enterprise, o.ended_at, o.amount_fen) "
+				"SELECT n.provider, n.record_id, n.enterprise, n.amount_fen, n.last_adjusted, "
+				"  (SELECT min(r.approved_at) FROM audit.runs r JOIN audit.run_lines l ON l.run_id = r.run_id "
+				"   WHERE l.uscc = n.enterprise AND l.payable > 0 AND r.approved_at IS NOT NULL "
+				"     AND left(r.period, 4) = to_char(n.ended_at AT TIME ZONE 'Asia/Shanghai', 'YYYY')) "
+				"    AS first_grant "
+				"FROM net n WHERE n.net = 0 AND EXISTS (SELECT 1 FROM audit.runs r "
+				"  JOIN audit.run_lines l ON l.run_id = r.run_id WHERE l.uscc = n.enterprise AND l.payable > 0 "
+				"  AND r.approved_at < n.last_adjusted "
+				"  AND left(r.period, 4) = to_char(n.ended_at AT TIME ZONE 'Asia/Shanghai', 'YYYY')) "
+				"ORDER BY n.enterprise, n.provider, n.record_id",
+				0, NULL);
+	if (!ref) {
+		PQclear(dup);
+		return CTL_FAIL;
+	}
+	static const out_col_t dcols[] = {
+		{"kind", OUT_TEXT},        {"value", OUT_TEXT},   {"providers", OUT_TEXT},
+		{"enterprises", OUT_TEXT}, {"records", OUT_INT},  {"amount", OUT_MONEY_FEN},
+	};
+	static const out_col_t rcols[] = {
+		{"provider", OUT_TEXT},      {"record_id", OUT_TEXT},          {"enterprise", OUT_TEXT},
+		{"amount", OUT_MONEY_FEN},   {"refunded_at", OUT_TIMESTAMP},   {"first_grant_at", OUT_TIMESTAMP},
+	};
+	out_doc_t d;
+	out_doc_begin(&d, stdout, ctx->format);
+	out_rows_t dr = out_rows_pg(dup), rr = out_rows_pg(ref);
+	out_doc_list(&d, "invoices and contracts behind records of more than one provider or enterprise", dcols, 6, &dr);
+	out_doc_list(&d, "records refunded to zero after the enterprise was granted", rcols, 6, &rr);
+	bool ok = out_doc_end(&d);
+	PQclear(dup);
+	PQclear(ref);
+	return ok ? CTL_OK : CTL_FAIL;
+}
+
 int cmd_audit(ctl_t *ctx, int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : NULL;
@@ -200,6 +328,10 @@ int cmd_audit(ctl_t *ctx, int argc, char **argv)
 	}
 	if (!strcmp(sub, "verify"))
 		return audit_verify(ctx, argc, argv);
+	if (!strcmp(sub, "trace"))
+		return audit_trace(ctx, argc, argv);
+	if (!strcmp(sub, "duplicates"))
+		return audit_duplicates(ctx, argc, argv);
 	return ctl_usage_error(usage_audit, "audit: unknown subcommand '%s'", sub);
 }
 

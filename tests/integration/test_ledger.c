@@ -173,3 +173,25 @@ Test(ledger, sm3_chain_verifies)
 	/* fixed once the chain has begun */
 	cr_assert_eq(sf_ctl("alice", "ledger alg sha256", out, sizeof out, err, sizeof err), 1);
 }
+
+Test(ledger, trace_and_duplicates)
+{
+	scenario();
+	const char *e1 = sf_uscc("330402", 1);
+	char args[256], out[16384], err[4096];
+	snprintf(args, sizeof args, "--format json audit trace --enterprise %s --program jiaxing-compute --year 2026", e1);
+	cr_assert_eq(sf_ctl("voucher_auditor", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	/* the March grant and the April recovery, with their ledger entries; the
+	 * record and its refund with the batch they came in */
+	cr_assert(strstr(out, "\"granted\": 500000") || strstr(out, "\"granted\":500000"), "%s", out);
+	cr_assert(strstr(out, "-500000"), "%s", out);
+	cr_assert(strstr(out, "\"record_id\": \"r1\"") || strstr(out, "\"record_id\":\"r1\""), "%s", out);
+	cr_assert_eq(sf_ctl("voucher_auditor", "--format csv audit duplicates", out, sizeof out, err, sizeof err), 0,
+		     "%s", err);
+	/* every fixture record has contract C, across two enterprises */
+	cr_assert(strstr(out, "contract_id,C,prov-a"), "%s", out);
+	/* r1 was refunded to zero after E1 had been granted */
+	char want[64];
+	snprintf(want, sizeof want, "prov-a,r1,%s,10000.00", e1);
+	cr_assert(strstr(out, want), "%s", out);
+}
