@@ -148,6 +148,10 @@ $ctl export "$tx" --format csv --out "$var/exports/run-$tx.csv" && echo "wrote $
 $ctl export "$tx" --format xlsx --out "$var/exports/run-$tx.xlsx" && echo "wrote $var/exports/run-$tx.xlsx"
 $ctl statement --enterprise 91330483100000001E --year 2026
 
+say "the ledger, and an auditor's verification (read-only role voucher_auditor)"
+$ctl ledger balances --program tongxiang-compute
+$ctl --db "$admin dbname=voucher user=voucher_auditor" audit verify
+
 say "stopping voucherd (SIGTERM) and PostgreSQL"
 kill -TERM "$daemon_pid"
 if wait "$daemon_pid"; then echo "voucherd exited 0"; else echo "voucherd exited $?"; exit 1; fi
