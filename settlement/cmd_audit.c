@@ -16,6 +16,7 @@
 #include "common/db.h"
 #include "ctl/ctl.h"
 #include "ctl/output.h"
+#include "settlement/audit_runs.h"
 #include "settlement/ledger.h"
 
 static const char usage_audit[] =
@@ -28,7 +29,10 @@ static const char usage_audit[] =
 	"    and the hash before it (SHA-256, or SM3 where the ledger uses it), entry\n"
 	"    ids without gaps;\n"
 	"  - that the ledger holds exactly the postings the approved and disbursed runs\n"
-	"    call for, line by line, and sums to zero.\n"
+	"    call for, line by line, and sums to zero;\n"
+	"  - every approved run, recomputed from the stored records, the registry as it\n"
+	"    stood when the run was prepared and the run's own programme version, line\n"
+	"    by line.\n"
 	"Names the first thing that does not hold and exits 1; exits 0 when all hold.\n"
 	"Progress goes to stderr.\n"
 	"\n"
@@ -186,14 +190,18 @@ static int audit_verify(ctl_t *ctx, int argc, char **argv)
 		fprintf(stderr, "audit verify: ledger chain of %" PRId64 " entries holds\n", n);
 	if (ok)
 		ok = verify_postings(c, &runs, err, sizeof err);
+	int64_t recomputed = 0;
+	if (ok)
+		ok = audit_verify_runs(c, &recomputed, err, sizeof err);
 	PQclear(PQexec(c, "ROLLBACK"));
 	if (!ok) {
 		printf("audit verify: FAILED: %s\n", err);
 		return CTL_FAIL;
 	}
 	printf("audit verify: ok: ledger chain of %" PRId64 " entries (%s) holds; the postings of %" PRId64
-	       " approved runs agree with their lines; the ledger sums to zero\n",
-	       n, alg[0] ? alg : "empty", runs);
+	       " approved runs agree with their lines; the ledger sums to zero; %" PRId64
+	       " approved runs recomputed from the stored records and their programme versions agree line by line\n",
+	       n, alg[0] ? alg : "empty", runs, recomputed);
 	return CTL_OK;
 }
 

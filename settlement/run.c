@@ -114,25 +114,80 @@ static void copy_text(buf_t *b, const char *s)
 	}
 }
 
-bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run, settle_summary_t *sum,
-		char *err, size_t errlen)
+/* a registry row that existed at $n (NULL: every row that exists now) */
+#define SEEN(col, n) "($" #n "::timestamptz IS NULL OR " col " <= $" #n "::timestamptz)"
+
+/* a grant of a run approved before $n (NULL: every grant) */
+#define GRANTED(alias, n)                                                                               \
+	"($" #n "::timestamptz IS NULL OR EXISTS (SELECT 1 FROM run_events ge "                 \
+	"WHERE ge.run_id = " alias ".run_id AND ge.event = 'approved' AND ge.at < $" #n "::timestamptz))"
+
+bool run_line_shown(const eng_line_t *l)
+{
+	return l->eligible_ytd != 0 || l->granted_before != 0 || l->entitlement_ytd != 0 || l->payable != 0;
+}
+
+void run_calc_free(run_calc_t *rc)
+{
+	free(rc->prog);
+	free(rc->partners);
+	free(rc->ents);
+	free(rc->lines);
+	PQclear(rc->facts);
+	memset(rc, 0, sizeof *rc);
+}
+
+/* the programme: the newest stored version, or the given one */
+static bool load_version(PGconn *c, const char *program, const char *version, run_calc_t *rc, char *err,
+			 size_t errlen)
+{
+	if (!version)
+		return settle_load_program(c, program, rc->prog, rc->program_version, sizeof rc->program_version, err,
+					   errlen);
+	const char *p[] = {version};
+	PGresult *r = query(c, "SELECT program, text FROM program_versions WHERE version = $1", 1, p, err,
+			    errlen);
+	if (!r)
+		return false;
+	bool ok = false;
+	char perr[256];
+	if (PQntuples(r) == 0)
+		snprintf(err, errlen, "programme version %.12s is not stored", version);
+	else if (strcmp(PQgetvalue(r, 0, 0), program) != 0)
+		snprintf(err, errlen, "programme version %.12s is of programme %s, not %s", version,
+			 PQgetvalue(r, 0, 0), program);
+	else if (!program_parse(PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1), rc->prog, perr, sizeof perr))
+		snprintf(err, errlen, "stored programme %s version %.12s does not parse: %s", program, version, perr);
+	else
+		ok = true;
+	if (ok)
+		snprintf(rc->program_version, sizeof rc->program_version, "%s", version);
+	PQclear(r);
+	return ok;
+}
+
+bool run_compute(PGconn *c, const char *program, const char *period, const run_basis_t *basis, run_calc_t *rc,
+		 char *err, size_t errlen)
 {
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	memset(sum, 0, sizeof *sum);
-	program_t *prog = xcalloc(1, sizeof *prog);
-	program_t *partners = xcalloc(ENG_MAX_PARTNERS, sizeof *partners);
-	PGresult *rg = NULL, *rg2 = NULL, *re = NULL, *r = NULL;
+	memset(rc, 0, sizeof *rc);
+	rc->prog = xcalloc(1, sizeof *rc->prog);
+	rc->partners = xcalloc(ENG_MAX_PARTNERS, sizeof *rc->partners);
+	program_t *prog = rc->prog, *partners = rc->partners;
+	PGresult *rg = NULL, *rg2 = NULL, *r = NULL;
 	struct grow *rows = NULL;
 	eng_group_t *groups = NULL;
-	eng_enterprise_t *ents = NULL;
-	eng_line_t *lines = NULL;
-	const char **usccs = NULL;
-	buf_t b1 = BUF_INIT, b2 = BUF_INIT, sql = BUF_INIT, copy = BUF_INIT;
-	bool ok = false, in_tx = false, barrier = false;
+	const char **usccs = NULL, **ent_keys = NULL;
+	buf_t b1 = BUF_INIT, b2 = BUF_INIT, sql = BUF_INIT, flags = BUF_INIT;
+	bool ok = false, quiet = basis->quiet;
 	int npartners = 0;
 
 	int year = atoi(period), month = atoi(period + 5);
+	if (strlen(period) != 7 || period[4] != '-' || month < 1 || month > 12) {
+		snprintf(err, errlen, "period '%s' is not YYYY-MM", period);
+		goto failed;
+	}
 	char y_start[40], m_end[40], period_end_day[11], year_txt[8];
 	snprintf(y_start, sizeof y_start, "%04d-01-01 00:00:00+08", year);
 	snprintf(m_end, sizeof m_end, "%04d-%02d-01 00:00:00+08", month == 12 ? year + 1 : year,
@@ -142,26 +197,16 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 	snprintf(period_end_day, sizeof period_end_day, "%04d-%02d-%02d", year, month, last);
 	snprintf(year_txt, sizeof year_txt, "%d", year);
 
-	/* a clean cut through ingest (sql/003_ledger.sql): every record that
-	 * arrived by the cut-off is in the snapshot, none after it */
-	if (!exec_ok(c, "SELECT pg_advisory_lock(7305413)", err, errlen))
+	if (!load_version(c, program, basis->version, rc, err, errlen))
 		goto failed;
-	barrier = true;
-	if (!exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ", err, errlen))
-		goto failed;
-	in_tx = true;
-	if (!settle_load_program(c, program, prog, sum->program_version, sizeof sum->program_version, err, errlen))
-		goto failed;
-	if (!exec_ok(c, "SELECT pg_advisory_unlock(7305413)", err, errlen))
-		goto failed;
-	barrier = false;
 
-	/* the other programmes of its exclusivity group, newest versions */
+	/* the other programmes of its exclusivity group: their newest versions
+	 * (as they stood at registry_at) */
 	if (prog->exclusivity_group[0]) {
-		const char *p[] = {prog->id};
-		r = query(c, "SELECT DISTINCT ON (program) program, text FROM voucher.program_versions "
-			     "WHERE program <> $1 ORDER BY program, loaded_at DESC, version",
-			  1, p, err, errlen);
+		const char *p[] = {prog->id, basis->registry_at};
+		r = query(c, "SELECT DISTINCT ON (program) program, text FROM program_versions "
+			     "WHERE program <> $1 AND " SEEN("loaded_at", 2) " ORDER BY program, loaded_at DESC, version",
+			  2, p, err, errlen);
 		if (!r)
 			goto failed;
 		for (int i = 0; i < PQntuples(r); i++) {
@@ -181,37 +226,45 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 		PQclear(r);
 		r = NULL;
 	}
+	rc->npartners = npartners;
 
-	r = query(c, "SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date::text, now()::text", 0, NULL, err, errlen);
-	if (!r)
-		goto failed;
-	snprintf(sum->as_of, sizeof sum->as_of, "%s", PQgetvalue(r, 0, 0));
-	char cutoff[64];
-	snprintf(cutoff, sizeof cutoff, "%s", PQgetvalue(r, 0, 1));
-	PQclear(r);
-	r = NULL;
+	if (basis->as_of && basis->cutoff) {
+		snprintf(rc->as_of, sizeof rc->as_of, "%s", basis->as_of);
+		snprintf(rc->cutoff, sizeof rc->cutoff, "%s", basis->cutoff);
+	} else {
+		r = query(c, "SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date::text, now()::text", 0, NULL, err,
+			  errlen);
+		if (!r)
+			goto failed;
+		snprintf(rc->as_of, sizeof rc->as_of, "%s", basis->as_of ? basis->as_of : PQgetvalue(r, 0, 0));
+		snprintf(rc->cutoff, sizeof rc->cutoff, "%s", basis->cutoff ? basis->cutoff : PQgetvalue(r, 0, 1));
+		PQclear(r);
+		r = NULL;
+	}
 
-	/* usage of the year up to the end of the month, arrived by now, summed
-	 * by enterprise, category, facility class, the enterprise's division on
-	 * the record's day (China time), whether that day is in the programme's
-	 * dates (and each partner's), and whether the provider is related */
+	/* usage of the year up to the end of the month, arrived by the cut-off,
+	 * summed by enterprise, category, facility class, the enterprise's
+	 * division on the record's day (China time), whether that day is in the
+	 * programme's dates (and each partner's), and whether the provider is
+	 * related */
 	jurisdiction_patterns(prog, &b1);
 	categories_array(prog, &b2);
 	/* Two queries, merged below.  (a) enterprises with one registry version:
 	 * usage is summed first, over the big table alone (parallel, with the
 	 * extended statistics of 002_settlement.sql), then joined to the small
 	 * tables.  (b) enterprises with several versions: summed per day, so that
-	 * each day's records take the division in force that day. */
-	int np = 7;
-	const char *params[7 + 2 * ENG_MAX_PARTNERS];
+	 * each day's records take the division in force that day.  $8: the
+	 * registry as it stood then (NULL: now). */
+	int np = 8;
+	const char *params[8 + 2 * ENG_MAX_PARTNERS];
 	params[0] = y_start;
 	params[1] = m_end;
-	params[2] = cutoff;
+	params[2] = rc->cutoff;
 	params[3] = b2.data;
 	params[4] = b1.data;
 	params[5] = prog->valid_from;
 	params[6] = prog->valid_to[0] ? prog->valid_to : NULL;
-	buf_t flags = BUF_INIT;
+	params[7] = basis->registry_at;
 	/* a day D in China time is [D 00:00+08, D+1 00:00+08) */
 	buf_puts(&flags, "(u.ended_at >= ($6::date::timestamp AT TIME ZONE 'Asia/Shanghai') AND ($7::date IS NULL "
 			 "OR u.ended_at < (($7::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'))) AS in_dates, (0");
@@ -230,48 +283,49 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 		"AND u.category = ANY($4::text[])";
 	buf_printf(&sql,
 		   "WITH a AS (SELECT u.enterprise, u.provider, u.facility, u.category, %s, "
-		   "  sum(u.amount_fen) AS amt FROM voucher.usage_records u WHERE %s GROUP BY 1, 2, 3, 4, 5, 6) "
+		   "  sum(u.amount_fen) AS amt FROM usage_records u WHERE %s GROUP BY 1, 2, 3, 4, 5, 6) "
 		   "SELECT a.enterprise, a.category, f.class, ev.division, a.in_dates, (rp.uscc IS NOT NULL), a.bits, "
 		   "  sum(a.amt)::text "
-		   "FROM a JOIN voucher.facilities f ON f.provider = a.provider AND f.facility = a.facility "
-		   "JOIN voucher.enterprise_versions ev ON ev.uscc = a.enterprise "
-		   "LEFT JOIN voucher.related_parties rp ON rp.uscc = a.enterprise AND rp.provider = a.provider "
-		   "WHERE ev.division LIKE ANY($5::text[]) AND NOT EXISTS (SELECT 1 FROM voucher.enterprise_versions v2 "
-		   "  WHERE v2.uscc = ev.uscc AND v2.valid_from <> ev.valid_from) "
+		   "FROM a JOIN facilities f ON f.provider = a.provider AND f.facility = a.facility "
+		   "  AND " SEEN("f.added_at", 8) " "
+		   "JOIN enterprise_versions ev ON ev.uscc = a.enterprise AND " SEEN("ev.imported_at", 8) " "
+		   "LEFT JOIN related_parties rp ON rp.uscc = a.enterprise AND rp.provider = a.provider "
+		   "  AND " SEEN("rp.added_at", 8) " "
+		   "WHERE ev.division LIKE ANY($5::text[]) AND NOT EXISTS (SELECT 1 FROM enterprise_versions v2 "
+		   "  WHERE v2.uscc = ev.uscc AND v2.valid_from <> ev.valid_from AND " SEEN("v2.imported_at", 8) ") "
 		   "GROUP BY 1, 2, 3, 4, 5, 6, 7",
 		   flags.data, where_usage);
-	PROGRESS(&t0, "programme %s version %.12s, period %s: reading usage of %d up to the end of the month",
-		 prog->id, sum->program_version, period, year);
-	if (!exec_ok(c, "SET LOCAL work_mem = '256MB'", err, errlen) || !exec_ok(c, "SET LOCAL jit = off", err, errlen)) {
-		buf_free(&flags);
+	if (!quiet)
+		PROGRESS(&t0, "programme %s version %.12s, period %s: reading usage of %d up to the end of the month",
+			 prog->id, rc->program_version, period, year);
+	if (!exec_ok(c, "SET LOCAL work_mem = '256MB'", err, errlen) || !exec_ok(c, "SET LOCAL jit = off", err, errlen))
 		goto failed;
-	}
 	rg = query(c, sql.data, np, params, err, errlen);
-	if (!rg) {
-		buf_free(&flags);
+	if (!rg)
 		goto failed;
-	}
 	buf_reset(&sql);
 	buf_printf(&sql,
-		   "WITH m AS (SELECT uscc FROM voucher.enterprise_versions GROUP BY uscc HAVING count(*) > 1), "
+		   "WITH m AS (SELECT uscc FROM enterprise_versions WHERE " SEEN("imported_at", 8) " "
+		   "  GROUP BY uscc HAVING count(*) > 1), "
 		   "ev AS (SELECT v.uscc, v.division, v.valid_from, "
 		   "  lead(v.valid_from) OVER (PARTITION BY v.uscc ORDER BY v.valid_from) AS valid_until, "
 		   "  row_number() OVER (PARTITION BY v.uscc ORDER BY v.valid_from) AS rn "
-		   "  FROM voucher.enterprise_versions v JOIN m ON m.uscc = v.uscc), "
+		   "  FROM enterprise_versions v JOIN m ON m.uscc = v.uscc WHERE " SEEN("v.imported_at", 8) "), "
 		   "a AS (SELECT u.enterprise, u.provider, u.facility, u.category, %s, "
 		   "  (u.ended_at AT TIME ZONE 'Asia/Shanghai')::date AS day, sum(u.amount_fen) AS amt "
-		   "  FROM voucher.usage_records u WHERE %s AND u.enterprise IN (SELECT uscc FROM m) "
+		   "  FROM usage_records u WHERE %s AND u.enterprise IN (SELECT uscc FROM m) "
 		   "  GROUP BY 1, 2, 3, 4, 5, 6, 7) "
 		   "SELECT a.enterprise, a.category, f.class, ev.division, a.in_dates, (rp.uscc IS NOT NULL), a.bits, "
 		   "  sum(a.amt)::text "
-		   "FROM a JOIN voucher.facilities f ON f.provider = a.provider AND f.facility = a.facility "
+		   "FROM a JOIN facilities f ON f.provider = a.provider AND f.facility = a.facility "
+		   "  AND " SEEN("f.added_at", 8) " "
 		   "JOIN ev ON ev.uscc = a.enterprise AND (ev.valid_from <= a.day OR ev.rn = 1) "
 		   "  AND (ev.valid_until IS NULL OR a.day < ev.valid_until) "
-		   "LEFT JOIN voucher.related_parties rp ON rp.uscc = a.enterprise AND rp.provider = a.provider "
+		   "LEFT JOIN related_parties rp ON rp.uscc = a.enterprise AND rp.provider = a.provider "
+		   "  AND " SEEN("rp.added_at", 8) " "
 		   "WHERE ev.division LIKE ANY($5::text[]) "
 		   "GROUP BY 1, 2, 3, 4, 5, 6, 7",
 		   flags.data, where_usage);
-	buf_free(&flags);
 	rg2 = query(c, sql.data, np, params, err, errlen);
 	if (!rg2)
 		goto failed;
@@ -284,8 +338,7 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 		rows[i].row = (int)(i < na ? i : i - na);
 	}
 	qsort(rows, ng, sizeof *rows, cmp_row);
-
-	sum->groups = ng;
+	rc->ngroups = ng;
 
 	/* the enterprises: those with usage, and those granted before this year */
 	size_t nu = 0;
@@ -300,36 +353,44 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 	for (size_t i = 0; i < nu; i++)
 		buf_printf(&b1, "%s%s", i ? "," : "", usccs[i]);
 	buf_putc(&b1, '}');
-	PROGRESS(&t0, "%zu usage groups for %zu enterprises; reading the registry", ng, nu);
-	const char *ep[] = {b1.data, period_end_day, sum->as_of, prog->id, year_txt};
-	re = query(c,
+	if (!quiet)
+		PROGRESS(&t0, "%zu usage groups for %zu enterprises; reading the registry", ng, nu);
+	/* $6: the registry as it stood then; $7: grants of runs approved before */
+	const char *ep[] = {b1.data, period_end_day, rc->as_of, prog->id, year_txt, basis->registry_at,
+			    basis->approved_before};
+	rc->facts = query(c,
 		   "WITH e AS (SELECT unnest($1::text[]) AS uscc "
-		   "  UNION SELECT uscc FROM voucher.grants WHERE program = $4 AND year = $5::integer) "
+		   "  UNION SELECT gr.uscc FROM grants gr WHERE gr.program = $4 AND gr.year = $5::integer "
+		   "  AND " GRANTED("gr", 7) ") "
 		   "SELECT e.uscc, f.sme, f.model_developer, f.maas_builder, f.model_registered, "
 		   "  f.foundation_model, f.credit_blacklisted, r.credit_blacklisted, "
 		   "  coalesce(r.performance_grade, ''), r.name, r.division, coalesce(g.granted, 0)::text, "
 		   "  o.rate_bp, o.cap_fen "
 		   "FROM e "
-		   "JOIN LATERAL (SELECT * FROM voucher.enterprise_versions v WHERE v.uscc = e.uscc "
+		   "JOIN LATERAL (SELECT * FROM enterprise_versions v WHERE v.uscc = e.uscc "
+		   "  AND " SEEN("v.imported_at", 6) " "
 		   "  ORDER BY (v.valid_from <= $2::date) DESC, "
 		   "  CASE WHEN v.valid_from <= $2::date THEN v.valid_from END DESC, v.valid_from LIMIT 1) f ON true "
-		   "JOIN LATERAL (SELECT * FROM voucher.enterprise_versions v WHERE v.uscc = e.uscc "
+		   "JOIN LATERAL (SELECT * FROM enterprise_versions v WHERE v.uscc = e.uscc "
+		   "  AND " SEEN("v.imported_at", 6) " "
 		   "  ORDER BY (v.valid_from <= $3::date) DESC, "
 		   "  CASE WHEN v.valid_from <= $3::date THEN v.valid_from END DESC, v.valid_from LIMIT 1) r ON true "
-		   "LEFT JOIN (SELECT uscc, sum(amount_fen) AS granted FROM voucher.grants "
-		   "  WHERE program = $4 AND year = $5::integer GROUP BY uscc) g ON g.uscc = e.uscc "
-		   "LEFT JOIN LATERAL (SELECT o.rate_bp, o.cap_fen FROM voucher.overrides o "
+		   "LEFT JOIN (SELECT gr.uscc, sum(gr.amount_fen) AS granted FROM grants gr "
+		   "  WHERE gr.program = $4 AND gr.year = $5::integer AND " GRANTED("gr", 7) " GROUP BY gr.uscc) g "
+		   "  ON g.uscc = e.uscc "
+		   "LEFT JOIN LATERAL (SELECT o.rate_bp, o.cap_fen FROM overrides o "
 		   "  WHERE o.program = $4 AND o.year = $5::integer AND o.enterprise = e.uscc "
-		   "  ORDER BY o.id DESC LIMIT 1) o ON true "
+		   "  AND " SEEN("o.added_at", 6) " ORDER BY o.id DESC LIMIT 1) o ON true "
 		   "ORDER BY e.uscc COLLATE \"C\"",
-		   5, ep, err, errlen);
-	if (!re)
+		   7, ep, err, errlen);
+	if (!rc->facts)
 		goto failed;
+	PGresult *re = rc->facts;
 	size_t ne = (size_t)PQntuples(re);
-	ents = xcalloc(ne + 1, sizeof *ents);
-	const char **ent_keys = xcalloc(ne + 1, sizeof *ent_keys);
+	rc->ents = xcalloc(ne + 1, sizeof *rc->ents);
+	ent_keys = xcalloc(ne + 1, sizeof *ent_keys);
 	for (size_t i = 0; i < ne; i++) {
-		eng_enterprise_t *e = &ents[i];
+		eng_enterprise_t *e = &rc->ents[i];
 		int row = (int)i;
 		snprintf(e->uscc, sizeof e->uscc, "%s", PQgetvalue(re, row, 0));
 		ent_keys[i] = PQgetvalue(re, row, 0);
@@ -348,6 +409,7 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 			e->override_cap_fen = strtoll(PQgetvalue(re, row, 13), NULL, 10);
 		}
 	}
+	rc->nents = ne;
 	groups = xcalloc(ng + 1, sizeof *groups);
 	for (size_t i = 0; i < ng; i++) {
 		PGresult *gr = rows[i].res;
@@ -356,7 +418,6 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 		const char *key = PQgetvalue(gr, row, 0);
 		const char **hit = bsearch(&key, ent_keys, ne, sizeof *ent_keys, cmp_str);
 		if (!hit) {
-			free(ent_keys);
 			snprintf(err, errlen, "enterprise %s of the usage is missing from the registry query", key);
 			goto failed;
 		}
@@ -369,34 +430,93 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 		g->partner_in_dates = (uint32_t)strtoul(PQgetvalue(gr, row, 6), NULL, 10);
 		g->amount_fen = strtoll(PQgetvalue(gr, row, 7), NULL, 10);
 	}
-	free(ent_keys);
 
 	/* what approved runs granted in the programme-year */
-	const char *pp[] = {prog->id, year_txt};
-	r = query(c, "SELECT coalesce(sum(amount_fen), 0)::text FROM voucher.grants WHERE program = $1 AND year = $2::integer",
-		  2, pp, err, errlen);
+	const char *pp[] = {prog->id, year_txt, basis->approved_before};
+	r = query(c, "SELECT coalesce(sum(gr.amount_fen), 0)::text FROM grants gr "
+		     "WHERE gr.program = $1 AND gr.year = $2::integer AND " GRANTED("gr", 3),
+		  3, pp, err, errlen);
 	if (!r)
 		goto failed;
-	eng_input_t in = {.prog = prog, .npartners = npartners, .ents = ents, .nents = ne, .groups = groups,
+	eng_input_t in = {.prog = prog, .npartners = npartners, .ents = rc->ents, .nents = ne, .groups = groups,
 			  .ngroups = ng, .pool_granted_fen = strtoll(PQgetvalue(r, 0, 0), NULL, 10)};
 	PQclear(r);
 	r = NULL;
 	for (int k = 0; k < npartners; k++)
 		in.partners[k] = &partners[k];
-	lines = xcalloc(ne + 1, sizeof *lines);
-	eng_totals_t tot;
-	PROGRESS(&t0, "computing %zu enterprises", ne);
-	if (!eng_settle(&in, lines, &tot, err, errlen))
+	rc->lines = xcalloc(ne + 1, sizeof *rc->lines);
+	if (!quiet)
+		PROGRESS(&t0, "computing %zu enterprises", ne);
+	if (!eng_settle(&in, rc->lines, &rc->tot, err, errlen))
 		goto failed;
+	ok = true;
+failed:
+	PQclear(r);
+	PQclear(rg);
+	PQclear(rg2);
+	free(rows);
+	free(usccs);
+	free(ent_keys);
+	free(groups);
+	buf_free(&b1);
+	buf_free(&b2);
+	buf_free(&sql);
+	buf_free(&flags);
+	return ok;
+}
+
+bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run, settle_summary_t *sum,
+		char *err, size_t errlen)
+{
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	memset(sum, 0, sizeof *sum);
+	run_calc_t rc;
+	memset(&rc, 0, sizeof rc);
+	PGresult *r = NULL;
+	buf_t copy = BUF_INIT;
+	bool ok = false, in_tx = false, barrier = false;
+	char cutoff[64], as_of[11];
+
+	/* a clean cut through ingest (sql/003_ledger.sql): every record that
+	 * arrived by the cut-off is in the snapshot, none after it; the first
+	 * query takes the snapshot */
+	if (!exec_ok(c, "SELECT pg_advisory_lock(7305413)", err, errlen))
+		goto failed;
+	barrier = true;
+	if (!exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ", err, errlen))
+		goto failed;
+	in_tx = true;
+	/* run_compute names tables without a schema: settle reads the tables
+	 * themselves, audit verify the audit views of the same names */
+	if (!exec_ok(c, "SET LOCAL search_path = voucher, pg_catalog", err, errlen))
+		goto failed;
+	r = query(c, "SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date::text, now()::text", 0, NULL, err, errlen);
+	if (!r)
+		goto failed;
+	snprintf(as_of, sizeof as_of, "%s", PQgetvalue(r, 0, 0));
+	snprintf(cutoff, sizeof cutoff, "%s", PQgetvalue(r, 0, 1));
+	PQclear(r);
+	r = NULL;
+	if (!exec_ok(c, "SELECT pg_advisory_unlock(7305413)", err, errlen))
+		goto failed;
+	barrier = false;
+
+	run_basis_t basis = {.cutoff = cutoff, .as_of = as_of};
+	if (!run_compute(c, program, period, &basis, &rc, err, errlen))
+		goto failed;
+	snprintf(sum->program_version, sizeof sum->program_version, "%s", rc.program_version);
+	snprintf(sum->as_of, sizeof sum->as_of, "%s", rc.as_of);
+	sum->groups = rc.ngroups;
+	const eng_totals_t tot = rc.tot;
 	sum->payable = tot.payable;
 	sum->recovered = tot.recovered;
 	sum->asked = tot.asked;
 	sum->pool_left = tot.pool_left;
 
-	/* the lines worth showing: something eligible, granted or moving */
-	for (size_t i = 0; i < ne; i++) {
-		eng_line_t *l = &lines[i];
-		if (l->eligible_ytd == 0 && l->granted_before == 0 && l->entitlement_ytd == 0 && l->payable == 0)
+	for (size_t i = 0; i < rc.nents; i++) {
+		eng_line_t *l = &rc.lines[i];
+		if (!run_line_shown(l))
 			continue;
 		sum->lines++;
 		sum->payable_lines += l->status == ST_PAYABLE;
@@ -412,9 +532,9 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 
 	PROGRESS(&t0, "storing %zu lines", sum->lines);
 	/* a new draft replaces the old draft of the same programme and period */
-	const char *dp[] = {prog->id, period};
-	r = query(c, "DELETE FROM voucher.runs r WHERE r.program = $1 AND r.period = $2 "
-		     "AND NOT EXISTS (SELECT 1 FROM voucher.run_events e WHERE e.run_id = r.run_id)",
+	const char *dp[] = {rc.prog->id, period};
+	r = query(c, "DELETE FROM runs r WHERE r.program = $1 AND r.period = $2 "
+		     "AND NOT EXISTS (SELECT 1 FROM run_events e WHERE e.run_id = r.run_id)",
 		  2, dp, err, errlen);
 	if (!r)
 		goto failed;
@@ -425,9 +545,9 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 	snprintf(ask, sizeof ask, "%" PRId64, tot.asked);
 	snprintf(left, sizeof left, "%" PRId64, tot.pool_left);
 	snprintf(nlines, sizeof nlines, "%zu", sum->lines);
-	const char *rp[] = {prog->id, sum->program_version, period, sum->as_of, cutoff,
+	const char *rp[] = {rc.prog->id, sum->program_version, period, sum->as_of, cutoff,
 			    tot.pool_left < 0 ? NULL : left, pay, rec, ask, nlines};
-	r = query(c, "INSERT INTO voucher.runs (program, program_version, period, as_of, data_cutoff, "
+	r = query(c, "INSERT INTO runs (program, program_version, period, as_of, data_cutoff, "
 		     "pool_left_fen, total_payable, total_recovered, total_asked, lines) "
 		     "VALUES ($1, $2, $3, $4::date, $5::timestamptz, $6::bigint, $7::bigint, $8::bigint, $9::bigint, "
 		     "$10::integer) RETURNING run_id",
@@ -436,7 +556,7 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 		goto failed;
 	sum->run_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
-	r = PQexec(c, "COPY voucher.run_lines (run_id, uscc, enterprise, division, eligible_amount_ytd, "
+	r = PQexec(c, "COPY run_lines (run_id, uscc, enterprise, division, eligible_amount_ytd, "
 		      "entitlement_ytd, cap, granted_before, difference, payable, status, note) FROM STDIN");
 	if (PQresultStatus(r) != PGRES_COPY_IN) {
 		snprintf(err, errlen, "%s", PQerrorMessage(c));
@@ -444,16 +564,16 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 	}
 	PQclear(r);
 	r = NULL;
-	for (size_t i = 0; i < ne; i++) {
-		eng_line_t *l = &lines[i];
-		if (l->eligible_ytd == 0 && l->granted_before == 0 && l->entitlement_ytd == 0 && l->payable == 0)
+	for (size_t i = 0; i < rc.nents; i++) {
+		eng_line_t *l = &rc.lines[i];
+		if (!run_line_shown(l))
 			continue;
-		buf_printf(&copy, "%" PRId64 "\t%s\t", sum->run_id, ents[i].uscc);
-		copy_text(&copy, PQgetvalue(re, (int)i, 9));
+		buf_printf(&copy, "%" PRId64 "\t%s\t", sum->run_id, rc.ents[i].uscc);
+		copy_text(&copy, PQgetvalue(rc.facts, (int)i, 9));
 		buf_printf(&copy, "\t%s\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64
 				  "\t%s\t",
-			   PQgetvalue(re, (int)i, 10), l->eligible_ytd, l->entitlement_ytd, l->cap, l->granted_before,
-			   l->difference, l->payable, status_text(l->status));
+			   PQgetvalue(rc.facts, (int)i, 10), l->eligible_ytd, l->entitlement_ytd, l->cap,
+			   l->granted_before, l->difference, l->payable, status_text(l->status));
 		copy_text(&copy, l->note);
 		buf_putc(&copy, '\n');
 		if (copy.len > (1 << 20)) {
@@ -496,19 +616,7 @@ failed:
 done:
 	if (r)
 		PQclear(r);
-	PQclear(rg);
-	PQclear(rg2);
-	free(rows);
-	PQclear(re);
-	free(usccs);
-	free(groups);
-	free(ents);
-	free(lines);
-	free(prog);
-	free(partners);
-	buf_free(&b1);
-	buf_free(&b2);
-	buf_free(&sql);
+	run_calc_free(&rc);
 	buf_free(&copy);
 	return ok;
 }

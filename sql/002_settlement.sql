@@ -276,7 +276,8 @@ CREATE VIEW audit.runs AS
 		    WHEN a.run_id IS NOT NULL THEN 'approved' ELSE 'draft' END AS status, r.prepared_by,
 	       a.by_user AS approved_by, r.program_version, r.prepared_at AS created_at,
 	       a.at AS approved_at, p.at AS published_at, p.notice_ends, d.at AS disbursed_at,
-	       d.payment_ref, r.as_of, r.data_cutoff, r.total_payable, r.total_recovered
+	       d.payment_ref, r.as_of, r.data_cutoff, r.total_payable, r.total_recovered,
+	       r.prepared_at, r.pool_left_fen, r.total_asked, r.lines
 	  FROM voucher.runs r
 	  LEFT JOIN voucher.run_events a ON a.run_id = r.run_id AND a.event = 'approved'
 	  LEFT JOIN voucher.run_events p ON p.run_id = r.run_id AND p.event = 'published'
@@ -287,13 +288,16 @@ CREATE VIEW audit.run_lines AS
 	       l.entitlement_ytd, l.cap, l.granted_before, l.difference, l.payable, l.status, l.note
 	  FROM voucher.run_lines l JOIN voucher.runs r ON r.run_id = l.run_id;
 
+CREATE VIEW audit.run_events AS
+	SELECT run_id, event, at, by_user, notice_ends, payment_ref FROM voucher.run_events;
+
 CREATE VIEW audit.program_versions AS
 	SELECT version, program, text, loaded_at, loaded_by FROM voucher.program_versions;
 
 CREATE VIEW audit.overrides AS
 	SELECT id, program, enterprise, year, rate_bp, cap_fen, ref, added_at, added_by FROM voucher.overrides;
 
-GRANT SELECT ON audit.runs, audit.run_lines, audit.program_versions, audit.overrides
+GRANT SELECT ON audit.runs, audit.run_lines, audit.run_events, audit.program_versions, audit.overrides
 	TO voucher_auditor, voucher_finance;
 
 GRANT SELECT ON ALL TABLES IN SCHEMA voucher TO voucher_finance;

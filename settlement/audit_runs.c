@@ -1,0 +1,154 @@
+#include "settlement/audit_runs.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "settlement/engine.h"
+#include "settlement/run.h"
+
+/* the compared columns of a run line, in the order they are reported */
+enum { L_USCC, L_ELIG, L_ENT, L_CAP, L_BEFORE, L_DIFF, L_PAY, L_STATUS, L_NCOLS };
+static const char *const col_name[L_NCOLS] = {
+	"uscc", "eligible_amount_ytd", "entitlement_ytd", "cap", "granted_before", "difference", "payable", "status",
+};
+
+/* the first column of a stored line that differs from the recomputed one, or
+ * -1; got receives the recomputed value */
+static int line_differs(PGresult *s, int row, const eng_line_t *l, char *got, size_t gotlen)
+{
+	const int64_t v[] = {0, l->eligible_ytd, l->entitlement_ytd, l->cap, l->granted_before, l->difference,
+			     l->payable};
+	for (int k = L_ELIG; k <= L_PAY; k++) {
+		snprintf(got, gotlen, "%" PRId64, v[k]);
+		if (strcmp(PQgetvalue(s, row, k), got) != 0)
+			return k;
+	}
+	snprintf(got, gotlen, "%s", eng_status_name(l->status));
+	if (strcmp(PQgetvalue(s, row, L_STATUS), got) != 0)
+		return L_STATUS;
+	return -1;
+}
+
+/* the stored totals of the run (columns 8-12 of the runs query) against the
+ * recomputation */
+static bool totals_differ(PGresult *r, int row, const run_calc_t *rc, size_t nlines, char *what, size_t whatlen)
+{
+	char got[32];
+	const char *name[] = {"pool_left_fen", "total_payable", "total_recovered", "total_asked", "lines"};
+	const int64_t v[] = {rc->tot.pool_left, rc->tot.payable, rc->tot.recovered, rc->tot.asked, (int64_t)nlines};
+	for (int k = 0; k < 5; k++) {
+		bool isnull = PQgetisnull(r, row, 8 + k);
+		if (k == 0 && v[0] < 0) {
+			if (isnull)
+				continue;
+			snprintf(got, sizeof got, "no pool");
+		} else {
+			snprintf(got, sizeof got, "%" PRId64, v[k]);
+			if (!isnull && strcmp(PQgetvalue(r, row, 8 + k), got) == 0)
+				continue;
+		}
+		snprintf(what, whatlen, "%s stored %s, recomputed %s", name[k],
+			 isnull ? "none" : PQgetvalue(r, row, 8 + k), got);
+		return true;
+	}
+	return false;
+}
+
+bool audit_verify_runs(PGconn *c, int64_t *runs_checked, char *err, size_t errlen)
+{
+	PGresult *runs = NULL, *stored = NULL;
+	run_calc_t rc;
+	memset(&rc, 0, sizeof rc);
+	bool ok = false;
+	*runs_checked = 0;
+
+	/* the recomputation (settlement/run.c) names tables without a schema:
+	 * here they are the audit views, so that an auditor can run it */
+	PQclear(PQexec(c, "SET LOCAL search_path = audit, pg_catalog"));
+	/* approved runs (any review event), in approval order */
+	runs = PQexec(c, "SELECT r.run_id, r.program, r.period, r.program_version, r.as_of::text, r.data_cutoff::text, "
+			 "  r.prepared_at::text, a.at::text, r.pool_left_fen, r.total_payable, r.total_recovered, "
+			 "  r.total_asked, r.lines "
+			 "FROM runs r "
+			 "LEFT JOIN run_events a ON a.run_id = r.run_id AND a.event = 'approved' "
+			 "WHERE EXISTS (SELECT 1 FROM run_events e WHERE e.run_id = r.run_id) "
+			 "ORDER BY a.at NULLS FIRST, r.run_id");
+	if (PQresultStatus(runs) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "reading the approved runs: %s", PQerrorMessage(c));
+		goto failed;
+	}
+	for (int i = 0; i < PQntuples(runs); i++) {
+		const char *id = PQgetvalue(runs, i, 0), *prog = PQgetvalue(runs, i, 1), *period = PQgetvalue(runs, i, 2);
+		char e2[400];
+		if (PQgetisnull(runs, i, 7)) {
+			snprintf(err, errlen, "run %s (%s, %s): has review events but no approval", id, prog, period);
+			goto failed;
+		}
+		run_basis_t basis = {.version = PQgetvalue(runs, i, 3), .as_of = PQgetvalue(runs, i, 4),
+				     .cutoff = PQgetvalue(runs, i, 5), .registry_at = PQgetvalue(runs, i, 6),
+				     .approved_before = PQgetvalue(runs, i, 7), .quiet = true};
+		if (!run_compute(c, prog, period, &basis, &rc, e2, sizeof e2)) {
+			snprintf(err, errlen, "run %s (%s, %s): cannot recompute: %s", id, prog, period, e2);
+			goto failed;
+		}
+		const char *sp[] = {id};
+		stored = PQexecParams(c,
+				      "SELECT uscc, eligible_amount_ytd, entitlement_ytd, cap, granted_before, difference, "
+				      "payable, status FROM run_lines WHERE run_id = $1 "
+				      "ORDER BY uscc COLLATE \"C\"",
+				      1, NULL, sp, NULL, NULL, 0);
+		if (PQresultStatus(stored) != PGRES_TUPLES_OK) {
+			snprintf(err, errlen, "run %s: reading its lines: %s", id, PQerrorMessage(c));
+			goto failed;
+		}
+		/* both in USCC order (byte order): merge */
+		size_t k = 0, nlines = 0;
+		int j = 0, ns = PQntuples(stored);
+		for (;;) {
+			while (k < rc.nents && !run_line_shown(&rc.lines[k]))
+				k++;
+			if (k == rc.nents && j == ns)
+				break;
+			int o = k == rc.nents ? 1 : j == ns ? -1 : strcmp(rc.ents[k].uscc, PQgetvalue(stored, j, 0));
+			if (o > 0) {
+				snprintf(err, errlen, "run %s (%s, %s): enterprise %s: a line the recomputation does not "
+					 "produce", id, prog, period, PQgetvalue(stored, j, 0));
+				goto failed;
+			}
+			if (o < 0) {
+				snprintf(err, errlen, "run %s (%s, %s): enterprise %s: missing line (recomputed payable %"
+					 PRId64 ", status %s)", id, prog, period, rc.ents[k].uscc, rc.lines[k].payable,
+					 eng_status_name(rc.lines[k].status));
+				goto failed;
+			}
+			char got[32];
+			int col = line_differs(stored, j, &rc.lines[k], got, sizeof got);
+			if (col >= 0) {
+				snprintf(err, errlen, "run %s (%s, %s): enterprise %s: %s stored %s, recomputed %s", id, prog,
+					 period, rc.ents[k].uscc, col_name[col], PQgetvalue(stored, j, col), got);
+				goto failed;
+			}
+			nlines++;
+			k++;
+			j++;
+		}
+		char what[160];
+		if (totals_differ(runs, i, &rc, nlines, what, sizeof what)) {
+			snprintf(err, errlen, "run %s (%s, %s): %s", id, prog, period, what);
+			goto failed;
+		}
+		fprintf(stderr, "audit verify: run %s recomputed (%zu lines)\n", id, nlines);
+		PQclear(stored);
+		stored = NULL;
+		run_calc_free(&rc);
+		(*runs_checked)++;
+	}
+	ok = true;
+failed:
+	PQclear(stored);
+	PQclear(runs);
+	run_calc_free(&rc);
+	return ok;
+}
