@@ -139,6 +139,13 @@ Test(ledger, verify_names_each_kind_of_tampering_and_passes_once_restored)
 	tamper(swap);
 	cr_assert_eq(verify(out, sizeof out), 0, "%s", out);
 
+	/* a stored usage amount: the recomputed run no longer agrees */
+	tamper("UPDATE voucher.usage_records SET amount_fen = amount_fen + 2 WHERE record_id = 'r2'");
+	cr_assert_eq(verify(out, sizeof out), 1, "%s", out);
+	cr_assert(strstr(out, "FAILED: run 1 (jiaxing-compute, 2026-03): enterprise"), "%s", out);
+	tamper("UPDATE voucher.usage_records SET amount_fen = amount_fen - 2 WHERE record_id = 'r2'");
+	cr_assert_eq(verify(out, sizeof out), 0, "%s", out);
+
 	/* an approved run's line changed: the postings no longer agree */
 	tamper("UPDATE voucher.run_lines SET payable = payable + 100 WHERE payable > 100 AND run_id = 1");
 	cr_assert_eq(verify(out, sizeof out), 1, "%s", out);
