@@ -39,7 +39,9 @@ static const char usage_text[] =
 	"  export RUN --format csv|xlsx --out FILE\n"
 	"  statement --enterprise USCC --year Y [--program ID]\n"
 	"  ledger balances [--program ID] [--year Y] [--enterprise USCC] | alg sha256|sm3\n"
-	"  audit verify                              re-check the ledger chain and postings\n"
+	"  audit verify [--checkpoint FILE]          re-check batches, ledger, postings and runs\n"
+	"  audit checkpoint --sign-key PEM --out FILE\n"
+	"  audit trace --enterprise USCC --program ID --year Y | audit duplicates\n"
 	"\n"
 	"Run 'voucherctl COMMAND --help' for the options of one command.\n";
 

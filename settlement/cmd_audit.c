@@ -16,15 +16,21 @@
 #include "common/db.h"
 #include "ctl/ctl.h"
 #include "ctl/output.h"
+#include "settlement/audit_batches.h"
 #include "settlement/audit_runs.h"
+#include "settlement/checkpoint.h"
 #include "settlement/ledger.h"
 
 static const char usage_audit[] =
-	"usage: voucherctl audit verify\n"
+	"usage: voucherctl audit verify [--checkpoint FILE [--pub PEM]]\n"
+	"       voucherctl audit checkpoint --sign-key PEM --out FILE\n"
 	"       voucherctl audit trace --enterprise USCC --program ID --year Y\n"
 	"       voucherctl audit duplicates\n"
 	"\n"
 	"Checks, reading only the audit views (an auditor may run it):\n"
+	"  - every stored batch: its digest from the stored body bytes, its signature\n"
+	"    against the provider's key valid when it was signed, and its place in the\n"
+	"    Merkle tree over all batches; every usage record belongs to a stored batch;\n"
 	"  - the ledger's hash chain: every entry's hash recomputed from its contents\n"
 	"    and the hash before it (SHA-256, or SM3 where the ledger uses it), entry\n"
 	"    ids without gaps;\n"
@@ -33,8 +39,17 @@ static const char usage_audit[] =
 	"  - every approved run, recomputed from the stored records, the registry as it\n"
 	"    stood when the run was prepared and the run's own programme version, line\n"
 	"    by line.\n"
+	"  - with --checkpoint FILE (written earlier by audit checkpoint and kept outside\n"
+	"    the database): its signature (the key is in the file; --pub PEM insists on\n"
+	"    a key you hold), and that today's ledger and batches extend what it saw:\n"
+	"    catches truncation and wholesale rewrites that a chain alone cannot.\n"
 	"Names the first thing that does not hold and exits 1; exits 0 when all hold.\n"
 	"Progress goes to stderr.\n"
+	"\n"
+	"checkpoint: signs (Ed25519 or SM2 private key, PKCS#8 PEM) the ledger's size\n"
+	"and head hash, the number of stored batches and their Merkle root, and the\n"
+	"time, into FILE (never overwritten).  Mail it, print it, publish it with the\n"
+	"notice: anything that later disagrees with it was changed afterwards.\n"
 	"\n"
 	"trace: from one enterprise's grants in a programme-year down to the ledger\n"
 	"entries, the records of that year and the signed batches they came in.\n"
@@ -175,9 +190,13 @@ static bool verify_postings(PGconn *c, int64_t *runs, char *err, size_t errlen)
 
 static int audit_verify(ctl_t *ctx, int argc, char **argv)
 {
-	int rc = ctl_parse_args(argc, argv, 2, NULL, NULL, 0, "audit verify", usage_audit);
+	const char *cpfile, *pub;
+	const struct ctl_opt opts[] = {{"--checkpoint", &cpfile}, {"--pub", &pub}, {NULL, NULL}};
+	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "audit verify", usage_audit);
 	if (rc >= 0)
 		return rc;
+	if (pub && !cpfile)
+		return ctl_usage_error(usage_audit, "audit verify: --pub goes with --checkpoint");
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
 		return CTL_FAIL;
@@ -185,9 +204,22 @@ static int audit_verify(ctl_t *ctx, int argc, char **argv)
 	PQclear(r);
 	char err[512], alg[16];
 	int64_t n = 0, runs = 0;
-	bool ok = verify_chain(c, &n, alg, sizeof alg, err, sizeof err);
+	int64_t nbatches = 0;
+	bool ok = audit_verify_batches(c, &nbatches, err, sizeof err);
+	if (ok)
+		fprintf(stderr, "audit verify: %" PRId64 " stored batches and their signatures hold\n", nbatches);
+	if (ok)
+		ok = verify_chain(c, &n, alg, sizeof alg, err, sizeof err);
 	if (ok)
 		fprintf(stderr, "audit verify: ledger chain of %" PRId64 " entries holds\n", n);
+	checkpoint_t cp;
+	if (ok && cpfile) {
+		ok = checkpoint_check(c, cpfile, pub, &cp, err, sizeof err);
+		if (ok)
+			fprintf(stderr, "audit verify: checkpoint %s of %s (key %.16s…) is extended: %" PRId64
+					" ledger entries, %" PRId64 " batches then\n",
+				cpfile, cp.time, cp.fingerprint, cp.ledger_size, cp.batches_size);
+	}
 	if (ok)
 		ok = verify_postings(c, &runs, err, sizeof err);
 	int64_t recomputed = 0;
@@ -198,10 +230,37 @@ static int audit_verify(ctl_t *ctx, int argc, char **argv)
 		printf("audit verify: FAILED: %s\n", err);
 		return CTL_FAIL;
 	}
-	printf("audit verify: ok: ledger chain of %" PRId64 " entries (%s) holds; the postings of %" PRId64
+	printf("audit verify: ok: %" PRId64 " stored batches and their signatures hold; ", nbatches);
+	if (cpfile)
+		printf("the checkpoint of %s (key fingerprint %s) is extended; ", cp.time, cp.fingerprint);
+	printf("ledger chain of %" PRId64 " entries (%s) holds; the postings of %" PRId64
 	       " approved runs agree with their lines; the ledger sums to zero; %" PRId64
 	       " approved runs recomputed from the stored records and their programme versions agree line by line\n",
 	       n, alg[0] ? alg : "empty", runs, recomputed);
+	return CTL_OK;
+}
+
+static int audit_checkpoint(ctl_t *ctx, int argc, char **argv)
+{
+	const char *key, *out;
+	const struct ctl_opt opts[] = {{"--sign-key", &key}, {"--out", &out}, {NULL, NULL}};
+	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "audit checkpoint", usage_audit);
+	if (rc >= 0)
+		return rc;
+	if (!key || !out)
+		return ctl_usage_error(usage_audit, "audit checkpoint: --sign-key and --out are required");
+	PGconn *c = ctl_conn(ctx);
+	if (!c)
+		return CTL_FAIL;
+	checkpoint_t cp;
+	char err[512];
+	if (!checkpoint_write(c, key, out, &cp, err, sizeof err)) {
+		fprintf(stderr, "audit checkpoint: %s\nnothing was written\n", err);
+		return CTL_FAIL;
+	}
+	printf("checkpoint %s written: %s, %" PRId64 " ledger entries, %" PRId64
+	       " batches; signing key fingerprint %s\n",
+	       out, cp.time, cp.ledger_size, cp.batches_size, cp.fingerprint);
 	return CTL_OK;
 }
 
@@ -338,6 +397,8 @@ int cmd_audit(ctl_t *ctx, int argc, char **argv)
 		return audit_verify(ctx, argc, argv);
 	if (!strcmp(sub, "trace"))
 		return audit_trace(ctx, argc, argv);
+	if (!strcmp(sub, "checkpoint"))
+		return audit_checkpoint(ctx, argc, argv);
 	if (!strcmp(sub, "duplicates"))
 		return audit_duplicates(ctx, argc, argv);
 	return ctl_usage_error(usage_audit, "audit: unknown subcommand '%s'", sub);

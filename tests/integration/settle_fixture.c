@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/buf.h"
 #include "common/validate.h"
+#include "metering/sig.h"
 #include "tests/integration/support.h"
 
 PGconn *sf_db;
@@ -41,6 +43,48 @@ const char *sf_uscc(const char *division, int n)
 	return o;
 }
 
+/* registers the provider's signing key (a vector key) and stores an empty
+ * batch "b" signed with it, as the daemon would have */
+static void signed_batch(const char *provider, const char *pub, const char *key, sig_alg_t alg, const char *keyid)
+{
+	char *pem = t_slurp(t_vector_path(pub), NULL);
+	const char *kp[] = {provider, keyid, sig_alg_name(alg), pem};
+	sf_sqlp("INSERT INTO voucher.provider_keys (provider, key_id, alg, public_pem, valid_from) "
+		"VALUES ($1, $2, $3, $4, '2026-01-01T00:00:00Z')",
+		4, kp);
+	free(pem);
+	char err[256], body[160];
+	int len = snprintf(body, sizeof body, "{\"batch_id\":\"b\",\"provider\":\"%s\",\"records\":[]}", provider);
+	EVP_PKEY *k = sig_load_private_file(t_vector_path(key), alg, err, sizeof err);
+	cr_assert(k, "%s", err);
+	buf_t cd = BUF_INIT, si = BUF_INIT, sg = BUF_INIT;
+	int64_t created = (int64_t)time(NULL) - 1;
+	char created_txt[24];
+	snprintf(created_txt, sizeof created_txt, "%lld", (long long)created);
+	cr_assert(sig_make_headers(k, alg, keyid, created, "POST", "/v1/usage-batches", body, (size_t)len,
+				   &cd, &si, &sg));
+	EVP_PKEY_free(k);
+	uint8_t raw[32];
+	cr_assert_eq(sig_digest_check(cd.data, body, (size_t)len, raw), SIG_OK);
+	char hex[65];
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	const char *bp[] = {provider, hex, keyid, sig_alg_name(alg), cd.data, si.data, sg.data, body, created_txt};
+	int lens[9] = {0, 0, 0, 0, 0, 0, 0, len, 0};
+	int fmts[9] = {0, 0, 0, 0, 0, 0, 0, 1, 0};
+	PGresult *r = PQexecParams(sf_db,
+				   "INSERT INTO voucher.batches (provider, batch_id, digest, key_id, alg, sig_created, "
+				   "content_digest, signature_input, signature, body, record_count, accepted, duplicates, "
+				   "rejected, answer) VALUES ($1, 'b', $2, $3, $4, to_timestamp($9::bigint), $5, $6, $7, $8, 0, 0, 0, "
+				   "0, '{}')",
+				   9, NULL, bp, lens, fmts, 0);
+	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(sf_db));
+	PQclear(r);
+	buf_free(&cd);
+	buf_free(&si);
+	buf_free(&sg);
+}
+
 /* finance users are login roles, members of voucher_finance (cluster-wide) */
 static void ensure_user(const char *name)
 {
@@ -60,14 +104,12 @@ void sf_setup(void)
 	ensure_user("bob");
 	sf_sql("INSERT INTO voucher.providers (code, name, uscc) VALUES ('prov-a', 'A', '91330483100000001E'), "
 	       "('prov-r', 'Related', '91330483100000001E')");
-	sf_sql("INSERT INTO voucher.provider_keys (provider, key_id, alg, public_pem) VALUES "
-	       "('prov-a', 'k', 'ed25519', 'x'), ('prov-r', 'k', 'ed25519', 'x')");
 	sf_sql("INSERT INTO voucher.facilities VALUES ('prov-a', 'fa', '330402', 'A'), "
 	       "('prov-a', 'fb', '330402', 'B'), ('prov-r', 'fr', '330402', 'A')");
-	sf_sql("INSERT INTO voucher.batches (provider, batch_id, digest, key_id, alg, sig_created, content_digest, "
-	       "signature_input, signature, body, record_count, accepted, duplicates, rejected, answer) VALUES "
-	       "('prov-a', 'b', 'd', 'k', 'ed25519', now(), '', '', '', '\\x', 0, 0, 0, 0, '{}'), "
-	       "('prov-r', 'b', 'd', 'k', 'ed25519', now(), '', '', '', '\\x', 0, 0, 0, 0, '{}')");
+	/* the records of the tests hang off one real signed batch per provider,
+	 * so that audit verify's signature checks hold */
+	signed_batch("prov-a", "provider-a.ed25519.pub", "provider-a.ed25519.key", SIG_ALG_ED25519, "prov-a-2026a");
+	signed_batch("prov-r", "provider-b.sm2.pub", "provider-b.sm2.key", SIG_ALG_SM2_SM3, "prov-r-2026a");
 }
 
 void sf_teardown(void)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "settlement/ledger.h"
@@ -75,7 +76,7 @@ Test(ledger, approval_and_disbursement_post_balanced_entries)
 	cr_assert(strstr(out, "pool/jiaxing-compute/2026,-1.66,3"), "%s", out);
 	cr_assert_str_eq(t_scalar(sf_db, "SELECT sum(balance_fen) FROM audit.ledger_balances"), "0");
 	cr_assert_eq(verify(out, sizeof out), 0, "%s", out);
-	cr_assert(strstr(out, "ok: ledger chain of 5 entries (sha256)"), "%s", out);
+	cr_assert(strstr(out, "audit verify: ok: ") && strstr(out, "ledger chain of 5 entries (sha256) holds"), "%s", out);
 	/* the ledger is append only for the owner too */
 	PGresult *r = PQexec(sf_db, "UPDATE voucher.ledger_entries SET amount_fen = 1");
 	cr_assert_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
@@ -201,4 +202,28 @@ Test(ledger, trace_and_duplicates)
 	char want[64];
 	snprintf(want, sizeof want, "prov-a,r1,%s,10000.00", e1);
 	cr_assert(strstr(out, want), "%s", out);
+}
+
+/* A checkpoint kept outside the database catches what the chain alone
+ * cannot: the last entries removed (truncation). */
+Test(ledger, a_checkpoint_catches_truncation)
+{
+	scenario();
+	char args[1024], out[8192], err[4096], cp[512];
+	const char *tmp = getenv("VOUCHER_TEST_TMP") ? getenv("VOUCHER_TEST_TMP") : "/tmp";
+	snprintf(cp, sizeof cp, "%s/checkpoint-%d.txt", tmp, (int)getpid());
+	unlink(cp);
+	snprintf(args, sizeof args, "audit checkpoint --sign-key '%s' --out '%s'", t_vector_path("provider-b.sm2.key"), cp);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s %s", out, err);
+	cr_assert(strstr(out, "5 ledger entries"), "%s", out);
+	snprintf(args, sizeof args, "audit verify --checkpoint '%s'", cp);
+	cr_assert_eq(sf_ctl("voucher_auditor", args, out, sizeof out, err, sizeof err), 0, "%s %s", out, err);
+	cr_assert(strstr(out, "is extended"), "%s", out);
+	/* the last entry removed: the chain that is left is consistent */
+	tamper("DELETE FROM voucher.ledger_entries WHERE entry_id = 5");
+	cr_assert_eq(sf_ctl("voucher_auditor", "audit verify", out, sizeof out, err, sizeof err), 1, "%s", out);
+	cr_assert(strstr(out, "FAILED: run"), "%s", out); /* the postings of the April run are gone */
+	cr_assert_eq(sf_ctl("voucher_auditor", args, out, sizeof out, err, sizeof err), 1, "%s", out);
+	cr_assert(strstr(out, "FAILED"), "%s", out);
+	unlink(cp);
 }
