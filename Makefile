@@ -52,7 +52,7 @@ STAMP := bin/.flavour
 $(shell mkdir -p bin; [ "$$(cat $(STAMP) 2>/dev/null)" = "$(OBJDIR)" ] || echo "$(OBJDIR)" > $(STAMP))
 LINK = $(CC) $(LDFLAGS) -o $@ $(filter-out $(STAMP),$^)
 
-.PHONY: all deps test unit demo clean bench-settle check-valgrind
+.PHONY: all deps test unit demo clean bench-settle bench-verify check-valgrind
 all: $(BINS)
 
 $(LIB): $(LIB_OBJ)
@@ -107,6 +107,11 @@ check-valgrind: deps
 bench-settle: deps
 	@$(MAKE) --no-print-directory all
 	@sh tests/bench/settle.sh
+
+# audit verify over 1,000,000 records and 100,000 ledger entries, with its rate
+bench-verify: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/bench/verify.sh
 
 clean:
 	rm -rf build bin var
