@@ -19,6 +19,7 @@
 #include "settlement/audit_batches.h"
 #include "settlement/audit_runs.h"
 #include "settlement/checkpoint.h"
+#include "settlement/program.h"
 #include "settlement/ledger.h"
 
 static const char usage_audit[] =
@@ -54,7 +55,9 @@ static const char usage_audit[] =
 	"trace: from one enterprise's grants in a programme-year down to the ledger\n"
 	"entries, the records of that year and the signed batches they came in.\n"
 	"duplicates: invoice numbers and contract ids behind records of more than one\n"
-	"provider or enterprise, and records whose net amount a later adjustment\n"
+	"provider, enterprise or programme (a programme counted a record when an approved\n"
+	"run gave its enterprise an eligible amount that year in a category the\n"
+	"programme lists), and records whose net amount a later adjustment\n"
 	"pushed to zero after the enterprise had been granted a subsidy that year.\n";
 
 static const char usage_ledger[] =
@@ -320,6 +323,96 @@ static int audit_trace(ctl_t *ctx, int argc, char **argv)
 	return ok ? CTL_OK : CTL_FAIL;
 }
 
+/* Which programmes counted a record: those with an approved line for its
+ * enterprise and year with an eligible amount, whose programme version lists
+ * its category.  Entries sorted by key "year|uscc|programme", so that the
+ * programmes of one enterprise-year are neighbours. */
+struct counted_entry {
+	char *key;
+	bool cats[CAT_COUNT];
+};
+
+struct counted {
+	struct counted_entry *e;
+	size_t n;
+};
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct counted_entry *)a)->key, ((const struct counted_entry *)b)->key);
+}
+
+static bool load_counted(PGconn *c, struct counted *ct)
+{
+	PGresult *r = db_exec(c, "audit duplicates",
+			      "SELECT DISTINCT ON (r.program, left(r.period, 4), l.uscc) "
+			      "  left(r.period, 4) || '|' || l.uscc || '|' || r.program, v.text "
+			      "FROM audit.runs r JOIN audit.run_lines l ON l.run_id = r.run_id "
+			      "JOIN audit.program_versions v ON v.version = r.program_version "
+			      "WHERE r.status <> 'draft' AND l.eligible_amount_ytd > 0 "
+			      "ORDER BY r.program, left(r.period, 4), l.uscc, r.approved_at DESC",
+			      0, NULL);
+	if (!r)
+		return false;
+	ct->n = (size_t)PQntuples(r);
+	ct->e = xcalloc(ct->n + 1, sizeof *ct->e);
+	program_t *p = xcalloc(1, sizeof *p);
+	for (size_t i = 0; i < ct->n; i++) {
+		char perr[64];
+		ct->e[i].key = xstrdup(PQgetvalue(r, (int)i, 0));
+		if (program_parse(PQgetvalue(r, (int)i, 1), (size_t)PQgetlength(r, (int)i, 1), p, perr, sizeof perr))
+			memcpy(ct->e[i].cats, p->categories, sizeof ct->e[i].cats);
+	}
+	free(p);
+	PQclear(r);
+	qsort(ct->e, ct->n, sizeof *ct->e, cmp_entry);
+	return true;
+}
+
+static void free_counted(struct counted *ct)
+{
+	for (size_t i = 0; i < ct->n; i++)
+		free(ct->e[i].key);
+	free(ct->e);
+}
+
+/* the first entry whose key starts with prefix, or n */
+static size_t counted_lower(const struct counted *ct, const char *prefix)
+{
+	size_t lo = 0, hi = ct->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(ct->e[mid].key, prefix) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* appends name to a space-separated set in b if it is not there */
+static void set_add(buf_t *b, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = b->data; p && *p;) {
+		size_t m = strcspn(p, " ");
+		if (m == n && !strncmp(p, name, n))
+			return;
+		p += m + (p[m] == ' ');
+	}
+	if (b->len)
+		buf_putc(b, ' ');
+	buf_puts(b, name);
+}
+
+static size_t set_size(const buf_t *b)
+{
+	size_t n = b->len ? 1 : 0;
+	for (size_t i = 0; i < b->len; i++)
+		n += b->data[i] == ' ';
+	return n;
+}
+
 static int audit_duplicates(ctl_t *ctx, int argc, char **argv)
 {
 	int rc = ctl_parse_args(argc, argv, 2, NULL, NULL, 0, "audit duplicates", usage_audit);
@@ -328,22 +421,67 @@ static int audit_duplicates(ctl_t *ctx, int argc, char **argv)
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
 		return CTL_FAIL;
-	PGresult *dup = db_exec(c, "audit duplicates",
-				"SELECT kind, value, providers, enterprises, records, amount FROM ("
-				"  SELECT 'invoice_no' AS kind, invoice_no AS value, "
-				"    string_agg(DISTINCT provider, ' ') AS providers, string_agg(DISTINCT enterprise, ' ') AS enterprises, "
-				"    count(*) AS records, sum(amount_fen) AS amount, "
-				"    count(DISTINCT provider) AS np, count(DISTINCT enterprise) AS ne "
-				"  FROM audit.usage_records WHERE invoice_no IS NOT NULL GROUP BY invoice_no "
-				"  UNION ALL "
-				"  SELECT 'contract_id', contract_id, string_agg(DISTINCT provider, ' '), "
-				"    string_agg(DISTINCT enterprise, ' '), count(*), sum(amount_fen), "
-				"    count(DISTINCT provider), count(DISTINCT enterprise) "
-				"  FROM audit.usage_records GROUP BY contract_id) d "
-				"WHERE np > 1 OR ne > 1 ORDER BY kind, value",
-				0, NULL);
-	if (!dup)
+	struct counted ct = {0};
+	if (!load_counted(c, &ct))
 		return CTL_FAIL;
+	/* invoice numbers and contract ids with more than one record */
+	PGresult *recs = db_exec(c, "audit duplicates",
+				 "WITH k AS (SELECT 'invoice_no' AS kind, invoice_no AS value, provider, enterprise, category, "
+				 "  to_char(ended_at AT TIME ZONE 'Asia/Shanghai', 'YYYY') AS y, amount_fen "
+				 "  FROM audit.usage_records WHERE invoice_no IS NOT NULL "
+				 "  UNION ALL SELECT 'contract_id', contract_id, provider, enterprise, category, "
+				 "  to_char(ended_at AT TIME ZONE 'Asia/Shanghai', 'YYYY'), amount_fen FROM audit.usage_records) "
+				 "SELECT kind, value, provider, enterprise, category, y, amount_fen FROM k "
+				 "WHERE (kind, value) IN (SELECT kind, value FROM k GROUP BY 1, 2 HAVING count(*) > 1) "
+				 "ORDER BY kind, value COLLATE \"C\"",
+				 0, NULL);
+	if (!recs) {
+		free_counted(&ct);
+		return CTL_FAIL;
+	}
+	int nr = PQntuples(recs);
+	const char **cells = xcalloc((size_t)nr * 7 + 1, sizeof *cells);
+	char **owned = xcalloc((size_t)nr * 5 + 1, sizeof *owned);
+	int rows = 0, nowned = 0;
+	for (int i = 0; i < nr;) {
+		int j = i;
+		buf_t prov = BUF_INIT, ent = BUF_INIT, progs = BUF_INIT;
+		int64_t amount = 0;
+		for (; j < nr && !strcmp(PQgetvalue(recs, j, 0), PQgetvalue(recs, i, 0)) &&
+		       !strcmp(PQgetvalue(recs, j, 1), PQgetvalue(recs, i, 1));
+		     j++) {
+			set_add(&prov, PQgetvalue(recs, j, 2));
+			set_add(&ent, PQgetvalue(recs, j, 3));
+			amount += strtoll(PQgetvalue(recs, j, 6), NULL, 10);
+			int cat = category_parse(PQgetvalue(recs, j, 4));
+			char prefix[64];
+			snprintf(prefix, sizeof prefix, "%s|%s|", PQgetvalue(recs, j, 5), PQgetvalue(recs, j, 3));
+			size_t plen = strlen(prefix);
+			for (size_t k = counted_lower(&ct, prefix);
+			     cat >= 0 && k < ct.n && !strncmp(ct.e[k].key, prefix, plen); k++)
+				if (ct.e[k].cats[cat])
+					set_add(&progs, ct.e[k].key + plen);
+		}
+		if (set_size(&prov) > 1 || set_size(&ent) > 1 || set_size(&progs) > 1) {
+			char *amt = xcalloc(1, 24), *cnt = xcalloc(1, 16);
+			snprintf(amt, 24, "%lld", (long long)amount);
+			snprintf(cnt, 16, "%d", j - i);
+			char *sp = buf_steal(&prov), *se = buf_steal(&ent), *sg = buf_steal(&progs);
+			owned[nowned++] = amt;
+			owned[nowned++] = cnt;
+			owned[nowned++] = sp;
+			owned[nowned++] = se;
+			owned[nowned++] = sg;
+			const char *row[] = {PQgetvalue(recs, i, 0), PQgetvalue(recs, i, 1), sp, se, sg, cnt, amt};
+			memcpy(cells + (size_t)rows * 7, row, sizeof row);
+			rows++;
+		}
+		buf_free(&prov);
+		buf_free(&ent);
+		buf_free(&progs);
+		i = j;
+	}
+	free_counted(&ct);
 	PGresult *ref = db_exec(c, "audit duplicates",
 				"WITH net AS (SELECT o.provider, o.record_id, o.enterprise, o.ended_at, o.amount_fen, "
 				"  o.amount_fen + coalesce(sum(a.amount_fen), 0) AS net, max(a.received_at) AS last_adjusted "
@@ -362,12 +500,17 @@ static int audit_duplicates(ctl_t *ctx, int argc, char **argv)
 				"ORDER BY n.enterprise, n.provider, n.record_id",
 				0, NULL);
 	if (!ref) {
-		PQclear(dup);
+		for (int i = 0; i < nowned; i++)
+			free(owned[i]);
+		free(owned);
+		free(cells);
+		PQclear(recs);
 		return CTL_FAIL;
 	}
 	static const out_col_t dcols[] = {
 		{"kind", OUT_TEXT},        {"value", OUT_TEXT},   {"providers", OUT_TEXT},
-		{"enterprises", OUT_TEXT}, {"records", OUT_INT},  {"amount", OUT_MONEY_FEN},
+		{"enterprises", OUT_TEXT}, {"programs", OUT_TEXT}, {"records", OUT_INT},
+		{"amount", OUT_MONEY_FEN},
 	};
 	static const out_col_t rcols[] = {
 		{"provider", OUT_TEXT},      {"record_id", OUT_TEXT},          {"enterprise", OUT_TEXT},
@@ -375,11 +518,16 @@ static int audit_duplicates(ctl_t *ctx, int argc, char **argv)
 	};
 	out_doc_t d;
 	out_doc_begin(&d, stdout, ctx->format);
-	out_rows_t dr = out_rows_pg(dup), rr = out_rows_pg(ref);
-	out_doc_list(&d, "invoices and contracts behind records of more than one provider or enterprise", dcols, 6, &dr);
+	out_rows_t dr = out_rows_array(cells, rows, 7), rr = out_rows_pg(ref);
+	out_doc_list(&d, "invoices and contracts behind records of more than one provider, enterprise or programme",
+		     dcols, 7, &dr);
 	out_doc_list(&d, "records refunded to zero after the enterprise was granted", rcols, 6, &rr);
 	bool ok = out_doc_end(&d);
-	PQclear(dup);
+	for (int i = 0; i < nowned; i++)
+		free(owned[i]);
+	free(owned);
+	free(cells);
+	PQclear(recs);
 	PQclear(ref);
 	return ok ? CTL_OK : CTL_FAIL;
 }

@@ -227,3 +227,26 @@ Test(ledger, a_checkpoint_catches_truncation)
 	cr_assert(strstr(out, "FAILED"), "%s", out);
 	unlink(cp);
 }
+
+/* One invoice behind records counted by two programmes of Tongxiang. */
+Test(ledger, duplicates_across_programmes)
+{
+	sf_setup();
+	const char *e = sf_uscc("330483", 7);
+	sf_enterprise(e, "330483", NULL);
+	sf_load_program(t_root_path("settlement/programs/tongxiang-compute.conf"));
+	sf_load_program(t_root_path("settlement/programs/tongxiang-model.conf"));
+	sf_record("prov-a", e, "fa", "intelligent_compute", 1000, "2026-03-10T10:00:00+08:00", NULL);
+	sf_record("prov-a", e, "fa", "model_service", 2000, "2026-03-11T10:00:00+08:00", NULL);
+	sf_sql("ALTER TABLE voucher.usage_records DISABLE TRIGGER usage_records_append_only; "
+	       "UPDATE voucher.usage_records SET invoice_no = '26332000000099999999'; "
+	       "ALTER TABLE voucher.usage_records ENABLE TRIGGER usage_records_append_only");
+	sf_approve("bob", sf_settle("alice", "tongxiang-compute", "2026-03"));
+	sf_approve("bob", sf_settle("alice", "tongxiang-model", "2026-03"));
+	char out[8192], err[2048];
+	cr_assert_eq(sf_ctl("voucher_auditor", "--format csv audit duplicates", out, sizeof out, err, sizeof err), 0,
+		     "%s", err);
+	char want[256];
+	snprintf(want, sizeof want, "invoice_no,26332000000099999999,prov-a,%s,tongxiang-compute tongxiang-model,2,30.00", e);
+	cr_assert(strstr(out, want), "%s", out);
+}
