@@ -375,57 +375,7 @@ static bool hex32_col(const char *s, uint8_t out[32])
 static bool ledger_head(PGconn *c, int64_t *size, uint8_t head[32], char *alg, size_t alglen, char *err,
 			size_t errlen)
 {
-	if (!exec_ok(c,
-		     "DECLARE checkpoint_ledger NO SCROLL CURSOR FOR "
-		     "SELECT entry_id, (extract(epoch FROM at) * 1000000)::bigint, debit, credit, amount_fen, "
-		     "run_id, memo, alg, encode(prev_hash, 'hex'), encode(hash, 'hex') "
-		     "FROM audit.ledger_entries ORDER BY entry_id",
-		     PGRES_COMMAND_OK, "reading the ledger", err, errlen))
-		return false;
-	ledger_walk_t w;
-	ledger_walk_init(&w);
-	bool ok = true;
-	snprintf(alg, alglen, "none");
-	while (ok) {
-		PGresult *r = PQexec(c, "FETCH 10000 FROM checkpoint_ledger");
-		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			snprintf(err, errlen, "reading the ledger: %s", PQerrorMessage(c));
-			PQclear(r);
-			ok = false;
-			break;
-		}
-		int rows = PQntuples(r);
-		for (int i = 0; i < rows && ok; i++) {
-			ledger_entry_t e = {
-				.entry_id = strtoll(PQgetvalue(r, i, 0), NULL, 10),
-				.at_us = strtoll(PQgetvalue(r, i, 1), NULL, 10),
-				.debit = PQgetvalue(r, i, 2),
-				.credit = PQgetvalue(r, i, 3),
-				.amount_fen = strtoll(PQgetvalue(r, i, 4), NULL, 10),
-				.has_run = !PQgetisnull(r, i, 5),
-				.run_id = strtoll(PQgetvalue(r, i, 5), NULL, 10),
-				.memo = PQgetvalue(r, i, 6),
-				.alg = PQgetvalue(r, i, 7),
-			};
-			if (!hex32_col(PQgetvalue(r, i, 8), e.prev_hash) || !hex32_col(PQgetvalue(r, i, 9), e.hash)) {
-				snprintf(err, errlen, "ledger entry %" PRId64 ": a hash is not 32 bytes", e.entry_id);
-				ok = false;
-			} else if (ledger_walk_next(&w, &e, err, errlen)) {
-				snprintf(alg, alglen, "%s", e.alg);
-			} else {
-				ok = false;
-			}
-		}
-		PQclear(r);
-		if (rows == 0)
-			break;
-	}
-	if (PQtransactionStatus(c) == PQTRANS_INTRANS)
-		PQclear(PQexec(c, "CLOSE checkpoint_ledger"));
-	*size = w.count;
-	memcpy(head, w.last_hash, 32);
-	ledger_walk_free(&w);
-	return ok;
+	return ledger_walk_db(c, size, head, alg, alglen, err, errlen);
 }
 
 /* Reads the checkpoint's contents through the ingest barrier. */

@@ -70,76 +70,6 @@ static const char usage_ledger[] =
 	"alg: the hash of the ledger chain, chosen before the first posting (SM3 for\n"
 	"deployments that must use 国密 algorithms).\n";
 
-static bool hex32(const char *s, uint8_t out[32])
-{
-	if (strlen(s) != 64)
-		return false;
-	for (int i = 0; i < 32; i++) {
-		unsigned v;
-		if (sscanf(s + 2 * i, "%2x", &v) != 1)
-			return false;
-		out[i] = (uint8_t)v;
-	}
-	return true;
-}
-
-static bool verify_chain(PGconn *c, int64_t *n, char *alg, size_t alglen, char *err, size_t errlen)
-{
-	PGresult *r = PQexec(c, "DECLARE entries NO SCROLL CURSOR FOR "
-				"SELECT entry_id, (extract(epoch FROM at) * 1000000)::bigint, debit, credit, amount_fen, "
-				"run_id, memo, alg, encode(prev_hash, 'hex'), encode(hash, 'hex') "
-				"FROM audit.ledger_entries ORDER BY entry_id");
-	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	PQclear(r);
-	if (!ok) {
-		snprintf(err, errlen, "reading the ledger: %s", PQerrorMessage(c));
-		return false;
-	}
-	ledger_walk_t w;
-	ledger_walk_init(&w);
-	ok = true;
-	alg[0] = '\0';
-	for (;;) {
-		r = PQexec(c, "FETCH 10000 FROM entries");
-		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			snprintf(err, errlen, "reading the ledger: %s", PQerrorMessage(c));
-			ok = false;
-			break;
-		}
-		int rows = PQntuples(r);
-		for (int i = 0; i < rows && ok; i++) {
-			ledger_entry_t e = {
-				.entry_id = strtoll(PQgetvalue(r, i, 0), NULL, 10),
-				.at_us = strtoll(PQgetvalue(r, i, 1), NULL, 10),
-				.debit = PQgetvalue(r, i, 2),
-				.credit = PQgetvalue(r, i, 3),
-				.amount_fen = strtoll(PQgetvalue(r, i, 4), NULL, 10),
-				.has_run = !PQgetisnull(r, i, 5),
-				.run_id = strtoll(PQgetvalue(r, i, 5), NULL, 10),
-				.memo = PQgetvalue(r, i, 6),
-				.alg = PQgetvalue(r, i, 7),
-			};
-			if (!hex32(PQgetvalue(r, i, 8), e.prev_hash) || !hex32(PQgetvalue(r, i, 9), e.hash)) {
-				snprintf(err, errlen, "ledger entry %" PRId64 ": a hash is not 32 bytes", e.entry_id);
-				ok = false;
-				break;
-			}
-			ok = ledger_walk_next(&w, &e, err, errlen);
-			if (ok && !alg[0])
-				snprintf(alg, alglen, "%s", e.alg);
-		}
-		PQclear(r);
-		if (!ok || rows == 0)
-			break;
-		if (w.count % 100000 == 0)
-			fprintf(stderr, "audit verify: %" PRId64 " ledger entries checked\n", w.count);
-	}
-	*n = w.count;
-	ledger_walk_free(&w);
-	PQclear(PQexec(c, "CLOSE entries"));
-	return ok;
-}
-
 /* The postings each approved (and disbursed) run calls for, against those in
  * the ledger: any difference either way is the first failure. */
 static bool verify_postings(PGconn *c, int64_t *runs, char *err, size_t errlen)
@@ -211,8 +141,9 @@ static int audit_verify(ctl_t *ctx, int argc, char **argv)
 	bool ok = audit_verify_batches(c, &nbatches, err, sizeof err);
 	if (ok)
 		fprintf(stderr, "audit verify: %" PRId64 " stored batches and their signatures hold\n", nbatches);
+	uint8_t head[32];
 	if (ok)
-		ok = verify_chain(c, &n, alg, sizeof alg, err, sizeof err);
+		ok = ledger_walk_db(c, &n, head, alg, sizeof alg, err, sizeof err);
 	if (ok)
 		fprintf(stderr, "audit verify: ledger chain of %" PRId64 " entries holds\n", n);
 	checkpoint_t cp;
@@ -239,7 +170,7 @@ static int audit_verify(ctl_t *ctx, int argc, char **argv)
 	printf("ledger chain of %" PRId64 " entries (%s) holds; the postings of %" PRId64
 	       " approved runs agree with their lines; the ledger sums to zero; %" PRId64
 	       " approved runs recomputed from the stored records and their programme versions agree line by line\n",
-	       n, alg[0] ? alg : "empty", runs, recomputed);
+	       n, n ? alg : "empty", runs, recomputed);
 	return CTL_OK;
 }
 

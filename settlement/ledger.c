@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
+#include <libpq-fe.h>
 #include <openssl/evp.h>
 
 #include "common/validate.h"
@@ -104,4 +107,80 @@ bool ledger_walk_next(ledger_walk_t *w, const ledger_entry_t *e, char *err, size
 	memcpy(w->last_hash, e->hash, 32);
 	w->count++;
 	return true;
+}
+
+static bool unhex32(const char *s, uint8_t out[32])
+{
+	if (strlen(s) != 64)
+		return false;
+	for (int i = 0; i < 32; i++) {
+		int v = 0;
+		for (int k = 0; k < 2; k++) {
+			char ch = s[2 * i + k];
+			int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+			if (d < 0)
+				return false;
+			v = v * 16 + d;
+		}
+		out[i] = (uint8_t)v;
+	}
+	return true;
+}
+
+bool ledger_walk_db(PGconn *c, int64_t *size, uint8_t head[32], char *alg, size_t alglen, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(c, "DECLARE ledger_walk NO SCROLL CURSOR FOR "
+				"SELECT entry_id, (extract(epoch FROM at) * 1000000)::bigint, debit, credit, amount_fen, "
+				"run_id, memo, alg, encode(prev_hash, 'hex'), encode(hash, 'hex') "
+				"FROM audit.ledger_entries ORDER BY entry_id");
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	if (!ok) {
+		snprintf(err, errlen, "reading the ledger: %s", PQerrorMessage(c));
+		return false;
+	}
+	ledger_walk_t w;
+	ledger_walk_init(&w);
+	snprintf(alg, alglen, "none");
+	for (;;) {
+		r = PQexec(c, "FETCH 10000 FROM ledger_walk");
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			snprintf(err, errlen, "reading the ledger: %s", PQerrorMessage(c));
+			PQclear(r);
+			ok = false;
+			break;
+		}
+		int rows = PQntuples(r);
+		for (int i = 0; i < rows && ok; i++) {
+			ledger_entry_t e = {
+				.entry_id = strtoll(PQgetvalue(r, i, 0), NULL, 10),
+				.at_us = strtoll(PQgetvalue(r, i, 1), NULL, 10),
+				.debit = PQgetvalue(r, i, 2),
+				.credit = PQgetvalue(r, i, 3),
+				.amount_fen = strtoll(PQgetvalue(r, i, 4), NULL, 10),
+				.has_run = !PQgetisnull(r, i, 5),
+				.run_id = strtoll(PQgetvalue(r, i, 5), NULL, 10),
+				.memo = PQgetvalue(r, i, 6),
+				.alg = PQgetvalue(r, i, 7),
+			};
+			if (!unhex32(PQgetvalue(r, i, 8), e.prev_hash) || !unhex32(PQgetvalue(r, i, 9), e.hash)) {
+				snprintf(err, errlen, "ledger entry %" PRId64 ": a hash is not 32 bytes", e.entry_id);
+				ok = false;
+			} else if (ledger_walk_next(&w, &e, err, errlen)) {
+				snprintf(alg, alglen, "%s", e.alg);
+			} else {
+				ok = false;
+			}
+		}
+		PQclear(r);
+		if (!ok || rows == 0)
+			break;
+		if (w.count % 100000 == 0)
+			fprintf(stderr, "audit: %" PRId64 " ledger entries checked\n", w.count);
+	}
+	PQclear(PQexec(c, "CLOSE ledger_walk"));
+	*size = w.count;
+	memcpy(head, w.last_hash, 32);
+	ledger_walk_free(&w);
+	return ok;
 }
