@@ -9,6 +9,8 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "common/validate.h"
+#include "metering/batch.h"
 #include "metering/sig.h"
 
 #define BATCH_PATH "/v1/usage-batches"
@@ -417,6 +419,106 @@ static bool verify_one(vstate_t *st, PGresult *r, int i)
 	return ok;
 }
 
+/* The stored records of a batch are exactly records of its signed body:
+ * each stored row, hashed as the daemon hashed the body's record
+ * (metering/batch.c), must equal the body's record of that id.  Catches a
+ * usage record changed, or forged into a batch, after it was stored. */
+struct body_rec {
+	const char *id;
+	uint8_t hash[32];
+};
+
+static int cmp_body_rec(const void *a, const void *b)
+{
+	return strcmp(((const struct body_rec *)a)->id, ((const struct body_rec *)b)->id);
+}
+
+static bool verify_records(PGconn *c, PGresult *r, int i, char *what, size_t whatlen)
+{
+	const char *provider = PQgetvalue(r, i, 1), *batch_id = PQgetvalue(r, i, 2);
+	size_t blen = 0;
+	unsigned char *body = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 11), &blen);
+	if (!body) {
+		snprintf(what, whatlen, "the stored body cannot be decoded");
+		return false;
+	}
+	meter_limits_t lim = {.max_records = SIZE_MAX / 2, .now_us = INT64_MAX / 2, .clock_skew_s = 0};
+	meter_batch_t b;
+	const char *code = NULL;
+	char perr[160];
+	struct body_rec *recs = NULL;
+	PGresult *u = NULL;
+	bool ok = false;
+	if (!meter_batch_parse(body, blen, &lim, &b, &code, perr, sizeof perr)) {
+		snprintf(what, whatlen, "the signed body does not parse (%s)", code);
+		PQfreemem(body);
+		return false;
+	}
+	recs = xcalloc(b.n + 1, sizeof *recs);
+	size_t n = 0;
+	for (size_t k = 0; k < b.n; k++)
+		if (!b.recs[k].reject_code && !b.recs[k].duplicate_in_batch) {
+			recs[n].id = b.recs[k].record_id;
+			memcpy(recs[n].hash, b.recs[k].content_hash, 32);
+			n++;
+		}
+	qsort(recs, n, sizeof *recs, cmp_body_rec);
+	const char *params[] = {provider, batch_id};
+	u = PQexecParams(c,
+			 "SELECT record_id, enterprise, facility, category, purpose, quantity::text, unit, amount_fen, "
+			 "(extract(epoch FROM started_at) * 1000000)::bigint, (extract(epoch FROM ended_at) * 1000000)::bigint, "
+			 "contract_id, invoice_no, adjusts FROM audit.usage_records WHERE provider = $1 AND batch_id = $2",
+			 2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(u) != PGRES_TUPLES_OK) {
+		snprintf(what, whatlen, "reading its usage records: %s", PQerrorMessage(c));
+		goto done;
+	}
+	for (int k = 0; k < PQntuples(u); k++) {
+		meter_record_t m;
+		memset(&m, 0, sizeof m);
+		const char *v[13];
+		for (int col = 0; col < 13; col++)
+			v[col] = PQgetisnull(u, k, col) ? NULL : PQgetvalue(u, k, col);
+		m.record_id = v[0];
+		m.enterprise = v[1];
+		m.facility = v[2];
+		m.category = v[3];
+		m.purpose = v[4];
+		m.quantity = v[5];
+		m.unit = v[6];
+		m.amount_fen = strtoll(v[7], NULL, 10);
+		m.started_us = strtoll(v[8], NULL, 10);
+		m.ended_us = strtoll(v[9], NULL, 10);
+		m.contract_id = v[10];
+		m.invoice_no = v[11];
+		m.adjusts = v[12];
+		if (!decimal_normalize(v[5], 18, m.quantity_norm, sizeof m.quantity_norm)) {
+			snprintf(what, whatlen, "usage record %s has a quantity that is not a decimal", v[0]);
+			goto done;
+		}
+		meter_record_hash(&m);
+		struct body_rec probe = {.id = v[0]};
+		struct body_rec *hit = bsearch(&probe, recs, n, sizeof *recs, cmp_body_rec);
+		if (!hit) {
+			snprintf(what, whatlen, "usage record %s is not in the signed body of its batch (forged or moved)",
+				 v[0]);
+			goto done;
+		}
+		if (memcmp(hit->hash, m.content_hash, 32) != 0) {
+			snprintf(what, whatlen, "usage record %s differs from the signed body (changed after it was stored)",
+				 v[0]);
+			goto done;
+		}
+	}
+	ok = true;
+done:
+	PQclear(u);
+	free(recs);
+	meter_batch_free(&b);
+	PQfreemem(body);
+	return ok;
+}
+
 static bool verify_orphans(PGconn *c, char *err, size_t errlen)
 {
 	PGresult *r = PQexec(c, "SELECT u.provider, u.record_id, u.batch_id FROM audit.usage_records u "
@@ -460,7 +562,7 @@ bool audit_verify_batches(PGconn *c, int64_t *count, char *err, size_t errlen)
 		}
 		int rows = PQntuples(r);
 		for (int i = 0; i < rows && ok; i++) {
-			if (!verify_one(&st, r, i)) {
+			if (!verify_one(&st, r, i) || !verify_records(c, r, i, st.what, sizeof st.what)) {
 				snprintf(err, errlen, "batch %s/%s (seq %s): %s", PQgetvalue(r, i, 1),
 					 PQgetvalue(r, i, 2), PQgetvalue(r, i, 0), st.what);
 				ok = false;

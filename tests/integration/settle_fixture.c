@@ -43,41 +43,59 @@ const char *sf_uscc(const char *division, int n)
 	return o;
 }
 
-/* registers the provider's signing key (a vector key) and stores an empty
- * batch "b" signed with it, as the daemon would have */
-static void signed_batch(const char *provider, const char *pub, const char *key, sig_alg_t alg, const char *keyid)
+/* the vector signing keys of the fixture's providers */
+static void provider_key(const char *provider, sig_alg_t *alg, const char **keyfile, const char **keyid)
 {
-	char *pem = t_slurp(t_vector_path(pub), NULL);
+	bool r = !strcmp(provider, "prov-r");
+	*alg = r ? SIG_ALG_SM2_SM3 : SIG_ALG_ED25519;
+	*keyfile = r ? "provider-b.sm2.key" : "provider-a.ed25519.key";
+	*keyid = r ? "prov-r-2026a" : "prov-a-2026a";
+}
+
+static void register_key(const char *provider)
+{
+	sig_alg_t alg;
+	const char *keyfile, *keyid;
+	provider_key(provider, &alg, &keyfile, &keyid);
+	char *pem = t_slurp(t_vector_path(alg == SIG_ALG_SM2_SM3 ? "provider-b.sm2.pub" : "provider-a.ed25519.pub"), NULL);
 	const char *kp[] = {provider, keyid, sig_alg_name(alg), pem};
 	sf_sqlp("INSERT INTO voucher.provider_keys (provider, key_id, alg, public_pem, valid_from) "
 		"VALUES ($1, $2, $3, $4, '2026-01-01T00:00:00Z')",
 		4, kp);
 	free(pem);
-	char err[256], body[160];
-	int len = snprintf(body, sizeof body, "{\"batch_id\":\"b\",\"provider\":\"%s\",\"records\":[]}", provider);
-	EVP_PKEY *k = sig_load_private_file(t_vector_path(key), alg, err, sizeof err);
+}
+
+/* stores a batch with this body, signed with the provider's key, as the
+ * daemon would have */
+static void signed_batch(const char *provider, const char *batch_id, const char *body)
+{
+	sig_alg_t alg;
+	const char *keyfile, *keyid;
+	provider_key(provider, &alg, &keyfile, &keyid);
+	size_t len = strlen(body);
+	char err[256];
+	EVP_PKEY *k = sig_load_private_file(t_vector_path(keyfile), alg, err, sizeof err);
 	cr_assert(k, "%s", err);
-	buf_t cd = BUF_INIT, si = BUF_INIT, sg = BUF_INIT;
 	int64_t created = (int64_t)time(NULL) - 1;
 	char created_txt[24];
 	snprintf(created_txt, sizeof created_txt, "%lld", (long long)created);
-	cr_assert(sig_make_headers(k, alg, keyid, created, "POST", "/v1/usage-batches", body, (size_t)len,
-				   &cd, &si, &sg));
+	buf_t cd = BUF_INIT, si = BUF_INIT, sg = BUF_INIT;
+	cr_assert(sig_make_headers(k, alg, keyid, created, "POST", "/v1/usage-batches", body, len, &cd, &si, &sg));
 	EVP_PKEY_free(k);
 	uint8_t raw[32];
-	cr_assert_eq(sig_digest_check(cd.data, body, (size_t)len, raw), SIG_OK);
+	cr_assert_eq(sig_digest_check(cd.data, body, len, raw), SIG_OK);
 	char hex[65];
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-	const char *bp[] = {provider, hex, keyid, sig_alg_name(alg), cd.data, si.data, sg.data, body, created_txt};
-	int lens[9] = {0, 0, 0, 0, 0, 0, 0, len, 0};
-	int fmts[9] = {0, 0, 0, 0, 0, 0, 0, 1, 0};
+	const char *bp[] = {provider, hex, keyid, sig_alg_name(alg), cd.data, si.data, sg.data, body, created_txt, batch_id};
+	int lens[10] = {0, 0, 0, 0, 0, 0, 0, (int)len, 0, 0};
+	int fmts[10] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0};
 	PGresult *r = PQexecParams(sf_db,
 				   "INSERT INTO voucher.batches (provider, batch_id, digest, key_id, alg, sig_created, "
 				   "content_digest, signature_input, signature, body, record_count, accepted, duplicates, "
-				   "rejected, answer) VALUES ($1, 'b', $2, $3, $4, to_timestamp($9::bigint), $5, $6, $7, $8, 0, 0, 0, "
+				   "rejected, answer) VALUES ($1, $10, $2, $3, $4, to_timestamp($9::bigint), $5, $6, $7, $8, 0, 0, 0, "
 				   "0, '{}')",
-				   9, NULL, bp, lens, fmts, 0);
+				   10, NULL, bp, lens, fmts, 0);
 	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(sf_db));
 	PQclear(r);
 	buf_free(&cd);
@@ -106,10 +124,10 @@ void sf_setup(void)
 	       "('prov-r', 'Related', '91330483100000001E')");
 	sf_sql("INSERT INTO voucher.facilities VALUES ('prov-a', 'fa', '330402', 'A'), "
 	       "('prov-a', 'fb', '330402', 'B'), ('prov-r', 'fr', '330402', 'A')");
-	/* the records of the tests hang off one real signed batch per provider,
-	 * so that audit verify's signature checks hold */
-	signed_batch("prov-a", "provider-a.ed25519.pub", "provider-a.ed25519.key", SIG_ALG_ED25519, "prov-a-2026a");
-	signed_batch("prov-r", "provider-b.sm2.pub", "provider-b.sm2.key", SIG_ALG_SM2_SM3, "prov-r-2026a");
+	/* every record of the tests arrives in a batch of its own, really
+	 * signed, so that audit verify's checks of batches and records hold */
+	register_key("prov-a");
+	register_key("prov-r");
 }
 
 void sf_teardown(void)
@@ -138,15 +156,31 @@ void sf_flag(const char *u, const char *column)
 void sf_record(const char *provider, const char *u, const char *facility, const char *category,
 	       long long amount, const char *ended_at, const char *adjusts)
 {
-	char id[32], amt[32];
+	char id[32], amt[32], batch[40], started[40], ended[40];
 	snprintf(id, sizeof id, "r%d", ++rec_no);
+	snprintf(batch, sizeof batch, "b-%s", id);
 	snprintf(amt, sizeof amt, "%lld", amount);
-	const char *p[] = {provider, id, u, facility, category, amt, ended_at, adjusts};
+	int64_t end_us;
+	cr_assert(rfc3339_parse(ended_at, &end_us), "%s", ended_at);
+	rfc3339_format_utc(end_us, ended, sizeof ended);
+	rfc3339_format_utc(end_us - 3600 * (int64_t)1000000, started, sizeof started);
+	buf_t body = BUF_INIT;
+	buf_printf(&body,
+		   "{\"batch_id\":\"%s\",\"provider\":\"%s\",\"records\":[{\"record_id\":\"%s\","
+		   "\"enterprise\":\"%s\",\"facility\":\"%s\",\"category\":\"%s\",\"quantity\":\"1\","
+		   "\"unit\":\"card_hour\",\"amount_fen\":%s,\"started_at\":\"%s\",\"ended_at\":\"%s\","
+		   "\"contract_id\":\"C\"",
+		   batch, provider, id, u, facility, category, amt, started, ended);
+	if (adjusts)
+		buf_printf(&body, ",\"adjusts\":\"%s\"", adjusts);
+	buf_puts(&body, "}]}");
+	signed_batch(provider, batch, body.data);
+	buf_free(&body);
+	const char *p[] = {provider, id, u, facility, category, amt, started, ended, adjusts, batch};
 	sf_sqlp("INSERT INTO voucher.usage_records (provider, record_id, batch_id, enterprise, facility, category, "
 		"quantity, unit, amount_fen, started_at, ended_at, contract_id, adjusts, content_hash) VALUES "
-		"($1, $2, 'b', $3, $4, $5, 1, 'card_hour', $6::bigint, $7::timestamptz - interval '1 hour', "
-		"$7::timestamptz, 'C', $8, '\\x00')",
-		8, p);
+		"($1, $2, $10, $3, $4, $5, 1, 'card_hour', $6::bigint, $7::timestamptz, $8::timestamptz, 'C', $9, '\\x00')",
+		10, p);
 }
 
 int sf_ctl(const char *user, const char *args, char *out, size_t outcap, char *err, size_t errcap)

@@ -140,11 +140,22 @@ Test(ledger, verify_names_each_kind_of_tampering_and_passes_once_restored)
 	tamper(swap);
 	cr_assert_eq(verify(out, sizeof out), 0, "%s", out);
 
-	/* a stored usage amount: the recomputed run no longer agrees */
+	/* a stored usage amount: it no longer matches the signed body it came in */
 	tamper("UPDATE voucher.usage_records SET amount_fen = amount_fen + 2 WHERE record_id = 'r2'");
 	cr_assert_eq(verify(out, sizeof out), 1, "%s", out);
-	cr_assert(strstr(out, "FAILED: run 1 (jiaxing-compute, 2026-03): enterprise"), "%s", out);
+	cr_assert(strstr(out, "FAILED: batch prov-a/b-r2 (seq 2): usage record r2 differs from the signed body"), "%s",
+		  out);
 	tamper("UPDATE voucher.usage_records SET amount_fen = amount_fen - 2 WHERE record_id = 'r2'");
+	cr_assert_eq(verify(out, sizeof out), 0, "%s", out);
+
+	/* a record forged into a stored batch */
+	tamper("INSERT INTO voucher.usage_records (provider, record_id, batch_id, enterprise, facility, category, "
+	       "quantity, unit, amount_fen, started_at, ended_at, contract_id, content_hash) SELECT provider, 'forged', "
+	       "batch_id, enterprise, facility, category, quantity, unit, 99999999, started_at, ended_at, contract_id, "
+	       "content_hash FROM voucher.usage_records WHERE record_id = 'r2'");
+	cr_assert_eq(verify(out, sizeof out), 1, "%s", out);
+	cr_assert(strstr(out, "usage record forged is not in the signed body of its batch"), "%s", out);
+	tamper("DELETE FROM voucher.usage_records WHERE record_id = 'forged'");
 	cr_assert_eq(verify(out, sizeof out), 0, "%s", out);
 
 	/* an approved run's line changed: the postings no longer agree */
