@@ -40,40 +40,64 @@ INSERT INTO voucher.provider_keys (provider, key_id, alg, public_pem, valid_from
 INSERT INTO voucher.facilities (provider, facility, division, class) VALUES ('bench', 'fa', '330106', 'A');
 SQL
 created=$(($(date +%s) - 10))
+# the records first, in a staging table; each batch's signed body holds its
+# records, as a provider would have sent them
+psql -qX "$VOUCHER_DB" <<SQL
+-- a unified social credit code with its GB 32100-2015 check character
+CREATE FUNCTION public.uscc(p text) RETURNS text LANGUAGE sql IMMUTABLE AS \$\$
+	SELECT p || substr(cs, (31 - sum((strpos(cs, substr(p, i, 1)) - 1) * w[i])::integer % 31) % 31 + 1, 1)
+	FROM (SELECT '0123456789ABCDEFGHJKLMNPQRTUWXY'::text AS cs,
+		     ARRAY[1,3,9,27,19,26,16,17,20,29,25,13,8,24,10,30,28] AS w) c, generate_series(1, 17) i
+	GROUP BY cs
+\$\$;
+INSERT INTO voucher.enterprises (uscc)
+SELECT public.uscc('91' || '330106' || lpad(i::text, 9, '0')) FROM generate_series(1, $ents) i;
+INSERT INTO voucher.enterprise_versions (uscc, valid_from, name, division, imported_at)
+SELECT public.uscc('91' || '330106' || lpad(i::text, 9, '0')), '2025-01-01', 'bench ' || i, '330106',
+	now() - interval '1 day'
+FROM generate_series(1, $ents) i;
+UPDATE voucher.facilities SET added_at = now() - interval '1 day';
+CREATE TABLE public.stage AS
+SELECT 'r' || n AS record_id, 'b' || (1 + n % $batches) AS batch_id,
+	public.uscc('91330106' || lpad((n % $ents + 1)::text, 9, '0')) AS enterprise,
+	1000 + (n::bigint * 7919) % 50000 AS amount_fen,
+	timestamptz '2026-03-01 00:00+08' + (n % 2674000) * interval '1 second' AS started_at,
+	timestamptz '2026-03-01 01:00+08' + (n % 2674000) * interval '1 second' AS ended_at
+FROM generate_series(1, $records) n;
+CREATE INDEX ON public.stage (batch_id);
+SQL
 i=1
 while [ $i -le "$batches" ]; do
-	body="{\"batch_id\":\"b$i\",\"provider\":\"bench\",\"records\":[]}"
-	cd="sha-256=:$(printf '%s' "$body" | openssl dgst -sha256 -binary | base64 -w0):"
+	printf '%s' "$(psql -AtX "$VOUCHER_DB" -c "SELECT json_build_object('batch_id', 'b$i', 'provider', 'bench',
+		'records', (SELECT json_agg(json_build_object('record_id', record_id, 'enterprise', enterprise,
+		'facility', 'fa', 'category', 'intelligent_compute', 'quantity', '1', 'unit', 'card_hour',
+		'amount_fen', amount_fen,
+		'started_at', to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+		'ended_at', to_char(ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+		'contract_id', 'C') ORDER BY record_id) FROM public.stage WHERE batch_id = 'b$i'))")" >"$work/body"
+	chmod 644 "$work/body"
+	cd="sha-256=:$(openssl dgst -sha256 -binary "$work/body" | base64 -w0):"
 	params="(\"@method\" \"@path\" \"content-digest\");created=$created;keyid=\"k\";alg=\"ed25519\""
 	printf '"@method": POST\n"@path": /v1/usage-batches\n"content-digest": %s\n"@signature-params": %s' "$cd" "$params" >"$work/base"
 	sig=$(openssl pkeyutl -sign -inkey "$vectors/provider-a.ed25519.key" -rawin -in "$work/base" | base64 -w0)
-	digest=$(printf '%s' "$body" | openssl dgst -sha256 -r | cut -d' ' -f1)
-	psql -qX "$VOUCHER_DB" -v b="b$i" -v d="$digest" -v cd="$cd" -v si="sig1=$params" -v sg="sig1=:$sig:" \
-		-v body="$body" -v created="$created" <<'SQL'
+	psql -qX "$VOUCHER_DB" -v b="b$i" -v f="$work/body" -v cd="$cd" -v si="sig1=$params" -v sg="sig1=:$sig:" \
+		-v created="$created" <<'SQL'
 INSERT INTO voucher.batches (provider, batch_id, digest, key_id, alg, sig_created, content_digest,
 	signature_input, signature, body, record_count, accepted, duplicates, rejected, answer)
-VALUES ('bench', :'b', :'d', 'k', 'ed25519', to_timestamp(:'created'::bigint), :'cd', :'si', :'sg',
-	convert_to(:'body', 'UTF8'), 0, 0, 0, 0, '{}');
+VALUES ('bench', :'b', encode(sha256(pg_read_binary_file(:'f')), 'hex'), 'k', 'ed25519',
+	to_timestamp(:'created'::bigint), :'cd', :'si', :'sg', pg_read_binary_file(:'f'), 0, 0, 0, 0, '{}');
 SQL
 	i=$((i + 1))
 done
 psql -qX "$VOUCHER_DB" <<SQL
-INSERT INTO voucher.enterprises (uscc)
-SELECT '91' || '330106' || lpad(i::text, 9, '0') || '0' FROM generate_series(1, $ents) i;
-INSERT INTO voucher.enterprise_versions (uscc, valid_from, name, division, imported_at)
-SELECT '91' || '330106' || lpad(i::text, 9, '0') || '0', '2025-01-01', 'bench ' || i, '330106', now() - interval '1 day'
-FROM generate_series(1, $ents) i;
-UPDATE voucher.facilities SET added_at = now() - interval '1 day';
 ALTER TABLE voucher.usage_records DISABLE TRIGGER usage_records_append_only;
 INSERT INTO voucher.usage_records (provider, record_id, batch_id, enterprise, facility, category,
 	quantity, unit, amount_fen, started_at, ended_at, contract_id, content_hash, received_at)
-SELECT 'bench', 'r' || n, 'b' || (1 + n % $batches), '91330106' || lpad((n % $ents + 1)::text, 9, '0') || '0',
-	'fa', 'intelligent_compute', 1, 'card_hour', 1000 + (n::bigint * 7919) % 50000,
-	timestamptz '2026-03-01 00:00+08' + (n % 2674000) * interval '1 second',
-	timestamptz '2026-03-01 01:00+08' + (n % 2674000) * interval '1 second', 'C', '\x00',
-	now() - interval '1 hour'
-FROM generate_series(1, $records) n;
+SELECT 'bench', record_id, batch_id, enterprise, 'fa', 'intelligent_compute', 1, 'card_hour', amount_fen,
+	started_at, ended_at, 'C', '\x00', now() - interval '1 hour'
+FROM public.stage;
 ALTER TABLE voucher.usage_records ENABLE TRIGGER usage_records_append_only;
+DROP TABLE public.stage;
 ANALYZE;
 SQL
 echo "generated in $(secs "$t" "$(now)") s"
