@@ -553,7 +553,8 @@ bool audit_verify_batches(PGconn *c, int64_t *count, char *err, size_t errlen)
 			 "reading the batches", err, errlen);
 	bool declared = ok;
 	while (ok) {
-		PGresult *r = PQexec(c, "FETCH " FETCH_ROWS " FROM audit_batches_verify");
+		/* bodies are up to max_body_bytes each: a few at a time */
+		PGresult *r = PQexec(c, "FETCH 8 FROM audit_batches_verify");
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 			snprintf(err, errlen, "reading the batches: %s", PQerrorMessage(c));
 			PQclear(r);
