@@ -156,7 +156,7 @@ uint32_t push_retry_delay_ms(unsigned attempt, double jitter, bool have_retry_af
 /* ------------------------------------------------------------------------ */
 /* Output                                                                   */
 
-/* Appends s as a double-quoted value: '"' and '\\' escaped, control
+/* Appends s in quotes: '"' and '\\' escaped, control
  * characters and DEL as \xNN, invalid UTF-8 bytes as \xNN; at most max bytes
  * of s (then "..."). */
 void push_quote(buf_t *out, const char *s, size_t max);

@@ -120,6 +120,25 @@ void buf_json_str(buf_t *b, const char *s)
 	buf_putc(b, '"');
 }
 
+void buf_lp(buf_t *b, const void *p, size_t n)
+{
+	uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+	buf_append(b, len, 4);
+	buf_append(b, p, n);
+}
+
+void buf_lp_str(buf_t *b, const char *s)
+{
+	buf_lp(b, s ? s : "", s ? strlen(s) : 0);
+}
+
+void buf_lp_i64(buf_t *b, int64_t v)
+{
+	char t[24];
+	int n = snprintf(t, sizeof t, "%lld", (long long)v);
+	buf_lp(b, t, (size_t)n);
+}
+
 void buf_reset(buf_t *b)
 {
 	b->len = 0;

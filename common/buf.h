@@ -27,6 +27,12 @@ void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2,
 void buf_vprintf(buf_t *b, const char *fmt, va_list ap);
 /* Appends s as a JSON string literal (with quotes), escaping as RFC 8259 requires. */
 void buf_json_str(buf_t *b, const char *s);
+/* Length-prefixed fields of the canonical encodings that are hashed (ledger
+ * entries, batch leaves): a 4-byte big-endian byte length, then the bytes.
+ * NULL is the empty string; integers are decimal text. */
+void buf_lp(buf_t *b, const void *p, size_t n);
+void buf_lp_str(buf_t *b, const char *s);
+void buf_lp_i64(buf_t *b, int64_t v);
 void buf_reset(buf_t *b);
 void buf_free(buf_t *b);
 /* Hands the memory to the caller (free() it); the buf is left empty. */

@@ -18,37 +18,19 @@
 
 /* ------------------------------------------------------------ Merkle tree */
 
-static void field(buf_t *b, const char *s, size_t n)
-{
-	uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
-	buf_append(b, len, 4);
-	buf_append(b, s, n);
-}
-
-static void field_str(buf_t *b, const char *s)
-{
-	field(b, s ? s : "", s ? strlen(s) : 0);
-}
-
-static void field_i64(buf_t *b, int64_t v)
-{
-	char t[24];
-	int n = snprintf(t, sizeof t, "%" PRId64, v);
-	field(b, t, (size_t)n);
-}
 
 void audit_batch_canon(const audit_batch_leaf_t *b, buf_t *out)
 {
 	buf_reset(out);
-	field_i64(out, b->seq);
-	field_str(out, b->provider);
-	field_str(out, b->batch_id);
-	field_str(out, b->digest);
-	field_str(out, b->key_id);
-	field_str(out, b->alg);
-	field_i64(out, b->sig_created);
-	field_str(out, b->signature);
-	field_i64(out, b->received_us);
+	buf_lp_i64(out, b->seq);
+	buf_lp_str(out, b->provider);
+	buf_lp_str(out, b->batch_id);
+	buf_lp_str(out, b->digest);
+	buf_lp_str(out, b->key_id);
+	buf_lp_str(out, b->alg);
+	buf_lp_i64(out, b->sig_created);
+	buf_lp_str(out, b->signature);
+	buf_lp_i64(out, b->received_us);
 }
 
 static void sha256_2(uint8_t prefix, const void *a, size_t alen, const void *b, size_t blen,

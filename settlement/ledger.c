@@ -11,41 +11,23 @@
 
 #include "common/validate.h"
 
-static void field(buf_t *b, const char *s, size_t n)
-{
-	uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
-	buf_append(b, len, 4);
-	buf_append(b, s, n);
-}
-
-static void field_str(buf_t *b, const char *s)
-{
-	field(b, s ? s : "", s ? strlen(s) : 0);
-}
-
-static void field_i64(buf_t *b, int64_t v)
-{
-	char t[24];
-	int n = snprintf(t, sizeof t, "%" PRId64, v);
-	field(b, t, (size_t)n);
-}
 
 void ledger_canon(const ledger_entry_t *e, buf_t *out)
 {
 	char at[40];
 	buf_reset(out);
-	field_i64(out, e->entry_id);
+	buf_lp_i64(out, e->entry_id);
 	rfc3339_format_utc(e->at_us, at, sizeof at);
-	field_str(out, at);
-	field_str(out, e->debit);
-	field_str(out, e->credit);
-	field_i64(out, e->amount_fen);
+	buf_lp_str(out, at);
+	buf_lp_str(out, e->debit);
+	buf_lp_str(out, e->credit);
+	buf_lp_i64(out, e->amount_fen);
 	if (e->has_run)
-		field_i64(out, e->run_id);
+		buf_lp_i64(out, e->run_id);
 	else
-		field_str(out, "");
-	field_str(out, e->memo);
-	field_str(out, e->alg);
+		buf_lp_str(out, "");
+	buf_lp_str(out, e->memo);
+	buf_lp_str(out, e->alg);
 }
 
 bool ledger_hash(const ledger_entry_t *e, const buf_t *canon, uint8_t out[32])
