@@ -61,9 +61,14 @@ bool db_run(PGconn *c, const char *what, const char *sql, int nparams, const cha
 	return true;
 }
 
+/* Every write of the command-line tools holds the ingest barrier shared
+ * (sql/003_ledger.sql), as ingest does: settle's clean cut then also sees
+ * every registry change stamped before it (stamps are clock_timestamp(),
+ * taken after this lock), and none after. */
 bool db_begin(PGconn *c)
 {
-	return db_run(c, "begin", "BEGIN", 0, NULL);
+	return db_run(c, "begin", "BEGIN", 0, NULL) &&
+	       db_run(c, "begin", "SELECT pg_advisory_xact_lock_shared(7305413)", 0, NULL);
 }
 
 bool db_commit(PGconn *c)

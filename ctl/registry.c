@@ -1301,7 +1301,7 @@ static int enterprise_import(ctl_t *ctx, int argc, char **argv)
 		"    foundation_model = EXCLUDED.foundation_model, "
 		"    credit_blacklisted = EXCLUDED.credit_blacklisted, "
 		"    performance_grade = EXCLUDED.performance_grade, "
-		"    imported_at = now(), imported_by = session_user "
+		"    imported_at = clock_timestamp(), imported_by = session_user "
 		"  WHERE (v.name, v.division, v.sme, v.model_developer, v.maas_builder, "
 		"    v.model_registered, v.foundation_model, v.credit_blacklisted, v.performance_grade) "
 		"    IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.division, EXCLUDED.sme, "

@@ -101,6 +101,8 @@ static int program_load(ctl_t *ctx, int argc, char **argv)
 	if (!c)
 		goto done;
 	const char *params[] = {version, p->id, text.data};
+	if (!db_begin(c))
+		goto done;
 	PGresult *r = db_exec(c, "program load",
 			      "WITH ins AS (INSERT INTO voucher.program_versions (version, program, text) "
 			      "VALUES ($1, $2, $3) ON CONFLICT (version) DO NOTHING RETURNING version) "
@@ -108,8 +110,14 @@ static int program_load(ctl_t *ctx, int argc, char **argv)
 			      "(SELECT program || ' at ' || to_char(loaded_at, 'YYYY-MM-DD HH24:MI:SS') "
 			      "FROM voucher.program_versions WHERE version = $1)",
 			      3, params);
-	if (!r)
+	if (!r) {
+		db_rollback(c);
 		goto done;
+	}
+	if (!db_commit(c)) {
+		PQclear(r);
+		goto done;
+	}
 	if (atoi(PQgetvalue(r, 0, 0)) == 1)
 		printf("loaded programme %s version %.12s (%s)\n", p->id, version, p->name);
 	else
@@ -304,12 +312,20 @@ static int override_add(ctl_t *ctx, int argc, char **argv)
 	snprintf(rate_txt, sizeof rate_txt, "%lld", (long long)rate);
 	snprintf(cap_txt, sizeof cap_txt, "%lld", (long long)cap);
 	const char *params[] = {p->id, uscc, year_s, rate_s ? rate_txt : NULL, cap_s ? cap_txt : NULL, ref};
+	if (!db_begin(c))
+		goto done;
 	PGresult *r = db_exec(c, "override add (is the enterprise registered?)",
 			      "INSERT INTO voucher.overrides (program, enterprise, year, rate_bp, cap_fen, ref) "
 			      "VALUES ($1, $2, $3::integer, $4::integer, $5::bigint, $6) RETURNING id",
 			      6, params);
-	if (!r)
+	if (!r) {
+		db_rollback(c);
 		goto done;
+	}
+	if (!db_commit(c)) {
+		PQclear(r);
+		goto done;
+	}
 	printf("override %s added: programme %s, enterprise %s, year %s%s%s%s%s, ref %s\n", PQgetvalue(r, 0, 0),
 	       p->id, uscc, year_s, rate_s ? ", rate " : "", rate_s ? rate_txt : "", rate_s ? " bp" : "",
 	       cap_s ? ", cap set" : "", ref);

@@ -35,7 +35,7 @@ CREATE TABLE voucher.provider_certs (
 	subject     text NOT NULL,
 	not_after   timestamptz NOT NULL,
 	pem         text NOT NULL,
-	added_at    timestamptz NOT NULL DEFAULT now(),
+	added_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
 	added_by    text NOT NULL DEFAULT session_user
 );
 
@@ -48,7 +48,7 @@ CREATE TABLE voucher.provider_keys (
 	valid_from  timestamptz NOT NULL DEFAULT now(),
 	valid_to    timestamptz,
 	revoked_at  timestamptz,
-	added_at    timestamptz NOT NULL DEFAULT now(),
+	added_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
 	added_by    text NOT NULL DEFAULT session_user,
 	PRIMARY KEY (provider, key_id),
 	CHECK (valid_to IS NULL OR valid_to > valid_from)
@@ -59,7 +59,7 @@ CREATE TABLE voucher.facilities (
 	facility    text NOT NULL CHECK (facility ~ '^[!-~]{1,64}$'),
 	division    text NOT NULL CHECK (division ~ '^[0-9]{6}$'),
 	class       text NOT NULL CHECK (class IN ('A', 'B')),
-	added_at    timestamptz NOT NULL DEFAULT now(),
+	added_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
 	added_by    text NOT NULL DEFAULT session_user,
 	PRIMARY KEY (provider, facility)
 );
@@ -84,7 +84,7 @@ CREATE TABLE voucher.enterprise_versions (
 	foundation_model   boolean NOT NULL DEFAULT false,
 	credit_blacklisted boolean NOT NULL DEFAULT false,
 	performance_grade  text CHECK (performance_grade IN ('A', 'B', 'C', 'D')),
-	imported_at        timestamptz NOT NULL DEFAULT now(),
+	imported_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
 	imported_by        text NOT NULL DEFAULT session_user,
 	PRIMARY KEY (uscc, valid_from)
 );
@@ -93,7 +93,7 @@ CREATE TABLE voucher.enterprise_versions (
 CREATE TABLE voucher.related_parties (
 	uscc        text NOT NULL REFERENCES voucher.enterprises(uscc),
 	provider    text NOT NULL REFERENCES voucher.providers(code),
-	added_at    timestamptz NOT NULL DEFAULT now(),
+	added_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
 	added_by    text NOT NULL DEFAULT session_user,
 	PRIMARY KEY (uscc, provider)
 );
