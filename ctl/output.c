@@ -281,7 +281,7 @@ static bool right_aligned(out_kind_t k)
 
 /* ------------------------------------------------------------------ csv */
 
-static void csv_field(buf_t *b, const char *s, bool formula_guard)
+void out_csv_field(buf_t *b, const char *s, bool formula_guard)
 {
 	bool guard = formula_guard && s[0] && strchr("=+-@\t\r", s[0]) != NULL;
 	bool quote = strpbrk(s, ",\"\r\n") != NULL;
@@ -303,7 +303,7 @@ static void csv_header(buf_t *b, const out_col_t *cols, int ncols)
 	for (int i = 0; i < ncols; i++) {
 		if (i)
 			buf_putc(b, ',');
-		csv_field(b, cols[i].name, true);
+		out_csv_field(b, cols[i].name, true);
 	}
 	buf_puts(b, "\r\n");
 }
@@ -316,7 +316,7 @@ static void csv_row(buf_t *b, const out_col_t *cols, int ncols, const out_rows_t
 			buf_putc(b, ',');
 		buf_reset(&v);
 		put_plain(&v, FMT_CSV, cols[i].kind, rows->cell(rows, row, i));
-		csv_field(b, v.data ? v.data : "", cols[i].kind == OUT_TEXT);
+		out_csv_field(b, v.data ? v.data : "", cols[i].kind == OUT_TEXT);
 	}
 	buf_puts(b, "\r\n");
 	buf_free(&v);
@@ -619,7 +619,7 @@ static void doc_section(out_doc_t *d, const char *title, bool heading)
 		break;
 	case FMT_CSV:
 		buf_puts(&b, d->sections ? "\r\n" : bom);
-		csv_field(&b, title, true);
+		out_csv_field(&b, title, true);
 		buf_puts(&b, "\r\n");
 		break;
 	case FMT_JSON:

@@ -99,4 +99,10 @@ bool out_doc_end(out_doc_t *d) __attribute__((warn_unused_result));
  * points count 2, others 1 (a byte that is not valid UTF-8 counts 1). */
 size_t out_display_width(const char *s);
 
+/* One CSV field, RFC 4180: quoted when it holds a comma, quote, CR or LF,
+ * quotes doubled; with formula_guard, a cell starting with = + - @ TAB or CR
+ * gets a leading ' so that a spreadsheet does not run it as a formula. */
+struct buf;
+void out_csv_field(struct buf *b, const char *s, bool formula_guard);
+
 #endif

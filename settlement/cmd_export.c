@@ -436,26 +436,6 @@ static bool each_line(exporter_t *e, bool (*fn)(exporter_t *, const PGresult *, 
 
 /* ------------------------------------------------------------------ csv */
 
-/* RFC 4180: a field with a comma, quote, CR or LF is quoted, quotes doubled.
- * A text cell starting with = + - @ TAB or CR gets a leading ' so that a
- * spreadsheet does not run it as a formula (as ctl/output.c does). */
-static void csv_field(buf_t *b, const char *s, bool guard)
-{
-	bool formula = guard && s[0] && strchr("=+-@\t\r", s[0]) != NULL;
-	bool quote = strpbrk(s, ",\"\r\n") != NULL;
-	if (quote)
-		buf_putc(b, '"');
-	if (formula)
-		buf_putc(b, '\'');
-	for (const char *p = s; *p; p++) {
-		if (*p == '"')
-			buf_putc(b, '"');
-		buf_putc(b, *p);
-	}
-	if (quote)
-		buf_putc(b, '"');
-}
-
 static bool csv_flush(exporter_t *e, size_t above)
 {
 	if (e->out.len <= above)
@@ -487,7 +467,7 @@ static bool csv_line(exporter_t *e, const PGresult *r, int row)
 			money_format_yuan(fen, y, sizeof y);
 			buf_puts(&e->out, y); /* a number: never altered */
 		} else {
-			csv_field(&e->out, line_cell(e, r, row, col->src), true);
+			out_csv_field(&e->out, line_cell(e, r, row, col->src), true);
 		}
 	}
 	buf_puts(&e->out, "\r\n");
@@ -501,7 +481,7 @@ static bool export_csv(exporter_t *e)
 	for (int i = 0; i < NCOLS; i++) {
 		if (i)
 			buf_putc(&e->out, ',');
-		csv_field(&e->out, exp_cols[i].head, true);
+		out_csv_field(&e->out, exp_cols[i].head, true);
 	}
 	buf_puts(&e->out, "\r\n");
 	return each_line(e, csv_line) && totals_agree(e) && csv_flush(e, 0);
