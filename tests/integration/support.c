@@ -2,6 +2,7 @@
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +153,19 @@ const char *t_vector_path(const char *name)
 
 #include "common/buf.h"
 #include "metering/sig.h"
+
+struct t_ctl_run *t_ctl(const char *conninfo, const char *fmt, ...)
+{
+	static struct t_ctl_run r;
+	char args[4096], cmd[8192];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof args, fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof cmd, "'%s' --db '%s' %s", t_root_path("bin/voucherctl"), conninfo, args);
+	r.rc = t_run(cmd, r.out, sizeof r.out, r.err, sizeof r.err);
+	return &r;
+}
 
 char *t_slurp(const char *path, size_t *len)
 {

@@ -77,5 +77,14 @@ int t_metrics_get(const t_daemon_t *d, const char *path, char *out, size_t cap);
  * returned in body_file (>= 256 bytes), and the three headers to headers
  * (>= 2048 bytes) in the form t_https takes. */
 void t_sign(const char *prov, const char *body, size_t len, char *body_file, char *headers);
+/* Runs bin/voucherctl --db 'conninfo' ARGS (ARGS are shell words, printf
+ * style).  The result is a static buffer, valid until the next call. */
+struct t_ctl_run {
+	int rc;
+	char out[65536];
+	char err[65536];
+};
+struct t_ctl_run *t_ctl(const char *conninfo, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Reads a whole file; caller frees. */
 char *t_slurp(const char *path, size_t *len);

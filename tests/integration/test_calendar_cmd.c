@@ -10,13 +10,6 @@
 
 #include "tests/integration/support.h"
 
-#define OUTCAP 65536
-
-struct ctl_run {
-	int rc;
-	char out[OUTCAP];
-	char err[OUTCAP];
-};
 
 static char conninfo[512];
 static PGconn *db;
@@ -40,23 +33,7 @@ static void teardown(void)
 	}
 }
 
-/* Runs bin/voucherctl --db CONNINFO <args> (args are shell words). */
-static struct ctl_run *ctl_as(const char *ci, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static struct ctl_run *ctl_as(const char *ci, const char *fmt, ...)
-{
-	static struct ctl_run r;
-	char args[4096], cmd[8192];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof args, fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof cmd, "'%s' --db '%s' %s", t_root_path("bin/voucherctl"), ci, args);
-	r.rc = t_run(cmd, r.out, sizeof r.out, r.err, sizeof r.err);
-	return &r;
-}
-
-#define ctl(...) ctl_as(conninfo, __VA_ARGS__)
+#define ctl(...) t_ctl(conninfo, __VA_ARGS__)
 
 static const char *shipped(int year)
 {
@@ -83,7 +60,7 @@ static long count(const char *sql)
 
 static void load_ok(int year)
 {
-	struct ctl_run *r = ctl("calendar load '%s'", shipped(year));
+	struct t_ctl_run *r = ctl("calendar load '%s'", shipped(year));
 	cr_assert_eq(r->rc, 0, "calendar load %d: %s", year, r->err);
 }
 
@@ -91,7 +68,7 @@ TestSuite(calendar, .init = setup, .fini = teardown, .timeout = 60);
 
 Test(calendar, load_fills_the_tables)
 {
-	struct ctl_run *r = ctl("calendar load '%s'", shipped(2026));
+	struct t_ctl_run *r = ctl("calendar load '%s'", shipped(2026));
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 	cr_expect_str_eq(r->out, "loaded calendar 2026: 19 holidays, 6 working weekend days\n");
 	cr_expect_eq(count("SELECT count(*) FROM voucher.calendar_years"), 1);
@@ -112,7 +89,7 @@ Test(calendar, reload_replaces_the_year)
 {
 	load_ok(2025);
 	load_ok(2026);
-	struct ctl_run *r = ctl("calendar load '%s'", shipped(2026));
+	struct t_ctl_run *r = ctl("calendar load '%s'", shipped(2026));
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 	cr_expect(strncmp(r->out, "loaded calendar 2026: 19 holidays, 6 working weekend days\n", 58) == 0,
 		  "%s", r->out);
@@ -141,7 +118,7 @@ Test(calendar, reload_replaces_the_year)
 Test(calendar, workdays_counts_on_the_loaded_calendar)
 {
 	load_ok(2026);
-	struct ctl_run *r = ctl("calendar workdays --from 2026-02-12 --count 5");
+	struct t_ctl_run *r = ctl("calendar workdays --from 2026-02-12 --count 5");
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 	cr_expect_str_eq(r->out, "2026-02-26\n");
 	/* the start's year need not be loaded: 1/1-1/3 off, Sunday 1/4 works */
@@ -170,7 +147,7 @@ Test(calendar, a_bad_file_loads_nothing)
 						 "\n"
 						 "2026-03-04 workday 调休\n"
 						 "2026-01-01 holiday 元旦\n");
-	struct ctl_run *r = ctl("calendar load '%s'", bad);
+	struct t_ctl_run *r = ctl("calendar load '%s'", bad);
 	cr_expect_eq(r->rc, 1);
 	cr_expect_str_eq(r->out, "");
 	char want[512];
@@ -198,13 +175,13 @@ Test(calendar, finance_role_may_load)
 {
 	char fin[600];
 	t_conninfo_as(conninfo, "voucher_finance", fin, sizeof fin);
-	struct ctl_run *r = ctl_as(fin, "calendar load '%s'", shipped(2026));
+	struct t_ctl_run *r = t_ctl(fin, "calendar load '%s'", shipped(2026));
 	cr_assert_eq(r->rc, 0, "%s", r->err);
-	r = ctl_as(fin, "calendar load '%s'", shipped(2026));
+	r = t_ctl(fin, "calendar load '%s'", shipped(2026));
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 	cr_expect_str_eq(t_scalar(db, "SELECT loaded_by FROM voucher.calendar_years WHERE year = 2026"),
 			 "voucher_finance");
-	r = ctl_as(fin, "calendar workdays --from 2026-02-12 --count 5");
+	r = t_ctl(fin, "calendar workdays --from 2026-02-12 --count 5");
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 	cr_expect_str_eq(r->out, "2026-02-26\n");
 }
@@ -212,7 +189,7 @@ Test(calendar, finance_role_may_load)
 Test(calendar, show_and_list)
 {
 	load_ok(2026);
-	struct ctl_run *r = ctl("--format csv calendar show 2026");
+	struct t_ctl_run *r = ctl("--format csv calendar show 2026");
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 	cr_expect(strncmp(r->out, "\xef\xbb\xbf" "day,weekday,kind,name\r\n2026-01-01,Thursday,holiday,元旦\r\n",
 			  strlen("\xef\xbb\xbf" "day,weekday,kind,name\r\n2026-01-01,Thursday,holiday,元旦\r\n")) == 0,
@@ -269,7 +246,7 @@ Test(calendar, usage_errors_and_help)
 		"calendar workdays --from 2026-02-12 --count 5 --to 2026-03-01",
 	};
 	for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++) {
-		struct ctl_run *r = ctl("%s", usage[i]);
+		struct t_ctl_run *r = ctl("%s", usage[i]);
 		cr_expect_eq(r->rc, 2, "'%s': exit %d, want 2 (%s)", usage[i], r->rc, r->err);
 		cr_expect(strstr(r->err, "usage: voucherctl ") && strstr(r->err, " calendar "), "'%s': %s",
 			  usage[i], r->err);
@@ -279,7 +256,7 @@ Test(calendar, usage_errors_and_help)
 		"calendar list --help", "calendar workdays --help",
 	};
 	for (size_t i = 0; i < sizeof help / sizeof help[0]; i++) {
-		struct ctl_run *r = ctl("%s", help[i]);
+		struct t_ctl_run *r = ctl("%s", help[i]);
 		cr_expect_eq(r->rc, 0, "'%s': exit %d", help[i], r->rc);
 		cr_expect(strstr(r->out, "usage: voucherctl"), "'%s': %s", help[i], r->out);
 	}

@@ -11,13 +11,6 @@
 
 #include "tests/integration/support.h"
 
-#define OUTCAP 65536
-
-struct ctl_run {
-	int rc;
-	char out[OUTCAP];
-	char err[OUTCAP];
-};
 
 static char conninfo[512];
 static PGconn *db;
@@ -41,21 +34,7 @@ static void teardown(void)
 	}
 }
 
-/* Runs bin/voucherctl --db CONNINFO <args> (args are shell words). */
-static struct ctl_run *ctl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static struct ctl_run *ctl(const char *fmt, ...)
-{
-	static struct ctl_run r;
-	char args[4096], cmd[8192];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof args, fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof cmd, "'%s' --db '%s' %s", t_root_path("bin/voucherctl"), conninfo, args);
-	r.rc = t_run(cmd, r.out, sizeof r.out, r.err, sizeof r.err);
-	return &r;
-}
+#define ctl(...) t_ctl(conninfo, __VA_ARGS__)
 
 /* Runs a shell command in the test's directory; asserts it succeeds. */
 static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -98,7 +77,7 @@ static long count(const char *sql)
 
 static void add_provider(const char *code, const char *uscc)
 {
-	struct ctl_run *r = ctl("provider add %s --name '%s 算力' --uscc %s", code, code, uscc);
+	struct t_ctl_run *r = ctl("provider add %s --name '%s 算力' --uscc %s", code, code, uscc);
 	cr_assert_eq(r->rc, 0, "provider add: %s", r->err);
 }
 
@@ -132,7 +111,7 @@ TestSuite(registry, .init = setup, .fini = teardown, .timeout = 60);
 
 Test(registry, provider_add)
 {
-	struct ctl_run *r = ctl("provider add prov-a --name '桐乡算力, \"甲\"' --uscc 91330483100000001E");
+	struct t_ctl_run *r = ctl("provider add prov-a --name '桐乡算力, \"甲\"' --uscc 91330483100000001E");
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 	cr_expect_str_eq(t_scalar(db, "SELECT name FROM voucher.providers WHERE code = 'prov-a'"),
 			 "桐乡算力, \"甲\"");
@@ -151,11 +130,11 @@ Test(registry, provider_add_bad_uscc)
 	/* wrong check character, lower case, too short */
 	const char *bad[] = {"91330483100000001F", "91330483100000001e", "9133048310000000"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		struct ctl_run *r = ctl("provider add prov-x --name x --uscc %s", bad[i]);
+		struct t_ctl_run *r = ctl("provider add prov-x --name x --uscc %s", bad[i]);
 		cr_expect_eq(r->rc, 2, "uscc %s: rc %d", bad[i], r->rc);
 		cr_expect_not_null(strstr(r->err, "unified social credit code"), "%s", r->err);
 	}
-	struct ctl_run *r = ctl("provider add prov-x --name x");
+	struct t_ctl_run *r = ctl("provider add prov-x --name x");
 	cr_expect_eq(r->rc, 2);
 	r = ctl("provider add 'a b' --name x --uscc 91330483100000001E");
 	cr_expect_eq(r->rc, 2);
@@ -166,7 +145,7 @@ Test(registry, provider_add_bad_uscc)
 
 Test(registry, provider_help)
 {
-	struct ctl_run *r = ctl("provider add --help");
+	struct t_ctl_run *r = ctl("provider add --help");
 	cr_expect_eq(r->rc, 0);
 	cr_expect_not_null(strstr(r->out, "usage: voucherctl provider add"));
 	r = ctl("provider frobnicate");
@@ -183,7 +162,7 @@ Test(registry, cert_add_fingerprint)
 	make_cert("c", "prov-a-client");
 	char want[65];
 	openssl_fingerprint("c.pem", want);
-	struct ctl_run *r = ctl("provider cert add prov-a --cert '%s'", path_of("c.pem"));
+	struct t_ctl_run *r = ctl("provider cert add prov-a --cert '%s'", path_of("c.pem"));
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 	cr_expect_not_null(strstr(r->out, want), "fingerprint %s not in: %s", want, r->out);
 	cr_expect_str_eq(t_scalar(db, "SELECT fingerprint FROM voucher.provider_certs"), want);
@@ -202,7 +181,7 @@ Test(registry, cert_add_refusals)
 	add_provider("prov-a", "91330483100000001E");
 	add_provider("prov-b", "91330106100000002H");
 	make_cert("c", "x");
-	struct ctl_run *r = ctl("provider cert add prov-a --cert '%s'", path_of("c.pem"));
+	struct t_ctl_run *r = ctl("provider cert add prov-a --cert '%s'", path_of("c.pem"));
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 
 	/* the same certificate again, to any provider */
@@ -245,7 +224,7 @@ Test(registry, key_add)
 {
 	add_provider("prov-a", "91330483100000001E");
 	add_provider("prov-b", "91330106100000002H");
-	struct ctl_run *r = ctl("provider key add prov-a prov-a-2026a --alg ed25519 --pub '%s'",
+	struct t_ctl_run *r = ctl("provider key add prov-a prov-a-2026a --alg ed25519 --pub '%s'",
 				t_vector_path("provider-a.ed25519.pub"));
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 	r = ctl("provider key add prov-b prov-b-2026a --alg sm2-sm3 --pub '%s' "
@@ -275,7 +254,7 @@ Test(registry, key_add_refusals)
 {
 	add_provider("prov-a", "91330483100000001E");
 	/* an Ed25519 key is not an SM2 key */
-	struct ctl_run *r = ctl("provider key add prov-a k1 --alg sm2-sm3 --pub '%s'",
+	struct t_ctl_run *r = ctl("provider key add prov-a k1 --alg sm2-sm3 --pub '%s'",
 				t_vector_path("provider-a.ed25519.pub"));
 	cr_expect_eq(r->rc, 1);
 	cr_expect_not_null(strstr(r->err, "provider-a.ed25519.pub"), "%s", r->err);
@@ -304,7 +283,7 @@ Test(registry, key_add_refusals)
 Test(registry, key_revoke)
 {
 	add_provider("prov-a", "91330483100000001E");
-	struct ctl_run *r = ctl("provider key add prov-a prov-a-2026a --alg ed25519 --pub '%s'",
+	struct t_ctl_run *r = ctl("provider key add prov-a prov-a-2026a --alg ed25519 --pub '%s'",
 				t_vector_path("provider-a.ed25519.pub"));
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 	r = ctl("provider key revoke prov-a prov-a-2026a");
@@ -328,7 +307,7 @@ Test(registry, key_revoke)
 Test(registry, facility_add)
 {
 	add_provider("prov-a", "91330483100000001E");
-	struct ctl_run *r = ctl("provider facility add prov-a gpu-1 --division 330483 --class A");
+	struct t_ctl_run *r = ctl("provider facility add prov-a gpu-1 --division 330483 --class A");
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 	cr_expect_str_eq(t_scalar(db, "SELECT division || class FROM voucher.facilities WHERE facility = 'gpu-1'"),
 			 "330483A");
@@ -357,7 +336,7 @@ Test(registry, provider_show_and_list)
 			 t_vector_path("provider-a.ed25519.pub"))->rc, 0);
 	cr_assert_eq(ctl("provider facility add prov-a gpu-1 --division 330483 --class B")->rc, 0);
 
-	struct ctl_run *r = ctl("provider show prov-a");
+	struct t_ctl_run *r = ctl("provider show prov-a");
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 	cr_expect_not_null(strstr(r->out, fp));
 	cr_expect_not_null(strstr(r->out, "ka"));
@@ -408,7 +387,7 @@ Test(registry, import_good_file)
 		 "913202141000000038,无锡某某,320214,1,1,1,1,1,1,D\r\n",
 		 header);
 	write_file("e.csv", csv);
-	struct ctl_run *r = ctl("enterprise import '%s'", path_of("e.csv"));
+	struct t_ctl_run *r = ctl("enterprise import '%s'", path_of("e.csv"));
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 	cr_expect_not_null(strstr(r->out, "imported 3 enterprises (3 new, 0 updated)"), "%s", r->out);
 	cr_expect_eq(count("SELECT count(*) FROM voucher.enterprises"), 3);
@@ -450,7 +429,7 @@ Test(registry, import_bad_rows_import_nothing)
 		 "913202141000000038,bad flag and grade,320214,2,0,0,0,0,0,E\n",
 		 header);
 	write_file("bad.csv", csv);
-	struct ctl_run *r = ctl("enterprise import '%s'", path_of("bad.csv"));
+	struct t_ctl_run *r = ctl("enterprise import '%s'", path_of("bad.csv"));
 	cr_expect_eq(r->rc, 1);
 	char l3[300], l5[300];
 	snprintf(l3, sizeof l3, "%s:3: uscc '91330483100000001F'", path_of("bad.csv"));
@@ -479,7 +458,7 @@ Test(registry, import_refusals)
 		 "913202141000000038,\"f,320214,0,0,0,0,0,0,,\r\n",
 		 header);
 	write_file("r.csv", csv);
-	struct ctl_run *r = ctl("enterprise import '%s'", path_of("r.csv"));
+	struct t_ctl_run *r = ctl("enterprise import '%s'", path_of("r.csv"));
 	cr_expect_eq(r->rc, 1);
 	cr_expect_not_null(strstr(r->err, ":3: valid_from '2026-02-30'"), "%s", r->err);
 	cr_expect_not_null(strstr(r->err, ":4: uscc 91330483100000001E is already on line 2"), "%s", r->err);
@@ -505,7 +484,7 @@ Test(registry, reimport_later_version)
 		 "91330106100000002H,杭州某某,330106,1,0,0,0,0,0,B,2026-01-01\n",
 		 header);
 	write_file("v1.csv", csv);
-	struct ctl_run *r = ctl("enterprise import '%s'", path_of("v1.csv"));
+	struct t_ctl_run *r = ctl("enterprise import '%s'", path_of("v1.csv"));
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 	snprintf(csv, sizeof csv,
 		 "%s,valid_from\n"
@@ -552,7 +531,7 @@ Test(registry, relate)
 	write_file("e.csv", csv);
 	cr_assert_eq(ctl("enterprise import '%s'", path_of("e.csv"))->rc, 0);
 
-	struct ctl_run *r = ctl("enterprise relate 91330106100000002H --provider prov-a");
+	struct t_ctl_run *r = ctl("enterprise relate 91330106100000002H --provider prov-a");
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 	cr_expect_eq(count("SELECT count(*) FROM voucher.related_parties"), 1);
 	r = ctl("enterprise relate 91330106100000002H --provider prov-a");
@@ -599,7 +578,7 @@ Test(registry, listing_formats)
 		 "91330106100000002H,\"=HYPERLINK(\"\"x\"\")\",330106,0,0,0,0,0,0,\n",
 		 header);
 	write_file("e.csv", csv);
-	struct ctl_run *r = ctl("enterprise import '%s'", path_of("e.csv"));
+	struct t_ctl_run *r = ctl("enterprise import '%s'", path_of("e.csv"));
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 
 	r = ctl("--format csv enterprise list");
