@@ -61,6 +61,16 @@ static int post_vector(const char *client, const char *which, char *out, size_t 
 	return t_https(&d, client, "POST", "/v1/usage-batches", h, t_vector_path(body), out, cap);
 }
 
+/* signs body as prov-a (Ed25519 vector key, created now) and POSTs it */
+static int post_signed(const char *body, char *out, size_t cap)
+{
+	char hdr[2048], file[256];
+	t_sign("prov-a", body, strlen(body), file, hdr);
+	int st = t_https(&d, "prov-a", "POST", "/v1/usage-batches", hdr, file, out, cap);
+	unlink(file);
+	return st;
+}
+
 static int count(const char *sql)
 {
 	return atoi(t_scalar(db, sql));
@@ -110,17 +120,15 @@ Test(ingest, retry_returns_first_answer_and_stores_nothing_new)
 Test(ingest, same_batch_id_with_other_body_is_409)
 {
 	start(NULL);
-	char out[4096], hdr[2048], file[256];
+	char out[4096];
 	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 200);
 	const char *body = "{\"batch_id\":\"prov-a-20260302-000001\",\"provider\":\"prov-a\",\"records\":[{\"record_id\":\"x-1\","
 			   "\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"intelligent_compute\","
 			   "\"quantity\":\"1\",\"unit\":\"card_hour\",\"amount_fen\":100,\"started_at\":\"2026-03-01T00:00:00+08:00\","
 			   "\"ended_at\":\"2026-03-01T01:00:00+08:00\",\"contract_id\":\"C1\"}]}";
-	t_sign("prov-a", body, strlen(body), file, hdr);
-	cr_assert_eq(t_https(&d, "prov-a", "POST", "/v1/usage-batches", hdr, file, out, sizeof out), 409, "%s", out);
+	cr_assert_eq(post_signed(body, out, sizeof out), 409, "%s", out);
 	cr_assert(strstr(out, "batch_conflict"));
 	cr_assert_eq(count("SELECT count(*) FROM voucher.usage_records"), 3);
-	unlink(file);
 }
 
 Test(ingest, refused_requests_store_nothing)
@@ -188,20 +196,16 @@ Test(ingest, plain_http_on_the_tls_port_gets_nothing)
 Test(ingest, duplicate_json_key_and_provider_mismatch_are_refused)
 {
 	start(NULL);
-	char out[4096], hdr[2048], file[256];
+	char out[4096];
 	const char *dup = "{\"batch_id\":\"b1\",\"provider\":\"prov-a\",\"provider\":\"prov-b\",\"records\":[]}";
-	t_sign("prov-a", dup, strlen(dup), file, hdr);
-	cr_assert_eq(t_https(&d, "prov-a", "POST", "/v1/usage-batches", hdr, file, out, sizeof out), 400, "%s", out);
+	cr_assert_eq(post_signed(dup, out, sizeof out), 400, "%s", out);
 	cr_assert(strstr(out, "duplicate_key"), "%s", out);
-	unlink(file);
 	const char *other = "{\"batch_id\":\"b2\",\"provider\":\"prov-b\",\"records\":[{\"record_id\":\"x-1\","
 			    "\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"intelligent_compute\","
 			    "\"quantity\":\"1\",\"unit\":\"card_hour\",\"amount_fen\":100,\"started_at\":\"2026-03-01T00:00:00+08:00\","
 			    "\"ended_at\":\"2026-03-01T01:00:00+08:00\",\"contract_id\":\"C1\"}]}";
-	t_sign("prov-a", other, strlen(other), file, hdr);
-	cr_assert_eq(t_https(&d, "prov-a", "POST", "/v1/usage-batches", hdr, file, out, sizeof out), 403, "%s", out);
+	cr_assert_eq(post_signed(other, out, sizeof out), 403, "%s", out);
 	cr_assert(strstr(out, "provider_mismatch"), "%s", out);
-	unlink(file);
 	cr_assert_eq(count("SELECT count(*) FROM voucher.batches"), 0);
 }
 
@@ -241,7 +245,7 @@ Test(ingest, a_provider_cannot_see_another_providers_batch)
 Test(ingest, per_record_rejections_are_precise_and_store_the_rest)
 {
 	start(NULL);
-	char out[8192], hdr[2048], file[256];
+	char out[8192];
 	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 200);
 	/* record 0 ok; 1 unknown facility; 2 bad USCC; 3 r-000001 again with other content (conflict);
 	 * 4 adjustment taking the net below zero; 5 identical to stored r-000002 (duplicate) */
@@ -267,9 +271,7 @@ Test(ingest, per_record_rejections_are_precise_and_store_the_rest)
 		"\"started_at\":\"2026-03-02T10:00:00+08:00\",\"ended_at\":\"2026-03-02T11:00:00+08:00\","
 		"\"contract_id\":\"HT-2026-0002\",\"invoice_no\":\"26332000000012345678\"}"
 		"]}";
-	t_sign("prov-a", body, strlen(body), file, hdr);
-	cr_assert_eq(t_https(&d, "prov-a", "POST", "/v1/usage-batches", hdr, file, out, sizeof out), 200, "%s", out);
-	unlink(file);
+	cr_assert_eq(post_signed(body, out, sizeof out), 200, "%s", out);
 	cr_assert(strstr(out, "\"accepted\" : 1"), "%s", out);
 	cr_assert(strstr(out, "\"duplicates\" : 1"), "%s", out);
 	const char *want[] = {"\"index\" : 1, \"record_id\" : \"n-2\", \"code\" : \"unknown_facility\"",
@@ -285,9 +287,7 @@ Test(ingest, per_record_rejections_are_precise_and_store_the_rest)
 		"{\"record_id\":\"n-6\",\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"intelligent_compute\","
 		"\"quantity\":\"-1\",\"unit\":\"card_hour\",\"amount_fen\":-1152850,\"started_at\":\"2026-03-01T00:00:00+08:00\","
 		"\"ended_at\":\"2026-03-01T08:00:00+08:00\",\"contract_id\":\"HT-2026-0001\",\"adjusts\":\"r-000001\"}]}";
-	t_sign("prov-a", zero, strlen(zero), file, hdr);
-	cr_assert_eq(t_https(&d, "prov-a", "POST", "/v1/usage-batches", hdr, file, out, sizeof out), 200, "%s", out);
-	unlink(file);
+	cr_assert_eq(post_signed(zero, out, sizeof out), 200, "%s", out);
 	cr_assert(strstr(out, "\"accepted\" : 1"), "%s", out);
 	cr_assert_str_eq(t_scalar(db, "SELECT sum(amount_fen) FROM voucher.usage_records "
 				      "WHERE record_id = 'r-000001' OR adjusts = 'r-000001'"), "0");
@@ -607,7 +607,7 @@ Test(ingest, voucher_push_sends_files_and_streams_and_retries_safely)
 Test(ingest, an_adjustment_must_match_the_record_it_adjusts)
 {
 	start(NULL);
-	char out[8192], hdr[2048], file[256];
+	char out[8192];
 	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 200);
 	const char *body =
 		"{\"batch_id\":\"b-adj\",\"provider\":\"prov-a\",\"records\":["
@@ -620,9 +620,7 @@ Test(ingest, an_adjustment_must_match_the_record_it_adjusts)
 		"{\"record_id\":\"m-3\",\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"intelligent_compute\","
 		"\"quantity\":\"-1\",\"unit\":\"card_hour\",\"amount_fen\":-100,\"started_at\":\"2026-03-01T00:00:00+08:00\","
 		"\"ended_at\":\"2026-03-01T08:00:00+08:00\",\"contract_id\":\"HT-2026-0001\",\"adjusts\":\"r-000001\"}]}";
-	t_sign("prov-a", body, strlen(body), file, hdr);
-	cr_assert_eq(t_https(&d, "prov-a", "POST", "/v1/usage-batches", hdr, file, out, sizeof out), 200, "%s", out);
-	unlink(file);
+	cr_assert_eq(post_signed(body, out, sizeof out), 200, "%s", out);
 	cr_assert(strstr(out, "\"index\" : 0, \"record_id\" : \"m-1\", \"code\" : \"adjusts_mismatch\""), "%s", out);
 	cr_assert(strstr(out, "\"index\" : 1, \"record_id\" : \"m-2\", \"code\" : \"adjusts_mismatch\""), "%s", out);
 	cr_assert(strstr(out, "\"accepted\" : 1"), "%s", out);
