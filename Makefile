@@ -31,6 +31,7 @@ SETTLE_SRC := $(sort $(wildcard settlement/*.c))
 DAEMON_SRC := $(sort $(wildcard daemon/*.c))
 CTL_SRC := $(sort $(wildcard ctl/*.c))
 CLIENT_SRC := $(sort $(wildcard client/*.c))
+BENCH_SRC := $(sort $(wildcard client/bench/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/*.c tests/integration/*.c))
 SQL := $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
 
@@ -42,17 +43,19 @@ LIB := $(OBJDIR)/libvoucher.a
 DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
 CTL_OBJ := $(call obj,$(CTL_SRC) $(SETTLE_SRC)) $(OBJDIR)/migrations.o
 CLIENT_OBJ := $(call obj,$(CLIENT_SRC))
+# voucher-bench: its own main and voucher-push's HTTPS client
+BENCH_OBJ := $(call obj,$(BENCH_SRC)) $(filter-out %/main.o,$(CLIENT_OBJ))
 # tests link every module except the programs' main files
 TEST_OBJ := $(call obj,$(TEST_SRC)) $(filter-out %/main.o,$(DAEMON_OBJ) $(CTL_OBJ) $(CLIENT_OBJ))
 
-BINS := bin/voucherd bin/voucherctl bin/voucher-push
+BINS := bin/voucherd bin/voucherctl bin/voucher-push bin/voucher-bench
 
 # bin/ holds one flavour at a time (plain or sanitized): relink when it changes
 STAMP := bin/.flavour
 $(shell mkdir -p bin; [ "$$(cat $(STAMP) 2>/dev/null)" = "$(OBJDIR)" ] || echo "$(OBJDIR)" > $(STAMP))
 LINK = $(CC) $(LDFLAGS) -o $@ $(filter-out $(STAMP),$^)
 
-.PHONY: all deps test unit demo clean bench-settle bench-verify check-valgrind
+.PHONY: all deps test unit demo clean bench-settle bench-verify bench-ingest check-valgrind
 all: $(BINS)
 
 $(LIB): $(LIB_OBJ)
@@ -65,6 +68,8 @@ bin/voucherctl: $(CTL_OBJ) $(LIB) $(STAMP)
 	$(LINK) $(LIBS_CORE) $(LIBS_XLSX)
 bin/voucher-push: $(CLIENT_OBJ) $(LIB) $(STAMP)
 	$(LINK) $(LIBS_CORE)
+bin/voucher-bench: $(BENCH_OBJ) $(LIB) $(STAMP)
+	$(LINK) $(LIBS_CORE) -lpthread
 bin/tests: $(TEST_OBJ) $(LIB) $(STAMP)
 	$(LINK) -lcriterion $(LIBS_EVENT) $(LIBS_CORE) $(LIBS_XLSX)
 
@@ -112,6 +117,12 @@ bench-settle: deps
 bench-verify: deps
 	@$(MAKE) --no-print-directory all
 	@sh tests/bench/verify.sh
+
+# end-to-end ingest through voucherd beside bare COPY of the same rows
+# (RECORDS=, BATCH=, CONNECTIONS= to change)
+bench-ingest: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/bench/ingest.sh
 
 clean:
 	rm -rf build bin var

@@ -31,10 +31,16 @@
 
 #define PATH_BATCHES "/v1/usage-batches"
 
+/* $1-$13 the batch (the body $10 binary), $14-$28 the records: one binary
+ * array per column, in the order of meter_batch_columns() */
 static const char *const INGEST_SQL =
 	"SELECT status, answer, replay FROM voucher.ingest_batch($1, $2, $3, $4, $5, "
-	"to_timestamp($6::bigint), $7, $8, $9, $10, $11::integer, $12::jsonb, $13::jsonb, "
-	"$14::integer)";
+	"to_timestamp($6::bigint), $7, $8, $9, $10::bytea, $11::integer, $12::jsonb, $13::integer, "
+	"$14::int4[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], "
+	"$21::text[], $22::int8[], $23::timestamptz[], $24::timestamptz[], $25::text[], $26::text[], "
+	"$27::text[], $28::bytea[])";
+#define INGEST_NPARAMS (13 + METER_NCOLS)
+_Static_assert(INGEST_NPARAMS <= WJOB_MAX_PARAMS, "ingest parameters");
 static const char *const ANSWER_SQL = "SELECT voucher.batch_answer($1, $2)";
 
 struct rate_bucket {
@@ -64,7 +70,7 @@ typedef struct ingest_req {
 	char ndup[16];
 	char *hdr_cd, *hdr_si, *hdr_sig;
 	struct evbuffer *body;
-	buf_t records, rejected;
+	buf_t cols[METER_NCOLS], rejected;
 } ingest_req_t;
 
 /* ------------------------------------------------------------ answers */
@@ -162,7 +168,8 @@ static void ir_free(ingest_req_t *ir)
 	free(ir->hdr_sig);
 	if (ir->body)
 		evbuffer_free(ir->body);
-	buf_free(&ir->records);
+	for (int c = 0; c < METER_NCOLS; c++)
+		buf_free(&ir->cols[c]);
 	buf_free(&ir->rejected);
 	free(ir);
 }
@@ -467,7 +474,7 @@ static void handle_post(server_t *srv, struct evhttp_request *req, const char *p
 	ir->hdr_cd = xstrdup(cd);
 	ir->hdr_si = xstrdup(si);
 	ir->hdr_sig = xstrdup(sg);
-	meter_batch_records_json(&b, &ir->records);
+	meter_batch_columns(&b, ir->cols);
 	meter_batch_rejected_json(&b, &ir->rejected);
 	meter_batch_free(&b);
 	/* keep the body bytes without copying: move the chain out of the request */
@@ -477,18 +484,22 @@ static void handle_post(server_t *srv, struct evhttp_request *req, const char *p
 
 	wjob_t *j = &ir->job;
 	j->sql = INGEST_SQL;
-	j->nparams = 14;
-	const char *v[14] = {ir->provider, ir->batch_id, ir->digest_hex, ir->key_id, sig_alg_name(sin.alg),
+	j->nparams = INGEST_NPARAMS;
+	const char *v[13] = {ir->provider, ir->batch_id, ir->digest_hex, ir->key_id, sig_alg_name(sin.alg),
 			     ir->created, ir->hdr_cd, ir->hdr_si, ir->hdr_sig,
-			     body_bytes ? body_bytes : "", ir->nrec, ir->records.data, ir->rejected.data,
-			     ir->ndup};
-	for (int i = 0; i < 14; i++) {
+			     body_bytes ? body_bytes : "", ir->nrec, ir->rejected.data, ir->ndup};
+	for (int i = 0; i < 13; i++) {
 		j->values[i] = v[i];
 		j->lengths[i] = 0;
 		j->formats[i] = 0;
 	}
 	j->lengths[9] = (int)len;
 	j->formats[9] = 1; /* body as binary bytea */
+	for (int c = 0; c < METER_NCOLS; c++) {
+		j->values[13 + c] = ir->cols[c].data;
+		j->lengths[13 + c] = (int)ir->cols[c].len;
+		j->formats[13 + c] = 1;
+	}
 	j->groupable = true;
 	j->done = ingest_done;
 	if (writer_submit(srv->writer, j) != WJOB_OK) {

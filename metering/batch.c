@@ -19,6 +19,7 @@
 
 #include <openssl/sha.h>
 
+#include "common/pgarray.h"
 #include "common/validate.h"
 
 #define MAX_AMOUNT_FEN 1000000000000000LL /* 10^15 fen; |amount_fen| above it is refused */
@@ -509,47 +510,43 @@ static void put_str_or_null(buf_t *out, const char *key, const char *s)
 		buf_puts(out, "null");
 }
 
-void meter_batch_records_json(const meter_batch_t *b, buf_t *out)
+void meter_batch_columns(const meter_batch_t *b, buf_t cols[METER_NCOLS])
 {
-	static const char hex[] = "0123456789abcdef";
-	bool first = true;
-	buf_putc(out, '[');
+	static const uint32_t oid[METER_NCOLS] = {
+		[MC_INDEX] = PGA_INT4, [MC_ID] = PGA_TEXT, [MC_ENT] = PGA_TEXT, [MC_FAC] = PGA_TEXT,
+		[MC_CAT] = PGA_TEXT, [MC_PUR] = PGA_TEXT, [MC_QTY] = PGA_TEXT, [MC_UNIT] = PGA_TEXT,
+		[MC_AMT] = PGA_INT8, [MC_ST] = PGA_TIMESTAMPTZ, [MC_EN] = PGA_TIMESTAMPTZ,
+		[MC_CON] = PGA_TEXT, [MC_INV] = PGA_TEXT, [MC_ADJ] = PGA_TEXT, [MC_HASH] = PGA_BYTEA,
+	};
+	for (int c = 0; c < METER_NCOLS; c++) {
+		pga_begin(&cols[c], oid[c]);
+		/* records are ~40 bytes a column or less: one allocation each */
+		buf_reserve(&cols[c], b->n_valid * (c == MC_HASH ? 36 : 24));
+	}
+	uint32_t n = 0;
 	for (size_t i = 0; i < b->n; i++) {
 		const meter_record_t *r = &b->recs[i];
 		if (r->reject_code || r->duplicate_in_batch)
 			continue;
-		char num[24], ts[32], h[65];
-		buf_reserve(out, 512);
-		buf_puts(out, first ? "{\"i\":" : ",{\"i\":");
-		first = false;
-		fmt_i64(r->index, num);
-		buf_puts(out, num);
-		put_str_or_null(out, ",\"id\":", r->record_id);
-		put_str_or_null(out, ",\"ent\":", r->enterprise);
-		put_str_or_null(out, ",\"fac\":", r->facility);
-		put_str_or_null(out, ",\"cat\":", r->category);
-		put_str_or_null(out, ",\"pur\":", r->purpose);
-		put_str_or_null(out, ",\"qty\":", r->quantity_norm);
-		put_str_or_null(out, ",\"unit\":", r->unit);
-		buf_puts(out, ",\"amt\":");
-		fmt_i64(r->amount_fen, num);
-		buf_puts(out, num);
-		rfc3339_format_utc(r->started_us, ts, sizeof ts);
-		put_str_or_null(out, ",\"st\":", ts);
-		rfc3339_format_utc(r->ended_us, ts, sizeof ts);
-		put_str_or_null(out, ",\"en\":", ts);
-		put_str_or_null(out, ",\"con\":", r->contract_id);
-		put_str_or_null(out, ",\"inv\":", r->invoice_no);
-		put_str_or_null(out, ",\"adj\":", r->adjusts);
-		for (int k = 0; k < 32; k++) {
-			h[2 * k] = hex[r->content_hash[k] >> 4];
-			h[2 * k + 1] = hex[r->content_hash[k] & 15];
-		}
-		h[64] = '\0';
-		put_str_or_null(out, ",\"h\":", h);
-		buf_putc(out, '}');
+		pga_int4(&cols[MC_INDEX], r->index);
+		pga_text(&cols[MC_ID], r->record_id);
+		pga_text(&cols[MC_ENT], r->enterprise);
+		pga_text(&cols[MC_FAC], r->facility);
+		pga_text(&cols[MC_CAT], r->category);
+		pga_text(&cols[MC_PUR], r->purpose);
+		pga_text(&cols[MC_QTY], r->quantity_norm);
+		pga_text(&cols[MC_UNIT], r->unit);
+		pga_int8(&cols[MC_AMT], r->amount_fen);
+		pga_timestamptz(&cols[MC_ST], r->started_us);
+		pga_timestamptz(&cols[MC_EN], r->ended_us);
+		pga_text(&cols[MC_CON], r->contract_id);
+		pga_text(&cols[MC_INV], r->invoice_no);
+		pga_text(&cols[MC_ADJ], r->adjusts);
+		pga_bytes(&cols[MC_HASH], r->content_hash, sizeof r->content_hash);
+		n++;
 	}
-	buf_putc(out, ']');
+	for (int c = 0; c < METER_NCOLS; c++)
+		pga_end(&cols[c], n);
 }
 
 void meter_batch_rejected_json(const meter_batch_t *b, buf_t *out)

@@ -105,11 +105,17 @@ void meter_batch_free(meter_batch_t *b);
  * with the same id are "identical" exactly when their hashes are equal. */
 void meter_record_hash(meter_record_t *r);
 
-/* Appends the valid, non-duplicate records as a JSON array of objects with keys
- * i (index), id, ent, fac, cat, pur, qty, unit, amt, st, en (RFC 3339 UTC with
- * microseconds), con, inv, adj, h (hex content hash) - the input of
- * voucher.ingest_batch.  Absent optionals are JSON null. */
-void meter_batch_records_json(const meter_batch_t *b, buf_t *out);
+/* The valid, non-duplicate records as one PostgreSQL binary array per column
+ * (common/pgarray.h), in batch order - the r_* parameters of
+ * voucher.ingest_batch: index int4[], record_id, enterprise, facility,
+ * category, purpose text[], quantity_norm text[], unit text[], amount_fen
+ * int8[], started_at, ended_at timestamptz[], contract_id, invoice_no,
+ * adjusts text[], content_hash bytea[].  Absent optionals are NULL elements. */
+enum {
+	MC_INDEX, MC_ID, MC_ENT, MC_FAC, MC_CAT, MC_PUR, MC_QTY, MC_UNIT, MC_AMT, MC_ST, MC_EN,
+	MC_CON, MC_INV, MC_ADJ, MC_HASH, METER_NCOLS
+};
+void meter_batch_columns(const meter_batch_t *b, buf_t cols[METER_NCOLS]);
 /* Appends the records rejected here as [{"index":..,"record_id":..|null,"code":..,"detail":..}]. */
 void meter_batch_rejected_json(const meter_batch_t *b, buf_t *out);
 

@@ -27,7 +27,7 @@
 #include <event2/event.h>
 #include <libpq-fe.h>
 
-#define WJOB_MAX_PARAMS 16
+#define WJOB_MAX_PARAMS 32
 
 typedef enum {
 	WJOB_OK = 0,

@@ -387,6 +387,66 @@ Test(ingest, same_batch_on_many_connections_at_once_is_stored_once)
 	cr_assert_eq(count("SELECT count(*) FROM voucher.usage_records"), 3);
 }
 
+/* voucher-bench as prov-a against the test daemon; its "result" line in out */
+static int run_bench(const char *args, char *out, size_t cap)
+{
+	const char *pki = getenv("VOUCHER_TEST_PKI");
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd,
+		 "%s --url https://127.0.0.1:%d --ca '%s/ca.pem' --cert '%s/prov-a.pem' --key '%s/prov-a.key' "
+		 "--sign-key '%s' --key-id prov-a-2026a --provider prov-a --facility prov-a-wz1 -q %s",
+		 t_root_path("bin/voucher-bench"), d.port, pki, pki, pki,
+		 t_vector_path("provider-a.ed25519.key"), args);
+	return t_run(cmd, out, cap, NULL, 0);
+}
+
+static long result_field(const char *out, const char *key)
+{
+	char k[64];
+	snprintf(k, sizeof k, " %s=", key);
+	const char *p = strstr(out, k);
+	return p ? strtol(p + strlen(k), NULL, 10) : -1;
+}
+
+/* Batches grouped into shared transactions, each repeating records of the
+ * batch before it (often in the same group or in flight at the same time on
+ * another connection): every record is stored once, and every answer counts
+ * it either as accepted (by exactly one batch) or as a duplicate. */
+Test(ingest, overlapping_batches_on_many_connections_store_each_record_once)
+{
+	start("[database]\ngroup_max = 8\n");
+	char out[4096];
+	cr_assert_eq(run_bench("--connections 8 --batch-size 200 --records 6000 --duplicates 0.25 "
+			       "--invalid 0.02 --enterprises 50 --prefix ovl",
+			       out, sizeof out),
+		     0, "%s", out);
+	/* 30 batches; from the second on, 50 of 200 repeat the batch before; 4
+	 * of each have a bad credit code */
+	long accepted = result_field(out, "accepted"), dups = result_field(out, "duplicates");
+	long rejected = result_field(out, "rejected");
+	cr_expect_eq(result_field(out, "failed"), 0, "%s", out);
+	cr_expect_eq(dups, 29 * 50, "%s", out);
+	cr_expect_eq(accepted + dups + rejected, 6000, "%s", out);
+	cr_expect_eq(rejected, 30 * 4, "%s", out);
+	cr_expect_eq(count("SELECT count(*) FROM voucher.usage_records"), accepted);
+	cr_expect_eq(count("SELECT sum(accepted) FROM voucher.batches"), accepted);
+	cr_expect_eq(count("SELECT count(*) FROM voucher.batches"), 30);
+	/* each record is stored with the batch that first carried it */
+	cr_expect_eq(count("SELECT count(*) FROM voucher.usage_records u JOIN voucher.batches b "
+			   "USING (provider, batch_id)"),
+		     accepted);
+	/* the same batches again: every answer is the first one, nothing new stored */
+	char again[4096];
+	cr_assert_eq(run_bench("--connections 4 --batch-size 200 --records 6000 --duplicates 0.25 "
+			       "--invalid 0.02 --enterprises 50 --prefix ovl",
+			       again, sizeof again),
+		     0, "%s", again);
+	cr_expect_eq(result_field(again, "accepted"), accepted, "%s", again);
+	cr_expect_eq(result_field(again, "duplicates"), dups, "%s", again);
+	cr_expect_eq(count("SELECT count(*) FROM voucher.usage_records"), accepted);
+	cr_expect_eq(count("SELECT count(*) FROM voucher.batches"), 30);
+}
+
 Test(ingest, two_daemons_on_one_database_store_a_batch_once)
 {
 	start(NULL);

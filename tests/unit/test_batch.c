@@ -622,66 +622,103 @@ Test(unit_batch, large_batch)
 
 /* ---- output ---- */
 
-Test(unit_batch, records_json)
+/* Decodes a one-dimensional binary array (array_send format) into its
+ * elements: ptr/len each, len -1 for NULL; returns the count or -1. */
+typedef struct { const unsigned char *p; int32_t len; } elem_t;
+
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int decode_array(const buf_t *a, uint32_t oid, elem_t *out, int cap)
+{
+	const unsigned char *p = (const unsigned char *)a->data;
+	if (a->len < 12 || be32(p + 4) != 0 || be32(p + 8) != oid)
+		return -1;
+	if (be32(p) == 0)
+		return a->len == 12 ? 0 : -1;
+	if (be32(p) != 1 || a->len < 20 || be32(p + 16) != 1)
+		return -1;
+	int n = (int)be32(p + 12);
+	size_t off = 20;
+	for (int i = 0; i < n; i++) {
+		if (i >= cap || off + 4 > a->len)
+			return -1;
+		int32_t l = (int32_t)be32(p + off);
+		off += 4;
+		if (l >= 0 && off + (size_t)l > a->len)
+			return -1;
+		out[i].p = p + off;
+		out[i].len = l;
+		off += l < 0 ? 0 : (size_t)l;
+	}
+	return off == a->len ? n : -1;
+}
+
+static bool elem_is(elem_t e, const char *s)
+{
+	return s ? e.len == (int32_t)strlen(s) && memcmp(e.p, s, strlen(s)) == 0 : e.len == -1;
+}
+
+static int64_t elem_i64(elem_t e)
+{
+	return (int64_t)((uint64_t)be32(e.p) << 32 | be32(e.p + 4));
+}
+
+#define PG_EPOCH_US (INT64_C(946684800) * 1000000)
+
+Test(unit_batch, columns)
 {
 	meter_batch_t b;
 	const char *code = NULL;
 	cr_assert(parse_str(BATCH_A, &LIM, &b, &code));
-	buf_t out = BUF_INIT;
-	buf_puts(&out, "prefix:"); /* appends */
-	meter_batch_records_json(&b, &out);
-	cr_assert_eq(strncmp(out.data, "prefix:", 7), 0);
-	json_error_t jerr;
-	json_t *arr = json_loads(out.data + 7, JSON_REJECT_DUPLICATES, &jerr);
-	cr_assert_not_null(arr, "not JSON: %s", jerr.text);
-	cr_assert(json_is_array(arr));
-	cr_assert_eq(json_array_size(arr), 3);
-	static const char *const keys[] = {"i",   "id", "ent", "fac", "cat", "pur", "qty", "unit",
-					   "amt", "st", "en",  "con", "inv", "adj", "h"};
-	for (size_t i = 0; i < 3; i++) {
-		json_t *o = json_array_get(arr, i);
-		cr_assert(json_is_object(o));
-		cr_expect_eq(json_object_size(o), N(keys));
-		for (size_t k = 0; k < N(keys); k++)
-			cr_expect_not_null(json_object_get(o, keys[k]), "record %zu lacks %s", i, keys[k]);
-		cr_expect_eq(json_integer_value(json_object_get(o, "i")), (json_int_t)i);
-		char hex[65];
-		for (int k = 0; k < 32; k++)
-			snprintf(hex + 2 * k, 3, "%02x", b.recs[i].content_hash[k]);
-		cr_expect_str_eq(json_string_value(json_object_get(o, "h")), hex);
+	buf_t cols[METER_NCOLS];
+	for (int c = 0; c < METER_NCOLS; c++)
+		cols[c] = (buf_t)BUF_INIT;
+	buf_puts(&cols[MC_ID], "left over"); /* each column is reset first */
+	meter_batch_columns(&b, cols);
+	static const uint32_t oid[METER_NCOLS] = {23, 25, 25, 25, 25, 25, 25, 25, 20, 1184, 1184, 25, 25, 25, 17};
+	elem_t e[METER_NCOLS][4];
+	for (int c = 0; c < METER_NCOLS; c++)
+		cr_assert_eq(decode_array(&cols[c], oid[c], e[c], 4), 3, "column %d", c);
+	for (int i = 0; i < 3; i++) {
+		cr_expect_eq(e[MC_INDEX][i].len, 4);
+		cr_expect_eq(be32(e[MC_INDEX][i].p), (uint32_t)i);
+		cr_expect_eq(e[MC_HASH][i].len, 32);
+		cr_expect_eq(memcmp(e[MC_HASH][i].p, b.recs[i].content_hash, 32), 0, "record %d hash", i);
 	}
-	json_t *o = json_array_get(arr, 0);
-	cr_expect_str_eq(json_string_value(json_object_get(o, "id")), "r-000001");
-	cr_expect_str_eq(json_string_value(json_object_get(o, "ent")), "91330483100000001E");
-	cr_expect_str_eq(json_string_value(json_object_get(o, "fac")), "prov-a-wz1");
-	cr_expect_str_eq(json_string_value(json_object_get(o, "cat")), "intelligent_compute");
-	cr_expect_str_eq(json_string_value(json_object_get(o, "pur")), "training");
-	cr_expect_str_eq(json_string_value(json_object_get(o, "qty")), "128.5");
-	cr_expect_str_eq(json_string_value(json_object_get(o, "unit")), "card_hour");
-	cr_expect(json_is_integer(json_object_get(o, "amt")));
-	cr_expect_eq(json_integer_value(json_object_get(o, "amt")), 1234500);
-	cr_expect_str_eq(json_string_value(json_object_get(o, "st")), "2026-02-28T16:00:00.000000Z");
-	cr_expect_str_eq(json_string_value(json_object_get(o, "en")), "2026-03-01T00:00:00.000000Z");
-	cr_expect_str_eq(json_string_value(json_object_get(o, "con")), "HT-2026-0001");
-	cr_expect(json_is_null(json_object_get(o, "inv")));
-	cr_expect(json_is_null(json_object_get(o, "adj")));
-	o = json_array_get(arr, 1);
-	cr_expect_str_eq(json_string_value(json_object_get(o, "inv")), "26332000000012345678");
-	o = json_array_get(arr, 2);
-	cr_expect_eq(json_integer_value(json_object_get(o, "amt")), -81650);
-	cr_expect_str_eq(json_string_value(json_object_get(o, "qty")), "-8.5");
-	cr_expect_str_eq(json_string_value(json_object_get(o, "adj")), "r-000001");
-	json_decref(arr);
+	cr_expect(elem_is(e[MC_ID][0], "r-000001"));
+	cr_expect(elem_is(e[MC_ENT][0], "91330483100000001E"));
+	cr_expect(elem_is(e[MC_FAC][0], "prov-a-wz1"));
+	cr_expect(elem_is(e[MC_CAT][0], "intelligent_compute"));
+	cr_expect(elem_is(e[MC_PUR][0], "training"));
+	cr_expect(elem_is(e[MC_QTY][0], "128.5"));
+	cr_expect(elem_is(e[MC_UNIT][0], "card_hour"));
+	cr_expect_eq(e[MC_AMT][0].len, 8);
+	cr_expect_eq(elem_i64(e[MC_AMT][0]), 1234500);
+	/* 2026-02-28T16:00:00Z and 2026-03-01T00:00:00Z, from PostgreSQL's epoch */
+	cr_expect_eq(elem_i64(e[MC_ST][0]), INT64_C(1772294400) * 1000000 - PG_EPOCH_US);
+	cr_expect_eq(elem_i64(e[MC_EN][0]), INT64_C(1772323200) * 1000000 - PG_EPOCH_US);
+	cr_expect(elem_is(e[MC_CON][0], "HT-2026-0001"));
+	cr_expect(elem_is(e[MC_INV][0], NULL));
+	cr_expect(elem_is(e[MC_ADJ][0], NULL));
+	cr_expect(elem_is(e[MC_INV][1], "26332000000012345678"));
+	cr_expect_eq(elem_i64(e[MC_AMT][2]), -81650);
+	cr_expect(elem_is(e[MC_QTY][2], "-8.5"));
+	cr_expect(elem_is(e[MC_ADJ][2], "r-000001"));
 
 	/* nothing rejected */
-	buf_reset(&out);
+	buf_t out = BUF_INIT;
 	meter_batch_rejected_json(&b, &out);
 	cr_expect_str_eq(out.data, "[]");
 	buf_free(&out);
+	for (int c = 0; c < METER_NCOLS; c++)
+		buf_free(&cols[c]);
 	meter_batch_free(&b);
 }
 
-Test(unit_batch, records_json_escapes_and_skips)
+Test(unit_batch, columns_keep_bytes_and_skip)
 {
 	const char *recs[] = {
 		"{\"record_id\":\"r\\\"1\",\"enterprise\":\"91330483100000001E\",\"facility\":\"f\\\\1\",\"category\":"
@@ -696,19 +733,45 @@ Test(unit_batch, records_json_escapes_and_skips)
 	const char *code = NULL;
 	cr_assert(parse_str(body, &LIM, &b, &code));
 	cr_expect_eq(b.n_valid, 2);
-	buf_t out = BUF_INIT;
-	meter_batch_records_json(&b, &out);
-	json_t *arr = json_loads(out.data, JSON_REJECT_DUPLICATES, NULL);
-	cr_assert_not_null(arr, "%s", out.data);
-	cr_assert_eq(json_array_size(arr), 2); /* the duplicate and the invalid one are left out */
-	json_t *o = json_array_get(arr, 0);
-	cr_expect_str_eq(json_string_value(json_object_get(o, "id")), "r\"1");
-	cr_expect_str_eq(json_string_value(json_object_get(o, "fac")), "f\\1");
-	cr_expect_str_eq(json_string_value(json_object_get(o, "con")), "\xe5\x90\x88\"");
-	cr_expect(json_is_null(json_object_get(o, "pur")));
-	cr_expect_eq(json_integer_value(json_object_get(json_array_get(arr, 1), "i")), 1);
-	json_decref(arr);
-	buf_free(&out);
+	buf_t cols[METER_NCOLS];
+	for (int c = 0; c < METER_NCOLS; c++)
+		cols[c] = (buf_t)BUF_INIT;
+	meter_batch_columns(&b, cols);
+	elem_t e[4];
+	/* the duplicate and the invalid one are left out */
+	cr_assert_eq(decode_array(&cols[MC_ID], 25, e, 4), 2);
+	cr_expect(elem_is(e[0], "r\"1"));
+	cr_assert_eq(decode_array(&cols[MC_FAC], 25, e, 4), 2);
+	cr_expect(elem_is(e[0], "f\\1"));
+	cr_assert_eq(decode_array(&cols[MC_CON], 25, e, 4), 2);
+	cr_expect(elem_is(e[0], "\xe5\x90\x88\""));
+	cr_assert_eq(decode_array(&cols[MC_PUR], 25, e, 4), 2);
+	cr_expect(elem_is(e[0], NULL));
+	cr_assert_eq(decode_array(&cols[MC_INDEX], 23, e, 4), 2);
+	cr_expect_eq(be32(e[1].p), 1u);
+	for (int c = 0; c < METER_NCOLS; c++)
+		buf_free(&cols[c]);
+	meter_batch_free(&b);
+	free(body);
+}
+
+Test(unit_batch, columns_of_no_records_are_empty_arrays)
+{
+	const char *recs[] = {R_BAD};
+	char *body = batch_of(recs, N(recs));
+	meter_batch_t b;
+	const char *code = NULL;
+	cr_assert(parse_str(body, &LIM, &b, &code));
+	cr_assert_eq(b.n_valid, 0);
+	buf_t cols[METER_NCOLS];
+	for (int c = 0; c < METER_NCOLS; c++)
+		cols[c] = (buf_t)BUF_INIT;
+	meter_batch_columns(&b, cols);
+	elem_t e[1];
+	cr_expect_eq(decode_array(&cols[MC_ID], 25, e, 1), 0);
+	cr_expect_eq(decode_array(&cols[MC_HASH], 17, e, 1), 0);
+	for (int c = 0; c < METER_NCOLS; c++)
+		buf_free(&cols[c]);
 	meter_batch_free(&b);
 	free(body);
 }

@@ -1,0 +1,119 @@
+#!/bin/sh
+# make bench-ingest: end-to-end ingest through voucherd beside bare COPY of
+# the same rows, on one fresh database, fsync on.
+#
+#   RECORDS=500000 BATCH=5000 CONNECTIONS=8 tests/bench/ingest.sh
+#
+# 1. voucher-bench builds and signs the batches and writes the rows voucherd
+#    would store (--copy-out);
+# 2. bare COPY: those rows into a table LIKE voucher.usage_records INCLUDING
+#    ALL (the same primary key, indexes and checks), in one transaction, as
+#    psql \copy does it;
+# 3. full path: the same batches through voucherd (mutual TLS, signature,
+#    validation, commit, answer) at full speed: records/s and latency;
+# 4. the same amount of new records at half that rate: latency;
+# and prints both rates, their ratio, the latency figures and voucherd's peak
+# RSS (VmHWM).  KEEP=1 keeps the work directory.
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+records=${RECORDS:-500000}
+batch=${BATCH:-5000}
+conns=${CONNECTIONS:-8}
+vectors=${VOUCHER_VECTORS:-$root/../shared/vectors}
+[ -f "$vectors/provider-a.ed25519.key" ] || { echo "bench-ingest: signing keys not found in $vectors" >&2; exit 1; }
+work=$(mktemp -d /tmp/voucher-bench.XXXXXX)
+chmod 755 "$work"
+port=5442
+https_port=18643
+metrics_port=19387
+daemon_pid=
+cleanup() {
+	if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+		kill -TERM "$daemon_pid" 2>/dev/null || true
+		wait "$daemon_pid" 2>/dev/null || true
+	fi
+	sh deploy/local-pg.sh stop "$work/pg" >/dev/null 2>&1 || true
+	[ -n "${KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+now() { date +%s.%N; }
+
+sock=$(sh deploy/local-pg.sh start "$work/pg" $port)
+export VOUCHER_DB="host=$sock port=$port user=postgres dbname=bench"
+psql -qX "host=$sock port=$port user=postgres dbname=postgres" -c "CREATE DATABASE bench"
+bin/voucherctl migrate >/dev/null
+sh deploy/dev-ca.sh "$work/pki" client bench >/dev/null
+bin/voucherctl provider add bench --name "bench provider" --uscc 91330483100000001E >/dev/null
+bin/voucherctl provider cert add bench --cert "$work/pki/bench.pem" >/dev/null
+bin/voucherctl provider key add bench k1 --alg ed25519 --pub "$vectors/provider-a.ed25519.pub" \
+	--valid-from 2026-01-01T00:00:00+08:00 >/dev/null
+bin/voucherctl provider facility add bench f1 --division 330483 --class A >/dev/null
+
+bench="bin/voucher-bench --url https://127.0.0.1:$https_port --ca $work/pki/ca.pem
+	--cert $work/pki/bench.pem --key $work/pki/bench.key
+	--sign-key $vectors/provider-a.ed25519.key --key-id k1 --provider bench --facility f1
+	--batch-size $batch --connections $conns -q"
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), PostgreSQL $(psql -XAtq "$VOUCHER_DB" -c 'SHOW server_version')"
+echo "records=$records batch_size=$batch connections=$conns fsync=on"
+
+# 1. the rows, for the baseline (the batches are built again by each run below)
+$bench --records "$records" --prefix full --copy-out "$work/rows.copy" --no-send
+[ -s "$work/rows.copy" ] || { echo "bench-ingest: voucher-bench wrote no rows" >&2; exit 1; }
+
+# 2. bare COPY
+cols="provider, record_id, batch_id, enterprise, facility, category, purpose, quantity, unit,
+	amount_fen, started_at, ended_at, contract_id, invoice_no, adjusts, content_hash"
+psql -qX "$VOUCHER_DB" -c "CREATE TABLE public.copy_baseline (LIKE voucher.usage_records INCLUDING ALL)"
+psql -qX "$VOUCHER_DB" -c "CHECKPOINT"
+t=$(now)
+psql -qX "$VOUCHER_DB" -c "\\copy public.copy_baseline ($(echo $cols)) FROM '$work/rows.copy'"
+copy_s=$(echo "$t $(now)" | awk '{ printf "%.3f", $2 - $1 }')
+copy_rate=$(echo "$records $copy_s" | awk '{ printf "%.0f", $1 / $2 }')
+echo "bare COPY: $records rows in $copy_s s = $copy_rate rows/s"
+psql -qX "$VOUCHER_DB" -c "DROP TABLE public.copy_baseline" -c "CHECKPOINT"
+
+# 3. the full path
+cat >"$work/voucherd.conf" <<CONF
+[server]
+listen = 127.0.0.1:$https_port
+tls_cert = $work/pki/server.pem
+tls_key = $work/pki/server.key
+tls_client_ca = $work/pki/ca.pem
+[database]
+conninfo = host=$sock port=$port dbname=bench user=voucher_ingest
+[metrics]
+listen = 127.0.0.1:$metrics_port
+[log]
+level = warn
+CONF
+bin/voucherd -c "$work/voucherd.conf" 2>"$work/voucherd.log" &
+daemon_pid=$!
+i=0
+until curl -sf "http://127.0.0.1:$metrics_port/healthz" >/dev/null 2>&1; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || { echo "bench-ingest: voucherd did not become healthy:" >&2; cat "$work/voucherd.log" >&2; exit 1; }
+	sleep 0.1
+done
+$bench --records "$records" --prefix full >"$work/full.out"
+cat "$work/full.out"
+full_rate=$(awk '/^result/ { for (i = 2; i <= NF; i++) if ($i ~ /^records_per_s=/) print substr($i, 15) }' "$work/full.out")
+stored=$(psql -XAtq "$VOUCHER_DB" -c "SELECT count(*) FROM voucher.usage_records")
+[ "$stored" = "$records" ] || { echo "bench-ingest: $stored records stored, expected $records" >&2; exit 1; }
+
+# 4. half the peak rate
+half=$(echo "$full_rate" | awk '{ printf "%.0f", $1 / 2 }')
+$bench --records "$records" --prefix half --rate "$half" >"$work/half.out"
+cat "$work/half.out"
+rss=$(awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$daemon_pid/status")
+
+lat() { awk -v k="$2" '/^result/ { for (i = 2; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' "$1"; }
+echo
+echo "summary: bare COPY $copy_rate rows/s; voucherd $full_rate records/s;" \
+	"ratio $(echo "$full_rate $copy_rate" | awk '{ printf "%.2f", $1 / $2 }')"
+echo "summary: full speed p50 $(lat "$work/full.out" p50_ms) ms, p99 $(lat "$work/full.out" p99_ms) ms," \
+	"max $(lat "$work/full.out" max_ms) ms"
+echo "summary: at $half records/s (half) p50 $(lat "$work/half.out" p50_ms) ms," \
+	"p99 $(lat "$work/half.out" p99_ms) ms, max $(lat "$work/half.out" max_ms) ms"
+echo "summary: voucherd peak RSS $rss MiB"
