@@ -26,6 +26,7 @@ typedef struct config {
 	char *conninfo;
 	int64_t connections;       /* libpq connections of the writer */
 	int64_t queue_max;         /* batches waiting for the database before 503 */
+	int64_t queue_max_bytes;   /* bytes they hold before reading stops */
 	int64_t group_max;         /* batches committed together in one transaction */
 	/* [ingest] */
 	int64_t signature_max_age_s;

@@ -71,6 +71,7 @@ typedef struct ingest_req {
 	char *hdr_cd, *hdr_si, *hdr_sig;
 	struct evbuffer *body;
 	buf_t cols[METER_NCOLS], rejected;
+	uint64_t bytes; /* counted in srv->pending_bytes */
 } ingest_req_t;
 
 /* ------------------------------------------------------------ answers */
@@ -190,11 +191,30 @@ static void count_answer(const char *answer)
 	json_decref(a);
 }
 
+void ingest_flow(server_t *srv)
+{
+	const config_t *cfg = srv->cfg;
+	uint64_t jobs_max = (uint64_t)cfg->queue_max, bytes_max = (uint64_t)cfg->queue_max_bytes;
+	if (!srv->paused && (srv->pending_bytes >= bytes_max || srv->pending * 4 >= jobs_max * 3)) {
+		srv->paused = true;
+		srv->pauses++;
+		tls_pause_reading(srv, true);
+		log_debug("reading_paused", "pending=%" PRIu64 " pending_bytes=%" PRIu64, srv->pending,
+			 srv->pending_bytes);
+	} else if (srv->paused && srv->pending_bytes < bytes_max / 2 && srv->pending * 2 < jobs_max) {
+		srv->paused = false;
+		tls_pause_reading(srv, false);
+		log_debug("reading_resumed", "pending=%" PRIu64 " pending_bytes=%" PRIu64, srv->pending,
+			 srv->pending_bytes);
+	}
+}
+
 static void ingest_done(wjob_t *job)
 {
 	ingest_req_t *ir = job->arg;
 	server_t *srv = ir->srv;
 	srv->pending--;
+	srv->pending_bytes -= ir->bytes;
 	struct evhttp_request *req = ir_release(ir);
 	PGresult *r = job->result;
 	if (job->status == WJOB_DB_DOWN) {
@@ -241,6 +261,7 @@ static void ingest_done(wjob_t *job)
 	if (r)
 		PQclear(r);
 	ir_free(ir);
+	ingest_flow(srv);
 }
 
 /* ------------------------------------------------------------ rate */
@@ -499,7 +520,9 @@ static void handle_post(server_t *srv, struct evhttp_request *req, const char *p
 		j->values[13 + c] = ir->cols[c].data;
 		j->lengths[13 + c] = (int)ir->cols[c].len;
 		j->formats[13 + c] = 1;
+		ir->bytes += ir->cols[c].len;
 	}
+	ir->bytes += len + ir->rejected.len;
 	j->groupable = true;
 	j->done = ingest_done;
 	if (writer_submit(srv->writer, j) != WJOB_OK) {
@@ -510,6 +533,8 @@ static void handle_post(server_t *srv, struct evhttp_request *req, const char *p
 		return;
 	}
 	srv->pending++;
+	srv->pending_bytes += ir->bytes;
+	ingest_flow(srv);
 }
 
 static void answer_done(wjob_t *job)

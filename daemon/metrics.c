@@ -123,8 +123,18 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 		   "voucherd_db_transactions_total %" PRIu64 "\n"
 		   "# HELP voucherd_db_reconnects_total Database connections lost or failed.\n"
 		   "# TYPE voucherd_db_reconnects_total counter\n"
-		   "voucherd_db_reconnects_total %" PRIu64 "\n",
-		   st.queued, st.in_flight, st.conns_up, st.groups_committed, st.reconnects);
+		   "voucherd_db_reconnects_total %" PRIu64 "\n"
+		   "# HELP voucherd_pending_bytes Bytes held by requests waiting for the database.\n"
+		   "# TYPE voucherd_pending_bytes gauge\n"
+		   "voucherd_pending_bytes %" PRIu64 "\n"
+		   "# HELP voucherd_reading_paused 1 while voucherd reads from no client (database queue full).\n"
+		   "# TYPE voucherd_reading_paused gauge\n"
+		   "voucherd_reading_paused %d\n"
+		   "# HELP voucherd_reading_pauses_total Times reading was paused for the database queue.\n"
+		   "# TYPE voucherd_reading_pauses_total counter\n"
+		   "voucherd_reading_pauses_total %" PRIu64 "\n",
+		   st.queued, st.in_flight, st.conns_up, st.groups_committed, st.reconnects,
+		   srv->pending_bytes, srv->paused ? 1 : 0, srv->pauses);
 	struct evbuffer *out = evbuffer_new();
 	evbuffer_add(out, b.data, b.len);
 	buf_free(&b);

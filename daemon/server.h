@@ -34,6 +34,9 @@ typedef struct server {
 	bool draining;
 	int64_t drain_started_ms;
 	uint64_t pending;           /* requests waiting for the database */
+	uint64_t pending_bytes;     /* what they hold: bodies and record arrays */
+	bool paused;                /* not reading from sockets: see ingest_flow() */
+	uint64_t pauses;            /* times reading was paused */
 } server_t;
 
 int64_t now_ms(void);
@@ -53,6 +56,10 @@ bool tls_peer_fingerprint(struct evhttp_request *req, char fp[65]);
  * the slow-connection sweep; and runs the sweep. */
 void tls_conn_busy(struct evhttp_request *req, bool busy);
 void tls_sweep(server_t *srv);
+/* Stops (pause true) or resumes reading from every client connection and
+ * accepting new ones.  A paused connection keeps its socket; the kernel's
+ * buffers and then TCP flow control hold the client back. */
+void tls_pause_reading(server_t *srv, bool pause);
 
 /* metrics.c */
 void metrics_request(int status);
@@ -64,6 +71,10 @@ void metrics_attach(server_t *srv, struct evhttp *http);
 /* ingest.c */
 void ingest_attach(server_t *srv, struct evhttp *http);
 void ingest_reload_registry(server_t *srv);
+/* Pauses reading when the requests waiting for the database hold
+ * database.queue_max_bytes or three quarters of database.queue_max, and
+ * resumes below half of both.  Called whenever those change. */
+void ingest_flow(server_t *srv);
 /* Records a problem response: RFC 9457 problem+json with a stable code. */
 void http_problem(struct evhttp_request *req, int status, const char *code, const char *detail,
 		  int retry_after_s);

@@ -3,11 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/listener.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
@@ -101,11 +104,29 @@ typedef struct tls_conn {
 	struct bufferevent *bev;
 	int64_t deadline_ms; /* a whole request must have arrived by then */
 	bool busy;           /* a request is with us: no deadline */
+	bool nodelay;        /* TCP_NODELAY set on its socket */
 } tls_conn_t;
 
-static tls_conn_t conns = {&conns, &conns, NULL, 0, false};
+static tls_conn_t conns = {&conns, &conns, NULL, 0, false, false};
 static int conn_idx = -1;
 static int64_t request_timeout_ms = 60000;
+static bool reading_paused;
+/* a read bucket of one byte refilled once an hour, emptied at once: reading
+ * is suspended (libevent's rate limiting, independent of the enabling and
+ * disabling evhttp does itself) until the limit is removed */
+static struct ev_token_bucket_cfg *pause_cfg;
+
+static void conn_pause(tls_conn_t *c, bool pause)
+{
+	if (!c->bev)
+		return;
+	if (pause) {
+		if (bufferevent_set_rate_limit(c->bev, pause_cfg) == 0)
+			bufferevent_decrement_read_limit(c->bev, 1);
+	} else {
+		bufferevent_set_rate_limit(c->bev, NULL);
+	}
+}
 
 static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
@@ -143,6 +164,8 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg)
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	c->bev = bev;
+	if (reading_paused)
+		conn_pause(c, true); /* accepted just before the listener stopped */
 	return bev;
 }
 
@@ -190,14 +213,52 @@ void tls_conn_busy(struct evhttp_request *req, bool busy)
 	tls_conn_t *c = ssl ? SSL_get_ex_data(ssl, conn_idx) : NULL;
 	if (!c)
 		return;
+	if (!c->nodelay) {
+		/* answers go out as soon as they are written: without this, the TLS
+		 * records of an answer after the first wait for the client's delayed
+		 * ACK (Nagle), up to 40 ms a request */
+		int fd = c->bev ? bufferevent_getfd(c->bev) : -1;
+		int one = 1;
+		if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0)
+			c->nodelay = true;
+	}
 	c->busy = busy;
 	if (!busy)
 		c->deadline_ms = now_ms() + request_timeout_ms;
 }
 
+void tls_pause_reading(server_t *srv, bool pause)
+{
+	if (pause == reading_paused)
+		return;
+	if (!pause_cfg) {
+		struct timeval hour = {3600, 0};
+		pause_cfg = ev_token_bucket_cfg_new(1, 1, EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX, &hour);
+		if (!pause_cfg)
+			return;
+	}
+	reading_paused = pause;
+	int64_t now = now_ms();
+	for (tls_conn_t *c = conns.next; c != &conns; c = c->next) {
+		conn_pause(c, pause);
+		/* time spent paused does not count against a request */
+		if (!pause && !c->busy)
+			c->deadline_ms = now + request_timeout_ms;
+	}
+	struct evconnlistener *l = srv->https_sock ? evhttp_bound_socket_get_listener(srv->https_sock) : NULL;
+	if (l) {
+		if (pause)
+			evconnlistener_disable(l);
+		else
+			evconnlistener_enable(l);
+	}
+}
+
 void tls_sweep(server_t *srv)
 {
 	(void)srv;
+	if (reading_paused)
+		return; /* nobody can send while we do not read */
 	int64_t now = now_ms();
 	for (tls_conn_t *c = conns.next; c != &conns; c = c->next) {
 		if (c->busy || now < c->deadline_ms || !c->bev)

@@ -13,13 +13,16 @@
 #    validation, commit, answer) at full speed: records/s and latency;
 # 4. the same amount of new records at half that rate: latency;
 # and prints both rates, their ratio, the latency figures and voucherd's peak
-# RSS (VmHWM).  KEEP=1 keeps the work directory.
+# RSS (VmHWM).  KEEP=1 keeps the work directory; PERF=FILE records a
+# system-wide perf profile of the full-speed run.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 records=${RECORDS:-500000}
 batch=${BATCH:-5000}
 conns=${CONNECTIONS:-8}
+db_conns=${DB_CONNECTIONS:-2}
+group_max=${GROUP_MAX:-32}
 vectors=${VOUCHER_VECTORS:-$root/../shared/vectors}
 [ -f "$vectors/provider-a.ed25519.key" ] || { echo "bench-ingest: signing keys not found in $vectors" >&2; exit 1; }
 work=$(mktemp -d /tmp/voucher-bench.XXXXXX)
@@ -56,7 +59,7 @@ bench="bin/voucher-bench --url https://127.0.0.1:$https_port --ca $work/pki/ca.p
 	--batch-size $batch --connections $conns -q"
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), PostgreSQL $(psql -XAtq "$VOUCHER_DB" -c 'SHOW server_version')"
-echo "records=$records batch_size=$batch connections=$conns fsync=on"
+echo "records=$records batch_size=$batch connections=$conns fsync=on voucherd: database.connections=$db_conns group_max=$group_max"
 
 # 1. the rows, for the baseline (the batches are built again by each run below)
 $bench --records "$records" --prefix full --copy-out "$work/rows.copy" --no-send
@@ -83,6 +86,8 @@ tls_key = $work/pki/server.key
 tls_client_ca = $work/pki/ca.pem
 [database]
 conninfo = host=$sock port=$port dbname=bench user=voucher_ingest
+connections = $db_conns
+group_max = $group_max
 [metrics]
 listen = 127.0.0.1:$metrics_port
 [log]
@@ -96,7 +101,18 @@ until curl -sf "http://127.0.0.1:$metrics_port/healthz" >/dev/null 2>&1; do
 	[ $i -lt 100 ] || { echo "bench-ingest: voucherd did not become healthy:" >&2; cat "$work/voucherd.log" >&2; exit 1; }
 	sleep 0.1
 done
+# PERF=FILE: a system-wide perf profile of the full-speed run, to see where the time goes
+perf_pid=
+if [ -n "${PERF:-}" ]; then
+	perf record -a -g -o "$PERF" >/dev/null 2>&1 &
+	perf_pid=$!
+	sleep 0.5
+fi
 $bench --records "$records" --prefix full >"$work/full.out"
+if [ -n "$perf_pid" ]; then
+	kill -INT "$perf_pid"
+	wait "$perf_pid" || true
+fi
 cat "$work/full.out"
 full_rate=$(awk '/^result/ { for (i = 2; i <= NF; i++) if ($i ~ /^records_per_s=/) print substr($i, 15) }' "$work/full.out")
 stored=$(psql -XAtq "$VOUCHER_DB" -c "SELECT count(*) FROM voucher.usage_records")

@@ -447,6 +447,73 @@ Test(ingest, overlapping_batches_on_many_connections_store_each_record_once)
 	cr_expect_eq(count("SELECT count(*) FROM voucher.batches"), 30);
 }
 
+static long metric(const char *name)
+{
+	static char out[65536];
+	if (t_metrics_get(&d, "/metrics", out, sizeof out) != 200)
+		return -1;
+	char k[128];
+	snprintf(k, sizeof k, "\n%s ", name);
+	const char *p = strstr(out, k);
+	return p ? strtol(p + strlen(k), NULL, 10) : -1;
+}
+
+/* The database is slow (a lock holds every insert): voucherd stops reading
+ * once its queue holds queue_max_bytes, instead of buffering or refusing,
+ * and every batch is stored once the database goes on. */
+Test(ingest, a_full_database_queue_pauses_reading_and_loses_nothing)
+{
+	start("[database]\nqueue_max_bytes = 1048576\n");
+	PGconn *lock = PQconnectdb(ci);
+	cr_assert_eq(PQstatus(lock), CONNECTION_OK);
+	PGresult *r = PQexec(lock, "BEGIN; LOCK TABLE voucher.usage_records IN SHARE ROW EXCLUSIVE MODE");
+	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(lock));
+	PQclear(r);
+
+	char args[512], out[4096];
+	snprintf(args, sizeof args,
+		 "--connections 16 --batch-size 1000 --records 24000 --prefix flow >'%s/flow.out' 2>&1 &",
+		 d.dir);
+	cr_assert_eq(run_bench(args, out, sizeof out), 0);
+	int i;
+	for (i = 0; i < 150 && metric("voucherd_reading_paused") != 1; i++)
+		usleep(100000);
+	cr_assert_eq(metric("voucherd_reading_paused"), 1, "reading was not paused");
+	cr_expect_geq(metric("voucherd_pending_bytes"), 1048576);
+	cr_expect_eq(metric("voucherd_requests_total{code=\"503\"}"), 0);
+	/* paused, it stays paused and takes no more: of 16 clients sending,
+	 * only the few whose requests had arrived whole are waiting */
+	usleep(500000);
+	cr_expect_eq(metric("voucherd_reading_paused"), 1);
+	long waiting = metric("voucherd_db_queue_depth") + metric("voucherd_db_in_flight");
+	cr_expect_leq(waiting, 6, "%ld requests taken while paused", waiting);
+	cr_expect_eq(metric("voucherd_requests_total{code=\"200\"}"), 0);
+
+	r = PQexec(lock, "ROLLBACK");
+	PQclear(r);
+	PQfinish(lock);
+	char path[512];
+	snprintf(path, sizeof path, "%s/flow.out", d.dir);
+	char *res = NULL;
+	for (i = 0; i < 300; i++) {
+		res = t_slurp(path, NULL);
+		if (res && strstr(res, "result "))
+			break;
+		free(res);
+		res = NULL;
+		usleep(100000);
+	}
+	cr_assert_not_null(res, "voucher-bench did not finish");
+	cr_expect_eq(result_field(res, "accepted"), 24000, "%s", res);
+	cr_expect_eq(result_field(res, "failed"), 0, "%s", res);
+	cr_expect_eq(result_field(res, "retries"), 0, "no batch may be refused: %s", res);
+	free(res);
+	cr_expect_eq(count("SELECT count(*) FROM voucher.usage_records"), 24000);
+	cr_expect_eq(metric("voucherd_reading_paused"), 0);
+	cr_expect_geq(metric("voucherd_reading_pauses_total"), 1);
+	cr_expect_eq(metric("voucherd_pending_bytes"), 0);
+}
+
 Test(ingest, two_daemons_on_one_database_store_a_batch_once)
 {
 	start(NULL);
