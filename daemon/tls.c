@@ -111,22 +111,16 @@ static tls_conn_t conns = {&conns, &conns, NULL, 0, false, false};
 static int conn_idx = -1;
 static int64_t request_timeout_ms = 60000;
 static bool reading_paused;
-/* a read bucket of one byte refilled once an hour, emptied at once: reading
- * is suspended (libevent's rate limiting, independent of the enabling and
- * disabling evhttp does itself) until the limit is removed */
-static struct ev_token_bucket_cfg *pause_cfg;
-
-static void conn_pause(tls_conn_t *c, bool pause)
-{
-	if (!c->bev)
-		return;
-	if (pause) {
-		if (bufferevent_set_rate_limit(c->bev, pause_cfg) == 0)
-			bufferevent_decrement_read_limit(c->bev, 1);
-	} else {
-		bufferevent_set_rate_limit(c->bev, NULL);
-	}
-}
+/* Every client connection is a member of one rate-limit group whose bucket
+ * (9.2e18 bytes, refilled hourly) never runs out by reading.  Pausing empties
+ * the bucket, which makes libevent suspend reading on every member; this is
+ * independent of the enabling and disabling evhttp does itself, and libevent
+ * keeps a connection in the group until it is finally freed, so a connection
+ * being closed is never touched after its memory is gone.  Resuming puts the
+ * bytes back. */
+static struct ev_token_bucket_cfg *group_cfg;
+static struct bufferevent_rate_limit_group *group;
+static ev_ssize_t taken; /* bytes taken out of the bucket by the pause */
 
 static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
@@ -164,13 +158,20 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg)
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	c->bev = bev;
-	if (reading_paused)
-		conn_pause(c, true); /* accepted just before the listener stopped */
+	if (group)
+		bufferevent_add_to_rate_limit_group(bev, group);
 	return bev;
 }
 
 void tls_attach(server_t *srv)
 {
+	if (!group) {
+		struct timeval hour = {3600, 0};
+		group_cfg = ev_token_bucket_cfg_new(EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX,
+						    EV_RATE_LIMIT_MAX, &hour);
+		if (group_cfg)
+			group = bufferevent_rate_limit_group_new(srv->base, group_cfg);
+	}
 	if (conn_idx < 0)
 		conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free_cb);
 	request_timeout_ms = srv->cfg->request_timeout_s * 1000;
@@ -229,21 +230,21 @@ void tls_conn_busy(struct evhttp_request *req, bool busy)
 
 void tls_pause_reading(server_t *srv, bool pause)
 {
-	if (pause == reading_paused)
+	if (pause == reading_paused || !group)
 		return;
-	if (!pause_cfg) {
-		struct timeval hour = {3600, 0};
-		pause_cfg = ev_token_bucket_cfg_new(1, 1, EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX, &hour);
-		if (!pause_cfg)
-			return;
-	}
 	reading_paused = pause;
-	int64_t now = now_ms();
-	for (tls_conn_t *c = conns.next; c != &conns; c = c->next) {
-		conn_pause(c, pause);
+	if (pause) {
+		taken = bufferevent_rate_limit_group_get_read_limit(group);
+		bufferevent_rate_limit_group_decrement_read(group, taken);
+	} else {
+		/* back to what it held (an hourly refill may have filled it meanwhile) */
+		ev_ssize_t now_held = bufferevent_rate_limit_group_get_read_limit(group);
+		bufferevent_rate_limit_group_decrement_read(group, now_held - taken);
 		/* time spent paused does not count against a request */
-		if (!pause && !c->busy)
-			c->deadline_ms = now + request_timeout_ms;
+		int64_t now = now_ms();
+		for (tls_conn_t *c = conns.next; c != &conns; c = c->next)
+			if (!c->busy)
+				c->deadline_ms = now + request_timeout_ms;
 	}
 	struct evconnlistener *l = srv->https_sock ? evhttp_bound_socket_get_listener(srv->https_sock) : NULL;
 	if (l) {
