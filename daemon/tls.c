@@ -118,7 +118,6 @@ static bool reading_paused;
  * keeps a connection in the group until it is finally freed, so a connection
  * being closed is never touched after its memory is gone.  Resuming puts the
  * bytes back. */
-static struct ev_token_bucket_cfg *group_cfg;
 static struct bufferevent_rate_limit_group *group;
 static ev_ssize_t taken; /* bytes taken out of the bucket by the pause */
 
@@ -167,10 +166,12 @@ void tls_attach(server_t *srv)
 {
 	if (!group) {
 		struct timeval hour = {3600, 0};
-		group_cfg = ev_token_bucket_cfg_new(EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX,
-						    EV_RATE_LIMIT_MAX, &hour);
-		if (group_cfg)
-			group = bufferevent_rate_limit_group_new(srv->base, group_cfg);
+		struct ev_token_bucket_cfg *cfg = ev_token_bucket_cfg_new(
+			EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX, &hour);
+		if (cfg) {
+			group = bufferevent_rate_limit_group_new(srv->base, cfg); /* copies cfg */
+			ev_token_bucket_cfg_free(cfg);
+		}
 	}
 	if (conn_idx < 0)
 		conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free_cb);
