@@ -36,7 +36,7 @@ static const struct key keys[] = {
 	{"database", "conninfo", CT_STR, NULL, 0, 0, S(conninfo)},
 	{"database", "connections", CT_INT, "2", 1, 64, S(connections)},
 	{"database", "queue_max", CT_INT, "256", 1, 1000000, S(queue_max)},
-	{"database", "group_max", CT_INT, "32", 1, 1000, S(group_max)},
+	{"database", "group_max", CT_INT, "32", 1, 64, S(group_max)},
 	{"database", "queue_max_bytes", CT_INT, "67108864", 1048576, 17179869184, S(queue_max_bytes)},
 	{"ingest", "signature_max_age_s", CT_INT, "3600", 0, 31622400, S(signature_max_age_s)},
 	{"ingest", "clock_skew_s", CT_INT, "300", 0, 86400, S(clock_skew_s)},

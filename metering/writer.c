@@ -7,7 +7,10 @@
 #include "common/buf.h"
 #include "common/log.h"
 
-#define GROUP_LIMIT 1000
+/* Each batch's ingest_batch opens one subtransaction (its fast path); past 64
+ * in one transaction PostgreSQL's per-backend subtransaction cache overflows
+ * and every other session's snapshots get slower. */
+#define GROUP_LIMIT 64
 #define CONNECT_TIMEOUT_S 10
 #define RETRY_MAX_ATTEMPTS 3
 

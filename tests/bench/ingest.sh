@@ -2,10 +2,11 @@
 # make bench-ingest: end-to-end ingest through voucherd beside bare COPY of
 # the same rows, on one fresh database, fsync on.
 #
-#   RECORDS=500000 BATCH=5000 CONNECTIONS=8 tests/bench/ingest.sh
+#   RECORDS=500000 BATCH=1000 CONNECTIONS=16 DB_CONNECTIONS=2 GROUP_MAX=32 tests/bench/ingest.sh
 #
 # 1. voucher-bench builds and signs the batches and writes the rows voucherd
 #    would store (--copy-out);
+echo "bare COPY..."
 # 2. bare COPY: those rows into a table LIKE voucher.usage_records INCLUDING
 #    ALL (the same primary key, indexes and checks), in one transaction, as
 #    psql \copy does it;
@@ -19,8 +20,8 @@ set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 records=${RECORDS:-500000}
-batch=${BATCH:-5000}
-conns=${CONNECTIONS:-8}
+batch=${BATCH:-1000}
+conns=${CONNECTIONS:-16}
 db_conns=${DB_CONNECTIONS:-2}
 group_max=${GROUP_MAX:-32}
 vectors=${VOUCHER_VECTORS:-$root/../shared/vectors}
@@ -61,6 +62,7 @@ bench="bin/voucher-bench --url https://127.0.0.1:$https_port --ca $work/pki/ca.p
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), PostgreSQL $(psql -XAtq "$VOUCHER_DB" -c 'SHOW server_version')"
 echo "records=$records batch_size=$batch connections=$conns fsync=on voucherd: database.connections=$db_conns group_max=$group_max"
 
+echo "building and signing the batches, writing the rows for COPY..."
 # 1. the rows, for the baseline (the batches are built again by each run below)
 $bench --records "$records" --prefix full --copy-out "$work/rows.copy" --no-send
 [ -s "$work/rows.copy" ] || { echo "bench-ingest: voucher-bench wrote no rows" >&2; exit 1; }
@@ -101,6 +103,7 @@ until curl -sf "http://127.0.0.1:$metrics_port/healthz" >/dev/null 2>&1; do
 	[ $i -lt 100 ] || { echo "bench-ingest: voucherd did not become healthy:" >&2; cat "$work/voucherd.log" >&2; exit 1; }
 	sleep 0.1
 done
+echo "the full path through voucherd, as fast as it answers..."
 # PERF=FILE: a system-wide perf profile of the full-speed run, to see where the time goes
 perf_pid=
 if [ -n "${PERF:-}" ]; then
@@ -118,6 +121,7 @@ full_rate=$(awk '/^result/ { for (i = 2; i <= NF; i++) if ($i ~ /^records_per_s=
 stored=$(psql -XAtq "$VOUCHER_DB" -c "SELECT count(*) FROM voucher.usage_records")
 [ "$stored" = "$records" ] || { echo "bench-ingest: $stored records stored, expected $records" >&2; exit 1; }
 
+echo "the same number of new records at half that rate..."
 # 4. half the peak rate
 half=$(echo "$full_rate" | awk '{ printf "%.0f", $1 / 2 }')
 $bench --records "$records" --prefix half --rate "$half" >"$work/half.out"

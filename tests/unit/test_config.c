@@ -53,6 +53,9 @@ Test(unit_config, defaults_apply)
 	cr_assert_eq(c->clock_skew_s, 300);
 	cr_assert_eq(c->provider_rate_per_s, 0);
 	cr_assert_str_eq(c->metrics_listen, "127.0.0.1:9187");
+	cr_assert_eq(c->queue_max, 256);
+	cr_assert_eq(c->queue_max_bytes, 64 * 1024 * 1024);
+	cr_assert_eq(c->group_max, 32);
 	config_free(c);
 }
 
@@ -68,6 +71,9 @@ Test(unit_config, refusals_name_the_key)
 		{BASE "[server]\nlisten = 127.0.0.1:70000\n", "server.listen"},
 		{BASE "[server]\nlisten_typo = 1\n", "server.listen_typo: unknown key"},
 		{BASE "[ingest]\nclock_skew_s = -1\n", "ingest.clock_skew_s"},
+		/* more would overflow PostgreSQL's subtransaction cache */
+		{BASE "[database]\ngroup_max = 65\n", "database.group_max"},
+		{BASE "[database]\nqueue_max_bytes = 1000\n", "database.queue_max_bytes"},
 		{BASE "[log]\nlevel = loud\n", "log.level"},
 		{BASE "[nosuch]\n", "unknown section [nosuch]"},
 		{"[server]\ntls_cert = a\ntls_key = b\ntls_client_ca = c\n", "database.conninfo: required"},
