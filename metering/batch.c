@@ -6,8 +6,8 @@
  *   missing -> type -> content; the first broken rule is reported.
  * - A well-formed body that is not an object (e.g. "[]", "7") is invalid_body;
  *   a missing batch_id is invalid_body, a present but bad one invalid_batch_id.
- * - Numbers jansson cannot hold (integers beyond int64, reals beyond double)
- *   make the whole body malformed_json.
+ * - Numbers JSON parsing cannot hold (integers beyond int64, reals beyond
+ *   double) make the whole body malformed_json (metering/json.h).
  * - lim must not be NULL; max_records is taken literally.
  */
 #include "metering/batch.h"
@@ -99,14 +99,14 @@ static void reject(meter_record_t *r, const char *code, int f, const char *what)
 
 /* The value of string field f, or NULL after rejecting r (not a string, or a
  * string with an embedded NUL). */
-static const char *str_field(meter_record_t *r, json_t *v, int f)
+static const char *str_field(meter_record_t *r, const mj_value_t *v, int f)
 {
-	if (!json_is_string(v)) {
+	if (v->type != MJ_STRING) {
 		reject(r, REJ_WRONG_TYPE, f, "must be a string");
 		return NULL;
 	}
-	const char *s = json_string_value(v);
-	if (strlen(s) != json_string_length(v)) {
+	const char *s = v->u.s;
+	if (strlen(s) != v->n) {
 		reject(r, field_codes[f], f, "contains a NUL character");
 		return NULL;
 	}
@@ -116,27 +116,27 @@ static const char *str_field(meter_record_t *r, json_t *v, int f)
 /* Checks one record against every rule that needs no database; on the first
  * broken rule sets r->reject_code and stops.  Rule order: unknown keys, then
  * the fields in SPEC order (missing, type, content). */
-static void check_record(meter_record_t *r, json_t *obj, int64_t future_limit_us)
+static void check_record(meter_record_t *r, const mj_value_t *obj, int64_t future_limit_us)
 {
-	if (!json_is_object(obj)) {
+	if (obj->type != MJ_OBJECT) {
 		r->reject_code = REJ_INVALID_RECORD;
 		snprintf(r->reject_detail, sizeof r->reject_detail, "record: not a JSON object");
 		return;
 	}
-	json_t *v[F_COUNT] = {0};
-	const char *key, *unknown = NULL;
-	json_t *val;
-	json_object_foreach(obj, key, val) {
-		int f = field_index(key);
-		if (f < 0) {
+	const mj_value_t *v[F_COUNT] = {0};
+	const char *unknown = NULL;
+	for (uint32_t m = 0; m < obj->n; m++) {
+		const mj_member_t *mem = &obj->u.members[m];
+		int f = field_index(mem->key);
+		if (f < 0 || strlen(mem->key) != mem->klen) {
 			if (!unknown)
-				unknown = key;
+				unknown = mem->key;
 		} else {
-			v[f] = val;
+			v[f] = &mem->val;
 		}
 	}
-	if (json_is_string(v[F_RECORD_ID]))
-		r->record_id = json_string_value(v[F_RECORD_ID]);
+	if (v[F_RECORD_ID] && v[F_RECORD_ID]->type == MJ_STRING)
+		r->record_id = v[F_RECORD_ID]->u.s;
 	if (unknown) {
 		r->reject_code = REJ_UNKNOWN_FIELD;
 		/* the key is the provider's text: name it only when it is short and plain */
@@ -156,11 +156,11 @@ static void check_record(meter_record_t *r, json_t *obj, int64_t future_limit_us
 			return;
 		}
 		if (f == F_AMOUNT) {
-			if (!json_is_integer(v[f])) {
+			if (v[f]->type != MJ_INT) {
 				reject(r, REJ_WRONG_TYPE, f, "must be a JSON integer");
 				return;
 			}
-			json_int_t a = json_integer_value(v[f]);
+			int64_t a = v[f]->u.i;
 			if (a < -MAX_AMOUNT_FEN || a > MAX_AMOUNT_FEN) {
 				reject(r, REJ_AMOUNT, f, "out of range");
 				return;
@@ -383,22 +383,6 @@ static void mark_in_batch_duplicates(meter_batch_t *b)
 	free(v);
 }
 
-static const char *json_error_what(const json_error_t *e)
-{
-	switch (json_error_code(e)) {
-	case json_error_out_of_memory: return "out of memory";
-	case json_error_stack_overflow: return "nesting too deep";
-	case json_error_invalid_utf8: return "invalid UTF-8";
-	case json_error_premature_end_of_input: return "unexpected end of input";
-	case json_error_end_of_input_expected: return "data after the JSON value";
-	case json_error_null_character:
-	case json_error_null_byte_in_key: return "NUL character in a string";
-	case json_error_numeric_overflow: return "number out of range";
-	case json_error_invalid_argument: return "empty body";
-	default: return "invalid JSON";
-	}
-}
-
 /* Fails with code and message; frees whatever out holds. */
 static bool fail(meter_batch_t *out, const char **code, const char *c, char *err, size_t errlen, const char *msg)
 {
@@ -417,30 +401,30 @@ bool meter_batch_parse(const void *body, size_t len, const meter_limits_t *lim, 
 		*code = NULL;
 	set_msg(err, errlen, "%s", "");
 
-	json_error_t jerr;
-	/* JSON_DECODE_ANY: a well-formed scalar body is "invalid_body", not "malformed_json" */
-	out->root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	mj_error_t jerr;
+	/* a well-formed scalar body is "invalid_body", not "malformed_json" */
+	out->root = mj_parse(body, len, &jerr);
 	if (!out->root) {
-		bool dup = json_error_code(&jerr) == json_error_duplicate_key;
+		bool dup = jerr.status == MJ_DUPLICATE_KEY;
 		if (code)
 			*code = dup ? "duplicate_key" : "malformed_json";
-		/* jansson's own text may quote the input; give position only */
-		set_msg(err, errlen, "%s at line %d, column %d", dup ? "duplicate object key" : json_error_what(&jerr),
-			jerr.line, jerr.column);
+		/* never the input itself: position only */
+		set_msg(err, errlen, "%s at line %d, column %d", jerr.what, jerr.line, jerr.column);
 		return false;
 	}
-	json_t *root = out->root;
-	if (!json_is_object(root))
+	const mj_value_t *root = mj_root(out->root);
+	if (root->type != MJ_OBJECT)
 		return fail(out, code, "invalid_body", err, errlen, "body is not a JSON object");
-	const char *key;
-	json_t *val, *jbatch = NULL, *jprov = NULL, *jrecs = NULL;
-	json_object_foreach(root, key, val) {
+	const mj_value_t *jbatch = NULL, *jprov = NULL, *jrecs = NULL;
+	for (uint32_t m = 0; m < root->n; m++) {
+		const mj_member_t *mem = &root->u.members[m];
+		const char *key = strlen(mem->key) == mem->klen ? mem->key : "";
 		if (strcmp(key, "batch_id") == 0)
-			jbatch = val;
+			jbatch = &mem->val;
 		else if (strcmp(key, "provider") == 0)
-			jprov = val;
+			jprov = &mem->val;
 		else if (strcmp(key, "records") == 0)
-			jrecs = val;
+			jrecs = &mem->val;
 		else
 			return fail(out, code, "invalid_body", err, errlen,
 				    "body has a key other than batch_id, provider and records");
@@ -451,17 +435,17 @@ bool meter_batch_parse(const void *body, size_t len, const meter_limits_t *lim, 
 		return fail(out, code, "invalid_body", err, errlen, "provider is missing");
 	if (!jrecs)
 		return fail(out, code, "invalid_body", err, errlen, "records is missing");
-	if (!json_is_string(jbatch) || strlen(json_string_value(jbatch)) != json_string_length(jbatch) ||
-	    !printable_id(json_string_value(jbatch), METER_MAX_ID))
+	if (jbatch->type != MJ_STRING || strlen(jbatch->u.s) != jbatch->n ||
+	    !printable_id(jbatch->u.s, METER_MAX_ID))
 		return fail(out, code, "invalid_batch_id", err, errlen,
 			    "batch_id must be a string of 1-64 printable ASCII characters");
-	if (!json_is_string(jprov) || strlen(json_string_value(jprov)) != json_string_length(jprov) ||
-	    !printable_id(json_string_value(jprov), METER_MAX_ID))
+	if (jprov->type != MJ_STRING || strlen(jprov->u.s) != jprov->n ||
+	    !printable_id(jprov->u.s, METER_MAX_ID))
 		return fail(out, code, "invalid_body", err, errlen,
 			    "provider must be a string of 1-64 printable ASCII characters");
-	if (!json_is_array(jrecs))
+	if (jrecs->type != MJ_ARRAY)
 		return fail(out, code, "invalid_body", err, errlen, "records must be an array");
-	size_t n = json_array_size(jrecs);
+	size_t n = jrecs->n;
 	if (n == 0)
 		return fail(out, code, "empty_batch", err, errlen, "records is empty");
 	if (n > lim->max_records) {
@@ -470,8 +454,8 @@ bool meter_batch_parse(const void *body, size_t len, const meter_limits_t *lim, 
 		return fail(out, code, "too_many_records", err, errlen, msg);
 	}
 
-	out->batch_id = json_string_value(jbatch);
-	out->provider = json_string_value(jprov);
+	out->batch_id = jbatch->u.s;
+	out->provider = jprov->u.s;
 	out->n = n;
 	out->recs = xcalloc(n, sizeof *out->recs);
 
@@ -483,7 +467,7 @@ bool meter_batch_parse(const void *body, size_t len, const meter_limits_t *lim, 
 	for (size_t i = 0; i < n; i++) {
 		meter_record_t *r = &out->recs[i];
 		r->index = (int)i;
-		check_record(r, json_array_get(jrecs, i), future_limit);
+		check_record(r, &jrecs->u.items[i], future_limit);
 	}
 	mark_in_batch_duplicates(out);
 	for (size_t i = 0; i < n; i++)
@@ -496,7 +480,7 @@ void meter_batch_free(meter_batch_t *b)
 {
 	if (!b)
 		return;
-	json_decref(b->root);
+	mj_free(b->root);
 	free(b->recs);
 	memset(b, 0, sizeof *b);
 }

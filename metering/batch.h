@@ -18,9 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
 
 #include "common/buf.h"
+#include "metering/json.h"
 
 /* Stable per-record rejection codes (returned to providers; never renamed). */
 #define REJ_INVALID_RECORD "invalid_record"       /* not an object */
@@ -75,7 +75,7 @@ typedef struct meter_record {
 } meter_record_t;
 
 typedef struct meter_batch {
-	json_t *root;
+	mj_doc_t *root; /* the parsed body (metering/json.h) */
 	const char *batch_id;
 	const char *provider;
 	size_t n;
