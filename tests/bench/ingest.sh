@@ -6,10 +6,10 @@
 #
 # 1. voucher-bench builds and signs the batches and writes the rows voucherd
 #    would store (--copy-out);
-echo "bare COPY..."
 # 2. bare COPY: those rows into a table LIKE voucher.usage_records INCLUDING
-#    ALL (the same primary key, indexes and checks), in one transaction, as
-#    psql \copy does it;
+#    ALL (the same primary key, indexes and checks), as psql \copy does it:
+#    in one stream, and split over as many parallel streams as voucherd has
+#    database connections; the faster of the two is the baseline;
 # 3. full path: the same batches through voucherd (mutual TLS, signature,
 #    validation, commit, answer) at full speed: records/s and latency;
 # 4. the same amount of new records at half that rate: latency;
@@ -67,16 +67,30 @@ echo "building and signing the batches, writing the rows for COPY..."
 $bench --records "$records" --prefix full --copy-out "$work/rows.copy" --no-send
 [ -s "$work/rows.copy" ] || { echo "bench-ingest: voucher-bench wrote no rows" >&2; exit 1; }
 
-# 2. bare COPY
+echo "bare COPY..."
+# 2. bare COPY, as one stream (psql \copy) and as $db_conns parallel streams
+#    (voucherd writes on $db_conns connections: the fair limit is the faster)
 cols="provider, record_id, batch_id, enterprise, facility, category, purpose, quantity, unit,
 	amount_fen, started_at, ended_at, contract_id, invoice_no, adjusts, content_hash"
+cols=$(echo $cols)
 psql -qX "$VOUCHER_DB" -c "CREATE TABLE public.copy_baseline (LIKE voucher.usage_records INCLUDING ALL)"
 psql -qX "$VOUCHER_DB" -c "CHECKPOINT"
 t=$(now)
-psql -qX "$VOUCHER_DB" -c "\\copy public.copy_baseline ($(echo $cols)) FROM '$work/rows.copy'"
-copy_s=$(echo "$t $(now)" | awk '{ printf "%.3f", $2 - $1 }')
-copy_rate=$(echo "$records $copy_s" | awk '{ printf "%.0f", $1 / $2 }')
-echo "bare COPY: $records rows in $copy_s s = $copy_rate rows/s"
+psql -qX "$VOUCHER_DB" -c "\\copy public.copy_baseline ($cols) FROM '$work/rows.copy'"
+copy1_s=$(echo "$t $(now)" | awk '{ printf "%.3f", $2 - $1 }')
+copy1_rate=$(echo "$records $copy1_s" | awk '{ printf "%.0f", $1 / $2 }')
+echo "bare COPY, one stream: $records rows in $copy1_s s = $copy1_rate rows/s"
+psql -qX "$VOUCHER_DB" -c "TRUNCATE public.copy_baseline" -c "CHECKPOINT"
+split -n "l/$db_conns" "$work/rows.copy" "$work/rows.part."
+t=$(now)
+for part in "$work"/rows.part.*; do
+	psql -qX "$VOUCHER_DB" -c "\\copy public.copy_baseline ($cols) FROM '$part'" &
+done
+wait
+copyn_s=$(echo "$t $(now)" | awk '{ printf "%.3f", $2 - $1 }')
+copyn_rate=$(echo "$records $copyn_s" | awk '{ printf "%.0f", $1 / $2 }')
+echo "bare COPY, $db_conns streams: $records rows in $copyn_s s = $copyn_rate rows/s"
+copy_rate=$(echo "$copy1_rate $copyn_rate" | awk '{ print ($1 > $2 ? $1 : $2) }')
 psql -qX "$VOUCHER_DB" -c "DROP TABLE public.copy_baseline" -c "CHECKPOINT"
 
 # 3. the full path
@@ -130,8 +144,9 @@ rss=$(awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$daemon_pid/status")
 
 lat() { awk -v k="$2" '/^result/ { for (i = 2; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' "$1"; }
 echo
-echo "summary: bare COPY $copy_rate rows/s; voucherd $full_rate records/s;" \
-	"ratio $(echo "$full_rate $copy_rate" | awk '{ printf "%.2f", $1 / $2 }')"
+echo "summary: bare COPY $copy1_rate rows/s (one stream), $copyn_rate rows/s ($db_conns streams);" \
+	"voucherd $full_rate records/s; ratio to the faster COPY" \
+	"$(echo "$full_rate $copy_rate" | awk '{ printf "%.2f", $1 / $2 }')"
 echo "summary: full speed p50 $(lat "$work/full.out" p50_ms) ms, p99 $(lat "$work/full.out" p99_ms) ms," \
 	"max $(lat "$work/full.out" max_ms) ms"
 echo "summary: at $half records/s (half) p50 $(lat "$work/half.out" p50_ms) ms," \
