@@ -55,7 +55,7 @@ STAMP := bin/.flavour
 $(shell mkdir -p bin; [ "$$(cat $(STAMP) 2>/dev/null)" = "$(OBJDIR)" ] || echo "$(OBJDIR)" > $(STAMP))
 LINK = $(CC) $(LDFLAGS) -o $@ $(filter-out $(STAMP),$^)
 
-.PHONY: all deps test unit demo clean bench-settle bench-verify bench-ingest check-valgrind
+.PHONY: all deps test unit demo clean bench-settle bench-verify bench-ingest bench-parse check-valgrind
 all: $(BINS)
 
 $(LIB): $(LIB_OBJ)
@@ -123,6 +123,12 @@ bench-verify: deps
 bench-ingest: deps
 	@$(MAKE) --no-print-directory all
 	@sh tests/bench/ingest.sh
+
+# parsing a 1,000-record body: metering/json and meter_batch_parse beside jansson
+bench-parse: $(OBJDIR)/bench-parse
+	@$(OBJDIR)/bench-parse
+$(OBJDIR)/bench-parse: $(call obj,tests/bench/parse.c) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
 
 clean:
 	rm -rf build bin var

@@ -400,12 +400,18 @@ static int run_bench(const char *args, char *out, size_t cap)
 	return t_run(cmd, out, cap, NULL, 0);
 }
 
+/* the number after the first "<before><key><after>" in text, or -1 */
+static long number_after(const char *text, const char *before, const char *key, const char *after)
+{
+	char k[128];
+	snprintf(k, sizeof k, "%s%s%s", before, key, after);
+	const char *p = strstr(text, k);
+	return p ? strtol(p + strlen(k), NULL, 10) : -1;
+}
+
 static long result_field(const char *out, const char *key)
 {
-	char k[64];
-	snprintf(k, sizeof k, " %s=", key);
-	const char *p = strstr(out, k);
-	return p ? strtol(p + strlen(k), NULL, 10) : -1;
+	return number_after(out, " ", key, "=");
 }
 
 /* Batches grouped into shared transactions, each repeating records of the
@@ -415,11 +421,11 @@ static long result_field(const char *out, const char *key)
 Test(ingest, overlapping_batches_on_many_connections_store_each_record_once)
 {
 	start("[database]\ngroup_max = 8\n");
-	char out[4096];
-	cr_assert_eq(run_bench("--connections 8 --batch-size 200 --records 6000 --duplicates 0.25 "
-			       "--invalid 0.02 --enterprises 50 --prefix ovl",
-			       out, sizeof out),
-		     0, "%s", out);
+	static const char *const batches = "--batch-size 200 --records 6000 --duplicates 0.25 "
+					   "--invalid 0.02 --enterprises 50 --prefix ovl";
+	char args[256], out[4096];
+	snprintf(args, sizeof args, "--connections 8 %s", batches);
+	cr_assert_eq(run_bench(args, out, sizeof out), 0, "%s", out);
 	/* 30 batches; from the second on, 50 of 200 repeat the batch before; 4
 	 * of each have a bad credit code */
 	long accepted = result_field(out, "accepted"), dups = result_field(out, "duplicates");
@@ -437,10 +443,8 @@ Test(ingest, overlapping_batches_on_many_connections_store_each_record_once)
 		     accepted);
 	/* the same batches again: every answer is the first one, nothing new stored */
 	char again[4096];
-	cr_assert_eq(run_bench("--connections 4 --batch-size 200 --records 6000 --duplicates 0.25 "
-			       "--invalid 0.02 --enterprises 50 --prefix ovl",
-			       again, sizeof again),
-		     0, "%s", again);
+	snprintf(args, sizeof args, "--connections 4 %s", batches);
+	cr_assert_eq(run_bench(args, again, sizeof again), 0, "%s", again);
 	cr_expect_eq(result_field(again, "accepted"), accepted, "%s", again);
 	cr_expect_eq(result_field(again, "duplicates"), dups, "%s", again);
 	cr_expect_eq(count("SELECT count(*) FROM voucher.usage_records"), accepted);
@@ -452,10 +456,7 @@ static long metric(const char *name)
 	static char out[65536];
 	if (t_metrics_get(&d, "/metrics", out, sizeof out) != 200)
 		return -1;
-	char k[128];
-	snprintf(k, sizeof k, "\n%s ", name);
-	const char *p = strstr(out, k);
-	return p ? strtol(p + strlen(k), NULL, 10) : -1;
+	return number_after(out, "\n", name, " ");
 }
 
 /* The database is slow (a lock holds every insert): voucherd stops reading

@@ -668,16 +668,27 @@ static int64_t elem_i64(elem_t e)
 
 #define PG_EPOCH_US (INT64_C(946684800) * 1000000)
 
+static void columns_of(const meter_batch_t *b, buf_t cols[METER_NCOLS])
+{
+	for (int c = 0; c < METER_NCOLS; c++)
+		cols[c] = (buf_t)BUF_INIT;
+	meter_batch_columns(b, cols);
+}
+
+static void columns_free(buf_t cols[METER_NCOLS])
+{
+	for (int c = 0; c < METER_NCOLS; c++)
+		buf_free(&cols[c]);
+}
+
 Test(unit_batch, columns)
 {
 	meter_batch_t b;
 	const char *code = NULL;
 	cr_assert(parse_str(BATCH_A, &LIM, &b, &code));
 	buf_t cols[METER_NCOLS];
-	for (int c = 0; c < METER_NCOLS; c++)
-		cols[c] = (buf_t)BUF_INIT;
-	buf_puts(&cols[MC_ID], "left over"); /* each column is reset first */
-	meter_batch_columns(&b, cols);
+	columns_of(&b, cols);
+	meter_batch_columns(&b, cols); /* again: each column is reset first */
 	static const uint32_t oid[METER_NCOLS] = {23, 25, 25, 25, 25, 25, 25, 25, 20, 1184, 1184, 25, 25, 25, 17};
 	elem_t e[METER_NCOLS][4];
 	for (int c = 0; c < METER_NCOLS; c++)
@@ -713,8 +724,7 @@ Test(unit_batch, columns)
 	meter_batch_rejected_json(&b, &out);
 	cr_expect_str_eq(out.data, "[]");
 	buf_free(&out);
-	for (int c = 0; c < METER_NCOLS; c++)
-		buf_free(&cols[c]);
+	columns_free(cols);
 	meter_batch_free(&b);
 }
 
@@ -734,9 +744,7 @@ Test(unit_batch, columns_keep_bytes_and_skip)
 	cr_assert(parse_str(body, &LIM, &b, &code));
 	cr_expect_eq(b.n_valid, 2);
 	buf_t cols[METER_NCOLS];
-	for (int c = 0; c < METER_NCOLS; c++)
-		cols[c] = (buf_t)BUF_INIT;
-	meter_batch_columns(&b, cols);
+	columns_of(&b, cols);
 	elem_t e[4];
 	/* the duplicate and the invalid one are left out */
 	cr_assert_eq(decode_array(&cols[MC_ID], 25, e, 4), 2);
@@ -749,8 +757,7 @@ Test(unit_batch, columns_keep_bytes_and_skip)
 	cr_expect(elem_is(e[0], NULL));
 	cr_assert_eq(decode_array(&cols[MC_INDEX], 23, e, 4), 2);
 	cr_expect_eq(be32(e[1].p), 1u);
-	for (int c = 0; c < METER_NCOLS; c++)
-		buf_free(&cols[c]);
+	columns_free(cols);
 	meter_batch_free(&b);
 	free(body);
 }
@@ -764,14 +771,11 @@ Test(unit_batch, columns_of_no_records_are_empty_arrays)
 	cr_assert(parse_str(body, &LIM, &b, &code));
 	cr_assert_eq(b.n_valid, 0);
 	buf_t cols[METER_NCOLS];
-	for (int c = 0; c < METER_NCOLS; c++)
-		cols[c] = (buf_t)BUF_INIT;
-	meter_batch_columns(&b, cols);
+	columns_of(&b, cols);
 	elem_t e[1];
 	cr_expect_eq(decode_array(&cols[MC_ID], 25, e, 1), 0);
 	cr_expect_eq(decode_array(&cols[MC_HASH], 17, e, 1), 0);
-	for (int c = 0; c < METER_NCOLS; c++)
-		buf_free(&cols[c]);
+	columns_free(cols);
 	meter_batch_free(&b);
 	free(body);
 }
