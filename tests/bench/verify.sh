@@ -37,7 +37,8 @@ psql -qX "$VOUCHER_DB" -v pub="$(cat "$vectors/provider-a.ed25519.pub")" <<SQL
 INSERT INTO voucher.providers (code, name, uscc) VALUES ('bench', 'bench', '91330106100000002H');
 INSERT INTO voucher.provider_keys (provider, key_id, alg, public_pem, valid_from)
 	VALUES ('bench', 'k', 'ed25519', :'pub', '2026-01-01');
-INSERT INTO voucher.facilities (provider, facility, division, class) VALUES ('bench', 'fa', '330106', 'A');
+INSERT INTO voucher.facilities (provider, facility, division, class, added_at)
+	VALUES ('bench', 'fa', '330106', 'A', now() - interval '1 day');
 SQL
 created=$(($(date +%s) - 10))
 # the records first, in a staging table; each batch's signed body holds its
@@ -56,7 +57,6 @@ INSERT INTO voucher.enterprise_versions (uscc, valid_from, name, division, impor
 SELECT public.uscc('91' || '330106' || lpad(i::text, 9, '0')), '2025-01-01', 'bench ' || i, '330106',
 	now() - interval '1 day'
 FROM generate_series(1, $ents) i;
-UPDATE voucher.facilities SET added_at = now() - interval '1 day';
 CREATE TABLE public.stage AS
 SELECT 'r' || n AS record_id, 'b' || (1 + n % $batches) AS batch_id,
 	public.uscc('91330106' || lpad((n % $ents + 1)::text, 9, '0')) AS enterprise,
