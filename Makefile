@@ -55,7 +55,7 @@ STAMP := bin/.flavour
 $(shell mkdir -p bin; [ "$$(cat $(STAMP) 2>/dev/null)" = "$(OBJDIR)" ] || echo "$(OBJDIR)" > $(STAMP))
 LINK = $(CC) $(LDFLAGS) -o $@ $(filter-out $(STAMP),$^)
 
-.PHONY: all deps test unit demo clean bench-settle bench-verify bench-ingest bench-parse check-valgrind
+.PHONY: all deps test unit demo clean bench-settle bench-verify bench-ingest bench-parse check-valgrind fuzz check-fuzz
 all: $(BINS)
 
 $(LIB): $(LIB_OBJ)
@@ -129,6 +129,38 @@ bench-parse: $(OBJDIR)/bench-parse
 	@$(OBJDIR)/bench-parse
 $(OBJDIR)/bench-parse: $(call obj,tests/bench/parse.c) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
+
+# libFuzzer targets (clang, ASan + UBSan) for what reads untrusted input:
+# body, signature headers, field validators, programme files, config files.
+# `make check-fuzz` runs each for FUZZ_SECONDS from its seed corpus in
+# tests/fuzz/corpus/; a crash leaves its input in build/fuzz/artifacts/.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := body headers validate program config
+FUZZ_LIB_SRC := common/buf.c common/log.c common/money.c common/pgarray.c common/validate.c \
+	metering/json.c metering/batch.c metering/sig.c daemon/config.c settlement/program.c \
+	settlement/program_rules.c
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -D_GNU_SOURCE -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_LIB_OBJ := $(patsubst %.c,build/fuzz/%.o,$(FUZZ_LIB_SRC))
+.SECONDARY: $(FUZZ_LIB_OBJ)
+build/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ -lssl -lcrypto
+fuzz: deps
+	@$(MAKE) --no-print-directory $(addprefix build/fuzz/fuzz_,$(FUZZ_TARGETS))
+check-fuzz: fuzz
+	@mkdir -p build/fuzz/artifacts
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/corpus/$$t; \
+		echo "fuzz $$t: $(FUZZ_SECONDS) s"; \
+		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+			-max_len=262144 -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/$$t- \
+			build/fuzz/corpus/$$t tests/fuzz/corpus/$$t 2>build/fuzz/$$t.log || \
+			{ tail -40 build/fuzz/$$t.log; echo "fuzz $$t: FAILED (input in build/fuzz/artifacts/)"; exit 1; }; \
+		grep -E "stat::number_of_executed_units|stat::peak_rss_mb" build/fuzz/$$t.log | tr '\n' ' '; echo; \
+	done
 
 clean:
 	rm -rf build bin var

@@ -150,6 +150,13 @@ config_t *config_load(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return NULL;
 	}
+	config_t *c = config_read(f, path, err, errlen);
+	fclose(f);
+	return c;
+}
+
+config_t *config_read(FILE *f, const char *path, char *err, size_t errlen)
+{
 	config_t *c = xcalloc(1, sizeof *c);
 	bool seen[NKEYS] = {false};
 	char line[4096], section[64] = "";
@@ -228,10 +235,8 @@ config_t *config_load(const char *path, char *err, size_t errlen)
 			goto failed;
 		}
 	}
-	fclose(f);
 	return c;
 failed:
-	fclose(f);
 	config_free(c);
 	return NULL;
 }

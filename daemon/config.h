@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct config {
 	/* [server] */
@@ -42,6 +43,8 @@ typedef struct config {
 /* Reads path.  On failure returns NULL and writes "path:line: section.key: why"
  * (or "path: ...") into err. */
 config_t *config_load(const char *path, char *err, size_t errlen);
+/* The same from an open stream; path names it in messages. */
+config_t *config_read(FILE *f, const char *path, char *err, size_t errlen);
 void config_free(config_t *c);
 
 /* Splits "host:port" / "[v6]:port" into host (no brackets) and port. */

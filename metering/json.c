@@ -472,7 +472,7 @@ static bool parse_object(parser_t *ps, mj_value_t *out)
 	size_t n = ps->top - base;
 	if (n > UINT32_MAX)
 		return fail(ps, "object too long");
-	if (has_duplicate(ps->stack + base, n)) {
+	if (n > 1 && has_duplicate(ps->stack + base, n)) {
 		fail_at(ps, open, "duplicate object key");
 		ps->e->status = MJ_DUPLICATE_KEY;
 		return false;
