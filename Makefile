@@ -55,7 +55,7 @@ STAMP := bin/.flavour
 $(shell mkdir -p bin; [ "$$(cat $(STAMP) 2>/dev/null)" = "$(OBJDIR)" ] || echo "$(OBJDIR)" > $(STAMP))
 LINK = $(CC) $(LDFLAGS) -o $@ $(filter-out $(STAMP),$^)
 
-.PHONY: all deps test unit demo clean bench-settle bench-verify bench-ingest bench-parse check-valgrind fuzz check-fuzz
+.PHONY: all deps test unit demo clean bench-settle bench-verify bench-ingest bench-parse check-valgrind fuzz check-fuzz check-faults
 all: $(BINS)
 
 $(LIB): $(LIB_OBJ)
@@ -129,6 +129,12 @@ bench-parse: $(OBJDIR)/bench-parse
 	@$(OBJDIR)/bench-parse
 $(OBJDIR)/bench-parse: $(call obj,tests/bench/parse.c) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
+
+# voucherd killed under load, the database stopped under load, two daemons
+# on one database, slow and vanishing clients (tests/faults/run.sh, ~1 min)
+check-faults: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/faults/run.sh
 
 # libFuzzer targets (clang, ASan + UBSan) for what reads untrusted input:
 # body, signature headers, field validators, programme files, config files.
