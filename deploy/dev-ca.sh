@@ -4,10 +4,12 @@
 #   deploy/dev-ca.sh DIR                 make DIR/ca.pem, DIR/server.pem + .key (localhost, 127.0.0.1, ::1)
 #   deploy/dev-ca.sh DIR client NAME     make DIR/NAME.pem + .key, a client certificate for a provider
 #   deploy/dev-ca.sh DIR fingerprint NAME  print the SHA-256 fingerprint voucherd matches
+#   deploy/dev-ca.sh DIR revoke NAME     revoke NAME.pem and (re)write DIR/crl.pem, the CA's CRL
+#                                        (server.tls_crl), with every revocation so far
 #
 # Keys are ECDSA P-256; certificates last 825 days (clients) / 10 years (CA).
 set -eu
-dir=${1:?usage: dev-ca.sh DIR [client NAME | fingerprint NAME]}
+dir=${1:?usage: dev-ca.sh DIR [client NAME | fingerprint NAME | revoke NAME]}
 what=${2:-ca}
 mkdir -p "$dir"
 umask 077
@@ -40,12 +42,32 @@ client() {
 	chmod 644 "$dir/$name.pem"
 }
 
+revoke() {
+	cat >"$dir/ca.cnf" <<CNF
+[ca]
+default_ca = dev
+[dev]
+database = $dir/index.txt
+crlnumber = $dir/crlnumber
+default_md = sha256
+default_crl_days = 30
+certificate = $dir/ca.pem
+private_key = $dir/ca.key
+CNF
+	touch "$dir/index.txt"
+	[ -f "$dir/crlnumber" ] || echo 01 >"$dir/crlnumber"
+	openssl ca -config "$dir/ca.cnf" -revoke "$dir/$1.pem" -batch 2>/dev/null
+	openssl ca -config "$dir/ca.cnf" -gencrl -out "$dir/crl.pem" -batch 2>/dev/null
+	chmod 644 "$dir/crl.pem"
+}
+
 case "$what" in
 ca) ca ;;
 client) ca; client "${3:?client NAME}" ;;
+revoke) revoke "${3:?revoke NAME}" ;;
 fingerprint)
 	openssl x509 -in "$dir/${3:?fingerprint NAME}.pem" -noout -fingerprint -sha256 |
 		sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'
 	;;
-*) echo "usage: dev-ca.sh DIR [client NAME | fingerprint NAME]" >&2; exit 2 ;;
+*) echo "usage: dev-ca.sh DIR [client NAME | fingerprint NAME | revoke NAME]" >&2; exit 2 ;;
 esac

@@ -29,12 +29,16 @@ admin="host=$sock port=$port user=postgres"
 psql -q -X "$admin dbname=postgres" -c "CREATE DATABASE voucher_template" >/dev/null
 bin/voucherctl --db "$admin dbname=voucher_template" migrate >/dev/null
 
-# development PKI: the CA, server, three providers' client certificates, and a
-# client certificate from a CA the daemon does not trust
+# development PKI: the CA, server, three providers' client certificates, an
+# expired and a revoked one, and a client certificate from a CA the daemon
+# does not trust
 sh deploy/dev-ca.sh "$work/pki" >/dev/null
 for p in prov-a prov-b prov-c; do sh deploy/dev-ca.sh "$work/pki" client $p >/dev/null; done
 sh deploy/dev-ca.sh "$work/rogue" client prov-a >/dev/null
 DAYS=-1 sh deploy/dev-ca.sh "$work/pki" client expired >/dev/null 2>&1 || true
+# a client certificate of the trusted CA, revoked: pki/crl.pem lists it
+sh deploy/dev-ca.sh "$work/pki" client revoked >/dev/null
+sh deploy/dev-ca.sh "$work/pki" revoke revoked >/dev/null
 
 export VOUCHER_TEST_PGHOST="$sock" VOUCHER_TEST_PGPORT=$port VOUCHER_TEST_TEMPLATE=voucher_template
 export VOUCHER_TEST_ROOT="$root" VOUCHER_VECTORS="$vectors" VOUCHER_TEST_PKI="$work/pki"

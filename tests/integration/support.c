@@ -390,14 +390,21 @@ int t_metrics_get(const t_daemon_t *d, const char *path, char *out, size_t cap)
 void t_sign(const char *prov, const char *body, size_t len, char *body_file, char *headers)
 {
 	bool b = prov && !strcmp(prov, "prov-b");
+	t_sign_as(prov, b ? "prov-b-2026a" : "prov-a-2026a", (int64_t)time(NULL), body, len, body_file, headers);
+}
+
+void t_sign_as(const char *prov, const char *keyid, int64_t created, const char *body, size_t len,
+	       char *body_file, char *headers)
+{
+	bool b = prov && !strcmp(prov, "prov-b");
 	char err[256];
 	sig_alg_t alg = b ? SIG_ALG_SM2_SM3 : SIG_ALG_ED25519;
 	EVP_PKEY *k = sig_load_private_file(t_vector_path(b ? "provider-b.sm2.key" : "provider-a.ed25519.key"),
 					    alg, err, sizeof err);
 	cr_assert(k, "%s", err);
 	buf_t cd = BUF_INIT, si = BUF_INIT, sg = BUF_INIT;
-	cr_assert(sig_make_headers(k, alg, b ? "prov-b-2026a" : "prov-a-2026a", (int64_t)time(NULL), "POST",
-				   "/v1/usage-batches", body, len, &cd, &si, &sg));
+	cr_assert(sig_make_headers(k, alg, keyid, created, "POST", "/v1/usage-batches", body, len, &cd, &si,
+				   &sg));
 	EVP_PKEY_free(k);
 	snprintf(headers, 2048, "Content-Type: application/json\nContent-Digest: %s\nSignature-Input: %s\nSignature: %s",
 		 cd.data, si.data, sg.data);

@@ -14,6 +14,7 @@
 #define VOUCHER_TEST_SUPPORT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <libpq-fe.h>
 
 /* Skips the current test (cr_skip_test) if no test cluster is configured. */
@@ -77,6 +78,9 @@ int t_metrics_get(const t_daemon_t *d, const char *path, char *out, size_t cap);
  * returned in body_file (>= 256 bytes), and the three headers to headers
  * (>= 2048 bytes) in the form t_https takes. */
 void t_sign(const char *prov, const char *body, size_t len, char *body_file, char *headers);
+/* The same with the key's vector key pair under another key id and created time. */
+void t_sign_as(const char *prov, const char *keyid, int64_t created, const char *body, size_t len,
+	       char *body_file, char *headers);
 /* Runs bin/voucherctl --db 'conninfo' ARGS (ARGS are shell words, printf
  * style).  The result is a static buffer, valid until the next call. */
 struct t_ctl_run {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -756,4 +757,203 @@ Test(ingest, an_adjustment_must_match_the_record_it_adjusts)
 	cr_assert(strstr(out, "\"index\" : 0, \"record_id\" : \"m-1\", \"code\" : \"adjusts_mismatch\""), "%s", out);
 	cr_assert(strstr(out, "\"index\" : 1, \"record_id\" : \"m-2\", \"code\" : \"adjusts_mismatch\""), "%s", out);
 	cr_assert(strstr(out, "\"accepted\" : 1"), "%s", out);
+}
+
+/* openssl s_client as prov-a with extra options; 0 if the handshake succeeded */
+static int handshake(const char *options)
+{
+	const char *pk = getenv("VOUCHER_TEST_PKI");
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd,
+		 "echo | openssl s_client -connect 127.0.0.1:%d -CAfile '%s/ca.pem' -cert '%s/prov-a.pem' "
+		 "-key '%s/prov-a.key' %s 2>&1 | grep -q '^New, TLSv1\\.[23]'",
+		 d.port, pk, pk, pk, options);
+	return t_run(cmd, NULL, 0, NULL, 0);
+}
+
+/* TLS 1.2 and 1.3 are spoken; 1.1 and 1.0 are refused in the handshake. */
+Test(ingest, tls_below_1_2_is_refused)
+{
+	start(NULL);
+	cr_expect_eq(handshake("-tls1_3"), 0, "TLS 1.3 refused");
+	cr_expect_eq(handshake("-tls1_2"), 0, "TLS 1.2 refused");
+	/* the client would refuse 1.1 itself at OpenSSL 3's default level: lower it */
+	cr_expect_neq(handshake("-tls1_1 -cipher DEFAULT@SECLEVEL=0"), 0, "TLS 1.1 accepted");
+	cr_expect_neq(handshake("-tls1 -cipher DEFAULT@SECLEVEL=0"), 0, "TLS 1.0 accepted");
+	char body[4096];
+	cr_assert_eq(post_vector("prov-a", "a", body, sizeof body), 200);
+}
+
+/* With server.tls_crl, a revoked client certificate is refused in the TLS
+ * handshake, like an expired one; an unregistered but valid one gets as far
+ * as HTTP (403), and a registered one is served. */
+Test(ingest, expired_and_revoked_client_certificates_are_refused)
+{
+	char crl[512];
+	snprintf(crl, sizeof crl, "[server]\ntls_crl = %s/crl.pem\n[ingest]\nsignature_max_age_s = 0\n",
+		 getenv("VOUCHER_TEST_PKI"));
+	start(crl);
+	char out[4096];
+	cr_expect_eq(t_https(&d, "expired", "GET", "/v1/usage-batches/x", NULL, NULL, out, sizeof out), 0,
+		     "an expired certificate got an HTTP answer: %s", out);
+	cr_expect_eq(t_https(&d, "revoked", "GET", "/v1/usage-batches/x", NULL, NULL, out, sizeof out), 0,
+		     "a revoked certificate got an HTTP answer: %s", out);
+	cr_expect_eq(t_https(&d, "prov-c", "GET", "/v1/usage-batches/x", NULL, NULL, out, sizeof out), 403);
+	cr_expect(strstr(out, "unknown_certificate"), "%s", out);
+	cr_expect_eq(post_vector("prov-a", "a", out, sizeof out), 200, "%s", out);
+	cr_expect_eq(count("SELECT count(*) FROM voucher.batches"), 1);
+}
+
+/* ------------------------------------------------------------ hostile input */
+
+#define HREC(fields)                                                                               \
+	"{\"batch_id\":\"h\",\"provider\":\"prov-a\",\"records\":[{\"record_id\":\"h-1\","             \
+	"\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\","                              \
+	"\"category\":\"intelligent_compute\",\"quantity\":\"1\",\"unit\":\"card_hour\","              \
+	"\"started_at\":\"2026-03-01T00:00:00+08:00\",\"ended_at\":\"2026-03-01T01:00:00+08:00\"," fields "}]}"
+
+/* Malformed and malicious bodies, each correctly signed by prov-a: the status
+ * and code SPEC gives, and nothing stored (a record rejected inside a batch:
+ * the batch is answered 200 and stored as evidence, the record is not). */
+Test(ingest, hostile_bodies_get_their_code_and_store_nothing)
+{
+	start(NULL);
+	static const struct {
+		const char *name, *body;
+		int status;
+		const char *code;
+	} cases[] = {
+		{"truncated JSON", "{\"batch_id\":\"h\",\"provider\":\"prov-a\",\"records\":[{\"record_id\":", 400,
+		 "malformed_json"},
+		{"trailing garbage", HREC("\"amount_fen\":1,\"contract_id\":\"C\"") "x", 400, "malformed_json"},
+		{"huge real", HREC("\"amount_fen\":1e400,\"contract_id\":\"C\""), 400, "malformed_json"},
+		{"huge integer", HREC("\"amount_fen\":123456789012345678901234567890,\"contract_id\":\"C\""), 400,
+		 "malformed_json"},
+		{"invalid UTF-8", HREC("\"amount_fen\":1,\"contract_id\":\"\xc0\xaf\""), 400, "malformed_json"},
+		{"NUL escape", HREC("\"amount_fen\":1,\"contract_id\":\"C\\u0000\""), 400, "malformed_json"},
+		{"duplicate key", HREC("\"amount_fen\":1,\"amount_fen\":2,\"contract_id\":\"C\""), 400, "duplicate_key"},
+		{"SQL in batch_id", "{\"batch_id\":\"h'; DROP TABLE voucher.batches; --\",\"provider\":\"prov-a\","
+				    "\"records\":[]}", 400, "invalid_batch_id"},
+		{"control character in batch_id", "{\"batch_id\":\"h\\u0007\",\"provider\":\"prov-a\",\"records\":[]}", 400,
+		 "invalid_batch_id"},
+		{"records of the wrong type", "{\"batch_id\":\"h\",\"provider\":\"prov-a\",\"records\":\"all\"}", 400,
+		 "invalid_body"},
+		{"body for another provider",
+		 "{\"batch_id\":\"h\",\"provider\":\"prov-b\",\"records\":[{\"record_id\":\"h-1\"}]}", 403,
+		 "provider_mismatch"},
+		/* record level: 200, the record listed with its code */
+		{"negative amount", HREC("\"amount_fen\":-1,\"contract_id\":\"C\""), 200, "invalid_amount"},
+		{"amount beyond 10^15 fen", HREC("\"amount_fen\":1000000000000001,\"contract_id\":\"C\""), 200,
+		 "invalid_amount"},
+		{"amount int64 min", HREC("\"amount_fen\":-9223372036854775808,\"contract_id\":\"C\""), 200,
+		 "invalid_amount"},
+		{"amount as a string", HREC("\"amount_fen\":\"100\",\"contract_id\":\"C\""), 200, "wrong_type"},
+		{"amount as a real", HREC("\"amount_fen\":100.0,\"contract_id\":\"C\""), 200, "wrong_type"},
+		{"contract as an object", HREC("\"amount_fen\":1,\"contract_id\":{\"x\":1}"), 200, "wrong_type"},
+		{"control character in contract", HREC("\"amount_fen\":1,\"contract_id\":\"C\\u001b[31m\""), 200,
+		 "invalid_contract_id"},
+		{"unknown field", HREC("\"amount_fen\":1,\"contract_id\":\"C\",\"price\":1"), 200, "unknown_field"},
+		{"nested values", HREC("\"amount_fen\":1,\"contract_id\":\"C\",\"x\":[[[[[[{}]]]]]]"), 200,
+		 "unknown_field"},
+		{"seven fraction digits",
+		 "{\"batch_id\":\"h\",\"provider\":\"prov-a\",\"records\":[{\"record_id\":\"h-1\","
+		 "\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"corpus\","
+		 "\"quantity\":\"1.0000001\",\"unit\":\"item\",\"amount_fen\":1,\"started_at\":\"2026-03-01T00:00:00Z\","
+		 "\"ended_at\":\"2026-03-01T01:00:00Z\",\"contract_id\":\"C\"}]}",
+		 200, "invalid_quantity"},
+		{"credit code with a wrong check character",
+		 "{\"batch_id\":\"h\",\"provider\":\"prov-a\",\"records\":[{\"record_id\":\"h-1\","
+		 "\"enterprise\":\"91330483100000001F\",\"facility\":\"prov-a-wz1\",\"category\":\"corpus\","
+		 "\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":1,\"started_at\":\"2026-03-01T00:00:00Z\","
+		 "\"ended_at\":\"2026-03-01T01:00:00Z\",\"contract_id\":\"C\"}]}",
+		 200, "invalid_enterprise"},
+		{"time without offset",
+		 "{\"batch_id\":\"h\",\"provider\":\"prov-a\",\"records\":[{\"record_id\":\"h-1\","
+		 "\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"corpus\","
+		 "\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":1,\"started_at\":\"2026-03-01T00:00:00\","
+		 "\"ended_at\":\"2026-03-01T01:00:00Z\",\"contract_id\":\"C\"}]}",
+		 200, "invalid_time"},
+	};
+	char out[8192];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int st = post_signed(cases[i].body, out, sizeof out);
+		cr_expect_eq(st, cases[i].status, "%s: status %d: %s", cases[i].name, st, out);
+		char want[96];
+		snprintf(want, sizeof want, "\"code\" : \"%s\"", cases[i].code);
+		char want2[96];
+		snprintf(want2, sizeof want2, "\"code\":\"%s\"", cases[i].code);
+		cr_expect(strstr(out, want) || strstr(out, want2), "%s: no code %s in %s", cases[i].name,
+			  cases[i].code, out);
+		/* a record-level case stores its batch (as evidence); drop it for the next */
+		cr_expect_eq(count("SELECT count(*) FROM voucher.usage_records"), 0, "%s stored a record",
+			     cases[i].name);
+		if (cases[i].status != 200)
+			cr_expect_eq(count("SELECT count(*) FROM voucher.batches"), 0, "%s stored a batch",
+				     cases[i].name);
+		PQclear(PQexec(db, "ALTER TABLE voucher.batches DISABLE TRIGGER batches_append_only;"
+				   "DELETE FROM voucher.batches;"
+				   "ALTER TABLE voucher.batches ENABLE TRIGGER batches_append_only"));
+	}
+	/* SQL in a text field is only text: stored byte for byte */
+	const char *sqlish = HREC("\"amount_fen\":1,\"contract_id\":\"C'); DELETE FROM voucher.usage_records; --\"");
+	cr_assert_eq(post_signed(sqlish, out, sizeof out), 200, "%s", out);
+	cr_expect_str_eq(t_scalar(db, "SELECT contract_id FROM voucher.usage_records"),
+			 "C'); DELETE FROM voucher.usage_records; --");
+}
+
+/* The signing key's validity window and the signature's freshness. */
+Test(ingest, keys_outside_their_validity_and_stale_or_future_signatures_are_refused)
+{
+	start("[ingest]\nsignature_max_age_s = 600\nclock_skew_s = 60\n");
+	/* the vector key pair registered a second time, valid only through 2025 */
+	PQclear(PQexec(db, "INSERT INTO voucher.provider_keys (provider, key_id, alg, public_pem, valid_from, valid_to) "
+			   "SELECT provider, 'prov-a-2025', alg, public_pem, '2025-01-01', '2026-01-01' "
+			   "FROM voucher.provider_keys WHERE key_id = 'prov-a-2026a'"));
+	t_daemon_signal(&d, SIGHUP); /* reload the registry */
+	usleep(500000);
+	const char *body = HREC("\"amount_fen\":1,\"contract_id\":\"C\"");
+	static const struct {
+		const char *keyid;
+		int64_t age_s; /* created = now - age */
+		int status;
+		const char *code;
+	} cases[] = {
+		{"prov-a-2025", 0, 403, "key_not_valid"},     /* expired key */
+		{"prov-a-2026a", 3600, 401, "signature_stale"}, /* older than max age */
+		{"prov-a-2026a", -600, 401, "signature_stale"}, /* in the future beyond the skew */
+		{"prov-b-2026a", 0, 403, "unknown_key"},      /* another provider's key */
+		{"nosuchkey", 0, 403, "unknown_key"},
+	};
+	char out[4096];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char hdr[2048], file[256];
+		t_sign_as("prov-a", cases[i].keyid, (int64_t)time(NULL) - cases[i].age_s, body, strlen(body), file, hdr);
+		int st = t_https(&d, "prov-a", "POST", "/v1/usage-batches", hdr, file, out, sizeof out);
+		unlink(file);
+		cr_expect_eq(st, cases[i].status, "case %zu: %d %s", i, st, out);
+		cr_expect(strstr(out, cases[i].code), "case %zu: %s", i, out);
+	}
+	cr_expect_eq(count("SELECT count(*) FROM voucher.batches"), 0);
+	/* within the window: stored */
+	cr_expect_eq(post_signed(body, out, sizeof out), 200, "%s", out);
+}
+
+/* Headers larger than server.max_header_bytes are refused before any
+ * handler runs (libevent answers 400 itself, in HTML: see README). */
+Test(ingest, oversized_headers_are_refused)
+{
+	start(NULL);
+	buf_t h = BUF_INIT;
+	buf_puts(&h, "Content-Type: application/json\nX-Padding: ");
+	for (int i = 0; i < 20000; i++)
+		buf_putc(&h, 'a');
+	char out[4096];
+	int st = t_https(&d, "prov-a", "POST", "/v1/usage-batches", h.data, t_vector_path("batch-a.json"), out,
+			 sizeof out);
+	buf_free(&h);
+	cr_expect(st == 400 || st == 413 || st == 431 || st == 0, "status %d", st);
+	cr_expect_neq(st, 200);
+	cr_expect_eq(count("SELECT count(*) FROM voucher.batches"), 0);
+	/* the daemon is still there */
+	cr_expect_eq(post_vector("prov-a", "a", out, sizeof out), 200, "%s", out);
 }
