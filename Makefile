@@ -55,7 +55,7 @@ STAMP := bin/.flavour
 $(shell mkdir -p bin; [ "$$(cat $(STAMP) 2>/dev/null)" = "$(OBJDIR)" ] || echo "$(OBJDIR)" > $(STAMP))
 LINK = $(CC) $(LDFLAGS) -o $@ $(filter-out $(STAMP),$^)
 
-.PHONY: all deps test unit demo clean bench-settle bench-verify bench-ingest bench-parse check-valgrind fuzz check-fuzz check-faults
+.PHONY: all deps test unit demo clean bench-settle bench-verify bench-ingest bench-parse check-valgrind fuzz check-fuzz check-faults check-cluster
 all: $(BINS)
 
 $(LIB): $(LIB_OBJ)
@@ -135,6 +135,12 @@ $(OBJDIR)/bench-parse: $(call obj,tests/bench/parse.c) $(LIB)
 check-faults: deps
 	@$(MAKE) --no-print-directory all
 	@sh tests/faults/run.sh
+
+# two voucherd behind HAProxy with one killed, a streaming replica for
+# auditors, a multi-host conninfo (tests/cluster/run.sh, ~30 s)
+check-cluster: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/cluster/run.sh
 
 # libFuzzer targets (clang, ASan + UBSan) for what reads untrusted input:
 # body, signature headers, field validators, programme files, config files.

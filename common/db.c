@@ -6,17 +6,18 @@
 
 static char last_state[6];
 
-PGconn *db_connect(const char *conninfo, const char *prog)
+PGconn *db_connect(const char *conninfo, const char *prog, bool need_primary)
 {
 	if (!conninfo)
 		conninfo = getenv("VOUCHER_DB");
 	if (!conninfo)
 		conninfo = "";
-	const char *keys[] = {"dbname", "fallback_application_name", "options", NULL};
+	/* target_session_attrs before dbname: the conninfo's own value wins */
+	const char *keys[] = {"target_session_attrs", "dbname", "fallback_application_name", "options", NULL};
 	/* dates and times are shown in China Standard Time unless PGTZ says otherwise */
 	const char *opts = getenv("PGTZ") ? "-c client_min_messages=warning"
 					  : "-c client_min_messages=warning -c TimeZone=Asia/Shanghai";
-	const char *vals[] = {conninfo, prog, opts, NULL};
+	const char *vals[] = {need_primary ? "read-write" : "any", conninfo, prog, opts, NULL};
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 	if (!c) {
 		fprintf(stderr, "%s: out of memory connecting to the database\n", prog);

@@ -10,8 +10,12 @@
 
 /* Connects with conninfo if not NULL, else $VOUCHER_DB, else libpq's PG*
  * variables.  On failure prints a message naming what to check to stderr and
- * returns NULL.  application_name is set to prog. */
-PGconn *db_connect(const char *conninfo, const char *prog);
+ * returns NULL.  application_name is set to prog.  A conninfo may name
+ * several hosts ("host=a,b port=5432,5432"): with need_primary the first one
+ * that accepts writes is taken (target_session_attrs=read-write), otherwise
+ * the first that answers (a standby will do); a target_session_attrs in the
+ * conninfo itself wins. */
+PGconn *db_connect(const char *conninfo, const char *prog, bool need_primary);
 
 /* PQexecParams with text parameters and text results.  Returns the result
  * if its status is PGRES_COMMAND_OK or PGRES_TUPLES_OK, else prints

@@ -12,7 +12,7 @@
 PGconn *ctl_conn(ctl_t *ctx)
 {
 	if (!ctx->conn)
-		ctx->conn = db_connect(ctx->db, "voucherctl");
+		ctx->conn = db_connect(ctx->db, "voucherctl", !ctx->read_only);
 	return ctx->conn;
 }
 

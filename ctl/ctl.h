@@ -16,6 +16,7 @@ typedef struct ctl {
 	const char *db;       /* --db CONNINFO or NULL */
 	ctl_format_t format;  /* --format, default table */
 	PGconn *conn;         /* opened lazily by ctl_conn() */
+	bool read_only;       /* the command only reads: a standby will do */
 } ctl_t;
 
 /* Opens the database connection on first use; NULL (message printed) on failure. */

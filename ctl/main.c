@@ -136,6 +136,9 @@ int main(int argc, char **argv)
 			if (!strcmp(c->name, rest[0]))
 				break;
 		if (c->name) {
+			/* auditors may point voucherctl at a standby; every other
+			 * command is sent to the primary of a multi-host conninfo */
+			ctx.read_only = !strcmp(c->name, "audit");
 			rc = c->fn(&ctx, n, rest);
 		} else {
 			fprintf(stderr, "voucherctl: unknown command '%s' (voucherctl --help lists them)\n",

@@ -4,6 +4,11 @@
 #   deploy/local-pg.sh start DIR [PORT]   initialise DIR if empty, start, print the socket dir
 #   deploy/local-pg.sh stop DIR           fast shutdown
 #   deploy/local-pg.sh status DIR
+#   deploy/local-pg.sh replica DIR PORT PRIMARY_DIR PRIMARY_PORT
+#                                         a streaming replica (hot standby) of the
+#                                         cluster in PRIMARY_DIR: pg_basebackup -R,
+#                                         then start; prints its socket dir.  For
+#                                         auditors: read-only, the audit views work.
 #
 # It listens only on a Unix socket in DIR/run (PORT names the socket, default
 # 5433), trusts local connections, and runs as the user 'postgres' when started
@@ -14,7 +19,7 @@ cmd=${1:-}
 dir=${2:-}
 port=${3:-5433}
 bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|status DIR [PORT]" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|status DIR [PORT] | replica DIR PORT PRIMARY_DIR PRIMARY_PORT" >&2; exit 2; }
 [ -x "$bindir/pg_ctl" ] || { echo "$0: PostgreSQL 15 not found in $bindir (make deps installs it)" >&2; exit 1; }
 
 as_pg() {
@@ -75,8 +80,31 @@ stop)
 status)
 	as_pg "$bindir/pg_ctl" -D "$dir/data" status
 	;;
+replica)
+	primary=${4:?usage: $0 replica DIR PORT PRIMARY_DIR PRIMARY_PORT}
+	pport=${5:?usage: $0 replica DIR PORT PRIMARY_DIR PRIMARY_PORT}
+	primary=$(cd "$primary" && pwd)
+	if [ ! -f "$dir/data/PG_VERSION" ]; then
+		# a consistent copy of the primary, streaming the WAL written meanwhile,
+		# with standby.signal and primary_conninfo written (-R)
+		as_pg "$bindir/pg_basebackup" -h "$primary/run" -p "$pport" -U postgres -D "$dir/data" \
+			-R -X stream -c fast >"$dir/basebackup.log" 2>&1 || { cat "$dir/basebackup.log" >&2; exit 1; }
+		as_pg mkdir -p "$dir/run"
+		cat >>"$dir/data/postgresql.conf" <<CONF
+# replica of $primary
+unix_socket_directories = '$dir/run'
+port = $port
+hot_standby = on
+CONF
+	fi
+	if ! as_pg "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+		as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null ||
+			{ tail -20 "$dir/server.log" >&2; exit 1; }
+	fi
+	echo "$dir/run"
+	;;
 *)
-	echo "usage: $0 start|stop|status DIR [PORT]" >&2
+	echo "usage: $0 start|stop|status DIR [PORT] | replica DIR PORT PRIMARY_DIR PRIMARY_PORT" >&2
 	exit 2
 	;;
 esac
