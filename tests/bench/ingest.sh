@@ -125,7 +125,9 @@ if [ -n "${PERF:-}" ]; then
 	perf_pid=$!
 	sleep 0.5
 fi
+lsn0=$(psql -XAtq "$VOUCHER_DB" -c "SELECT pg_current_wal_lsn()")
 $bench --records "$records" --prefix full >"$work/full.out"
+wal=$(psql -XAtq "$VOUCHER_DB" -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0') / $records")
 if [ -n "$perf_pid" ]; then
 	kill -INT "$perf_pid"
 	wait "$perf_pid" || true
@@ -151,4 +153,4 @@ echo "summary: full speed p50 $(lat "$work/full.out" p50_ms) ms, p99 $(lat "$wor
 	"max $(lat "$work/full.out" max_ms) ms"
 echo "summary: at $half records/s (half) p50 $(lat "$work/half.out" p50_ms) ms," \
 	"p99 $(lat "$work/half.out" p99_ms) ms, max $(lat "$work/half.out" max_ms) ms"
-echo "summary: voucherd peak RSS $rss MiB"
+echo "summary: voucherd peak RSS $rss MiB; WAL $(printf '%.0f' "$wal") bytes per record at full speed"
