@@ -55,6 +55,7 @@ int cmd_enterprise(ctl_t *ctx, int argc, char **argv);
 int cmd_program(ctl_t *ctx, int argc, char **argv);   /* settlement/cmd_program.c */
 int cmd_override(ctl_t *ctx, int argc, char **argv);  /* settlement/cmd_program.c */
 int cmd_calendar(ctl_t *ctx, int argc, char **argv);  /* settlement/cmd_calendar.c */
+int cmd_partition(ctl_t *ctx, int argc, char **argv); /* ctl/partition.c */
 int cmd_settle(ctl_t *ctx, int argc, char **argv);    /* settlement/cmd_run.c */
 int cmd_run(ctl_t *ctx, int argc, char **argv);       /* settlement/cmd_run.c */
 int cmd_export(ctl_t *ctx, int argc, char **argv);    /* settlement/cmd_export.c */

@@ -33,6 +33,7 @@ static const char usage_text[] =
 	"  override add --program ID --enterprise USCC --year Y [--rate-bp N] [--cap-fen N] --ref DOC\n"
 	"  calendar load FILE                        official holidays and swapped working days\n"
 	"  calendar list | show YEAR | workdays --from DATE --count N\n"
+	"  partition list | ensure --until YYYY-MM [--from YYYY-MM] | detach --month YYYY-MM\n"
 	"  settle --program ID --period YYYY-MM [--dry-run]\n"
 	"  run list [--program ID] | show RUN\n"
 	"  run approve RUN | publish RUN | disburse RUN --ref PAYMENT_BATCH\n"
@@ -57,6 +58,7 @@ static const struct command commands[] = {
 	{"program", cmd_program},
 	{"override", cmd_override},
 	{"calendar", cmd_calendar},
+	{"partition", cmd_partition},
 	{"settle", cmd_settle},
 	{"run", cmd_run},
 	{"export", cmd_export},

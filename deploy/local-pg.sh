@@ -95,6 +95,10 @@ replica)
 unix_socket_directories = '$dir/run'
 port = $port
 hot_standby = on
+# an audit reads for minutes in one snapshot: the primary keeps the rows it
+# still sees instead of the replay cancelling the audit
+hot_standby_feedback = on
+max_standby_streaming_delay = 5min
 CONF
 	fi
 	if ! as_pg "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then

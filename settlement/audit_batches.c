@@ -520,6 +520,49 @@ static bool verify_orphans(PGconn *c, char *err, size_t errlen)
 	return ok;
 }
 
+/* Every record id ever stored (audit.usage_keys) has its record, unless its
+ * month was archived; and no record is without its id (stored outside
+ * ingest).  Catches a record deleted after it was stored. */
+static bool verify_keys(PGconn *c, char *err, size_t errlen)
+{
+	/* set differences, which PostgreSQL hashes or sorts once; an anti-join
+	 * with ORDER BY ... LIMIT 1 may be planned as a merge on provider alone,
+	 * quadratic in the records of one provider */
+	PGresult *r = PQexec(c, "WITH missing AS (SELECT provider, record_id, ended_at FROM audit.usage_keys "
+				"  EXCEPT ALL SELECT provider, record_id, ended_at FROM audit.usage_records) "
+				"SELECT m.provider, m.record_id, k.batch_id FROM missing m "
+				"JOIN audit.usage_keys k ON k.provider = m.provider AND k.record_id = m.record_id "
+				"WHERE NOT EXISTS (SELECT 1 FROM audit.usage_archives a "
+				"  WHERE a.month = date_trunc('month', m.ended_at AT TIME ZONE 'Asia/Shanghai')::date) "
+				"ORDER BY 1, 2 LIMIT 1");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "reading the record ids: %s", PQerrorMessage(c));
+		PQclear(r);
+		return false;
+	}
+	if (PQntuples(r) == 1) {
+		snprintf(err, errlen, "usage record %s/%s of batch %s is gone (deleted after it was stored)",
+			 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
+		PQclear(r);
+		return false;
+	}
+	PQclear(r);
+	r = PQexec(c, "SELECT provider, record_id FROM (SELECT provider, record_id, ended_at FROM audit.usage_records "
+		      "  EXCEPT ALL SELECT provider, record_id, ended_at FROM audit.usage_keys) x "
+		      "ORDER BY 1, 2 LIMIT 1");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "reading the usage records: %s", PQerrorMessage(c));
+		PQclear(r);
+		return false;
+	}
+	bool ok = PQntuples(r) == 0;
+	if (!ok)
+		snprintf(err, errlen, "usage record %s/%s has no record id of its own (stored outside ingest)",
+			 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+	PQclear(r);
+	return ok;
+}
+
 bool audit_verify_batches(PGconn *c, int64_t *count, char *err, size_t errlen)
 {
 	*count = 0;
@@ -561,7 +604,7 @@ bool audit_verify_batches(PGconn *c, int64_t *count, char *err, size_t errlen)
 	if (declared)
 		close_cursor(c, "audit_batches_verify");
 	if (ok)
-		ok = verify_orphans(c, err, errlen);
+		ok = verify_orphans(c, err, errlen) && verify_keys(c, err, errlen);
 	keyring_free(&st.keys);
 	buf_free(&st.base);
 	tx_leave(c, own);

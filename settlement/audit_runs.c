@@ -86,6 +86,25 @@ bool audit_verify_runs(PGconn *c, int64_t *runs_checked, char *err, size_t errle
 			snprintf(err, errlen, "run %s (%s, %s): has review events but no approval", id, prog, period);
 			goto failed;
 		}
+		/* a year with an archived month: its records are no longer all here */
+		const char *yp[] = {period};
+		PGresult *arch = PQexecParams(c,
+					      "SELECT to_char(min(month), 'YYYY-MM') FROM usage_archives "
+					      "WHERE extract(year FROM month) = substr($1, 1, 4)::integer",
+					      1, NULL, yp, NULL, NULL, 0);
+		if (PQresultStatus(arch) != PGRES_TUPLES_OK) {
+			snprintf(err, errlen, "reading the archived months: %s", PQerrorMessage(c));
+			PQclear(arch);
+			goto failed;
+		}
+		if (!PQgetisnull(arch, 0, 0)) {
+			fprintf(stderr, "audit verify: run %s (%s, %s) not recomputed: %s and maybe other months "
+					"of its year are archived\n",
+				id, prog, period, PQgetvalue(arch, 0, 0));
+			PQclear(arch);
+			continue;
+		}
+		PQclear(arch);
 		run_basis_t basis = {.version = PQgetvalue(runs, i, 3), .as_of = PQgetvalue(runs, i, 4),
 				     .cutoff = PQgetvalue(runs, i, 5), .registry_at = PQgetvalue(runs, i, 6),
 				     .approved_before = PQgetvalue(runs, i, 7), .quiet = true};

@@ -7,7 +7,8 @@
 # 1. voucher-bench builds and signs the batches and writes the rows voucherd
 #    would store (--copy-out);
 # 2. bare COPY: those rows into a table LIKE voucher.usage_records INCLUDING
-#    ALL (the same primary key, indexes and checks), as psql \copy does it:
+#    ALL (the same indexes and checks) with the same unique key (provider,
+#    record_id; voucherd keeps it in usage_keys), as psql \copy does it:
 #    in one stream, and split over as many parallel streams as voucherd has
 #    database connections; the faster of the two is the baseline;
 # 3. full path: the same batches through voucherd (mutual TLS, signature,
@@ -73,7 +74,10 @@ echo "bare COPY..."
 cols="provider, record_id, batch_id, enterprise, facility, category, purpose, quantity, unit,
 	amount_fen, started_at, ended_at, contract_id, invoice_no, adjusts, content_hash"
 cols=$(echo $cols)
-psql -qX "$VOUCHER_DB" -c "CREATE TABLE public.copy_baseline (LIKE voucher.usage_records INCLUDING ALL)"
+# the same columns, checks and indexes, and the same unique key (provider,
+# record_id), which voucherd keeps in voucher.usage_keys
+psql -qX "$VOUCHER_DB" -c "CREATE TABLE public.copy_baseline (LIKE voucher.usage_records INCLUDING ALL,
+	PRIMARY KEY (provider, record_id))"
 psql -qX "$VOUCHER_DB" -c "CHECKPOINT"
 t=$(now)
 psql -qX "$VOUCHER_DB" -c "\\copy public.copy_baseline ($cols) FROM '$work/rows.copy'"

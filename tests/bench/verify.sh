@@ -96,6 +96,9 @@ INSERT INTO voucher.usage_records (provider, record_id, batch_id, enterprise, fa
 SELECT 'bench', record_id, batch_id, enterprise, 'fa', 'intelligent_compute', 1, 'card_hour', amount_fen,
 	started_at, ended_at, 'C', '\x00', now() - interval '1 hour'
 FROM public.stage;
+-- and their record ids, as ingest keeps them
+INSERT INTO voucher.usage_keys (provider, record_id, ended_at, batch_id, content_hash)
+SELECT 'bench', record_id, ended_at, batch_id, '\x00' FROM public.stage;
 ALTER TABLE voucher.usage_records ENABLE TRIGGER usage_records_append_only;
 DROP TABLE public.stage;
 ANALYZE;

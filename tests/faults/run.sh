@@ -143,7 +143,12 @@ sleep 1
 sh deploy/local-pg.sh stop "$work/pg" >/dev/null
 echo "PostgreSQL stopped"
 sleep 1
-code=$(curl -s -o "$work/503.json" -w '%{http_code}' "http://127.0.0.1:$m1/healthz" || true)
+code=000
+for try in 1 2 3; do
+	code=$(curl -s --max-time 5 -o "$work/503.json" -w '%{http_code}' "http://127.0.0.1:$m1/healthz" || true)
+	[ "$code" = 000 ] || break
+	sleep 0.2
+done
 [ "$code" = 503 ] || fail "/healthz said $code while the database was down"
 sleep 2
 sh deploy/local-pg.sh start "$work/pg" $port >/dev/null

@@ -181,6 +181,11 @@ void sf_record(const char *provider, const char *u, const char *facility, const 
 		"quantity, unit, amount_fen, started_at, ended_at, contract_id, adjusts, content_hash) VALUES "
 		"($1, $2, $10, $3, $4, $5, 1, 'card_hour', $6::bigint, $7::timestamptz, $8::timestamptz, 'C', $9, '\\x00')",
 		10, p);
+	/* and its record id, as ingest keeps it */
+	const char *k[] = {provider, id, ended, batch};
+	sf_sqlp("INSERT INTO voucher.usage_keys (provider, record_id, ended_at, batch_id, content_hash) "
+		"VALUES ($1, $2, $3::timestamptz, $4, '\\x00')",
+		4, k);
 }
 
 int sf_ctl(const char *user, const char *args, char *out, size_t outcap, char *err, size_t errcap)

@@ -957,3 +957,122 @@ Test(ingest, oversized_headers_are_refused)
 	/* the daemon is still there */
 	cr_expect_eq(post_vector("prov-a", "a", out, sizeof out), 200, "%s", out);
 }
+
+/* ------------------------------------------------------------ monthly partitions */
+
+/* one plain record of prov-a ending at `ended` (RFC 3339), as a signed batch */
+static int post_one(const char *batch, const char *id, const char *ended, int amount, char *out, size_t cap)
+{
+	char body[1024];
+	snprintf(body, sizeof body,
+		 "{\"batch_id\":\"%s\",\"provider\":\"prov-a\",\"records\":[{\"record_id\":\"%s\","
+		 "\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"corpus\","
+		 "\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":%d,\"started_at\":\"%s\",\"ended_at\":\"%s\","
+		 "\"contract_id\":\"C\"}]}",
+		 batch, id, amount, ended, ended);
+	return post_signed(body, out, cap);
+}
+
+static const char *partition_of(const char *id)
+{
+	char q[256];
+	snprintf(q, sizeof q, "SELECT tableoid::regclass::text FROM voucher.usage_records WHERE record_id = '%s'", id);
+	return t_scalar(db, q);
+}
+
+static struct t_ctl_run *verify_as_auditor(void)
+{
+	char au[320];
+	t_conninfo_as(ci, "voucher_auditor", au, sizeof au);
+	return t_ctl(au, "audit verify");
+}
+
+/* Records go to the partition of their month (China time); a month without
+ * one waits in usage_other; an old month is archived whole, keeps refusing
+ * changes, and its record ids still make a record sent again a duplicate. */
+Test(ingest, usage_is_partitioned_by_month_and_old_months_are_archived)
+{
+	start(NULL);
+	char out[4096];
+	/* 2026-03-31 23:30 in Beijing is March there, though still the 31st in UTC */
+	cr_assert_eq(post_one("p-1", "m-03", "2026-03-31T23:30:00+08:00", 100, out, sizeof out), 200, "%s", out);
+	cr_assert_eq(post_one("p-2", "m-04", "2026-04-01T00:30:00+08:00", 100, out, sizeof out), 200, "%s", out);
+	cr_expect_str_eq(partition_of("m-03"), "voucher.usage_2026_03");
+	cr_expect_str_eq(partition_of("m-04"), "voucher.usage_2026_04");
+	/* before the partitions made by the migration: the default partition */
+	cr_assert_eq(post_one("p-3", "m-old", "2023-06-15T12:00:00+08:00", 100, out, sizeof out), 200, "%s", out);
+	cr_expect_str_eq(partition_of("m-old"), "voucher.usage_other");
+
+	struct t_ctl_run *r = t_ctl(ci, "--format csv partition ensure --from 2023-06 --until 2024-05");
+	cr_assert_eq(r->rc, 0, "%s", r->err);
+	cr_expect(strstr(r->out, "2023-06,usage_2023_06,0,records of this month are in usage_other"), "%s", r->out);
+	cr_expect(strstr(r->out, "2024-05,usage_2024_05,1,created"), "%s", r->out);
+	r = t_ctl(ci, "--format csv partition ensure --from 2024-05 --until 2024-05");
+	cr_expect(strstr(r->out, "2024-05,usage_2024_05,0,exists"), "%s", r->out);
+	cr_assert_eq(post_one("p-4", "m-2405", "2024-05-20T10:00:00+08:00", 250, out, sizeof out), 200, "%s", out);
+	cr_expect_str_eq(partition_of("m-2405"), "voucher.usage_2024_05");
+
+	/* this year and last year cannot be archived; an old month can */
+	r = t_ctl(ci, "partition detach --month 2026-03");
+	cr_expect_neq(r->rc, 0);
+	cr_expect(strstr(r->err, "this year or the last"), "%s", r->err);
+	r = t_ctl(ci, "--format csv partition detach --month 2024-05");
+	cr_assert_eq(r->rc, 0, "%s", r->err);
+	cr_expect(strstr(r->out, "2024-05,archive_usage_2024_05,1,2.50,"), "%s", r->out);
+	cr_expect_eq(count("SELECT count(*) FROM voucher.usage_records WHERE record_id = 'm-2405'"), 0);
+	cr_expect_eq(count("SELECT count(*) FROM voucher.archive_usage_2024_05"), 1);
+	r = t_ctl(ci, "partition detach --month 2024-05");
+	cr_expect_neq(r->rc, 0, "archived twice");
+	r = t_ctl(ci, "--format csv partition list");
+	cr_expect(strstr(r->out, "archive_usage_2024_05,2024-05,archived,1"), "%s", r->out);
+	cr_expect(strstr(r->out, "usage_other,,default,"), "%s", r->out);
+	/* the archive still refuses changes, and so does a live partition */
+	PGresult *x = PQexec(db, "UPDATE voucher.archive_usage_2024_05 SET amount_fen = 1");
+	cr_expect_neq(PQresultStatus(x), PGRES_COMMAND_OK, "an archive was changed");
+	PQclear(x);
+	x = PQexec(db, "TRUNCATE voucher.usage_2026_03");
+	cr_expect_neq(PQresultStatus(x), PGRES_COMMAND_OK, "a partition was truncated");
+	PQclear(x);
+	/* an archived month is not created again */
+	r = t_ctl(ci, "--format csv partition ensure --from 2024-05 --until 2024-05");
+	cr_expect(strstr(r->out, "2024-05,usage_2024_05,0,archived"), "%s", r->out);
+
+	/* the archived record sent again: a duplicate (same content) or a conflict */
+	cr_assert_eq(post_one("p-5", "m-2405", "2024-05-20T10:00:00+08:00", 250, out, sizeof out), 200, "%s", out);
+	cr_expect(strstr(out, "\"accepted\" : 0") && strstr(out, "\"duplicates\" : 1"), "%s", out);
+	cr_assert_eq(post_one("p-6", "m-2405", "2024-05-20T10:00:00+08:00", 999, out, sizeof out), 200, "%s", out);
+	cr_expect(strstr(out, "\"code\" : \"conflict\""), "%s", out);
+	cr_expect_eq(count("SELECT count(*) FROM voucher.usage_records WHERE record_id = 'm-2405'"), 0);
+
+	r = verify_as_auditor();
+	cr_expect_eq(r->rc, 0, "%s", r->err);
+}
+
+/* Every stored record id has its record, and every record its id: a record
+ * deleted, or one slipped in beside ingest, is named by audit verify. */
+Test(ingest, verify_catches_a_deleted_or_slipped_in_record)
+{
+	start(NULL);
+	char out[4096];
+	cr_assert_eq(post_one("v-1", "k-1", "2026-03-10T10:00:00+08:00", 100, out, sizeof out), 200, "%s", out);
+	cr_assert_eq(post_one("v-2", "k-2", "2026-03-11T10:00:00+08:00", 100, out, sizeof out), 200, "%s", out);
+	struct t_ctl_run *r = verify_as_auditor();
+	cr_assert_eq(r->rc, 0, "%s", r->err);
+	PQclear(PQexec(db, "CREATE TABLE public.saved AS SELECT * FROM voucher.usage_records WHERE record_id = 'k-2';"
+			   "ALTER TABLE voucher.usage_records DISABLE TRIGGER usage_records_append_only;"
+			   "DELETE FROM voucher.usage_records WHERE record_id = 'k-2';"
+			   "ALTER TABLE voucher.usage_records ENABLE TRIGGER usage_records_append_only"));
+	r = verify_as_auditor();
+	cr_expect_neq(r->rc, 0);
+	cr_expect(strstr(r->out, "prov-a/k-2 of batch v-2 is gone"), "%s", r->out);
+	PQclear(PQexec(db, "INSERT INTO voucher.usage_records SELECT * FROM public.saved"));
+	r = verify_as_auditor();
+	cr_expect_eq(r->rc, 0, "%s", r->err);
+	/* a copy of k-1 under a new id in k-1's batch: not in the signed body, and without its id */
+	PQclear(PQexec(db, "INSERT INTO voucher.usage_records SELECT provider, 'k-9', batch_id, enterprise, facility, "
+			   "category, purpose, quantity, unit, amount_fen, started_at, ended_at, contract_id, invoice_no, "
+			   "adjusts, content_hash, received_at FROM voucher.usage_records WHERE record_id = 'k-1'"));
+	r = verify_as_auditor();
+	cr_expect_neq(r->rc, 0);
+	cr_expect(strstr(r->out, "k-9"), "%s", r->out);
+}
