@@ -501,17 +501,28 @@ done:
 	return ok;
 }
 
+/* The result of a query looking for the first row that breaks a rule, or
+ * NULL with err set if the query failed. */
+static PGresult *first_breach(PGconn *c, const char *sql, const char *reading, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(c, sql);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK)
+		return r;
+	snprintf(err, errlen, "reading the %s: %s", reading, PQerrorMessage(c));
+	PQclear(r);
+	return NULL;
+}
+
 static bool verify_orphans(PGconn *c, char *err, size_t errlen)
 {
-	PGresult *r = PQexec(c, "SELECT u.provider, u.record_id, u.batch_id FROM audit.usage_records u "
-				"WHERE NOT EXISTS (SELECT 1 FROM audit.batches b "
-				"WHERE b.provider = u.provider AND b.batch_id = u.batch_id) "
-				"ORDER BY u.provider, u.batch_id, u.record_id LIMIT 1");
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "reading the usage records: %s", PQerrorMessage(c));
-		PQclear(r);
+	PGresult *r = first_breach(c,
+				   "SELECT u.provider, u.record_id, u.batch_id FROM audit.usage_records u "
+				   "WHERE NOT EXISTS (SELECT 1 FROM audit.batches b "
+				   "WHERE b.provider = u.provider AND b.batch_id = u.batch_id) "
+				   "ORDER BY u.provider, u.batch_id, u.record_id LIMIT 1",
+				   "usage records", err, errlen);
+	if (!r)
 		return false;
-	}
 	bool ok = PQntuples(r) == 0;
 	if (!ok)
 		snprintf(err, errlen, "usage record %s/%s: its batch %s is not stored (a batch was deleted)",
@@ -522,40 +533,38 @@ static bool verify_orphans(PGconn *c, char *err, size_t errlen)
 
 /* Every record id ever stored (audit.usage_keys) has its record, unless its
  * month was archived; and no record is without its id (stored outside
- * ingest).  Catches a record deleted after it was stored. */
+ * ingest).  Catches a record deleted after it was stored.  Set differences,
+ * which PostgreSQL hashes or sorts once: an anti-join with ORDER BY ... LIMIT
+ * 1 may be planned as a merge on provider alone, quadratic in the records of
+ * one provider. */
 static bool verify_keys(PGconn *c, char *err, size_t errlen)
 {
-	/* set differences, which PostgreSQL hashes or sorts once; an anti-join
-	 * with ORDER BY ... LIMIT 1 may be planned as a merge on provider alone,
-	 * quadratic in the records of one provider */
-	PGresult *r = PQexec(c, "WITH missing AS (SELECT provider, record_id, ended_at FROM audit.usage_keys "
-				"  EXCEPT ALL SELECT provider, record_id, ended_at FROM audit.usage_records) "
-				"SELECT m.provider, m.record_id, k.batch_id FROM missing m "
-				"JOIN audit.usage_keys k ON k.provider = m.provider AND k.record_id = m.record_id "
-				"WHERE NOT EXISTS (SELECT 1 FROM audit.usage_archives a "
-				"  WHERE a.month = date_trunc('month', m.ended_at AT TIME ZONE 'Asia/Shanghai')::date) "
-				"ORDER BY 1, 2 LIMIT 1");
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "reading the record ids: %s", PQerrorMessage(c));
-		PQclear(r);
+	PGresult *r = first_breach(c,
+				   "WITH missing AS (SELECT provider, record_id, ended_at FROM audit.usage_keys "
+				   "  EXCEPT ALL SELECT provider, record_id, ended_at FROM audit.usage_records) "
+				   "SELECT m.provider, m.record_id, k.batch_id FROM missing m "
+				   "JOIN audit.usage_keys k ON k.provider = m.provider AND k.record_id = m.record_id "
+				   "WHERE NOT EXISTS (SELECT 1 FROM audit.usage_archives a "
+				   "  WHERE a.month = date_trunc('month', m.ended_at AT TIME ZONE 'Asia/Shanghai')::date) "
+				   "ORDER BY 1, 2 LIMIT 1",
+				   "record ids", err, errlen);
+	if (!r)
 		return false;
-	}
-	if (PQntuples(r) == 1) {
+	bool ok = PQntuples(r) == 0;
+	if (!ok)
 		snprintf(err, errlen, "usage record %s/%s of batch %s is gone (deleted after it was stored)",
 			 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
-		PQclear(r);
-		return false;
-	}
 	PQclear(r);
-	r = PQexec(c, "SELECT provider, record_id FROM (SELECT provider, record_id, ended_at FROM audit.usage_records "
-		      "  EXCEPT ALL SELECT provider, record_id, ended_at FROM audit.usage_keys) x "
-		      "ORDER BY 1, 2 LIMIT 1");
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "reading the usage records: %s", PQerrorMessage(c));
-		PQclear(r);
+	if (!ok)
 		return false;
-	}
-	bool ok = PQntuples(r) == 0;
+	r = first_breach(c,
+			 "SELECT provider, record_id FROM (SELECT provider, record_id, ended_at FROM audit.usage_records "
+			 "  EXCEPT ALL SELECT provider, record_id, ended_at FROM audit.usage_keys) x "
+			 "ORDER BY 1, 2 LIMIT 1",
+			 "usage records", err, errlen);
+	if (!r)
+		return false;
+	ok = PQntuples(r) == 0;
 	if (!ok)
 		snprintf(err, errlen, "usage record %s/%s has no record id of its own (stored outside ingest)",
 			 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));

@@ -215,8 +215,34 @@ DROP TABLE voucher.usage_records_unpartitioned;
 
 ------------------------------------------------------------------ ingest
 
--- as in 004, with the record ids in usage_keys
-CREATE OR REPLACE FUNCTION voucher.ingest_batch(
+-- Stores one signed batch whose signature and field rules the daemon checked.
+--
+-- r_*: the valid records (not rejected, not repeated inside the batch), in
+-- batch order, one array per column, all of the same length: r_index is the
+-- record's position in the body's "records", r_qty the normalized decimal,
+-- r_adj NULL for a plain record;
+-- p_rejected: the records the daemon rejected (JSON array of
+-- {index, record_id, code, detail}); p_dups_in_batch: records the daemon found
+-- repeated inside the batch with identical content.
+--
+-- Returns (200, answer, replay) for a new batch (replay false) or a repeated
+-- batch with the same digest (replay true: the first answer, nothing stored),
+-- (409, NULL, true) for a batch id already used with another digest, and
+-- (403, code, false) when the key is unknown, revoked or not valid at p_created.
+--
+-- Concurrency: the batch id is serialized by an advisory lock, so the same batch
+-- on two connections (or two daemons) is stored once and both get the same
+-- answer.  A record id racing in two batches is stored once: the plain INSERT
+-- of its key in the second waits for the first and fails, and the careful
+-- path then finds the key taken; an adjustment takes a lock on its target so that the net
+-- of a record and its adjustments never drops below 0.
+--
+-- The common case, a batch of new records, is two plain INSERTs (its keys,
+-- its records) with no look-up per record; if a key was taken before, the
+-- unique_violation is caught in a subtransaction and the batch is stored the
+-- careful way: ON CONFLICT DO NOTHING on the keys, only the records whose keys
+-- were taken now, and every record classified from usage_keys.
+CREATE FUNCTION voucher.ingest_batch(
 	p_provider text, p_batch_id text, p_digest text, p_key_id text, p_alg text,
 	p_created timestamptz, p_content_digest text, p_signature_input text, p_signature text,
 	p_body bytea, p_record_count integer, p_rejected jsonb, p_dups_in_batch integer,
@@ -445,6 +471,8 @@ BEGIN
 	RETURN QUERY SELECT 200, v_answer, false;
 END
 $$;
+REVOKE ALL ON FUNCTION voucher.ingest_batch FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION voucher.ingest_batch TO voucher_ingest;
 
 ------------------------------------------------------------------ views and grants
 

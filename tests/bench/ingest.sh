@@ -20,6 +20,7 @@
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+. tests/lib.sh
 records=${RECORDS:-500000}
 batch=${BATCH:-1000}
 conns=${CONNECTIONS:-16}
@@ -48,17 +49,9 @@ sock=$(sh deploy/local-pg.sh start "$work/pg" $port)
 export VOUCHER_DB="host=$sock port=$port user=postgres dbname=bench"
 psql -qX "host=$sock port=$port user=postgres dbname=postgres" -c "CREATE DATABASE bench"
 bin/voucherctl migrate >/dev/null
-sh deploy/dev-ca.sh "$work/pki" client bench >/dev/null
-bin/voucherctl provider add bench --name "bench provider" --uscc 91330483100000001E >/dev/null
-bin/voucherctl provider cert add bench --cert "$work/pki/bench.pem" >/dev/null
-bin/voucherctl provider key add bench k1 --alg ed25519 --pub "$vectors/provider-a.ed25519.pub" \
-	--valid-from 2026-01-01T00:00:00+08:00 >/dev/null
-bin/voucherctl provider facility add bench f1 --division 330483 --class A >/dev/null
+bench_registry
 
-bench="bin/voucher-bench --url https://127.0.0.1:$https_port --ca $work/pki/ca.pem
-	--cert $work/pki/bench.pem --key $work/pki/bench.key
-	--sign-key $vectors/provider-a.ed25519.key --key-id k1 --provider bench --facility f1
-	--batch-size $batch --connections $conns -q"
+bench="$(bench_cmd $https_port) --batch-size $batch --connections $conns"
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), PostgreSQL $(psql -XAtq "$VOUCHER_DB" -c 'SHOW server_version')"
 echo "records=$records batch_size=$batch connections=$conns fsync=on voucherd: database.connections=$db_conns group_max=$group_max"
@@ -115,12 +108,7 @@ level = warn
 CONF
 bin/voucherd -c "$work/voucherd.conf" 2>"$work/voucherd.log" &
 daemon_pid=$!
-i=0
-until curl -sf "http://127.0.0.1:$metrics_port/healthz" >/dev/null 2>&1; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || { echo "bench-ingest: voucherd did not become healthy:" >&2; cat "$work/voucherd.log" >&2; exit 1; }
-	sleep 0.1
-done
+wait_healthy $metrics_port "$work/voucherd.log"
 echo "the full path through voucherd, as fast as it answers..."
 # PERF=FILE: a system-wide perf profile of the full-speed run, to see where the time goes
 perf_pid=

@@ -16,6 +16,7 @@
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+. tests/lib.sh
 vectors=${VOUCHER_VECTORS:-$root/../shared/vectors}
 [ -f "$vectors/provider-a.ed25519.key" ] || { echo "check-cluster: signing keys not found in $vectors" >&2; exit 1; }
 command -v haproxy >/dev/null || { echo "check-cluster: haproxy not installed (make deps)" >&2; exit 1; }
@@ -44,12 +45,7 @@ primary="host=$psock port=$pport dbname=cluster"
 export VOUCHER_DB="$primary user=postgres"
 psql -qX "host=$psock port=$pport user=postgres dbname=postgres" -c "CREATE DATABASE cluster"
 bin/voucherctl migrate >/dev/null
-sh deploy/dev-ca.sh "$work/pki" client bench >/dev/null
-bin/voucherctl provider add bench --name "cluster provider" --uscc 91330483100000001E >/dev/null
-bin/voucherctl provider cert add bench --cert "$work/pki/bench.pem" >/dev/null
-bin/voucherctl provider key add bench k1 --alg ed25519 --pub "$vectors/provider-a.ed25519.pub" \
-	--valid-from 2026-01-01T00:00:00+08:00 >/dev/null
-bin/voucherctl provider facility add bench f1 --division 330483 --class A >/dev/null
+bench_registry
 psql -qX "$VOUCHER_DB" -c "CREATE ROLE cluster_auditor LOGIN IN ROLE voucher_auditor"
 
 say "1. two voucherd behind HAProxy, one killed under load"
@@ -95,19 +91,11 @@ CONF
 haproxy -c -q -f "$work/haproxy.cfg" || fail "the HAProxy configuration is invalid"
 haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
 pids="$pids $!"
-for mp in $m1 $m2; do
-	i=0
-	until curl -sf "http://127.0.0.1:$mp/healthz" >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ $i -lt 150 ] || fail "a voucherd did not become healthy"
-		sleep 0.1
-	done
-done
+wait_healthy $m1 "$work/v1.log"
+wait_healthy $m2 "$work/v2.log"
 sleep 1.5 # HAProxy's first health checks
 # 60,000 records at 15,000/s over 8 connections through the balancer
-bin/voucher-bench --url "https://127.0.0.1:$lb" --ca "$work/pki/ca.pem" --cert "$work/pki/bench.pem" \
-	--key "$work/pki/bench.key" --sign-key "$vectors/provider-a.ed25519.key" --key-id k1 \
-	--provider bench --facility f1 -q --connections 8 --batch-size 500 --records 60000 --rate 15000 \
+$(bench_cmd $lb) --connections 8 --batch-size 500 --records 60000 --rate 15000 \
 	--prefix lb >"$work/lb.out" &
 bpid=$!
 sleep 2

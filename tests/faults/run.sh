@@ -19,6 +19,7 @@
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+. tests/lib.sh
 vectors=${VOUCHER_VECTORS:-$root/../shared/vectors}
 [ -f "$vectors/provider-a.ed25519.key" ] || { echo "check-faults: signing keys not found in $vectors" >&2; exit 1; }
 work=$(mktemp -d /tmp/voucher-faults.XXXXXX)
@@ -43,12 +44,7 @@ admin="host=$sock port=$port user=postgres"
 export VOUCHER_DB="$admin dbname=faults"
 psql -qX "$admin dbname=postgres" -c "CREATE DATABASE faults"
 bin/voucherctl migrate >/dev/null
-sh deploy/dev-ca.sh "$work/pki" client bench >/dev/null
-bin/voucherctl provider add bench --name "faults provider" --uscc 91330483100000001E >/dev/null
-bin/voucherctl provider cert add bench --cert "$work/pki/bench.pem" >/dev/null
-bin/voucherctl provider key add bench k1 --alg ed25519 --pub "$vectors/provider-a.ed25519.pub" \
-	--valid-from 2026-01-01T00:00:00+08:00 >/dev/null
-bin/voucherctl provider facility add bench f1 --division 330483 --class A >/dev/null
+bench_registry
 psql -qX "$VOUCHER_DB" -c "CREATE ROLE faults_auditor LOGIN IN ROLE voucher_auditor"
 
 # conf NAME HTTPS_PORT METRICS_PORT [EXTRA]
@@ -71,12 +67,7 @@ start() {
 	bin/voucherd -c "$work/$1.conf" 2>>"$work/$1.log" &
 	daemon=$!
 	pids="$pids $daemon"
-	i=0
-	until curl -sf "http://127.0.0.1:$2/healthz" >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ $i -lt 150 ] || { cat "$work/$1.log" >&2; fail "voucherd $1 did not become healthy"; }
-		sleep 0.1
-	done
+	wait_healthy "$2" "$work/$1.log"
 }
 # stop PID: SIGTERM, wait, must exit 0
 stop() {
@@ -89,9 +80,7 @@ stop() {
 bench() {
 	bport=$1
 	shift
-	bin/voucher-bench --url "https://127.0.0.1:$bport" --ca "$work/pki/ca.pem" --cert "$work/pki/bench.pem" \
-		--key "$work/pki/bench.key" --sign-key "$vectors/provider-a.ed25519.key" --key-id k1 \
-		--provider bench --facility f1 -q "$@"
+	$(bench_cmd "$bport") "$@"
 }
 field() { awk -v k="$2" '/^result/ { for (i = 2; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' "$1"; }
 sql() { psql -XAtq "$VOUCHER_DB" -c "$1"; }

@@ -1,0 +1,37 @@
+# Shell functions shared by the benchmark, fault and cluster scripts
+# (sourced; they use $work, $vectors and $VOUCHER_DB of the caller).
+
+# bench_registry: a development PKI in $work/pki with a client certificate
+# "bench", and the provider "bench" registered with it, the vector Ed25519 key
+# as k1, and the facility f1, in the database $VOUCHER_DB.
+bench_registry() {
+	sh deploy/dev-ca.sh "$work/pki" client bench >/dev/null
+	bin/voucherctl provider add bench --name "bench provider" --uscc 91330483100000001E >/dev/null
+	bin/voucherctl provider cert add bench --cert "$work/pki/bench.pem" >/dev/null
+	bin/voucherctl provider key add bench k1 --alg ed25519 --pub "$vectors/provider-a.ed25519.pub" \
+		--valid-from 2026-01-01T00:00:00+08:00 >/dev/null
+	bin/voucherctl provider facility add bench f1 --division 330483 --class A >/dev/null
+}
+
+# bench_cmd PORT: the voucher-bench command line for provider bench at
+# https://127.0.0.1:PORT (options follow)
+bench_cmd() {
+	echo "bin/voucher-bench --url https://127.0.0.1:$1 --ca $work/pki/ca.pem --cert $work/pki/bench.pem" \
+		"--key $work/pki/bench.key --sign-key $vectors/provider-a.ed25519.key --key-id k1" \
+		"--provider bench --facility f1 -q"
+}
+
+# wait_healthy METRICS_PORT LOG: until voucherd's /healthz says ok (15 s at
+# most; then the log is shown and the script fails)
+wait_healthy() {
+	i=0
+	until curl -sf "http://127.0.0.1:$1/healthz" >/dev/null 2>&1; do
+		i=$((i + 1))
+		if [ $i -ge 150 ]; then
+			cat "$2" >&2
+			echo "voucherd did not become healthy" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+}
