@@ -894,6 +894,18 @@ Test(ingest, hostile_bodies_get_their_code_and_store_nothing)
 				   "DELETE FROM voucher.batches;"
 				   "ALTER TABLE voucher.batches ENABLE TRIGGER batches_append_only"));
 	}
+	/* JSON nested deeper than the reader takes (2048): malformed, nothing stored */
+	buf_t deep = BUF_INIT;
+	buf_puts(&deep, "{\"batch_id\":\"h\",\"provider\":\"prov-a\",\"records\":[");
+	for (int i = 0; i < 5000; i++)
+		buf_putc(&deep, '[');
+	for (int i = 0; i < 5000; i++)
+		buf_putc(&deep, ']');
+	buf_puts(&deep, "]}");
+	cr_expect_eq(post_signed(deep.data, out, sizeof out), 400, "%s", out);
+	cr_expect(strstr(out, "malformed_json"), "%s", out);
+	buf_free(&deep);
+	cr_expect_eq(count("SELECT count(*) FROM voucher.batches"), 0);
 	/* SQL in a text field is only text: stored byte for byte */
 	const char *sqlish = HREC("\"amount_fen\":1,\"contract_id\":\"C'); DELETE FROM voucher.usage_records; --\"");
 	cr_assert_eq(post_signed(sqlish, out, sizeof out), 200, "%s", out);
