@@ -248,14 +248,13 @@ int t_free_port(void)
 	return ntohs(a.sin_port);
 }
 
-void t_daemon_start(t_daemon_t *d, const char *conninfo, const char *ingest_section)
+/* One attempt: writes the config with fresh ports and starts the daemon.
+ * Returns 1 when healthy, 0 when a port was taken meanwhile (the ports come
+ * from the ephemeral range, where a client connection can take one between
+ * t_free_port() and the daemon's bind: try again), and fails the test on
+ * anything else. */
+static int daemon_try(t_daemon_t *d, const char *conninfo, const char *ingest_section)
 {
-	memset(d, 0, sizeof *d);
-	const char *tmp = getenv("VOUCHER_TEST_TMP") ? getenv("VOUCHER_TEST_TMP") : "/tmp";
-	snprintf(d->dir, sizeof d->dir, "%s/d-XXXXXX", tmp);
-	cr_assert(mkdtemp(d->dir) != NULL);
-	snprintf(d->conf, sizeof d->conf, "%s/voucherd.conf", d->dir);
-	snprintf(d->log, sizeof d->log, "%s/voucherd.log", d->dir);
 	d->port = t_free_port();
 	d->mport = t_free_port();
 	FILE *f = fopen(d->conf, "w");
@@ -271,7 +270,7 @@ void t_daemon_start(t_daemon_t *d, const char *conninfo, const char *ingest_sect
 	fclose(f);
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 2, d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	posix_spawn_file_actions_addopen(&fa, 2, d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	/* VOUCHER_TEST_WRAP (e.g. tests/valgrind-wrap.sh) runs the daemon under a tool */
@@ -286,17 +285,36 @@ void t_daemon_start(t_daemon_t *d, const char *conninfo, const char *ingest_sect
 	for (int i = 0; i < (getenv("VOUCHER_TEST_WRAP") ? 600 : 150); i++) {
 		char out[512];
 		if (t_metrics_get(d, "/healthz", out, sizeof out) == 200)
-			return;
+			return 1;
 		int st;
 		if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
 			d->pid = 0;
 			char *log = t_slurp(d->log, NULL);
+			if (log && strstr(log, "Address already in use")) {
+				free(log);
+				return 0;
+			}
 			cr_assert_fail("voucherd exited at start: %s", log);
 		}
 		usleep(100000);
 	}
 	char *log = t_slurp(d->log, NULL);
 	cr_assert_fail("voucherd not healthy within 15 s: %s", log);
+	return 0;
+}
+
+void t_daemon_start(t_daemon_t *d, const char *conninfo, const char *ingest_section)
+{
+	memset(d, 0, sizeof *d);
+	const char *tmp = getenv("VOUCHER_TEST_TMP") ? getenv("VOUCHER_TEST_TMP") : "/tmp";
+	snprintf(d->dir, sizeof d->dir, "%s/d-XXXXXX", tmp);
+	cr_assert(mkdtemp(d->dir) != NULL);
+	snprintf(d->conf, sizeof d->conf, "%s/voucherd.conf", d->dir);
+	snprintf(d->log, sizeof d->log, "%s/voucherd.log", d->dir);
+	for (int attempt = 0; attempt < 5; attempt++)
+		if (daemon_try(d, conninfo, ingest_section))
+			return;
+	cr_assert_fail("voucherd found no free port in 5 attempts");
 }
 
 void t_daemon_signal(t_daemon_t *d, int sig)
