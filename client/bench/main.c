@@ -41,7 +41,8 @@ typedef struct opts {
 	const char *url, *cert, *key, *ca, *sign_key, *key_id, *alg, *provider, *facility;
 	const char *prefix, *copy_out;
 	unsigned long connections, batch_size, records, enterprises, timeout_s;
-	double duplicates, invalid, rate;
+	unsigned long duplicates_ppm, invalid_ppm; /* fractions, in parts per million */
+	unsigned long rate;                        /* records/s, 0: as fast as answered */
 	bool quiet, no_send;
 } opts_t;
 
@@ -130,12 +131,20 @@ static bool parse_ulong(const char *s, unsigned long min, unsigned long max, uns
 	return true;
 }
 
-static bool parse_frac(const char *s, double lo, double hi, double *out)
+/* A fraction written as a decimal ("0.25", at most 6 fraction digits) in
+ * parts per million, at most max_ppm; no floating point. */
+static bool parse_ppm(const char *s, unsigned long max_ppm, unsigned long *out)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= lo && v <= hi))
+	if (!decimal_valid(s, 6, false))
+		return false;
+	const char *dot = strchr(s, '.');
+	size_t ilen = dot ? (size_t)(dot - s) : strlen(s);
+	if (ilen > 1)
+		return false; /* 0 or 1 before the point */
+	unsigned long v = (unsigned long)(s[0] - '0') * 1000000ul, scale = 100000ul;
+	for (const char *p = dot ? dot + 1 : ""; *p; p++, scale /= 10)
+		v += (unsigned long)(*p - '0') * scale;
+	if (v > max_ppm)
 		return false;
 	*out = v;
 	return true;
@@ -193,16 +202,16 @@ static int parse_args(int argc, char **argv, opts_t *o)
 				bad = "--timeout must be 1..3600 seconds";
 			break;
 		case O_DUP:
-			if (!parse_frac(optarg, 0, 0.9, &o->duplicates))
+			if (!parse_ppm(optarg, 900000, &o->duplicates_ppm))
 				bad = "--duplicates must be a fraction 0..0.9";
 			break;
 		case O_INV:
-			if (!parse_frac(optarg, 0, 1, &o->invalid))
+			if (!parse_ppm(optarg, 1000000, &o->invalid_ppm))
 				bad = "--invalid must be a fraction 0..1";
 			break;
 		case O_RATE:
-			if (!parse_frac(optarg, 1, 1e9, &o->rate))
-				bad = "--rate must be 1..1e9 records/s";
+			if (!parse_ulong(optarg, 1, 1000000000, &o->rate))
+				bad = "--rate must be 1..1000000000 records/s";
 			break;
 		case O_NOSEND: o->no_send = true; break;
 		case 'q': o->quiet = true; break;
@@ -329,8 +338,8 @@ static bool build(bench_t *x, EVP_PKEY *key, sig_alg_t alg)
 	/* each batch: ndup records repeating the first new ones of the batch
 	 * before, then new valid records, then ninv new invalid ones */
 	unsigned long k = 0, prev_first = 0, prev_valid = 0;
-	unsigned long ndup = (unsigned long)(o->duplicates * (double)o->batch_size);
-	unsigned long ninv = (unsigned long)(o->invalid * (double)o->batch_size + 0.5);
+	unsigned long ndup = o->duplicates_ppm * o->batch_size / 1000000ul;
+	unsigned long ninv = (o->invalid_ppm * o->batch_size + 500000ul) / 1000000ul;
 	buf_t cd = BUF_INIT, si = BUF_INIT, sg = BUF_INIT, rec = BUF_INIT;
 	bool ok = true;
 	for (unsigned long bi = 0; bi < x->nbatches && ok; bi++) {
@@ -435,9 +444,10 @@ static void *sender(void *arg)
 		if (bi >= x->nbatches || x->stop)
 			break;
 		batch_t *b = &x->batches[bi];
-		if (o->rate > 0) {
+		if (o->rate) {
 			/* batch bi is due when the records before it have had their time */
-			int64_t due = x->t0_us + (int64_t)((double)(bi * o->batch_size) / o->rate * 1e6);
+			/* bi * batch_size <= 10^8 records: times 10^6 fits in int64 */
+			int64_t due = x->t0_us + (int64_t)(bi * o->batch_size) * 1000000 / (int64_t)o->rate;
 			int64_t now = mono_us();
 			if (due > now)
 				usleep((useconds_t)(due - now));
@@ -492,17 +502,24 @@ static int cmp_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* the nearest-rank percentile of sorted values */
-static double pct_ms(const int64_t *v, unsigned long n, double p)
+/* the nearest-rank p-th percentile (1..100) of sorted values */
+static int64_t pct(const int64_t *v, unsigned long n, unsigned long p)
 {
 	if (!n)
 		return 0;
-	unsigned long r = (unsigned long)(p / 100.0 * (double)n + 0.999999);
+	unsigned long r = (p * n + 99) / 100; /* ceil(p/100 * n) */
 	if (r < 1)
 		r = 1;
 	if (r > n)
 		r = n;
-	return (double)v[r - 1] / 1000.0;
+	return v[r - 1];
+}
+
+/* microseconds as "<ms>.<tenths>" */
+static const char *ms1(int64_t us, char out[32])
+{
+	snprintf(out, 32, "%" PRId64 ".%" PRId64, us / 1000, us % 1000 / 100);
+	return out;
 }
 
 static void *progress(void *arg)
@@ -513,8 +530,8 @@ static void *progress(void *arg)
 		unsigned long sent = atomic_load(&x->next);
 		if (sent > x->nbatches)
 			sent = x->nbatches;
-		fprintf(stderr, "voucher-bench: %.1f s, %lu of %lu batches started\n",
-			(double)(mono_us() - x->t0_us) / 1e6, sent, x->nbatches);
+		fprintf(stderr, "voucher-bench: %" PRId64 " s, %lu of %lu batches started\n",
+			(mono_us() - x->t0_us) / 1000000, sent, x->nbatches);
 	}
 	return NULL;
 }
@@ -576,13 +593,16 @@ int main(int argc, char **argv)
 		pthread_join(prog, NULL);
 
 	qsort(x.lat_us, x.nbatches, sizeof *x.lat_us, cmp_i64);
-	double secs = (double)elapsed / 1e6;
-	printf("result records=%lu batches=%lu connections=%lu batch_size=%lu seconds=%.3f "
-	       "records_per_s=%.0f p50_ms=%.1f p99_ms=%.1f max_ms=%.1f accepted=%lu duplicates=%lu "
+	if (elapsed < 1)
+		elapsed = 1;
+	char p50[32], p99[32], pmax[32];
+	printf("result records=%lu batches=%lu connections=%lu batch_size=%lu seconds=%" PRId64 ".%03" PRId64 " "
+	       "records_per_s=%" PRId64 " p50_ms=%s p99_ms=%s max_ms=%s accepted=%lu duplicates=%lu "
 	       "rejected=%lu failed=%lu retries=%lu late=%lu\n",
-	       x.o.records, x.nbatches, x.o.connections, x.o.batch_size, secs,
-	       (double)x.o.records / secs, pct_ms(x.lat_us, x.nbatches, 50),
-	       pct_ms(x.lat_us, x.nbatches, 99), pct_ms(x.lat_us, x.nbatches, 100), x.accepted,
+	       x.o.records, x.nbatches, x.o.connections, x.o.batch_size, elapsed / 1000000,
+	       elapsed / 1000 % 1000, (int64_t)x.o.records * 1000000 / elapsed,
+	       ms1(pct(x.lat_us, x.nbatches, 50), p50), ms1(pct(x.lat_us, x.nbatches, 99), p99),
+	       ms1(pct(x.lat_us, x.nbatches, 100), pmax), x.accepted,
 	       x.duplicates, x.rejected, x.failed, x.retries, (unsigned long)atomic_load(&x.late));
 	for (int i = 0; i < x.ncodes; i++)
 		printf("answers status=%d code=%s count=%lu\n", x.codes[i].status, x.codes[i].code,
