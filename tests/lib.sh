@@ -35,3 +35,25 @@ wait_healthy() {
 		sleep 0.1
 	done
 }
+
+# script_setup NAME: the common start of a check script ($script names it in
+# messages): the vectors, a work directory /tmp/voucher-NAME.XXXXXX, and a
+# cleanup at exit that kills $pids, stops the clusters in $work/pg and
+# $work/replica, and removes $work unless KEEP is set.
+script_setup() {
+	script=check-$1
+	vectors=${VOUCHER_VECTORS:-$root/../shared/vectors}
+	[ -f "$vectors/provider-a.ed25519.key" ] || { echo "$script: signing keys not found in $vectors" >&2; exit 1; }
+	work=$(mktemp -d "/tmp/voucher-$1.XXXXXX")
+	chmod 755 "$work"
+	pids=""
+	trap script_cleanup EXIT INT TERM
+}
+script_cleanup() {
+	for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
+	for d in replica pg; do sh deploy/local-pg.sh stop "$work/$d" >/dev/null 2>&1 || true; done
+	[ -n "${KEEP:-}" ] || rm -rf "$work"
+}
+# fail MESSAGE: says so and exits 1 (the cleanup runs)
+fail() { echo "$script: FAILED: $*" >&2; exit 1; }
+say() { printf '\n== %s\n' "$*"; }

@@ -17,11 +17,8 @@ set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 . tests/lib.sh
-vectors=${VOUCHER_VECTORS:-$root/../shared/vectors}
-[ -f "$vectors/provider-a.ed25519.key" ] || { echo "check-cluster: signing keys not found in $vectors" >&2; exit 1; }
-command -v haproxy >/dev/null || { echo "check-cluster: haproxy not installed (make deps)" >&2; exit 1; }
-work=$(mktemp -d /tmp/voucher-cluster.XXXXXX)
-chmod 755 "$work"
+script_setup cluster
+command -v haproxy >/dev/null || { echo "$script: haproxy not installed (make deps)" >&2; exit 1; }
 pport=5444
 rport=5445
 lb=18843
@@ -29,16 +26,6 @@ p1=18841
 p2=18842
 m1=19587
 m2=19588
-pids=""
-cleanup() {
-	for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
-	sh deploy/local-pg.sh stop "$work/replica" >/dev/null 2>&1 || true
-	sh deploy/local-pg.sh stop "$work/pg" >/dev/null 2>&1 || true
-	[ -n "${KEEP:-}" ] || rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-fail() { echo "check-cluster: FAILED: $*" >&2; exit 1; }
-say() { printf '\n== %s\n' "$*"; }
 
 psock=$(sh deploy/local-pg.sh start "$work/pg" $pport)
 primary="host=$psock port=$pport dbname=cluster"

@@ -20,24 +20,12 @@ set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 . tests/lib.sh
-vectors=${VOUCHER_VECTORS:-$root/../shared/vectors}
-[ -f "$vectors/provider-a.ed25519.key" ] || { echo "check-faults: signing keys not found in $vectors" >&2; exit 1; }
-work=$(mktemp -d /tmp/voucher-faults.XXXXXX)
-chmod 755 "$work"
+script_setup faults
 port=5443
 p1=18743
 p2=18744
 m1=19487
 m2=19488
-pids=""
-cleanup() {
-	for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
-	sh deploy/local-pg.sh stop "$work/pg" >/dev/null 2>&1 || true
-	[ -n "${KEEP:-}" ] || rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-fail() { echo "check-faults: FAILED: $*" >&2; exit 1; }
-say() { printf '\n== %s\n' "$*"; }
 
 sock=$(sh deploy/local-pg.sh start "$work/pg" $port)
 admin="host=$sock port=$port user=postgres"
