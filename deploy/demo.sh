@@ -11,7 +11,7 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-vectors=${VOUCHER_VECTORS:-$root/../shared/vectors}
+vectors=${VOUCHER_VECTORS:-$root/tests/vectors}
 [ -f "$vectors/provider-a.ed25519.key" ] || { echo "demo: signing keys not found in $vectors" >&2; exit 1; }
 
 var=$root/var/demo

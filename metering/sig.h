@@ -4,7 +4,7 @@
  * components are exactly ("@method" "@path" "content-digest") with the
  * parameters created, keyid and alg (in any order, each exactly once, no
  * others), alg "ed25519" or "sm2-sm3" (SM2 with SM3, distinguishing ID
- * "1234567812345678", DER-encoded signature).  Test vectors: shared/vectors/.
+ * "1234567812345678", DER-encoded signature).  Test vectors: tests/vectors/.
  *
  * Parsers take NUL-terminated header values and never read past them.
  */
@@ -59,7 +59,7 @@ sig_err_t sig_input_parse(const char *header, sig_input_t *out);
 sig_err_t sig_value_parse(const char *header, const char *label, uint8_t *sig, size_t cap,
 			  size_t *siglen);
 
-/* The RFC 9421 signature base, byte-exact with shared/vectors/<name>.signature-base
+/* The RFC 9421 signature base, byte-exact with tests/vectors/<name>.signature-base
  * (lines joined by "\n", no trailing newline). */
 void sig_base(buf_t *out, const char *method, const char *path, const char *content_digest,
 	      const sig_input_t *in);

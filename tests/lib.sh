@@ -42,7 +42,7 @@ wait_healthy() {
 # $work/replica, and removes $work unless KEEP is set.
 script_setup() {
 	script=check-$1
-	vectors=${VOUCHER_VECTORS:-$root/../shared/vectors}
+	vectors=${VOUCHER_VECTORS:-$root/tests/vectors}
 	[ -f "$vectors/provider-a.ed25519.key" ] || { echo "$script: signing keys not found in $vectors" >&2; exit 1; }
 	work=$(mktemp -d "/tmp/voucher-$1.XXXXXX")
 	chmod 755 "$work"

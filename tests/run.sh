@@ -12,7 +12,7 @@ cd "$root"
 for b in bin/voucherd bin/voucherctl bin/voucher-push bin/tests; do
 	[ -x "$b" ] || { echo "tests/run.sh: $b is missing: run make first" >&2; exit 1; }
 done
-vectors=${VOUCHER_VECTORS:-$root/../shared/vectors}
+vectors=${VOUCHER_VECTORS:-$root/tests/vectors}
 [ -f "$vectors/batch-a.json" ] || { echo "tests/run.sh: test vectors not found at $vectors" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/voucher-test.XXXXXX)
@@ -23,7 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-port=5433
+port=${VOUCHER_TEST_PORT:-5433}
 sock=$(PG_FSYNC=off sh deploy/local-pg.sh start "$work/pg" $port)
 admin="host=$sock port=$port user=postgres"
 psql -q -X "$admin dbname=postgres" -c "CREATE DATABASE voucher_template" >/dev/null

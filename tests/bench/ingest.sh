@@ -26,7 +26,7 @@ batch=${BATCH:-1000}
 conns=${CONNECTIONS:-16}
 db_conns=${DB_CONNECTIONS:-2}
 group_max=${GROUP_MAX:-32}
-vectors=${VOUCHER_VECTORS:-$root/../shared/vectors}
+vectors=${VOUCHER_VECTORS:-$root/tests/vectors}
 [ -f "$vectors/provider-a.ed25519.key" ] || { echo "bench-ingest: signing keys not found in $vectors" >&2; exit 1; }
 work=$(mktemp -d /tmp/voucher-bench.XXXXXX)
 chmod 755 "$work"

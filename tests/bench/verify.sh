@@ -15,7 +15,7 @@ cd "$root"
 records=${RECORDS:-1000000}
 ents=${ENTERPRISES:-100000}
 batches=${BATCHES:-100}
-vectors=${VOUCHER_VECTORS:-$root/../shared/vectors}
+vectors=${VOUCHER_VECTORS:-$root/tests/vectors}
 work=$(mktemp -d /tmp/voucher-bench.XXXXXX)
 chmod 755 "$work"
 [ -n "${KEEP:-}" ] || trap 'PG_FSYNC=off sh deploy/local-pg.sh stop "$work/pg" >/dev/null 2>&1; rm -rf "$work"' EXIT INT TERM

@@ -140,7 +140,7 @@ const char *t_vector_path(const char *name)
 	static char slots[4][1024];
 	static unsigned i;
 	char *o = slots[i++ % 4];
-	const char *dir = getenv("VOUCHER_VECTORS") ? getenv("VOUCHER_VECTORS") : "../shared/vectors";
+	const char *dir = getenv("VOUCHER_VECTORS") ? getenv("VOUCHER_VECTORS") : "tests/vectors";
 	snprintf(o, 1024, "%s/%s", dir, name);
 	return o;
 }

@@ -7,7 +7,7 @@
  *   VOUCHER_TEST_PGPORT   its port
  *   VOUCHER_TEST_TEMPLATE the migrated template database
  *   VOUCHER_TEST_ROOT     the repository root (bin/, tests/, shared vectors)
- *   VOUCHER_VECTORS       ../shared/vectors
+ *   VOUCHER_VECTORS       tests/vectors
  * Tests that need them call t_require_db() first, which skips the test when
  * they are missing (e.g. `bin/tests` run by hand without the harness). */
 #ifndef VOUCHER_TEST_SUPPORT_H

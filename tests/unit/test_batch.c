@@ -14,7 +14,7 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Exact copies of /work/shared/vectors/batch-a.json and batch-b.json. */
+/* Exact copies of tests/vectors/batch-a.json and batch-b.json. */
 static const char BATCH_A[] =
 	"{\"batch_id\":\"prov-a-20260302-000001\",\"provider\":\"prov-a\",\"records\":[{\"record_id\":\"r-000001\","
 	"\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"intelligent_compute\","

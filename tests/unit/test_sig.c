@@ -1,6 +1,6 @@
-/* Unit tests for metering/sig.c against shared/vectors.
+/* Unit tests for metering/sig.c against tests/vectors.
  *
- * Vectors are found in $VOUCHER_VECTORS, else ../shared/vectors (relative to
+ * Vectors are found in $VOUCHER_VECTORS, else tests/vectors (relative to
  * the repository root, which is the working directory of the tests).
  */
 #include <criterion/criterion.h>
@@ -30,7 +30,7 @@ static const char *vec_path(const char *name)
 	static char path[4096];
 	const char *dir = getenv("VOUCHER_VECTORS");
 	if (!dir || !*dir)
-		dir = "../shared/vectors";
+		dir = "tests/vectors";
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	return path;
 }
