@@ -1,4 +1,4 @@
-/* voucherd: the ingest daemon.  See SPEC "Ingest protocol" and "Operations".
+/* voucherd: the ingest daemon.  See docs/protocol.md and README.md "voucherd".
  *
  *   voucherd -c FILE          run
  *   voucherd -c FILE --check  validate the config and TLS files, then exit

@@ -1,8 +1,8 @@
 /* batch: strict parsing and field rules of usage batches (see batch.h).
  *
- * Choices where SPEC is silent:
+ * Choices where the protocol (docs/protocol.md) was silent:
  * - JSON null is never "absent": for a required or an optional field it is wrong_type.
- * - Rule order in a record: unknown keys, then the fields in SPEC order, each
+ * - Rule order in a record: unknown keys, then the fields in protocol order, each
  *   missing -> type -> content; the first broken rule is reported.
  * - A well-formed body that is not an object (e.g. "[]", "7") is invalid_body;
  *   a missing batch_id is invalid_body, a present but bad one invalid_batch_id.
@@ -25,7 +25,7 @@
 #define MAX_AMOUNT_FEN 1000000000000000LL /* 10^15 fen; |amount_fen| above it is refused */
 #define QTY_MAX_FRAC 6
 
-/* Record fields in SPEC order (also the order of the canonical encoding). */
+/* Record fields in protocol order (also the order of the canonical encoding). */
 enum {
 	F_RECORD_ID,
 	F_ENTERPRISE,
@@ -115,7 +115,7 @@ static const char *str_field(meter_record_t *r, const mj_value_t *v, int f)
 
 /* Checks one record against every rule that needs no database; on the first
  * broken rule sets r->reject_code and stops.  Rule order: unknown keys, then
- * the fields in SPEC order (missing, type, content). */
+ * the fields in protocol order (missing, type, content). */
 static void check_record(meter_record_t *r, const mj_value_t *obj, int64_t future_limit_us)
 {
 	if (obj->type != MJ_OBJECT) {

@@ -2,8 +2,8 @@
  * validated record by record.
  *
  * The body is {"batch_id": str, "provider": str, "records": [record, ...]}
- * (no other keys; duplicate keys anywhere are refused; see SPEC "Ingest
- * protocol").  A body that is not that shape is refused whole
+ * (no other keys; duplicate keys anywhere are refused; see docs/protocol.md,
+ * "The body").  A body that is not that shape is refused whole
  * (meter_batch_parse returns false).  A record that breaks a field rule is
  * rejected alone: its reject_code is set and it is not stored.
  *
@@ -25,7 +25,7 @@
 /* Stable per-record rejection codes (returned to providers; never renamed). */
 #define REJ_INVALID_RECORD "invalid_record"       /* not an object */
 #define REJ_MISSING_FIELD "missing_field"         /* a required field is absent */
-#define REJ_UNKNOWN_FIELD "unknown_field"         /* a field SPEC does not define */
+#define REJ_UNKNOWN_FIELD "unknown_field"         /* a field docs/protocol.md does not define */
 #define REJ_WRONG_TYPE "wrong_type"               /* e.g. amount_fen not an integer */
 #define REJ_RECORD_ID "invalid_record_id"
 #define REJ_ENTERPRISE "invalid_enterprise"       /* not a valid USCC */

@@ -24,7 +24,7 @@
  * (a batch deleted with the triggers switched off leaves orphans behind).
  * Public keys are loaded once per (provider, key_id).
  *
- * The Merkle tree (SPEC: "stored batches are covered ... by a Merkle tree"),
+ * The Merkle tree (README.md "Ledger and audit": the Merkle root over the stored batches),
  * RFC 6962 style, over the batches in seq order:
  *   leaf(i)   = SHA-256(0x00 || canon(batch i))
  *   node      = SHA-256(0x01 || left || right)

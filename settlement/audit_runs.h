@@ -1,4 +1,4 @@
-/* audit_runs: audit verify's recomputation of approved runs (SPEC "Ledger and
+/* audit_runs: audit verify's recomputation of approved runs (README.md "Ledger and
  * audit": "every approved run by recomputing it from the stored records and
  * its program version").
  *

@@ -1,4 +1,4 @@
-/* calendar: China's official working-day calendar (POLICIES.md rule 8: the
+/* calendar: China's official working-day calendar (docs/policies.md rule 8: the
  * public notice of a run lasts 5 working days).
  *
  * A day is a working day if it is Monday-Friday and not an official holiday

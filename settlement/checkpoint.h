@@ -1,5 +1,5 @@
 /* checkpoint: a signed statement of the ledger head and the batches' Merkle
- * root, kept outside the database (SPEC "Ledger and audit"), and the proof
+ * root, kept outside the database (README.md "Ledger and audit"), and the proof
  * that today's database is an append-only extension of it.
  *
  * The file (UTF-8 text, "\n" line ends, exactly these lines in this order):

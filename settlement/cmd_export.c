@@ -1,6 +1,6 @@
 /* voucherctl export and statement: the spreadsheets finance staff hand to the
  * treasury, and the statement (对账单) an enterprise checks its subsidy with
- * (SPEC "Commands", "Settlement": payee enterprise or provider).
+ * (README.md "Settlement"; docs/policies.md "Terms": payee enterprise or provider).
  *
  * export RUN --format csv|xlsx --out FILE
  *   The run's lines with Chinese headers.  The programme is parsed from the

@@ -1,5 +1,5 @@
 /* voucherctl settle, and run list | show | approve | publish | disburse:
- * the monthly run and its review chain (SPEC "Settlement", POLICIES rule 8). */
+ * the monthly run and its review chain (README.md "Settlement", docs/policies.md rule 8). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,7 +144,7 @@ static int run_list(ctl_t *ctx, int argc, char **argv)
 	return ok ? CTL_OK : CTL_FAIL;
 }
 
-/* The run show columns of SPEC, in order. */
+/* The run show columns (README.md "Settlement"), in order. */
 static const out_col_t line_cols[] = {
 	{"run_id", OUT_INT},
 	{"program", OUT_TEXT},

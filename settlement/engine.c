@@ -1,4 +1,4 @@
-/* engine: POLICIES.md "Rules every program follows" 1-7 for one run of one
+/* engine: docs/policies.md "Rules every programme follows" 1-7 for one run of one
  * programme, in memory (see engine.h for the contract).
  *
  * Shape of the computation, O(groups + ents log ents):
@@ -13,7 +13,7 @@
  * depend on the order of the input.  Every other addition is checked with
  * money_add / money_sub.  No floating point.
  *
- * Choices where POLICIES.md is silent are marked "CHOICE:" below. */
+ * Choices where docs/policies.md is silent are marked "CHOICE:" below. */
 #include "settlement/engine.h"
 
 #include <stdarg.h>

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* record categories (SPEC) */
+/* record categories (docs/protocol.md) */
 typedef enum {
 	CAT_INTELLIGENT_COMPUTE,
 	CAT_SUPERCOMPUTING,
@@ -35,7 +35,7 @@ typedef enum {
 	CAT_COUNT
 } category_t;
 
-/* enterprise flags (POLICIES "Terms"); bit i = 1 << i */
+/* enterprise flags (docs/policies.md "Terms"); bit i = 1 << i */
 typedef enum {
 	FLAG_SME,
 	FLAG_MODEL_DEVELOPER,

@@ -1,5 +1,5 @@
 /* run: one settlement run of one programme for one month, from the database
- * to the engine and back (SPEC "Settlement", POLICIES rule 5 and 8).
+ * to the engine and back (README.md "Settlement", docs/policies.md rules 5 and 8).
  *
  * settle_run() reads, in one REPEATABLE READ transaction, the programme's
  * newest version (and the partners of its exclusivity group), every usage

@@ -1,6 +1,6 @@
 -- Runs before every migration, as the user running `voucherctl migrate`
 -- (a superuser, or a role with CREATEROLE that is a member of voucher_owner).
--- Idempotent: creates the roles of SPEC "Ledger and audit" if they are missing.
+-- Idempotent: creates the roles of README.md "Database" if they are missing.
 --
 --   voucher_owner    owns every object; cannot log in; migrations run as it
 --   voucher_ingest   the daemon: may only call the ingest functions

@@ -1,5 +1,5 @@
 -- Settlement: programme versions, overrides, the official calendar, runs and
--- their review chain (POLICIES.md rule 8, SPEC "Settlement").
+-- their review chain (docs/policies.md rule 8, README.md "Settlement").
 
 -- A programme file, stored whole; its version is the SHA-256 of its bytes.
 -- A changed file is a new version; a version never changes.

@@ -1,4 +1,4 @@
--- The ledger: double entry, append only, hash-chained (SPEC "Ledger and audit").
+-- The ledger: double entry, append only, hash-chained (README.md "Ledger and audit").
 --
 -- Every posting moves amount_fen from the credit account to the debit
 -- account; an account's balance is the sum of its debits minus the sum of its

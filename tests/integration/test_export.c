@@ -1,5 +1,5 @@
 /* voucherctl export (csv, xlsx) and statement against a real database, with
- * two finance users: a Jiaxing run worked out by hand from POLICIES.md, with
+ * two finance users: a Jiaxing run worked out by hand from docs/policies.md, with
  * enterprise names that need csv quoting and formula protection. */
 #include <criterion/criterion.h>
 #include <jansson.h>

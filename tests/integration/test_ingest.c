@@ -813,7 +813,7 @@ Test(ingest, expired_and_revoked_client_certificates_are_refused)
 	"\"started_at\":\"2026-03-01T00:00:00+08:00\",\"ended_at\":\"2026-03-01T01:00:00+08:00\"," fields "}]}"
 
 /* Malformed and malicious bodies, each correctly signed by prov-a: the status
- * and code SPEC gives, and nothing stored (a record rejected inside a batch:
+ * and code docs/protocol.md gives, and nothing stored (a record rejected inside a batch:
  * the batch is answered 200 and stored as evidence, the record is not). */
 Test(ingest, hostile_bodies_get_their_code_and_store_nothing)
 {

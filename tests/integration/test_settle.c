@@ -1,5 +1,5 @@
 /* Settlement through voucherctl against a real database, with two finance
- * users: figures worked out by hand from POLICIES.md. */
+ * users: figures worked out by hand from docs/policies.md. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,7 +149,7 @@ Test(settle, jiaxing_month_review_chain_late_record_and_refund)
 	cr_assert_str_eq(field(may, e1, C_PAY), "-35000.00");
 	cr_assert_str_eq(field(may, e1, C_STATUS), "recovery");
 
-	/* the run show csv has exactly SPEC's columns */
+	/* the run show csv has exactly the documented columns */
 	char csv[65536];
 	snprintf(args, sizeof args, "--format csv run show %lld", may);
 	cr_assert_eq(sf_ctl("alice", args, csv, sizeof csv, err, sizeof err), 0);

@@ -459,7 +459,7 @@ Test(unit_batch, record_rules)
 
 Test(unit_batch, first_rule_wins)
 {
-	/* unknown fields first, then the fields in SPEC order */
+	/* unknown fields first, then the fields in protocol order */
 	static const struct {
 		const char *name;
 		struct kv set[3];

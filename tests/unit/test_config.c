@@ -1,4 +1,4 @@
-/* voucherd's configuration file: every key of SPEC, defaults, and refusals
+/* voucherd's configuration file: every key of README.md "voucherd", defaults, and refusals
  * that name the key. */
 #include <criterion/criterion.h>
 #include <stdio.h>

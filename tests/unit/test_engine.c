@@ -1,6 +1,6 @@
-/* settlement/engine.c: POLICIES.md rules 1-7, with figures worked out by hand
+/* settlement/engine.c: docs/policies.md rules 1-7, with figures worked out by hand
  * from the policy text.  Programmes are built here as structs (not parsed),
- * following the table in POLICIES.md "The four compute-voucher programs".
+ * following the table in docs/policies.md "The four compute-voucher programmes".
  *
  * Units: amounts in fen; 1万元 = 1,000,000 fen; rates in bp (5000 = 50%). */
 #include <criterion/criterion.h>

@@ -1,5 +1,5 @@
 /* Programme files: every shipped programme parses to exactly the rules of
- * POLICIES.md, a fifth city is only a file, and every malformed file is
+ * docs/policies.md, a fifth city is only a file, and every malformed file is
  * refused with its line and key.
  *
  * Files are read relative to the repository root: $VOUCHER_TEST_ROOT if set,
@@ -91,7 +91,7 @@ static void assert_categories(const program_t *p, const bool want[CAT_COUNT])
 		cr_assert_eq(p->categories[c], want[c], "%s: category %s", p->id, category_name((category_t)c));
 }
 
-/* ---- the four compute-voucher programmes (POLICIES.md table) ---- */
+/* ---- the four compute-voucher programmes (docs/policies.md table) ---- */
 
 Test(unit_program_shipped, jiaxing_compute)
 {
