@@ -209,12 +209,29 @@ void ingest_flow(server_t *srv)
 	}
 }
 
+/* The only two places that change what the waiting requests hold.  Each
+ * re-evaluates reading at once: a request that lowers the count without
+ * asking ingest_flow() could leave reading paused with nothing left to
+ * resume it (a status lookup finishing last did exactly that). */
+static void pending_take(server_t *srv, ingest_req_t *ir)
+{
+	srv->pending++;
+	srv->pending_bytes += ir->bytes;
+	ingest_flow(srv);
+}
+
+static void pending_release(server_t *srv, ingest_req_t *ir)
+{
+	srv->pending--;
+	srv->pending_bytes -= ir->bytes;
+	ir->bytes = 0;
+	ingest_flow(srv);
+}
+
 static void ingest_done(wjob_t *job)
 {
 	ingest_req_t *ir = job->arg;
 	server_t *srv = ir->srv;
-	srv->pending--;
-	srv->pending_bytes -= ir->bytes;
 	struct evhttp_request *req = ir_release(ir);
 	PGresult *r = job->result;
 	if (job->status == WJOB_DB_DOWN) {
@@ -260,8 +277,9 @@ static void ingest_done(wjob_t *job)
 	}
 	if (r)
 		PQclear(r);
+	/* after the answer is queued: resuming may read the next request */
+	pending_release(srv, ir);
 	ir_free(ir);
-	ingest_flow(srv);
 }
 
 /* ------------------------------------------------------------ rate */
@@ -419,6 +437,15 @@ static void handle_post(server_t *srv, struct evhttp_request *req, const char *p
 		return;
 	}
 	const reg_key_t *key = registry_key(srv->registry, provider, sin.keyid);
+	if (!key && registry_bad(srv->registry, "key", provider, sin.keyid)) {
+		/* registered, but its row could not be loaded (logged at load): to
+		 * the caller it is as unknown as a key never registered, since we
+		 * cannot check with it; the detail says where to look */
+		refuse(req, provider, 403, "unknown_key",
+		       "keyid is registered to the calling provider but its public key could not be loaded; "
+		       "ask the operator to register it again");
+		return;
+	}
 	if (!key) {
 		refuse(req, provider, 403, "unknown_key", "keyid is not a key of the calling provider");
 		return;
@@ -532,15 +559,12 @@ static void handle_post(server_t *srv, struct evhttp_request *req, const char *p
 			     "the database is unavailable or busy; retry the same batch later", 2);
 		return;
 	}
-	srv->pending++;
-	srv->pending_bytes += ir->bytes;
-	ingest_flow(srv);
+	pending_take(srv, ir);
 }
 
 static void answer_done(wjob_t *job)
 {
 	ingest_req_t *ir = job->arg;
-	ir->srv->pending--;
 	struct evhttp_request *req = ir_release(ir);
 	PGresult *r = job->result;
 	if (req) {
@@ -556,6 +580,7 @@ static void answer_done(wjob_t *job)
 	}
 	if (r)
 		PQclear(r);
+	pending_release(ir->srv, ir);
 	ir_free(ir);
 }
 
@@ -588,7 +613,8 @@ static void handle_get(server_t *srv, struct evhttp_request *req, const char *pr
 		http_problem(req, 503, "database_unavailable", "the database is unavailable; retry later", 2);
 		return;
 	}
-	srv->pending++;
+	/* a lookup holds no bytes but takes a place in the queue like a batch */
+	pending_take(srv, ir);
 }
 
 static void dispatch(struct evhttp_request *req, void *arg)
@@ -639,6 +665,22 @@ static void dispatch(struct evhttp_request *req, void *arg)
 
 /* ------------------------------------------------------------ registry */
 
+/* Logs the rows of reg left out that prev did not leave out too: a bad row is
+ * logged once when it first appears (or appears again after it was fixed),
+ * not at every refresh.  Names the row, never its key material. */
+static void log_bad_rows(const registry_t *prev, const registry_t *reg)
+{
+	for (size_t i = 0; i < reg->nbad; i++) {
+		const reg_bad_t *b = &reg->bad[i];
+		const reg_bad_t *p = registry_bad(prev, b->kind, b->provider, b->ident);
+		if (p && !strcmp(p->reason, b->reason))
+			continue;
+		log_error("registry_row_skipped", "kind=%s provider=%s %s=%s reason=%s", b->kind,
+			  log_q(b->provider), strcmp(b->kind, "cert") ? "key_id" : "fingerprint",
+			  log_q(b->ident), log_q(b->reason));
+	}
+}
+
 static void registry_done(wjob_t *job)
 {
 	ingest_req_t *ir = job->arg;
@@ -650,11 +692,12 @@ static void registry_done(wjob_t *job)
 		if (reg) {
 			bool first = srv->registry == NULL;
 			bool same = !first && srv->registry->ncerts == reg->ncerts &&
-				    srv->registry->nkeys == reg->nkeys;
+				    srv->registry->nkeys == reg->nkeys && srv->registry->nbad == reg->nbad;
+			log_bad_rows(srv->registry, reg);
 			registry_free(srv->registry);
 			srv->registry = reg;
-			log_emit(same ? LOG_DEBUG : LOG_INFO, "registry_loaded", "certificates=%zu keys=%zu",
-				 reg->ncerts, reg->nkeys);
+			log_emit(same ? LOG_DEBUG : LOG_INFO, "registry_loaded",
+				 "certificates=%zu keys=%zu bad_rows=%zu", reg->ncerts, reg->nkeys, reg->nbad);
 		} else {
 			log_error("registry_invalid", "reason=%s", log_q(err));
 		}

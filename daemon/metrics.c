@@ -135,6 +135,20 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 		   "voucherd_reading_pauses_total %" PRIu64 "\n",
 		   st.queued, st.in_flight, st.conns_up, st.groups_committed, st.reconnects,
 		   srv->pending_bytes, srv->paused ? 1 : 0, srv->pauses);
+	/* the registry as last loaded: rows left out stay out until fixed, so
+	 * this stays above 0 (and can be alerted on) as long as one is broken */
+	const registry_t *reg = srv->registry;
+	buf_printf(&b,
+		   "# HELP voucherd_registry_certificates Client certificates in the loaded registry.\n"
+		   "# TYPE voucherd_registry_certificates gauge\n"
+		   "voucherd_registry_certificates %zu\n"
+		   "# HELP voucherd_registry_keys Signing keys in the loaded registry.\n"
+		   "# TYPE voucherd_registry_keys gauge\n"
+		   "voucherd_registry_keys %zu\n"
+		   "# HELP voucherd_registry_bad_rows Registry rows left out of the last load (unusable key or certificate row).\n"
+		   "# TYPE voucherd_registry_bad_rows gauge\n"
+		   "voucherd_registry_bad_rows %zu\n",
+		   reg ? reg->ncerts : 0, reg ? reg->nkeys : 0, reg ? reg->nbad : 0);
 	struct evbuffer *out = evbuffer_new();
 	evbuffer_add(out, b.data, b.len);
 	buf_free(&b);

@@ -24,43 +24,75 @@ static int cmp_key(const void *a, const void *b)
 	return c ? c : strcmp(x->key_id, y->key_id);
 }
 
+static bool is_fingerprint(const char *s)
+{
+	return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
+}
+
+/* Lists row i as left out; the identifiers are cut to fit (and may be what
+ * was wrong), the reason never quotes the PEM. */
+static void add_bad(registry_t *reg, const char *kind, const char *prov, const char *ident,
+		    const char *reason)
+{
+	reg_bad_t *b = &reg->bad[reg->nbad++];
+	snprintf(b->kind, sizeof b->kind, "%s", kind);
+	snprintf(b->provider, sizeof b->provider, "%s", prov);
+	snprintf(b->ident, sizeof b->ident, "%s", ident);
+	snprintf(b->reason, sizeof b->reason, "%s", reason);
+}
+
 registry_t *registry_build(const PGresult *r, char *err, size_t errlen)
 {
 	registry_t *reg = xcalloc(1, sizeof *reg);
 	int n = PQntuples(r);
 	if (PQnfields(r) != 8) {
 		snprintf(err, errlen, "registry query returned %d columns", PQnfields(r));
-		goto failed;
+		registry_free(reg);
+		return NULL;
 	}
 	reg->certs = xcalloc((size_t)n, sizeof *reg->certs);
 	reg->keys = xcalloc((size_t)n, sizeof *reg->keys);
+	reg->bad = xcalloc((size_t)n, sizeof *reg->bad);
+	/* each row stands alone: one that cannot be used is left out and the
+	 * rest still load, so one provider's broken key stops nobody else */
 	for (int i = 0; i < n; i++) {
 		const char *kind = PQgetvalue(r, i, 0);
 		const char *prov = PQgetvalue(r, i, 1);
 		const char *ident = PQgetvalue(r, i, 2);
-		if (strlen(prov) > 64 || strlen(ident) > 128) {
-			snprintf(err, errlen, "registry row %d: identifier too long", i);
-			goto failed;
+		bool cert = !strcmp(kind, "cert");
+		if (!cert && strcmp(kind, "key") != 0) {
+			add_bad(reg, "?", prov, ident, "unknown kind of row");
+			continue;
 		}
-		if (!strcmp(kind, "cert")) {
+		if (!*prov || strlen(prov) > 64 || !*ident || strlen(ident) > 128) {
+			add_bad(reg, kind, prov, ident, "identifier empty or too long");
+			continue;
+		}
+		if (cert) {
+			if (!is_fingerprint(ident)) {
+				add_bad(reg, kind, prov, ident, "fingerprint is not 64 lowercase hex digits");
+				continue;
+			}
 			reg_cert_t *c = &reg->certs[reg->ncerts++];
 			snprintf(c->fingerprint, sizeof c->fingerprint, "%s", ident);
 			snprintf(c->provider, sizeof c->provider, "%s", prov);
 			continue;
 		}
 		reg_key_t *k = &reg->keys[reg->nkeys];
+		memset(k, 0, sizeof *k);
 		snprintf(k->provider, sizeof k->provider, "%s", prov);
 		snprintf(k->key_id, sizeof k->key_id, "%s", ident);
-		if (!sig_alg_parse(PQgetvalue(r, i, 3), &k->alg)) {
-			snprintf(err, errlen, "key %s/%s: unknown alg", prov, ident);
-			goto failed;
+		if (PQgetisnull(r, i, 3) || !sig_alg_parse(PQgetvalue(r, i, 3), &k->alg)) {
+			add_bad(reg, kind, prov, ident, "unknown alg");
+			continue;
 		}
 		char why[128];
-		k->pub = sig_load_public(PQgetvalue(r, i, 4), (size_t)PQgetlength(r, i, 4), k->alg, why,
+		k->pub = PQgetisnull(r, i, 4) ? NULL :
+			 sig_load_public(PQgetvalue(r, i, 4), (size_t)PQgetlength(r, i, 4), k->alg, why,
 					 sizeof why);
 		if (!k->pub) {
-			snprintf(err, errlen, "key %s/%s: %s", prov, ident, why);
-			goto failed;
+			add_bad(reg, kind, prov, ident, PQgetisnull(r, i, 4) ? "no public key" : why);
+			continue;
 		}
 		k->valid_from = strtoll(PQgetvalue(r, i, 5), NULL, 10);
 		k->valid_to = strtoll(PQgetvalue(r, i, 6), NULL, 10);
@@ -70,9 +102,6 @@ registry_t *registry_build(const PGresult *r, char *err, size_t errlen)
 	qsort(reg->certs, reg->ncerts, sizeof *reg->certs, cmp_cert);
 	qsort(reg->keys, reg->nkeys, sizeof *reg->keys, cmp_key);
 	return reg;
-failed:
-	registry_free(reg);
-	return NULL;
 }
 
 void registry_free(registry_t *reg)
@@ -83,6 +112,7 @@ void registry_free(registry_t *reg)
 		EVP_PKEY_free(reg->keys[i].pub);
 	free(reg->keys);
 	free(reg->certs);
+	free(reg->bad);
 	free(reg);
 }
 
@@ -104,4 +134,17 @@ const reg_key_t *registry_key(const registry_t *reg, const char *provider, const
 	snprintf(probe.provider, sizeof probe.provider, "%s", provider);
 	snprintf(probe.key_id, sizeof probe.key_id, "%s", key_id);
 	return bsearch(&probe, reg->keys, reg->nkeys, sizeof *reg->keys, cmp_key);
+}
+
+const reg_bad_t *registry_bad(const registry_t *reg, const char *kind, const char *provider,
+			      const char *ident)
+{
+	if (!reg)
+		return NULL;
+	for (size_t i = 0; i < reg->nbad; i++) {
+		const reg_bad_t *b = &reg->bad[i];
+		if (!strcmp(b->kind, kind) && !strcmp(b->provider, provider) && !strcmp(b->ident, ident))
+			return b;
+	}
+	return NULL;
 }

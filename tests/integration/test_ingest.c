@@ -1088,3 +1088,222 @@ Test(ingest, verify_catches_a_deleted_or_slipped_in_record)
 	cr_expect_neq(r->rc, 0);
 	cr_expect(strstr(r->out, "k-9"), "%s", r->out);
 }
+
+/* ------------------------------------------------------------ registry rows the daemon cannot use */
+
+/* Occurrences of needle in the daemon's log. */
+static int log_count(const char *needle)
+{
+	char *log = t_slurp(d.log, NULL);
+	int n = 0;
+	for (const char *p = log; p && (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	free(log);
+	return n;
+}
+
+static void insert_key(const char *prov, const char *keyid, const char *alg, const char *pem)
+{
+	const char *p[] = {prov, keyid, alg, pem};
+	PGresult *r = PQexecParams(db, "INSERT INTO voucher.provider_keys (provider, key_id, alg, public_pem, valid_from) "
+				       "VALUES ($1, $2, $3, $4, '2026-01-01T00:00:00Z')",
+				   4, NULL, p, NULL, NULL, 0);
+	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(db));
+	PQclear(r);
+}
+
+#define BAD_PEM "-----BEGIN PUBLIC KEY-----\nTk9UIEEgS0VZ\n-----END PUBLIC KEY-----\n"
+
+/* Two of prov-b's key rows cannot be used (a PEM that does not parse, an SM2
+ * key registered as ed25519): the daemon (re)started on that registry still
+ * serves everybody else, leaves the two rows out, logs each once (not at
+ * every refresh, never the key material) and shows them in /metrics; a
+ * batch signed under a left-out key id is refused like an unknown key. */
+Test(ingest, a_bad_key_row_is_skipped_and_the_others_still_ingest)
+{
+	db = t_newdb(ci, sizeof ci);
+	t_registry_setup(db);
+	insert_key("prov-b", "prov-b-broken", "sm2-sm3", BAD_PEM);
+	char *sm2 = t_slurp(t_vector_path("provider-b.sm2.pub"), NULL);
+	insert_key("prov-b", "prov-b-wrongtype", "ed25519", sm2);
+	free(sm2);
+	char ing[320];
+	t_conninfo_as(ci, "voucher_ingest", ing, sizeof ing);
+	/* refreshing every second, to see the rows logged once, not every time */
+	t_daemon_start(&d, ing, "[ingest]\nsignature_max_age_s = 0\nregistry_refresh_s = 1\n");
+
+	char out[4096];
+	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 200, "%s", out);
+	cr_assert_eq(post_vector("prov-b", "b", out, sizeof out), 200, "prov-b's good key still works: %s", out);
+	cr_expect_eq(metric("voucherd_registry_bad_rows"), 2);
+	cr_expect_eq(metric("voucherd_registry_keys"), 2);
+
+	const char *body = "{\"batch_id\":\"bad-key\",\"provider\":\"prov-b\",\"records\":[{\"record_id\":\"bk-1\","
+			   "\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-b-wx2\",\"category\":\"corpus\","
+			   "\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":1,\"started_at\":\"2026-03-01T00:00:00+08:00\","
+			   "\"ended_at\":\"2026-03-01T01:00:00+08:00\",\"contract_id\":\"C\"}]}";
+	char hdr[2048], file[256];
+	t_sign_as("prov-b", "prov-b-broken", (int64_t)time(NULL), body, strlen(body), file, hdr);
+	int st = t_https(&d, "prov-b", "POST", "/v1/usage-batches", hdr, file, out, sizeof out);
+	unlink(file);
+	cr_expect_eq(st, 403, "%s", out);
+	cr_expect(strstr(out, "\"unknown_key\""), "%s", out);
+	cr_expect(strstr(out, "could not be loaded"), "%s", out);
+	cr_expect_eq(count("SELECT count(*) FROM voucher.batches WHERE batch_id = 'bad-key'"), 0);
+
+	/* a few refreshes later: still one line per bad row */
+	usleep(2500000);
+	cr_expect_eq(log_count("registry_row_skipped"), 2);
+	cr_expect_eq(log_count("key_id=prov-b-broken"), 1);
+	cr_expect_eq(log_count("key_id=prov-b-wrongtype"), 1);
+	cr_expect_eq(log_count("Tk9UIEEgS0VZ") + log_count("BEGIN PUBLIC KEY"), 0, "key material logged");
+	cr_expect_eq(metric("voucherd_registry_bad_rows"), 2);
+	cr_expect_eq(post_vector("prov-a", "a", out, sizeof out), 200, "%s", out);
+}
+
+/* A bad row appearing under a running daemon: the reload on SIGHUP leaves it
+ * out and still takes the good rows, so a key added beside it is used. */
+Test(ingest, a_reload_beside_a_bad_row_picks_up_a_new_good_key)
+{
+	start("[ingest]\nsignature_max_age_s = 0\nregistry_refresh_s = 0\n");
+	insert_key("prov-b", "prov-b-broken", "sm2-sm3", BAD_PEM);
+	t_daemon_signal(&d, SIGHUP);
+	usleep(500000);
+	char out[4096];
+	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 200, "%s", out);
+
+	/* the vector key pair of prov-a registered a second time, under a new id */
+	char *ed = t_slurp(t_vector_path("provider-a.ed25519.pub"), NULL);
+	insert_key("prov-a", "prov-a-2026b", "ed25519", ed);
+	free(ed);
+	t_daemon_signal(&d, SIGHUP);
+	const char *body = HREC("\"amount_fen\":1,\"contract_id\":\"C\"");
+	int st = 0;
+	for (int i = 0; i < 20 && st != 200; i++) {
+		usleep(250000);
+		char hdr[2048], file[256];
+		t_sign_as("prov-a", "prov-a-2026b", (int64_t)time(NULL), body, strlen(body), file, hdr);
+		st = t_https(&d, "prov-a", "POST", "/v1/usage-batches", hdr, file, out, sizeof out);
+		unlink(file);
+	}
+	cr_assert_eq(st, 200, "the key added beside the bad row was not loaded: %s", out);
+	cr_expect_eq(metric("voucherd_registry_keys"), 3);
+	cr_expect_eq(metric("voucherd_registry_bad_rows"), 1);
+	cr_expect_eq(log_count("key_id=prov-b-broken"), 1);
+}
+
+/* ------------------------------------------------------------ a status lookup finishing last */
+
+/* Starts a request in the background as prov-a; its status goes to
+ * DIR/TAG.code and its answer to DIR/TAG.body (t_https would share one file
+ * between requests of this process). */
+static void https_async(const char *tag, const char *method, const char *path, const char *headers,
+			const char *body_file)
+{
+	const char *pki = getenv("VOUCHER_TEST_PKI");
+	buf_t cmd = BUF_INIT;
+	buf_printf(&cmd, "curl -sS --max-time 40 -o '%s/%s.body' -w '%%{http_code}' --cacert '%s/ca.pem' "
+			 "--cert '%s/prov-a.pem' --key '%s/prov-a.key' -X %s",
+		   d.dir, tag, pki, pki, pki, method);
+	for (const char *p = headers; p && *p;) {
+		const char *e = strchr(p, '\n');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n)
+			buf_printf(&cmd, " -H '%.*s'", (int)n, p);
+		p += n + (e ? 1 : 0);
+	}
+	if (body_file)
+		buf_printf(&cmd, " --data-binary '@%s'", body_file);
+	buf_printf(&cmd, " 'https://127.0.0.1:%d%s' >'%s/%s.code' 2>/dev/null &", d.port, path, d.dir, tag);
+	cr_assert_eq(t_run(cmd.data, NULL, 0, NULL, 0), 0);
+	buf_free(&cmd);
+}
+
+/* The status of a background request, waiting for it up to 40 s (0: none). */
+static int async_code(const char *tag)
+{
+	char path[400];
+	snprintf(path, sizeof path, "%s/%s.code", d.dir, tag);
+	for (int i = 0; i < 400; i++) {
+		char *s = t_slurp(path, NULL);
+		int code = s && *s ? atoi(s) : -1;
+		free(s);
+		if (code >= 0)
+			return code;
+		usleep(100000);
+	}
+	return 0;
+}
+
+static void wait_metric(const char *name, long want)
+{
+	for (int i = 0; i < 100 && metric(name) != want; i++)
+		usleep(50000);
+	cr_assert_eq(metric(name), want, "%s", name);
+}
+
+static void signed_file(const char *batch, char *file, char *hdr)
+{
+	char body[1024];
+	snprintf(body, sizeof body,
+		 "{\"batch_id\":\"%s\",\"provider\":\"prov-a\",\"records\":[{\"record_id\":\"%s-1\","
+		 "\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"corpus\","
+		 "\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":1,\"started_at\":\"2026-03-01T00:00:00+08:00\","
+		 "\"ended_at\":\"2026-03-01T01:00:00+08:00\",\"contract_id\":\"C\"}]}",
+		 batch, batch);
+	t_sign("prov-a", body, strlen(body), file, hdr);
+}
+
+/* With queue_max = 4, reading pauses at 3 requests waiting for the database
+ * and resumes below 2.  One database connection; an advisory lock (the one
+ * ingest_batch takes for a batch id) holds the first batch in the database
+ * while a second batch and two status lookups queue behind it.  When the
+ * lock goes, the first batch finishes with 3 still waiting; the second
+ * batch and the lookups then run in one transaction and finish in that order,
+ * so a lookup is what brings the count below the resume mark.  Reading must
+ * resume then, and the next batch be served. */
+Test(ingest, a_status_lookup_finishing_last_resumes_reading)
+{
+	start("[database]\nconnections = 1\nqueue_max = 4\n[ingest]\nsignature_max_age_s = 0\nregistry_refresh_s = 0\n");
+	PGconn *lock = PQconnectdb(ci);
+	cr_assert_eq(PQstatus(lock), CONNECTION_OK);
+	PGresult *r = PQexec(lock, "SELECT pg_advisory_lock(hashtextextended('batch prov-a flow-0', 0))");
+	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(lock));
+	PQclear(r);
+
+	char f0[256], h0[2048], f1[256], h1[2048];
+	signed_file("flow-0", f0, h0);
+	signed_file("flow-1", f1, h1);
+	https_async("p0", "POST", "/v1/usage-batches", h0, f0);
+	wait_metric("voucherd_db_in_flight", 1); /* held by the lock */
+	https_async("p1", "POST", "/v1/usage-batches", h1, f1);
+	wait_metric("voucherd_db_queue_depth", 1);
+	https_async("g0", "GET", "/v1/usage-batches/flow-0", NULL, NULL);
+	https_async("g1", "GET", "/v1/usage-batches/flow-1", NULL, NULL);
+	/* both lookups queued, or (once a lookup counts at once) reading paused
+	 * with the second one still unread */
+	int i;
+	for (i = 0; i < 100 && metric("voucherd_db_queue_depth") != 3 && metric("voucherd_reading_paused") != 1; i++)
+		usleep(50000);
+	cr_assert(metric("voucherd_db_queue_depth") == 3 || metric("voucherd_reading_paused") == 1,
+		  "the lookups did not arrive");
+	cr_expect_eq(metric("voucherd_requests_total{code=\"200\"}"), 0);
+
+	r = PQexec(lock, "SELECT pg_advisory_unlock(hashtextextended('batch prov-a flow-0', 0))");
+	PQclear(r);
+	PQfinish(lock);
+	cr_expect_eq(async_code("p0"), 200);
+	cr_expect_eq(async_code("p1"), 200);
+	cr_expect_eq(async_code("g0"), 200);
+	cr_expect_eq(async_code("g1"), 200);
+	unlink(f0);
+	unlink(f1);
+	cr_expect_geq(metric("voucherd_reading_pauses_total"), 1, "the scenario did not pause reading");
+	for (i = 0; i < 40 && metric("voucherd_reading_paused") != 0; i++)
+		usleep(50000);
+	cr_assert_eq(metric("voucherd_reading_paused"), 0, "reading stayed paused after the last lookup");
+	char out[4096];
+	cr_expect_eq(post_one("flow-2", "flow-2-1", "2026-03-01T01:00:00+08:00", 1, out, sizeof out), 200,
+		     "%s", out);
+	cr_expect_eq(count("SELECT count(*) FROM voucher.batches"), 3);
+}
