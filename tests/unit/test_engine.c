@@ -837,7 +837,7 @@ Test(unit_engine, exclusive_property_counted_once, .timeout = 120)
 		const char *day[PR_MAXE * PR_MAXG];
 		int ngroups = 0, first[PR_MAXE + 1];
 		for (int e = 0; e < ne; e++) {
-			snprintf(base_e[e].uscc, sizeof base_e[e].uscc, "9133040210000%04dX", e);
+			snprintf(base_e[e].uscc, sizeof base_e[e].uscc, "91330402100000%03uX", (unsigned)e % 1000u);
 			base_e[e].flags = (uint32_t)pr_int(1 << (FLAG_COUNT - 1));
 			base_e[e].blacklisted = pr_chance(5);
 			for (int i = 0; i < np; i++) {
