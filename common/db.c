@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/money.h"
+
 static char last_state[6];
 
 PGconn *db_connect(const char *conninfo, const char *prog, bool need_primary)
@@ -80,6 +82,48 @@ bool db_commit(PGconn *c)
 void db_rollback(PGconn *c)
 {
 	PQclear(PQexec(c, "ROLLBACK"));
+}
+
+static bool get_i64(const PGresult *r, int row, int col, const char *name, bool null_ok, int64_t *out,
+		    bool *is_null, char *err, size_t errlen)
+{
+	if (!r || row < 0 || row >= PQntuples(r) || col < 0 || col >= PQnfields(r)) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s (row %d): no such field in the result", name, row);
+		return false;
+	}
+	if (PQgetisnull(r, row, col)) {
+		if (null_ok) {
+			*is_null = true;
+			*out = 0;
+			return true;
+		}
+		if (err && errlen)
+			snprintf(err, errlen, "%s (row %d): NULL", name, row);
+		return false;
+	}
+	const char *v = PQgetvalue(r, row, col);
+	int64_t x;
+	if (!money_parse_i64(v, &x)) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s (row %d): '%.40s' is not a 64-bit integer", name, row, v);
+		return false;
+	}
+	if (is_null)
+		*is_null = false;
+	*out = x;
+	return true;
+}
+
+bool db_get_i64(const PGresult *r, int row, int col, const char *name, int64_t *out, char *err, size_t errlen)
+{
+	return get_i64(r, row, col, name, false, out, NULL, err, errlen);
+}
+
+bool db_get_i64_null(const PGresult *r, int row, int col, const char *name, int64_t *out, bool *is_null,
+		     char *err, size_t errlen)
+{
+	return get_i64(r, row, col, name, true, out, is_null, err, errlen);
 }
 
 const char *db_last_sqlstate(void)

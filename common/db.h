@@ -4,6 +4,7 @@
 #define VOUCHER_DB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <libpq-fe.h>
@@ -29,6 +30,19 @@ bool db_run(PGconn *c, const char *what, const char *sql, int nparams, const cha
 bool db_begin(PGconn *c) __attribute__((warn_unused_result));
 bool db_commit(PGconn *c) __attribute__((warn_unused_result));
 void db_rollback(PGconn *c);
+
+/* The checked reader of integers from a result: amounts (fen), counts, ids,
+ * epoch microseconds.  The field at (row, col) must be a whole number that
+ * fits int64_t (money_parse_i64: no blanks, no fraction, no junk, no
+ * overflow).  On failure returns false and, if err is given, says
+ * "<name> (row N): NULL" or "<name> (row N): 'text' is not a 64-bit
+ * integer"; *out is left alone, so a caller can never go on with 0.
+ * db_get_i64 refuses NULL; db_get_i64_null takes it, setting *is_null (and
+ * *out = 0). */
+bool db_get_i64(const PGresult *r, int row, int col, const char *name, int64_t *out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+bool db_get_i64_null(const PGresult *r, int row, int col, const char *name, int64_t *out, bool *is_null,
+		     char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* The SQLSTATE of the last error seen by db_exec/db_run ("" if none). */
 const char *db_last_sqlstate(void);

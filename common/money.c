@@ -1,6 +1,8 @@
 #include "common/money.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool money_add(int64_t a, int64_t b, int64_t *out)
@@ -38,6 +40,23 @@ void money_format_yuan(int64_t fen, char *out, size_t outlen)
 	uint64_t mag = fen < 0 ? (uint64_t)0 - (uint64_t)fen : (uint64_t)fen;
 	snprintf(out, outlen, "%s%llu.%02llu", fen < 0 ? "-" : "", (unsigned long long)(mag / 100),
 		 (unsigned long long)(mag % 100));
+}
+
+bool money_parse_i64(const char *s, int64_t *out)
+{
+	if (!s)
+		return false;
+	/* strtoll alone takes leading blanks, a '+', and "12abc" or "12.5" as 12 */
+	const char *d = s + (*s == '-');
+	if (*d < '0' || *d > '9')
+		return false;
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno == ERANGE || *end != '\0')
+		return false;
+	*out = (int64_t)v;
+	return true;
 }
 
 bool money_parse_yuan(const char *s, int64_t *fen)

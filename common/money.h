@@ -18,6 +18,12 @@ bool money_muldiv_floor(int64_t amount, int64_t num, int64_t den, int64_t *out)
 bool money_apply_bp(int64_t amount, int32_t bp, int64_t *out) __attribute__((warn_unused_result));
 /* Formats fen as yuan with exactly two decimals ("-12.05"); out >= 24 bytes. */
 void money_format_yuan(int64_t fen, char *out, size_t outlen);
+/* Parses a whole number as PostgreSQL writes int2/int4/int8 and numeric
+ * without scale ("0", "-120", "9223372036854775807"): an optional '-' and
+ * decimal digits, nothing else.  False on NULL, empty, blanks, '+', a
+ * fraction or exponent, trailing junk, or a value outside int64_t (so a
+ * numeric sum past 2^63 is refused, never clamped). */
+bool money_parse_i64(const char *s, int64_t *out) __attribute__((warn_unused_result));
 /* Parses "12", "12.3", "12.30", "-0.05" yuan into fen; more than two decimals is an error. */
 bool money_parse_yuan(const char *s, int64_t *fen) __attribute__((warn_unused_result));
 

@@ -125,15 +125,7 @@ static void put_terminal_safe(buf_t *b, const char *s)
 
 static bool parse_i64(const char *s, int64_t *v)
 {
-	if (!s || !*s || (*s != '-' && (*s < '0' || *s > '9')))
-		return false;
-	char *end;
-	errno = 0;
-	long long x = strtoll(s, &end, 10);
-	if (errno || *end)
-		return false;
-	*v = (int64_t)x;
-	return true;
+	return money_parse_i64(s, v);
 }
 
 /* -?(0|[1-9][0-9]*): safe to print as a JSON number */

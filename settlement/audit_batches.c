@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "common/db.h"
 #include "common/validate.h"
 #include "metering/batch.h"
 #include "metering/sig.h"
@@ -137,27 +138,24 @@ static void close_cursor(PGconn *c, const char *name)
 	PQclear(PQexec(c, q));
 }
 
-static int64_t i64(PGresult *r, int row, int col)
-{
-	return strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
 /* The leaf columns, in audit_batch_leaf_t order, then the verify columns. */
 #define LEAF_COLS "seq, provider, batch_id, digest, key_id, alg, " \
 	"floor(extract(epoch FROM sig_created))::bigint, signature, " \
 	"(extract(epoch FROM received_at) * 1000000)::bigint"
 
-static void leaf_from_row(PGresult *r, int i, audit_batch_leaf_t *b)
+static bool leaf_from_row(PGresult *r, int i, audit_batch_leaf_t *b, char *err, size_t errlen)
 {
-	b->seq = i64(r, i, 0);
+	if (!db_get_i64(r, i, 0, "batches.seq", &b->seq, err, errlen) ||
+	    !db_get_i64(r, i, 6, "batches.sig_created", &b->sig_created, err, errlen) ||
+	    !db_get_i64(r, i, 8, "batches.received_at", &b->received_us, err, errlen))
+		return false;
 	b->provider = PQgetvalue(r, i, 1);
 	b->batch_id = PQgetvalue(r, i, 2);
 	b->digest = PQgetvalue(r, i, 3);
 	b->key_id = PQgetvalue(r, i, 4);
 	b->alg = PQgetvalue(r, i, 5);
-	b->sig_created = i64(r, i, 6);
 	b->signature = PQgetvalue(r, i, 7);
-	b->received_us = i64(r, i, 8);
+	return true;
 }
 
 bool audit_batches_root(PGconn *c, int64_t upto, uint8_t root[32], int64_t *n, char *err,
@@ -191,16 +189,19 @@ bool audit_batches_root(PGconn *c, int64_t upto, uint8_t root[32], int64_t *n, c
 			break;
 		}
 		int rows = PQntuples(r);
-		for (int i = 0; i < rows; i++) {
+		for (int i = 0; i < rows && ok; i++) {
 			audit_batch_leaf_t b;
 			uint8_t h[32];
-			leaf_from_row(r, i, &b);
+			if (!leaf_from_row(r, i, &b, err, errlen)) {
+				ok = false;
+				break;
+			}
 			audit_batch_canon(&b, &canon);
 			merkle_leaf_hash(canon.data, canon.len, h);
 			merkle_push(&m, h);
 		}
 		PQclear(r);
-		if (rows == 0)
+		if (!ok || rows == 0)
 			break;
 	}
 	buf_free(&canon);
@@ -270,11 +271,16 @@ static bool keyring_load(PGconn *c, keyring_t *kr, char *err, size_t errlen)
 		k->key_id = xstrdup(PQgetvalue(r, i, 1));
 		k->alg = xstrdup(PQgetvalue(r, i, 2));
 		k->pem = xstrdup(PQgetvalue(r, i, 3));
-		k->from_us = i64(r, i, 4);
-		k->has_to = !PQgetisnull(r, i, 5);
-		k->to_us = i64(r, i, 5);
-		k->has_revoked = !PQgetisnull(r, i, 6);
-		k->revoked_us = i64(r, i, 6);
+		bool no_to, no_revoked;
+		if (!db_get_i64(r, i, 4, "provider_keys.valid_from", &k->from_us, err, errlen) ||
+		    !db_get_i64_null(r, i, 5, "provider_keys.valid_to", &k->to_us, &no_to, err, errlen) ||
+		    !db_get_i64_null(r, i, 6, "provider_keys.revoked_at", &k->revoked_us, &no_revoked, err,
+				     errlen)) {
+			PQclear(r);
+			return false;
+		}
+		k->has_to = !no_to;
+		k->has_revoked = !no_revoked;
 	}
 	PQclear(r);
 	return true;
@@ -329,7 +335,10 @@ static bool verify_one(vstate_t *st, PGresult *r, int i)
 {
 	const char *provider = PQgetvalue(r, i, 1), *batch_id = PQgetvalue(r, i, 2);
 	const char *digest = PQgetvalue(r, i, 3), *key_id = PQgetvalue(r, i, 4), *alg = PQgetvalue(r, i, 5);
-	int64_t created = i64(r, i, 6), received_us = i64(r, i, 8);
+	int64_t created, received_us;
+	if (!db_get_i64(r, i, 6, "batches.sig_created", &created, st->what, sizeof st->what) ||
+	    !db_get_i64(r, i, 8, "batches.received_at", &received_us, st->what, sizeof st->what))
+		return false;
 	const char *signature = PQgetvalue(r, i, 7);
 	const char *content_digest = PQgetvalue(r, i, 9), *signature_input = PQgetvalue(r, i, 10);
 	size_t blen = 0;
@@ -468,9 +477,10 @@ static bool verify_records(PGconn *c, PGresult *r, int i, char *what, size_t wha
 		m.purpose = v[4];
 		m.quantity = v[5];
 		m.unit = v[6];
-		m.amount_fen = strtoll(v[7], NULL, 10);
-		m.started_us = strtoll(v[8], NULL, 10);
-		m.ended_us = strtoll(v[9], NULL, 10);
+		if (!db_get_i64(u, k, 7, "usage_records.amount_fen", &m.amount_fen, what, whatlen) ||
+		    !db_get_i64(u, k, 8, "usage_records.started_at", &m.started_us, what, whatlen) ||
+		    !db_get_i64(u, k, 9, "usage_records.ended_at", &m.ended_us, what, whatlen))
+			goto done;
 		m.contract_id = v[10];
 		m.invoice_no = v[11];
 		m.adjusts = v[12];

@@ -15,6 +15,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
+#include "common/db.h"
 #include "common/validate.h"
 #include "settlement/audit_batches.h"
 #include "settlement/ledger.h"
@@ -503,8 +504,11 @@ static bool check_db(PGconn *c, const checkpoint_t *cp, char *err, size_t errlen
 		PQclear(r);
 		return false;
 	}
-	int64_t have = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	int64_t have;
+	bool read = db_get_i64(r, 0, 0, "max(entry_id)", &have, err, errlen);
 	PQclear(r);
+	if (!read)
+		return false;
 	if (have < cp->ledger_size) {
 		snprintf(err, errlen, "the ledger has %" PRId64 " entries, the checkpoint of %s saw %" PRId64
 			 " (entries were removed)", have, cp->time, cp->ledger_size);

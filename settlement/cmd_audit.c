@@ -14,6 +14,7 @@
 
 #include "common/buf.h"
 #include "common/db.h"
+#include "common/money.h"
 #include "ctl/ctl.h"
 #include "ctl/output.h"
 #include "settlement/audit_batches.h"
@@ -103,9 +104,10 @@ static bool verify_postings(PGconn *c, int64_t *runs, char *err, size_t errlen)
 		PQclear(r);
 		return false;
 	}
-	*runs = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	bool ok = true;
-	if (strcmp(PQgetvalue(r, 0, 1), "0") != 0) {
+	if (!db_get_i64(r, 0, 0, "count(runs)", runs, err, errlen)) {
+		ok = false;
+	} else if (strcmp(PQgetvalue(r, 0, 1), "0") != 0) {
 		snprintf(err, errlen, "the ledger does not sum to zero (%s fen)", PQgetvalue(r, 0, 1));
 		ok = false;
 	} else if (!PQgetisnull(r, 0, 2)) {
@@ -374,7 +376,8 @@ static int audit_duplicates(ctl_t *ctx, int argc, char **argv)
 	const char **cells = xcalloc((size_t)nr * 7 + 1, sizeof *cells);
 	char **owned = xcalloc((size_t)nr * 5 + 1, sizeof *owned);
 	int rows = 0, nowned = 0;
-	for (int i = 0; i < nr;) {
+	bool sum_ok = true;
+	for (int i = 0; i < nr && sum_ok;) {
 		int j = i;
 		buf_t prov = BUF_INIT, ent = BUF_INIT, progs = BUF_INIT;
 		int64_t amount = 0;
@@ -383,7 +386,21 @@ static int audit_duplicates(ctl_t *ctx, int argc, char **argv)
 		     j++) {
 			set_add(&prov, PQgetvalue(recs, j, 2));
 			set_add(&ent, PQgetvalue(recs, j, 3));
-			amount += strtoll(PQgetvalue(recs, j, 6), NULL, 10);
+			/* checked: the records of one invoice may sum past int64 */
+			int64_t a;
+			char why[160];
+			if (!db_get_i64(recs, j, 6, "amount_fen", &a, why, sizeof why)) {
+				fprintf(stderr, "audit duplicates: %s %s: %s\n", PQgetvalue(recs, i, 0),
+					PQgetvalue(recs, i, 1), why);
+				sum_ok = false;
+				break;
+			}
+			if (!money_add(amount, a, &amount)) {
+				fprintf(stderr, "audit duplicates: %s %s: the amounts of its records overflow 64 bits\n",
+					PQgetvalue(recs, i, 0), PQgetvalue(recs, i, 1));
+				sum_ok = false;
+				break;
+			}
 			int cat = category_parse(PQgetvalue(recs, j, 4));
 			char prefix[64];
 			snprintf(prefix, sizeof prefix, "%s|%s|", PQgetvalue(recs, j, 5), PQgetvalue(recs, j, 3));
@@ -393,7 +410,7 @@ static int audit_duplicates(ctl_t *ctx, int argc, char **argv)
 				if (ct.e[k].cats[cat])
 					set_add(&progs, ct.e[k].key + plen);
 		}
-		if (set_size(&prov) > 1 || set_size(&ent) > 1 || set_size(&progs) > 1) {
+		if (sum_ok && (set_size(&prov) > 1 || set_size(&ent) > 1 || set_size(&progs) > 1)) {
 			char *amt = xcalloc(1, 24), *cnt = xcalloc(1, 16);
 			snprintf(amt, 24, "%lld", (long long)amount);
 			snprintf(cnt, 16, "%d", j - i);
@@ -413,6 +430,14 @@ static int audit_duplicates(ctl_t *ctx, int argc, char **argv)
 		i = j;
 	}
 	free_counted(&ct);
+	if (!sum_ok) {
+		for (int i = 0; i < nowned; i++)
+			free(owned[i]);
+		free(owned);
+		free(cells);
+		PQclear(recs);
+		return CTL_FAIL;
+	}
 	PGresult *ref = db_exec(c, "audit duplicates",
 				"WITH net AS (SELECT o.provider, o.record_id, o.enterprise, o.ended_at, o.amount_fen, "
 				"  o.amount_fen + coalesce(sum(a.amount_fen), 0) AS net, max(a.received_at) AS last_adjusted "

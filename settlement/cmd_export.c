@@ -102,15 +102,7 @@ static bool digits_only(const char *s, size_t maxlen)
 /* An int64 from PostgreSQL's integer text; false for anything else. */
 static bool parse_fen(const char *s, int64_t *v)
 {
-	if (!s || !*s)
-		return false;
-	char *end;
-	errno = 0;
-	long long x = strtoll(s, &end, 10);
-	if (errno || *end)
-		return false;
-	*v = (int64_t)x;
-	return true;
+	return money_parse_i64(s, v);
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -631,12 +623,11 @@ static bool xlsx_summary(exporter_t *e)
 		int64_t n, pay, rec, held, net;
 		if (!parse_fen(PQgetvalue(d, i, 1), &n) || !parse_fen(PQgetvalue(d, i, 2), &pay) ||
 		    !parse_fen(PQgetvalue(d, i, 3), &rec) || !parse_fen(PQgetvalue(d, i, 4), &held) ||
-		    !money_add(pay, rec, &net) || !money_add(t_pay, pay, &t_pay) || !money_add(t_rec, rec, &t_rec)) {
+		    !money_add(pay, rec, &net) || !money_add(t_pay, pay, &t_pay) || !money_add(t_rec, rec, &t_rec) ||
+		    !money_add(t_n, n, &t_n) || !money_add(t_held, held, &t_held)) {
 			snprintf(e->err, sizeof e->err, "the totals of division %s do not compute", PQgetvalue(d, i, 0));
 			goto failed;
 		}
-		t_n += n;
-		t_held += held;
 		x_text(e, row, 0, PQgetvalue(d, i, 0), NULL);
 		x_count(e, row, 1, n, NULL);
 		x_money(e, row, 2, pay, e->f_money);

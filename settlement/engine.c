@@ -129,26 +129,45 @@ static const char *rule2_enterprise_withheld(const eng_enterprise_t *e)
 	return NULL;
 }
 
-/* Rule 7, "No duplicate subsidy (就高不重复)": a record eligible for several
- * programs of one group counts only toward the one with the highest rate for
- * it (ties: the program listed first in the group).
- * own_rate is this programme's ordinary rate for the group.  Returns -1 if the
- * group counts here, else the index of the partner that takes it.
- * CHOICE: rates are compared WITHOUT the small-buyer rate and WITHOUT
- *   overrides, on both sides: they are the programmes' published rates, so
- *   the two programmes' runs decide the same way without knowing each
- *   other's overrides or year-to-date sums.
+/* Does programme a, whose ordinary rate for a record is ra, come before b
+ * (rate rb) for rule 7?  A strict total order over the programmes of a group,
+ * the same whichever programme's run asks: higher rate first, then the lower
+ * exclusivity_order, then (equal orders, a misconfiguration) the smaller id. */
+static bool rule7_before(const program_t *a, int32_t ra, const program_t *b, int32_t rb)
+{
+	if (ra != rb)
+		return ra > rb;
+	if (a->exclusivity_order != b->exclusivity_order)
+		return a->exclusivity_order < b->exclusivity_order;
+	return strcmp(a->id, b->id) < 0;
+}
+
+/* Rule 7, "No duplicate subsidy (就高不重复)": a record eligible (rule 1) for
+ * several programs of one group counts toward exactly one of them: the one
+ * whose ordinary rate line gives the highest rate for it; ties, including no
+ * rate line matching anywhere (rate 0 everywhere), to the lowest
+ * exclusivity_order.  Overrides and the small-buyer rate never move a record;
+ * they change the rate only inside the programme that holds it (rule 3).
+ * own_rate is this programme's ordinary rate (program_rate) for the group.
+ * Returns -1 if the group counts here, else the index of the partner that
+ * takes it.
+ * Every run of the group must decide the same for the same record, so that
+ * summing over the programmes counts it exactly once: the decision depends
+ * only on the programme definitions (rule 1 against each, program_rate) and
+ * the group's attributes, never on an enterprise's overrides or year-to-date
+ * sums, which differ between the programmes' runs.  A partner with rate 0
+ * still takes the record when it comes first: otherwise, with rate 0 on both
+ * sides, each side would keep it and an override on each would pay it twice.
  * CHOICE: a partner's eligibility is rule 1 against the partner (its
  *   jurisdiction, its dates via partner_in_dates, its categories, related
- *   party); a partner whose rate for the group is 0 does not take it (it
- *   would pay nothing there).
- * CHOICE: equal rates and equal exclusivity_order (a misconfiguration) are
- *   broken by the smaller programme id (strcmp), so exactly one side keeps
- *   the record. */
+ *   party; the facility class is the group's own, checked by rule 1 here). */
 static int rule7_exclusive(const eng_input_t *in, juris_memo_t *memos, const eng_enterprise_t *e,
 			   const eng_group_t *g, int32_t own_rate)
 {
 	const program_t *p = in->prog;
+	int best = -1;
+	const program_t *bp = p;
+	int32_t br = own_rate;
 	for (int k = 0; k < in->npartners; k++) {
 		const program_t *q = in->partners[k];
 		if (!(g->partner_in_dates & (1u << k)) || g->related || !q->categories[g->category])
@@ -156,14 +175,13 @@ static int rule7_exclusive(const eng_input_t *in, juris_memo_t *memos, const eng
 		if (!juris(q, &memos[k], g->division))
 			continue;
 		int32_t qr = program_rate(q, g->category, g->cls, e->flags);
-		if (qr <= 0)
-			continue;
-		bool partner_first = q->exclusivity_order < p->exclusivity_order ||
-				     (q->exclusivity_order == p->exclusivity_order && strcmp(q->id, p->id) < 0);
-		if (qr > own_rate || (qr == own_rate && partner_first))
-			return k;
+		if (rule7_before(q, qr, bp, br)) {
+			best = k;
+			bp = q;
+			br = qr;
+		}
 	}
-	return -1;
+	return best;
 }
 
 /* Adds amount to rate_bp's slot of the enterprise's table (sb: the group is

@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 
+#include "common/db.h"
 #include "common/validate.h"
 
 
@@ -135,16 +136,22 @@ bool ledger_walk_db(PGconn *c, int64_t *size, uint8_t head[32], char *alg, size_
 		int rows = PQntuples(r);
 		for (int i = 0; i < rows && ok; i++) {
 			ledger_entry_t e = {
-				.entry_id = strtoll(PQgetvalue(r, i, 0), NULL, 10),
-				.at_us = strtoll(PQgetvalue(r, i, 1), NULL, 10),
 				.debit = PQgetvalue(r, i, 2),
 				.credit = PQgetvalue(r, i, 3),
-				.amount_fen = strtoll(PQgetvalue(r, i, 4), NULL, 10),
-				.has_run = !PQgetisnull(r, i, 5),
-				.run_id = strtoll(PQgetvalue(r, i, 5), NULL, 10),
 				.memo = PQgetvalue(r, i, 6),
 				.alg = PQgetvalue(r, i, 7),
 			};
+			bool no_run;
+			char why[160];
+			if (!db_get_i64(r, i, 0, "entry_id", &e.entry_id, why, sizeof why) ||
+			    !db_get_i64(r, i, 1, "at", &e.at_us, why, sizeof why) ||
+			    !db_get_i64(r, i, 4, "amount_fen", &e.amount_fen, why, sizeof why) ||
+			    !db_get_i64_null(r, i, 5, "run_id", &e.run_id, &no_run, why, sizeof why)) {
+				snprintf(err, errlen, "ledger entry number %" PRId64 " (by entry_id): %s", w.count + 1, why);
+				ok = false;
+				break;
+			}
+			e.has_run = !no_run;
 			if (!unhex32(PQgetvalue(r, i, 8), e.prev_hash) || !unhex32(PQgetvalue(r, i, 9), e.hash)) {
 				snprintf(err, errlen, "ledger entry %" PRId64 ": a hash is not 32 bytes", e.entry_id);
 				ok = false;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "common/db.h"
 #include "common/money.h"
 #include "settlement/engine.h"
 #include "settlement/program.h"
@@ -399,15 +400,20 @@ bool run_compute(PGconn *c, const char *program, const char *period, const run_b
 				e->flags |= 1u << fl;
 		e->blacklisted = PQgetvalue(re, row, 7)[0] == 't';
 		e->grade_d = PQgetvalue(re, row, 8)[0] == 'D';
-		e->granted_before = strtoll(PQgetvalue(re, row, 11), NULL, 10);
-		if (!PQgetisnull(re, row, 12)) {
-			e->has_rate_override = true;
-			e->override_rate_bp = atoi(PQgetvalue(re, row, 12));
+		int64_t rate;
+		bool no_rate, no_cap;
+		if (!db_get_i64(re, row, 11, "granted", &e->granted_before, err, errlen) ||
+		    !db_get_i64_null(re, row, 12, "overrides.rate_bp", &rate, &no_rate, err, errlen) ||
+		    !db_get_i64_null(re, row, 13, "overrides.cap_fen", &e->override_cap_fen, &no_cap, err, errlen))
+			goto failed;
+		/* the engine checks 0..10000; here only that it fits before the cast */
+		if (rate < INT32_MIN || rate > INT32_MAX) {
+			snprintf(err, errlen, "overrides.rate_bp of %s: %" PRId64 " is out of range", e->uscc, rate);
+			goto failed;
 		}
-		if (!PQgetisnull(re, row, 13)) {
-			e->has_cap_override = true;
-			e->override_cap_fen = strtoll(PQgetvalue(re, row, 13), NULL, 10);
-		}
+		e->has_rate_override = !no_rate;
+		e->override_rate_bp = (int32_t)rate;
+		e->has_cap_override = !no_cap;
 	}
 	rc->nents = ne;
 	groups = xcalloc(ng + 1, sizeof *groups);
@@ -427,8 +433,16 @@ bool run_compute(PGconn *c, const char *program, const char *period, const run_b
 		snprintf(g->division, sizeof g->division, "%s", PQgetvalue(gr, row, 3));
 		g->in_dates = PQgetvalue(gr, row, 4)[0] == 't';
 		g->related = PQgetvalue(gr, row, 5)[0] == 't';
-		g->partner_in_dates = (uint32_t)strtoul(PQgetvalue(gr, row, 6), NULL, 10);
-		g->amount_fen = strtoll(PQgetvalue(gr, row, 7), NULL, 10);
+		int64_t bits;
+		if (!db_get_i64(gr, row, 6, "usage.bits", &bits, err, errlen) ||
+		    !db_get_i64(gr, row, 7, "usage.sum(amount_fen)", &g->amount_fen, err, errlen))
+			goto failed;
+		/* a partner's bit the query did not ask for would be a rule 7 decision on nothing */
+		if (bits < 0 || bits >= ((int64_t)1 << npartners)) {
+			snprintf(err, errlen, "usage.bits (row %d): %" PRId64 " names no partner", row, bits);
+			goto failed;
+		}
+		g->partner_in_dates = (uint32_t)bits;
 	}
 
 	/* what approved runs granted in the programme-year */
@@ -439,7 +453,9 @@ bool run_compute(PGconn *c, const char *program, const char *period, const run_b
 	if (!r)
 		goto failed;
 	eng_input_t in = {.prog = prog, .npartners = npartners, .ents = rc->ents, .nents = ne, .groups = groups,
-			  .ngroups = ng, .pool_granted_fen = strtoll(PQgetvalue(r, 0, 0), NULL, 10)};
+			  .ngroups = ng};
+	if (!db_get_i64(r, 0, 0, "grants.sum(amount_fen)", &in.pool_granted_fen, err, errlen))
+		goto failed;
 	PQclear(r);
 	r = NULL;
 	for (int k = 0; k < npartners; k++)
@@ -554,7 +570,8 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 		  10, rp, err, errlen);
 	if (!r)
 		goto failed;
-	sum->run_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	if (!db_get_i64(r, 0, 0, "runs.run_id", &sum->run_id, err, errlen))
+		goto failed;
 	PQclear(r);
 	r = PQexec(c, "COPY run_lines (run_id, uscc, enterprise, division, eligible_amount_ytd, "
 		      "entitlement_ytd, cap, granted_before, difference, payable, status, note) FROM STDIN");

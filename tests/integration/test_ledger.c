@@ -261,3 +261,24 @@ Test(ledger, duplicates_across_programmes)
 	snprintf(want, sizeof want, "invoice_no,26332000000099999999,prov-a,%s,tongxiang-compute tongxiang-model,2,30.00", e);
 	cr_assert(strstr(out, want), "%s", out);
 }
+
+/* The records of one invoice summing past int64: audit duplicates says so
+ * and fails, rather than printing a wrapped (negative) total. */
+Test(ledger, duplicates_sum_overflow_refused)
+{
+	sf_setup();
+	const char *e = sf_uscc("330483", 8);
+	sf_enterprise(e, "330483", NULL);
+	sf_record("prov-a", e, "fa", "intelligent_compute", 1000, "2026-03-10T10:00:00+08:00", NULL);
+	sf_record("prov-a", e, "fa", "intelligent_compute", 2000, "2026-03-11T10:00:00+08:00", NULL);
+	sf_sql("ALTER TABLE voucher.usage_records DISABLE TRIGGER usage_records_append_only; "
+	       "UPDATE voucher.usage_records SET invoice_no = '26332000000099999998', amount_fen = 5000000000000000000; "
+	       "ALTER TABLE voucher.usage_records ENABLE TRIGGER usage_records_append_only");
+	char out[8192], err[2048];
+	cr_assert_eq(sf_ctl("voucher_auditor", "--format csv audit duplicates", out, sizeof out, err, sizeof err), 1,
+		     "%s", out);
+	/* contract C (every fixture record's) comes first, then the invoice */
+	cr_assert(strstr(err, "audit duplicates: contract_id C: the amounts of its records overflow 64 bits"), "%s",
+		  err);
+	cr_assert(!strstr(out, "-8446744073709551616"), "%s", out);
+}

@@ -662,6 +662,310 @@ Test(unit_engine, exclusive_only_when_partner_eligible)
 	cr_expect_eq(l.payable, 0, "partner eligible with a higher rate");
 }
 
+/* The double pay seen in production.  X (order 1) and Y (order 2) both list
+ * IC but have rate lines for class A only; enterprise 0's IC record of 1000
+ * is at a class-B facility, so no ordinary rate line matches in either.  It
+ * holds a rate override of 6000 bp in each programme.  By rule 7 the record
+ * is X's alone (no match anywhere: the lowest exclusivity_order), and Y's
+ * override does not move it: X pays 1000 × 0.6 = 600, Y nothing.  (Each
+ * side used to keep it because the other's rate was 0, and both paid 600:
+ * 1200 on a purchase of 1000.) */
+Test(unit_engine, exclusive_no_rate_line_overrides_pay_once)
+{
+	program_t x, y;
+	prog_tx(&x, "tx-x", 1, 3000, 4000);
+	prog_tx(&y, "tx-y", 2, 5000, 4000);
+	x.rates[0].cls = y.rates[0].cls = 'A';
+	x.override_rate_allowed = y.override_rate_allowed = true;
+	x.override_max_rate_bp = y.override_max_rate_bp = 6000;
+	const program_t *px[] = {&y}, *py[] = {&x};
+	const eng_enterprise_t e[] = {{.uscc = "91330483100000001E", .has_rate_override = true,
+				       .override_rate_bp = 6000}};
+	const eng_group_t g = {.category = IC, .cls = 'B', .division = "330483", .in_dates = true,
+			       .partner_in_dates = 1, .amount_fen = 1000};
+	eng_line_t lx, ly;
+	eng_totals_t t;
+
+	settle(&x, px, 1, e, 1, &g, 1, 0, &lx, &t);
+	settle(&y, py, 1, e, 1, &g, 1, 0, &ly, &t);
+	cr_expect_eq(lx.eligible_ytd, 1000, "X holds the record: %lld", (long long)lx.eligible_ytd);
+	cr_expect_eq(lx.payable, 600);
+	cr_expect_eq(ly.eligible_ytd, 0, "Y must not count it: %lld", (long long)ly.eligible_ytd);
+	cr_expect_eq(ly.payable, 0);
+	cr_expect(strstr(ly.note, "usage counted toward tx-x"), "%s", ly.note);
+	cr_expect_leq(lx.payable + ly.payable, g.amount_fen, "paid %lld on a purchase of %lld",
+		      (long long)(lx.payable + ly.payable), (long long)g.amount_fen);
+
+	/* the orders swapped: Y holds it, with its own override */
+	x.exclusivity_order = 2;
+	y.exclusivity_order = 1;
+	settle(&x, px, 1, e, 1, &g, 1, 0, &lx, &t);
+	settle(&y, py, 1, e, 1, &g, 1, 0, &ly, &t);
+	cr_expect_eq(lx.eligible_ytd, 0);
+	cr_expect_eq(ly.eligible_ytd, 1000);
+	cr_expect_eq(lx.payable + ly.payable, 600);
+}
+
+/* ---- rule 7, property ------------------------------------------------------ */
+
+/* Random programmes of one exclusivity group, each settled on its own as the
+ * real system does (its run sees the partners' definitions, its own overrides
+ * and its own date bits), over the same random usage.  Checked per group of
+ * identical records: an enterprise's groups have the amounts 1, 2, 4, ... so
+ * that each line's eligible_ytd says exactly which groups it counted.
+ *   - no group is counted by two programmes;
+ *   - a group eligible (rule 1) for none is counted by none;
+ *   - otherwise only the holder may count it: the eligible programme with the
+ *     highest ordinary rate (ties: lowest order, then smaller id), whatever
+ *     the overrides and small-buyer rates; it counts it exactly when the rate
+ *     that applies there (override, small-buyer or ordinary) is not 0;
+ *   - the group pays no more, over the whole group of programmes, than the
+ *     amounts eligible somewhere. */
+
+#define PR_CASES 4000
+#define PR_MAXP 4
+#define PR_MAXE 6
+#define PR_MAXG 12
+#define PR_NCAT 4 /* IC, SC, GC, MS */
+
+static uint64_t pr_state;
+
+static uint64_t pr_next(void)
+{
+	/* splitmix64: fixed seed, so every run checks the same cases */
+	uint64_t z = (pr_state += 0x9e3779b97f4a7c15u);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	return z ^ (z >> 31);
+}
+
+/* 0 .. n-1 */
+static int pr_int(int n)
+{
+	return (int)(pr_next() % (uint64_t)n);
+}
+
+static bool pr_chance(int percent)
+{
+	return pr_int(100) < percent;
+}
+
+static const char *const pr_days[] = {"2025-03-01", "2025-07-15", "2025-12-31", "2026-01-01", "2026-06-30",
+				      "2026-07-01", "2027-02-02"};
+static const char *const pr_divs[] = {"330402", "330411", "330483", "330106", "330108", "320214", "320281"};
+static const int32_t pr_rates[] = {1000, 2000, 3000, 3000, 5000, 6000, 10000};
+
+static void pr_program(program_t *p, int i)
+{
+	static const char *const from[] = {"2025-01-01", "2025-06-13", "2026-01-01"};
+	static const char *const to[] = {"", "2025-12-31", "2026-06-30", "2027-12-31"};
+	memset(p, 0, sizeof *p);
+	snprintf(p->id, sizeof p->id, "grp-%c", 'a' + i);
+	strcpy(p->exclusivity_group, "grp");
+	p->exclusivity_order = 1 + pr_int(3); /* equal orders now and then */
+	strcpy(p->valid_from, from[pr_int(3)]);
+	const char *t = to[pr_int(4)];
+	if (t[0] && strcmp(t, p->valid_from) >= 0)
+		strcpy(p->valid_to, t);
+	/* jurisdictions that overlap: codes and the 3301 prefix */
+	static const char *const pats[] = {"330402", "330411", "330483", "3301", "320214"};
+	for (int k = 0; k < 5; k++)
+		if (pr_chance(45))
+			strcpy(p->divisions[p->ndivisions++], pats[k]);
+	if (!p->ndivisions)
+		strcpy(p->divisions[p->ndivisions++], pats[pr_int(5)]);
+	if (pr_chance(30)) {
+		strcpy(p->optional_divisions[p->noptional++], "320281");
+		p->optional_enabled = pr_chance(50);
+	}
+	for (int c = 0; c < PR_NCAT; c++)
+		p->categories[c] = pr_chance(60);
+	p->categories[pr_int(PR_NCAT)] = true;
+	/* rate lines: qualifiers at random, so that often none matches */
+	int nr = 1 + pr_int(4);
+	for (int k = 0; k < nr; k++) {
+		int cat = pr_chance(50) ? pr_int(PR_NCAT) : -1;
+		char cls = pr_chance(50) ? (pr_chance(50) ? 'A' : 'B') : 0;
+		int flag = pr_chance(30) ? pr_int(FLAG_COUNT - 1) : -1;
+		add_rate(p, pr_rates[pr_int((int)N(pr_rates))], cat, cls, flag);
+	}
+	if (pr_chance(40)) {
+		p->has_small_buyer = true;
+		p->small_buyer_flag = pr_int(FLAG_COUNT - 1);
+		p->small_buyer_max_ytd_fen = pr_int(1 << PR_MAXG);
+		for (int c = 0; c < PR_NCAT; c++)
+			p->small_buyer_categories[c] = p->categories[c] && pr_chance(50);
+		p->small_buyer_rate_bp = pr_rates[pr_int((int)N(pr_rates))];
+	}
+	add_cap(p, pr_chance(50) ? WAN(200) : 1 + pr_int(1 << PR_MAXG), -1);
+	if (pr_chance(30))
+		add_cap(p, WAN(500), FLAG_MAAS_BUILDER);
+}
+
+/* rule 1 for programme p, from the record's facts */
+static bool pr_eligible(const program_t *p, const eng_group_t *g, const char *day)
+{
+	return (g->cls == 'A' || g->cls == 'B') && !g->related && p->categories[g->category] &&
+	       program_in_jurisdiction(p, g->division) && program_in_dates(p, day);
+}
+
+static bool pr_before(const program_t *a, int32_t ra, const program_t *b, int32_t rb)
+{
+	if (ra != rb)
+		return ra > rb;
+	if (a->exclusivity_order != b->exclusivity_order)
+		return a->exclusivity_order < b->exclusivity_order;
+	return strcmp(a->id, b->id) < 0;
+}
+
+Test(unit_engine, exclusive_property_counted_once, .timeout = 120)
+{
+	pr_state = 20260301;
+	size_t checked = 0, contested = 0, override_held = 0;
+	for (int cs = 0; cs < PR_CASES; cs++) {
+		int np = 2 + pr_int(PR_MAXP - 1);
+		program_t progs[PR_MAXP];
+		for (int i = 0; i < np; i++)
+			pr_program(&progs[i], i);
+
+		int ne = 1 + pr_int(PR_MAXE);
+		eng_enterprise_t base_e[PR_MAXE];
+		eng_enterprise_t ents[PR_MAXP][PR_MAXE]; /* per programme: its own overrides */
+		memset(base_e, 0, sizeof base_e);
+		memset(ents, 0, sizeof ents);
+		eng_group_t g[PR_MAXE * PR_MAXG];
+		const char *day[PR_MAXE * PR_MAXG];
+		int ngroups = 0, first[PR_MAXE + 1];
+		for (int e = 0; e < ne; e++) {
+			snprintf(base_e[e].uscc, sizeof base_e[e].uscc, "91330402100000%03uX", (unsigned)e % 1000u);
+			base_e[e].flags = (uint32_t)pr_int(1 << (FLAG_COUNT - 1));
+			base_e[e].blacklisted = pr_chance(5);
+			for (int i = 0; i < np; i++) {
+				eng_enterprise_t *x = &ents[i][e];
+				*x = base_e[e];
+				if ((x->has_rate_override = pr_chance(40)))
+					x->override_rate_bp = pr_chance(10) ? 0 : pr_rates[pr_int((int)N(pr_rates))];
+				if ((x->has_cap_override = pr_chance(20)))
+					x->override_cap_fen = pr_int(1 << PR_MAXG);
+			}
+			first[e] = ngroups;
+			int n = pr_int(PR_MAXG + 1);
+			for (int j = 0; j < n; j++) {
+				eng_group_t *x = &g[ngroups];
+				memset(x, 0, sizeof *x);
+				x->ent = (uint32_t)e;
+				x->category = pr_int(PR_NCAT);
+				x->cls = pr_chance(3) ? 'C' : (pr_chance(50) ? 'A' : 'B');
+				strcpy(x->division, pr_divs[pr_int((int)N(pr_divs))]);
+				x->related = pr_chance(5);
+				x->amount_fen = (int64_t)1 << j;
+				day[ngroups] = pr_days[pr_int((int)N(pr_days))];
+				ngroups++;
+			}
+		}
+		first[ne] = ngroups;
+
+		/* each programme's run: its own dates bit, its partners' bits in
+		 * the (shuffled) order of its partner list */
+		eng_line_t lines[PR_MAXP][PR_MAXE];
+		for (int i = 0; i < np; i++) {
+			const program_t *partners[PR_MAXP];
+			int npart = 0;
+			for (int k = 0; k < np; k++)
+				if (k != i)
+					partners[npart++] = &progs[k];
+			for (int k = npart - 1; k > 0; k--) {
+				int r = pr_int(k + 1);
+				const program_t *t = partners[k];
+				partners[k] = partners[r];
+				partners[r] = t;
+			}
+			eng_group_t gi[PR_MAXE * PR_MAXG];
+			for (int j = 0; j < ngroups; j++) {
+				gi[j] = g[j];
+				gi[j].in_dates = program_in_dates(&progs[i], day[j]);
+				gi[j].partner_in_dates = 0;
+				for (int k = 0; k < npart; k++)
+					if (program_in_dates(partners[k], day[j]))
+						gi[j].partner_in_dates |= 1u << k;
+			}
+			eng_totals_t t;
+			settle(&progs[i], partners, npart, ents[i], (size_t)ne, gi, (size_t)ngroups, 0, lines[i], &t);
+		}
+
+		for (int e = 0; e < ne; e++) {
+			/* the holder of each group, from the definitions alone */
+			int holder[PR_MAXG];
+			int64_t eligible_any = 0;
+			for (int j = first[e]; j < first[e + 1]; j++) {
+				int h = -1, neligible = 0;
+				for (int i = 0; i < np; i++) {
+					if (!pr_eligible(&progs[i], &g[j], day[j]))
+						continue;
+					neligible++;
+					int32_t r = program_rate(&progs[i], g[j].category, g[j].cls, base_e[e].flags);
+					if (h < 0 || pr_before(&progs[i], r, &progs[h],
+							       program_rate(&progs[h], g[j].category, g[j].cls,
+									    base_e[e].flags)))
+						h = i;
+				}
+				holder[j - first[e]] = h;
+				contested += neligible > 1;
+				if (h >= 0)
+					eligible_any += g[j].amount_fen;
+			}
+			int64_t paid = 0;
+			for (int i = 0; i < np; i++) {
+				const eng_line_t *l = &lines[i][e];
+				const eng_enterprise_t *x = &ents[i][e];
+				int n = first[e + 1] - first[e];
+				cr_assert(l->eligible_ytd >= 0 && l->eligible_ytd < ((int64_t)1 << n),
+					  "case %d %s ent %d: eligible_ytd %lld", cs, progs[i].id, e,
+					  (long long)l->eligible_ytd);
+				paid += l->entitlement_ytd;
+				/* is the holder a small buyer here? (rule 3, its own groups) */
+				const program_t *p = &progs[i];
+				int64_t sb_ytd = 0;
+				int sb_groups = 0;
+				for (int j = 0; j < n; j++)
+					if (holder[j] == i && p->has_small_buyer &&
+					    p->small_buyer_categories[g[first[e] + j].category]) {
+						sb_ytd += g[first[e] + j].amount_fen;
+						sb_groups++;
+					}
+				bool small = !x->has_rate_override && p->has_small_buyer &&
+					     (x->flags & (1u << p->small_buyer_flag)) && sb_groups > 0 &&
+					     sb_ytd <= p->small_buyer_max_ytd_fen;
+				for (int j = 0; j < n; j++) {
+					const eng_group_t *gj = &g[first[e] + j];
+					bool counted = (l->eligible_ytd >> j) & 1;
+					int32_t rate = program_rate(p, gj->category, gj->cls, x->flags);
+					if (x->has_rate_override)
+						rate = x->override_rate_bp;
+					else if (small && p->small_buyer_categories[gj->category])
+						rate = p->small_buyer_rate_bp;
+					bool want = holder[j] == i && rate > 0;
+					checked++;
+					override_held += want && x->has_rate_override;
+					cr_assert_eq(counted, want,
+						     "case %d, %s, enterprise %d, group %d (%s %c %s %s): counted %d, "
+						     "holder %s, rate %d",
+						     cs, p->id, e, j, category_name((category_t)gj->category), gj->cls,
+						     gj->division, day[first[e] + j], counted,
+						     holder[j] < 0 ? "none" : progs[holder[j]].id, (int)rate);
+				}
+			}
+			/* over the whole group, never more than the purchases */
+			cr_assert_leq(paid, eligible_any, "case %d enterprise %d: entitlements %lld on %lld", cs, e,
+				      (long long)paid, (long long)eligible_any);
+		}
+	}
+	cr_log_info("rule 7 property: %zu (programme, group) checks, %zu contested groups, %zu held with an override",
+		    checked, contested, override_held);
+	cr_expect_gt(contested, 1000);
+	cr_expect_gt(override_held, 1000);
+}
+
 /* ---- refusals ------------------------------------------------------------ */
 
 static bool try_settle(const eng_input_t *in, eng_line_t *l, char *err, size_t errlen)

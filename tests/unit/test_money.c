@@ -59,3 +59,36 @@ Test(unit_money, yuan_text)
 	cr_assert_not(money_parse_yuan("abc", &f));
 	cr_assert_not(money_parse_yuan("99999999999999999999", &f));
 }
+
+/* The whole text is one whole number in int64 range, or it is refused. */
+Test(unit_money, parse_i64_strict)
+{
+	static const struct {
+		const char *s;
+		int64_t v;
+	} good[] = {
+		{"0", 0},
+		{"-0", 0},
+		{"42", 42},
+		{"-120", -120},
+		{"9223372036854775807", INT64_MAX},
+		{"-9223372036854775808", INT64_MIN},
+	};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		int64_t v = 7;
+		cr_assert(money_parse_i64(good[i].s, &v), "'%s'", good[i].s);
+		cr_assert_eq(v, good[i].v, "'%s': %lld", good[i].s, (long long)v);
+	}
+	static const char *const bad[] = {
+		"", "-", " 1", "1 ", "+1", "12abc", "12.5", "12.", "1e5", "0x10", "--1", "- 1",
+		"9223372036854775808", "-9223372036854775809", "99999999999999999999999",
+		"1\n", "abc", "１２",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int64_t v = 7;
+		cr_assert_not(money_parse_i64(bad[i], &v), "'%s' accepted", bad[i]);
+		cr_assert_eq(v, 7, "'%s': out written on failure", bad[i]);
+	}
+	int64_t v;
+	cr_assert_not(money_parse_i64(NULL, &v));
+}
