@@ -1,5 +1,7 @@
 #include "common/db.h"
 
+#include "common/buf.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,14 +66,11 @@ bool db_run(PGconn *c, const char *what, const char *sql, int nparams, const cha
 	return true;
 }
 
-/* Every write of the command-line tools holds the ingest barrier shared
- * (sql/003_ledger.sql), as ingest does: settle's clean cut then also sees
- * every registry change stamped before it (stamps are clock_timestamp(),
- * taken after this lock), and none after. */
+/* The write functions of the database (sql/006_integrity.sql) take the
+ * ingest barrier themselves: no role may take it by hand. */
 bool db_begin(PGconn *c)
 {
-	return db_run(c, "begin", "BEGIN", 0, NULL) &&
-	       db_run(c, "begin", "SELECT pg_advisory_xact_lock_shared(7305413)", 0, NULL);
+	return db_run(c, "begin", "BEGIN", 0, NULL);
 }
 
 bool db_commit(PGconn *c)
@@ -124,6 +123,29 @@ bool db_get_i64_null(const PGresult *r, int row, int col, const char *name, int6
 		     char *err, size_t errlen)
 {
 	return get_i64(r, row, col, name, true, out, is_null, err, errlen);
+}
+
+void db_array_add(buf_t *b, const char *s)
+{
+	buf_putc(b, b->len == 0 ? '{' : ',');
+	if (!s) {
+		buf_puts(b, "NULL");
+		return;
+	}
+	buf_putc(b, '"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			buf_putc(b, '\\');
+		buf_putc(b, *s);
+	}
+	buf_putc(b, '"');
+}
+
+void db_array_end(buf_t *b)
+{
+	if (b->len == 0)
+		buf_putc(b, '{');
+	buf_putc(b, '}');
 }
 
 const char *db_last_sqlstate(void)

@@ -44,6 +44,13 @@ bool db_get_i64(const PGresult *r, int row, int col, const char *name, int64_t *
 bool db_get_i64_null(const PGresult *r, int row, int col, const char *name, int64_t *out, bool *is_null,
 		     char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* A one-dimensional array literal in PostgreSQL's text form, for a
+ * parameter: db_array_add appends one element (NULL: SQL NULL), quoted. */
+struct buf;
+void db_array_add(struct buf *b, const char *s);
+/* Closes the literal ("{}" when nothing was added). */
+void db_array_end(struct buf *b);
+
 /* The SQLSTATE of the last error seen by db_exec/db_run ("" if none). */
 const char *db_last_sqlstate(void);
 

@@ -73,7 +73,11 @@ int ctl_parse_args(int argc, char **argv, int first, const struct ctl_opt *opts,
 			return ctl_usage_error(usage, "%s: unknown option '%.*s'", what, (int)len, a);
 		if (*o->val)
 			return ctl_usage_error(usage, "%s: %s given twice", what, o->name);
-		if (a[len] == '=') {
+		if (o->flag) {
+			if (a[len] == '=')
+				return ctl_usage_error(usage, "%s: %s takes no value", what, o->name);
+			*o->val = "";
+		} else if (a[len] == '=') {
 			*o->val = a + len + 1;
 		} else {
 			if (i + 1 >= argc)

@@ -26,6 +26,7 @@ PGconn *ctl_conn(ctl_t *ctx);
 struct ctl_opt {
 	const char *name; /* "--name" */
 	const char **val;
+	bool flag; /* takes no value: *val is set to "" when given */
 };
 
 /* Prints "voucherctl <message>", the synopsis lines of usage and a pointer
@@ -62,5 +63,6 @@ int cmd_export(ctl_t *ctx, int argc, char **argv);    /* settlement/cmd_export.c
 int cmd_statement(ctl_t *ctx, int argc, char **argv); /* settlement/cmd_export.c */
 int cmd_audit(ctl_t *ctx, int argc, char **argv);     /* settlement/cmd_audit.c */
 int cmd_ledger(ctl_t *ctx, int argc, char **argv);    /* settlement/cmd_audit.c */
+int cmd_user(ctl_t *ctx, int argc, char **argv);      /* ctl/user.c */
 
 #endif

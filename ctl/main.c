@@ -22,27 +22,32 @@ static const char usage_text[] =
 	"                   [--valid-from T] [--valid-to T]\n"
 	"  provider key revoke CODE KEYID\n"
 	"  provider facility add CODE FACILITY --division DIV --class A|B\n"
-	"  enterprise import FILE.csv                header: uscc,name,division,sme,\n"
+	"  enterprise import FILE.csv [--backdate]   header: uscc,name,division,sme,\n"
 	"        model_developer,maas_builder,model_registered,foundation_model,\n"
 	"        credit_blacklisted,performance_grade[,valid_from]\n"
 	"  enterprise show USCC\n"
 	"  enterprise list\n"
-	"  enterprise relate USCC --provider CODE    related party: its records count for nothing\n"
+	"  enterprise relate USCC --provider CODE [--backdate]  related party: its records count for nothing\n"
 	"  program load FILE                         store a programme file as a new version\n"
 	"  program list | show ID                    programmes and their versions\n"
-	"  override add --program ID --enterprise USCC --year Y [--rate-bp N] [--cap-fen N] --ref DOC\n"
+	"  override propose --program ID --enterprise USCC --year Y [--rate-bp N] [--cap-fen N] --ref DOC\n"
+	"  override confirm ID | list [--program ID] [--year Y]   by a finance user other than the proposer\n"
+	"  user add NAME --role finance|auditor [--password-file FILE]   a login role, SCRAM password\n"
 	"  calendar load FILE                        official holidays and swapped working days\n"
 	"  calendar list | show YEAR | workdays --from DATE --count N\n"
 	"  partition list | ensure --until YYYY-MM [--from YYYY-MM] | detach --month YYYY-MM\n"
 	"  settle --program ID --period YYYY-MM [--dry-run]\n"
 	"  run list [--program ID] | show RUN\n"
-	"  run approve RUN | publish RUN | disburse RUN --ref PAYMENT_BATCH\n"
+	"  run approve RUN [--comment TEXT] | return RUN --comment TEXT | discard RUN\n"
+	"  run publish RUN | disburse RUN --ref PAYMENT_BATCH\n"
 	"  export RUN --format csv|xlsx --out FILE\n"
 	"  statement --enterprise USCC --year Y [--program ID]\n"
 	"  ledger balances [--program ID] [--year Y] [--enterprise USCC] | alg sha256|sm3\n"
 	"  audit verify [--checkpoint FILE]          re-check batches, ledger, postings and runs\n"
 	"  audit checkpoint --sign-key PEM --out FILE\n"
 	"  audit trace --enterprise USCC --program ID --year Y | audit duplicates\n"
+	"  audit exceptions [--year Y]               superuser acts, backdated changes, ended drafts,\n"
+	"                                            refused approvals, overrides, unregistered usage\n"
 	"\n"
 	"Run 'voucherctl COMMAND --help' for the options of one command.\n";
 
@@ -65,6 +70,7 @@ static const struct command commands[] = {
 	{"statement", cmd_statement},
 	{"audit", cmd_audit},
 	{"ledger", cmd_ledger},
+	{"user", cmd_user},
 	{NULL, NULL},
 };
 

@@ -76,7 +76,7 @@ static int partition_ensure(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "partition ensure";
 	const char *until = NULL, *from = NULL;
-	const struct ctl_opt opts[] = {{"--until", &until}, {"--from", &from}, {NULL, NULL}};
+	const struct ctl_opt opts[] = {{"--until", &until, false}, {"--from", &from, false}, {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, what, usage_ensure);
 	if (rc >= 0)
 		return rc;
@@ -108,7 +108,7 @@ static int partition_detach(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "partition detach";
 	const char *month = NULL;
-	const struct ctl_opt opts[] = {{"--month", &month}, {NULL, NULL}};
+	const struct ctl_opt opts[] = {{"--month", &month, false}, {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, what, usage_detach);
 	if (rc >= 0)
 		return rc;

@@ -100,11 +100,11 @@ static const char usage_enterprise[] =
 	"usage: voucherctl enterprise import FILE.csv\n"
 	"       voucherctl enterprise list\n"
 	"       voucherctl enterprise show USCC\n"
-	"       voucherctl enterprise relate USCC --provider CODE\n"
+	"       voucherctl enterprise relate USCC --provider CODE [--backdate]\n"
 	"Run 'voucherctl enterprise SUBCOMMAND --help' for details.\n";
 
 static const char usage_import[] =
-	"usage: voucherctl enterprise import FILE.csv\n"
+	"usage: voucherctl enterprise import FILE.csv [--backdate]\n"
 	"Imports the bureau's enterprise registry.  FILE.csv is UTF-8 (a BOM is allowed),\n"
 	"RFC 4180 (quote a field that contains a comma or a quote, doubling the quote),\n"
 	"CRLF or LF line ends, with exactly this header:\n"
@@ -112,9 +112,14 @@ static const char usage_import[] =
 	"  foundation_model,credit_blacklisted,performance_grade[,valid_from]\n"
 	"Flags are 1 or 0 (empty = 0), performance_grade A-D or empty, valid_from\n"
 	"YYYY-MM-DD (default today, China time).  Each row becomes the version of the\n"
-	"enterprise's facts in force from valid_from; importing the same uscc and\n"
-	"valid_from again replaces that version.  Every row is checked first: if any\n"
-	"row is wrong, all wrong rows are listed as FILE:LINE and nothing is imported.\n";
+	"enterprise's facts in force from valid_from.  Nothing is overwritten: importing\n"
+	"the same uscc and valid_from again with other facts adds a newer import of that\n"
+	"version, which runs prepared after it use; approved runs keep recomputing from\n"
+	"the imports they saw.  A row whose facts equal the version in force is left\n"
+	"alone.  Every row is checked first: if any row is wrong, all wrong rows are\n"
+	"listed as FILE:LINE and nothing is imported.\n"
+	"A version effective in a month that an approved run already settled is refused\n"
+	"unless --backdate is given; it is then recorded as backdated (audit exceptions).\n";
 
 static const char usage_enterprise_list[] =
 	"usage: voucherctl [--format table|csv|json] enterprise list\n"
@@ -126,10 +131,12 @@ static const char usage_enterprise_show[] =
 	"Shows the facts in force today, every version, and the related providers.\n";
 
 static const char usage_relate[] =
-	"usage: voucherctl enterprise relate USCC --provider CODE\n"
+	"usage: voucherctl enterprise relate USCC --provider CODE [--backdate]\n"
 	"Records that the provider is a related party (关联方) of the enterprise: the\n"
 	"provider's records for this enterprise count for nothing in settlement.\n"
-	"Both must be registered.  Relating twice changes nothing.\n";
+	"Both must be registered.  Relating twice changes nothing.  A relation counts\n"
+	"for the whole year, so once a run of this year is approved it is a backdated\n"
+	"change: refused unless --backdate is given, and then recorded as such.\n";
 
 /* ------------------------------------------------------------------ arguments */
 
@@ -214,7 +221,7 @@ static int provider_add(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "provider add";
 	const char *name = NULL, *uscc = NULL, *pos[1];
-	const struct ctl_opt opts[] = {{"--name", &name}, {"--uscc", &uscc}, {NULL, NULL}};
+	const struct ctl_opt opts[] = {{"--name", &name, false}, {"--uscc", &uscc, false}, {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 2, opts, pos, 1, what, usage_provider_add);
 	if (rc >= 0)
 		return rc;
@@ -235,8 +242,7 @@ static int provider_add(ctl_t *ctx, int argc, char **argv)
 		return CTL_FAIL;
 	const char *p[] = {code, name, uscc};
 	PGresult *r = db_exec(c, what,
-			      "INSERT INTO voucher.providers (code, name, uscc) VALUES ($1, $2, $3) "
-			      "ON CONFLICT (code) DO NOTHING RETURNING code",
+			      "SELECT * FROM voucher.provider_add($1, $2, $3)",
 			      3, p);
 	if (!r)
 		return CTL_FAIL;
@@ -353,7 +359,7 @@ static int provider_show(ctl_t *ctx, int argc, char **argv)
 			  1, p)
 		: NULL;
 	er = fr ? db_exec(c, what,
-			  "SELECT r.uscc, (SELECT v.name FROM voucher.enterprise_versions v "
+			  "SELECT r.uscc, (SELECT v.name FROM voucher.enterprise_registry v "
 			  "    WHERE v.uscc = r.uscc ORDER BY v.valid_from <= " TODAY_CN " DESC, "
 			  "    CASE WHEN v.valid_from <= " TODAY_CN " THEN v.valid_from END DESC, "
 			  "    v.valid_from LIMIT 1), r.added_at, r.added_by "
@@ -501,7 +507,7 @@ static int cert_add(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "provider cert add";
 	const char *certfile = NULL, *pos[1];
-	const struct ctl_opt opts[] = {{"--cert", &certfile}, {NULL, NULL}};
+	const struct ctl_opt opts[] = {{"--cert", &certfile, false}, {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 3, opts, pos, 1, what, usage_cert_add);
 	if (rc >= 0)
 		return rc;
@@ -537,8 +543,7 @@ static int cert_add(ctl_t *ctx, int argc, char **argv)
 	PQclear(r);
 	const char *p[] = {cf.fingerprint, code, cf.subject, cf.not_after, cf.pem};
 	r = db_exec(c, what,
-		    "INSERT INTO voucher.provider_certs (fingerprint, provider, subject, not_after, pem) "
-		    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (fingerprint) DO NOTHING RETURNING 1",
+		    "SELECT * FROM voucher.provider_cert_add($1, $2, $3, $4::timestamptz, $5)",
 		    5, p);
 	if (!r)
 		goto failed;
@@ -577,11 +582,11 @@ static int key_add(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "provider key add";
 	const char *algname = NULL, *pubfile = NULL, *from = NULL, *to = NULL, *pos[2];
-	const struct ctl_opt opts[] = {{"--alg", &algname},
-				   {"--pub", &pubfile},
-				   {"--valid-from", &from},
-				   {"--valid-to", &to},
-				   {NULL, NULL}};
+	const struct ctl_opt opts[] = {{"--alg", &algname, false},
+				   {"--pub", &pubfile, false},
+				   {"--valid-from", &from, false},
+				   {"--valid-to", &to, false},
+				   {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 3, opts, pos, 2, what, usage_key_add);
 	if (rc >= 0)
 		return rc;
@@ -661,10 +666,7 @@ static int key_add(ctl_t *ctx, int argc, char **argv)
 	PQclear(r);
 	const char *p[] = {code, keyid, sig_alg_name(alg), pem, from, to};
 	r = db_exec(c, what,
-		    "INSERT INTO voucher.provider_keys (provider, key_id, alg, public_pem, valid_from, "
-		    "  valid_to) "
-		    "VALUES ($1, $2, $3, $4, coalesce($5::timestamptz, now()), $6::timestamptz) "
-		    "ON CONFLICT (provider, key_id) DO NOTHING RETURNING valid_from, valid_to",
+		    "SELECT * FROM voucher.provider_key_add($1, $2, $3, $4, $5::timestamptz, $6::timestamptz)",
 		    6, p);
 	if (!r)
 		goto failed;
@@ -715,8 +717,7 @@ static int key_revoke(ctl_t *ctx, int argc, char **argv)
 		goto failed;
 	const char *p[] = {code, keyid};
 	r = db_exec(c, what,
-		    "SELECT revoked_at FROM voucher.provider_keys WHERE provider = $1 AND key_id = $2 "
-		    "FOR UPDATE",
+		    "SELECT revoked_at FROM voucher.provider_keys WHERE provider = $1 AND key_id = $2",
 		    2, p);
 	if (!r)
 		goto failed;
@@ -732,8 +733,7 @@ static int key_revoke(ctl_t *ctx, int argc, char **argv)
 	}
 	PQclear(r);
 	r = db_exec(c, what,
-		    "UPDATE voucher.provider_keys SET revoked_at = now() "
-		    "WHERE provider = $1 AND key_id = $2 AND revoked_at IS NULL RETURNING revoked_at",
+		    "SELECT r FROM voucher.provider_key_revoke($1, $2) r WHERE r IS NOT NULL",
 		    2, p);
 	if (!r)
 		goto failed;
@@ -760,7 +760,7 @@ static int facility_add(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "provider facility add";
 	const char *division = NULL, *class = NULL, *pos[2];
-	const struct ctl_opt opts[] = {{"--division", &division}, {"--class", &class}, {NULL, NULL}};
+	const struct ctl_opt opts[] = {{"--division", &division, false}, {"--class", &class, false}, {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 3, opts, pos, 2, what, usage_facility_add);
 	if (rc >= 0)
 		return rc;
@@ -790,8 +790,7 @@ static int facility_add(ctl_t *ctx, int argc, char **argv)
 		goto failed;
 	const char *p[] = {code, facility, division, class};
 	r = db_exec(c, what,
-		    "INSERT INTO voucher.facilities (provider, facility, division, class) "
-		    "VALUES ($1, $2, $3, $4) ON CONFLICT (provider, facility) DO NOTHING RETURNING 1",
+		    "SELECT * FROM voucher.facility_add($1, $2, $3, $4)",
 		    4, p);
 	if (!r)
 		goto failed;
@@ -1161,21 +1160,12 @@ static bool import_copy(PGconn *c, const char *what, const struct imp_row *rows,
 	return ok;
 }
 
-static long count_of(PGconn *c, const char *what, const char *sql)
-{
-	PGresult *r = db_exec(c, what, sql, 0, NULL);
-	if (!r)
-		return -1;
-	long n = atol(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return n;
-}
-
 static int enterprise_import(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "enterprise import";
-	const char *pos[1];
-	int rc = ctl_parse_args(argc, argv, 2, NULL, pos, 1, what, usage_import);
+	const char *pos[1], *backdate = NULL;
+	const struct ctl_opt opts[] = {{"--backdate", &backdate, true}, {NULL, NULL, false}};
+	int rc = ctl_parse_args(argc, argv, 2, opts, pos, 1, what, usage_import);
 	if (rc >= 0)
 		return rc;
 	const char *path = pos[0];
@@ -1278,46 +1268,26 @@ static int enterprise_import(ctl_t *ctx, int argc, char **argv)
 		    0, NULL) ||
 	    !import_copy(c, what, rows, nrows))
 		goto failed;
-	long added = count_of(c, what,
-			      "WITH ins AS (INSERT INTO voucher.enterprises (uscc) "
-			      "  SELECT uscc FROM pg_temp.enterprise_import ORDER BY line "
-			      "  ON CONFLICT (uscc) DO NOTHING RETURNING 1) "
-			      "SELECT count(*) FROM ins");
-	if (added < 0)
+	/* the owner's function reads the rows staged here: a version with the
+	 * same facts as the one in force is left alone (who imported it stays
+	 * true), any other row is a new version; nothing is overwritten */
+	if (!db_run(c, what, "GRANT SELECT ON pg_temp.enterprise_import TO voucher_owner", 0, NULL))
 		goto failed;
-	/* a version with the same facts is left alone (who imported it stays true) */
-	long changed = count_of(
-		c, what,
-		"WITH up AS (INSERT INTO voucher.enterprise_versions AS v (uscc, valid_from, name, "
-		"  division, sme, model_developer, maas_builder, model_registered, foundation_model, "
-		"  credit_blacklisted, performance_grade) "
-		"  SELECT uscc, coalesce(valid_from, " TODAY_CN "), name, division, sme, "
-		"    model_developer, maas_builder, model_registered, foundation_model, "
-		"    credit_blacklisted, performance_grade FROM pg_temp.enterprise_import ORDER BY line "
-		"  ON CONFLICT (uscc, valid_from) DO UPDATE SET name = EXCLUDED.name, "
-		"    division = EXCLUDED.division, sme = EXCLUDED.sme, "
-		"    model_developer = EXCLUDED.model_developer, maas_builder = EXCLUDED.maas_builder, "
-		"    model_registered = EXCLUDED.model_registered, "
-		"    foundation_model = EXCLUDED.foundation_model, "
-		"    credit_blacklisted = EXCLUDED.credit_blacklisted, "
-		"    performance_grade = EXCLUDED.performance_grade, "
-		"    imported_at = clock_timestamp(), imported_by = session_user "
-		"  WHERE (v.name, v.division, v.sme, v.model_developer, v.maas_builder, "
-		"    v.model_registered, v.foundation_model, v.credit_blacklisted, v.performance_grade) "
-		"    IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.division, EXCLUDED.sme, "
-		"    EXCLUDED.model_developer, EXCLUDED.maas_builder, EXCLUDED.model_registered, "
-		"    EXCLUDED.foundation_model, EXCLUDED.credit_blacklisted, "
-		"    EXCLUDED.performance_grade) "
-		"  RETURNING 1) "
-		"SELECT count(*) FROM up");
-	if (changed < 0)
+	const char *ip[] = {backdate ? "true" : "false"};
+	PGresult *ir = db_exec(c, what, "SELECT * FROM voucher.enterprise_import($1::boolean)", 1, ip);
+	if (!ir)
 		goto failed;
+	long added = atol(PQgetvalue(ir, 0, 0)), changed = atol(PQgetvalue(ir, 0, 1)),
+	     backdated = atol(PQgetvalue(ir, 0, 2));
+	PQclear(ir);
 	if (!db_commit(c))
 		goto done;
 	long unchanged = nrows - changed, updated = changed - added;
 	printf("imported %d enterprises (%ld new, %ld updated", nrows, added, updated);
 	if (unchanged > 0)
 		printf(", %ld unchanged", unchanged);
+	if (backdated > 0)
+		printf(", %ld versions backdated", backdated);
 	printf(")\n");
 	rc = CTL_OK;
 	goto done;
@@ -1371,7 +1341,7 @@ static int enterprise_list(ctl_t *ctx, int argc, char **argv)
 		return CTL_FAIL;
 	PGresult *r = db_exec(c, "enterprise list",
 			      "SELECT DISTINCT ON (v.uscc) " VERSION_COLS
-			      " FROM voucher.enterprise_versions v ORDER BY v.uscc, " CURRENT_ORDER,
+			      " FROM voucher.enterprise_registry v ORDER BY v.uscc, " CURRENT_ORDER,
 			      0, NULL);
 	if (!r)
 		return CTL_FAIL;
@@ -1403,12 +1373,12 @@ static int enterprise_show(ctl_t *ctx, int argc, char **argv)
 	if (!enterprise_exists(c, what, uscc))
 		goto failed;
 	cur = db_exec(c, what,
-		      "SELECT " VERSION_COLS " FROM voucher.enterprise_versions v "
+		      "SELECT " VERSION_COLS " FROM voucher.enterprise_registry v "
 		      "WHERE v.uscc = $1 AND v.valid_from <= " TODAY_CN
 		      " ORDER BY v.valid_from DESC LIMIT 1",
 		      1, p);
 	all = cur ? db_exec(c, what,
-			    "SELECT " VERSION_FACTS " FROM voucher.enterprise_versions v "
+			    "SELECT " VERSION_FACTS " FROM voucher.enterprise_registry v "
 			    "WHERE v.uscc = $1 ORDER BY v.valid_from",
 			    1, p)
 		  : NULL;
@@ -1441,8 +1411,9 @@ failed:
 static int enterprise_relate(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "enterprise relate";
-	const char *provider = NULL, *pos[1];
-	const struct ctl_opt opts[] = {{"--provider", &provider}, {NULL, NULL}};
+	const char *provider = NULL, *backdate = NULL, *pos[1];
+	const struct ctl_opt opts[] = {{"--provider", &provider, false}, {"--backdate", &backdate, true},
+				       {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 2, opts, pos, 1, what, usage_relate);
 	if (rc >= 0)
 		return rc;
@@ -1460,11 +1431,8 @@ static int enterprise_relate(ctl_t *ctx, int argc, char **argv)
 	rc = CTL_FAIL;
 	if (!enterprise_exists(c, what, uscc) || !provider_exists(c, what, provider))
 		goto failed;
-	const char *p[] = {uscc, provider};
-	r = db_exec(c, what,
-		    "INSERT INTO voucher.related_parties (uscc, provider) VALUES ($1, $2) "
-		    "ON CONFLICT (uscc, provider) DO NOTHING RETURNING 1",
-		    2, p);
+	const char *p[] = {uscc, provider, backdate ? "true" : "false"};
+	r = db_exec(c, what, "SELECT * FROM voucher.relate($1, $2, $3::boolean)", 3, p);
 	if (!r)
 		goto failed;
 	if (PQntuples(r) == 0) {

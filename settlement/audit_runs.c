@@ -67,13 +67,14 @@ bool audit_verify_runs(PGconn *c, int64_t *runs_checked, char *err, size_t errle
 	/* the recomputation (settlement/run.c) names tables without a schema:
 	 * here they are the audit views, so that an auditor can run it */
 	PQclear(PQexec(c, "SET LOCAL search_path = audit, pg_catalog"));
-	/* approved runs (any review event), in approval order */
+	/* approved runs, in approval order; a run sees the registry as it
+	 * stood at its cut-off (data_cutoff: voucher.ingest_cut) */
 	runs = PQexec(c, "SELECT r.run_id, r.program, r.period, r.program_version, r.as_of::text, r.data_cutoff::text, "
 			 "  r.prepared_at::text, a.at::text, r.pool_left_fen, r.total_payable, r.total_recovered, "
 			 "  r.total_asked, r.lines "
 			 "FROM runs r "
 			 "LEFT JOIN run_events a ON a.run_id = r.run_id AND a.event = 'approved' "
-			 "WHERE EXISTS (SELECT 1 FROM run_events e WHERE e.run_id = r.run_id) "
+			 "WHERE a.run_id IS NOT NULL "
 			 "ORDER BY a.at NULLS FIRST, r.run_id");
 	if (PQresultStatus(runs) != PGRES_TUPLES_OK) {
 		snprintf(err, errlen, "reading the approved runs: %s", PQerrorMessage(c));
@@ -106,7 +107,7 @@ bool audit_verify_runs(PGconn *c, int64_t *runs_checked, char *err, size_t errle
 		}
 		PQclear(arch);
 		run_basis_t basis = {.version = PQgetvalue(runs, i, 3), .as_of = PQgetvalue(runs, i, 4),
-				     .cutoff = PQgetvalue(runs, i, 5), .registry_at = PQgetvalue(runs, i, 6),
+				     .cutoff = PQgetvalue(runs, i, 5), .registry_at = PQgetvalue(runs, i, 5),
 				     .approved_before = PQgetvalue(runs, i, 7), .quiet = true};
 		if (!run_compute(c, prog, period, &basis, &rc, e2, sizeof e2)) {
 			snprintf(err, errlen, "run %s (%s, %s): cannot recompute: %s", id, prog, period, e2);

@@ -20,7 +20,6 @@
 #include "settlement/audit_batches.h"
 #include "settlement/ledger.h"
 
-#define INGEST_BARRIER "7305413"
 
 static void hex(const uint8_t *p, size_t n, char *out)
 {
@@ -386,34 +385,39 @@ static bool read_state(PGconn *c, checkpoint_t *cp, char *err, size_t errlen)
 		snprintf(err, errlen, "checkpoint_write: called inside a transaction");
 		return false;
 	}
-	if (!exec_ok(c, "SELECT pg_advisory_lock(" INGEST_BARRIER ")", PGRES_TUPLES_OK, "taking the ingest barrier",
-		     err, errlen))
-		return false;
-	bool locked = true, ok = exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK,
-					 "starting the snapshot", err, errlen);
+	/* the cut (voucher.ingest_cut): every batch received by it is committed
+	 * before the snapshot below, and the batches received by it are the
+	 * first ones by seq (later ones began after the cut) */
+	char cut[64];
+	PGresult *r = PQexec(c, "SELECT t::text, to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+				"FROM audit.ingest_cut() t");
+	bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
 	if (ok) {
-		/* the first query takes the snapshot: the cut */
-		PGresult *r = PQexec(c, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')");
-		ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
-		if (ok)
-			snprintf(cp->time, sizeof cp->time, "%s", PQgetvalue(r, 0, 0));
-		else
-			snprintf(err, errlen, "reading the time: %s", PQerrorMessage(c));
-		PQclear(r);
+		snprintf(cut, sizeof cut, "%s", PQgetvalue(r, 0, 0));
+		snprintf(cp->time, sizeof cp->time, "%s", PQgetvalue(r, 0, 1));
+	} else {
+		snprintf(err, errlen, "taking the ingest cut: %s", PQerrorMessage(c));
 	}
+	PQclear(r);
+	if (ok)
+		ok = exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK,
+			     "starting the snapshot", err, errlen);
+	int64_t upto = 0;
 	if (ok) {
-		ok = exec_ok(c, "SELECT pg_advisory_unlock(" INGEST_BARRIER ")", PGRES_TUPLES_OK,
-			     "releasing the ingest barrier", err, errlen);
-		locked = !ok;
+		const char *p[] = {cut};
+		r = PQexecParams(c, "SELECT count(*) FROM audit.batches WHERE received_at <= $1::timestamptz", 1, NULL,
+				 p, NULL, NULL, 0);
+		ok = PQresultStatus(r) == PGRES_TUPLES_OK && db_get_i64(r, 0, 0, "batches", &upto, err, errlen);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			snprintf(err, errlen, "counting the batches: %s", PQerrorMessage(c));
+		PQclear(r);
 	}
 	if (ok)
 		ok = ledger_head(c, &cp->ledger_size, cp->ledger_root, cp->ledger_alg, sizeof cp->ledger_alg, err,
 				 errlen);
 	if (ok)
-		ok = audit_batches_root(c, -1, cp->batches_root, &cp->batches_size, err, errlen);
+		ok = audit_batches_root(c, upto, cp->batches_root, &cp->batches_size, err, errlen);
 	PQclear(PQexec(c, "ROLLBACK"));
-	if (locked)
-		PQclear(PQexec(c, "SELECT pg_advisory_unlock(" INGEST_BARRIER ")"));
 	return ok;
 }
 

@@ -28,6 +28,7 @@ static const char usage_audit[] =
 	"       voucherctl audit checkpoint --sign-key PEM --out FILE\n"
 	"       voucherctl audit trace --enterprise USCC --program ID --year Y\n"
 	"       voucherctl audit duplicates\n"
+	"       voucherctl audit exceptions [--year Y]\n"
 	"\n"
 	"Checks, reading only the audit views (an auditor may run it):\n"
 	"  - every stored batch: its digest from the stored body bytes, its signature\n"
@@ -52,6 +53,13 @@ static const char usage_audit[] =
 	"and head hash, the number of stored batches and their Merkle root, and the\n"
 	"time, into FILE (never overwritten).  Mail it, print it, publish it with the\n"
 	"notice: anything that later disagrees with it was changed afterwards.\n"
+	"\n"
+	"exceptions: what an auditor looks at first, one line each (kind, at, by,\n"
+	"subject, detail): acts of superusers on the registry, programmes, overrides and\n"
+	"calendars; backdated registry versions and relations; superseded, returned and\n"
+	"discarded drafts; refused approvals; override proposals and confirmations; and\n"
+	"usage from unregistered credit codes, by month and provider.  --year Y keeps\n"
+	"that year (China time).\n"
 	"\n"
 	"trace: from one enterprise's grants in a programme-year down to the ledger\n"
 	"entries, the records of that year and the signed batches they came in.\n"
@@ -126,7 +134,7 @@ static bool verify_postings(PGconn *c, int64_t *runs, char *err, size_t errlen)
 static int audit_verify(ctl_t *ctx, int argc, char **argv)
 {
 	const char *cpfile, *pub;
-	const struct ctl_opt opts[] = {{"--checkpoint", &cpfile}, {"--pub", &pub}, {NULL, NULL}};
+	const struct ctl_opt opts[] = {{"--checkpoint", &cpfile, false}, {"--pub", &pub, false}, {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "audit verify", usage_audit);
 	if (rc >= 0)
 		return rc;
@@ -179,7 +187,7 @@ static int audit_verify(ctl_t *ctx, int argc, char **argv)
 static int audit_checkpoint(ctl_t *ctx, int argc, char **argv)
 {
 	const char *key, *out;
-	const struct ctl_opt opts[] = {{"--sign-key", &key}, {"--out", &out}, {NULL, NULL}};
+	const struct ctl_opt opts[] = {{"--sign-key", &key, false}, {"--out", &out, false}, {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "audit checkpoint", usage_audit);
 	if (rc >= 0)
 		return rc;
@@ -203,7 +211,7 @@ static int audit_checkpoint(ctl_t *ctx, int argc, char **argv)
 static int audit_trace(ctl_t *ctx, int argc, char **argv)
 {
 	const char *uscc, *program, *year;
-	const struct ctl_opt opts[] = {{"--enterprise", &uscc}, {"--program", &program}, {"--year", &year}, {NULL, NULL}};
+	const struct ctl_opt opts[] = {{"--enterprise", &uscc, false}, {"--program", &program, false}, {"--year", &year, false}, {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "audit trace", usage_audit);
 	if (rc >= 0)
 		return rc;
@@ -488,6 +496,53 @@ static int audit_duplicates(ctl_t *ctx, int argc, char **argv)
 	return ok ? CTL_OK : CTL_FAIL;
 }
 
+static int audit_exceptions(ctl_t *ctx, int argc, char **argv)
+{
+	const char *year = NULL;
+	const struct ctl_opt opts[] = {{"--year", &year, false}, {NULL, NULL, false}};
+	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "audit exceptions", usage_audit);
+	if (rc >= 0)
+		return rc;
+	if (year && (strlen(year) != 4 || strspn(year, "0123456789") != 4))
+		return ctl_usage_error(usage_audit, "audit exceptions: --year must be a year like 2026");
+	PGconn *c = ctl_conn(ctx);
+	if (!c)
+		return CTL_FAIL;
+	static const out_col_t cols[] = {{"kind", OUT_TEXT},	{"at", OUT_TIMESTAMP}, {"by", OUT_TEXT},
+					 {"subject", OUT_TEXT}, {"detail", OUT_TEXT}};
+	const char *p[] = {year};
+	/* every source reads an audit view: the auditor may run it */
+	PGresult *r = db_exec(
+		c, "audit exceptions",
+		"SELECT kind, at, by_user, subject, detail FROM ("
+		"  SELECT 'superuser act' AS kind, at, by_user, what AS subject, detail FROM audit.superuser_acts"
+		"  UNION ALL SELECT 'backdated version', imported_at, imported_by, uscc, 'in force from ' || valid_from"
+		"    FROM audit.enterprise_versions WHERE backdated"
+		"  UNION ALL SELECT 'backdated relation', added_at, added_by, uscc, 'related to provider ' || provider"
+		"    FROM audit.related_parties WHERE backdated"
+		"  UNION ALL SELECT 'draft ' || e.event, e.at, e.by_user, 'run ' || e.run_id || ' (' || r.program || ', '"
+		"    || r.period || ')', coalesce(e.comment, '') FROM audit.run_events e JOIN audit.runs r USING (run_id)"
+		"    WHERE e.event IN ('superseded', 'returned', 'discarded')"
+		"  UNION ALL SELECT 'refused approval', at, by_user, 'run ' || run_id, reason FROM audit.approval_refusals"
+		"  UNION ALL SELECT 'override proposed', added_at, added_by, 'override ' || id || ' (' || program || ', '"
+		"    || enterprise || ', ' || year || ')', concat_ws(', ', 'rate ' || rate_bp || ' bp', 'cap ' || "
+		"    to_char(cap_fen / 100.0, 'FM999999999999990.00') || ' yuan', 'ref ' || ref) FROM audit.overrides"
+		"  UNION ALL SELECT 'override confirmed', confirmed_at, confirmed_by, 'override ' || id || ' (' || program"
+		"    || ', ' || enterprise || ', ' || year || ')', 'proposed by ' || added_by FROM audit.overrides"
+		"    WHERE confirmed_at IS NOT NULL"
+		"  UNION ALL SELECT 'unregistered usage', (month || '-01 00:00:00+08')::timestamptz, provider,"
+		"    enterprises || ' credit codes', records || ' records, ' || "
+		"    to_char(amount_fen / 100.0, 'FM999999999999990.00') || ' yuan' FROM audit.unregistered_usage"
+		") x WHERE $1::integer IS NULL OR extract(year FROM at AT TIME ZONE 'Asia/Shanghai') = $1::integer "
+		"ORDER BY kind, at, subject",
+		1, p);
+	if (!r)
+		return CTL_FAIL;
+	bool ok = out_print(stdout, ctx->format, cols, 5, r);
+	PQclear(r);
+	return ok ? CTL_OK : CTL_FAIL;
+}
+
 int cmd_audit(ctl_t *ctx, int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : NULL;
@@ -505,13 +560,15 @@ int cmd_audit(ctl_t *ctx, int argc, char **argv)
 		return audit_checkpoint(ctx, argc, argv);
 	if (!strcmp(sub, "duplicates"))
 		return audit_duplicates(ctx, argc, argv);
+	if (!strcmp(sub, "exceptions"))
+		return audit_exceptions(ctx, argc, argv);
 	return ctl_usage_error(usage_audit, "audit: unknown subcommand '%s'", sub);
 }
 
 static int ledger_balances(ctl_t *ctx, int argc, char **argv)
 {
 	const char *program, *year, *uscc;
-	const struct ctl_opt opts[] = {{"--program", &program}, {"--year", &year}, {"--enterprise", &uscc}, {NULL, NULL}};
+	const struct ctl_opt opts[] = {{"--program", &program, false}, {"--year", &year, false}, {"--enterprise", &uscc, false}, {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "ledger balances", usage_ledger);
 	if (rc >= 0)
 		return rc;

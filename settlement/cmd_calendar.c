@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/db.h"
 #include "ctl/ctl.h"
 #include "ctl/output.h"
@@ -103,35 +104,28 @@ static int calendar_load(ctl_t *ctx, int argc, char **argv)
 	rc = CTL_FAIL;
 	char year[16];
 	snprintf(year, sizeof year, "%d", f.year);
-	const char *py[] = {year};
-	/* two loads of one year at once: the second waits, then replaces */
-	if (!db_run(c, what, "SELECT pg_advisory_xact_lock(hashtext('voucher.calendar_years'), $1::integer)",
-		    1, py))
-		goto failed;
-	prev = db_exec(c, what,
-		       "SELECT to_char(loaded_at, 'YYYY-MM-DD HH24:MI:SS'), loaded_by "
-		       "FROM voucher.calendar_years WHERE year = $1",
-		       1, py);
-	if (!prev ||
-	    !db_run(c, what, "DELETE FROM voucher.calendar_days WHERE year = $1", 1, py) ||
-	    !db_run(c, what, "DELETE FROM voucher.calendar_years WHERE year = $1", 1, py))
-		goto failed;
-	const char *pyear[] = {year, f.source};
-	if (!db_run(c, what, "INSERT INTO voucher.calendar_years (year, source) VALUES ($1, $2)", 2,
-		    pyear))
-		goto failed;
+	/* a new load of the year; the earlier ones stay on record */
+	buf_t days = BUF_INIT, kinds = BUF_INIT, names = BUF_INIT;
 	for (size_t i = 0; i < f.ndays; i++) {
 		char day[11];
 		cal_date_format(f.days[i].date, day);
-		const char *pd[] = {day, cal_kind_name(f.days[i].kind), f.days[i].name, year};
-		if (!db_run(c, what,
-			    "INSERT INTO voucher.calendar_days (day, kind, name, year) "
-			    "VALUES ($1, $2, $3, $4)",
-			    4, pd)) {
-			fprintf(stderr, "%s: at %s:%d\n", what, path, f.days[i].line);
-			goto failed;
-		}
+		db_array_add(&days, day);
+		db_array_add(&kinds, cal_kind_name(f.days[i].kind));
+		db_array_add(&names, f.days[i].name);
 	}
+	db_array_end(&days);
+	db_array_end(&kinds);
+	db_array_end(&names);
+	const char *pl[] = {year, f.source, days.data, kinds.data, names.data};
+	prev = db_exec(c, what,
+		       "SELECT previous FROM voucher.calendar_load($1::integer, $2, $3::date[], $4::text[], $5::text[]) "
+		       "WHERE previous IS NOT NULL",
+		       5, pl);
+	buf_free(&days);
+	buf_free(&kinds);
+	buf_free(&names);
+	if (!prev)
+		goto failed;
 	if (!db_commit(c)) {
 		fprintf(stderr, "%s: nothing was loaded\n", what);
 		goto done;
@@ -139,8 +133,8 @@ static int calendar_load(ctl_t *ctx, int argc, char **argv)
 	printf("loaded calendar %d: %zu holidays, %zu working weekend days\n", f.year, f.nholidays,
 	       f.nworkdays);
 	if (PQntuples(prev) > 0)
-		printf("(replaced the calendar of %d loaded %s by %s)\n", f.year, PQgetvalue(prev, 0, 0),
-		       PQgetvalue(prev, 0, 1));
+		printf("(in force instead of the calendar of %d loaded %s, which stays on record)\n", f.year,
+		       PQgetvalue(prev, 0, 0));
 	rc = CTL_OK;
 	goto done;
 failed:
@@ -234,7 +228,7 @@ static int calendar_workdays(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "calendar workdays";
 	const char *from = NULL, *count = NULL;
-	const struct ctl_opt opts[] = {{"--from", &from}, {"--count", &count}, {NULL, NULL}};
+	const struct ctl_opt opts[] = {{"--from", &from, false}, {"--count", &count, false}, {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, what, usage_workdays);
 	if (rc >= 0)
 		return rc;

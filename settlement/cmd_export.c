@@ -738,7 +738,7 @@ int cmd_export(ctl_t *ctx, int argc, char **argv)
 			args[n++] = argv[i];
 	}
 	const char *pos[1], *format, *out;
-	const struct ctl_opt opts[] = {{"--format", &format}, {"--out", &out}, {NULL, NULL}};
+	const struct ctl_opt opts[] = {{"--format", &format, false}, {"--out", &out, false}, {NULL, NULL, false}};
 	int rc = ctl_parse_args(n, args, 1, opts, pos, 1, "export", usage_export);
 	free(args);
 	if (rc >= 0)
@@ -1062,7 +1062,7 @@ static bool statement_programme(PGconn *c, const char *uscc, const char *year, c
 		    "CROSS JOIN LATERAL (SELECT (u.ended_at AT TIME ZONE 'Asia/Shanghai')::date AS day) d "
 		    /* the enterprise's division on the record's day: the version in
 		     * force then, else its first (as settle reads it) */
-		    "LEFT JOIN LATERAL (SELECT v.division FROM voucher.enterprise_versions v WHERE v.uscc = u.enterprise "
+		    "LEFT JOIN LATERAL (SELECT v.division FROM voucher.enterprise_registry v WHERE v.uscc = u.enterprise "
 		    "  ORDER BY (v.valid_from <= d.day) DESC, CASE WHEN v.valid_from <= d.day THEN v.valid_from END DESC, "
 		    "  v.valid_from LIMIT 1) ev ON true "
 		    "LEFT JOIN voucher.related_parties rp ON rp.uscc = u.enterprise AND rp.provider = u.provider "
@@ -1121,7 +1121,7 @@ int cmd_statement(ctl_t *ctx, int argc, char **argv)
 {
 	const char *uscc, *year, *program;
 	const struct ctl_opt opts[] = {
-		{"--enterprise", &uscc}, {"--year", &year}, {"--program", &program}, {NULL, NULL}};
+		{"--enterprise", &uscc, false}, {"--year", &year, false}, {"--program", &program, false}, {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 1, opts, NULL, 0, "statement", usage_statement);
 	if (rc >= 0)
 		return rc;
@@ -1146,7 +1146,7 @@ int cmd_statement(ctl_t *ctx, int argc, char **argv)
 	const char *key[] = {uscc, year, program};
 	ent = db_exec(c, "statement",
 		      "SELECT e.uscc, v.name, v.division, $2::integer, $3::text FROM voucher.enterprises e "
-		      "JOIN LATERAL (SELECT * FROM voucher.enterprise_versions v WHERE v.uscc = e.uscc "
+		      "JOIN LATERAL (SELECT * FROM voucher.enterprise_registry v WHERE v.uscc = e.uscc "
 		      "  ORDER BY (v.valid_from <= (now() AT TIME ZONE 'Asia/Shanghai')::date) DESC, "
 		      "  CASE WHEN v.valid_from <= (now() AT TIME ZONE 'Asia/Shanghai')::date THEN v.valid_from END DESC, "
 		      "  v.valid_from LIMIT 1) v ON true "

@@ -32,14 +32,21 @@ static const char usage_program[] =
 	"of the version id is enough) exactly as loaded.\n";
 
 static const char usage_override[] =
-	"usage: voucherctl override add --program ID --enterprise USCC --year Y\n"
-	"                              [--rate-bp N] [--cap-fen N] --ref DOCUMENT\n"
+	"usage: voucherctl override propose --program ID --enterprise USCC --year Y\n"
+	"                                   [--rate-bp N] [--cap-fen N] --ref DOCUMENT\n"
+	"       voucherctl override confirm ID\n"
+	"       voucherctl [--format table|csv|json] override list [--program ID] [--year Y]\n"
 	"\n"
 	"一事一议: a rate and/or a cap for one enterprise in one programme-year, with\n"
-	"the document that decided it.  The programme's ceilings bound it (e.g. Wuxi:\n"
-	"6000 bp and 10,000,000 yuan); a programme without override ceilings refuses\n"
-	"overrides.  A newer override for the same programme, enterprise and year\n"
-	"takes the place of the older one; both stay on record.\n";
+	"the document that decided it.  Overrides are money: one finance user proposes\n"
+	"(prints 'override <id> ...'), another confirms, and the override counts from\n"
+	"its confirmation on.  The programme's ceilings bound it (Wuxi: 6000 bp and\n"
+	"10,000,000 yuan; Hangzhou: only for an enterprise flagged foundation_model in\n"
+	"the registry, and only a cap above 8,000,000 yuan); a programme without\n"
+	"override ceilings refuses overrides.  They are checked when proposed and again\n"
+	"when confirmed.  A newer confirmed override for the same programme, enterprise\n"
+	"and year takes the place of the older one; all stay on record.\n"
+	"list shows amounts in yuan (json: in fen) and who proposed and confirmed.\n";
 
 bool settle_load_program(PGconn *c, const char *id, program_t *p, char *version, size_t vlen,
 			 char *err, size_t errlen)
@@ -100,16 +107,14 @@ static int program_load(ctl_t *ctx, int argc, char **argv)
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
 		goto done;
-	const char *params[] = {version, p->id, text.data};
+	const char *params[] = {p->id, text.data};
 	if (!db_begin(c))
 		goto done;
+	/* the database computes the version (SHA-256 of the text) itself */
 	PGresult *r = db_exec(c, "program load",
-			      "WITH ins AS (INSERT INTO voucher.program_versions (version, program, text) "
-			      "VALUES ($1, $2, $3) ON CONFLICT (version) DO NOTHING RETURNING version) "
-			      "SELECT (SELECT count(*) FROM ins), "
-			      "(SELECT program || ' at ' || to_char(loaded_at, 'YYYY-MM-DD HH24:MI:SS') "
-			      "FROM voucher.program_versions WHERE version = $1)",
-			      3, params);
+			      "SELECT CASE WHEN added THEN 1 ELSE 0 END, loaded, version "
+			      "FROM voucher.program_load($1, $2)",
+			      2, params);
 	if (!r) {
 		db_rollback(c);
 		goto done;
@@ -182,7 +187,7 @@ static int program_list(ctl_t *ctx, int argc, char **argv)
 static int program_show(ctl_t *ctx, int argc, char **argv)
 {
 	const char *pos[1], *version = NULL;
-	const struct ctl_opt opts[] = {{"--version", &version}, {NULL, NULL}};
+	const struct ctl_opt opts[] = {{"--version", &version, false}, {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 2, opts, pos, 1, "program show", usage_program);
 	if (rc >= 0)
 		return rc;
@@ -253,30 +258,30 @@ static bool parse_int64(const char *s, int64_t lo, int64_t hi, int64_t *out)
 	return true;
 }
 
-static int override_add(ctl_t *ctx, int argc, char **argv)
+static int override_propose(ctl_t *ctx, int argc, char **argv)
 {
 	const char *prog_id, *uscc, *year_s, *rate_s, *cap_s, *ref;
-	const struct ctl_opt opts[] = {{"--program", &prog_id}, {"--enterprise", &uscc}, {"--year", &year_s},
-				       {"--rate-bp", &rate_s},  {"--cap-fen", &cap_s},   {"--ref", &ref},
-				       {NULL, NULL}};
-	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "override add", usage_override);
+	const struct ctl_opt opts[] = {{"--program", &prog_id, false}, {"--enterprise", &uscc, false}, {"--year", &year_s, false},
+				       {"--rate-bp", &rate_s, false},  {"--cap-fen", &cap_s, false},   {"--ref", &ref, false},
+				       {NULL, NULL, false}};
+	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "override propose", usage_override);
 	if (rc >= 0)
 		return rc;
 	int64_t year, rate = 0, cap = 0;
 	if (!prog_id || !uscc || !year_s || !ref)
-		return ctl_usage_error(usage_override, "override add: --program, --enterprise, --year and --ref are required");
+		return ctl_usage_error(usage_override, "override propose: --program, --enterprise, --year and --ref are required");
 	if (!rate_s && !cap_s)
-		return ctl_usage_error(usage_override, "override add: give --rate-bp, --cap-fen or both");
+		return ctl_usage_error(usage_override, "override propose: give --rate-bp, --cap-fen or both");
 	if (!uscc_valid(uscc))
-		return ctl_usage_error(usage_override, "override add: %s is not a valid unified social credit code", uscc);
+		return ctl_usage_error(usage_override, "override propose: %s is not a valid unified social credit code", uscc);
 	if (!parse_int64(year_s, 2000, 2100, &year))
-		return ctl_usage_error(usage_override, "override add: --year must be a year like 2026");
+		return ctl_usage_error(usage_override, "override propose: --year must be a year like 2026");
 	if (rate_s && !parse_int64(rate_s, 1, 10000, &rate))
-		return ctl_usage_error(usage_override, "override add: --rate-bp must be 1..10000 (basis points: 6000 = 60%%)");
+		return ctl_usage_error(usage_override, "override propose: --rate-bp must be 1..10000 (basis points: 6000 = 60%%)");
 	if (cap_s && !parse_int64(cap_s, 0, INT64_MAX, &cap))
-		return ctl_usage_error(usage_override, "override add: --cap-fen must be a whole number of fen >= 0");
+		return ctl_usage_error(usage_override, "override propose: --cap-fen must be a whole number of fen >= 0");
 	if (!text_field(ref, 300))
-		return ctl_usage_error(usage_override, "override add: --ref must be 1..300 bytes of text");
+		return ctl_usage_error(usage_override, "override propose: --ref must be 1..300 bytes of text");
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
 		return CTL_FAIL;
@@ -284,27 +289,27 @@ static int override_add(ctl_t *ctx, int argc, char **argv)
 	char err[300];
 	rc = CTL_FAIL;
 	if (!settle_load_program(c, prog_id, p, NULL, 0, err, sizeof err)) {
-		fprintf(stderr, "override add: %s\n", err);
+		fprintf(stderr, "override propose: %s\n", err);
 		goto done;
 	}
 	char a[32], b[32];
 	if (rate_s && !p->override_rate_allowed) {
-		fprintf(stderr, "override add: programme %s allows no rate overrides; nothing was added\n", p->id);
+		fprintf(stderr, "override propose: programme %s allows no rate overrides; nothing was added\n", p->id);
 		goto done;
 	}
 	if (rate_s && rate > p->override_max_rate_bp) {
-		fprintf(stderr, "override add: %lld bp is above programme %s's ceiling of %d bp; nothing was added\n",
+		fprintf(stderr, "override propose: %lld bp is above programme %s's ceiling of %d bp; nothing was added\n",
 			(long long)rate, p->id, p->override_max_rate_bp);
 		goto done;
 	}
 	if (cap_s && !p->override_cap_allowed) {
-		fprintf(stderr, "override add: programme %s allows no cap overrides; nothing was added\n", p->id);
+		fprintf(stderr, "override propose: programme %s allows no cap overrides; nothing was added\n", p->id);
 		goto done;
 	}
 	if (cap_s && !p->override_cap_unlimited && cap > p->override_max_cap_fen) {
 		money_format_yuan(cap, a, sizeof a);
 		money_format_yuan(p->override_max_cap_fen, b, sizeof b);
-		fprintf(stderr, "override add: a cap of %s yuan is above programme %s's ceiling of %s yuan; nothing was added\n",
+		fprintf(stderr, "override propose: a cap of %s yuan is above programme %s's ceiling of %s yuan; nothing was added\n",
 			a, p->id, b);
 		goto done;
 	}
@@ -314,9 +319,8 @@ static int override_add(ctl_t *ctx, int argc, char **argv)
 	const char *params[] = {p->id, uscc, year_s, rate_s ? rate_txt : NULL, cap_s ? cap_txt : NULL, ref};
 	if (!db_begin(c))
 		goto done;
-	PGresult *r = db_exec(c, "override add (is the enterprise registered?)",
-			      "INSERT INTO voucher.overrides (program, enterprise, year, rate_bp, cap_fen, ref) "
-			      "VALUES ($1, $2, $3::integer, $4::integer, $5::bigint, $6) RETURNING id",
+	PGresult *r = db_exec(c, "override propose",
+			      "SELECT voucher.override_propose($1, $2, $3::integer, $4::integer, $5::bigint, $6)",
 			      6, params);
 	if (!r) {
 		db_rollback(c);
@@ -326,14 +330,74 @@ static int override_add(ctl_t *ctx, int argc, char **argv)
 		PQclear(r);
 		goto done;
 	}
-	printf("override %s added: programme %s, enterprise %s, year %s%s%s%s%s, ref %s\n", PQgetvalue(r, 0, 0),
-	       p->id, uscc, year_s, rate_s ? ", rate " : "", rate_s ? rate_txt : "", rate_s ? " bp" : "",
-	       cap_s ? ", cap set" : "", ref);
+	printf("override %s proposed: programme %s, enterprise %s, year %s", PQgetvalue(r, 0, 0), p->id, uscc,
+	       year_s);
+	if (rate_s)
+		printf(", rate %s bp", rate_txt);
+	if (cap_s) {
+		money_format_yuan(cap, a, sizeof a);
+		printf(", cap %s yuan", a);
+	}
+	printf(", ref %s\nit counts once another finance user confirms it: voucherctl override confirm %s\n", ref,
+	       PQgetvalue(r, 0, 0));
 	PQclear(r);
 	rc = CTL_OK;
 done:
 	free(p);
 	return rc;
+}
+
+static int override_confirm(ctl_t *ctx, int argc, char **argv)
+{
+	const char *pos[1];
+	int rc = ctl_parse_args(argc, argv, 2, NULL, pos, 1, "override confirm", usage_override);
+	if (rc >= 0)
+		return rc;
+	int64_t id;
+	if (!parse_int64(pos[0], 1, INT64_MAX, &id))
+		return ctl_usage_error(usage_override, "override confirm: ID is the number override propose printed");
+	PGconn *c = ctl_conn(ctx);
+	if (!c)
+		return CTL_FAIL;
+	PGresult *r = db_exec(c, "override confirm", "SELECT voucher.override_confirm($1::bigint)", 1, pos);
+	if (!r)
+		return CTL_FAIL;
+	printf("override %s confirmed at %s; it counts in runs prepared from now on\n", pos[0], PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return CTL_OK;
+}
+
+static int override_list(ctl_t *ctx, int argc, char **argv)
+{
+	const char *prog_id, *year_s;
+	const struct ctl_opt opts[] = {{"--program", &prog_id, false}, {"--year", &year_s, false}, {NULL, NULL, false}};
+	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "override list", usage_override);
+	if (rc >= 0)
+		return rc;
+	int64_t year;
+	if (year_s && !parse_int64(year_s, 2000, 2100, &year))
+		return ctl_usage_error(usage_override, "override list: --year must be a year like 2026");
+	PGconn *c = ctl_conn(ctx);
+	if (!c)
+		return CTL_FAIL;
+	static const out_col_t cols[] = {
+		{"id", OUT_INT},	{"program", OUT_TEXT},	   {"enterprise", OUT_TEXT},   {"year", OUT_INT},
+		{"rate_bp", OUT_INT},	{"cap", OUT_MONEY_FEN},	   {"ref", OUT_TEXT},	       {"status", OUT_TEXT},
+		{"proposed_at", OUT_TIMESTAMP}, {"proposed_by", OUT_TEXT}, {"confirmed_at", OUT_TIMESTAMP},
+		{"confirmed_by", OUT_TEXT}};
+	const char *p[] = {prog_id, year_s};
+	PGresult *r = db_exec(c, "override list",
+			      "SELECT id, program, enterprise, year, rate_bp, cap_fen, ref, "
+			      "  CASE WHEN confirmed_at IS NULL THEN 'proposed' ELSE 'confirmed' END, "
+			      "  added_at, added_by, confirmed_at, confirmed_by "
+			      "FROM audit.overrides WHERE ($1::text IS NULL OR program = $1) "
+			      "  AND ($2::integer IS NULL OR year = $2::integer) ORDER BY id",
+			      2, p);
+	if (!r)
+		return CTL_FAIL;
+	bool ok = out_print(stdout, ctx->format, cols, 12, r);
+	PQclear(r);
+	return ok ? CTL_OK : CTL_FAIL;
 }
 
 int cmd_override(ctl_t *ctx, int argc, char **argv)
@@ -345,7 +409,14 @@ int cmd_override(ctl_t *ctx, int argc, char **argv)
 		fputs(usage_override, stdout);
 		return CTL_OK;
 	}
+	if (!strcmp(sub, "propose"))
+		return override_propose(ctx, argc, argv);
+	if (!strcmp(sub, "confirm"))
+		return override_confirm(ctx, argc, argv);
+	if (!strcmp(sub, "list"))
+		return override_list(ctx, argc, argv);
 	if (!strcmp(sub, "add"))
-		return override_add(ctx, argc, argv);
+		return ctl_usage_error(usage_override, "override add is now two steps: override propose, then "
+						       "override confirm by another finance user");
 	return ctl_usage_error(usage_override, "override: unknown subcommand '%s'", sub);
 }

@@ -15,18 +15,21 @@
 static const char usage_settle[] =
 	"usage: voucherctl settle --program ID --period YYYY-MM [--dry-run]\n"
 	"\n"
-	"Settles one programme for one month (POLICIES.md rules 1-7): for every\n"
-	"registered enterprise, the capped entitlement from all eligible records of\n"
-	"the year up to the end of the month that have arrived by now, minus what\n"
-	"approved runs granted before, shared out of the pool if it runs short.\n"
-	"Stores a draft run (replacing an earlier draft of the same programme and\n"
-	"period) and prints 'run <id>' first; --dry-run stores nothing.  The draft\n"
-	"is then approved by another user (voucherctl run approve).\n";
+	"Settles one programme for one month that has ended in China time (UTC+8),\n"
+	"by docs/policies.md rules 1-7: for every registered enterprise, the capped\n"
+	"entitlement from all eligible records of the year up to the end of the month\n"
+	"that have arrived by now, minus what approved runs granted before, shared out\n"
+	"of the pool if it runs short.  Stores a draft run (the earlier draft of the\n"
+	"same programme and period is kept, marked superseded) and prints 'run <id>'\n"
+	"first; --dry-run stores nothing.  Only a finance user (never a superuser) may\n"
+	"prepare a run; another finance user approves it (voucherctl run approve).\n";
 
 static const char usage_run[] =
 	"usage: voucherctl run list [--program ID]\n"
 	"       voucherctl run show RUN\n"
-	"       voucherctl run approve RUN\n"
+	"       voucherctl run approve RUN [--comment TEXT]\n"
+	"       voucherctl run return RUN --comment TEXT\n"
+	"       voucherctl run discard RUN [--comment TEXT]\n"
 	"       voucherctl run publish RUN\n"
 	"       voucherctl run disburse RUN --ref PAYMENT_BATCH\n"
 	"\n"
@@ -34,8 +37,14 @@ static const char usage_run[] =
 	"enterprise, division, eligible_amount_ytd, entitlement_ytd, cap,\n"
 	"granted_before, difference, payable, status, note (--format csv: amounts in\n"
 	"yuan; json: in fen).\n"
-	"approve: by a database user other than the one who prepared the run; posts\n"
-	"its grants; from then on the run never changes.\n"
+	"approve: by a finance user other than the one who prepared the draft (never a\n"
+	"superuser); posts its grants; from then on the run never changes.  Refused,\n"
+	"and the refusal recorded, when the draft is stale: its registry, relations,\n"
+	"overrides, programme versions or the grants of its programme-year changed\n"
+	"after its cut-off (settle again).  Approvals of one programme-year take turns.\n"
+	"return: sends a draft back to its preparer with the reviewer's comment (审核意见);\n"
+	"discard: ends a draft that will not be approved.  Both keep it on record, as a\n"
+	"newer draft of the same programme and period keeps the one it supersedes.\n"
 	"publish: starts the public notice of 5 working days on the official calendar\n"
 	"(voucherctl calendar load); prints the last day of the notice.\n"
 	"disburse: records the payment reference; refused until the notice has ended.\n";
@@ -74,7 +83,7 @@ int cmd_settle(ctl_t *ctx, int argc, char **argv)
 		else
 			args[n++] = argv[i];
 	}
-	const struct ctl_opt opts[] = {{"--program", &program}, {"--period", &period}, {NULL, NULL}};
+	const struct ctl_opt opts[] = {{"--program", &program, false}, {"--period", &period, false}, {NULL, NULL, false}};
 	int rc = ctl_parse_args(n, args, 1, opts, NULL, 0, "settle", usage_settle);
 	free(args);
 	if (rc >= 0)
@@ -118,7 +127,7 @@ int cmd_settle(ctl_t *ctx, int argc, char **argv)
 static int run_list(ctl_t *ctx, int argc, char **argv)
 {
 	const char *program;
-	const struct ctl_opt opts[] = {{"--program", &program}, {NULL, NULL}};
+	const struct ctl_opt opts[] = {{"--program", &program, false}, {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "run list", usage_run);
 	if (rc >= 0)
 		return rc;
@@ -197,41 +206,62 @@ static int run_show(ctl_t *ctx, int argc, char **argv)
 
 static int run_step(ctl_t *ctx, int argc, char **argv, const char *step)
 {
-	const char *pos[1], *ref = NULL;
-	const struct ctl_opt opts[] = {{"--ref", &ref}, {NULL, NULL}};
-	bool disburse = !strcmp(step, "disburse");
+	const char *pos[1], *ref = NULL, *comment = NULL;
+	bool disburse = !strcmp(step, "disburse"), approve = !strcmp(step, "approve"),
+	     ret = !strcmp(step, "return"), discard = !strcmp(step, "discard");
+	const struct ctl_opt ref_opts[] = {{"--ref", &ref, false}, {NULL, NULL, false}};
+	const struct ctl_opt comment_opts[] = {{"--comment", &comment, false}, {NULL, NULL, false}};
 	char what[32];
 	snprintf(what, sizeof what, "run %s", step);
-	int rc = ctl_parse_args(argc, argv, 2, disburse ? opts : NULL, pos, 1, what, usage_run);
+	int rc = ctl_parse_args(argc, argv, 2, disburse ? ref_opts : (approve || ret || discard) ? comment_opts : NULL,
+				pos, 1, what, usage_run);
 	if (rc >= 0)
 		return rc;
 	if (!run_id_valid(pos[0]))
 		return ctl_usage_error(usage_run, "%s: RUN is a run id number (voucherctl run list)", what);
 	if (disburse && !ref)
 		return ctl_usage_error(usage_run, "run disburse: --ref PAYMENT_BATCH is required");
+	if (ret && (!comment || !*comment))
+		return ctl_usage_error(usage_run, "run return: --comment TEXT (why it goes back) is required");
+	if (comment && strlen(comment) > 2000)
+		return ctl_usage_error(usage_run, "%s: --comment is at most 2000 bytes", what);
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
 		return CTL_FAIL;
-	const char *p[] = {pos[0], ref};
+	const char *p[] = {pos[0], disburse ? ref : comment};
 	PGresult *r;
-	if (!strcmp(step, "approve"))
-		r = db_exec(c, what, "SELECT voucher.run_approve($1::bigint)", 1, p);
+	if (approve)
+		r = db_exec(c, what, "SELECT approved_by, refused FROM voucher.run_approve($1::bigint, $2)", 2, p);
+	else if (ret || discard)
+		r = db_exec(c, what, ret ? "SELECT voucher.run_end($1::bigint, 'returned', $2)"
+					 : "SELECT voucher.run_end($1::bigint, 'discarded', $2)",
+			    2, p);
 	else if (!strcmp(step, "publish"))
 		r = db_exec(c, what, "SELECT voucher.run_publish($1::bigint)", 1, p);
 	else
 		r = db_exec(c, what, "SELECT voucher.run_disburse($1::bigint, $2)", 2, p);
 	if (!r)
 		return CTL_FAIL;
-	if (!strcmp(step, "approve"))
+	rc = CTL_OK;
+	if (approve && !PQgetisnull(r, 0, 1)) {
+		/* a refusal is recorded in the database (audit exceptions) */
+		fprintf(stderr, "run approve: refused: %s\n", PQgetvalue(r, 0, 1));
+		rc = CTL_FAIL;
+	} else if (approve) {
 		printf("run %s approved by %s; its grants are posted and it will not change\n", pos[0],
 		       PQgetvalue(r, 0, 0));
-	else if (!strcmp(step, "publish"))
+	} else if (ret) {
+		printf("run %s returned to its preparer: %s\n", pos[0], comment);
+	} else if (discard) {
+		printf("run %s discarded; it stays on record\n", pos[0]);
+	} else if (!strcmp(step, "publish")) {
 		printf("run %s published; the public notice runs until %s (5 working days)\n", pos[0],
 		       PQgetvalue(r, 0, 0));
-	else
+	} else {
 		printf("run %s disbursed, payment reference %s\n", pos[0], ref);
+	}
 	PQclear(r);
-	return CTL_OK;
+	return rc;
 }
 
 int cmd_run(ctl_t *ctx, int argc, char **argv)
@@ -247,7 +277,8 @@ int cmd_run(ctl_t *ctx, int argc, char **argv)
 		return run_list(ctx, argc, argv);
 	if (!strcmp(sub, "show"))
 		return run_show(ctx, argc, argv);
-	if (!strcmp(sub, "approve") || !strcmp(sub, "publish") || !strcmp(sub, "disburse"))
+	if (!strcmp(sub, "approve") || !strcmp(sub, "publish") || !strcmp(sub, "disburse") || !strcmp(sub, "return") ||
+	    !strcmp(sub, "discard"))
 		return run_step(ctx, argc, argv, sub);
 	return ctl_usage_error(usage_run, "run: unknown subcommand '%s'", sub);
 }

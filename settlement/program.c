@@ -69,6 +69,8 @@ typedef enum {
 	K_CAP,
 	K_MAX_RATE,
 	K_MAX_CAP,
+	K_OVR_FLAG,
+	K_OVR_RAISE,
 	NKEYS
 } key_id_t;
 
@@ -669,6 +671,22 @@ static bool set_max_cap(struct parse *st, const char *v, char *why, size_t whyle
 	return true;
 }
 
+static bool set_ovr_flag(struct parse *st, const char *v, char *why, size_t whylen)
+{
+	return parse_flag(v, &st->p.override_flag, why, whylen);
+}
+
+static bool set_ovr_raise(struct parse *st, const char *v, char *why, size_t whylen)
+{
+	if (!strcmp(v, "yes"))
+		st->p.override_cap_raise_only = true;
+	else if (!strcmp(v, "no"))
+		st->p.override_cap_raise_only = false;
+	else
+		return why_set(why, whylen, "'%.64s' is neither yes nor no", v);
+	return true;
+}
+
 /* The one table of keys. */
 static const struct key keys[NKEYS] = {
 	[K_ID] = {SEC_PROGRAM, "id", NEED_REQUIRED, false, set_id},
@@ -692,6 +710,8 @@ static const struct key keys[NKEYS] = {
 	[K_CAP] = {SEC_CAPS, "cap", NEED_REQUIRED, true, set_cap},
 	[K_MAX_RATE] = {SEC_OVERRIDES, "max_rate_bp", NEED_OPTIONAL, false, set_max_rate},
 	[K_MAX_CAP] = {SEC_OVERRIDES, "max_cap_yuan", NEED_OPTIONAL, false, set_max_cap},
+	[K_OVR_FLAG] = {SEC_OVERRIDES, "requires_flag", NEED_OPTIONAL, false, set_ovr_flag},
+	[K_OVR_RAISE] = {SEC_OVERRIDES, "cap_raise_only", NEED_OPTIONAL, false, set_ovr_raise},
 };
 
 #define KEY_ERR(st, k, fmt, ...)                                                                     \
@@ -739,6 +759,10 @@ static bool check_whole(struct parse *st, char *err, size_t errlen)
 	} else {
 		p->small_buyer_flag = -1;
 	}
+	if (!st->key_line[K_OVR_FLAG])
+		p->override_flag = -1;
+	if (p->override_cap_raise_only && !p->override_cap_allowed)
+		return KEY_ERR(st, K_OVR_RAISE, "%s", "needs max_cap_yuan: no cap override is allowed");
 	const cap_rule_t *dflt = NULL;
 	for (int i = 0; i < p->ncaps; i++)
 		if (p->caps[i].flag < 0)

@@ -12,7 +12,8 @@
  *   [rates]        rate = BP [category=C] [class=A|B] [flag=F]   (repeatable; first match wins)
  *   [small_buyer]  flag, max_ytd_yuan, categories, rate_bp       (optional section)
  *   [caps]         cap = YUAN [flag=F]                           (repeatable; highest matching wins)
- *   [overrides]    max_rate_bp, max_cap_yuan (a number or "unlimited"); absent: refused
+ *   [overrides]    max_rate_bp, max_cap_yuan (a number or "unlimited"); absent: refused;
+ *                  requires_flag (a flag the enterprise must hold), cap_raise_only (yes/no)
  *
  * Amounts in the file are yuan (at most two decimals); in memory fen.
  * A program_t is immutable after program_parse(). */
@@ -99,6 +100,8 @@ typedef struct program {
 	bool override_cap_allowed;
 	bool override_cap_unlimited;
 	int64_t override_max_cap_fen;
+	int override_flag;             /* -1: any enterprise; else only one holding this flag */
+	bool override_cap_raise_only;  /* a cap override must be above the default cap */
 } program_t;
 
 /* Parses a program file's text.  On failure returns false with

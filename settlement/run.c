@@ -101,22 +101,14 @@ static const char *status_text(eng_status_t s)
 	return eng_status_name(s);
 }
 
-/* COPY text format: escape backslash, tab, newline, carriage return */
-static void copy_text(buf_t *b, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '\\': buf_puts(b, "\\\\"); break;
-		case '\t': buf_puts(b, "\\t"); break;
-		case '\n': buf_puts(b, "\\n"); break;
-		case '\r': buf_puts(b, "\\r"); break;
-		default: buf_putc(b, *s);
-		}
-	}
-}
-
 /* a registry row that existed at $n (NULL: every row that exists now) */
 #define SEEN(col, n) "($" #n "::timestamptz IS NULL OR " col " <= $" #n "::timestamptz)"
+
+/* the enterprise versions as the registry stood at $n: of several imports of
+ * one version (uscc, valid_from), the newest stamped by then */
+#define EV_AS_OF(n)                                                                                     \
+	"(SELECT DISTINCT ON (v0.uscc, v0.valid_from) v0.* FROM enterprise_versions v0 WHERE "          \
+	SEEN("v0.imported_at", n) " ORDER BY v0.uscc, v0.valid_from, v0.imported_at DESC, v0.id DESC)"
 
 /* a grant of a run approved before $n (NULL: every grant) */
 #define GRANTED(alias, n)                                                                               \
@@ -289,7 +281,7 @@ bool run_compute(PGconn *c, const char *program, const char *period, const run_b
 		   "  sum(a.amt)::text "
 		   "FROM a JOIN facilities f ON f.provider = a.provider AND f.facility = a.facility "
 		   "  AND " SEEN("f.added_at", 8) " "
-		   "JOIN enterprise_versions ev ON ev.uscc = a.enterprise AND " SEEN("ev.imported_at", 8) " "
+		   "JOIN " EV_AS_OF(8) " ev ON ev.uscc = a.enterprise "
 		   "LEFT JOIN related_parties rp ON rp.uscc = a.enterprise AND rp.provider = a.provider "
 		   "  AND " SEEN("rp.added_at", 8) " "
 		   "WHERE ev.division LIKE ANY($5::text[]) AND NOT EXISTS (SELECT 1 FROM enterprise_versions v2 "
@@ -307,11 +299,11 @@ bool run_compute(PGconn *c, const char *program, const char *period, const run_b
 	buf_reset(&sql);
 	buf_printf(&sql,
 		   "WITH m AS (SELECT uscc FROM enterprise_versions WHERE " SEEN("imported_at", 8) " "
-		   "  GROUP BY uscc HAVING count(*) > 1), "
+		   "  GROUP BY uscc HAVING count(DISTINCT valid_from) > 1), "
 		   "ev AS (SELECT v.uscc, v.division, v.valid_from, "
 		   "  lead(v.valid_from) OVER (PARTITION BY v.uscc ORDER BY v.valid_from) AS valid_until, "
 		   "  row_number() OVER (PARTITION BY v.uscc ORDER BY v.valid_from) AS rn "
-		   "  FROM enterprise_versions v JOIN m ON m.uscc = v.uscc WHERE " SEEN("v.imported_at", 8) "), "
+		   "  FROM " EV_AS_OF(8) " v JOIN m ON m.uscc = v.uscc), "
 		   "a AS (SELECT u.enterprise, u.provider, u.facility, u.category, %s, "
 		   "  (u.ended_at AT TIME ZONE 'Asia/Shanghai')::date AS day, sum(u.amount_fen) AS amt "
 		   "  FROM usage_records u WHERE %s AND u.enterprise IN (SELECT uscc FROM m) "
@@ -371,17 +363,20 @@ bool run_compute(PGconn *c, const char *program, const char *period, const run_b
 		   "JOIN LATERAL (SELECT * FROM enterprise_versions v WHERE v.uscc = e.uscc "
 		   "  AND " SEEN("v.imported_at", 6) " "
 		   "  ORDER BY (v.valid_from <= $2::date) DESC, "
-		   "  CASE WHEN v.valid_from <= $2::date THEN v.valid_from END DESC, v.valid_from LIMIT 1) f ON true "
+		   "  CASE WHEN v.valid_from <= $2::date THEN v.valid_from END DESC, v.valid_from, "
+		   "  v.imported_at DESC, v.id DESC LIMIT 1) f ON true "
 		   "JOIN LATERAL (SELECT * FROM enterprise_versions v WHERE v.uscc = e.uscc "
 		   "  AND " SEEN("v.imported_at", 6) " "
 		   "  ORDER BY (v.valid_from <= $3::date) DESC, "
-		   "  CASE WHEN v.valid_from <= $3::date THEN v.valid_from END DESC, v.valid_from LIMIT 1) r ON true "
+		   "  CASE WHEN v.valid_from <= $3::date THEN v.valid_from END DESC, v.valid_from, "
+		   "  v.imported_at DESC, v.id DESC LIMIT 1) r ON true "
 		   "LEFT JOIN (SELECT gr.uscc, sum(gr.amount_fen) AS granted FROM grants gr "
 		   "  WHERE gr.program = $4 AND gr.year = $5::integer AND " GRANTED("gr", 7) " GROUP BY gr.uscc) g "
 		   "  ON g.uscc = e.uscc "
 		   "LEFT JOIN LATERAL (SELECT o.rate_bp, o.cap_fen FROM overrides o "
 		   "  WHERE o.program = $4 AND o.year = $5::integer AND o.enterprise = e.uscc "
-		   "  AND " SEEN("o.added_at", 6) " ORDER BY o.id DESC LIMIT 1) o ON true "
+		   "  AND o.confirmed_at IS NOT NULL AND " SEEN("o.confirmed_at", 6) " "
+		   "  ORDER BY o.confirmed_at DESC, o.id DESC LIMIT 1) o ON true "
 		   "ORDER BY e.uscc COLLATE \"C\"",
 		   7, ep, err, errlen);
 	if (!rc->facts)
@@ -490,16 +485,26 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 	run_calc_t rc;
 	memset(&rc, 0, sizeof rc);
 	PGresult *r = NULL;
-	buf_t copy = BUF_INIT;
-	bool ok = false, in_tx = false, barrier = false;
+	bool ok = false, in_tx = false;
 	char cutoff[64], as_of[11];
 
-	/* a clean cut through ingest (sql/003_ledger.sql): every record that
-	 * arrived by the cut-off is in the snapshot, none after it; the first
-	 * query takes the snapshot */
-	if (!exec_ok(c, "SELECT pg_advisory_lock(7305413)", err, errlen))
+	/* only a month that has ended (China time) is settled */
+	const char *pp[] = {period};
+	r = query(c, "SELECT voucher.period_ended($1)", 1, pp, err, errlen);
+	if (!r)
 		goto failed;
-	barrier = true;
+	PQclear(r);
+	/* a clean cut through ingest (voucher.ingest_cut, sql/006_integrity.sql):
+	 * every record and registry row stamped by the cut-off is committed
+	 * before the snapshot below, every later one is stamped after it */
+	r = query(c, "SELECT t::text, (t AT TIME ZONE 'Asia/Shanghai')::date::text FROM voucher.ingest_cut() t", 0,
+		  NULL, err, errlen);
+	if (!r)
+		goto failed;
+	snprintf(cutoff, sizeof cutoff, "%s", PQgetvalue(r, 0, 0));
+	snprintf(as_of, sizeof as_of, "%s", PQgetvalue(r, 0, 1));
+	PQclear(r);
+	r = NULL;
 	if (!exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ", err, errlen))
 		goto failed;
 	in_tx = true;
@@ -507,18 +512,8 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 	 * themselves, audit verify the audit views of the same names */
 	if (!exec_ok(c, "SET LOCAL search_path = voucher, pg_catalog", err, errlen))
 		goto failed;
-	r = query(c, "SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date::text, now()::text", 0, NULL, err, errlen);
-	if (!r)
-		goto failed;
-	snprintf(as_of, sizeof as_of, "%s", PQgetvalue(r, 0, 0));
-	snprintf(cutoff, sizeof cutoff, "%s", PQgetvalue(r, 0, 1));
-	PQclear(r);
-	r = NULL;
-	if (!exec_ok(c, "SELECT pg_advisory_unlock(7305413)", err, errlen))
-		goto failed;
-	barrier = false;
 
-	run_basis_t basis = {.cutoff = cutoff, .as_of = as_of};
+	run_basis_t basis = {.cutoff = cutoff, .as_of = as_of, .registry_at = cutoff};
 	if (!run_compute(c, program, period, &basis, &rc, err, errlen))
 		goto failed;
 	snprintf(sum->program_version, sizeof sum->program_version, "%s", rc.program_version);
@@ -547,75 +542,52 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 	}
 
 	PROGRESS(&t0, "storing %zu lines", sum->lines);
-	/* a new draft replaces the old draft of the same programme and period */
-	const char *dp[] = {rc.prog->id, period};
-	r = query(c, "DELETE FROM runs r WHERE r.program = $1 AND r.period = $2 "
-		     "AND NOT EXISTS (SELECT 1 FROM run_events e WHERE e.run_id = r.run_id)",
-		  2, dp, err, errlen);
-	if (!r)
-		goto failed;
-	PQclear(r);
-	char pay[24], rec[24], ask[24], left[24], nlines[24];
+	/* the owner's voucher.run_store checks what it can and stores the draft,
+	 * superseding the earlier draft of the same programme and period */
+	enum { A_USCC, A_NAME, A_DIV, A_ELIG, A_ENT, A_CAP, A_GB, A_DIFF, A_PAY, A_STATUS, A_NOTE, A_N };
+	buf_t arr[A_N];
+	for (int k = 0; k < A_N; k++)
+		arr[k] = (buf_t)BUF_INIT;
+	for (size_t i = 0; i < rc.nents; i++) {
+		eng_line_t *l = &rc.lines[i];
+		if (!run_line_shown(l))
+			continue;
+		char v[6][24];
+		const int64_t nums[6] = {l->eligible_ytd, l->entitlement_ytd, l->cap, l->granted_before, l->difference,
+					 l->payable};
+		for (int k = 0; k < 6; k++)
+			snprintf(v[k], sizeof v[k], "%" PRId64, nums[k]);
+		db_array_add(&arr[A_USCC], rc.ents[i].uscc);
+		db_array_add(&arr[A_NAME], PQgetvalue(rc.facts, (int)i, 9));
+		db_array_add(&arr[A_DIV], PQgetvalue(rc.facts, (int)i, 10));
+		for (int k = 0; k < 6; k++)
+			db_array_add(&arr[A_ELIG + k], v[k]);
+		db_array_add(&arr[A_STATUS], status_text(l->status));
+		db_array_add(&arr[A_NOTE], l->note);
+	}
+	for (int k = 0; k < A_N; k++)
+		db_array_end(&arr[k]);
+	char pay[24], rec[24], ask[24], left[24];
 	snprintf(pay, sizeof pay, "%" PRId64, tot.payable);
 	snprintf(rec, sizeof rec, "%" PRId64, tot.recovered);
 	snprintf(ask, sizeof ask, "%" PRId64, tot.asked);
 	snprintf(left, sizeof left, "%" PRId64, tot.pool_left);
-	snprintf(nlines, sizeof nlines, "%zu", sum->lines);
 	const char *rp[] = {rc.prog->id, sum->program_version, period, sum->as_of, cutoff,
-			    tot.pool_left < 0 ? NULL : left, pay, rec, ask, nlines};
-	r = query(c, "INSERT INTO runs (program, program_version, period, as_of, data_cutoff, "
-		     "pool_left_fen, total_payable, total_recovered, total_asked, lines) "
-		     "VALUES ($1, $2, $3, $4::date, $5::timestamptz, $6::bigint, $7::bigint, $8::bigint, $9::bigint, "
-		     "$10::integer) RETURNING run_id",
-		  10, rp, err, errlen);
+			    tot.pool_left < 0 ? NULL : left, pay, rec, ask, arr[A_USCC].data, arr[A_NAME].data,
+			    arr[A_DIV].data, arr[A_ELIG].data, arr[A_ENT].data, arr[A_CAP].data, arr[A_GB].data,
+			    arr[A_DIFF].data, arr[A_PAY].data, arr[A_STATUS].data, arr[A_NOTE].data};
+	r = query(c, "SELECT voucher.run_store($1, $2, $3, $4::date, $5::timestamptz, $6::bigint, $7::bigint, "
+		     "$8::bigint, $9::bigint, $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], "
+		     "$15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[])",
+		  20, rp, err, errlen);
+	for (int k = 0; k < A_N; k++)
+		buf_free(&arr[k]);
 	if (!r)
 		goto failed;
 	if (!db_get_i64(r, 0, 0, "runs.run_id", &sum->run_id, err, errlen))
 		goto failed;
 	PQclear(r);
-	r = PQexec(c, "COPY run_lines (run_id, uscc, enterprise, division, eligible_amount_ytd, "
-		      "entitlement_ytd, cap, granted_before, difference, payable, status, note) FROM STDIN");
-	if (PQresultStatus(r) != PGRES_COPY_IN) {
-		snprintf(err, errlen, "%s", PQerrorMessage(c));
-		goto failed;
-	}
-	PQclear(r);
 	r = NULL;
-	for (size_t i = 0; i < rc.nents; i++) {
-		eng_line_t *l = &rc.lines[i];
-		if (!run_line_shown(l))
-			continue;
-		buf_printf(&copy, "%" PRId64 "\t%s\t", sum->run_id, rc.ents[i].uscc);
-		copy_text(&copy, PQgetvalue(rc.facts, (int)i, 9));
-		buf_printf(&copy, "\t%s\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64
-				  "\t%s\t",
-			   PQgetvalue(rc.facts, (int)i, 10), l->eligible_ytd, l->entitlement_ytd, l->cap,
-			   l->granted_before, l->difference, l->payable, status_text(l->status));
-		copy_text(&copy, l->note);
-		buf_putc(&copy, '\n');
-		if (copy.len > (1 << 20)) {
-			if (PQputCopyData(c, copy.data, (int)copy.len) != 1)
-				break;
-			buf_reset(&copy);
-		}
-	}
-	if (copy.len && PQputCopyData(c, copy.data, (int)copy.len) != 1) {
-		snprintf(err, errlen, "%s", PQerrorMessage(c));
-		goto failed;
-	}
-	if (PQputCopyEnd(c, NULL) != 1) {
-		snprintf(err, errlen, "%s", PQerrorMessage(c));
-		goto failed;
-	}
-	r = PQgetResult(c);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		snprintf(err, errlen, "storing the lines: %s", PQerrorMessage(c));
-		goto failed;
-	}
-	PQclear(r);
-	r = NULL;
-	while ((r = PQgetResult(c)) != NULL)
-		PQclear(r);
 	if (!exec_ok(c, "COMMIT", err, errlen))
 		goto failed;
 	in_tx = false;
@@ -628,12 +600,9 @@ failed:
 	r = NULL;
 	if (in_tx)
 		PQclear(PQexec(c, "ROLLBACK"));
-	if (barrier)
-		PQclear(PQexec(c, "SELECT pg_advisory_unlock(7305413)"));
 done:
 	if (r)
 		PQclear(r);
 	run_calc_free(&rc);
-	buf_free(&copy);
 	return ok;
 }

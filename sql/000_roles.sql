@@ -9,6 +9,7 @@
 DO $roles$
 DECLARE
 	r record;
+	f regprocedure;
 BEGIN
 	FOR r IN SELECT * FROM (VALUES
 		('voucher_owner', false),
@@ -32,5 +33,19 @@ BEGIN
 		       current_database());
 	EXECUTE format('GRANT CONNECT ON DATABASE %I TO voucher_ingest, voucher_finance, voucher_auditor',
 		       current_database());
+	-- The ingest barrier and every other lock of this system are advisory
+	-- locks: only the owner's functions may take them, so that no role can
+	-- hold up ingest (or settle, or approvals) by taking one by hand.  Only a
+	-- superuser can change the rights on these built-in functions; the
+	-- change is per database.
+	IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = current_user AND rolsuper) THEN
+		FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+			  WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname LIKE 'pg\_%advisory%' LOOP
+			EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+			EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO voucher_owner', f);
+		END LOOP;
+	ELSE
+		RAISE WARNING 'migrate: not a superuser, so advisory locks stay open to every role: any role could hold up ingest (migrate as a superuser to close this)';
+	END IF;
 END
 $roles$;

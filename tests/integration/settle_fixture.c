@@ -104,7 +104,7 @@ static void signed_batch(const char *provider, const char *batch_id, const char 
 }
 
 /* finance users are login roles, members of voucher_finance (cluster-wide) */
-static void ensure_user(const char *name)
+void sf_user(const char *name)
 {
 	char q[512];
 	snprintf(q, sizeof q,
@@ -118,8 +118,8 @@ void sf_setup(void)
 {
 	rec_no = 0;
 	sf_db = t_newdb(sf_ci, sizeof sf_ci);
-	ensure_user("alice");
-	ensure_user("bob");
+	sf_user("alice");
+	sf_user("bob");
 	sf_sql("INSERT INTO voucher.providers (code, name, uscc) VALUES ('prov-a', 'A', '91330483100000001E'), "
 	       "('prov-r', 'Related', '91330483100000001E')");
 	sf_sql("INSERT INTO voucher.facilities VALUES ('prov-a', 'fa', '330402', 'A'), "
@@ -148,8 +148,15 @@ void sf_enterprise(const char *u, const char *division, const char *name)
 
 void sf_flag(const char *u, const char *column)
 {
-	char q[256];
-	snprintf(q, sizeof q, "UPDATE voucher.enterprise_versions SET %s = true WHERE uscc = $1", column);
+	char q[768];
+	/* enterprise versions are history: a changed fact is a newer import */
+	snprintf(q, sizeof q,
+		 "INSERT INTO voucher.enterprise_versions SELECT (jsonb_populate_record("
+		 "NULL::voucher.enterprise_versions, to_jsonb(x) || jsonb_build_object('%s', true, "
+		 "'imported_at', clock_timestamp(), 'id', nextval('voucher.enterprise_versions_id_seq')))).* "
+		 "FROM voucher.enterprise_registry r JOIN voucher.enterprise_versions x ON x.id = r.id "
+		 "WHERE r.uscc = $1",
+		 column);
 	sf_sqlp(q, 1, &u);
 }
 

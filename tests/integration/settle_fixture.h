@@ -31,5 +31,7 @@ int sf_ctl(const char *user, const char *args, char *out, size_t outcap, char *e
 long long sf_settle(const char *user, const char *program, const char *period);
 void sf_approve(const char *user, long long run);
 void sf_load_program(const char *path);
+/* a finance login role (member of voucher_finance), if it does not exist */
+void sf_user(const char *name);
 
 #endif

@@ -85,7 +85,7 @@ Test(calendar, load_fills_the_tables)
 			   "WHERE extract(year FROM day) <> year"), 0);
 }
 
-Test(calendar, reload_replaces_the_year)
+Test(calendar, a_reload_is_a_new_version_in_force)
 {
 	load_ok(2025);
 	load_ok(2026);
@@ -93,7 +93,9 @@ Test(calendar, reload_replaces_the_year)
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 	cr_expect(strncmp(r->out, "loaded calendar 2026: 19 holidays, 6 working weekend days\n", 58) == 0,
 		  "%s", r->out);
-	cr_expect(strstr(r->out, "replaced the calendar of 2026"), "%s", r->out);
+	cr_expect(strstr(r->out, "in force instead of the calendar of 2026"), "%s", r->out);
+	/* calendars are versions: the earlier load of 2026 stays on record */
+	cr_expect_eq(count("SELECT count(*) FROM voucher.calendar_loads WHERE year = 2026"), 2);
 	cr_expect_eq(count("SELECT count(*) FROM voucher.calendar_years"), 2);
 	cr_expect_eq(count("SELECT count(*) FROM voucher.calendar_days WHERE year = 2026"), 25);
 	cr_expect_eq(count("SELECT count(*) FROM voucher.calendar_days WHERE year = 2025"), 23);

@@ -500,7 +500,8 @@ Test(registry, reimport_later_version)
 				      "WHERE uscc = '91330483100000001E'"),
 			 "2026-01-01:falseA 2026-07-01:trueD");
 
-	/* a correction of the same valid_from replaces that version */
+	/* a correction of the same valid_from is a newer import of that version:
+	 * it is the one in force, and the corrected one stays on record */
 	snprintf(csv, sizeof csv,
 		 "%s,valid_from\n"
 		 "91330483100000001E,桐乡某某,330483,1,0,0,0,0,1,C,2026-07-01\n",
@@ -508,10 +509,15 @@ Test(registry, reimport_later_version)
 	write_file("v3.csv", csv);
 	r = ctl("enterprise import '%s'", path_of("v3.csv"));
 	cr_assert_eq(r->rc, 0, "%s", r->err);
-	cr_expect_str_eq(t_scalar(db, "SELECT performance_grade FROM voucher.enterprise_versions "
+	cr_expect_str_eq(t_scalar(db, "SELECT performance_grade FROM voucher.enterprise_registry "
 				      "WHERE uscc = '91330483100000001E' AND valid_from = '2026-07-01'"),
 			 "C");
-	cr_expect_eq(count("SELECT count(*) FROM voucher.enterprise_versions"), 3);
+	cr_expect_str_eq(t_scalar(db, "SELECT string_agg(performance_grade, ' ' ORDER BY id) "
+				      "FROM voucher.enterprise_versions "
+				      "WHERE uscc = '91330483100000001E' AND valid_from = '2026-07-01'"),
+			 "D C");
+	cr_expect_eq(count("SELECT count(*) FROM voucher.enterprise_registry"), 3);
+	cr_expect_eq(count("SELECT count(*) FROM voucher.enterprise_versions"), 4);
 
 	r = ctl("enterprise show 91330483100000001E");
 	cr_assert_eq(r->rc, 0, "%s", r->err);

@@ -99,12 +99,14 @@ Test(settle, jiaxing_month_review_chain_late_record_and_refund)
 	cr_assert_str_eq(line_of(run, e5), "");
 	cr_assert_str_eq(field(run, e6, C_ELIG)[0] ? field(run, e6, C_PAY) : "0.00", "0.00");
 
-	/* a second draft of the same period replaces the first */
+	/* a second draft of the same period supersedes the first, which stays */
 	long long again = sf_settle("alice", "jiaxing-compute", "2026-03");
 	cr_assert_gt(again, run);
-	char q[128];
-	snprintf(q, sizeof q, "SELECT count(*) FROM voucher.runs WHERE run_id = %lld", run);
-	cr_assert_str_eq(t_scalar(sf_db, q), "0");
+	char q[160];
+	snprintf(q, sizeof q, "SELECT status || ' ' || end_comment FROM audit.runs WHERE run_id = %lld", run);
+	char want[64];
+	snprintf(want, sizeof want, "superseded replaced by run %lld", again);
+	cr_assert_str_eq(t_scalar(sf_db, q), want);
 	run = again;
 
 	/* the preparer cannot approve; another user can */
@@ -233,16 +235,23 @@ Test(settle, overrides_are_bounded_by_the_programme_ceilings)
 	sf_load_program(t_root_path("settlement/programs/wuxi-compute.conf"));
 	sf_load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
 	char args[256], out[2048], err[2048];
-	snprintf(args, sizeof args, "override add --program wuxi-compute --enterprise %s --year 2026 --rate-bp 6001 --ref 锡工信〔2026〕1号", e);
+	snprintf(args, sizeof args, "override propose --program wuxi-compute --enterprise %s --year 2026 --rate-bp 6001 --ref 锡工信〔2026〕1号", e);
 	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 1);
 	cr_assert(strstr(err, "ceiling"), "%s", err);
-	snprintf(args, sizeof args, "override add --program wuxi-compute --enterprise %s --year 2026 --cap-fen 1000000001 --ref X", e);
+	snprintf(args, sizeof args, "override propose --program wuxi-compute --enterprise %s --year 2026 --cap-fen 1000000001 --ref X", e);
 	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 1);
-	snprintf(args, sizeof args, "override add --program wuxi-compute --enterprise %s --year 2026 --rate-bp 6000 --cap-fen 1000000000 --ref X", e);
+	snprintf(args, sizeof args, "override propose --program wuxi-compute --enterprise %s --year 2026 --rate-bp 6000 --cap-fen 1000000000 --ref X", e);
 	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
-	snprintf(args, sizeof args, "override add --program jiaxing-compute --enterprise %s --year 2026 --rate-bp 5000 --ref X", e);
+	long long id = 0;
+	cr_assert_eq(sscanf(out, "override %lld proposed", &id), 1, "%s", out);
+	snprintf(args, sizeof args, "override propose --program jiaxing-compute --enterprise %s --year 2026 --rate-bp 5000 --ref X", e);
 	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 1);
 	cr_assert_str_eq(t_scalar(sf_db, "SELECT count(*) FROM voucher.overrides"), "1");
+	/* it counts from its confirmation by another finance user */
+	snprintf(args, sizeof args, "override confirm %lld", id);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 1);
+	cr_assert(strstr(err, "another finance user"), "%s", err);
+	cr_assert_eq(sf_ctl("bob", args, out, sizeof out, err, sizeof err), 0, "%s", err);
 	/* the override applies: 1,000,000 fen at 6000 bp = 600,000 fen */
 	sf_record("prov-a", e, "fa", "intelligent_compute", 1000000, "2026-03-10T10:00:00+08:00", NULL);
 	long long run = sf_settle("alice", "wuxi-compute", "2026-03");
