@@ -28,10 +28,17 @@ PGconn *db_connect(const char *conninfo, const char *prog, bool need_primary)
 		return NULL;
 	}
 	if (PQstatus(c) != CONNECTION_OK) {
+		const char *msg = PQerrorMessage(c);
 		fprintf(stderr,
 			"%s: cannot connect to the database: %s"
 			"  (give --db CONNINFO, or set VOUCHER_DB or the PG* variables)\n",
-			prog, PQerrorMessage(c));
+			prog, msg);
+		if (strstr(msg, "does not exist") && strstr(msg, "database"))
+			fprintf(stderr,
+				"  the database is missing: create it as a PostgreSQL superuser, for example\n"
+				"    createdb -O postgres -E UTF8 voucher     (or: psql -c 'CREATE DATABASE voucher')\n"
+				"  then run 'voucherctl --db \"... dbname=voucher\" migrate' as a superuser: it creates\n"
+				"  the roles voucher_owner, voucher_ingest, voucher_finance, voucher_auditor and the schema\n");
 		PQfinish(c);
 		return NULL;
 	}

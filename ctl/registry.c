@@ -135,8 +135,9 @@ static const char usage_relate[] =
 	"Records that the provider is a related party (关联方) of the enterprise: the\n"
 	"provider's records for this enterprise count for nothing in settlement.\n"
 	"Both must be registered.  Relating twice changes nothing.  A relation counts\n"
-	"for the whole year, so once a run of this year is approved it is a backdated\n"
-	"change: refused unless --backdate is given, and then recorded as such.\n";
+	"for every record of the enterprise, past ones included, so once any run is\n"
+	"approved it is a backdated change: refused unless --backdate is given, and then\n"
+	"recorded as such (audit exceptions).\n";
 
 /* ------------------------------------------------------------------ arguments */
 

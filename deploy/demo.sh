@@ -115,8 +115,9 @@ say "settlement: programmes, the official calendar, two finance users"
 for f in settlement/programs/*.conf; do $ctl program load "$f"; done
 $ctl calendar load settlement/calendar/2025.txt
 $ctl calendar load settlement/calendar/2026.txt
-psql -X -q "$VOUCHER_DB" -c "CREATE ROLE demo_preparer LOGIN IN ROLE voucher_finance" \
-	-c "CREATE ROLE demo_approver LOGIN IN ROLE voucher_finance"
+printf 'demo password, not for production\n' > "$var/demo-password"
+$ctl user add demo_preparer --role finance --password-file "$var/demo-password"
+$ctl user add demo_approver --role finance --password-file "$var/demo-password"
 prep() { $ctl --db "$admin dbname=voucher user=demo_preparer" "$@"; }
 appr() { $ctl --db "$admin dbname=voucher user=demo_approver" "$@"; }
 $ctl program list
@@ -151,6 +152,9 @@ $ctl statement --enterprise 91330483100000001E --year 2026
 say "the ledger, and an auditor's verification (read-only role voucher_auditor)"
 $ctl ledger balances --program tongxiang-compute
 $ctl --db "$admin dbname=voucher user=voucher_auditor" audit verify
+
+say "what an auditor looks at first: the superuser's registry work above, the refused approval, unregistered usage"
+$ctl --db "$admin dbname=voucher user=voucher_auditor" audit exceptions
 
 say "stopping voucherd (SIGTERM) and PostgreSQL"
 kill -TERM "$daemon_pid"

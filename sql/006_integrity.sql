@@ -373,21 +373,22 @@ END
 $$;
 
 -- 关联方: a relation counts for every record of the enterprise, past ones
--- included, so while an approved run exists for this year or later it is
--- a backdated change.
+-- included, so once any run is approved it is a backdated change.
 CREATE FUNCTION voucher.relate(p_uscc text, p_provider text, p_backdate boolean) RETURNS SETOF integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = voucher, pg_temp AS $$
 DECLARE
-	v_from date := date_trunc('year', now() AT TIME ZONE 'Asia/Shanghai')::date;
-	v_back boolean;
+	v_run text := voucher.approved_run_covering('0001-01-01');
 BEGIN
 	PERFORM voucher.write_begin();
 	IF EXISTS (SELECT 1 FROM voucher.related_parties WHERE uscc = p_uscc AND provider = p_provider) THEN
 		RETURN;
 	END IF;
-	v_back := voucher.check_backdate('enterprise relate', v_from, p_backdate);
+	IF v_run IS NOT NULL AND NOT p_backdate THEN
+		RAISE EXCEPTION 'enterprise relate: a relation counts for every record of the enterprise, and approved % already settled some; to record it anyway, as a backdated change, pass --backdate',
+			v_run USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	RETURN QUERY INSERT INTO voucher.related_parties (uscc, provider, backdated)
-		VALUES (p_uscc, p_provider, v_back) ON CONFLICT (uscc, provider) DO NOTHING RETURNING 1;
+		VALUES (p_uscc, p_provider, v_run IS NOT NULL) ON CONFLICT (uscc, provider) DO NOTHING RETURNING 1;
 END
 $$;
 
@@ -731,7 +732,7 @@ BEGIN
 	IF v_ended IS NOT NULL THEN
 		v_reason := format('run %s is not a draft: it was %s', p_run, v_ended);
 	ELSIF v_run.prepared_by = session_user THEN
-		v_reason := format('run %s was prepared by %s: another finance user must approve it', p_run, session_user);
+		v_reason := format('run %s was prepared by %s: another user must approve it (a finance user)', p_run, session_user);
 	ELSIF EXISTS (SELECT 1 FROM voucher.runs r JOIN voucher.run_events e ON e.run_id = r.run_id
 		       AND e.event = 'approved'
 		       WHERE r.program = v_run.program AND left(r.period, 4) = left(v_run.period, 4)
