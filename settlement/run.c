@@ -104,11 +104,13 @@ static const char *status_text(eng_status_t s)
 /* a registry row that existed at $n (NULL: every row that exists now) */
 #define SEEN(col, n) "($" #n "::timestamptz IS NULL OR " col " <= $" #n "::timestamptz)"
 
-/* the enterprise versions as the registry stood at $n: of several imports of
- * one version (uscc, valid_from), the newest stamped by then */
-#define EV_AS_OF(n)                                                                                     \
-	"(SELECT DISTINCT ON (v0.uscc, v0.valid_from) v0.* FROM enterprise_versions v0 WHERE "          \
-	SEEN("v0.imported_at", n) " ORDER BY v0.uscc, v0.valid_from, v0.imported_at DESC, v0.id DESC)"
+/* alias is the import in force of its version (uscc, valid_from) as the
+ * registry stood at $n: no newer import of the same version was stamped by
+ * then (a re-import adds a version; nothing is overwritten) */
+#define EV_NEWEST(alias, n)                                                                              \
+	"NOT EXISTS (SELECT 1 FROM enterprise_versions nv WHERE nv.uscc = " alias ".uscc "              \
+	"AND nv.valid_from = " alias ".valid_from AND (nv.imported_at, nv.id) > (" alias ".imported_at, " \
+	alias ".id) AND " SEEN("nv.imported_at", n) ")"
 
 /* a grant of a run approved before $n (NULL: every grant) */
 #define GRANTED(alias, n)                                                                               \
@@ -281,7 +283,8 @@ bool run_compute(PGconn *c, const char *program, const char *period, const run_b
 		   "  sum(a.amt)::text "
 		   "FROM a JOIN facilities f ON f.provider = a.provider AND f.facility = a.facility "
 		   "  AND " SEEN("f.added_at", 8) " "
-		   "JOIN " EV_AS_OF(8) " ev ON ev.uscc = a.enterprise "
+		   "JOIN enterprise_versions ev ON ev.uscc = a.enterprise AND " SEEN("ev.imported_at", 8) " "
+		   "  AND " EV_NEWEST("ev", 8) " "
 		   "LEFT JOIN related_parties rp ON rp.uscc = a.enterprise AND rp.provider = a.provider "
 		   "  AND " SEEN("rp.added_at", 8) " "
 		   "WHERE ev.division LIKE ANY($5::text[]) AND NOT EXISTS (SELECT 1 FROM enterprise_versions v2 "
@@ -303,7 +306,8 @@ bool run_compute(PGconn *c, const char *program, const char *period, const run_b
 		   "ev AS (SELECT v.uscc, v.division, v.valid_from, "
 		   "  lead(v.valid_from) OVER (PARTITION BY v.uscc ORDER BY v.valid_from) AS valid_until, "
 		   "  row_number() OVER (PARTITION BY v.uscc ORDER BY v.valid_from) AS rn "
-		   "  FROM " EV_AS_OF(8) " v JOIN m ON m.uscc = v.uscc), "
+		   "  FROM enterprise_versions v JOIN m ON m.uscc = v.uscc WHERE " SEEN("v.imported_at", 8) " "
+		   "  AND " EV_NEWEST("v", 8) "), "
 		   "a AS (SELECT u.enterprise, u.provider, u.facility, u.category, %s, "
 		   "  (u.ended_at AT TIME ZONE 'Asia/Shanghai')::date AS day, sum(u.amount_fen) AS amt "
 		   "  FROM usage_records u WHERE %s AND u.enterprise IN (SELECT uscc FROM m) "
