@@ -23,6 +23,9 @@ typedef struct config {
 	int64_t max_header_bytes;
 	int64_t idle_timeout_s;    /* a connection silent this long is closed */
 	int64_t request_timeout_s; /* a request must arrive whole within this */
+	int64_t max_connections;   /* open client connections; past it, accepting stops */
+	int64_t max_connections_per_address; /* from one client address */
+	int64_t tls_session_cache; /* sessions kept for resumption; 0: stateless tickets only */
 	/* [database] */
 	char *conninfo;
 	int64_t connections;       /* libpq connections of the writer */

@@ -227,7 +227,7 @@ int main(int argc, char **argv)
 	ingest_attach(srv, srv->https);
 	metrics_attach(srv, srv->metrics_http);
 	srv->https_sock = listen_on(srv->https, srv->cfg->listen, "server.listen");
-	listen_on(srv->metrics_http, srv->cfg->metrics_listen, "metrics.listen");
+	tls_listening(srv, listen_on(srv->metrics_http, srv->cfg->metrics_listen, "metrics.listen"));
 
 	srv->writer = writer_new(srv->base, srv->cfg->conninfo, (int)srv->cfg->connections,
 				 (size_t)srv->cfg->queue_max, (int)srv->cfg->group_max);
@@ -246,6 +246,7 @@ int main(int argc, char **argv)
 
 	int rc = event_base_dispatch(srv->base);
 
+	tls_detach(srv);
 	evhttp_free(srv->https);
 	evhttp_free(srv->metrics_http);
 	writer_free(srv->writer);

@@ -149,6 +149,7 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 		   "# TYPE voucherd_registry_bad_rows gauge\n"
 		   "voucherd_registry_bad_rows %zu\n",
 		   reg ? reg->ncerts : 0, reg ? reg->nkeys : 0, reg ? reg->nbad : 0);
+	tls_metrics(srv, &b);
 	struct evbuffer *out = evbuffer_new();
 	evbuffer_add(out, b.data, b.len);
 	buf_free(&b);

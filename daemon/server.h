@@ -60,6 +60,13 @@ void tls_sweep(server_t *srv);
  * accepting new ones.  A paused connection keeps its socket; the kernel's
  * buffers and then TCP flow control hold the client back. */
 void tls_pause_reading(server_t *srv, bool pause);
+/* Connection limits, accept errors and handshakes, as Prometheus text. */
+struct buf;
+void tls_metrics(const server_t *srv, struct buf *b);
+/* After the listeners are bound: handle accept() errors (EMFILE) on both. */
+void tls_listening(server_t *srv, struct evhttp_bound_socket *metrics);
+/* Frees what tls_attach made (at exit). */
+void tls_detach(server_t *srv);
 
 /* metrics.c */
 void metrics_request(int status);

@@ -1,10 +1,13 @@
 /* tls: mutual TLS for the ingest listener, and the per-connection watch that
  * closes connections too slow to send a whole request. */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -32,6 +35,10 @@ int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static int client_hello_cb(SSL *ssl, int *al, void *arg);
+static void info_cb(const SSL *ssl, int where, int ret);
+static void alert_label(int code, char *out, size_t len);
+
 static void ssl_err(char *err, size_t errlen, const char *what, const char *path)
 {
 	unsigned long e = ERR_get_error();
@@ -51,7 +58,22 @@ SSL_CTX *tls_ctx_new(const config_t *cfg, char *err, size_t errlen)
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-				 SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+				 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* Resumption: stateless tickets by default (nothing kept per client; a
+	 * cache of every session ever made grew to 355 MB under a flood).  A
+	 * bounded server-side cache only if configured.  Tickets live 5 minutes,
+	 * so a certificate revoked by a reloaded CRL is checked again soon (and
+	 * a reload makes a new context, whose ticket keys refuse older tickets). */
+	if (cfg->tls_session_cache > 0) {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+		SSL_CTX_sess_set_cache_size(ctx, cfg->tls_session_cache);
+	} else {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	}
+	SSL_CTX_set_num_tickets(ctx, 1);
+	SSL_CTX_set_timeout(ctx, 300);
+	SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, NULL);
+	SSL_CTX_set_info_callback(ctx, info_cb);
 	/* TLS 1.2: forward-secret AEAD suites only */
 	SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20");
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
@@ -105,9 +127,25 @@ typedef struct tls_conn {
 	int64_t deadline_ms; /* a whole request must have arrived by then */
 	bool busy;           /* a request is with us: no deadline */
 	bool nodelay;        /* TCP_NODELAY set on its socket */
+	bool addr_known;     /* addr holds the peer; it counts for its address */
+	bool handshaken;     /* the TLS handshake completed */
+	bool alerted;        /* we sent a fatal alert (counted by its reason) */
+	struct sockaddr_storage addr;
 } tls_conn_t;
 
-static tls_conn_t conns = {&conns, &conns, NULL, 0, false, false};
+static tls_conn_t conns = {.prev = &conns, .next = &conns};
+
+/* Limits on connections (server.max_connections, per address) and the
+ * accept loop's state: the listener accepts only while reading is not paused
+ * for the database, fewer than max_connections are open, and descriptors are
+ * not exhausted (EMFILE/ENFILE: retried every 250 ms and whenever a
+ * connection closes, logged once per episode). */
+static server_t *the_srv;
+static int64_t nconns, max_conns = 1000, max_per_address = 100;
+static bool accept_backoff, accept_episode;
+static struct event *backoff_timer;
+static uint64_t refused_per_address, accept_errors, accept_episodes, handshakes_done, closed_in_handshake;
+static uint64_t alerts_sent[256];
 static int conn_idx = -1;
 static int64_t request_timeout_ms = 60000;
 static bool reading_paused;
@@ -121,6 +159,8 @@ static bool reading_paused;
 static struct bufferevent_rate_limit_group *group;
 static ev_ssize_t taken; /* bytes taken out of the bucket by the pause */
 
+static void listener_update(void);
+
 static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
 	(void)parent;
@@ -133,7 +173,11 @@ static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
 		return;
 	c->prev->next = c->next;
 	c->next->prev = c->prev;
+	if (!c->handshaken && !c->alerted)
+		closed_in_handshake++;
 	free(c);
+	nconns--;
+	listener_update(); /* below the limit again, or a descriptor is free */
 }
 
 static struct bufferevent *bevcb(struct event_base *base, void *arg)
@@ -159,7 +203,214 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg)
 	c->bev = bev;
 	if (group)
 		bufferevent_add_to_rate_limit_group(bev, group);
+	nconns++;
+	if (accept_episode) {
+		accept_episode = false;
+		log_info("accept_resumed", "open_connections=%" PRId64, nconns);
+	}
+	if (nconns >= max_conns)
+		listener_update();
 	return bev;
+}
+
+static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr,
+			       sizeof(struct in6_addr));
+	return false;
+}
+
+/* At the ClientHello, before any costly cryptography: the per-address limit. */
+static int client_hello_cb(SSL *ssl, int *al, void *arg)
+{
+	(void)arg;
+	tls_conn_t *c = conn_idx >= 0 ? SSL_get_ex_data(ssl, conn_idx) : NULL;
+	int fd = SSL_get_fd(ssl);
+	if (!c || c->addr_known || fd < 0)
+		return SSL_CLIENT_HELLO_SUCCESS;
+	socklen_t len = sizeof c->addr;
+	if (getpeername(fd, (struct sockaddr *)&c->addr, &len) != 0)
+		return SSL_CLIENT_HELLO_SUCCESS;
+	int64_t same = 0;
+	for (tls_conn_t *o = conns.next; o != &conns; o = o->next)
+		if (o != c && o->addr_known && same_host(&o->addr, &c->addr))
+			same++;
+	if (same >= max_per_address) {
+		refused_per_address++;
+		char host[INET6_ADDRSTRLEN] = "?";
+		if (c->addr.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&c->addr)->sin_addr, host, sizeof host);
+		else if (c->addr.ss_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&c->addr)->sin6_addr, host, sizeof host);
+		log_warn("connection_refused", "reason=per_address_limit address=%s open=%" PRId64, host, same);
+		*al = SSL_AD_HANDSHAKE_FAILURE;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	c->addr_known = true;
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* Handshakes completed, and fatal alerts we sent (why a handshake failed). */
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+	tls_conn_t *c = conn_idx >= 0 ? SSL_get_ex_data(ssl, conn_idx) : NULL;
+	if ((where & SSL_CB_HANDSHAKE_DONE) && c && !c->handshaken) {
+		c->handshaken = true;
+		handshakes_done++;
+	} else if ((where & SSL_CB_ALERT) && (where & SSL_CB_WRITE) && (ret >> 8) == SSL3_AL_FATAL) {
+		alerts_sent[ret & 0xff]++;
+		if (c && !c->handshaken && !c->alerted) {
+			c->alerted = true;
+			char why[64];
+			alert_label(ret & 0xff, why, sizeof why);
+			log_info("tls_handshake_failed", "reason=%s", why);
+		}
+	}
+}
+
+static struct evconnlistener *metrics_listener;
+
+static void listener_update(void)
+{
+	if (!the_srv)
+		return;
+	if (metrics_listener) {
+		if (accept_backoff)
+			evconnlistener_disable(metrics_listener);
+		else
+			evconnlistener_enable(metrics_listener);
+	}
+	struct evconnlistener *l = the_srv->https_sock ? evhttp_bound_socket_get_listener(the_srv->https_sock) : NULL;
+	if (!l)
+		return;
+	if (!reading_paused && !accept_backoff && nconns < max_conns)
+		evconnlistener_enable(l);
+	else
+		evconnlistener_disable(l);
+}
+
+static void backoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	accept_backoff = false;
+	listener_update();
+}
+
+/* accept() failed.  Out of descriptors: stop accepting (the kernel's backlog
+ * holds the clients) until a connection closes or 250 ms pass; without this
+ * the listening socket stays readable and the loop spins. */
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	(void)l;
+	(void)arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	accept_errors++;
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		if (!accept_episode) {
+			accept_episode = true;
+			accept_episodes++;
+			log_warn("accept_paused", "reason=%s open_connections=%" PRId64, log_q(strerror(err)), nconns);
+		}
+		accept_backoff = true;
+		listener_update();
+		struct timeval retry = {0, 250000};
+		if (backoff_timer)
+			evtimer_add(backoff_timer, &retry);
+		return;
+	}
+	log_warn("accept_error", "reason=%s", log_q(strerror(err)));
+}
+
+void tls_listening(server_t *srv, struct evhttp_bound_socket *metrics)
+{
+	struct evconnlistener *l = srv->https_sock ? evhttp_bound_socket_get_listener(srv->https_sock) : NULL;
+	if (l)
+		evconnlistener_set_error_cb(l, accept_error_cb);
+	/* the metrics listener shares the descriptors, so it pauses with it */
+	metrics_listener = metrics ? evhttp_bound_socket_get_listener(metrics) : NULL;
+	if (metrics_listener)
+		evconnlistener_set_error_cb(metrics_listener, accept_error_cb);
+}
+
+void tls_detach(server_t *srv)
+{
+	(void)srv;
+	the_srv = NULL;
+	metrics_listener = NULL;
+	if (backoff_timer)
+		event_free(backoff_timer);
+	backoff_timer = NULL;
+}
+
+/* "handshake failure" -> handshake_failure; TLS 1.3's newer alerts, which
+ * OpenSSL's table calls "unknown", by their RFC 8446 names */
+static void alert_label(int code, char *out, size_t len)
+{
+	const char *s = code == 109 ? "missing extension" : code == 116 ? "certificate required"
+			: code == 120 ? "no application protocol" : SSL_alert_desc_string_long(code);
+	if (!strcmp(s, "unknown")) {
+		snprintf(out, len, "alert_%d", code);
+		return;
+	}
+	size_t i = 0;
+	for (; s[i] && i + 1 < len; i++)
+		out[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : (s[i] == ' ' ? '_' : s[i]);
+	out[i] = '\0';
+}
+
+void tls_metrics(const server_t *srv, buf_t *b)
+{
+	buf_printf(b,
+		   "# HELP voucherd_connections Open client connections.\n"
+		   "# TYPE voucherd_connections gauge\n"
+		   "voucherd_connections %" PRId64 "\n"
+		   "# HELP voucherd_connections_max server.max_connections: past it, accepting stops.\n"
+		   "# TYPE voucherd_connections_max gauge\n"
+		   "voucherd_connections_max %" PRId64 "\n"
+		   "# HELP voucherd_connections_per_address_max server.max_connections_per_address.\n"
+		   "# TYPE voucherd_connections_per_address_max gauge\n"
+		   "voucherd_connections_per_address_max %" PRId64 "\n"
+		   "# HELP voucherd_connections_refused_total Connections refused at the TLS ClientHello for the per-address limit.\n"
+		   "# TYPE voucherd_connections_refused_total counter\n"
+		   "voucherd_connections_refused_total{reason=\"per_address\"} %" PRIu64 "\n"
+		   "# HELP voucherd_accepting 1 while new connections are accepted.\n"
+		   "# TYPE voucherd_accepting gauge\n"
+		   "voucherd_accepting %d\n"
+		   "# HELP voucherd_accept_errors_total accept() failures (EMFILE, ENFILE and others).\n"
+		   "# TYPE voucherd_accept_errors_total counter\n"
+		   "voucherd_accept_errors_total %" PRIu64 "\n"
+		   "# HELP voucherd_accept_paused_total Episodes of accepting paused for want of descriptors.\n"
+		   "# TYPE voucherd_accept_paused_total counter\n"
+		   "voucherd_accept_paused_total %" PRIu64 "\n"
+		   "# HELP voucherd_tls_handshakes_total TLS handshakes completed.\n"
+		   "# TYPE voucherd_tls_handshakes_total counter\n"
+		   "voucherd_tls_handshakes_total %" PRIu64 "\n"
+		   "# HELP voucherd_tls_handshake_failures_total Failed TLS handshakes, by the alert sent (closed: the client left first).\n"
+		   "# TYPE voucherd_tls_handshake_failures_total counter\n"
+		   "voucherd_tls_handshake_failures_total{reason=\"closed\"} %" PRIu64 "\n",
+		   nconns, max_conns, max_per_address, refused_per_address,
+		   !reading_paused && !accept_backoff && nconns < max_conns && !srv->draining ? 1 : 0, accept_errors,
+		   accept_episodes, handshakes_done, closed_in_handshake);
+	for (int i = 0; i < 256; i++)
+		if (alerts_sent[i]) {
+			char label[64];
+			alert_label(i, label, sizeof label);
+			buf_printf(b, "voucherd_tls_handshake_failures_total{reason=\"%s\"} %" PRIu64 "\n", label,
+				   alerts_sent[i]);
+		}
+	long cached = srv->ssl_ctx ? SSL_CTX_sess_number(srv->ssl_ctx) : 0;
+	buf_printf(b,
+		   "# HELP voucherd_tls_session_cache_sessions Sessions in the server-side cache (0 with stateless tickets).\n"
+		   "# TYPE voucherd_tls_session_cache_sessions gauge\n"
+		   "voucherd_tls_session_cache_sessions %ld\n",
+		   cached);
 }
 
 void tls_attach(server_t *srv)
@@ -176,6 +427,11 @@ void tls_attach(server_t *srv)
 	if (conn_idx < 0)
 		conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free_cb);
 	request_timeout_ms = srv->cfg->request_timeout_s * 1000;
+	max_conns = srv->cfg->max_connections;
+	max_per_address = srv->cfg->max_connections_per_address;
+	the_srv = srv;
+	if (!backoff_timer)
+		backoff_timer = evtimer_new(srv->base, backoff_cb, NULL);
 	evhttp_set_bevcb(srv->https, bevcb, srv);
 }
 
@@ -247,13 +503,8 @@ void tls_pause_reading(server_t *srv, bool pause)
 			if (!c->busy)
 				c->deadline_ms = now + request_timeout_ms;
 	}
-	struct evconnlistener *l = srv->https_sock ? evhttp_bound_socket_get_listener(srv->https_sock) : NULL;
-	if (l) {
-		if (pause)
-			evconnlistener_disable(l);
-		else
-			evconnlistener_enable(l);
-	}
+	(void)srv;
+	listener_update();
 }
 
 void tls_sweep(server_t *srv)
