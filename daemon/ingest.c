@@ -86,6 +86,7 @@ static const char *reason(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
+	case 411: return "Length Required";
 	case 413: return "Content Too Large";
 	case 415: return "Unsupported Media Type";
 	case 429: return "Too Many Requests";
@@ -129,9 +130,8 @@ void http_problem(struct evhttp_request *req, int status, const char *code, cons
 
 /* ------------------------------------------------------------ waiting requests */
 
-static void on_conn_close(struct evhttp_connection *evcon, void *arg)
+static void on_conn_close(void *arg)
 {
-	(void)evcon;
 	ingest_req_t *ir = arg;
 	ir->req = NULL;
 }
@@ -145,7 +145,7 @@ static ingest_req_t *ir_new(server_t *srv, struct evhttp_request *req, ir_kind_t
 	ir->t0_us = now_us();
 	ir->job.arg = ir;
 	if (req) {
-		evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_conn_close, ir);
+		tls_conn_on_close(req, on_conn_close, ir);
 		tls_conn_busy(req, true);
 	}
 	return ir;
@@ -156,7 +156,7 @@ static struct evhttp_request *ir_release(ingest_req_t *ir)
 {
 	struct evhttp_request *req = ir->req;
 	if (req) {
-		evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
+		tls_conn_on_close(req, NULL, NULL);
 		tls_conn_busy(req, false);
 	}
 	return req;
@@ -207,6 +207,7 @@ void ingest_flow(server_t *srv)
 		log_debug("reading_resumed", "pending=%" PRIu64 " pending_bytes=%" PRIu64, srv->pending,
 			 srv->pending_bytes);
 	}
+	tls_gate_wake(srv);
 }
 
 /* The only two places that change what the waiting requests hold.  Each
@@ -623,6 +624,16 @@ static void dispatch(struct evhttp_request *req, void *arg)
 	if (srv->draining) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 		http_problem(req, 503, "shutting_down", "the server is shutting down; retry", 1);
+		return;
+	}
+	int gst, gretry;
+	const char *gcode, *gdetail;
+	if (tls_gate_refusal(req, &gst, &gcode, &gdetail, &gretry)) {
+		/* refused from its headers: no body was read, and the connection
+		 * closes after this answer */
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		http_problem(req, gst, gcode, gdetail, gretry);
+		log_info("request_refused", "code=%s status=%d", gcode, gst);
 		return;
 	}
 	const char *provider = NULL;

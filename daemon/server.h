@@ -55,11 +55,20 @@ bool tls_peer_fingerprint(struct evhttp_request *req, char fp[65]);
 /* Marks the connection of req busy (waiting for us) or done with a request, for
  * the slow-connection sweep; and runs the sweep. */
 void tls_conn_busy(struct evhttp_request *req, bool busy);
+/* fn(arg) runs when the connection of req closes (NULL: nothing). */
+void tls_conn_on_close(struct evhttp_request *req, void (*fn)(void *), void *arg);
 void tls_sweep(server_t *srv);
 /* Stops (pause true) or resumes reading from every client connection and
  * accepting new ones.  A paused connection keeps its socket; the kernel's
  * buffers and then TCP flow control hold the client back. */
 void tls_pause_reading(server_t *srv, bool pause);
+/* A request the gate refused from its headers: its answer.  False for a
+ * request that passed. */
+bool tls_gate_refusal(struct evhttp_request *req, int *status, const char **code, const char **detail,
+		      int *retry_after_s);
+/* Lets requests waiting for room in the memory budget go on if there is
+ * room now (called whenever the pending bytes change). */
+void tls_gate_wake(server_t *srv);
 /* Connection limits, accept errors and handshakes, as Prometheus text. */
 struct buf;
 void tls_metrics(const server_t *srv, struct buf *b);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -12,7 +13,10 @@
 #include <time.h>
 
 #include <event2/bufferevent.h>
+#include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
@@ -131,6 +135,16 @@ typedef struct tls_conn {
 	bool handshaken;     /* the TLS handshake completed */
 	bool alerted;        /* we sent a fatal alert (counted by its reason) */
 	struct sockaddr_storage addr;
+	/* the gate: what is read of the current request */
+	enum { G_HEAD, G_BODY, G_DISCARD } gate;
+	int64_t body_left;   /* G_BODY: bytes of the body still to pass */
+	int64_t reserved;    /* counted in reading_bytes until the body is whole */
+	struct bufferevent *filter; /* what evhttp reads: the gate over bev */
+	struct event *flush_ev;     /* see out_added() */
+	bool hooked;                /* conn_closing is evhttp's close callback */
+	bool waiting;               /* headers read, body held back by the budget */
+	void (*close_fn)(void *);   /* tls_conn_on_close */
+	void *close_arg;
 } tls_conn_t;
 
 static tls_conn_t conns = {.prev = &conns, .next = &conns};
@@ -146,6 +160,13 @@ static bool accept_backoff, accept_episode;
 static struct event *backoff_timer;
 static uint64_t refused_per_address, accept_errors, accept_episodes, handshakes_done, closed_in_handshake;
 static uint64_t alerts_sent[256];
+/* bodies being read now (their Content-Length), beside the database's
+ * pending bytes: a new body is admitted while both together stay within
+ * twice database.queue_max_bytes */
+static int64_t reading_bytes;
+static int64_t gate_waiting; /* connections whose body waits for the budget */
+static int64_t max_body = 16777216, max_header = 16384;
+static uint64_t gate_refused[8];
 static int conn_idx = -1;
 static int64_t request_timeout_ms = 60000;
 static bool reading_paused;
@@ -160,6 +181,69 @@ static struct bufferevent_rate_limit_group *group;
 static ev_ssize_t taken; /* bytes taken out of the bucket by the pause */
 
 static void listener_update(void);
+static SSL *request_ssl(struct evhttp_request *req);
+
+/* A reply evhttp writes while it has writing disabled (one answered from
+ * inside the read, e.g. a refusal) waits in the gate's output buffer, and
+ * enabling writing on a filter does not move it on: flush it from the loop,
+ * once evhttp has enabled writing. */
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	tls_conn_t *c = arg;
+	if (c->filter)
+		bufferevent_flush(c->filter, EV_WRITE, BEV_NORMAL);
+}
+
+static void out_added(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	(void)buf;
+	tls_conn_t *c = arg;
+	if (info->n_added && c->flush_ev)
+		event_active(c->flush_ev, EV_TIMEOUT, 0);
+}
+
+/* evhttp closes a connection (after an answer with Connection: close, or a
+ * client's EOF) as soon as the gate's output is empty, which is before TLS
+ * has written the bytes, and then shuts the socket down: write what TLS still
+ * holds now, while the socket is open.  An answer is small; what does not go
+ * at once is dropped, as the connection is closing anyway. */
+static void conn_closing(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	tls_conn_t *c = arg;
+	SSL *ssl = c->bev ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+	struct evbuffer *out = c->bev ? bufferevent_get_output(c->bev) : NULL;
+	for (int i = 0; ssl && out && evbuffer_get_length(out) > 0 && i < 64; i++) {
+		size_t n = evbuffer_get_length(out) < 16384 ? evbuffer_get_length(out) : 16384;
+		unsigned char *p = evbuffer_pullup(out, (ev_ssize_t)n);
+		int w = p ? SSL_write(ssl, p, (int)n) : -1;
+		if (w <= 0) {
+			ERR_clear_error();
+			break;
+		}
+		evbuffer_drain(out, (size_t)w);
+	}
+	if (c->close_fn) {
+		void (*fn)(void *) = c->close_fn;
+		c->close_fn = NULL;
+		fn(c->close_arg);
+	}
+}
+
+void tls_conn_on_close(struct evhttp_request *req, void (*fn)(void *), void *arg)
+{
+	SSL *ssl = request_ssl(req);
+	tls_conn_t *c = ssl ? SSL_get_ex_data(ssl, conn_idx) : NULL;
+	if (!c)
+		return;
+	c->close_fn = fn;
+	c->close_arg = arg;
+}
+
+static enum bufferevent_filter_result gate_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
+					     enum bufferevent_flush_mode mode, void *ctx);
 
 static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
@@ -175,6 +259,11 @@ static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
 	c->next->prev = c->prev;
 	if (!c->handshaken && !c->alerted)
 		closed_in_handshake++;
+	reading_bytes -= c->reserved;
+	if (c->waiting)
+		gate_waiting--;
+	if (c->flush_ev)
+		event_free(c->flush_ev);
 	free(c);
 	nconns--;
 	listener_update(); /* below the limit again, or a descriptor is free */
@@ -192,6 +281,7 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg)
 	c->prev = &conns;
 	conns.next->prev = c;
 	conns.next = c;
+	nconns++; /* conn_free_cb counts it out, whichever way it goes */
 	SSL_set_ex_data(ssl, conn_idx, c);
 	struct bufferevent *bev = bufferevent_openssl_socket_new(
 		base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -203,14 +293,23 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg)
 	c->bev = bev;
 	if (group)
 		bufferevent_add_to_rate_limit_group(bev, group);
-	nconns++;
+	/* evhttp reads through the gate, which sees each request's headers
+	 * before any of its body is passed on */
+	struct bufferevent *f = bufferevent_filter_new(bev, gate_in, NULL, BEV_OPT_CLOSE_ON_FREE, NULL, c);
+	if (!f) {
+		bufferevent_free(bev); /* frees c */
+		return NULL;
+	}
+	c->filter = f;
+	c->flush_ev = evtimer_new(base, flush_cb, c);
+	evbuffer_add_cb(bufferevent_get_output(f), out_added, c);
 	if (accept_episode) {
 		accept_episode = false;
 		log_info("accept_resumed", "open_connections=%" PRId64, nconns);
 	}
 	if (nconns >= max_conns)
 		listener_update();
-	return bev;
+	return f;
 }
 
 static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
@@ -365,6 +464,270 @@ static void alert_label(int code, char *out, size_t len)
 	out[i] = '\0';
 }
 
+/* ------------------------------------------------------------ the gate
+ *
+ * Who you are before what you send.  Every byte evhttp reads passes here.
+ * When a request's headers are whole, and before any of its body is read:
+ * an unregistered client certificate (403), a Content-Length that is
+ * missing on a POST (411), repeated, or not plain digits (400), over
+ * server.max_body_bytes (413), or a Transfer-Encoding (411) is refused.  A
+ * body the memory budget cannot take now (the bodies being read and the
+ * requests waiting for the database together over twice
+ * database.queue_max_bytes) waits, unread, until there is room.  A refused request goes
+ * on to evhttp without a body and marked in a header of ours (a client's own
+ * header of that name is refused), so that ingest answers it as problem+json
+ * and closes the connection; the rest of what the client sends is dropped
+ * unread.  Bodies pass through without copying (evbuffer chains move). */
+
+#define GATE_HEADER "X-Voucherd-Gate"
+
+static const struct gate_reason {
+	int status;
+	const char *code, *detail;
+	int retry_after_s;
+} gate_reasons[] = {
+	{0, NULL, NULL, 0},
+	{403, "unknown_certificate", "the client certificate is not registered to a provider", 0},
+	{400, "invalid_content_length", "Content-Length must appear once, as digits only", 0},
+	{411, "length_required", "a request body needs one Content-Length (no Transfer-Encoding)", 0},
+	{413, "body_too_large", "the body is larger than server.max_body_bytes", 0},
+	{503, "server_busy", "(not an answer: such a request waits for room)", 1},
+	{400, "invalid_header", "X-Voucherd-Gate is reserved", 0},
+};
+enum { GR_OK, GR_CERT, GR_CL, GR_LENGTH, GR_TOO_LARGE, GR_BUSY, GR_RESERVED, GR_N };
+
+static bool name_is(const char *line, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+	return len > n && line[n] == ':' && !strncasecmp(line, name, n);
+}
+
+/* one Content-Length value: optional single space or tab, then 1-18 digits */
+static bool content_length_value(const char *v, size_t len, int64_t *out)
+{
+	if (len && (*v == ' ' || *v == '\t')) {
+		v++;
+		len--;
+	}
+	if (len == 0 || len > 18)
+		return false;
+	int64_t x = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return false;
+		x = x * 10 + (v[i] - '0');
+	}
+	*out = x;
+	return true;
+}
+
+/* The verdict on one header block (head[0..len), CRLF or LF lines, the
+ * request line first).  *cl: the Content-Length (0 if none). */
+static int gate_verdict(tls_conn_t *c, const char *head, size_t len, int64_t *cl)
+{
+	*cl = 0;
+	int ncl = 0, te = 0;
+	bool bad_cl = false, post = len > 5 && !strncmp(head, "POST ", 5), reserved = false;
+	const char *p = memchr(head, '\n', len);
+	while (p && (size_t)(p + 1 - head) < len) {
+		const char *line = p + 1;
+		const char *nl = memchr(line, '\n', len - (size_t)(line - head));
+		size_t ll = nl ? (size_t)(nl - line) : len - (size_t)(line - head);
+		if (ll && line[ll - 1] == '\r')
+			ll--;
+		if (name_is(line, ll, "Content-Length")) {
+			ncl++;
+			size_t off = strlen("Content-Length") + 1;
+			if (!content_length_value(line + off, ll - off, cl))
+				bad_cl = true;
+		} else if (name_is(line, ll, "Transfer-Encoding")) {
+			te++;
+		} else if (name_is(line, ll, GATE_HEADER)) {
+			reserved = true;
+		}
+		p = nl;
+	}
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	X509 *peer = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+	if (peer && the_srv && the_srv->registry) {
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int mdlen = 0;
+		char fp[65];
+		static const char hex[] = "0123456789abcdef";
+		if (X509_digest(peer, EVP_sha256(), md, &mdlen) && mdlen == 32) {
+			for (unsigned i = 0; i < 32; i++) {
+				fp[2 * i] = hex[md[i] >> 4];
+				fp[2 * i + 1] = hex[md[i] & 15];
+			}
+			fp[64] = '\0';
+			if (!registry_provider(the_srv->registry, fp))
+				return GR_CERT;
+		}
+	}
+	if (reserved)
+		return GR_RESERVED;
+	if (ncl > 1 || bad_cl)
+		return GR_CL;
+	if (te || (post && ncl == 0))
+		return GR_LENGTH;
+	if (*cl > max_body)
+		return GR_TOO_LARGE;
+	if (*cl > 0 && the_srv) {
+		int64_t budget = 2 * the_srv->cfg->queue_max_bytes;
+		if ((int64_t)the_srv->pending_bytes + reading_bytes + *cl > budget)
+			return GR_BUSY;
+	}
+	return GR_OK;
+}
+
+/* the end of the header block in b[0..n): just after its empty line, or 0 */
+static size_t head_end(const char *b, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (b[i] != '\n')
+			continue;
+		if (b[i + 1] == '\n')
+			return i + 2;
+		if (b[i + 1] == '\r' && i + 2 < n && b[i + 2] == '\n')
+			return i + 3;
+	}
+	return 0;
+}
+
+/* the request line and every header but the framing ones, then our mark */
+static void pass_refused(struct evbuffer *dst, const char *head, size_t len, int why)
+{
+	const char *p = head, *end = head + len;
+	bool first = true;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		size_t cl = ll && p[ll - 1] == '\r' ? ll - 1 : ll;
+		if (cl == 0)
+			break;
+		if (first || !(name_is(p, cl, "Content-Length") || name_is(p, cl, "Transfer-Encoding") ||
+			       name_is(p, cl, GATE_HEADER) || name_is(p, cl, "Connection") || name_is(p, cl, "Expect"))) {
+			evbuffer_add(dst, p, cl);
+			evbuffer_add(dst, "\r\n", 2);
+		}
+		first = false;
+		p = nl ? nl + 1 : end;
+	}
+	evbuffer_add_printf(dst, GATE_HEADER ": %d\r\nConnection: close\r\n\r\n", why);
+}
+
+static enum bufferevent_filter_result gate_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
+					     enum bufferevent_flush_mode mode, void *ctx)
+{
+	(void)limit;
+	(void)mode;
+	tls_conn_t *c = ctx;
+	if (!c->hooked && c->filter) {
+		/* the filter's callbacks are evhttp's, with its connection as arg */
+		void *evcon = NULL;
+		bufferevent_getcb(c->filter, NULL, NULL, NULL, &evcon);
+		if (evcon) {
+			evhttp_connection_set_closecb(evcon, conn_closing, c);
+			c->hooked = true;
+		}
+	}
+	for (;;) {
+		size_t n = evbuffer_get_length(src);
+		if (n == 0)
+			return BEV_OK;
+		if (c->gate == G_DISCARD) {
+			evbuffer_drain(src, n);
+			return BEV_OK;
+		}
+		if (c->gate == G_BODY) {
+			size_t take = (int64_t)n > c->body_left ? (size_t)c->body_left : n;
+			evbuffer_remove_buffer(src, dst, take);
+			c->body_left -= (int64_t)take;
+			if (c->body_left > 0)
+				return BEV_OK;
+			/* whole: ingest counts it from here on (pending_bytes) */
+			reading_bytes -= c->reserved;
+			c->reserved = 0;
+			c->gate = G_HEAD;
+			if (the_srv)
+				tls_gate_wake(the_srv);
+			continue;
+		}
+		size_t look = n < (size_t)max_header + 4 ? n : (size_t)max_header + 4;
+		const char *b = (const char *)evbuffer_pullup(src, (ev_ssize_t)look);
+		size_t hlen = b ? head_end(b, look) : 0;
+		if (!hlen) {
+			if (n <= (size_t)max_header)
+				return BEV_NEED_MORE;
+			/* headers too long: evhttp refuses them itself */
+			evbuffer_add_buffer(dst, src);
+			c->gate = G_DISCARD;
+			return BEV_OK;
+		}
+		int64_t cl;
+		int why = gate_verdict(c, b, hlen, &cl);
+		if (why == GR_BUSY) {
+			/* the budget is spent: this request waits, its bytes unread
+			 * (reading of this connection stops at what it holds), until
+			 * tls_gate_wake() finds room */
+			if (!c->waiting) {
+				c->waiting = true;
+				gate_waiting++;
+			}
+			bufferevent_setwatermark(c->bev, EV_READ, 0, n);
+			return BEV_NEED_MORE;
+		}
+		if (c->waiting) {
+			c->waiting = false;
+			gate_waiting--;
+			bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+		}
+		if (why != GR_OK) {
+			gate_refused[why]++;
+			pass_refused(dst, b, hlen, why);
+			evbuffer_drain(src, evbuffer_get_length(src));
+			c->gate = G_DISCARD;
+			return BEV_OK;
+		}
+		evbuffer_remove_buffer(src, dst, hlen);
+		if (cl > 0) {
+			c->gate = G_BODY;
+			c->body_left = cl;
+			c->reserved = cl;
+			reading_bytes += cl;
+		}
+	}
+}
+
+void tls_gate_wake(server_t *srv)
+{
+	if (gate_waiting == 0)
+		return;
+	int64_t room = 2 * srv->cfg->queue_max_bytes - (int64_t)srv->pending_bytes - reading_bytes;
+	if (room <= 0)
+		return;
+	for (tls_conn_t *c = conns.next; c != &conns; c = c->next)
+		if (c->waiting && c->bev)
+			/* deferred: the gate runs from the loop, not inside our caller */
+			bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+bool tls_gate_refusal(struct evhttp_request *req, int *status, const char **code, const char **detail,
+		      int *retry_after_s)
+{
+	const char *v = evhttp_find_header(evhttp_request_get_input_headers(req), GATE_HEADER);
+	if (!v)
+		return false;
+	int why = atoi(v);
+	if (why <= GR_OK || why >= GR_N)
+		why = GR_RESERVED;
+	*status = gate_reasons[why].status;
+	*code = gate_reasons[why].code;
+	*detail = gate_reasons[why].detail;
+	*retry_after_s = gate_reasons[why].retry_after_s;
+	return true;
+}
+
 void tls_metrics(const server_t *srv, buf_t *b)
 {
 	buf_printf(b,
@@ -405,6 +768,19 @@ void tls_metrics(const server_t *srv, buf_t *b)
 			buf_printf(b, "voucherd_tls_handshake_failures_total{reason=\"%s\"} %" PRIu64 "\n", label,
 				   alerts_sent[i]);
 		}
+	buf_printf(b, "# HELP voucherd_gate_refused_total Requests refused from their headers, before any body was read.\n"
+		      "# TYPE voucherd_gate_refused_total counter\n");
+	for (int i = GR_OK + 1; i < GR_N; i++)
+		buf_printf(b, "voucherd_gate_refused_total{code=\"%s\"} %" PRIu64 "\n", gate_reasons[i].code,
+			   gate_refused[i]);
+	buf_printf(b,
+		   "# HELP voucherd_reading_bytes Content-Length of the bodies being received.\n"
+		   "# TYPE voucherd_reading_bytes gauge\n"
+		   "voucherd_reading_bytes %" PRId64 "\n"
+		   "# HELP voucherd_gate_waiting Requests whose body waits for room in the memory budget.\n"
+		   "# TYPE voucherd_gate_waiting gauge\n"
+		   "voucherd_gate_waiting %" PRId64 "\n",
+		   reading_bytes, gate_waiting);
 	long cached = srv->ssl_ctx ? SSL_CTX_sess_number(srv->ssl_ctx) : 0;
 	buf_printf(b,
 		   "# HELP voucherd_tls_session_cache_sessions Sessions in the server-side cache (0 with stateless tickets).\n"
@@ -429,6 +805,8 @@ void tls_attach(server_t *srv)
 	request_timeout_ms = srv->cfg->request_timeout_s * 1000;
 	max_conns = srv->cfg->max_connections;
 	max_per_address = srv->cfg->max_connections_per_address;
+	max_body = srv->cfg->max_body_bytes;
+	max_header = srv->cfg->max_header_bytes;
 	the_srv = srv;
 	if (!backoff_timer)
 		backoff_timer = evtimer_new(srv->base, backoff_cb, NULL);
@@ -441,7 +819,8 @@ static SSL *request_ssl(struct evhttp_request *req)
 	if (!evcon)
 		return NULL;
 	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
-	return bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+	struct bufferevent *under = bev ? bufferevent_get_underlying(bev) : NULL;
+	return under ? bufferevent_openssl_get_ssl(under) : bev ? bufferevent_openssl_get_ssl(bev) : NULL;
 }
 
 bool tls_peer_fingerprint(struct evhttp_request *req, char fp[65])

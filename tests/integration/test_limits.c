@@ -255,3 +255,85 @@ Test(limits, running_out_of_descriptors_pauses_accepting_without_spinning)
 	cr_expect(strstr(log, "event=accept_resumed"), "%s", log);
 	free(log);
 }
+/* Sends req (headers, maybe a little body) over TLS as client NAME and
+ * reads the answer without sending anything more: the status, and the body in
+ * out.  0 if no answer came within 3 s. */
+static int raw_request(const char *name, const char *req, char *out, size_t cap)
+{
+	int fd;
+	SSL *ssl = tls_open(d.port, name, &fd);
+	cr_assert_not_null(ssl);
+	struct timeval tv = {3, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	cr_assert_eq(SSL_write(ssl, req, (int)strlen(req)), (int)strlen(req));
+	size_t got = 0;
+	out[0] = '\0';
+	while (got + 1 < cap) {
+		int n = SSL_read(ssl, out + got, (int)(cap - 1 - got));
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		out[got] = '\0';
+		const char *h = strstr(out, "\r\n\r\n");
+		const char *cl = strcasestr(out, "Content-Length: ");
+		if (h && cl && got >= (size_t)(h + 4 - out) + (size_t)atoi(cl + 16))
+			break;
+	}
+	ERR_clear_error();
+	tls_close(ssl, fd);
+	int status = 0;
+	sscanf(out, "HTTP/1.1 %d", &status);
+	return status;
+}
+
+/* Who you are before what you send: an unregistered certificate announcing a
+ * 15 MB body is answered 403 from its headers, without the body being sent
+ * or read. */
+Test(limits, an_unregistered_certificate_is_refused_before_its_body)
+{
+	start("[ingest]\nsignature_max_age_s = 0\n");
+	char out[8192];
+	int st = raw_request("prov-c",
+			     "POST /v1/usage-batches HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+			     "Content-Length: 15728640\r\n\r\n{\"batch_id\":",
+			     out, sizeof out);
+	cr_expect_eq(st, 403, "%s", out);
+	cr_expect(strstr(out, "unknown_certificate"), "%s", out);
+	cr_expect(strcasestr(out, "Connection: close"), "%s", out);
+	cr_expect_eq(metric("voucherd_gate_refused_total{code=\"unknown_certificate\"}"), 1);
+	cr_expect_eq(metric("voucherd_reading_bytes"), 0);
+	cr_expect_eq(post_vector(), 200);
+}
+
+/* Strict framing: Content-Length once, digits only, within max_body_bytes;
+ * no Transfer-Encoding.  Each refused from the headers, as problem+json. */
+Test(limits, content_length_is_strict)
+{
+	start("[ingest]\nsignature_max_age_s = 0\n");
+	static const struct {
+		const char *headers;
+		int status;
+		const char *code;
+	} cases[] = {
+		{"Content-Length: 5\r\nContent-Length: 6\r\n", 400, "invalid_content_length"},
+		{"Content-Length: 5\r\nContent-Length: 5\r\n", 400, "invalid_content_length"},
+		{"Content-Length: +5\r\n", 400, "invalid_content_length"},
+		{"Content-Length:  5 \r\n", 400, "invalid_content_length"},
+		{"Content-Length: 5x\r\n", 400, "invalid_content_length"},
+		{"Content-Length: 16777217\r\n", 413, "body_too_large"},
+		{"Transfer-Encoding: chunked\r\n", 411, "length_required"},
+		{"", 411, "length_required"},
+		{"Content-Length: 5\r\nX-Voucherd-Gate: 0\r\n", 400, "invalid_header"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char req[512], out[8192];
+		snprintf(req, sizeof req,
+			 "POST /v1/usage-batches HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%s\r\n",
+			 cases[i].headers);
+		int st = raw_request("prov-a", req, out, sizeof out);
+		cr_expect_eq(st, cases[i].status, "case %zu: %s", i, out);
+		cr_expect(strstr(out, cases[i].code), "case %zu: %s", i, out);
+	}
+	cr_expect_eq(atoi(t_scalar(db, "SELECT count(*) FROM voucher.batches")), 0);
+	cr_expect_eq(post_vector(), 200);
+}
