@@ -346,6 +346,36 @@ Test(ingest, metrics_and_health_answer)
 	cr_assert(strstr(out, "voucherd_db_queue_depth 0"), "%s", out);
 }
 
+/* the sum of voucherd_requests_total over every code, or -1 */
+static long requests_total(void)
+{
+	static char out[65536];
+	if (t_metrics_get(&d, "/metrics", out, sizeof out) != 200)
+		return -1;
+	long sum = 0;
+	for (const char *p = out; (p = strstr(p, "\nvoucherd_requests_total{")) != NULL; p++)
+		sum += strtol(strchr(p, '}') + 1, NULL, 10);
+	return sum;
+}
+
+/* the metrics listener's own answers, 404s too, are not ingest requests */
+Test(ingest, metrics_port_requests_are_not_counted_as_ingest_requests)
+{
+	start(NULL);
+	char out[4096];
+	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 200);
+	long before = requests_total();
+	cr_assert_eq(before, 1);
+	cr_assert_eq(t_metrics_get(&d, "/no-such-path", out, sizeof out), 404);
+	cr_assert(strstr(out, "\"code\":\"not_found\""), "%s", out);
+	cr_assert_eq(t_metrics_get(&d, "/v1/usage-batches", out, sizeof out), 404);
+	cr_assert_eq(t_metrics_get(&d, "/healthz", out, sizeof out), 200);
+	cr_assert_eq(requests_total(), before);
+	/* while an ingest 404 is one */
+	cr_assert_eq(t_https(&d, "prov-a", "GET", "/nope", NULL, NULL, out, sizeof out), 404);
+	cr_assert_eq(requests_total(), before + 1);
+}
+
 Test(ingest, sigterm_exits_zero)
 {
 	start(NULL);
@@ -624,6 +654,19 @@ Test(ingest, bad_config_names_the_key_and_exits_2)
 	snprintf(cmd, sizeof cmd, "%s -c %s --check", t_root_path("bin/voucherd"), path);
 	cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 2);
 	cr_assert(strstr(err, "server.listen: cannot resolve"), "%s", err);
+	/* /metrics has no authentication: a listener beyond loopback only on purpose */
+	snprintf(pkicfg, sizeof pkicfg,
+		 "[server]\ntls_cert = %s/server.pem\ntls_key = %s/server.key\ntls_client_ca = %s/ca.pem\n"
+		 "[database]\nconninfo = x\n[metrics]\nlisten = 0.0.0.0:9187\n", pk, pk, pk);
+	f = fopen(path, "w");
+	fputs(pkicfg, f);
+	fclose(f);
+	cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 2);
+	cr_assert(strstr(err, "metrics.listen"), "%s", err);
+	f = fopen(path, "a");
+	fputs("allow_remote = true\n", f);
+	fclose(f);
+	cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 0, "%s", err);
 }
 
 static void s_client_cmd(buf_t *cmd, const char *input_script)
