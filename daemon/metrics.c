@@ -161,7 +161,7 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 static void healthz_cb(struct evhttp_request *req, void *arg)
 {
 	server_t *srv = arg;
-	bool db = writer_db_up(srv->writer);
+	bool db = writer_db_up(srv->writer) && !srv->db_failing;
 	bool reg = srv->registry != NULL;
 	char body[160];
 	snprintf(body, sizeof body, "{\"status\":\"%s\",\"database\":%s,\"registry\":%s,\"draining\":%s}\n",
