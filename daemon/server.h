@@ -26,6 +26,10 @@ typedef struct server {
 	writer_t *writer;
 	registry_t *registry;       /* NULL until first loaded */
 	bool registry_loading;
+	bool db_failing;            /* the database failed a statement on its own (read only,
+				     * disk full, privileges): /healthz says 503 until a batch
+				     * is stored or ingest_probe() finds it writable again */
+	bool db_probing;
 	struct event *refresh_timer;
 	struct event *sweep_timer;
 	struct event *drain_timer;
@@ -37,10 +41,6 @@ typedef struct server {
 	uint64_t pending_bytes;     /* what they hold: bodies and record arrays */
 	bool paused;                /* not reading from sockets: see ingest_flow() */
 	uint64_t pauses;            /* times reading was paused */
-	bool db_failing;            /* the database failed a statement on its own (read only,
-				     * disk full, privileges): /healthz says 503 until a batch
-				     * is stored or ingest_probe() finds it writable again */
-	bool db_probing;
 } server_t;
 
 int64_t now_ms(void);
