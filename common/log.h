@@ -4,7 +4,7 @@
  * prints
  *   ts=2026-03-02T10:00:00.123Z level=info event=batch_stored provider=... 
  * Callers format values with log_q() when a value may contain spaces or quotes.
- * Never log record contents or key material.
+ * Never log record contents or key material.  Not thread-safe (one event loop).
  */
 #ifndef VOUCHER_LOG_H
 #define VOUCHER_LOG_H
@@ -14,6 +14,17 @@
 typedef enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR } log_level_t;
 
 void log_set_level(log_level_t lvl);
+
+/* Each event kind writes at most this many lines a second; the rest are
+ * counted and reported once the second has passed, in one line
+ *   event=log_suppressed kind=<event> suppressed=<n>
+ * written by the next log call of any kind or by log_flush(). */
+#define LOG_RATE_PER_S 20
+/* Changes the limit (0: none).  For tests. */
+void log_set_rate(unsigned per_s);
+/* Writes the log_suppressed lines that are due; voucherd's 1-second sweep
+ * calls it so that a flood's count appears even when nothing else logs. */
+void log_flush(void);
 void log_emit(log_level_t lvl, const char *event, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -1,14 +1,16 @@
 #include "daemon/config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/buf.h"
 
-typedef enum { CT_STR, CT_INT, CT_HOSTPORT, CT_LEVEL } ctype_t;
+typedef enum { CT_STR, CT_INT, CT_HOSTPORT, CT_LEVEL, CT_BOOL } ctype_t;
 
 /* The one table of configuration keys: section, key, type, default (NULL =
  * required), bounds for integers. */
@@ -46,6 +48,7 @@ static const struct key keys[] = {
 	{"ingest", "provider_rate_per_s", CT_INT, "0", 0, 100000000, S(provider_rate_per_s)},
 	{"ingest", "registry_refresh_s", CT_INT, "60", 0, 86400, S(registry_refresh_s)},
 	{"metrics", "listen", CT_HOSTPORT, "127.0.0.1:9187", 0, 0, S(metrics_listen)},
+	{"metrics", "allow_remote", CT_BOOL, "false", 0, 0, S(metrics_allow_remote)},
 	{"log", "level", CT_LEVEL, "info", 0, 0, S(log_level)},
 };
 #undef S
@@ -116,6 +119,13 @@ static bool set_value(config_t *c, const struct key *k, const char *v, char *why
 			return false;
 		}
 		break;
+	case CT_BOOL:
+		if (strcmp(v, "true") && strcmp(v, "false")) {
+			snprintf(why, whylen, "'%s' is not true or false", v);
+			return false;
+		}
+		*(bool *)field = !strcmp(v, "true");
+		return true;
 	case CT_STR:
 		break;
 	}
@@ -123,6 +133,24 @@ static bool set_value(config_t *c, const struct key *k, const char *v, char *why
 	free(*s);
 	*s = xstrdup(v);
 	return true;
+}
+
+/* localhost, 127.0.0.0/8 or ::1 (also as ::ffff:127.x.x.x) */
+static bool host_is_loopback(const char *hostport)
+{
+	char host[256];
+	uint16_t port;
+	if (!config_split_hostport(hostport, host, sizeof host, &port))
+		return false;
+	if (!strcasecmp(host, "localhost"))
+		return true;
+	struct in_addr a4;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	struct in6_addr a6;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return false; /* a name could resolve anywhere */
 }
 
 static char *trim(char *s)
@@ -162,6 +190,7 @@ config_t *config_read(FILE *f, const char *path, char *err, size_t errlen)
 {
 	config_t *c = xcalloc(1, sizeof *c);
 	bool seen[NKEYS] = {false};
+	int lines[NKEYS] = {0};
 	char line[4096], section[64] = "";
 	int lineno = 0;
 	while (fgets(line, sizeof line, f)) {
@@ -217,6 +246,7 @@ config_t *config_read(FILE *f, const char *path, char *err, size_t errlen)
 			goto failed;
 		}
 		seen[i] = true;
+		lines[i] = lineno;
 		char why[256];
 		if (!set_value(c, &keys[i], val, why, sizeof why)) {
 			snprintf(err, errlen, "%s:%d: %s.%s: %s", path, lineno, section, name, why);
@@ -238,6 +268,18 @@ config_t *config_read(FILE *f, const char *path, char *err, size_t errlen)
 			goto failed;
 		}
 	}
+	/* /metrics and /healthz have no authentication: beyond this host only on purpose */
+	if (!c->metrics_allow_remote && !host_is_loopback(c->metrics_listen)) {
+		size_t i;
+		for (i = 0; i < NKEYS; i++)
+			if (keys[i].off == offsetof(config_t, metrics_listen))
+				break;
+		snprintf(err, errlen,
+			 "%s:%d: metrics.listen: '%s' is not a loopback address (127.0.0.0/8, ::1, localhost); "
+			 "/metrics has no authentication: set metrics.allow_remote = true to serve it beyond this host",
+			 path, lines[i], c->metrics_listen);
+		goto failed;
+	}
 	return c;
 failed:
 	config_free(c);
@@ -249,7 +291,7 @@ void config_free(config_t *c)
 	if (!c)
 		return;
 	for (size_t i = 0; i < NKEYS; i++)
-		if (keys[i].type != CT_INT)
+		if (keys[i].type != CT_INT && keys[i].type != CT_BOOL)
 			free(*(char **)((char *)c + keys[i].off));
 	free(c);
 }

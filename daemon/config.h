@@ -39,6 +39,7 @@ typedef struct config {
 	int64_t registry_refresh_s;
 	/* [metrics] */
 	char *metrics_listen;
+	bool metrics_allow_remote; /* metrics_listen may be other than loopback */
 	/* [log] */
 	char *log_level;
 } config_t;

@@ -42,6 +42,13 @@ static const char *const INGEST_SQL =
 #define INGEST_NPARAMS (13 + METER_NCOLS)
 _Static_assert(INGEST_NPARAMS <= WJOB_MAX_PARAMS, "ingest parameters");
 static const char *const ANSWER_SQL = "SELECT voucher.batch_answer($1, $2)";
+/* what can be checked without storing anything: a full disk shows only when
+ * the next batch is stored (or fails again) */
+static const char *const PROBE_SQL =
+	"SELECT NOT pg_is_in_recovery() AND NOT current_setting('transaction_read_only')::boolean "
+	"AND coalesce((SELECT bool_and(has_function_privilege(p.oid, 'EXECUTE')) FROM pg_proc p "
+	"JOIN pg_namespace n ON n.oid = p.pronamespace "
+	"WHERE n.nspname = 'voucher' AND p.proname = 'ingest_batch'), false)";
 
 struct rate_bucket {
 	rate_bucket_t *next;
@@ -50,7 +57,7 @@ struct rate_bucket {
 	int64_t last_ms;
 };
 
-typedef enum { IR_INGEST, IR_ANSWER, IR_REGISTRY } ir_kind_t;
+typedef enum { IR_INGEST, IR_ANSWER, IR_REGISTRY, IR_PROBE } ir_kind_t;
 
 /* One request waiting for the database.  Owns copies of everything the job's
  * parameters point to, because the HTTP request may be freed (the client
@@ -229,6 +236,27 @@ static void pending_release(server_t *srv, ingest_req_t *ir)
 	ingest_flow(srv);
 }
 
+/* A statement failed for the database's own reasons (see
+ * writer_sqlstate_db_fault): not the batch's fault, so 503 and retry. */
+static bool db_fault(server_t *srv, const wjob_t *job)
+{
+	if (job->status != WJOB_ERROR || !writer_sqlstate_db_fault(job->sqlstate))
+		return false;
+	if (!srv->db_failing)
+		log_warn("db_failing", "sqlstate=%s reason=%s", job->sqlstate[0] ? job->sqlstate : "-",
+			 log_q(job->error));
+	srv->db_failing = true;
+	return true;
+}
+
+static void db_recovered(server_t *srv, const char *via)
+{
+	if (!srv->db_failing)
+		return;
+	srv->db_failing = false;
+	log_info("db_recovered", "via=%s", via);
+}
+
 static void ingest_done(wjob_t *job)
 {
 	ingest_req_t *ir = job->arg;
@@ -241,7 +269,15 @@ static void ingest_done(wjob_t *job)
 				     "the database is unavailable; retry the same batch later", 2);
 		log_warn("batch_deferred", "provider=%s batch=%s reason=database_unavailable",
 			 log_q(ir->provider), log_q(ir->batch_id));
+	} else if (db_fault(srv, job)) {
+		if (req)
+			http_problem(req, 503, "database_error",
+				     "the database could not store the batch, through no fault of the batch; "
+				     "nothing was stored; retry the same batch later", 2);
+		log_warn("batch_deferred", "provider=%s batch=%s reason=database_error sqlstate=%s",
+			 log_q(ir->provider), log_q(ir->batch_id), job->sqlstate[0] ? job->sqlstate : "-");
 	} else if (job->status != WJOB_OK || PQntuples(r) != 1) {
+		/* the database refused what we validated: a bug here or in the SQL */
 		if (req)
 			http_problem(req, 500, "internal_error",
 				     "the batch could not be stored; nothing was stored; retry later", 0);
@@ -253,6 +289,8 @@ static void ingest_done(wjob_t *job)
 		bool replay = PQgetvalue(r, 0, 2)[0] == 't';
 		int64_t us = now_us() - ir->t0_us;
 		if (status == 200) {
+			if (!replay)
+				db_recovered(srv, "batch_stored"); /* a replay may have written nothing */
 			if (req)
 				send_json(req, 200, "application/json", answer, strlen(answer));
 			if (!replay)
@@ -571,6 +609,8 @@ static void answer_done(wjob_t *job)
 	if (req) {
 		if (job->status == WJOB_DB_DOWN)
 			http_problem(req, 503, "database_unavailable", "the database is unavailable; retry later", 2);
+		else if (db_fault(ir->srv, job))
+			http_problem(req, 503, "database_error", "the database failed the lookup; retry later", 2);
 		else if (job->status != WJOB_OK || PQntuples(r) != 1)
 			http_problem(req, 500, "internal_error", "the lookup failed; retry later", 0);
 		else if (PQgetisnull(r, 0, 0))
@@ -740,6 +780,39 @@ void ingest_reload_registry(server_t *srv)
 		return;
 	}
 	srv->registry_loading = true;
+}
+
+static void probe_done(wjob_t *job)
+{
+	ingest_req_t *ir = job->arg;
+	server_t *srv = ir->srv;
+	srv->db_probing = false;
+	if (job->status == WJOB_OK && PQntuples(job->result) == 1 && PQgetvalue(job->result, 0, 0)[0] == 't')
+		db_recovered(srv, "probe");
+	else
+		log_debug("db_probe_failed", "sqlstate=%s reason=%s", job->sqlstate[0] ? job->sqlstate : "-",
+			  log_q(job->status == WJOB_OK ? "read only, a standby or no EXECUTE on ingest_batch"
+						       : job->error));
+	if (job->result)
+		PQclear(job->result);
+	ir_free(ir);
+}
+
+void ingest_probe(server_t *srv)
+{
+	if (!srv->db_failing || srv->db_probing || srv->draining)
+		return;
+	ingest_req_t *ir = ir_new(srv, NULL, IR_PROBE);
+	wjob_t *j = &ir->job;
+	j->sql = PROBE_SQL;
+	j->nparams = 0;
+	j->groupable = false;
+	j->done = probe_done;
+	if (writer_submit(srv->writer, j) != WJOB_OK) {
+		ir_free(ir);
+		return;
+	}
+	srv->db_probing = true;
 }
 
 void ingest_attach(server_t *srv, struct evhttp *http)

@@ -99,6 +99,8 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	tls_sweep(arg);
+	log_flush(); /* a flood's log_suppressed line, even when nothing else logs */
+	ingest_probe(arg);
 }
 
 static void reload(server_t *srv)

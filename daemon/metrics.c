@@ -162,7 +162,7 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 static void healthz_cb(struct evhttp_request *req, void *arg)
 {
 	server_t *srv = arg;
-	bool db = writer_db_up(srv->writer);
+	bool db = writer_db_up(srv->writer) && !srv->db_failing;
 	bool reg = srv->registry != NULL;
 	char body[160];
 	snprintf(body, sizeof body, "{\"status\":\"%s\",\"database\":%s,\"registry\":%s,\"draining\":%s}\n",
@@ -176,10 +176,19 @@ static void healthz_cb(struct evhttp_request *req, void *arg)
 	evbuffer_free(out);
 }
 
+/* Not through http_problem(): voucherd_requests_total counts ingest requests
+ * only, and a scraper's typo must not show up there. */
 static void notfound_cb(struct evhttp_request *req, void *arg)
 {
 	(void)arg;
-	http_problem(req, 404, "not_found", "only /healthz and /metrics are served here", 0);
+	static const char body[] =
+		"{\"type\":\"urn:voucherd:problem:not_found\",\"title\":\"Not Found\",\"status\":404,"
+		"\"code\":\"not_found\",\"detail\":\"only /healthz and /metrics are served here\"}\n";
+	struct evbuffer *out = evbuffer_new();
+	evbuffer_add(out, body, sizeof body - 1);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/problem+json");
+	evhttp_send_reply(req, 404, "Not Found", out);
+	evbuffer_free(out);
 }
 
 void metrics_attach(server_t *srv, struct evhttp *http)

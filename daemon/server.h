@@ -26,6 +26,10 @@ typedef struct server {
 	writer_t *writer;
 	registry_t *registry;       /* NULL until first loaded */
 	bool registry_loading;
+	bool db_failing;            /* the database failed a statement on its own (read only,
+				     * disk full, privileges): /healthz says 503 until a batch
+				     * is stored or ingest_probe() finds it writable again */
+	bool db_probing;
 	struct event *refresh_timer;
 	struct event *sweep_timer;
 	struct event *drain_timer;
@@ -91,6 +95,9 @@ void ingest_reload_registry(server_t *srv);
  * database.queue_max_bytes or three quarters of database.queue_max, and
  * resumes below half of both.  Called whenever those change. */
 void ingest_flow(server_t *srv);
+/* While db_failing, asks the database whether voucher_ingest could write
+ * (not read only, not a standby, EXECUTE on ingest_batch); called each second. */
+void ingest_probe(server_t *srv);
 /* Records a problem response: RFC 9457 problem+json with a stable code. */
 void http_problem(struct evhttp_request *req, int status, const char *code, const char *detail,
 		  int retry_after_s);

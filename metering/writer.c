@@ -360,6 +360,21 @@ static bool retryable_state(const char *s)
 	return !strcmp(s, "40001") || !strcmp(s, "40P01");
 }
 
+bool writer_sqlstate_db_fault(const char *s)
+{
+	if (!s || strlen(s) != 5)
+		return true;
+	static const char *const classes[] = {"08", "53", "57", "58"};
+	for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
+		if (!strncmp(s, classes[i], 2))
+			return true;
+	static const char *const states[] = {"25006", "40001", "40P01", "55P03", "42501"};
+	for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
+		if (!strcmp(s, states[i]))
+			return true;
+	return false;
+}
+
 static void group_done(wconn_t *c)
 {
 	writer_t *w = c->w;
@@ -393,8 +408,9 @@ static void group_done(wconn_t *c)
 		} else {
 			snprintf(j->error, sizeof j->error, "%s", c->first_error);
 			snprintf(j->sqlstate, sizeof j->sqlstate, "%s", c->first_state);
-			log_error("db_statement_failed", "sqlstate=%s reason=%s", c->first_state,
-				  log_q(c->first_error));
+			log_emit(writer_sqlstate_db_fault(c->first_state) ? LOG_WARN : LOG_ERROR,
+				 "db_statement_failed", "sqlstate=%s reason=%s", c->first_state,
+				 log_q(c->first_error));
 			finish_job(j, WJOB_ERROR);
 		}
 	}

@@ -83,6 +83,15 @@ bool writer_db_up(const writer_t *w);
 void writer_get_stats(const writer_t *w, writer_stats_t *st);
 /* True when nothing is queued or in flight. */
 bool writer_idle(const writer_t *w);
+/* Whether a failed statement's SQLSTATE (job->sqlstate) is the database's own
+ * failure rather than the job's: connection (class 08), resources such as a
+ * full disk (53), operator intervention and cancels (57), system and I/O
+ * errors (58), a read-only database or standby (25006), serialization
+ * failures and deadlocks left after the retries (40001, 40P01), a lock not
+ * available (55P03), missing privileges, a deployment problem (42501), and
+ * no SQLSTATE at all (libpq's own errors).  Anything else from a job the
+ * caller validated is a bug in the caller or the SQL. */
+bool writer_sqlstate_db_fault(const char *sqlstate);
 /* Closes the connections; jobs still queued get WJOB_DB_DOWN. */
 void writer_free(writer_t *w);
 

@@ -346,6 +346,36 @@ Test(ingest, metrics_and_health_answer)
 	cr_assert(strstr(out, "voucherd_db_queue_depth 0"), "%s", out);
 }
 
+/* the sum of voucherd_requests_total over every code, or -1 */
+static long requests_total(void)
+{
+	static char out[65536];
+	if (t_metrics_get(&d, "/metrics", out, sizeof out) != 200)
+		return -1;
+	long sum = 0;
+	for (const char *p = out; (p = strstr(p, "\nvoucherd_requests_total{")) != NULL; p++)
+		sum += strtol(strchr(p, '}') + 1, NULL, 10);
+	return sum;
+}
+
+/* the metrics listener's own answers, 404s too, are not ingest requests */
+Test(ingest, metrics_port_requests_are_not_counted_as_ingest_requests)
+{
+	start(NULL);
+	char out[4096];
+	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 200);
+	long before = requests_total();
+	cr_assert_eq(before, 1);
+	cr_assert_eq(t_metrics_get(&d, "/no-such-path", out, sizeof out), 404);
+	cr_assert(strstr(out, "\"code\":\"not_found\""), "%s", out);
+	cr_assert_eq(t_metrics_get(&d, "/v1/usage-batches", out, sizeof out), 404);
+	cr_assert_eq(t_metrics_get(&d, "/healthz", out, sizeof out), 200);
+	cr_assert_eq(requests_total(), before);
+	/* while an ingest 404 is one */
+	cr_assert_eq(t_https(&d, "prov-a", "GET", "/nope", NULL, NULL, out, sizeof out), 404);
+	cr_assert_eq(requests_total(), before + 1);
+}
+
 Test(ingest, sigterm_exits_zero)
 {
 	start(NULL);
@@ -593,6 +623,110 @@ Test(ingest, database_outage_is_503_and_recovers_by_itself)
 	free(log);
 }
 
+/* POSTs vector `which` as prov-a with curl -i: status line, headers and body */
+static void post_vector_raw(const char *which, char *out, size_t cap)
+{
+	char h[2048], body[64];
+	vector_headers(which, h, sizeof h);
+	snprintf(body, sizeof body, "batch-%s.json", which);
+	const char *pki = getenv("VOUCHER_TEST_PKI");
+	buf_t cmd = BUF_INIT;
+	buf_printf(&cmd, "curl -sS -i --max-time 20 --cacert '%s/ca.pem' --cert '%s/prov-a.pem' --key '%s/prov-a.key'",
+		   pki, pki, pki);
+	for (char *p = h, *e; *p; p = e + (*e != '\0')) {
+		e = p + strcspn(p, "\n");
+		buf_printf(&cmd, " -H '%.*s'", (int)(e - p), p);
+	}
+	buf_printf(&cmd, " --data-binary '@%s' 'https://127.0.0.1:%d/v1/usage-batches'", t_vector_path(body), d.port);
+	t_run(cmd.data, out, cap, NULL, 0);
+	buf_free(&cmd);
+}
+
+static void as_admin(const char *sql)
+{
+	PGresult *r = PQexec(db, sql);
+	cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
+		  PQerrorMessage(db));
+	PQclear(r);
+}
+
+/* the daemon's connections to this test's database end; it reconnects by itself */
+static void drop_daemon_connections(void)
+{
+	long before = metric("voucherd_db_reconnects_total");
+	as_admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+		 "WHERE datname = current_database() AND usename = 'voucher_ingest'");
+	for (int i = 0; i < 100; i++) {
+		if (metric("voucherd_db_reconnects_total") >= before + 2 && metric("voucherd_db_connections_up") == 2)
+			return;
+		usleep(50000);
+	}
+	cr_assert_fail("voucherd did not reconnect");
+}
+
+static int healthz_within(int want, int tenths)
+{
+	char out[512];
+	int st = 0;
+	for (int i = 0; i < tenths && (st = t_metrics_get(&d, "/healthz", out, sizeof out)) != want; i++)
+		usleep(100000);
+	return st;
+}
+
+/* The database refuses the write for reasons of its own (privileges taken
+ * away, read only as a standby would be): 503 database_error with
+ * Retry-After, never 500, and /healthz says 503 until the database can be
+ * written again (found by the probe), then the same batch is stored. */
+Test(ingest, a_database_that_refuses_writes_is_503_and_healthz_follows)
+{
+	start(NULL);
+	char out[8192];
+	/* privileges: a deployment problem, not the batch's */
+	as_admin("REVOKE EXECUTE ON FUNCTION voucher.ingest_batch FROM voucher_ingest");
+	post_vector_raw("a", out, sizeof out);
+	cr_assert(strncmp(out, "HTTP/1.1 503", 12) == 0, "%s", out);
+	cr_assert(strstr(out, "Retry-After: 2\r\n"), "%s", out);
+	cr_assert(strstr(out, "\"code\":\"database_error\""), "%s", out);
+	cr_assert_eq(t_metrics_get(&d, "/healthz", out, sizeof out), 503);
+	cr_assert(strstr(out, "\"database\":false"), "%s", out);
+	/* the probe keeps finding it unwritable */
+	usleep(1500000);
+	cr_assert_eq(t_metrics_get(&d, "/healthz", out, sizeof out), 503);
+	as_admin("GRANT EXECUTE ON FUNCTION voucher.ingest_batch TO voucher_ingest");
+	cr_assert_eq(healthz_within(200, 30), 200, "the probe did not see the grant");
+	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 200, "%s", out);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.usage_records"), 3);
+
+	/* read only, for new sessions of this database only (tests share the cluster) */
+	char sql[256];
+	char dbname[64];
+	snprintf(dbname, sizeof dbname, "%s", t_scalar(db, "SELECT current_database()"));
+	snprintf(sql, sizeof sql, "ALTER DATABASE \"%s\" SET default_transaction_read_only = on", dbname);
+	as_admin(sql);
+	drop_daemon_connections();
+	cr_assert_eq(post_vector("prov-b", "b", out, sizeof out), 503, "%s", out);
+	cr_assert(strstr(out, "database_error"), "%s", out);
+	cr_assert_eq(t_metrics_get(&d, "/healthz", out, sizeof out), 503);
+	/* a replay of a stored batch reads only: answered, but /healthz stays 503 */
+	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 200, "%s", out);
+	cr_assert_eq(t_metrics_get(&d, "/healthz", out, sizeof out), 503);
+	snprintf(sql, sizeof sql, "ALTER DATABASE \"%s\" RESET default_transaction_read_only", dbname);
+	as_admin(sql);
+	drop_daemon_connections();
+	cr_assert_eq(healthz_within(200, 30), 200, "the probe did not see the database writable");
+	cr_assert_eq(post_vector("prov-b", "b", out, sizeof out), 200, "%s", out);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.usage_records"), 4);
+
+	cr_assert_eq(metric("voucherd_requests_total{code=\"500\"}"), 0);
+	cr_assert_eq(metric("voucherd_requests_total{code=\"503\"}"), 2);
+	char *log = t_slurp(d.log, NULL);
+	cr_assert(strstr(log, "event=db_failing sqlstate=42501"), "%s", log);
+	cr_assert(strstr(log, "event=db_failing sqlstate=25006"), "%s", log);
+	cr_assert(strstr(log, "event=db_recovered via=probe"), "%s", log);
+	cr_assert(strstr(log, "level=error") == NULL, "%s", log);
+	free(log);
+}
+
 Test(ingest, bad_config_names_the_key_and_exits_2)
 {
 	t_require_db();
@@ -624,6 +758,19 @@ Test(ingest, bad_config_names_the_key_and_exits_2)
 	snprintf(cmd, sizeof cmd, "%s -c %s --check", t_root_path("bin/voucherd"), path);
 	cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 2);
 	cr_assert(strstr(err, "server.listen: cannot resolve"), "%s", err);
+	/* /metrics has no authentication: a listener beyond loopback only on purpose */
+	snprintf(pkicfg, sizeof pkicfg,
+		 "[server]\ntls_cert = %s/server.pem\ntls_key = %s/server.key\ntls_client_ca = %s/ca.pem\n"
+		 "[database]\nconninfo = x\n[metrics]\nlisten = 0.0.0.0:9187\n", pk, pk, pk);
+	f = fopen(path, "w");
+	fputs(pkicfg, f);
+	fclose(f);
+	cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 2);
+	cr_assert(strstr(err, "metrics.listen"), "%s", err);
+	f = fopen(path, "a");
+	fputs("allow_remote = true\n", f);
+	fclose(f);
+	cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 0, "%s", err);
 }
 
 static void s_client_cmd(buf_t *cmd, const char *input_script)

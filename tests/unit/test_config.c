@@ -105,3 +105,40 @@ Test(unit_config, hostport_forms)
 	cr_assert_not(config_split_hostport("h:0", host, sizeof host, &port));
 	cr_assert_not(config_split_hostport("h:12x", host, sizeof host, &port));
 }
+
+/* /metrics has no authentication: only loopback unless allow_remote says otherwise */
+Test(unit_config, metrics_listen_beyond_loopback_needs_allow_remote)
+{
+	const char *refused[] = {"0.0.0.0:9187", "[::]:9187", "10.1.2.3:9187", "metrics.example:9187",
+				 "128.0.0.1:9187"};
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		char text[512], err[512] = "";
+		snprintf(text, sizeof text, BASE "[metrics]\nlisten = %s\n", refused[i]);
+		config_t *c = load(text, err, sizeof err);
+		cr_assert_null(c, "%s loaded", refused[i]);
+		cr_assert(strstr(err, ":8: metrics.listen: ") && strstr(err, "metrics.allow_remote = true"),
+			  "%s: %s", refused[i], err);
+		snprintf(text, sizeof text, BASE "[metrics]\nlisten = %s\nallow_remote = true\n", refused[i]);
+		c = load(text, err, sizeof err);
+		cr_assert(c, "%s with allow_remote: %s", refused[i], err);
+		cr_assert(c->metrics_allow_remote);
+		config_free(c);
+	}
+	const char *loopback[] = {"127.0.0.1:9187", "127.10.0.5:1", "[::1]:9187", "localhost:9187",
+				  "LocalHost:9187", "[::ffff:127.0.0.1]:9187"};
+	for (size_t i = 0; i < sizeof loopback / sizeof loopback[0]; i++) {
+		char text[512], err[512] = "";
+		snprintf(text, sizeof text, BASE "[metrics]\nlisten = %s\n", loopback[i]);
+		config_t *c = load(text, err, sizeof err);
+		cr_assert(c, "%s: %s", loopback[i], err);
+		cr_assert_not(c->metrics_allow_remote);
+		config_free(c);
+	}
+	char err[512] = "";
+	cr_assert_null(load(BASE "[metrics]\nallow_remote = yes\n", err, sizeof err));
+	cr_assert(strstr(err, "metrics.allow_remote: 'yes' is not true or false"), "%s", err);
+	config_t *c = load(BASE "[metrics]\nallow_remote = false\n", err, sizeof err);
+	cr_assert(c, "%s", err);
+	cr_assert_not(c->metrics_allow_remote);
+	config_free(c);
+}
