@@ -242,6 +242,21 @@ python3 tests/hostile/attack.py fds --port "$hport" --n "$n_fds" --hold $((fd_ho
 apid=$!
 i=0
 until [ -s "$work/fds.ready" ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
+# until voucherd has taken what it can (its descriptors at the limit, or not
+# growing for a second; 8 s at most)
+nfd() { ls "/proc/$daemon/fd" 2>/dev/null | wc -l; }
+i=0
+last=-1
+same=0
+while [ $i -lt 40 ]; do
+	n=$(nfd)
+	[ "$n" -lt $((fd_limit - 2)) ] || break
+	if [ "$n" -eq "$last" ]; then same=$((same + 1)); else same=0; fi
+	[ $same -lt 5 ] || break
+	last=$n
+	sleep 0.2
+	i=$((i + 1))
+done
 log0=$(stat -c %s "$work/fds.log")
 t0=$(date +%s.%N)
 monitor_start fds
