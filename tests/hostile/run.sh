@@ -243,16 +243,16 @@ apid=$!
 i=0
 until [ -s "$work/fds.ready" ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
 # until voucherd has taken what it can (its descriptors at the limit, or not
-# growing for a second; 8 s at most)
+# growing for 2 s; 15 s at most)
 nfd() { ls "/proc/$daemon/fd" 2>/dev/null | wc -l; }
 i=0
 last=-1
 same=0
-while [ $i -lt 40 ]; do
+while [ $i -lt 75 ]; do
 	n=$(nfd)
 	[ "$n" -lt $((fd_limit - 2)) ] || break
 	if [ "$n" -eq "$last" ]; then same=$((same + 1)); else same=0; fi
-	[ $same -lt 5 ] || break
+	[ $same -lt 10 ] || break
 	last=$n
 	sleep 0.2
 	i=$((i + 1))
@@ -278,7 +278,7 @@ load_finish fds
 rss=$(hwm)
 stop fds
 report fd_exhaustion "$(attacker "$work/a-fds.out")" \
-	"voucherd held $fdcount descriptors; log grew $lograte bytes/s; /healthz answered ${hz:-nothing}; a real request: $probe" \
+	"voucherd held $fdcount of $fd_limit descriptors; log grew $lograte bytes/s; /healthz answered ${hz:-nothing}; a real request: $probe" \
 	" ($(verdict "$cpu" $budget_cpu_fd) <= 1 core)"
 
 say "4. handshake_flood: TLS handshakes without a client certificate for $flood_s s"
