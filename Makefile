@@ -55,7 +55,7 @@ STAMP := bin/.flavour
 $(shell mkdir -p bin; [ "$$(cat $(STAMP) 2>/dev/null)" = "$(OBJDIR)" ] || echo "$(OBJDIR)" > $(STAMP))
 LINK = $(CC) $(LDFLAGS) -o $@ $(filter-out $(STAMP),$^)
 
-.PHONY: all deps test unit demo clean bench-settle bench-verify bench-ingest bench-parse check-valgrind fuzz check-fuzz check-faults check-cluster
+.PHONY: all deps test unit demo clean bench-settle bench-verify bench-ingest bench-parse check-valgrind fuzz check-fuzz check-faults check-cluster check-hostile
 all: $(BINS)
 
 $(LIB): $(LIB_OBJ)
@@ -135,6 +135,14 @@ $(OBJDIR)/bench-parse: $(call obj,tests/bench/parse.c) $(LIB)
 check-faults: deps
 	@$(MAKE) --no-print-directory all
 	@sh tests/faults/run.sh
+
+# attacks beside a normal load: 15 MB bodies from an unregistered certificate,
+# idle TLS connections, descriptor exhaustion, a handshake flood, bad
+# Content-Length, the metrics port (tests/hostile/run.sh, ~3 min; HOSTILE_*=
+# to change the sizes); prints one line of figures per attack
+check-hostile: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/hostile/run.sh
 
 # two voucherd behind HAProxy with one killed, a streaming replica for
 # auditors, a multi-host conninfo (tests/cluster/run.sh, ~30 s)

@@ -3,7 +3,8 @@
 # missing.  As root it runs apt-get; otherwise it prints the one command to run.
 set -eu
 pkgs="build-essential clang libevent-dev libpq-dev libssl-dev libjansson-dev libcriterion-dev
-libxlsxwriter-dev postgresql postgresql-client openssl curl ca-certificates procps valgrind haproxy"
+libxlsxwriter-dev postgresql postgresql-client openssl curl ca-certificates procps valgrind haproxy
+python3"
 missing=""
 for p in $pkgs; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
