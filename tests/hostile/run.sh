@@ -91,16 +91,18 @@ tls_cert = $work/pki/server.pem
 tls_key = $work/pki/server.key
 tls_client_ca = $work/pki/ca.pem
 max_body_bytes = $max_body
+${2:-}
 [database]
 conninfo = host=$sock port=$pgport dbname=hostile user=voucher_ingest
 [metrics]
 listen = 127.0.0.1:$mport
 CONF
 }
-# start NAME [NOFILE]: a fresh voucherd (under `ulimit -n NOFILE` if given), healthy; sets $daemon
+# start NAME [NOFILE [SERVER_LINES]]: a fresh voucherd (under `ulimit -n NOFILE` unless "-", with
+# more [server] keys if given), healthy; sets $daemon
 start() {
-	conf "$1"
-	if [ -n "${2:-}" ]; then
+	conf "$1" "${3:-}"
+	if [ -n "${2:-}" ] && [ "$2" != "-" ]; then
 		sh -c "ulimit -n $2 && exec bin/voucherd -c '$work/$1.conf'" 2>>"$work/$1.log" &
 	else
 		bin/voucherd -c "$work/$1.conf" 2>>"$work/$1.log" &
@@ -220,7 +222,10 @@ stop bodies
 report unregistered_bodies "$(attacker "$work/a-bodies.out")"
 
 say "2. idle_connections: $n_idle TLS connections, idle for $idle_hold s"
-start idle
+# the connection limits raised, so that every idle connection is held and its memory shows
+# (with the defaults, one address gets 100 and the rest are refused at the ClientHello)
+start idle - "max_connections = $((n_idle + 100))
+max_connections_per_address = $((n_idle + 100))"
 load_start idle
 monitor_start idle
 attack idle --port "$hport" --ca "$work/pki/ca.pem" --cert "$work/pki/bench.pem" --key "$work/pki/bench.key" \
@@ -232,7 +237,9 @@ stop idle
 report idle_connections "$(attacker "$work/a-idle.out")"
 
 say "3. fd_exhaustion: voucherd under ulimit -n $fd_limit, $n_fds TCP connections held"
-start fds "$fd_limit"
+# max_connections above the descriptor limit, so that accept() runs out of descriptors
+start fds "$fd_limit" "max_connections = $((n_fds * 2))
+max_connections_per_address = $((n_fds * 2))"
 echo "voucherd's descriptor limit: $(awk '/Max open files/ { print $4 }' "/proc/$daemon/limits")"
 load_start fds
 rm -f "$work/fds.ready"
