@@ -99,8 +99,16 @@ static void write_linef(log_level_t lvl, const struct timeval *tv, const char *e
 	va_end(ap);
 }
 
+static uint64_t suppressed_total;
+
+uint64_t log_suppressed_total(void)
+{
+	return suppressed_total;
+}
+
 static void report(struct kind *k, const struct timeval *tv)
 {
+	suppressed_total += k->suppressed;
 	write_linef(LOG_WARN, tv, "log_suppressed", "kind=%s suppressed=%llu", k->name,
 		    (unsigned long long)k->suppressed);
 	k->suppressed = 0;

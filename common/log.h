@@ -10,6 +10,7 @@
 #define VOUCHER_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR } log_level_t;
 
@@ -22,6 +23,8 @@ void log_set_level(log_level_t lvl);
 #define LOG_RATE_PER_S 20
 /* Changes the limit (0: none).  For tests. */
 void log_set_rate(unsigned per_s);
+/* Lines suppressed so far (as reported in log_suppressed lines). */
+uint64_t log_suppressed_total(void);
 /* Writes the log_suppressed lines that are due; voucherd's 1-second sweep
  * calls it so that a flood's count appears even when nothing else logs. */
 void log_flush(void);

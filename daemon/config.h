@@ -42,6 +42,7 @@ typedef struct config {
 	bool metrics_allow_remote; /* metrics_listen may be other than loopback */
 	/* [log] */
 	char *log_level;
+	int64_t log_max_lines_per_s; /* per event kind; 0: no limit */
 } config_t;
 
 /* Reads path.  On failure returns NULL and writes "path:line: section.key: why"

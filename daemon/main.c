@@ -201,6 +201,7 @@ int main(int argc, char **argv)
 	if (!srv->cfg)
 		die(2, "voucherd: %s", err);
 	log_set_level(parse_level(srv->cfg->log_level));
+	log_set_rate((unsigned)srv->cfg->log_max_lines_per_s);
 	srv->ssl_ctx = tls_ctx_new(srv->cfg, err, sizeof err);
 	if (!srv->ssl_ctx)
 		die(2, "voucherd: %s", err);

@@ -781,6 +781,11 @@ void tls_metrics(const server_t *srv, buf_t *b)
 		   "# TYPE voucherd_gate_waiting gauge\n"
 		   "voucherd_gate_waiting %" PRId64 "\n",
 		   reading_bytes, gate_waiting);
+	buf_printf(b,
+		   "# HELP voucherd_log_suppressed_total Log lines left out by log.max_lines_per_s (per event kind).\n"
+		   "# TYPE voucherd_log_suppressed_total counter\n"
+		   "voucherd_log_suppressed_total %" PRIu64 "\n",
+		   log_suppressed_total());
 	long cached = srv->ssl_ctx ? SSL_CTX_sess_number(srv->ssl_ctx) : 0;
 	buf_printf(b,
 		   "# HELP voucherd_tls_session_cache_sessions Sessions in the server-side cache (0 with stateless tickets).\n"

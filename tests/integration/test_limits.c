@@ -252,6 +252,7 @@ Test(limits, running_out_of_descriptors_pauses_accepting_without_spinning)
 		paused++;
 	cr_expect_geq(paused, 1);
 	cr_expect_leq(paused, 2, "accept_paused logged %d times", paused);
+	cr_expect_geq(metric("voucherd_log_suppressed_total"), 0, "the counter of suppressed log lines is missing");
 	cr_expect(strstr(log, "event=accept_resumed"), "%s", log);
 	free(log);
 }
