@@ -28,6 +28,7 @@ LIBS_XLSX := $(shell test -e /usr/include/xlsxwriter.h && echo -lxlsxwriter)
 COMMON_SRC := $(sort $(wildcard common/*.c))
 METER_SRC := $(sort $(wildcard metering/*.c))
 SETTLE_SRC := $(sort $(wildcard settlement/*.c))
+AUDIT_SRC := $(sort $(wildcard audit/*.c))
 DAEMON_SRC := $(sort $(wildcard daemon/*.c))
 CTL_SRC := $(sort $(wildcard ctl/*.c))
 CLIENT_SRC := $(sort $(wildcard client/*.c))
@@ -41,7 +42,7 @@ LIB_OBJ := $(call obj,$(COMMON_SRC) $(METER_SRC))
 # a static archive, so that each program links only the modules it uses
 LIB := $(OBJDIR)/libvoucher.a
 DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
-CTL_OBJ := $(call obj,$(CTL_SRC) $(SETTLE_SRC)) $(OBJDIR)/migrations.o
+CTL_OBJ := $(call obj,$(CTL_SRC) $(SETTLE_SRC) $(AUDIT_SRC)) $(OBJDIR)/migrations.o
 CLIENT_OBJ := $(call obj,$(CLIENT_SRC))
 # voucher-bench: its own main and voucher-push's HTTPS client
 BENCH_OBJ := $(call obj,$(BENCH_SRC)) $(filter-out %/main.o,$(CLIENT_OBJ))
@@ -93,6 +94,7 @@ unit: bin/tests
 	bin/tests --filter='unit_*/*'
 
 test: deps
+	@sh tests/layering.sh
 	@$(MAKE) --no-print-directory all bin/tests
 	@sh tests/run.sh
 

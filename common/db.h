@@ -1,5 +1,5 @@
 /* db: small helpers around libpq for the command-line tools (blocking use).
- * The daemon talks to the database through metering/writer (non-blocking). */
+ * The daemon talks to the database through daemon/writer (non-blocking). */
 #ifndef VOUCHER_DB_H
 #define VOUCHER_DB_H
 

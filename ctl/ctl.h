@@ -53,16 +53,16 @@ bool ctl_date_valid(const char *s);
 int cmd_migrate(ctl_t *ctx, int argc, char **argv);
 int cmd_provider(ctl_t *ctx, int argc, char **argv);
 int cmd_enterprise(ctl_t *ctx, int argc, char **argv);
-int cmd_program(ctl_t *ctx, int argc, char **argv);   /* settlement/cmd_program.c */
-int cmd_override(ctl_t *ctx, int argc, char **argv);  /* settlement/cmd_program.c */
-int cmd_calendar(ctl_t *ctx, int argc, char **argv);  /* settlement/cmd_calendar.c */
+int cmd_program(ctl_t *ctx, int argc, char **argv);   /* ctl/cmd_program.c */
+int cmd_override(ctl_t *ctx, int argc, char **argv);  /* ctl/cmd_program.c */
+int cmd_calendar(ctl_t *ctx, int argc, char **argv);  /* ctl/cmd_calendar.c */
 int cmd_partition(ctl_t *ctx, int argc, char **argv); /* ctl/partition.c */
-int cmd_settle(ctl_t *ctx, int argc, char **argv);    /* settlement/cmd_run.c */
-int cmd_run(ctl_t *ctx, int argc, char **argv);       /* settlement/cmd_run.c */
-int cmd_export(ctl_t *ctx, int argc, char **argv);    /* settlement/cmd_export.c */
-int cmd_statement(ctl_t *ctx, int argc, char **argv); /* settlement/cmd_export.c */
-int cmd_audit(ctl_t *ctx, int argc, char **argv);     /* settlement/cmd_audit.c */
-int cmd_ledger(ctl_t *ctx, int argc, char **argv);    /* settlement/cmd_audit.c */
+int cmd_settle(ctl_t *ctx, int argc, char **argv);    /* ctl/cmd_run.c */
+int cmd_run(ctl_t *ctx, int argc, char **argv);       /* ctl/cmd_run.c */
+int cmd_export(ctl_t *ctx, int argc, char **argv);    /* ctl/cmd_export.c */
+int cmd_statement(ctl_t *ctx, int argc, char **argv); /* ctl/cmd_export.c */
+int cmd_audit(ctl_t *ctx, int argc, char **argv);     /* ctl/cmd_audit.c */
+int cmd_ledger(ctl_t *ctx, int argc, char **argv);    /* ctl/cmd_audit.c */
 int cmd_user(ctl_t *ctx, int argc, char **argv);      /* ctl/user.c */
 
 #endif

@@ -10,8 +10,8 @@
 #include <openssl/ssl.h>
 
 #include "daemon/config.h"
-#include "metering/registry.h"
-#include "metering/writer.h"
+#include "daemon/registry.h"
+#include "daemon/writer.h"
 
 typedef struct rate_bucket rate_bucket_t;
 

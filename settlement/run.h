@@ -10,7 +10,7 @@
  * one.  Progress goes to stderr.
  *
  * run_compute() is that reading and computing, as of a given basis: settle
- * passes "now" (an empty basis), audit verify (settlement/audit_runs.c) the
+ * passes "now" (an empty basis), audit verify (audit/audit_runs.c) the
  * stored values of an approved run, so that both use the same queries. */
 #ifndef VOUCHER_RUN_H
 #define VOUCHER_RUN_H

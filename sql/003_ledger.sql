@@ -16,7 +16,7 @@
 -- run_id, memo, alg, each as a 4-byte big-endian byte length followed by its
 -- UTF-8 bytes; numbers in decimal, at as YYYY-MM-DDTHH:MM:SS.ffffffZ (UTC),
 -- an absent run_id as the empty string.  voucherctl audit verify recomputes it
--- independently (settlement/ledger.c).
+-- independently (audit/ledger.c).
 
 CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA voucher;
 

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "common/buf.h"
-#include "settlement/audit_batches.h"
-#include "settlement/checkpoint.h"
+#include "audit/audit_batches.h"
+#include "audit/checkpoint.h"
 #include "tests/integration/support.h"
 
 static PGconn *db, *aud;

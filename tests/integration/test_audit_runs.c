@@ -1,4 +1,4 @@
-/* audit verify's recomputation of approved runs (settlement/audit_runs.c):
+/* audit verify's recomputation of approved runs (audit/audit_runs.c):
  * passes on an untouched database, names the run and the enterprise when a
  * stored record or a stored line was changed, and is not fooled by what
  * happened after a run (later records, registry versions, programme
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "settlement/audit_runs.h"
+#include "audit/audit_runs.h"
 #include "settlement/run.h"
 #include "tests/integration/settle_fixture.h"
 #include "tests/integration/support.h"

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
-#include "settlement/ledger.h"
+#include "audit/ledger.h"
 #include "tests/integration/settle_fixture.h"
 #include "tests/integration/support.h"
 
@@ -83,7 +83,7 @@ Test(ledger, approval_and_disbursement_post_balanced_entries)
 	PQclear(r);
 }
 
-/* settlement/ledger.c and the database encode an entry byte for byte alike */
+/* audit/ledger.c and the database encode an entry byte for byte alike */
 Test(ledger, c_and_sql_canonical_encodings_agree)
 {
 	scenario();

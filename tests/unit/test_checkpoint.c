@@ -8,8 +8,8 @@
 #include <openssl/evp.h>
 
 #include "common/buf.h"
-#include "settlement/audit_batches.h"
-#include "settlement/checkpoint.h"
+#include "audit/audit_batches.h"
+#include "audit/checkpoint.h"
 #include "tests/integration/support.h"
 
 /* SHA-256(prefix || a || b) straight from OpenSSL */

@@ -1,4 +1,4 @@
-/* Unit tests for metering/registry.c: registry_build() on results made by
+/* Unit tests for daemon/registry.c: registry_build() on results made by
  * hand (libpq can build a PGresult without a server), one row of each kind
  * the daemon cannot use beside good ones. */
 #include <criterion/criterion.h>
@@ -9,7 +9,7 @@
 
 #include <libpq-fe.h>
 
-#include "metering/registry.h"
+#include "daemon/registry.h"
 
 static char *slurp_vector(const char *name)
 {

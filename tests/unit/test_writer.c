@@ -1,8 +1,8 @@
-/* metering/writer: which failed statements are the database's fault (503,
+/* daemon/writer: which failed statements are the database's fault (503,
  * retry) and which are ours (500). */
 #include <criterion/criterion.h>
 
-#include "metering/writer.h"
+#include "daemon/writer.h"
 
 Test(unit_writer, sqlstates_of_the_database_itself_are_faults)
 {

@@ -12,7 +12,7 @@
  *   ledger_alg sha256                   sha256 or sm3 (the head's), none if empty
  *   batches_size 678                    stored batches
  *   batches_root <64 hex>               Merkle root of the first 678 batches by
- *                                       seq (settlement/audit_batches.h)
+ *                                       seq (audit/audit_batches.h)
  *   alg ed25519                         ed25519 or sm2-sm3
  *   public_key <base64 DER SPKI>        the signer's public key
  *   signature <base64>                  over every byte before this line

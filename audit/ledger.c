@@ -1,4 +1,4 @@
-#include "settlement/ledger.h"
+#include "audit/ledger.h"
 
 #include <inttypes.h>
 #include <stdio.h>

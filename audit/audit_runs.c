@@ -1,4 +1,4 @@
-#include "settlement/audit_runs.h"
+#include "audit/audit_runs.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "metering/registry.h"
+#include "daemon/registry.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "metering/writer.h"
+#include "daemon/writer.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * audit verify reads only the audit views, so an auditor (voucher_auditor)
  * can run it, in one REPEATABLE READ snapshot, and checks
  *   1. the ledger's hash chain, entry by entry, recomputed here
- *      (settlement/ledger.c), not trusted from the database;
+ *      (audit/ledger.c), not trusted from the database;
  *   2. that the postings are exactly those the approved and disbursed runs
  *      call for, line by line, and that the ledger sums to zero.
  * It names the first thing that does not hold and exits 1. */
@@ -17,11 +17,11 @@
 #include "common/money.h"
 #include "ctl/ctl.h"
 #include "ctl/output.h"
-#include "settlement/audit_batches.h"
-#include "settlement/audit_runs.h"
-#include "settlement/checkpoint.h"
+#include "audit/audit_batches.h"
+#include "audit/audit_runs.h"
+#include "audit/checkpoint.h"
 #include "settlement/program.h"
-#include "settlement/ledger.h"
+#include "audit/ledger.h"
 
 static const char usage_audit[] =
 	"usage: voucherctl audit verify [--checkpoint FILE [--pub PEM]]\n"

@@ -1,4 +1,4 @@
-#include "settlement/audit_batches.h"
+#include "audit/audit_batches.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "settlement/checkpoint.h"
+#include "audit/checkpoint.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,8 +17,8 @@
 
 #include "common/db.h"
 #include "common/validate.h"
-#include "settlement/audit_batches.h"
-#include "settlement/ledger.h"
+#include "audit/audit_batches.h"
+#include "audit/ledger.h"
 
 
 static void hex(const uint8_t *p, size_t n, char *out)
@@ -370,7 +370,7 @@ static bool hex32_col(const char *s, uint8_t out[32])
 	return unhex32(s, strlen(s), out);
 }
 
-/* Walks the whole chain (settlement/ledger.c), so that only a chain that
+/* Walks the whole chain (audit/ledger.c), so that only a chain that
  * holds is signed: its size, head hash and the head's algorithm. */
 static bool ledger_head(PGconn *c, int64_t *size, uint8_t head[32], char *alg, size_t alglen, char *err,
 			size_t errlen)
