@@ -50,7 +50,7 @@ static const struct key keys[] = {
 	{"metrics", "listen", CT_HOSTPORT, "127.0.0.1:9187", 0, 0, S(metrics_listen)},
 	{"metrics", "allow_remote", CT_BOOL, "false", 0, 0, S(metrics_allow_remote)},
 	{"log", "level", CT_LEVEL, "info", 0, 0, S(log_level)},
-	{"log", "max_lines_per_s", CT_INT, "20", 0, 1000000, S(log_max_lines_per_s)},
+	{"log", "max_lines_per_s", CT_INT, "200", 0, 1000000, S(log_max_lines_per_s)},
 };
 #undef S
 #define NKEYS (sizeof keys / sizeof keys[0])

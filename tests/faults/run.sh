@@ -48,6 +48,9 @@ ${4:-}
 conninfo = host=$sock port=$port dbname=faults user=voucher_ingest
 [metrics]
 listen = 127.0.0.1:$3
+; the checks count batch_stored lines: none may be left out
+[log]
+max_lines_per_s = 0
 CONF
 }
 # start NAME METRICS_PORT: starts voucherd, waits until healthy, sets $daemon
