@@ -13,7 +13,9 @@
 typedef enum { CT_STR, CT_INT, CT_HOSTPORT, CT_LEVEL, CT_BOOL } ctype_t;
 
 /* The one table of configuration keys: section, key, type, default (NULL =
- * required), bounds for integers. */
+ * required), bounds for integers, and whether SIGHUP applies a change (the
+ * TLS files: a reload builds a new TLS context; every other key is read
+ * once, at start, and a reload that changes it says so). */
 struct key {
 	const char *section;
 	const char *name;
@@ -21,36 +23,37 @@ struct key {
 	const char *dflt;
 	int64_t min, max;
 	size_t off;
+	bool reloadable;
 };
 
 #define S(f) offsetof(config_t, f)
 static const struct key keys[] = {
-	{"server", "listen", CT_HOSTPORT, "127.0.0.1:8443", 0, 0, S(listen)},
-	{"server", "tls_cert", CT_STR, NULL, 0, 0, S(tls_cert)},
-	{"server", "tls_key", CT_STR, NULL, 0, 0, S(tls_key)},
-	{"server", "tls_client_ca", CT_STR, NULL, 0, 0, S(tls_client_ca)},
-	{"server", "tls_crl", CT_STR, "", 0, 0, S(tls_crl)},
-	{"server", "max_body_bytes", CT_INT, "16777216", 1024, 1073741824, S(max_body_bytes)},
-	{"server", "max_records_per_batch", CT_INT, "10000", 1, 1000000, S(max_records_per_batch)},
-	{"server", "max_header_bytes", CT_INT, "16384", 1024, 1048576, S(max_header_bytes)},
-	{"server", "idle_timeout_s", CT_INT, "30", 1, 3600, S(idle_timeout_s)},
-	{"server", "request_timeout_s", CT_INT, "60", 1, 3600, S(request_timeout_s)},
-	{"server", "max_connections", CT_INT, "1000", 1, 1000000, S(max_connections)},
-	{"server", "max_connections_per_address", CT_INT, "100", 1, 1000000, S(max_connections_per_address)},
-	{"server", "tls_session_cache", CT_INT, "0", 0, 1000000, S(tls_session_cache)},
-	{"database", "conninfo", CT_STR, NULL, 0, 0, S(conninfo)},
-	{"database", "connections", CT_INT, "2", 1, 64, S(connections)},
-	{"database", "queue_max", CT_INT, "256", 1, 1000000, S(queue_max)},
-	{"database", "group_max", CT_INT, "32", 1, 64, S(group_max)},
-	{"database", "queue_max_bytes", CT_INT, "67108864", 1048576, 17179869184, S(queue_max_bytes)},
-	{"ingest", "signature_max_age_s", CT_INT, "3600", 0, 31622400, S(signature_max_age_s)},
-	{"ingest", "clock_skew_s", CT_INT, "300", 0, 86400, S(clock_skew_s)},
-	{"ingest", "provider_rate_per_s", CT_INT, "0", 0, 100000000, S(provider_rate_per_s)},
-	{"ingest", "registry_refresh_s", CT_INT, "60", 0, 86400, S(registry_refresh_s)},
-	{"metrics", "listen", CT_HOSTPORT, "127.0.0.1:9187", 0, 0, S(metrics_listen)},
-	{"metrics", "allow_remote", CT_BOOL, "false", 0, 0, S(metrics_allow_remote)},
-	{"log", "level", CT_LEVEL, "info", 0, 0, S(log_level)},
-	{"log", "max_lines_per_s", CT_INT, "200", 0, 1000000, S(log_max_lines_per_s)},
+	{"server", "listen", CT_HOSTPORT, "127.0.0.1:8443", 0, 0, S(listen), false},
+	{"server", "tls_cert", CT_STR, NULL, 0, 0, S(tls_cert), true},
+	{"server", "tls_key", CT_STR, NULL, 0, 0, S(tls_key), true},
+	{"server", "tls_client_ca", CT_STR, NULL, 0, 0, S(tls_client_ca), true},
+	{"server", "tls_crl", CT_STR, "", 0, 0, S(tls_crl), true},
+	{"server", "max_body_bytes", CT_INT, "16777216", 1024, 1073741824, S(max_body_bytes), false},
+	{"server", "max_records_per_batch", CT_INT, "10000", 1, 1000000, S(max_records_per_batch), false},
+	{"server", "max_header_bytes", CT_INT, "16384", 1024, 1048576, S(max_header_bytes), false},
+	{"server", "idle_timeout_s", CT_INT, "30", 1, 3600, S(idle_timeout_s), false},
+	{"server", "request_timeout_s", CT_INT, "60", 1, 3600, S(request_timeout_s), false},
+	{"server", "max_connections", CT_INT, "1000", 1, 1000000, S(max_connections), false},
+	{"server", "max_connections_per_address", CT_INT, "100", 1, 1000000, S(max_connections_per_address), false},
+	{"server", "tls_session_cache", CT_INT, "0", 0, 1000000, S(tls_session_cache), false},
+	{"database", "conninfo", CT_STR, NULL, 0, 0, S(conninfo), false},
+	{"database", "connections", CT_INT, "2", 1, 64, S(connections), false},
+	{"database", "queue_max", CT_INT, "256", 1, 1000000, S(queue_max), false},
+	{"database", "group_max", CT_INT, "32", 1, 64, S(group_max), false},
+	{"database", "queue_max_bytes", CT_INT, "67108864", 1048576, 17179869184, S(queue_max_bytes), false},
+	{"ingest", "signature_max_age_s", CT_INT, "3600", 0, 31622400, S(signature_max_age_s), false},
+	{"ingest", "clock_skew_s", CT_INT, "300", 0, 86400, S(clock_skew_s), false},
+	{"ingest", "provider_rate_per_s", CT_INT, "0", 0, 100000000, S(provider_rate_per_s), false},
+	{"ingest", "registry_refresh_s", CT_INT, "60", 0, 86400, S(registry_refresh_s), false},
+	{"metrics", "listen", CT_HOSTPORT, "127.0.0.1:9187", 0, 0, S(metrics_listen), false},
+	{"metrics", "allow_remote", CT_BOOL, "false", 0, 0, S(metrics_allow_remote), false},
+	{"log", "level", CT_LEVEL, "info", 0, 0, S(log_level), false},
+	{"log", "max_lines_per_s", CT_INT, "200", 0, 1000000, S(log_max_lines_per_s), false},
 };
 #undef S
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -285,6 +288,23 @@ config_t *config_read(FILE *f, const char *path, char *err, size_t errlen)
 failed:
 	config_free(c);
 	return NULL;
+}
+
+void config_changed_keys(const config_t *a, const config_t *b,
+			 void (*fn)(const char *section, const char *key, bool reloadable, void *arg), void *arg)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		const void *fa = (const char *)a + keys[i].off, *fb = (const char *)b + keys[i].off;
+		bool same;
+		if (keys[i].type == CT_INT)
+			same = *(const int64_t *)fa == *(const int64_t *)fb;
+		else if (keys[i].type == CT_BOOL)
+			same = *(const bool *)fa == *(const bool *)fb;
+		else
+			same = !strcmp(*(char *const *)fa ? *(char *const *)fa : "", *(char *const *)fb ? *(char *const *)fb : "");
+		if (!same)
+			fn(keys[i].section, keys[i].name, keys[i].reloadable, arg);
+	}
 }
 
 void config_free(config_t *c)

@@ -51,6 +51,9 @@ config_t *config_load(const char *path, char *err, size_t errlen);
 /* The same from an open stream; path names it in messages. */
 config_t *config_read(FILE *f, const char *path, char *err, size_t errlen);
 void config_free(config_t *c);
+/* Calls fn for every key whose value differs between a and b. */
+void config_changed_keys(const config_t *a, const config_t *b,
+			 void (*fn)(const char *section, const char *key, bool reloadable, void *arg), void *arg);
 
 /* Splits "host:port" / "[v6]:port" into host (no brackets) and port. */
 bool config_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);

@@ -103,6 +103,13 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 	ingest_probe(arg);
 }
 
+static void warn_restart(const char *section, const char *key, bool reloadable, void *arg)
+{
+	(void)arg;
+	if (!reloadable)
+		log_warn("reload_ignored", "key=%s.%s reason=takes_effect_at_restart", section, key);
+}
+
 static void reload(server_t *srv)
 {
 	char err[512];
@@ -111,6 +118,8 @@ static void reload(server_t *srv)
 		log_error("reload_failed", "reason=%s", log_q(err));
 		return;
 	}
+	/* only the TLS files are applied now: say which other changes wait */
+	config_changed_keys(srv->cfg, cfg, warn_restart, NULL);
 	SSL_CTX *ctx = tls_ctx_new(cfg, err, sizeof err);
 	config_free(cfg);
 	if (!ctx) {

@@ -142,3 +142,31 @@ Test(unit_config, metrics_listen_beyond_loopback_needs_allow_remote)
 	cr_assert_not(c->metrics_allow_remote);
 	config_free(c);
 }
+
+static char changed[512];
+static void note_change(const char *section, const char *key, bool reloadable, void *arg)
+{
+	(void)arg;
+	size_t n = strlen(changed);
+	snprintf(changed + n, sizeof changed - n, "%s.%s=%s ", section, key, reloadable ? "reload" : "restart");
+}
+
+/* SIGHUP applies the TLS files and names every other changed key as waiting
+ * for a restart (the reloadable column of the table). */
+Test(unit_config, a_reload_names_the_keys_that_need_a_restart)
+{
+	char err[256];
+	config_t *a = load(BASE, err, sizeof err);
+	cr_assert(a, "%s", err);
+	config_t *b = load("[server]\ntls_cert = other.pem\ntls_key = s.key\ntls_client_ca = ca.pem\n"
+			   "max_connections = 5\n[database]\nconninfo = dbname=voucher\n[log]\nlevel = debug\n",
+			   err, sizeof err);
+	cr_assert(b, "%s", err);
+	changed[0] = '\0';
+	config_changed_keys(a, a, note_change, NULL);
+	cr_expect_str_eq(changed, "");
+	config_changed_keys(a, b, note_change, NULL);
+	cr_expect_str_eq(changed, "server.tls_cert=reload server.max_connections=restart log.level=restart ");
+	config_free(a);
+	config_free(b);
+}
