@@ -545,24 +545,8 @@ static int audit_exceptions(ctl_t *ctx, int argc, char **argv)
 
 int cmd_audit(ctl_t *ctx, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : NULL;
-	if (!sub)
-		return ctl_usage_error(usage_audit, "audit: which subcommand?");
-	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
-		fputs(usage_audit, stdout);
-		return CTL_OK;
-	}
-	if (!strcmp(sub, "verify"))
-		return audit_verify(ctx, argc, argv);
-	if (!strcmp(sub, "trace"))
-		return audit_trace(ctx, argc, argv);
-	if (!strcmp(sub, "checkpoint"))
-		return audit_checkpoint(ctx, argc, argv);
-	if (!strcmp(sub, "duplicates"))
-		return audit_duplicates(ctx, argc, argv);
-	if (!strcmp(sub, "exceptions"))
-		return audit_exceptions(ctx, argc, argv);
-	return ctl_usage_error(usage_audit, "audit: unknown subcommand '%s'", sub);
+	static const struct ctl_sub subs[] = {{"verify", audit_verify}, {"trace", audit_trace}, {"checkpoint", audit_checkpoint}, {"duplicates", audit_duplicates}, {"exceptions", audit_exceptions}, {NULL, NULL}};
+	return ctl_dispatch(ctx, argc, argv, "audit", subs, usage_audit);
 }
 
 static int ledger_balances(ctl_t *ctx, int argc, char **argv)
@@ -610,16 +594,6 @@ static int ledger_alg(ctl_t *ctx, int argc, char **argv)
 
 int cmd_ledger(ctl_t *ctx, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : NULL;
-	if (!sub)
-		return ctl_usage_error(usage_ledger, "ledger: which subcommand?");
-	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
-		fputs(usage_ledger, stdout);
-		return CTL_OK;
-	}
-	if (!strcmp(sub, "balances"))
-		return ledger_balances(ctx, argc, argv);
-	if (!strcmp(sub, "alg"))
-		return ledger_alg(ctx, argc, argv);
-	return ctl_usage_error(usage_ledger, "ledger: unknown subcommand '%s'", sub);
+	static const struct ctl_sub subs[] = {{"balances", ledger_balances}, {"alg", ledger_alg}, {NULL, NULL}};
+	return ctl_dispatch(ctx, argc, argv, "ledger", subs, usage_ledger);
 }

@@ -265,20 +265,6 @@ failed:
 
 int cmd_calendar(ctl_t *ctx, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : NULL;
-	if (!sub)
-		return ctl_usage_error(usage_calendar, "calendar: which subcommand?");
-	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
-		fputs(usage_calendar, stdout);
-		return CTL_OK;
-	}
-	if (!strcmp(sub, "load"))
-		return calendar_load(ctx, argc, argv);
-	if (!strcmp(sub, "list"))
-		return calendar_list(ctx, argc, argv);
-	if (!strcmp(sub, "show"))
-		return calendar_show(ctx, argc, argv);
-	if (!strcmp(sub, "workdays"))
-		return calendar_workdays(ctx, argc, argv);
-	return ctl_usage_error(usage_calendar, "calendar: unknown subcommand '%s'", sub);
+	static const struct ctl_sub subs[] = {{"load", calendar_load}, {"list", calendar_list}, {"show", calendar_show}, {"workdays", calendar_workdays}, {NULL, NULL}};
+	return ctl_dispatch(ctx, argc, argv, "calendar", subs, usage_calendar);
 }

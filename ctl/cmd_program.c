@@ -202,20 +202,8 @@ static int program_show(ctl_t *ctx, int argc, char **argv)
 
 int cmd_program(ctl_t *ctx, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : NULL;
-	if (!sub)
-		return ctl_usage_error(usage_program, "program: which subcommand?");
-	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
-		fputs(usage_program, stdout);
-		return CTL_OK;
-	}
-	if (!strcmp(sub, "load"))
-		return program_load(ctx, argc, argv);
-	if (!strcmp(sub, "list"))
-		return program_list(ctx, argc, argv);
-	if (!strcmp(sub, "show"))
-		return program_show(ctx, argc, argv);
-	return ctl_usage_error(usage_program, "program: unknown subcommand '%s'", sub);
+	static const struct ctl_sub subs[] = {{"load", program_load}, {"list", program_list}, {"show", program_show}, {NULL, NULL}};
+	return ctl_dispatch(ctx, argc, argv, "program", subs, usage_program);
 }
 
 /* ------------------------------------------------------------------ overrides */
@@ -372,23 +360,18 @@ static int override_list(ctl_t *ctx, int argc, char **argv)
 	return ok ? CTL_OK : CTL_FAIL;
 }
 
+static int override_add(ctl_t *ctx, int argc, char **argv)
+{
+	(void)ctx;
+	(void)argc;
+	(void)argv;
+	return ctl_usage_error(usage_override, "override add is now two steps: override propose, then "
+					       "override confirm by another finance user");
+}
+
 int cmd_override(ctl_t *ctx, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : NULL;
-	if (!sub)
-		return ctl_usage_error(usage_override, "override: which subcommand?");
-	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
-		fputs(usage_override, stdout);
-		return CTL_OK;
-	}
-	if (!strcmp(sub, "propose"))
-		return override_propose(ctx, argc, argv);
-	if (!strcmp(sub, "confirm"))
-		return override_confirm(ctx, argc, argv);
-	if (!strcmp(sub, "list"))
-		return override_list(ctx, argc, argv);
-	if (!strcmp(sub, "add"))
-		return ctl_usage_error(usage_override, "override add is now two steps: override propose, then "
-						       "override confirm by another finance user");
-	return ctl_usage_error(usage_override, "override: unknown subcommand '%s'", sub);
+	static const struct ctl_sub subs[] = {{"propose", override_propose}, {"confirm", override_confirm},
+					      {"list", override_list}, {"add", override_add}, {NULL, NULL}};
+	return ctl_dispatch(ctx, argc, argv, "override", subs, usage_override);
 }

@@ -264,21 +264,36 @@ static int run_step(ctl_t *ctx, int argc, char **argv, const char *step)
 	return rc;
 }
 
+static int run_approve(ctl_t *ctx, int argc, char **argv)
+{
+	return run_step(ctx, argc, argv, "approve");
+}
+
+static int run_return(ctl_t *ctx, int argc, char **argv)
+{
+	return run_step(ctx, argc, argv, "return");
+}
+
+static int run_discard(ctl_t *ctx, int argc, char **argv)
+{
+	return run_step(ctx, argc, argv, "discard");
+}
+
+static int run_publish(ctl_t *ctx, int argc, char **argv)
+{
+	return run_step(ctx, argc, argv, "publish");
+}
+
+static int run_disburse(ctl_t *ctx, int argc, char **argv)
+{
+	return run_step(ctx, argc, argv, "disburse");
+}
+
 int cmd_run(ctl_t *ctx, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : NULL;
-	if (!sub)
-		return ctl_usage_error(usage_run, "run: which subcommand?");
-	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
-		fputs(usage_run, stdout);
-		return CTL_OK;
-	}
-	if (!strcmp(sub, "list"))
-		return run_list(ctx, argc, argv);
-	if (!strcmp(sub, "show"))
-		return run_show(ctx, argc, argv);
-	if (!strcmp(sub, "approve") || !strcmp(sub, "publish") || !strcmp(sub, "disburse") || !strcmp(sub, "return") ||
-	    !strcmp(sub, "discard"))
-		return run_step(ctx, argc, argv, sub);
-	return ctl_usage_error(usage_run, "run: unknown subcommand '%s'", sub);
+	static const struct ctl_sub subs[] = {{"list", run_list},	  {"show", run_show},
+					      {"approve", run_approve}, {"return", run_return},
+					      {"discard", run_discard}, {"publish", run_publish},
+					      {"disburse", run_disburse}, {NULL, NULL}};
+	return ctl_dispatch(ctx, argc, argv, "run", subs, usage_run);
 }

@@ -146,3 +146,19 @@ failed:
 	return false;
 }
 
+
+int ctl_dispatch(ctl_t *ctx, int argc, char **argv, const char *what, const struct ctl_sub *subs,
+		 const char *usage)
+{
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	if (!sub)
+		return ctl_usage_error(usage, "%s: which subcommand?", what);
+	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
+		fputs(usage, stdout);
+		return CTL_OK;
+	}
+	for (const struct ctl_sub *s = subs; s->name; s++)
+		if (!strcmp(sub, s->name))
+			return s->fn(ctx, argc, argv);
+	return ctl_usage_error(usage, "%s: unknown subcommand '%s'", what, sub);
+}

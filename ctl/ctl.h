@@ -45,6 +45,17 @@ bool ctl_read_file(const char *what, const char *path, size_t max, struct buf *o
 /* YYYY-MM-DD, a real calendar date, year 1900-9999 */
 bool ctl_date_valid(const char *s);
 
+/* A sub-command: "load" -> fn(ctx, argc, argv) with argv[1] == "load". */
+struct ctl_sub {
+	const char *name;
+	int (*fn)(ctl_t *ctx, int argc, char **argv);
+};
+/* Runs the sub-command argv[1] of command `what` from subs (ended by a NULL
+ * name); --help, -h and help print usage; a missing or unknown one is a
+ * usage error. */
+int ctl_dispatch(ctl_t *ctx, int argc, char **argv, const char *what, const struct ctl_sub *subs,
+		 const char *usage);
+
 /* Exit codes */
 #define CTL_OK 0
 #define CTL_FAIL 1

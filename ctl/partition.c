@@ -136,18 +136,6 @@ static int partition_detach(ctl_t *ctx, int argc, char **argv)
 
 int cmd_partition(ctl_t *ctx, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : NULL;
-	if (!sub)
-		return ctl_usage_error(usage_partition, "partition: which subcommand?");
-	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
-		fputs(usage_partition, stdout);
-		return CTL_OK;
-	}
-	if (!strcmp(sub, "list"))
-		return partition_list(ctx, argc, argv);
-	if (!strcmp(sub, "ensure"))
-		return partition_ensure(ctx, argc, argv);
-	if (!strcmp(sub, "detach"))
-		return partition_detach(ctx, argc, argv);
-	return ctl_usage_error(usage_partition, "partition: unknown subcommand '%s'", sub);
+	static const struct ctl_sub subs[] = {{"list", partition_list}, {"ensure", partition_ensure}, {"detach", partition_detach}, {NULL, NULL}};
+	return ctl_dispatch(ctx, argc, argv, "partition", subs, usage_partition);
 }

@@ -152,14 +152,6 @@ done:
 
 int cmd_user(ctl_t *ctx, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : NULL;
-	if (!sub)
-		return ctl_usage_error(usage_user, "user: which subcommand?");
-	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
-		fputs(usage_user, stdout);
-		return CTL_OK;
-	}
-	if (!strcmp(sub, "add"))
-		return user_add(ctx, argc, argv);
-	return ctl_usage_error(usage_user, "user: unknown subcommand '%s'", sub);
+	static const struct ctl_sub subs[] = {{"add", user_add}, {NULL, NULL}};
+	return ctl_dispatch(ctx, argc, argv, "user", subs, usage_user);
 }
