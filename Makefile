@@ -34,7 +34,7 @@ CTL_SRC := $(sort $(wildcard ctl/*.c))
 CLIENT_SRC := $(sort $(wildcard client/*.c))
 BENCH_SRC := $(sort $(wildcard client/bench/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/*.c tests/integration/*.c))
-SQL := $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
+SQL := $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql)) $(wildcard sql/views/*.sql sql/functions/*.sql) sql/grants.sql
 
 obj = $(patsubst %.c,$(OBJDIR)/%.o,$(1))
 
@@ -78,9 +78,15 @@ $(OBJDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
-$(OBJDIR)/migrations.c: $(SQL) sql/embed.sh
+# the SQL of the record codes, from metering/codes.h (one list for C and SQL)
+$(OBJDIR)/gen_codes: sql/gen_codes.c metering/codes.h
 	@mkdir -p $(dir $@)
-	sh sql/embed.sh > $@.tmp && mv $@.tmp $@
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $<
+$(OBJDIR)/reject_codes.sql: $(OBJDIR)/gen_codes
+	$< > $@.tmp && mv $@.tmp $@
+$(OBJDIR)/migrations.c: $(SQL) $(OBJDIR)/reject_codes.sql sql/embed.sh
+	@mkdir -p $(dir $@)
+	sh sql/embed.sh $(OBJDIR)/reject_codes.sql > $@.tmp && mv $@.tmp $@
 $(OBJDIR)/migrations.o: $(OBJDIR)/migrations.c
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 

@@ -15,12 +15,12 @@ static const int status_codes[] = {200, 400, 401, 403, 404, 405, 409, 413, 415, 
 #define NSTATUS (sizeof status_codes / sizeof status_codes[0])
 static uint64_t requests[NSTATUS + 1]; /* last: other */
 
+/* the record codes of metering/codes.h that are labels, then "other" */
+#define REJECT_LABEL(name, code, by, detail) METER_CODE_LABEL(by, REJ_##name)
 static const char *const reject_codes[] = {
-	REJ_INVALID_RECORD, REJ_MISSING_FIELD, REJ_UNKNOWN_FIELD, REJ_WRONG_TYPE, REJ_RECORD_ID,
-	REJ_ENTERPRISE, REJ_FACILITY, REJ_CATEGORY, REJ_PURPOSE, REJ_QUANTITY, REJ_UNIT, REJ_AMOUNT,
-	REJ_TIME, REJ_TIME_ORDER, REJ_FUTURE, REJ_CONTRACT, REJ_INVOICE, REJ_ADJUSTS,
-	REJ_UNKNOWN_FACILITY, REJ_ADJUSTS_UNKNOWN, REJ_ADJUSTS_MISMATCH, REJ_NET_NEGATIVE, REJ_CONFLICT, "other",
+	METER_RECORD_CODES(REJECT_LABEL) "other",
 };
+#undef REJECT_LABEL
 #define NREJ (sizeof reject_codes / sizeof reject_codes[0])
 static uint64_t rejected[NREJ];
 static uint64_t accepted_total, duplicates_total;

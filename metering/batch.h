@@ -22,32 +22,8 @@
 #include "common/buf.h"
 #include "metering/json.h"
 
-/* Stable per-record rejection codes (returned to providers; never renamed). */
-#define REJ_INVALID_RECORD "invalid_record"       /* not an object */
-#define REJ_MISSING_FIELD "missing_field"         /* a required field is absent */
-#define REJ_UNKNOWN_FIELD "unknown_field"         /* a field docs/protocol.md does not define */
-#define REJ_WRONG_TYPE "wrong_type"               /* e.g. amount_fen not an integer */
-#define REJ_RECORD_ID "invalid_record_id"
-#define REJ_ENTERPRISE "invalid_enterprise"       /* not a valid USCC */
-#define REJ_FACILITY "invalid_facility"           /* not 1..64 printable ASCII */
-#define REJ_CATEGORY "invalid_category"
-#define REJ_PURPOSE "invalid_purpose"
-#define REJ_QUANTITY "invalid_quantity"
-#define REJ_UNIT "invalid_unit"
-#define REJ_AMOUNT "invalid_amount"               /* negative outside an adjustment, or out of range */
-#define REJ_TIME "invalid_time"                   /* not RFC 3339 with offset */
-#define REJ_TIME_ORDER "time_order"               /* started_at > ended_at */
-#define REJ_FUTURE "future_time"                  /* ended_at beyond now + clock skew */
-#define REJ_CONTRACT "invalid_contract_id"
-#define REJ_INVOICE "invalid_invoice_no"
-#define REJ_ADJUSTS "invalid_adjusts"             /* adjusts itself, or not a record id */
-#define REJ_DUPLICATE_IN_BATCH "conflict"         /* same record_id twice in the batch, other content */
-/* Set by the database (voucher.ingest_batch): */
-#define REJ_UNKNOWN_FACILITY "unknown_facility"
-#define REJ_ADJUSTS_UNKNOWN "adjusts_unknown"
-#define REJ_ADJUSTS_MISMATCH "adjusts_mismatch"   /* not the facility, category and period of its target */
-#define REJ_NET_NEGATIVE "net_below_zero"
-#define REJ_CONFLICT "conflict"
+/* The per-record rejection codes, REJ_*: metering/codes.h (one list for C and SQL). */
+#include "metering/codes.h"
 
 #define METER_MAX_ID 64
 

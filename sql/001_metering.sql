@@ -103,7 +103,7 @@ CREATE TABLE voucher.related_parties (
 -- Every accepted batch: the raw signed body and headers, exactly as received,
 -- and the answer sent (a retry with the same digest gets these bytes again).
 CREATE TABLE voucher.batches (
-	seq             bigserial NOT NULL UNIQUE, -- order of arrival (see voucher.ingest_barrier)
+	seq             bigserial NOT NULL UNIQUE, -- order of arrival (see voucher.ingest_cut)
 	provider        text NOT NULL REFERENCES voucher.providers(code),
 	batch_id        text NOT NULL CHECK (batch_id ~ '^[!-~]{1,64}$'),
 	digest          text NOT NULL,          -- hex SHA-256 of body
@@ -222,7 +222,7 @@ DECLARE
 	v_answer   text;
 BEGIN
 	-- readers that need a clean cut (settle, audit checkpoint) take this lock
-	-- exclusively for a moment: see voucher.ingest_barrier
+	-- exclusively for a moment: see voucher.ingest_cut
 	PERFORM pg_advisory_xact_lock_shared(7305413);
 	PERFORM pg_advisory_xact_lock(hashtextextended('batch ' || p_provider || ' ' || p_batch_id, 0));
 	SELECT b.digest, b.answer INTO v_prev

@@ -218,3 +218,6 @@ GRANT EXECUTE ON FUNCTION voucher.ledger_set_alg TO voucher_finance;
 -- after the unlock).  So a run recomputed later from "received_at <= cut-off"
 -- sees exactly the records the run saw, and a checkpoint of the first N batches
 -- (by seq) never gains a batch afterwards.  (settle: settlement/run.c)
+-- Since 006_integrity.sql only the owner's functions take advisory locks:
+-- readers call voucher.ingest_cut() (sql/functions/ingest_cut.sql), which
+-- takes and releases the lock for them.

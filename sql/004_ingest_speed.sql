@@ -1,8 +1,9 @@
 -- Ingest at the speed of the database (issue 5).
 --
 -- 1. Records arrive as one binary array per column instead of one JSON
---    document: PostgreSQL reads them without parsing text (the function is in
---    005_usage_partitions.sql).
+--    document: PostgreSQL reads them without parsing text (voucher.ingest_batch,
+--    first defined in 005_usage_partitions.sql; its current text is
+--    sql/functions/ingest_batch.sql).
 -- 2. usage_records loses its two foreign keys.  Each fired a trigger per
 --    inserted row (the batch one again at COMMIT): together 11 us a record,
 --    more than the insert itself.  What they guaranteed is kept by other means:
@@ -37,4 +38,5 @@ DROP FUNCTION voucher.ingest_batch(text, text, text, text, text, timestamptz, te
 
 -- The new voucher.ingest_batch, which takes the records as arrays, is defined
 -- in 005_usage_partitions.sql, once usage_records has its final shape (the
--- migrations of one `voucherctl migrate` run in one transaction).
+-- migrations of one `voucherctl migrate` run in one transaction); its current
+-- text is sql/functions/ingest_batch.sql, re-applied by every migrate.
