@@ -159,15 +159,16 @@ check-cluster: deps
 	@sh tests/cluster/run.sh
 
 # libFuzzer targets (clang, ASan + UBSan) for what reads untrusted input:
-# body, signature headers, field validators, programme files, config files.
+# body, signature headers, field validators, programme files, config files,
+# and voucher-push's reading of HTTP responses.
 # `make check-fuzz` runs each for FUZZ_SECONDS from its seed corpus in
 # tests/fuzz/corpus/; a crash leaves its input in build/fuzz/artifacts/.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := body headers validate program config
+FUZZ_TARGETS := body headers validate program config response
 FUZZ_LIB_SRC := common/buf.c common/log.c common/money.c common/pgarray.c common/validate.c \
 	metering/json.c metering/batch.c metering/sig.c daemon/config.c settlement/program.c \
-	settlement/program_rules.c
+	settlement/program_rules.c client/push.c
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -D_GNU_SOURCE -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_LIB_OBJ := $(patsubst %.c,build/fuzz/%.o,$(FUZZ_LIB_SRC))
 .SECONDARY: $(FUZZ_LIB_OBJ)
@@ -175,7 +176,7 @@ build/fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ -lssl -lcrypto
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ -lssl -lcrypto -ljansson
 fuzz: deps
 	@$(MAKE) --no-print-directory $(addprefix build/fuzz/fuzz_,$(FUZZ_TARGETS))
 check-fuzz: fuzz

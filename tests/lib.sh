@@ -36,10 +36,81 @@ wait_healthy() {
 	done
 }
 
+# free_ports N: prints N distinct TCP ports that are free on 127.0.0.1 now,
+# for the script's PostgreSQL (its socket name), voucherd and HAProxy, so that
+# two runs (or a run beside `make test`) never collide.  They are taken from
+# 20000-32767, below Linux's ephemeral range, so that no outgoing connection
+# takes one before the script binds it, and each is reserved for this run by
+# a directory /tmp/voucher-ports/PORT holding the script's pid, which other
+# runs skip (unless that pid is gone); script_cleanup removes them.
+free_ports() {
+	python3 - "$1" "$$" <<'PY'
+import errno, os, random, shutil, socket, sys
+n, owner = int(sys.argv[1]), sys.argv[2]
+top = "/tmp/voucher-ports"
+try:
+    os.mkdir(top)
+    os.chmod(top, 0o1777)
+except FileExistsError:
+    pass
+def alive(pid):
+    try:
+        os.kill(int(pid), 0)
+    except ValueError:
+        return False
+    except OSError as e:
+        return e.errno == errno.EPERM
+    return True
+def reserve(port):
+    d = "%s/%d" % (top, port)
+    for _ in range(2):
+        try:
+            os.mkdir(d)
+        except FileExistsError:
+            try:
+                with open(d + "/pid") as f:
+                    pid = f.read().strip()
+            except OSError:
+                return False  # another run is making it
+            if alive(pid):
+                return False
+            # a dead run's: moved away atomically (one run wins), then made again
+            try:
+                os.rename(d, "%s.%s.dead" % (d, owner))
+            except OSError:
+                return False
+            shutil.rmtree("%s.%s.dead" % (d, owner), ignore_errors=True)
+            continue
+        with open(d + "/pid", "w") as f:
+            f.write(owner)
+        return True
+    return False
+got = []
+candidates = list(range(20000, 32768))
+random.shuffle(candidates)
+for port in candidates:
+    if len(got) == n:
+        break
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    if reserve(port):
+        got.append(port)
+if len(got) < n:
+    sys.exit("free_ports: found only %d free ports" % len(got))
+print(" ".join(map(str, got)))
+PY
+}
+
 # script_setup NAME: the common start of a check script ($script names it in
 # messages): the vectors, a work directory /tmp/voucher-NAME.XXXXXX, and a
 # cleanup at exit that kills $pids, stops the clusters in $work/pg and
-# $work/replica, and removes $work unless KEEP is set.
+# $work/replica, gives back the ports of free_ports, and removes $work
+# unless KEEP is set.
 script_setup() {
 	script=check-$1
 	vectors=${VOUCHER_VECTORS:-$root/tests/vectors}
@@ -52,6 +123,9 @@ script_setup() {
 script_cleanup() {
 	for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
 	for d in replica pg; do sh deploy/local-pg.sh stop "$work/$d" >/dev/null 2>&1 || true; done
+	for p in $(ls /tmp/voucher-ports 2>/dev/null); do
+		[ "$(cat "/tmp/voucher-ports/$p/pid" 2>/dev/null)" = "$$" ] && rm -rf "/tmp/voucher-ports/$p"
+	done
 	[ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 # fail MESSAGE: says so and exits 1 (the cleanup runs)

@@ -19,13 +19,12 @@ cd "$root"
 . tests/lib.sh
 script_setup cluster
 command -v haproxy >/dev/null || { echo "$script: haproxy not installed (make deps)" >&2; exit 1; }
-pport=5444
-rport=5445
-lb=18843
-p1=18841
-p2=18842
-m1=19587
-m2=19588
+# free ports (tests/lib.sh): the primary's and the replica's sockets, HAProxy,
+# two voucherd and their metrics
+read -r pport rport lb p1 p2 m1 m2 <<PORTS
+$(free_ports 7)
+PORTS
+[ -n "$m2" ] || fail "no free ports"
 
 psock=$(sh deploy/local-pg.sh start "$work/pg" $pport)
 primary="host=$psock port=$pport dbname=cluster"

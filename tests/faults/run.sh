@@ -21,11 +21,11 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 . tests/lib.sh
 script_setup faults
-port=5443
-p1=18743
-p2=18744
-m1=19487
-m2=19488
+# free ports (tests/lib.sh): PostgreSQL's socket, two voucherd and their metrics
+read -r port p1 p2 m1 m2 <<PORTS
+$(free_ports 5)
+PORTS
+[ -n "$m2" ] || fail "no free ports"
 
 sock=$(sh deploy/local-pg.sh start "$work/pg" $port)
 admin="host=$sock port=$port user=postgres"

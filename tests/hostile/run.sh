@@ -61,7 +61,7 @@ attack() { python3 tests/hostile/attack.py "$@"; }
 # idle, handshake flood and descriptor exhaustion need more descriptors than 1024
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-pgport=5446
+pgport=$(free_ports 1)
 set -- $(attack freeport 2)
 hport=$1
 mport=$2

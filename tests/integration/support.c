@@ -436,3 +436,87 @@ void t_sign_as(const char *prov, const char *keyid, int64_t created, const char 
 	cr_assert(write(fd, body, len) == (ssize_t)len);
 	close(fd);
 }
+
+/* ------------------------------------------------------------ JSON answers */
+
+json_t *t_json(const char *text)
+{
+	cr_assert(text != NULL, "no JSON text");
+	json_error_t e;
+	json_t *j = json_loads(text, JSON_DECODE_ANY, &e);
+	cr_assert(j != NULL, "not JSON (line %d col %d: %s): %s", e.line, e.column, e.text, text);
+	return j;
+}
+
+json_t *t_json_at(json_t *root, const char *path)
+{
+	json_t *v = root;
+	const char *p = path;
+	while (v && *p) {
+		size_t n = strcspn(p, ".");
+		char key[256];
+		snprintf(key, sizeof key, "%.*s", (int)n, p);
+		if (json_is_object(v)) {
+			v = json_object_get(v, key);
+		} else if (json_is_array(v)) {
+			char *end;
+			unsigned long i = strtoul(key, &end, 10);
+			v = n && *end == '\0' ? json_array_get(v, i) : NULL;
+		} else {
+			v = NULL;
+		}
+		p += n + (p[n] == '.');
+	}
+	return v;
+}
+
+/* the value at path of a parsed text: the document is kept until the next
+ * call, so that the value stays valid while the caller reads it */
+static json_t *value_at(const char *text, const char *path)
+{
+	static json_t *doc;
+	if (doc)
+		json_decref(doc);
+	doc = t_json(text);
+	json_t *v = t_json_at(doc, path);
+	cr_assert(v != NULL, "no %s in %s", path, text);
+	return v;
+}
+
+long long t_json_int(const char *text, const char *path)
+{
+	json_t *v = value_at(text, path);
+	cr_assert(json_is_integer(v), "%s is not an integer in %s", path, text);
+	return (long long)json_integer_value(v);
+}
+
+const char *t_json_str(const char *text, const char *path)
+{
+	static char slots[4][4096];
+	static unsigned i;
+	json_t *v = value_at(text, path);
+	cr_assert(json_is_string(v), "%s is not a string in %s", path, text);
+	char *o = slots[i++ % 4];
+	snprintf(o, sizeof slots[0], "%s", json_string_value(v));
+	return o;
+}
+
+bool t_json_bool(const char *text, const char *path)
+{
+	json_t *v = value_at(text, path);
+	cr_assert(json_is_boolean(v), "%s is not a boolean in %s", path, text);
+	return json_is_true(v);
+}
+
+size_t t_json_len(const char *text, const char *path)
+{
+	json_t *v = value_at(text, path);
+	cr_assert(json_is_array(v), "%s is not an array in %s", path, text);
+	return json_array_size(v);
+}
+
+const char *t_http_body(const char *raw)
+{
+	const char *b = raw ? strstr(raw, "\r\n\r\n") : NULL;
+	return b ? b + 4 : NULL;
+}

@@ -34,9 +34,26 @@ const char *t_scalar(PGconn *c, const char *sql);
 const char *t_root_path(const char *rel);
 const char *t_vector_path(const char *name);
 
-#endif
-
-/* ---- the daemon under test ---- */
+/* ---- JSON answers, parsed with jansson ----
+ * A path names a value inside the document: object keys and array indexes
+ * separated by '.', e.g. "accepted", "rejected.1.code" (no key may contain a
+ * '.').  Each helper fails the test (with the text) when the text is not JSON,
+ * or the value is missing or of another type. */
+#include <jansson.h>
+/* Parses text (NUL-terminated); the caller json_decref()s the result. */
+json_t *t_json(const char *text);
+/* The value at path inside root (borrowed), or NULL if there is none. */
+json_t *t_json_at(json_t *root, const char *path);
+/* An integer at path. */
+long long t_json_int(const char *text, const char *path);
+/* A string at path (static rotating buffers, valid for the next 3 calls). */
+const char *t_json_str(const char *text, const char *path);
+/* A boolean at path. */
+bool t_json_bool(const char *text, const char *path);
+/* The number of elements of the array at path. */
+size_t t_json_len(const char *text, const char *path);
+/* The body of a raw HTTP answer (after the blank line), or NULL. */
+const char *t_http_body(const char *raw);
 #include <sys/types.h>
 
 typedef struct t_daemon {
@@ -92,3 +109,5 @@ struct t_ctl_run *t_ctl(const char *conninfo, const char *fmt, ...) __attribute_
 
 /* Reads a whole file; caller frees. */
 char *t_slurp(const char *path, size_t *len);
+
+#endif
