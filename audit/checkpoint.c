@@ -15,6 +15,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
+#include "common/b64.h"
 #include "common/db.h"
 #include "common/validate.h"
 #include "audit/audit_batches.h"
