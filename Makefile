@@ -153,13 +153,14 @@ check-cluster: deps
 	@sh tests/cluster/run.sh
 
 # libFuzzer targets (clang, ASan + UBSan) for what reads untrusted input:
-# body, signature headers, field validators, programme files, config files.
+# body, signature headers, field validators, programme files, config files,
+# the enterprise registry CSV.
 # `make check-fuzz` runs each for FUZZ_SECONDS from its seed corpus in
 # tests/fuzz/corpus/; a crash leaves its input in build/fuzz/artifacts/.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := body headers validate program config
-FUZZ_LIB_SRC := common/b64.c common/buf.c common/log.c common/money.c common/pgarray.c common/validate.c \
+FUZZ_TARGETS := body headers validate program config csv
+FUZZ_LIB_SRC := common/b64.c common/buf.c common/csv.c common/date.c common/log.c common/money.c common/pgarray.c common/validate.c \
 	metering/json.c metering/batch.c metering/sfv.c metering/sig.c daemon/config.c settlement/program.c \
 	settlement/program_rules.c
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -D_GNU_SOURCE -fno-omit-frame-pointer -fno-sanitize-recover=all

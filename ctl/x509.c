@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "common/hex.h"
 #include "common/validate.h"
 
 static bool asn1_time_rfc3339(const ASN1_TIME *t, char *out, size_t outlen)
@@ -60,8 +61,7 @@ bool x509_cert_read(const char *what, const char *path, const buf_t *file, struc
 	unsigned int mdlen = 0;
 	if (X509_digest(x, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32)
 		goto oom;
-	for (unsigned i = 0; i < mdlen; i++)
-		snprintf(cf->fingerprint + 2 * i, 3, "%02x", md[i]);
+	hex_encode(md, mdlen, cf->fingerprint);
 	if (!asn1_time_rfc3339(X509_get0_notAfter(x), cf->not_after, sizeof cf->not_after) ||
 	    !asn1_time_rfc3339(X509_get0_notBefore(x), cf->not_before, sizeof cf->not_before)) {
 		fprintf(stderr, "%s: %s: the certificate's validity dates cannot be read\n", what, path);
