@@ -10,6 +10,7 @@
 #include <openssl/sha.h>
 
 #include "common/db.h"
+#include "common/hex.h"
 #include "common/validate.h"
 #include "metering/batch.h"
 #include "metering/sig.h"
@@ -296,16 +297,6 @@ static akey_t *keyring_find(keyring_t *kr, const char *provider, const char *key
 
 /* ------------------------------------------------------------ verify */
 
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[p[i] >> 4];
-		out[2 * i + 1] = d[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /* The body's own "provider" and "batch_id". */
 static const char *body_names(const uint8_t *body, size_t len, const char *provider, const char *batch_id)
 {
@@ -351,7 +342,7 @@ static bool verify_one(vstate_t *st, PGresult *r, int i)
 	uint8_t claimed[32], actual[32];
 	char actual_hex[65];
 	SHA256(body, blen, actual);
-	hex(actual, 32, actual_hex);
+	hex_encode(actual, 32, actual_hex);
 	sig_err_t e = sig_digest_check(content_digest, body, blen, claimed);
 	sig_input_t in;
 	uint8_t sig[256];

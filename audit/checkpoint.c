@@ -15,21 +15,13 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
+#include "common/b64.h"
 #include "common/db.h"
+#include "common/hex.h"
 #include "common/validate.h"
 #include "audit/audit_batches.h"
 #include "audit/ledger.h"
 
-
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[p[i] >> 4];
-		out[2 * i + 1] = d[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
 
 static bool unhex32(const char *s, size_t len, uint8_t out[32])
 {
@@ -52,7 +44,7 @@ static void fingerprint(const uint8_t *der, size_t len, char out[65])
 {
 	uint8_t h[32];
 	SHA256(der, len, h);
-	hex(h, 32, out);
+	hex_encode(h, 32, out);
 }
 
 /* ------------------------------------------------------------ keys */
@@ -135,8 +127,8 @@ bool checkpoint_format(checkpoint_t *cp, EVP_PKEY *priv, sig_alg_t alg, buf_t *o
 	}
 	fingerprint(cp->spki, cp->spki_len, cp->fingerprint);
 	char lr[65], br[65];
-	hex(cp->ledger_root, 32, lr);
-	hex(cp->batches_root, 32, br);
+	hex_encode(cp->ledger_root, 32, lr);
+	hex_encode(cp->batches_root, 32, br);
 	buf_reset(out);
 	buf_printf(out,
 		   "voucherd-checkpoint v1\ntime %s\nledger_size %" PRId64 "\nledger_root %s\nledger_alg %s\n"

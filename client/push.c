@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "common/hex.h"
 #include "common/validate.h"
 
 void push_set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -288,14 +289,9 @@ int push_seq_digits(unsigned long nrec, unsigned long size)
 bool push_default_prefix(const char *path, const uint8_t sha256[32], unsigned long batch_size,
 			 int seq_digits, char *out, size_t outlen)
 {
-	static const char hex[] = "0123456789abcdef";
 	char suffix[64];
 	char h[13];
-	for (int i = 0; i < 6; i++) {
-		h[2 * i] = hex[sha256[i] >> 4];
-		h[2 * i + 1] = hex[sha256[i] & 15];
-	}
-	h[12] = '\0';
+	hex_encode(sha256, 6, h);
 	snprintf(suffix, sizeof suffix, "-%s-n%lu", h, batch_size);
 
 	const char *base = strrchr(path, '/');

@@ -1,7 +1,11 @@
 #include "common/validate.h"
 
+#include "common/date.h"
+
 #include <stdio.h>
 #include <string.h>
+
+#include "common/date.h"
 
 /* ---- unified social credit code (GB 32100-2015) ---- */
 
@@ -155,38 +159,6 @@ bool decimal_normalize(const char *s, int max_frac, char *out, size_t outlen)
 
 /* ---- RFC 3339 ---- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
-static int days_in_month(int y, int m)
-{
-	static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-		return 29;
-	return dim[m - 1];
-}
-
 /* n ASCII digits at p into *v; stops at (and fails on) a NUL, never reads past it. */
 static bool take_digits(const char *p, int n, int *v)
 {
@@ -210,7 +182,7 @@ bool rfc3339_parse(const char *s, int64_t *us)
 	    !take_digits(s + 11, 2, &h) || s[13] != ':' || !take_digits(s + 14, 2, &mi) ||
 	    s[16] != ':' || !take_digits(s + 17, 2, &sec))
 		return false;
-	if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) ||
+	if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > date_days_in_month(y, mo) ||
 	    h > 23 || mi > 59 || sec > 59)
 		return false;
 	const char *p = s + 19;
@@ -246,7 +218,7 @@ bool rfc3339_parse(const char *s, int64_t *us)
 	}
 	if (*p != '\0')
 		return false;
-	int64_t secs = days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 + mi * 60 + sec - off;
+	int64_t secs = date_days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 + mi * 60 + sec - off;
 	*us = secs * 1000000 + frac;
 	return true;
 }
@@ -276,7 +248,7 @@ void rfc3339_format_utc(int64_t us, char *out, size_t outlen)
 	}
 	int64_t y;
 	int m, d;
-	civil_from_days(days, &y, &m, &d);
+	date_civil_from_days(days, &y, &m, &d);
 	int hh = (int)(sod / 3600), mi = (int)(sod / 60 % 60), ss = (int)(sod % 60);
 	if (y < 0 || y > 9999 || outlen < 28) { /* rare: let snprintf size and cut it */
 		snprintf(out, outlen, "%04lld-%02d-%02dT%02d:%02d:%02d.%06dZ", (long long)y, m, d, hh, mi, ss,

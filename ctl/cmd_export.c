@@ -33,6 +33,7 @@
 #endif
 
 #include "common/buf.h"
+#include "common/date.h"
 #include "common/db.h"
 #include "common/money.h"
 #include "common/validate.h"
@@ -1051,8 +1052,8 @@ static bool statement_programme(PGconn *c, const char *uscc, const char *year, c
 	const char *period = PQgetvalue(b, 0, 1);
 	int y = atoi(period), m = atoi(period + 5);
 	char from[40], until[40];
-	snprintf(from, sizeof from, "%04d-01-01 00:00:00+08", y);
-	snprintf(until, sizeof until, "%04d-%02d-01 00:00:00+08", m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1);
+	date_cn_month_start(y, 1, from, sizeof from);
+	date_cn_month_start(y, m + 1, until, sizeof until);
 	categories_literal(p, &cats);
 	const char *q[] = {uscc, from, until, PQgetvalue(b, 0, 2), cats.data};
 	r = db_exec(c, "statement",

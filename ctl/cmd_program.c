@@ -12,6 +12,7 @@
 
 #include "common/buf.h"
 #include "common/db.h"
+#include "common/hex.h"
 #include "common/money.h"
 #include "common/validate.h"
 #include "ctl/ctl.h"
@@ -52,8 +53,7 @@ static void sha256_hex(const void *data, size_t len, char out[65])
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
 	SHA256(data, len, md);
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	hex_encode(md, 32, out);
 }
 
 static int program_load(ctl_t *ctx, int argc, char **argv)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/date.h"
 #include "common/db.h"
 #include "ctl/ctl.h"
 
@@ -90,29 +91,10 @@ int ctl_parse_args(int argc, char **argv, int first, const struct ctl_opt *opts,
 	return -1;
 }
 
-static bool is_leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
 /* YYYY-MM-DD, a real calendar date, year 1900-9999 */
 bool ctl_date_valid(const char *s)
 {
-	for (int i = 0; i < 10; i++) {
-		if (i == 4 || i == 7) {
-			if (s[i] != '-')
-				return false;
-		} else if (s[i] < '0' || s[i] > '9') {
-			return false;
-		}
-	}
-	if (s[10] != '\0')
-		return false;
-	int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
-	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	if (y < 1900 || m < 1 || m > 12 || d < 1)
-		return false;
-	return d <= mdays[m - 1] + (m == 2 && is_leap(y));
+	return date_parse(s, 1900, NULL, NULL, NULL);
 }
 
 /* Reads a whole file into out; at most max bytes. */

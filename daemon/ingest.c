@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "common/buf.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "daemon/server.h"
 #include "metering/batch.h"
@@ -553,11 +554,7 @@ static void handle_post(server_t *srv, struct evhttp_request *req, const char *p
 	for (size_t i = 0; i < b.n; i++)
 		ndup += b.recs[i].duplicate_in_batch;
 	snprintf(ir->ndup, sizeof ir->ndup, "%zu", ndup);
-	static const char hex[] = "0123456789abcdef";
-	for (int i = 0; i < 32; i++) {
-		ir->digest_hex[2 * i] = hex[claimed[i] >> 4];
-		ir->digest_hex[2 * i + 1] = hex[claimed[i] & 15];
-	}
+	hex_encode(claimed, 32, ir->digest_hex);
 	ir->hdr_cd = xstrdup(cd);
 	ir->hdr_si = xstrdup(si);
 	ir->hdr_sig = xstrdup(sg);

@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 
 #include "common/buf.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "daemon/server.h"
 
@@ -553,13 +554,8 @@ static int gate_verdict(tls_conn_t *c, const char *head, size_t len, int64_t *cl
 		unsigned char md[EVP_MAX_MD_SIZE];
 		unsigned int mdlen = 0;
 		char fp[65];
-		static const char hex[] = "0123456789abcdef";
 		if (X509_digest(peer, EVP_sha256(), md, &mdlen) && mdlen == 32) {
-			for (unsigned i = 0; i < 32; i++) {
-				fp[2 * i] = hex[md[i] >> 4];
-				fp[2 * i + 1] = hex[md[i] & 15];
-			}
-			fp[64] = '\0';
+			hex_encode(md, 32, fp);
 			if (!registry_provider(the_srv->registry, fp))
 				return GR_CERT;
 		}
@@ -840,12 +836,7 @@ bool tls_peer_fingerprint(struct evhttp_request *req, char fp[65])
 	unsigned int len = 0;
 	if (!X509_digest(peer, EVP_sha256(), md, &len) || len != 32)
 		return false;
-	static const char hex[] = "0123456789abcdef";
-	for (unsigned i = 0; i < 32; i++) {
-		fp[2 * i] = hex[md[i] >> 4];
-		fp[2 * i + 1] = hex[md[i] & 15];
-	}
-	fp[64] = '\0';
+	hex_encode(md, 32, fp);
 	return true;
 }
 

@@ -1,14 +1,9 @@
 /* sig: HTTP message signatures for usage batches (see metering/sig.h).
  *
- * The structured-field parser below follows RFC 8941 section 4.2 closely and
- * is strict where the RFC leaves room:
- *   - duplicate dictionary keys and duplicate parameters are refused (RFC
- *     8941 would let the last one win; for signatures that invites confusion);
- *   - byte sequences must be canonical padded base64 (no missing "=", no
- *     non-zero pad bits), although RFC 8941 asks parsers to tolerate both;
- *   - a dictionary holds at most SF_MAX_MEMBERS members.
- * Every parser reads a NUL-terminated string and stops at the NUL: NUL is in
- * none of the character classes accepted, so no loop can step over it.
+ * RFC 9530 Content-Digest and RFC 9421 Signature-Input / Signature over the
+ * RFC 8941 structured-field parser in metering/sfv.c, which is strict where
+ * the RFC leaves room (duplicate keys and parameters refused, canonical
+ * base64 only, at most SF_MAX_MEMBERS members per dictionary).
  */
 #include "metering/sig.h"
 
@@ -22,10 +17,12 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "common/b64.h"
+#include "metering/sfv.h"
+
 #define SM2_ID "1234567812345678"
 #define SIG_MAX 128        /* sig_sign's documented output capacity */
 #define SF_MAX_MEMBERS 16  /* members kept per dictionary */
-#define SF_MAX_INNER 4     /* inner-list items kept (enough to see "one too many") */
 
 static const char COMPONENTS[] = "(\"@method\" \"@path\" \"content-digest\")";
 
@@ -57,449 +54,19 @@ bool sig_alg_parse(const char *name, sig_alg_t *alg)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Base64 (RFC 4648 section 4, padded, canonical)                           */
+/* Structured fields                                                        */
 
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64_val(unsigned char c)
+/* A header as an RFC 8941 dictionary: SIG_MISSING for an absent or empty
+ * field, SIG_MALFORMED for bad syntax, a duplicate key or more than
+ * SF_MAX_MEMBERS members. */
+static sig_err_t dict(const char *hdr, sfv_member_t m[SF_MAX_MEMBERS], size_t *n)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-void b64_encode(const uint8_t *in, size_t len, buf_t *out)
-{
-	buf_reserve(out, (len + 2) / 3 * 4);
-	buf_append(out, "", 0); /* keeps out NUL-terminated when len == 0 */
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		char q[4] = {B64[v >> 18 & 63], B64[v >> 12 & 63], B64[v >> 6 & 63], B64[v & 63]};
-		if (i + 1 >= len)
-			q[2] = '=';
-		if (i + 2 >= len)
-			q[3] = '=';
-		buf_append(out, q, 4);
+	switch (sfv_dict(hdr, m, SF_MAX_MEMBERS, n)) {
+	case SFV_OK: return SIG_OK;
+	case SFV_EMPTY: return SIG_MISSING;
+	case SFV_SYNTAX: break;
 	}
-}
-
-/* Decodes len characters; with out == NULL only validates and counts.  Padding
- * is required, may only end the input, and the unused bits must be zero. */
-static bool b64_dec(const char *in, size_t len, uint8_t *out, size_t cap, size_t *outlen)
-{
-	size_t n = 0;
-	if (len % 4 != 0)
-		return false;
-	for (size_t i = 0; i < len; i += 4) {
-		const unsigned char *q = (const unsigned char *)in + i;
-		bool last = i + 4 == len;
-		int pad = 0;
-		if (last && q[3] == '=')
-			pad = q[2] == '=' ? 2 : 1;
-		int v[4];
-		for (int j = 0; j < 4 - pad; j++) {
-			v[j] = b64_val(q[j]);
-			if (v[j] < 0)
-				return false;
-		}
-		for (int j = 4 - pad; j < 4; j++)
-			v[j] = 0;
-		if (pad == 2 && (v[1] & 15) != 0)
-			return false;
-		if (pad == 1 && (v[2] & 3) != 0)
-			return false;
-		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
-			     (uint32_t)v[3];
-		uint8_t b[3] = {(uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w};
-		for (int j = 0; j < 3 - pad; j++) {
-			if (out) {
-				if (n >= cap)
-					return false;
-				out[n] = b[j];
-			}
-			n++;
-		}
-	}
-	*outlen = n;
-	return true;
-}
-
-bool b64_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *outlen)
-{
-	size_t n = 0;
-	if (outlen)
-		*outlen = 0;
-	if (!in && len)
-		return false;
-	if (!out && cap)
-		return false;
-	uint8_t dummy;
-	if (!b64_dec(in ? in : "", len, out ? out : &dummy, cap, &n))
-		return false;
-	if (outlen)
-		*outlen = n;
-	return true;
-}
-
-/* ------------------------------------------------------------------------ */
-/* RFC 8941 structured fields                                               */
-
-typedef enum { SF_INTEGER, SF_DECIMAL, SF_STRING, SF_TOKEN, SF_BYTES, SF_BOOLEAN } sf_kind_t;
-
-/* A bare item.  For strings the span includes the quotes (raw text); for byte
- * sequences it is the base64 between the colons. */
-typedef struct {
-	sf_kind_t kind;
-	const char *start, *end;
-	int64_t num; /* integer value, or boolean 0/1 */
-} sf_item_t;
-
-/* A dictionary member.  Values that are inner lists keep their first
- * SF_MAX_INNER items; params points at the first ';' of the value's own
- * parameters (or at the character after the value when it has none). */
-typedef struct {
-	const char *key;
-	size_t keylen;
-	const char *vstart, *vend; /* raw value text, with parameters */
-	bool inner;
-	sf_item_t item;            /* when !inner */
-	size_t nitems;             /* when inner: total item count */
-	sf_item_t items[SF_MAX_INNER];
-	bool item_params[SF_MAX_INNER];
-	const char *params;
-} sf_member_t;
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool is_lcalpha(char c)
-{
-	return c >= 'a' && c <= 'z';
-}
-
-static bool is_alpha(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool is_tchar(char c)
-{
-	return is_alpha(c) || is_digit(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static void skip_sp(const char **pp)
-{
-	while (**pp == ' ')
-		(*pp)++;
-}
-
-static void skip_ows(const char **pp)
-{
-	while (**pp == ' ' || **pp == '\t')
-		(*pp)++;
-}
-
-/* key = ( lcalpha / "*" ) *( lcalpha / DIGIT / "_" / "-" / "." / "*" ) */
-static bool sf_key(const char **pp, const char **key, size_t *keylen)
-{
-	const char *p = *pp;
-	if (!is_lcalpha(*p) && *p != '*')
-		return false;
-	p++;
-	while (is_lcalpha(*p) || is_digit(*p) || *p == '_' || *p == '-' || *p == '.' || *p == '*')
-		p++;
-	*key = *pp;
-	*keylen = (size_t)(p - *pp);
-	*pp = p;
-	return true;
-}
-
-/* RFC 8941 4.2.4: integers of at most 15 digits, decimals of at most 12 + 3. */
-static bool sf_number(const char **pp, sf_item_t *it)
-{
-	const char *p = *pp;
-	bool neg = false, dec = false;
-	size_t ndig = 0, nfrac = 0;
-	int64_t v = 0;
-	if (*p == '-') {
-		neg = true;
-		p++;
-	}
-	if (!is_digit(*p))
-		return false;
-	for (;; p++) {
-		if (is_digit(*p)) {
-			ndig++;
-			if (dec)
-				nfrac++;
-			else
-				v = v * 10 + (*p - '0');
-		} else if (!dec && *p == '.') {
-			if (ndig > 12)
-				return false;
-			dec = true;
-		} else {
-			break;
-		}
-		if (!dec && ndig > 15)
-			return false;
-		if (dec && ndig > 15) /* 16 characters including the dot */
-			return false;
-	}
-	if (dec && (nfrac == 0 || nfrac > 3))
-		return false;
-	it->kind = dec ? SF_DECIMAL : SF_INTEGER;
-	it->num = dec ? 0 : (neg ? -v : v);
-	it->start = *pp;
-	it->end = p;
-	*pp = p;
-	return true;
-}
-
-/* sf-string: printable ASCII; the only escapes are \" and \\. */
-static bool sf_string(const char **pp, sf_item_t *it)
-{
-	const char *p = *pp + 1; /* past the opening quote */
-	for (;;) {
-		char c = *p;
-		if (c == '\\') {
-			if (p[1] != '"' && p[1] != '\\')
-				return false;
-			p += 2;
-		} else if (c == '"') {
-			p++;
-			break;
-		} else if (c < 0x20 || c > 0x7e) { /* also NUL: unterminated */
-			return false;
-		} else {
-			p++;
-		}
-	}
-	it->kind = SF_STRING;
-	it->start = *pp;
-	it->end = p;
-	*pp = p;
-	return true;
-}
-
-static bool sf_bytes(const char **pp, sf_item_t *it)
-{
-	const char *s = *pp + 1, *p = s;
-	while (b64_val((unsigned char)*p) >= 0 || *p == '=')
-		p++;
-	if (*p != ':')
-		return false;
-	size_t n;
-	if (!b64_dec(s, (size_t)(p - s), NULL, 0, &n))
-		return false;
-	it->kind = SF_BYTES;
-	it->start = s;
-	it->end = p;
-	*pp = p + 1;
-	return true;
-}
-
-static bool sf_bare_item(const char **pp, sf_item_t *it)
-{
-	const char *p = *pp;
-	if (*p == '-' || is_digit(*p))
-		return sf_number(pp, it);
-	if (*p == '"')
-		return sf_string(pp, it);
-	if (*p == ':')
-		return sf_bytes(pp, it);
-	if (*p == '?') {
-		if (p[1] != '0' && p[1] != '1')
-			return false;
-		it->kind = SF_BOOLEAN;
-		it->num = p[1] == '1';
-		it->start = p;
-		it->end = p + 2;
-		*pp = p + 2;
-		return true;
-	}
-	if (is_alpha(*p) || *p == '*') {
-		p++;
-		while (is_tchar(*p) || *p == ':' || *p == '/')
-			p++;
-		it->kind = SF_TOKEN;
-		it->start = *pp;
-		it->end = p;
-		*pp = p;
-		return true;
-	}
-	return false;
-}
-
-/* One parameter, if the next character is ';'.  Returns 1 when one was parsed
- * (a bare key gives Boolean true), 0 when there is none, -1 on a syntax error. */
-static int sf_param_next(const char **pp, const char **key, size_t *keylen, sf_item_t *val)
-{
-	const char *p = *pp;
-	if (*p != ';')
-		return 0;
-	p++;
-	skip_sp(&p);
-	if (!sf_key(&p, key, keylen))
-		return -1;
-	if (*p == '=') {
-		p++;
-		if (!sf_bare_item(&p, val))
-			return -1;
-	} else {
-		val->kind = SF_BOOLEAN;
-		val->num = 1;
-		val->start = val->end = p;
-	}
-	*pp = p;
-	return 1;
-}
-
-/* Skips over parameters; false on a syntax error. */
-static bool sf_params_skip(const char **pp)
-{
-	const char *k;
-	size_t kl;
-	sf_item_t v;
-	int r;
-	while ((r = sf_param_next(pp, &k, &kl, &v)) == 1)
-		;
-	return r == 0;
-}
-
-/* item-or-inner-list with parameters, after "key=". */
-static bool sf_member_value(const char **pp, sf_member_t *m)
-{
-	const char *p = *pp;
-	m->vstart = p;
-	if (*p == '(') {
-		m->inner = true;
-		p++;
-		for (;;) {
-			skip_sp(&p);
-			if (*p == ')') {
-				p++;
-				break;
-			}
-			sf_item_t it;
-			if (!sf_bare_item(&p, &it))
-				return false;
-			bool has_params = *p == ';';
-			if (!sf_params_skip(&p))
-				return false;
-			if (m->nitems < SF_MAX_INNER) {
-				m->items[m->nitems] = it;
-				m->item_params[m->nitems] = has_params;
-			}
-			m->nitems++;
-			if (*p != ' ' && *p != ')')
-				return false;
-		}
-	} else {
-		if (!sf_bare_item(&p, &m->item))
-			return false;
-	}
-	m->params = p;
-	if (!sf_params_skip(&p))
-		return false;
-	m->vend = p;
-	*pp = p;
-	return true;
-}
-
-/* Parses a whole field value as a dictionary (RFC 8941 4.2 and 4.2.2).
- * SIG_MISSING for an absent or empty field, SIG_MALFORMED for bad syntax,
- * a duplicate key or more than max members. */
-static sig_err_t sf_dict(const char *hdr, sf_member_t *m, size_t max, size_t *n)
-{
-	*n = 0;
-	if (!hdr)
-		return SIG_MISSING;
-	const char *p = hdr;
-	skip_sp(&p);
-	if (!*p)
-		return SIG_MISSING;
-	for (;;) {
-		if (*n >= max)
-			return SIG_MALFORMED;
-		sf_member_t *cur = &m[*n];
-		memset(cur, 0, sizeof *cur);
-		if (!sf_key(&p, &cur->key, &cur->keylen))
-			return SIG_MALFORMED;
-		for (size_t i = 0; i < *n; i++)
-			if (m[i].keylen == cur->keylen && !memcmp(m[i].key, cur->key, cur->keylen))
-				return SIG_MALFORMED;
-		if (*p == '=') {
-			p++;
-			if (!sf_member_value(&p, cur))
-				return SIG_MALFORMED;
-		} else { /* bare key: Boolean true with parameters */
-			cur->vstart = p;
-			cur->item.kind = SF_BOOLEAN;
-			cur->item.num = 1;
-			cur->item.start = cur->item.end = p;
-			cur->params = p;
-			if (!sf_params_skip(&p))
-				return SIG_MALFORMED;
-			cur->vend = p;
-		}
-		(*n)++;
-		skip_ows(&p);
-		if (!*p)
-			return SIG_OK;
-		if (*p != ',')
-			return SIG_MALFORMED;
-		p++;
-		skip_ows(&p);
-		if (!*p) /* trailing comma */
-			return SIG_MALFORMED;
-	}
-}
-
-static const sf_member_t *sf_find(const sf_member_t *m, size_t n, const char *key)
-{
-	size_t kl = strlen(key);
-	for (size_t i = 0; i < n; i++)
-		if (m[i].keylen == kl && !memcmp(m[i].key, key, kl))
-			return &m[i];
-	return NULL;
-}
-
-/* Unescapes a string item into out (cap includes the NUL); false if it does
- * not fit. */
-static bool sf_string_value(const sf_item_t *it, char *out, size_t cap, size_t *len)
-{
-	size_t n = 0;
-	for (const char *p = it->start + 1; p < it->end - 1; p++) {
-		if (*p == '\\')
-			p++;
-		if (n + 1 >= cap)
-			return false;
-		out[n++] = *p;
-	}
-	out[n] = '\0';
-	*len = n;
-	return true;
-}
-
-static bool item_is(const sf_item_t *it, const char *raw)
-{
-	size_t n = strlen(raw);
-	return (size_t)(it->end - it->start) == n && !memcmp(it->start, raw, n);
+	return SIG_MALFORMED;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -528,12 +95,12 @@ void sig_content_digest(const void *body, size_t len, char *out, size_t outlen)
 
 sig_err_t sig_digest_check(const char *header, const void *body, size_t len, uint8_t raw[32])
 {
-	sf_member_t m[SF_MAX_MEMBERS];
+	sfv_member_t m[SF_MAX_MEMBERS];
 	size_t n;
-	sig_err_t e = sf_dict(header, m, SF_MAX_MEMBERS, &n);
+	sig_err_t e = dict(header, m, &n);
 	if (e != SIG_OK)
 		return e;
-	const sf_member_t *d = sf_find(m, n, "sha-256");
+	const sfv_member_t *d = sfv_find(m, n, "sha-256");
 	if (!d)
 		return SIG_UNSUPPORTED;
 	/* Parameters on the member are valid RFC 8941 and are ignored. */
@@ -541,8 +108,8 @@ sig_err_t sig_digest_check(const char *header, const void *body, size_t len, uin
 		return SIG_MALFORMED;
 	uint8_t claim[32];
 	size_t cl;
-	if (!b64_dec(d->item.start, (size_t)(d->item.end - d->item.start), claim, sizeof claim,
-		     &cl) || cl != 32)
+	if (!b64_decode(d->item.start, (size_t)(d->item.end - d->item.start), claim, sizeof claim,
+			&cl) || cl != 32)
 		return SIG_MALFORMED;
 	if (!body && len)
 		return SIG_MALFORMED;
@@ -569,13 +136,13 @@ sig_err_t sig_digest_check(const char *header, const void *body, size_t len, uin
  * value (SIG_UNSUPPORTED). */
 sig_err_t sig_input_parse(const char *header, sig_input_t *out)
 {
-	sf_member_t m[SF_MAX_MEMBERS];
+	sfv_member_t m[SF_MAX_MEMBERS];
 	size_t n;
 	sig_input_t in;
 	memset(&in, 0, sizeof in);
 	if (out)
 		memset(out, 0, sizeof *out);
-	sig_err_t e = sf_dict(header, m, SF_MAX_MEMBERS, &n);
+	sig_err_t e = dict(header, m, &n);
 	if (e != SIG_OK)
 		return e;
 	if (n != 1 || !m[0].inner)
@@ -591,7 +158,7 @@ sig_err_t sig_input_parse(const char *header, sig_input_t *out)
 		return SIG_COMPONENTS;
 	for (size_t i = 0; i < 3; i++)
 		if (m[0].items[i].kind != SF_STRING || m[0].item_params[i] ||
-		    !item_is(&m[0].items[i], want[i]))
+		    !sfv_item_is(&m[0].items[i], want[i]))
 			return SIG_COMPONENTS;
 
 	bool have_created = false, have_keyid = false, have_alg = false;
@@ -599,9 +166,9 @@ sig_err_t sig_input_parse(const char *header, sig_input_t *out)
 	bool alg_fits = true;
 	const char *p = m[0].params, *k;
 	size_t kl, len;
-	sf_item_t v;
+	sfv_item_t v;
 	int r;
-	while ((r = sf_param_next(&p, &k, &kl, &v)) == 1) {
+	while ((r = sfv_param_next(&p, &k, &kl, &v)) == 1) {
 		if (kl == 7 && !memcmp(k, "created", 7)) {
 			if (have_created || v.kind != SF_INTEGER || v.num <= 0)
 				return SIG_MALFORMED;
@@ -609,13 +176,13 @@ sig_err_t sig_input_parse(const char *header, sig_input_t *out)
 			have_created = true;
 		} else if (kl == 5 && !memcmp(k, "keyid", 5)) {
 			if (have_keyid || v.kind != SF_STRING ||
-			    !sf_string_value(&v, in.keyid, sizeof in.keyid, &len) || len == 0)
+			    !sfv_string_value(&v, in.keyid, sizeof in.keyid, &len) || len == 0)
 				return SIG_MALFORMED;
 			have_keyid = true;
 		} else if (kl == 3 && !memcmp(k, "alg", 3)) {
 			if (have_alg || v.kind != SF_STRING)
 				return SIG_MALFORMED;
-			alg_fits = sf_string_value(&v, algname, sizeof algname, &len);
+			alg_fits = sfv_string_value(&v, algname, sizeof algname, &len);
 			have_alg = true;
 		} else {
 			return SIG_MALFORMED;
@@ -636,16 +203,16 @@ sig_err_t sig_input_parse(const char *header, sig_input_t *out)
 sig_err_t sig_value_parse(const char *header, const char *label, uint8_t *sig, size_t cap,
 			  size_t *siglen)
 {
-	sf_member_t m[SF_MAX_MEMBERS];
+	sfv_member_t m[SF_MAX_MEMBERS];
 	size_t n, len;
 	if (siglen)
 		*siglen = 0;
-	sig_err_t e = sf_dict(header, m, SF_MAX_MEMBERS, &n);
+	sig_err_t e = dict(header, m, &n);
 	if (e != SIG_OK)
 		return e;
 	if (!label)
 		return SIG_MISSING;
-	const sf_member_t *s = sf_find(m, n, label);
+	const sfv_member_t *s = sfv_find(m, n, label);
 	if (!s)
 		return SIG_MISSING;
 	/* Parameters on the member are valid RFC 8941 and are ignored. */

@@ -17,6 +17,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/b64.h" /* b64_encode, b64_decode: callers of sig use them too */
 #include "common/buf.h"
 
 typedef enum { SIG_ALG_ED25519 = 1, SIG_ALG_SM2_SM3 = 2 } sig_alg_t;
@@ -84,10 +85,5 @@ bool sig_make_headers(EVP_PKEY *priv, sig_alg_t alg, const char *keyid, int64_t 
 		      const char *method, const char *path, const void *body, size_t len,
 		      buf_t *content_digest, buf_t *signature_input, buf_t *signature)
 	__attribute__((warn_unused_result));
-
-/* Base64 helpers (standard alphabet, padded).  decode returns false on any
- * invalid character, bad padding or overflow of cap. */
-void b64_encode(const uint8_t *in, size_t len, buf_t *out);
-bool b64_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *outlen);
 
 #endif

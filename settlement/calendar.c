@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/date.h"
 #include "common/db.h"
 #include "common/validate.h"
 
@@ -26,33 +27,10 @@ struct cal_year {
 
 /* ------------------------------------------------------------------ dates */
 
-static bool is_leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int month_days(int y, int m)
-{
-	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	return mdays[m - 1] + (m == 2 && is_leap(y));
-}
-
 bool cal_date_parse(const char *s, cal_date_t *d)
 {
-	for (int i = 0; i < 10; i++) {
-		if (i == 4 || i == 7) {
-			if (s[i] != '-')
-				return false;
-		} else if (s[i] < '0' || s[i] > '9') {
-			return false;
-		}
-	}
-	if (s[10] != '\0')
-		return false;
-	int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
-	int m = (s[5] - '0') * 10 + (s[6] - '0');
-	int day = (s[8] - '0') * 10 + (s[9] - '0');
-	if (y < 1900 || m < 1 || m > 12 || day < 1 || day > month_days(y, m))
+	int y, m, day;
+	if (!date_parse(s, 1900, &y, &m, &day))
 		return false;
 	d->year = y;
 	d->month = m;
@@ -66,29 +44,18 @@ void cal_date_format(cal_date_t d, char out[11])
 		 (unsigned)d.day % 100u);
 }
 
-/* Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian,
- * eras of 400 years = 146097 days, years counted from March). */
+/* common/date: proleptic Gregorian days since 1970-01-01 */
 int64_t cal_days(cal_date_t d)
 {
-	int64_t y = (int64_t)d.year - (d.month <= 2);
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;                                          /* [0, 399] */
-	int64_t doy = (153 * (d.month + (d.month > 2 ? -3 : 9)) + 2) / 5 + d.day - 1; /* [0, 365] */
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;                  /* [0, 146096] */
-	return era * 146097 + doe - 719468;
+	return date_days_from_civil(d.year, d.month, d.day);
 }
 
 cal_date_t cal_from_days(int64_t days)
 {
-	int64_t z = days + 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	int64_t day = doy - (153 * mp + 2) / 5 + 1;
-	int64_t month = mp < 10 ? mp + 3 : mp - 9;
-	cal_date_t d = {(int)(yoe + era * 400 + (month <= 2)), (int)month, (int)day};
+	int64_t y;
+	int m, day;
+	date_civil_from_days(days, &y, &m, &day);
+	cal_date_t d = {(int)y, m, day};
 	return d;
 }
 
@@ -455,7 +422,7 @@ static struct cal_year *year_slot(cal_t *cal, int year)
 	memset(y, 0, sizeof *y);
 	y->year = year;
 	y->jan1 = cal_days((cal_date_t){year, 1, 1});
-	y->ndays = is_leap(year) ? 366 : 365;
+	y->ndays = date_is_leap(year) ? 366 : 365;
 	for (int doy = 0; doy < y->ndays; doy++)
 		y->work[doy] = cal_weekday(cal_from_days(y->jan1 + doy)) <= 5;
 	return y;

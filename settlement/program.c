@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/date.h"
 #include "common/money.h"
 #include "common/validate.h"
 
@@ -279,21 +280,7 @@ static bool id_valid(const char *s)
 /* A real calendar date YYYY-MM-DD, years 1970-9999. */
 static bool date_valid(const char *s)
 {
-	static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	for (int i = 0; i < 10; i++) {
-		bool dash = i == 4 || i == 7;
-		if (dash ? s[i] != '-' : !is_digit(s[i]))
-			return false; /* a NUL fails here, so no overread */
-	}
-	if (s[10] != '\0')
-		return false;
-	int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
-	int m = (s[5] - '0') * 10 + (s[6] - '0');
-	int d = (s[8] - '0') * 10 + (s[9] - '0');
-	if (y < 1970 || m < 1 || m > 12 || d < 1)
-		return false;
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	return d <= dim[m - 1] + (m == 2 && leap);
+	return date_parse(s, 1970, NULL, NULL, NULL);
 }
 
 /* A whole number min..max written plainly: digits, no sign, no leading zero. */

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "common/date.h"
 #include "common/db.h"
 #include "common/money.h"
 #include "settlement/engine.h"
@@ -184,12 +185,9 @@ bool run_compute(PGconn *c, const char *program, const char *period, const run_b
 		goto failed;
 	}
 	char y_start[40], m_end[40], period_end_day[11], year_txt[8];
-	snprintf(y_start, sizeof y_start, "%04d-01-01 00:00:00+08", year);
-	snprintf(m_end, sizeof m_end, "%04d-%02d-01 00:00:00+08", month == 12 ? year + 1 : year,
-		 month == 12 ? 1 : month + 1);
-	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int last = mdays[month - 1] + (month == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0));
-	snprintf(period_end_day, sizeof period_end_day, "%04d-%02d-%02d", year, month, last);
+	date_cn_month_start(year, 1, y_start, sizeof y_start);
+	date_cn_month_start(year, month + 1, m_end, sizeof m_end);
+	date_month_last_day(year, month, period_end_day);
 	snprintf(year_txt, sizeof year_txt, "%d", year);
 
 	if (!load_version(c, program, basis->version, rc, err, errlen))

@@ -27,6 +27,7 @@
 #include "client/http.h"
 #include "client/push.h"
 #include "common/buf.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "common/validate.h"
 #include "metering/batch.h"
@@ -299,13 +300,12 @@ static bool copy_rows(FILE *f, const char *provider, const buf_t *body)
 		const meter_record_t *r = &b.recs[i];
 		if (r->reject_code || r->duplicate_in_batch)
 			continue;
-		char amt[24], st[32], en[32], h[2 + 65];
+		char amt[24], st[32], en[32], h[3 + 65];
 		snprintf(amt, sizeof amt, "%" PRId64, r->amount_fen);
 		rfc3339_format_utc(r->started_us, st, sizeof st);
 		rfc3339_format_utc(r->ended_us, en, sizeof en);
 		strcpy(h, "\\\\x");
-		for (int k = 0; k < 32; k++)
-			snprintf(h + 3 + 2 * k, 3, "%02x", r->content_hash[k]);
+		hex_encode(r->content_hash, 32, h + 3);
 		/* "\\x" in COPY text is a literal backslash-x: the bytea hex form */
 		const char *cols[] = {provider, r->record_id, b.batch_id, r->enterprise, r->facility,
 				      r->category, r->purpose, r->quantity_norm, r->unit, amt, st, en,

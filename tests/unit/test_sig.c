@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "common/b64.h"
 #include "common/buf.h"
 #include "metering/sig.h"
 
