@@ -599,20 +599,8 @@ done:
 
 int cmd_enterprise(ctl_t *ctx, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : NULL;
-	if (!sub)
-		return ctl_usage_error(usage_enterprise, "enterprise: which subcommand?");
-	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
-		fputs(usage_enterprise, stdout);
-		return CTL_OK;
-	}
-	if (!strcmp(sub, "import"))
-		return enterprise_import(ctx, argc, argv);
-	if (!strcmp(sub, "list"))
-		return enterprise_list(ctx, argc, argv);
-	if (!strcmp(sub, "show"))
-		return enterprise_show(ctx, argc, argv);
-	if (!strcmp(sub, "relate"))
-		return enterprise_relate(ctx, argc, argv);
-	return ctl_usage_error(usage_enterprise, "enterprise: unknown subcommand '%s'", sub);
+	static const struct ctl_sub subs[] = {{"import", enterprise_import}, {"list", enterprise_list},
+					      {"show", enterprise_show},     {"relate", enterprise_relate},
+					      {NULL, NULL}};
+	return ctl_dispatch(ctx, argc, argv, "enterprise", subs, usage_enterprise);
 }

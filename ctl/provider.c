@@ -613,42 +613,39 @@ done:
 	return rc;
 }
 
-int cmd_provider(ctl_t *ctx, int argc, char **argv)
+/* provider cert|key|facility SUB: the second word picks the command */
+static const struct {
+	const char *sub, *sub2;
+	int (*fn)(ctl_t *ctx, int argc, char **argv);
+} nested[] = {{"cert", "add", cert_add},
+	      {"key", "add", key_add},
+	      {"key", "revoke", key_revoke},
+	      {"facility", "add", facility_add}};
+
+static int provider_nested(ctl_t *ctx, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : NULL;
-	const char *sub2 = argc > 2 ? argv[2] : NULL;
-	if (!sub)
-		return ctl_usage_error(usage_provider, "provider: which subcommand?");
-	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
-		fputs(usage_provider, stdout);
+	const char *sub = argv[1], *sub2 = argc > 2 ? argv[2] : NULL;
+	for (size_t i = 0; sub2 && i < sizeof nested / sizeof nested[0]; i++)
+		if (!strcmp(sub, nested[i].sub) && !strcmp(sub2, nested[i].sub2))
+			return nested[i].fn(ctx, argc, argv);
+	if (sub2 && (!strcmp(sub2, "--help") || !strcmp(sub2, "-h"))) {
+		fputs(!strcmp(sub, "cert")	   ? usage_cert_add
+		      : !strcmp(sub, "facility") ? usage_facility_add
+						   : usage_key_add,
+		      stdout);
+		if (!strcmp(sub, "key"))
+			fputs(usage_key_revoke, stdout);
 		return CTL_OK;
 	}
-	if (!strcmp(sub, "add"))
-		return provider_add(ctx, argc, argv);
-	if (!strcmp(sub, "list"))
-		return provider_list(ctx, argc, argv);
-	if (!strcmp(sub, "show"))
-		return provider_show(ctx, argc, argv);
-	if (!strcmp(sub, "cert") && sub2 && !strcmp(sub2, "add"))
-		return cert_add(ctx, argc, argv);
-	if (!strcmp(sub, "key") && sub2 && !strcmp(sub2, "add"))
-		return key_add(ctx, argc, argv);
-	if (!strcmp(sub, "key") && sub2 && !strcmp(sub2, "revoke"))
-		return key_revoke(ctx, argc, argv);
-	if (!strcmp(sub, "facility") && sub2 && !strcmp(sub2, "add"))
-		return facility_add(ctx, argc, argv);
-	if (!strcmp(sub, "cert") || !strcmp(sub, "key") || !strcmp(sub, "facility")) {
-		if (sub2 && (!strcmp(sub2, "--help") || !strcmp(sub2, "-h"))) {
-			fputs(!strcmp(sub, "cert")	   ? usage_cert_add
-			      : !strcmp(sub, "facility") ? usage_facility_add
-							   : usage_key_add,
-			      stdout);
-			if (!strcmp(sub, "key"))
-				fputs(usage_key_revoke, stdout);
-			return CTL_OK;
-		}
-		return ctl_usage_error(usage_provider, "provider %s: unknown or missing subcommand '%s'", sub,
-				   sub2 ? sub2 : "");
-	}
-	return ctl_usage_error(usage_provider, "provider: unknown subcommand '%s'", sub);
+	return ctl_usage_error(usage_provider, "provider %s: unknown or missing subcommand '%s'", sub,
+			       sub2 ? sub2 : "");
+}
+
+int cmd_provider(ctl_t *ctx, int argc, char **argv)
+{
+	static const struct ctl_sub subs[] = {{"add", provider_add},	   {"list", provider_list},
+					      {"show", provider_show},	   {"cert", provider_nested},
+					      {"key", provider_nested},	   {"facility", provider_nested},
+					      {NULL, NULL}};
+	return ctl_dispatch(ctx, argc, argv, "provider", subs, usage_provider);
 }
