@@ -520,3 +520,28 @@ const char *t_http_body(const char *raw)
 	const char *b = raw ? strstr(raw, "\r\n\r\n") : NULL;
 	return b ? b + 4 : NULL;
 }
+
+PGconn *t_start_registered(t_daemon_t *d, char *ci, size_t cilen, const char *extra)
+{
+	PGconn *db = t_newdb(ci, cilen);
+	t_registry_setup(db);
+	char ing[320];
+	t_conninfo_as(ci, "voucher_ingest", ing, sizeof ing);
+	t_daemon_start(d, ing, extra);
+	return db;
+}
+
+void t_stop_checked(t_daemon_t *d, PGconn **db)
+{
+	if (d->pid > 0) {
+		int rc = t_daemon_stop(d);
+		if (rc != 0) {
+			char *log = t_slurp(d->log, NULL);
+			cr_expect_eq(rc, 0, "voucherd exited %d: %s", rc, log);
+			free(log);
+		}
+	}
+	if (*db)
+		PQfinish(*db);
+	*db = NULL;
+}

@@ -77,6 +77,13 @@ int t_free_port(void);
  * must not repeat keys of the base config; see support.c), starts bin/voucherd
  * and waits until /healthz says ok.  Fails the test if it does not within 15 s. */
 void t_daemon_start(t_daemon_t *d, const char *conninfo, const char *ingest_section);
+/* A database of its own with the registry of t_registry_setup, and a voucherd
+ * on it as voucher_ingest (extra as for t_daemon_start); the database's
+ * superuser connection is returned, its conninfo written to ci. */
+PGconn *t_start_registered(t_daemon_t *d, char *ci, size_t cilen, const char *extra);
+/* Stops d (it must exit 0 after SIGTERM: under the sanitizers a leak fails the
+ * test, with the daemon's log) and closes *db. */
+void t_stop_checked(t_daemon_t *d, PGconn **db);
 /* SIGTERM and wait; returns the exit status (or -1 if killed by a signal). */
 int t_daemon_stop(t_daemon_t *d);
 void t_daemon_signal(t_daemon_t *d, int sig);

@@ -18,28 +18,14 @@ static t_daemon_t d;
 
 static void start(const char *ingest_section)
 {
-	db = t_newdb(ci, sizeof ci);
-	t_registry_setup(db);
-	char ing[320];
-	t_conninfo_as(ci, "voucher_ingest", ing, sizeof ing);
-	t_daemon_start(&d, ing, ingest_section);
+	db = t_start_registered(&d, ci, sizeof ci, ingest_section);
 }
 
 /* Every daemon must stop cleanly: exit 0 after SIGTERM (under the sanitizers
  * a leak or an error report makes this fail too). */
 static void teardown(void)
 {
-	if (d.pid > 0) {
-		int rc = t_daemon_stop(&d);
-		if (rc != 0) {
-			char *log = t_slurp(d.log, NULL);
-			cr_expect_eq(rc, 0, "voucherd exited %d: %s", rc, log);
-			free(log);
-		}
-	}
-	if (db)
-		PQfinish(db);
-	db = NULL;
+	t_stop_checked(&d, &db);
 }
 
 TestSuite(ingest, .fini = teardown, .timeout = 120);
