@@ -67,7 +67,7 @@ $$;
 CREATE FUNCTION voucher.ledger_head(OUT head_id bigint, OUT head_hash bytea, OUT head_alg text)
 LANGUAGE plpgsql VOLATILE SET search_path = voucher, pg_temp AS $$
 BEGIN
-	PERFORM pg_advisory_xact_lock(7305412);
+	PERFORM pg_advisory_xact_lock(7305412);  -- VOUCHER_LOCK_LEDGER (common/locks.h)
 	SELECT alg INTO head_alg FROM voucher.ledger_config;
 	SELECT e.entry_id, e.hash INTO head_id, head_hash FROM voucher.ledger_entries e
 	 WHERE e.entry_id = (SELECT max(entry_id) FROM voucher.ledger_entries);

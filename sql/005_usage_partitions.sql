@@ -267,7 +267,7 @@ DECLARE
 	v_rejected json;
 	v_answer   text;
 BEGIN
-	PERFORM pg_advisory_xact_lock_shared(7305413);
+	PERFORM pg_advisory_xact_lock_shared(7305413);  -- VOUCHER_LOCK_INGEST (common/locks.h)
 	PERFORM pg_advisory_xact_lock(hashtextextended('batch ' || p_provider || ' ' || p_batch_id, 0));
 	SELECT b.digest, b.answer INTO v_prev
 	  FROM voucher.batches b WHERE b.provider = p_provider AND b.batch_id = p_batch_id;

@@ -44,7 +44,7 @@ CREATE FUNCTION voucher.write_begin() RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = voucher, pg_temp AS $$
 BEGIN
 	PERFORM set_config('idle_in_transaction_session_timeout', '30s', true);
-	PERFORM pg_advisory_xact_lock_shared(7305413);
+	PERFORM pg_advisory_xact_lock_shared(7305413);  -- VOUCHER_LOCK_INGEST (common/locks.h)
 END
 $$;
 
@@ -62,9 +62,9 @@ DECLARE
 	v_at timestamptz;
 BEGIN
 	PERFORM set_config('lock_timeout', '30s', true);
-	PERFORM pg_advisory_lock(7305413);
+	PERFORM pg_advisory_lock(7305413);  -- VOUCHER_LOCK_INGEST (common/locks.h)
 	v_at := clock_timestamp();
-	PERFORM pg_advisory_unlock(7305413);
+	PERFORM pg_advisory_unlock(7305413);  -- VOUCHER_LOCK_INGEST (common/locks.h)
 	RETURN v_at;
 END
 $$;
@@ -306,7 +306,7 @@ DECLARE
 BEGIN
 	PERFORM set_config('idle_in_transaction_session_timeout', '30s', true);
 	PERFORM set_config('lock_timeout', '30s', true);
-	PERFORM pg_advisory_xact_lock(7305413);
+	PERFORM pg_advisory_xact_lock(7305413);  -- VOUCHER_LOCK_INGEST (common/locks.h)
 	UPDATE voucher.provider_keys SET revoked_at = clock_timestamp()
 	 WHERE provider = p_provider AND key_id = p_key_id AND revoked_at IS NULL
 	RETURNING revoked_at INTO v_at;
