@@ -106,28 +106,27 @@ static bool tx_enter(PGconn *c, bool *own, char *err, size_t errlen)
 	*own = PQtransactionStatus(c) == PQTRANS_IDLE;
 	if (!*own)
 		return true;
-	PGresult *r = PQexec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	PQclear(r);
-	if (!ok)
-		snprintf(err, errlen, "starting a transaction: %s", PQerrorMessage(c));
-	return ok;
+	char e[512];
+	if (db_command(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, e, sizeof e))
+		return true;
+	snprintf(err, errlen, "starting a transaction: %s", e);
+	return false;
 }
 
 static void tx_leave(PGconn *c, bool own)
 {
 	if (own)
-		PQclear(PQexec(c, "ROLLBACK"));
+		db_rollback(c);
 }
 
+/* a statement; err says "<what>: <server message>" */
 static bool cmd_ok(PGconn *c, const char *sql, const char *what, char *err, size_t errlen)
 {
-	PGresult *r = PQexec(c, sql);
-	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	PQclear(r);
-	if (!ok)
-		snprintf(err, errlen, "%s: %s", what, PQerrorMessage(c));
-	return ok;
+	char e[512];
+	if (db_command(c, sql, 0, NULL, e, sizeof e))
+		return true;
+	snprintf(err, errlen, "%s: %s", what, e);
+	return false;
 }
 
 static void close_cursor(PGconn *c, const char *name)

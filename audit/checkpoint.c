@@ -346,15 +346,14 @@ bool checkpoint_verify_sig(const char *text, const checkpoint_t *cp, const char 
 
 /* ------------------------------------------------------------ the database */
 
-static bool exec_ok(PGconn *c, const char *sql, ExecStatusType want, const char *what, char *err,
-		    size_t errlen)
+/* a read-only snapshot; err says "<what>: <server message>" */
+static bool begin_read_only(PGconn *c, const char *what, char *err, size_t errlen)
 {
-	PGresult *r = PQexec(c, sql);
-	bool ok = PQresultStatus(r) == want;
-	PQclear(r);
-	if (!ok)
-		snprintf(err, errlen, "%s: %s", what, PQerrorMessage(c));
-	return ok;
+	char e[512];
+	if (db_command(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, e, sizeof e))
+		return true;
+	snprintf(err, errlen, "%s: %s", what, e);
+	return false;
 }
 
 static bool hex32_col(const char *s, uint8_t out[32])
@@ -381,27 +380,27 @@ static bool read_state(PGconn *c, checkpoint_t *cp, char *err, size_t errlen)
 	 * before the snapshot below, and the batches received by it are the
 	 * first ones by seq (later ones began after the cut) */
 	char cut[64];
-	PGresult *r = PQexec(c, "SELECT t::text, to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-				"FROM audit.ingest_cut() t");
-	bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+	char e[512];
+	PGresult *r = db_query(c, "SELECT t::text, to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+				  "FROM audit.ingest_cut() t", 0, NULL, e, sizeof e);
+	bool ok = r && PQntuples(r) == 1;
 	if (ok) {
 		snprintf(cut, sizeof cut, "%s", PQgetvalue(r, 0, 0));
 		snprintf(cp->time, sizeof cp->time, "%s", PQgetvalue(r, 0, 1));
 	} else {
-		snprintf(err, errlen, "taking the ingest cut: %s", PQerrorMessage(c));
+		snprintf(err, errlen, "taking the ingest cut: %s", r ? PQerrorMessage(c) : e);
 	}
 	PQclear(r);
 	if (ok)
-		ok = exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK,
-			     "starting the snapshot", err, errlen);
+		ok = begin_read_only(c, "starting the snapshot", err, errlen);
 	int64_t upto = 0;
 	if (ok) {
 		const char *p[] = {cut};
-		r = PQexecParams(c, "SELECT count(*) FROM audit.batches WHERE received_at <= $1::timestamptz", 1, NULL,
-				 p, NULL, NULL, 0);
-		ok = PQresultStatus(r) == PGRES_TUPLES_OK && db_get_i64(r, 0, 0, "batches", &upto, err, errlen);
-		if (PQresultStatus(r) != PGRES_TUPLES_OK)
-			snprintf(err, errlen, "counting the batches: %s", PQerrorMessage(c));
+		r = db_query(c, "SELECT count(*) FROM audit.batches WHERE received_at <= $1::timestamptz", 1, p, e,
+			     sizeof e);
+		ok = r && db_get_i64(r, 0, 0, "batches", &upto, err, errlen);
+		if (!r)
+			snprintf(err, errlen, "counting the batches: %s", e);
 		PQclear(r);
 	}
 	if (ok)
@@ -409,7 +408,7 @@ static bool read_state(PGconn *c, checkpoint_t *cp, char *err, size_t errlen)
 				 errlen);
 	if (ok)
 		ok = audit_batches_root(c, upto, cp->batches_root, &cp->batches_size, err, errlen);
-	PQclear(PQexec(c, "ROLLBACK"));
+	db_rollback(c);
 	return ok;
 }
 
@@ -494,10 +493,10 @@ bool checkpoint_write(PGconn *c, const char *sign_key_pem_path, const char *out_
 /* The database against a checkpoint that verified. */
 static bool check_db(PGconn *c, const checkpoint_t *cp, char *err, size_t errlen)
 {
-	PGresult *r = PQexec(c, "SELECT coalesce(max(entry_id), 0) FROM audit.ledger_entries");
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "reading the ledger: %s", PQerrorMessage(c));
-		PQclear(r);
+	char e[512];
+	PGresult *r = db_query(c, "SELECT coalesce(max(entry_id), 0) FROM audit.ledger_entries", 0, NULL, e, sizeof e);
+	if (!r) {
+		snprintf(err, errlen, "reading the ledger: %s", e);
 		return false;
 	}
 	int64_t have;
@@ -514,11 +513,10 @@ static bool check_db(PGconn *c, const checkpoint_t *cp, char *err, size_t errlen
 		char id[24];
 		snprintf(id, sizeof id, "%" PRId64, cp->ledger_size);
 		const char *p[] = {id};
-		r = PQexecParams(c, "SELECT encode(hash, 'hex'), alg FROM audit.ledger_entries WHERE entry_id = $1",
-				 1, NULL, p, NULL, NULL, 0);
-		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			snprintf(err, errlen, "reading the ledger: %s", PQerrorMessage(c));
-			PQclear(r);
+		r = db_query(c, "SELECT encode(hash, 'hex'), alg FROM audit.ledger_entries WHERE entry_id = $1", 1, p,
+			     e, sizeof e);
+		if (!r) {
+			snprintf(err, errlen, "reading the ledger: %s", e);
 			return false;
 		}
 		uint8_t h[32];
@@ -533,7 +531,6 @@ static bool check_db(PGconn *c, const checkpoint_t *cp, char *err, size_t errlen
 	}
 	uint8_t root[32];
 	int64_t n = 0;
-	char e[256];
 	if (!audit_batches_root(c, cp->batches_size, root, &n, e, sizeof e)) {
 		if (n < cp->batches_size)
 			snprintf(err, errlen, "%" PRId64 " batches are stored, the checkpoint of %s saw %" PRId64
@@ -567,11 +564,10 @@ bool checkpoint_check(PGconn *c, const char *path, const char *pub_pem_path, che
 	if (cp_out)
 		*cp_out = cp;
 	bool own = PQtransactionStatus(c) == PQTRANS_IDLE;
-	if (own && !exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK,
-			    "starting a transaction", err, errlen))
+	if (own && !begin_read_only(c, "starting a transaction", err, errlen))
 		return false;
 	ok = check_db(c, &cp, err, errlen);
 	if (own)
-		PQclear(PQexec(c, "ROLLBACK"));
+		db_rollback(c);
 	return ok;
 }

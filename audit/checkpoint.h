@@ -73,8 +73,8 @@ typedef struct checkpoint {
 } checkpoint_t;
 
 /* Reads the ledger head and the batches' root through the ingest barrier
- * (session advisory lock 7305413, a REPEATABLE READ READ ONLY transaction,
- * unlock: sql/003_ledger.sql), walking the ledger chain so that only a chain
+ * (session advisory lock VOUCHER_LOCK_INGEST, common/locks.h; a REPEATABLE
+ * READ READ ONLY transaction; unlock: sql/003_ledger.sql), walking the ledger chain so that only a chain
  * that holds is signed; signs with the private key in sign_key_pem_path
  * (PKCS#8 PEM, Ed25519 or SM2, detected); writes out_path atomically (a
  * temporary file, fsync, then link(2), so an existing file is never

@@ -121,126 +121,104 @@ static bool header_safe(const char *s, size_t max)
 	return true;
 }
 
-static int parse_args(int argc, char **argv, opts_t *o)
+/* the long options of voucher-push beyond -q, -v, -h */
+enum {
+	O_URL = 256,
+	O_CERT,
+	O_KEY,
+	O_CA,
+	O_SIGN,
+	O_KEYID,
+	O_ALG,
+	O_RECORDS,
+	O_PROVIDER,
+	O_SIZE,
+	O_PREFIX,
+	O_RETRIES,
+	O_TIMEOUT
+};
+
+/* One option (getopt_long's c, its value in optarg) into o: -1 to go on,
+ * else the exit status (0 after --help). */
+static int take_option(opts_t *o, int c, char **argv)
 {
-	enum {
-		O_URL = 256,
-		O_CERT,
-		O_KEY,
-		O_CA,
-		O_SIGN,
-		O_KEYID,
-		O_ALG,
-		O_RECORDS,
-		O_PROVIDER,
-		O_SIZE,
-		O_PREFIX,
-		O_RETRIES,
-		O_TIMEOUT
-	};
-	static const struct option longs[] = {
-		{"url", required_argument, NULL, O_URL},
-		{"cert", required_argument, NULL, O_CERT},
-		{"key", required_argument, NULL, O_KEY},
-		{"ca", required_argument, NULL, O_CA},
-		{"sign-key", required_argument, NULL, O_SIGN},
-		{"key-id", required_argument, NULL, O_KEYID},
-		{"alg", required_argument, NULL, O_ALG},
-		{"records", required_argument, NULL, O_RECORDS},
-		{"provider", required_argument, NULL, O_PROVIDER},
-		{"batch-size", required_argument, NULL, O_SIZE},
-		{"batch-prefix", required_argument, NULL, O_PREFIX},
-		{"retries", required_argument, NULL, O_RETRIES},
-		{"timeout", required_argument, NULL, O_TIMEOUT},
-		{"quiet", no_argument, NULL, 'q'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	memset(o, 0, sizeof *o);
-	o->alg = "ed25519";
-	o->batch_size = DEFAULT_BATCH_SIZE;
-	o->retries = 8;
-	o->timeout_s = 30;
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "qvh", longs, NULL)) != -1) {
-		switch (c) {
-		case O_URL:
-			o->url = optarg;
-			break;
-		case O_CERT:
-			o->cert = optarg;
-			break;
-		case O_KEY:
-			o->key = optarg;
-			break;
-		case O_CA:
-			o->ca = optarg;
-			break;
-		case O_SIGN:
-			o->sign_key = optarg;
-			break;
-		case O_KEYID:
-			o->key_id = optarg;
-			break;
-		case O_ALG:
-			o->alg = optarg;
-			break;
-		case O_RECORDS:
-			o->records = optarg;
-			break;
-		case O_PROVIDER:
-			o->provider = optarg;
-			break;
-		case O_PREFIX:
-			o->batch_prefix = optarg;
-			break;
-		case O_SIZE:
-			if (!parse_ulong(optarg, 1, MAX_BATCH_SIZE, &o->batch_size)) {
-				fprintf(stderr, "voucher-push: --batch-size must be 1-%lu\n",
-					MAX_BATCH_SIZE);
-				return EXIT_USAGE;
-			}
-			o->batch_size_set = true;
-			break;
-		case O_RETRIES:
-			if (!parse_ulong(optarg, 0, 100, &o->retries)) {
-				fputs("voucher-push: --retries must be 0-100\n", stderr);
-				return EXIT_USAGE;
-			}
-			break;
-		case O_TIMEOUT:
-			if (!parse_ulong(optarg, 1, 3600, &o->timeout_s)) {
-				fputs("voucher-push: --timeout must be 1-3600 seconds\n", stderr);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'q':
-			o->quiet = true;
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			if (optopt && optopt < 256)
-				fprintf(stderr, "voucher-push: unknown option -%c\n", optopt);
-			else if (optopt)
-				fprintf(stderr, "voucher-push: option %s needs a value\n",
-					argv[optind - 1]);
-			else
-				fprintf(stderr, "voucher-push: unknown option %s\n",
-					argv[optind - 1]);
-			fputs("try voucher-push --help\n", stderr);
+	switch (c) {
+	case O_URL:
+		o->url = optarg;
+		return -1;
+	case O_CERT:
+		o->cert = optarg;
+		return -1;
+	case O_KEY:
+		o->key = optarg;
+		return -1;
+	case O_CA:
+		o->ca = optarg;
+		return -1;
+	case O_SIGN:
+		o->sign_key = optarg;
+		return -1;
+	case O_KEYID:
+		o->key_id = optarg;
+		return -1;
+	case O_ALG:
+		o->alg = optarg;
+		return -1;
+	case O_RECORDS:
+		o->records = optarg;
+		return -1;
+	case O_PROVIDER:
+		o->provider = optarg;
+		return -1;
+	case O_PREFIX:
+		o->batch_prefix = optarg;
+		return -1;
+	case O_SIZE:
+		if (!parse_ulong(optarg, 1, MAX_BATCH_SIZE, &o->batch_size)) {
+			fprintf(stderr, "voucher-push: --batch-size must be 1-%lu\n",
+				MAX_BATCH_SIZE);
 			return EXIT_USAGE;
 		}
+		o->batch_size_set = true;
+		return -1;
+	case O_RETRIES:
+		if (!parse_ulong(optarg, 0, 100, &o->retries)) {
+			fputs("voucher-push: --retries must be 0-100\n", stderr);
+			return EXIT_USAGE;
+		}
+		return -1;
+	case O_TIMEOUT:
+		if (!parse_ulong(optarg, 1, 3600, &o->timeout_s)) {
+			fputs("voucher-push: --timeout must be 1-3600 seconds\n", stderr);
+			return EXIT_USAGE;
+		}
+		return -1;
+	case 'q':
+		o->quiet = true;
+		return -1;
+	case 'v':
+		o->verbose = true;
+		return -1;
+	case 'h':
+		usage(stdout);
+		return 0;
+	default:
+		if (optopt && optopt < 256)
+			fprintf(stderr, "voucher-push: unknown option -%c\n", optopt);
+		else if (optopt)
+			fprintf(stderr, "voucher-push: option %s needs a value\n",
+				argv[optind - 1]);
+		else
+			fprintf(stderr, "voucher-push: unknown option %s\n",
+				argv[optind - 1]);
+		fputs("try voucher-push --help\n", stderr);
+		return EXIT_USAGE;
 	}
-	o->files = argv + optind;
-	o->nfiles = argc - optind;
+}
 
+/* the options together: what is required, what goes with what */
+static int check_options(opts_t *o)
+{
 	static const char *const need[] = {"--url", "--cert",     "--key",
 					   "--ca",  "--sign-key", "--key-id"};
 	const char *have[] = {o->url, o->cert, o->key, o->ca, o->sign_key, o->key_id};
@@ -279,6 +257,44 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		return EXIT_USAGE;
 	}
 	return -1;
+}
+
+static int parse_args(int argc, char **argv, opts_t *o)
+{
+	static const struct option longs[] = {
+		{"url", required_argument, NULL, O_URL},
+		{"cert", required_argument, NULL, O_CERT},
+		{"key", required_argument, NULL, O_KEY},
+		{"ca", required_argument, NULL, O_CA},
+		{"sign-key", required_argument, NULL, O_SIGN},
+		{"key-id", required_argument, NULL, O_KEYID},
+		{"alg", required_argument, NULL, O_ALG},
+		{"records", required_argument, NULL, O_RECORDS},
+		{"provider", required_argument, NULL, O_PROVIDER},
+		{"batch-size", required_argument, NULL, O_SIZE},
+		{"batch-prefix", required_argument, NULL, O_PREFIX},
+		{"retries", required_argument, NULL, O_RETRIES},
+		{"timeout", required_argument, NULL, O_TIMEOUT},
+		{"quiet", no_argument, NULL, 'q'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	memset(o, 0, sizeof *o);
+	o->alg = "ed25519";
+	o->batch_size = DEFAULT_BATCH_SIZE;
+	o->retries = 8;
+	o->timeout_s = 30;
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "qvh", longs, NULL)) != -1) {
+		int rc = take_option(o, c, argv);
+		if (rc >= 0)
+			return rc;
+	}
+	o->files = argv + optind;
+	o->nfiles = argc - optind;
+	return check_options(o);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -515,136 +531,168 @@ static step_t look_up(ctx_t *x, const char *batch_id, const char *digest, unsign
 	return st;
 }
 
+/* one batch's sending, across its attempts */
+typedef struct sending {
+	const char *batch_id;
+	const char *body;
+	size_t len;
+	buf_t cd, si, sg, hdrs;    /* its headers, signed again for each POST */
+	unsigned retry;            /* retries used */
+	bool check_first;          /* an earlier attempt may have been stored */
+	bool stale_retried;
+	char last[300];
+	const char *last_code;
+	int last_status;
+	push_resp_t last_resp;     /* the last retryable answer */
+	bool have_last_resp;
+	bool have_ra;              /* the server asked for this delay */
+	uint32_t ra;
+} sending_t;
+
+/* A POST that got no answer: STEP_DONE after reporting a failure that
+ * retrying cannot mend, STEP_RETRY_NOW for a kept-alive connection the
+ * server dropped (once), else STEP_RETRY. */
+static step_t post_failed(ctx_t *x, sending_t *sd, push_http_fail_t fail, bool reused, bool got_bytes,
+			  const char *err)
+{
+	snprintf(sd->last, sizeof sd->last, "%s", err);
+	sd->last_status = 0;
+	sd->last_code = fail == PUSH_HTTP_FAIL_CONNECT ? "unreachable"
+			: fail == PUSH_HTTP_FAIL_SEND  ? "send_failed"
+						       : "no_answer";
+	if (fail == PUSH_HTTP_FAIL_FATAL || fail == PUSH_HTTP_FAIL_RESOLVE) {
+		report_failure(x, sd->batch_id, 0, fail == PUSH_HTTP_FAIL_FATAL ? "tls" : "unresolvable", err,
+			       sd->retry + 1);
+		x->stop = true;
+		return STEP_DONE;
+	}
+	if (fail == PUSH_HTTP_FAIL_RECV)
+		sd->check_first = true;
+	/* a kept-alive connection the server dropped: once, at once */
+	if (reused && !got_bytes && !sd->stale_retried) {
+		sd->stale_retried = true;
+		log_info("reconnect", "batch=%s reason=%s", log_q(sd->batch_id), log_q(err));
+		return STEP_RETRY_NOW;
+	}
+	log_warn("send_failed", "batch=%s error=%s", log_q(sd->batch_id), log_q(err));
+	return STEP_RETRY;
+}
+
+/* An answer: 200 and the final refusals are reported (STEP_DONE); 429, 500,
+ * 502, 503, 504 are kept for a retry (STEP_RETRY).  Takes resp. */
+static step_t post_answered(ctx_t *x, sending_t *sd, push_resp_t *resp)
+{
+	sd->check_first = false;
+	if (resp->status == 200) {
+		report_answer(x, sd->batch_id, resp, NULL, false, sd->retry + 1);
+		push_resp_free(resp);
+		return STEP_DONE;
+	}
+	if (!retryable_status(resp->status)) {
+		report_error_answer(x, sd->batch_id, resp, sd->retry + 1);
+		push_resp_free(resp);
+		return STEP_DONE;
+	}
+	sd->have_ra = push_retry_after_parse(push_resp_header(resp, "retry-after"), time(NULL), &sd->ra);
+	if (resp->status == 502 || resp->status == 504)
+		sd->check_first = true; /* a gateway may have lost a stored batch's answer */
+	sd->last_status = resp->status;
+	push_resp_free(&sd->last_resp);
+	sd->last_resp = *resp;
+	sd->have_last_resp = true;
+	json_t *pj = json_loadb(resp->body.data ? resp->body.data : "", resp->body.len, 0, NULL);
+	log_warn("busy", "batch=%s status=%d code=%s", log_q(sd->batch_id), resp->status,
+		 log_q(json_is_object(pj) ? jstr(pj, "code") : NULL));
+	json_decref(pj);
+	return STEP_RETRY;
+}
+
+/* One POST of the batch, signed now. */
+static step_t post_attempt(ctx_t *x, sending_t *sd)
+{
+	if (!sig_make_headers(x->sign_key, x->alg, x->o.key_id, (int64_t)time(NULL), "POST", PUSH_PATH, sd->body,
+			      sd->len, &sd->cd, &sd->si, &sd->sg)) {
+		report_failure(x, sd->batch_id, 0, "signing", "cannot sign the batch", sd->retry + 1);
+		return STEP_DONE;
+	}
+	buf_reset(&sd->hdrs);
+	buf_printf(&sd->hdrs,
+		   "Content-Type: application/json\r\nContent-Digest: %s\r\n"
+		   "Signature-Input: %s\r\nSignature: %s\r\n",
+		   sd->cd.data, sd->si.data, sd->sg.data);
+	push_resp_t resp;
+	push_resp_init(&resp, false);
+	push_http_fail_t fail;
+	bool reused;
+	char err[256];
+	log_debug("request", "method=POST batch=%s bytes=%zu attempt=%u", log_q(sd->batch_id), sd->len,
+		  sd->retry + 1);
+	if (!push_http_request(&x->http, "POST", PUSH_PATH, sd->hdrs.data, sd->body, sd->len, &resp, &fail, &reused,
+			       err, sizeof err)) {
+		bool got_bytes = resp.got_bytes;
+		push_resp_free(&resp);
+		return post_failed(x, sd, fail, reused, got_bytes, err);
+	}
+	return post_answered(x, sd, &resp);
+}
+
+/* Before sending again after an attempt that may have been stored: the
+ * look-up. */
+static step_t lookup_attempt(ctx_t *x, sending_t *sd)
+{
+	/* the digest is what the look-up may be compared against */
+	if (!sd->cd.len) {
+		char d[64];
+		sig_content_digest(sd->body, sd->len, d, sizeof d);
+		buf_puts(&sd->cd, d);
+	}
+	step_t st = look_up(x, sd->batch_id, sd->cd.data, sd->retry + 1, sd->last, sizeof sd->last, &sd->have_ra,
+			    &sd->ra);
+	if (st == STEP_RETRY_NOW)
+		sd->check_first = false;
+	else if (st == STEP_RETRY)
+		sd->last_status = 0;
+	return st;
+}
+
+/* After a failed attempt: false after reporting the batch failed (retries
+ * used up), else true after the delay. */
+static bool back_off(ctx_t *x, sending_t *sd)
+{
+	if (sd->retry >= x->o.retries) {
+		if (sd->last_status && sd->have_last_resp)
+			report_error_answer(x, sd->batch_id, &sd->last_resp, sd->retry + 1);
+		else
+			report_failure(x, sd->batch_id, 0, sd->last_code, sd->last, sd->retry + 1);
+		return false;
+	}
+	uint32_t ms = push_retry_delay_ms(sd->retry, jitter(), sd->have_ra, sd->ra);
+	log_warn("retry", "batch=%s retry=%u/%lu delay_ms=%" PRIu32, log_q(sd->batch_id), sd->retry + 1,
+		 x->o.retries, ms);
+	sleep_ms(ms);
+	sd->retry++;
+	return true;
+}
+
 /* Sends one batch until it is answered or the retries are used up; prints its line. */
 static void send_batch(ctx_t *x, const char *batch_id, const char *body, size_t len)
 {
-	buf_t cd = BUF_INIT, si = BUF_INIT, sg = BUF_INIT, hdrs = BUF_INIT;
-	unsigned retry = 0;       /* retries used */
-	bool check_first = false; /* an earlier attempt may have been stored */
-	bool stale_retried = false;
-	char last[300] = "";
-	const char *last_code = "unreachable";
-	int last_status = 0;
-	push_resp_t last_resp;
-	bool have_last_resp = false;
+	sending_t sd = {.batch_id = batch_id, .body = body, .len = len, .cd = BUF_INIT, .si = BUF_INIT,
+			.sg = BUF_INIT, .hdrs = BUF_INIT, .last_code = "unreachable"};
 	x->batches++;
-	push_resp_init(&last_resp, false);
-
+	push_resp_init(&sd.last_resp, false);
 	for (;;) {
-		bool have_ra = false;
-		uint32_t ra = 0;
-		if (check_first) {
-			/* the digest is what the look-up may be compared against */
-			if (!cd.len) {
-				char d[64];
-				sig_content_digest(body, len, d, sizeof d);
-				buf_puts(&cd, d);
-			}
-			step_t st = look_up(x, batch_id, cd.data, retry + 1, last, sizeof last,
-					    &have_ra, &ra);
-			if (st == STEP_DONE)
-				goto out;
-			if (st == STEP_RETRY_NOW) {
-				check_first = false;
-				continue;
-			}
-			last_status = 0;
-			goto backoff;
-		}
-
-		if (!sig_make_headers(x->sign_key, x->alg, x->o.key_id, (int64_t)time(NULL), "POST",
-				      PUSH_PATH, body, len, &cd, &si, &sg)) {
-			report_failure(x, batch_id, 0, "signing", "cannot sign the batch",
-				       retry + 1);
-			goto out;
-		}
-		buf_reset(&hdrs);
-		buf_printf(&hdrs,
-			   "Content-Type: application/json\r\nContent-Digest: %s\r\n"
-			   "Signature-Input: %s\r\nSignature: %s\r\n",
-			   cd.data, si.data, sg.data);
-		push_resp_t resp;
-		push_resp_init(&resp, false);
-		push_http_fail_t fail;
-		bool reused;
-		char err[256];
-		log_debug("request", "method=POST batch=%s bytes=%zu attempt=%u", log_q(batch_id),
-			  len, retry + 1);
-		if (!push_http_request(&x->http, "POST", PUSH_PATH, hdrs.data, body, len, &resp,
-				       &fail, &reused, err, sizeof err)) {
-			bool got_bytes = resp.got_bytes;
-			push_resp_free(&resp);
-			snprintf(last, sizeof last, "%s", err);
-			last_status = 0;
-			last_code = fail == PUSH_HTTP_FAIL_CONNECT ? "unreachable"
-				    : fail == PUSH_HTTP_FAIL_SEND  ? "send_failed"
-								   : "no_answer";
-			if (fail == PUSH_HTTP_FAIL_FATAL || fail == PUSH_HTTP_FAIL_RESOLVE) {
-				report_failure(x, batch_id, 0,
-					       fail == PUSH_HTTP_FAIL_FATAL ? "tls"
-									    : "unresolvable",
-					       err, retry + 1);
-				x->stop = true;
-				goto out;
-			}
-			if (fail == PUSH_HTTP_FAIL_RECV)
-				check_first = true;
-			/* a kept-alive connection the server dropped: once, at once */
-			if (reused && !got_bytes && !stale_retried) {
-				stale_retried = true;
-				log_info("reconnect", "batch=%s reason=%s", log_q(batch_id),
-					 log_q(err));
-				continue;
-			}
-			log_warn("send_failed", "batch=%s error=%s", log_q(batch_id), log_q(err));
-			goto backoff;
-		}
-		check_first = false;
-		if (resp.status == 200) {
-			report_answer(x, batch_id, &resp, NULL, false, retry + 1);
-			push_resp_free(&resp);
-			goto out;
-		}
-		if (!retryable_status(resp.status)) {
-			report_error_answer(x, batch_id, &resp, retry + 1);
-			push_resp_free(&resp);
-			goto out;
-		}
-		/* 429, 500, 502, 503, 504 */
-		have_ra = push_retry_after_parse(push_resp_header(&resp, "retry-after"), time(NULL),
-						 &ra);
-		if (resp.status == 502 || resp.status == 504)
-			check_first = true; /* a gateway may have lost a stored batch's answer */
-		last_status = resp.status;
-		push_resp_free(&last_resp);
-		last_resp = resp;
-		have_last_resp = true;
-		json_t *pj =
-			json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, NULL);
-		log_warn("busy", "batch=%s status=%d code=%s", log_q(batch_id), resp.status,
-			 log_q(json_is_object(pj) ? jstr(pj, "code") : NULL));
-		json_decref(pj);
-
-	backoff:
-		if (retry >= x->o.retries) {
-			if (last_status && have_last_resp)
-				report_error_answer(x, batch_id, &last_resp, retry + 1);
-			else
-				report_failure(x, batch_id, 0, last_code, last, retry + 1);
-			goto out;
-		}
-		uint32_t ms = push_retry_delay_ms(retry, jitter(), have_ra, ra);
-		log_warn("retry", "batch=%s retry=%u/%lu delay_ms=%" PRIu32, log_q(batch_id),
-			 retry + 1, x->o.retries, ms);
-		sleep_ms(ms);
-		retry++;
+		sd.have_ra = false;
+		sd.ra = 0;
+		step_t st = sd.check_first ? lookup_attempt(x, &sd) : post_attempt(x, &sd);
+		if (st == STEP_DONE || (st == STEP_RETRY && !back_off(x, &sd)))
+			break;
 	}
-out:
-	push_resp_free(&last_resp);
-	buf_free(&cd);
-	buf_free(&si);
-	buf_free(&sg);
-	buf_free(&hdrs);
+	push_resp_free(&sd.last_resp);
+	buf_free(&sd.cd);
+	buf_free(&sd.si);
+	buf_free(&sd.sg);
+	buf_free(&sd.hdrs);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -731,64 +779,56 @@ static int run_files(ctx_t *x)
 	return 0;
 }
 
-static int run_records(ctx_t *x)
+/* Pass 1 of --records: every line a record; the count and the file's
+ * SHA-256.  -1 to go on, else the exit status (f is left open). */
+static int records_count(FILE *f, const char *path, unsigned long *nrec, uint8_t sha[32])
 {
-	const char *path = x->o.records;
 	char err[512];
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		fprintf(stderr, "voucher-push: %s: %s\n", path, strerror(errno));
-		return EXIT_USAGE;
-	}
-	int rc = 0;
-	buf_t body = BUF_INIT;
 	push_ndjson_t r;
 	const char *rec;
 	size_t len;
-
-	/* pass 1: every line a record, and the file's SHA-256 */
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	uint8_t sha[32];
 	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
 		fputs("voucher-push: cannot compute SHA-256\n", stderr);
 		EVP_MD_CTX_free(md);
-		fclose(f);
 		return EXIT_FAILED;
 	}
 	push_ndjson_init(&r, f, md);
 	bool ok;
 	while ((ok = push_ndjson_next(&r, &rec, &len, err, sizeof err)) && rec)
 		;
-	unsigned long nrec = r.nrec;
+	*nrec = r.nrec;
 	push_ndjson_free(&r);
 	unsigned int shalen = 0;
 	bool hashed = EVP_DigestFinal_ex(md, sha, &shalen) == 1 && shalen == 32;
 	EVP_MD_CTX_free(md);
 	if (!ok) {
 		fprintf(stderr, "voucher-push: %s: %s; nothing was sent\n", path, err);
-		fclose(f);
 		return EXIT_USAGE;
 	}
 	if (!hashed) {
 		fputs("voucher-push: cannot compute SHA-256\n", stderr);
-		fclose(f);
 		return EXIT_FAILED;
 	}
-	if (nrec == 0) {
+	if (*nrec == 0) {
 		fprintf(stderr, "voucher-push: %s: no records; nothing to send\n", path);
-		fclose(f);
 		return 0;
 	}
+	return -1;
+}
 
+/* The batch ids' prefix: --batch-prefix, or derived from the file; checked
+ * for the last batch's id.  -1 to go on, else the exit status. */
+static int records_prefix(ctx_t *x, const char *path, unsigned long nrec, const uint8_t sha[32], char *prefix,
+			  size_t prefixlen)
+{
 	unsigned long size = x->o.batch_size;
 	unsigned long nbatches = nrec / size + (nrec % size != 0);
-	char prefix[PUSH_MAX_BATCH_ID + 1], id[PUSH_MAX_BATCH_ID + 1];
+	char id[PUSH_MAX_BATCH_ID + 1];
 	if (x->o.batch_prefix) {
-		snprintf(prefix, sizeof prefix, "%s", x->o.batch_prefix);
-	} else if (!push_default_prefix(path, sha, size, push_seq_digits(nrec, size), prefix,
-					sizeof prefix)) {
+		snprintf(prefix, prefixlen, "%s", x->o.batch_prefix);
+	} else if (!push_default_prefix(path, sha, size, push_seq_digits(nrec, size), prefix, prefixlen)) {
 		fputs("voucher-push: cannot derive batch ids; give --batch-prefix\n", stderr);
-		fclose(f);
 		return EXIT_USAGE;
 	}
 	if (!push_batch_id(prefix, nbatches, id, sizeof id)) {
@@ -796,26 +836,30 @@ static int run_records(ctx_t *x)
 			"voucher-push: --batch-prefix too long: batch ids (\"%s-%06lu\") must be at most "
 			"%d printable ASCII characters\n",
 			prefix, nbatches, PUSH_MAX_BATCH_ID);
-		fclose(f);
 		return EXIT_USAGE;
 	}
-	log_info("records", "file=%s records=%lu batches=%lu prefix=%s", log_q(path), nrec,
-		 nbatches, log_q(prefix));
+	log_info("records", "file=%s records=%lu batches=%lu prefix=%s", log_q(path), nrec, nbatches,
+		 log_q(prefix));
+	return -1;
+}
 
-	/* pass 2: batch and send */
-	if (fseek(f, 0, SEEK_SET) != 0) {
-		fprintf(stderr, "voucher-push: %s: cannot rewind: %s\n", path, strerror(errno));
-		fclose(f);
-		return EXIT_FAILED;
-	}
-	clearerr(f);
+/* Pass 2 of --records: batch and send, checking that the file is what pass
+ * 1 counted.  Returns the exit status. */
+static int records_send(ctx_t *x, FILE *f, const char *path, unsigned long nrec, const char *prefix)
+{
+	char err[512], id[PUSH_MAX_BATCH_ID + 1];
+	push_ndjson_t r;
+	const char *rec;
+	size_t len;
+	int rc = 0;
+	buf_t body = BUF_INIT;
+	unsigned long size = x->o.batch_size;
 	push_ndjson_init(&r, f, NULL);
 	unsigned long seq = 0;
 	size_t in_batch = 0;
 	while (!x->stop) {
 		if (!push_ndjson_next(&r, &rec, &len, err, sizeof err)) {
-			fprintf(stderr, "voucher-push: %s changed while being sent: %s\n", path,
-				err);
+			fprintf(stderr, "voucher-push: %s changed while being sent: %s\n", path, err);
 			rc = EXIT_FAILED;
 			break;
 		}
@@ -823,9 +867,7 @@ static int run_records(ctx_t *x)
 			if (in_batch == 0) {
 				seq++;
 				if (!push_batch_id(prefix, seq, id, sizeof id)) {
-					fprintf(stderr,
-						"voucher-push: %s changed while being sent\n",
-						path);
+					fprintf(stderr, "voucher-push: %s changed while being sent\n", path);
 					rc = EXIT_FAILED;
 					break;
 				}
@@ -843,13 +885,37 @@ static int run_records(ctx_t *x)
 			break;
 	}
 	if (!x->stop && r.nrec != nrec && rc == 0) {
-		fprintf(stderr,
-			"voucher-push: %s changed while being sent (%lu records, then %lu)\n", path,
-			nrec, r.nrec);
+		fprintf(stderr, "voucher-push: %s changed while being sent (%lu records, then %lu)\n", path, nrec,
+			r.nrec);
 		rc = EXIT_FAILED;
 	}
 	push_ndjson_free(&r);
 	buf_free(&body);
+	return rc;
+}
+
+static int run_records(ctx_t *x)
+{
+	const char *path = x->o.records;
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "voucher-push: %s: %s\n", path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	unsigned long nrec = 0;
+	uint8_t sha[32];
+	char prefix[PUSH_MAX_BATCH_ID + 1];
+	int rc = records_count(f, path, &nrec, sha);
+	if (rc < 0)
+		rc = records_prefix(x, path, nrec, sha, prefix, sizeof prefix);
+	if (rc < 0 && fseek(f, 0, SEEK_SET) != 0) {
+		fprintf(stderr, "voucher-push: %s: cannot rewind: %s\n", path, strerror(errno));
+		rc = EXIT_FAILED;
+	}
+	if (rc < 0) {
+		clearerr(f);
+		rc = records_send(x, f, path, nrec, prefix);
+	}
 	fclose(f);
 	return rc;
 }

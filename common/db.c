@@ -73,6 +73,25 @@ bool db_run(PGconn *c, const char *what, const char *sql, int nparams, const cha
 	return true;
 }
 
+PGresult *db_query(PGconn *c, const char *sql, int n, const char *const *params, char *err, size_t errlen)
+{
+	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return r;
+	if (err && errlen)
+		snprintf(err, errlen, "%s", PQerrorMessage(c));
+	PQclear(r);
+	return NULL;
+}
+
+bool db_command(PGconn *c, const char *sql, int n, const char *const *params, char *err, size_t errlen)
+{
+	PGresult *r = db_query(c, sql, n, params, err, errlen);
+	PQclear(r);
+	return r != NULL;
+}
+
 /* The write functions of the database (sql/006_integrity.sql) take the
  * ingest barrier themselves: no role may take it by hand. */
 bool db_begin(PGconn *c)

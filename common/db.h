@@ -27,6 +27,18 @@ PGresult *db_exec(PGconn *c, const char *what, const char *sql, int nparams,
 bool db_run(PGconn *c, const char *what, const char *sql, int nparams, const char *const *params)
 	__attribute__((warn_unused_result));
 
+/* For library code that reports through an error buffer instead of stderr:
+ * PQexecParams with text parameters and text results (n 0 and params NULL
+ * for a plain statement).  Returns the result if its status is
+ * PGRES_COMMAND_OK or PGRES_TUPLES_OK; else copies libpq's message
+ * (PQerrorMessage, as the server sent it) into err, clears the result and
+ * returns NULL.  Does not touch db_last_sqlstate(). */
+PGresult *db_query(PGconn *c, const char *sql, int n, const char *const *params, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* The same for statements whose result is not needed. */
+bool db_command(PGconn *c, const char *sql, int n, const char *const *params, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 bool db_begin(PGconn *c) __attribute__((warn_unused_result));
 bool db_commit(PGconn *c) __attribute__((warn_unused_result));
 void db_rollback(PGconn *c);

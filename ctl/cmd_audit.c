@@ -169,7 +169,7 @@ static int audit_verify(ctl_t *ctx, int argc, char **argv)
 	int64_t recomputed = 0;
 	if (ok)
 		ok = audit_verify_runs(c, &recomputed, err, sizeof err);
-	PQclear(PQexec(c, "ROLLBACK"));
+	db_rollback(c);
 	if (!ok) {
 		printf("audit verify: FAILED: %s\n", err);
 		return CTL_FAIL;

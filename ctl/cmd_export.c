@@ -726,50 +726,63 @@ failed:
 }
 #endif
 
-int cmd_export(ctl_t *ctx, int argc, char **argv)
+/* export's arguments: the run, the file, the format; -1 to go on, else the
+ * exit status */
+static int export_args(ctl_t *ctx, int argc, char **argv, const char **run, const char **out, bool *xlsx,
+		       bool *force)
 {
 	/* --force takes no value: handle it before the option parser */
-	bool force = false;
 	char **args = xcalloc((size_t)argc + 1, sizeof *args);
 	int n = 0;
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--force"))
-			force = true;
+			*force = true;
 		else
 			args[n++] = argv[i];
 	}
-	const char *pos[1], *format, *out;
-	const struct ctl_opt opts[] = {{"--format", &format, false}, {"--out", &out, false}, {NULL, NULL, false}};
+	const char *pos[1], *format;
+	const struct ctl_opt opts[] = {{"--format", &format, false}, {"--out", out, false}, {NULL, NULL, false}};
 	int rc = ctl_parse_args(n, args, 1, opts, pos, 1, "export", usage_export);
 	free(args);
 	if (rc >= 0)
 		return rc;
+	*run = pos[0];
 	if (!digits_only(pos[0], 18))
 		return ctl_usage_error(usage_export, "export: RUN is a run id number (voucherctl run list)");
-	if (!out)
+	if (!*out)
 		return ctl_usage_error(usage_export, "export: --out FILE is required");
 	/* a --format after the word export is ours (ctl/main.c leaves it to us);
 	 * a global --format csv before it arrives in ctx->format */
-	bool xlsx;
 	if (format && !strcmp(format, "xlsx"))
-		xlsx = true;
+		*xlsx = true;
 	else if (format && !strcmp(format, "csv"))
-		xlsx = false;
+		*xlsx = false;
 	else if (format || ctx->format == FMT_JSON)
 		return ctl_usage_error(usage_export, "export: --format must be csv or xlsx");
-	else if (ctx->format == FMT_CSV || ends_with(out, ".csv"))
-		xlsx = false;
-	else if (ends_with(out, ".xlsx"))
-		xlsx = true;
+	else if (ctx->format == FMT_CSV || ends_with(*out, ".csv"))
+		*xlsx = false;
+	else if (ends_with(*out, ".xlsx"))
+		*xlsx = true;
 	else
 		return ctl_usage_error(usage_export, "export: --format csv|xlsx is required");
 #if !HAVE_XLSX
-	if (xlsx) {
+	if (*xlsx) {
 		fprintf(stderr, "export: this voucherctl was built without libxlsxwriter: install libxlsxwriter-dev "
 				"and rebuild, or use --format csv\n");
 		return CTL_FAIL;
 	}
 #endif
+	return -1;
+}
+
+int cmd_export(ctl_t *ctx, int argc, char **argv)
+{
+	const char *run = NULL, *out = NULL;
+	bool xlsx = false, force = false;
+	int rc = export_args(ctx, argc, argv, &run, &out, &xlsx, &force);
+	if (rc >= 0)
+		return rc;
+	const char *pos[1] = {run};
 
 	PGconn *c = ctl_conn(ctx);
 	if (!c)

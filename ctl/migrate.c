@@ -19,6 +19,7 @@
 #include <openssl/sha.h>
 
 #include "common/db.h"
+#include "common/locks.h"
 #include "ctl/ctl.h"
 
 struct migration {
@@ -122,7 +123,7 @@ int cmd_migrate(ctl_t *ctx, int argc, char **argv)
 	if (!db_begin(c))
 		return CTL_FAIL;
 	int applied = 0, filled = 0;
-	if (!db_run(c, "migrate: lock", "SELECT pg_advisory_xact_lock(7305411)", 0, NULL))
+	if (!db_run(c, "migrate: lock", "SELECT pg_advisory_xact_lock(" VOUCHER_LOCK_SQL(VOUCHER_LOCK_MIGRATE) ")", 0, NULL))
 		goto failed;
 	/* 000_roles.sql runs every time, as the connecting user. */
 	const struct migration *m = voucher_migrations;

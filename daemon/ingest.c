@@ -401,175 +401,213 @@ static void refuse(struct evhttp_request *req, const char *provider, int status,
 	log_info("batch_refused", "provider=%s status=%d code=%s", log_q(provider), status, code);
 }
 
-static void handle_post(server_t *srv, struct evhttp_request *req, const char *provider)
-{
-	char detail[256];
-	if (!media_is_json(header(req, "Content-Type"))) {
-		refuse(req, provider, 415, "unsupported_media_type", "Content-Type must be application/json");
-		return;
-	}
-	const char *cd = header(req, "Content-Digest");
-	const char *si = header(req, "Signature-Input");
-	const char *sg = header(req, "Signature");
-	if (!si || !sg) {
-		refuse(req, provider, 401, "signature_missing",
-		       "Signature-Input and Signature headers are required (RFC 9421)");
-		return;
-	}
-	if (!cd) {
-		refuse(req, provider, 400, "digest_missing", "the Content-Digest header is required (RFC 9530)");
-		return;
-	}
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in);
-	if ((int64_t)len > srv->cfg->max_body_bytes) {
-		refuse(req, provider, 413, "body_too_large", "the body is larger than the server accepts");
-		return;
-	}
-	const uint8_t *body = evbuffer_pullup(in, -1);
-	if (!body)
-		body = (const uint8_t *)"";
-
-	uint8_t claimed[32];
-	switch (sig_digest_check(cd, body, len, claimed)) {
-	case SIG_OK:
-		break;
-	case SIG_MISMATCH:
-		refuse(req, provider, 401, "digest_mismatch",
-		       "the body does not match its Content-Digest: it was changed after signing");
-		return;
-	case SIG_UNSUPPORTED:
-		refuse(req, provider, 400, "invalid_content_digest", "Content-Digest must include sha-256");
-		return;
-	default:
-		refuse(req, provider, 400, "invalid_content_digest", "Content-Digest is malformed");
-		return;
-	}
+/* what handle_post's steps pass on: the request, its headers and body, and
+ * what the checks found */
+typedef struct post {
+	server_t *srv;
+	struct evhttp_request *req;
+	const char *provider;
+	const char *cd, *si, *sg;   /* Content-Digest, Signature-Input, Signature */
+	struct evbuffer *in;
+	const uint8_t *body;
+	size_t len;
+	uint8_t claimed[32];        /* the body's SHA-256, as Content-Digest claims and the body matches */
 	sig_input_t sin;
-	switch (sig_input_parse(si, &sin)) {
+} post_t;
+
+/* Content-Type, the signature and digest headers, the body's size; false
+ * after answering */
+static bool post_headers(post_t *p)
+{
+	struct evhttp_request *req = p->req;
+	if (!media_is_json(header(req, "Content-Type"))) {
+		refuse(req, p->provider, 415, "unsupported_media_type", "Content-Type must be application/json");
+		return false;
+	}
+	p->cd = header(req, "Content-Digest");
+	p->si = header(req, "Signature-Input");
+	p->sg = header(req, "Signature");
+	if (!p->si || !p->sg) {
+		refuse(req, p->provider, 401, "signature_missing",
+		       "Signature-Input and Signature headers are required (RFC 9421)");
+		return false;
+	}
+	if (!p->cd) {
+		refuse(req, p->provider, 400, "digest_missing", "the Content-Digest header is required (RFC 9530)");
+		return false;
+	}
+	p->in = evhttp_request_get_input_buffer(req);
+	p->len = evbuffer_get_length(p->in);
+	if ((int64_t)p->len > p->srv->cfg->max_body_bytes) {
+		refuse(req, p->provider, 413, "body_too_large", "the body is larger than the server accepts");
+		return false;
+	}
+	p->body = evbuffer_pullup(p->in, -1);
+	if (!p->body)
+		p->body = (const uint8_t *)"";
+	return true;
+}
+
+/* the body against its Content-Digest; false after answering */
+static bool post_digest(post_t *p)
+{
+	switch (sig_digest_check(p->cd, p->body, p->len, p->claimed)) {
+	case SIG_OK:
+		return true;
+	case SIG_MISMATCH:
+		refuse(p->req, p->provider, 401, "digest_mismatch",
+		       "the body does not match its Content-Digest: it was changed after signing");
+		return false;
+	case SIG_UNSUPPORTED:
+		refuse(p->req, p->provider, 400, "invalid_content_digest", "Content-Digest must include sha-256");
+		return false;
+	default:
+		refuse(p->req, p->provider, 400, "invalid_content_digest", "Content-Digest is malformed");
+		return false;
+	}
+}
+
+/* Signature-Input into p->sin and Signature into sigbytes; false after
+ * answering */
+static bool post_sig_headers(post_t *p, uint8_t *sigbytes, size_t sigcap, size_t *siglen)
+{
+	switch (sig_input_parse(p->si, &p->sin)) {
 	case SIG_OK:
 		break;
 	case SIG_COMPONENTS:
-		refuse(req, provider, 401, "signature_components",
+		refuse(p->req, p->provider, 401, "signature_components",
 		       "the signature must cover exactly (\"@method\" \"@path\" \"content-digest\")");
-		return;
+		return false;
 	case SIG_UNSUPPORTED:
-		refuse(req, provider, 401, "unsupported_alg", "alg must be ed25519 or sm2-sm3");
-		return;
+		refuse(p->req, p->provider, 401, "unsupported_alg", "alg must be ed25519 or sm2-sm3");
+		return false;
 	case SIG_MISSING:
-		refuse(req, provider, 401, "signature_missing", "Signature-Input is empty");
-		return;
+		refuse(p->req, p->provider, 401, "signature_missing", "Signature-Input is empty");
+		return false;
 	default:
-		refuse(req, provider, 400, "invalid_signature_input",
+		refuse(p->req, p->provider, 400, "invalid_signature_input",
 		       "Signature-Input is malformed (one signature with created, keyid and alg)");
-		return;
+		return false;
 	}
-	uint8_t sigbytes[256];
-	size_t siglen = 0;
-	switch (sig_value_parse(sg, sin.label, sigbytes, sizeof sigbytes, &siglen)) {
+	switch (sig_value_parse(p->sg, p->sin.label, sigbytes, sigcap, siglen)) {
 	case SIG_OK:
-		break;
+		return true;
 	case SIG_MISSING:
-		refuse(req, provider, 401, "signature_missing", "Signature has no member for the Signature-Input label");
-		return;
+		refuse(p->req, p->provider, 401, "signature_missing",
+		       "Signature has no member for the Signature-Input label");
+		return false;
 	default:
-		refuse(req, provider, 400, "invalid_signature", "Signature is malformed");
-		return;
+		refuse(p->req, p->provider, 400, "invalid_signature", "Signature is malformed");
+		return false;
 	}
-	const reg_key_t *key = registry_key(srv->registry, provider, sin.keyid);
-	if (!key && registry_bad(srv->registry, "key", provider, sin.keyid)) {
+}
+
+/* the signing key: the caller's, of the alg, not revoked, valid at created;
+ * NULL after answering */
+static const reg_key_t *post_key(post_t *p)
+{
+	struct evhttp_request *req = p->req;
+	const char *provider = p->provider;
+	const reg_key_t *key = registry_key(p->srv->registry, provider, p->sin.keyid);
+	if (!key && registry_bad(p->srv->registry, "key", provider, p->sin.keyid)) {
 		/* registered, but its row could not be loaded (logged at load): to
 		 * the caller it is as unknown as a key never registered, since we
 		 * cannot check with it; the detail says where to look */
 		refuse(req, provider, 403, "unknown_key",
 		       "keyid is registered to the calling provider but its public key could not be loaded; "
 		       "ask the operator to register it again");
-		return;
+		return NULL;
 	}
 	if (!key) {
 		refuse(req, provider, 403, "unknown_key", "keyid is not a key of the calling provider");
-		return;
+		return NULL;
 	}
-	if (key->alg != sin.alg) {
+	if (key->alg != p->sin.alg) {
 		refuse(req, provider, 403, "alg_mismatch", "alg is not the algorithm registered for keyid");
-		return;
+		return NULL;
 	}
 	if (key->revoked) {
 		refuse(req, provider, 403, "key_revoked", "the signing key is revoked");
-		return;
+		return NULL;
 	}
-	if (sin.created < key->valid_from || (key->valid_to && sin.created >= key->valid_to)) {
+	if (p->sin.created < key->valid_from || (key->valid_to && p->sin.created >= key->valid_to)) {
 		refuse(req, provider, 403, "key_not_valid", "the signing key is not valid at the signature's created time");
-		return;
+		return NULL;
 	}
+	return key;
+}
+
+/* the signature: its headers, its key, its freshness, then the
+ * cryptography; false after answering */
+static bool post_signature(post_t *p)
+{
+	uint8_t sigbytes[256];
+	size_t siglen = 0;
+	if (!post_sig_headers(p, sigbytes, sizeof sigbytes, &siglen))
+		return false;
+	const reg_key_t *key = post_key(p);
+	if (!key)
+		return false;
 	int64_t now_s = (int64_t)time(NULL);
-	int64_t max_age = srv->cfg->signature_max_age_s, skew = srv->cfg->clock_skew_s;
-	if (max_age > 0 && (sin.created < now_s - max_age || sin.created > now_s + skew)) {
+	int64_t max_age = p->srv->cfg->signature_max_age_s, skew = p->srv->cfg->clock_skew_s;
+	if (max_age > 0 && (p->sin.created < now_s - max_age || p->sin.created > now_s + skew)) {
+		char detail[256];
 		snprintf(detail, sizeof detail,
 			 "the signature's created time is more than %" PRId64 " s old or in the future", max_age);
-		refuse(req, provider, 401, "signature_stale", detail);
-		return;
+		refuse(p->req, p->provider, 401, "signature_stale", detail);
+		return false;
 	}
 	buf_t base = BUF_INIT;
-	sig_base(&base, "POST", PATH_BATCHES, cd, &sin);
+	sig_base(&base, "POST", PATH_BATCHES, p->cd, &p->sin);
 	bool good = sig_verify(key->pub, key->alg, base.data, base.len, sigbytes, siglen);
 	buf_free(&base);
 	if (!good) {
-		refuse(req, provider, 401, "signature_invalid", "the signature does not verify with keyid");
-		return;
+		refuse(p->req, p->provider, 401, "signature_invalid", "the signature does not verify with keyid");
+		return false;
 	}
+	return true;
+}
 
+/* the body parsed and validated into b, for the caller's provider and
+ * within its rate; false after answering (b freed) */
+static bool post_batch(post_t *p, meter_batch_t *b)
+{
+	const char *provider = p->provider;
+	char detail[256];
 	meter_limits_t lim = {
-		.max_records = (size_t)srv->cfg->max_records_per_batch,
+		.max_records = (size_t)p->srv->cfg->max_records_per_batch,
 		.now_us = (int64_t)time(NULL) * 1000000,
-		.clock_skew_s = skew,
+		.clock_skew_s = p->srv->cfg->clock_skew_s,
 	};
-	meter_batch_t b;
 	const char *code = NULL;
-	if (!meter_batch_parse(body, len, &lim, &b, &code, detail, sizeof detail)) {
-		refuse(req, provider, strcmp(code, "too_many_records") == 0 ? 413 : 400, code, detail);
-		return;
+	if (!meter_batch_parse(p->body, p->len, &lim, b, &code, detail, sizeof detail)) {
+		refuse(p->req, provider, strcmp(code, "too_many_records") == 0 ? 413 : 400, code, detail);
+		return false;
 	}
-	if (strcmp(b.provider, provider) != 0) {
-		meter_batch_free(&b);
-		refuse(req, provider, 403, "provider_mismatch",
+	if (strcmp(b->provider, provider) != 0) {
+		meter_batch_free(b);
+		refuse(p->req, provider, 403, "provider_mismatch",
 		       "the body names another provider than the client certificate's");
-		return;
+		return false;
 	}
 	int retry_after = 0;
-	if (!rate_take(srv, provider, (int64_t)b.n, &retry_after)) {
-		meter_batch_free(&b);
-		http_problem(req, 429, "rate_limited", "this provider is over its record rate", retry_after);
+	if (!rate_take(p->srv, provider, (int64_t)b->n, &retry_after)) {
+		meter_batch_free(b);
+		http_problem(p->req, 429, "rate_limited", "this provider is over its record rate", retry_after);
 		log_info("batch_refused", "provider=%s status=429 code=rate_limited", log_q(provider));
-		return;
+		return false;
 	}
+	return true;
+}
 
-	ingest_req_t *ir = ir_new(srv, req, IR_INGEST);
-	snprintf(ir->provider, sizeof ir->provider, "%s", provider);
-	snprintf(ir->batch_id, sizeof ir->batch_id, "%s", b.batch_id);
-	snprintf(ir->key_id, sizeof ir->key_id, "%s", sin.keyid);
-	snprintf(ir->created, sizeof ir->created, "%" PRId64, sin.created);
-	snprintf(ir->nrec, sizeof ir->nrec, "%zu", b.n);
-	size_t ndup = 0;
-	for (size_t i = 0; i < b.n; i++)
-		ndup += b.recs[i].duplicate_in_batch;
-	snprintf(ir->ndup, sizeof ir->ndup, "%zu", ndup);
-	hex_encode(claimed, 32, ir->digest_hex);
-	ir->hdr_cd = xstrdup(cd);
-	ir->hdr_si = xstrdup(si);
-	ir->hdr_sig = xstrdup(sg);
-	meter_batch_columns(&b, ir->cols);
-	meter_batch_rejected_json(&b, &ir->rejected);
-	meter_batch_free(&b);
-	/* keep the body bytes without copying: move the chain out of the request */
-	ir->body = evbuffer_new();
-	evbuffer_add_buffer(ir->body, in);
+/* the writer's job: ingest_batch's parameters, pointing into ir */
+static void post_job(ingest_req_t *ir, const post_t *p)
+{
 	const char *body_bytes = (const char *)evbuffer_pullup(ir->body, -1);
-
 	wjob_t *j = &ir->job;
 	j->sql = INGEST_SQL;
 	j->nparams = INGEST_NPARAMS;
-	const char *v[13] = {ir->provider, ir->batch_id, ir->digest_hex, ir->key_id, sig_alg_name(sin.alg),
+	const char *v[13] = {ir->provider, ir->batch_id, ir->digest_hex, ir->key_id, sig_alg_name(p->sin.alg),
 			     ir->created, ir->hdr_cd, ir->hdr_si, ir->hdr_sig,
 			     body_bytes ? body_bytes : "", ir->nrec, ir->rejected.data, ir->ndup};
 	for (int i = 0; i < 13; i++) {
@@ -577,7 +615,7 @@ static void handle_post(server_t *srv, struct evhttp_request *req, const char *p
 		j->lengths[i] = 0;
 		j->formats[i] = 0;
 	}
-	j->lengths[9] = (int)len;
+	j->lengths[9] = (int)p->len;
 	j->formats[9] = 1; /* body as binary bytea */
 	for (int c = 0; c < METER_NCOLS; c++) {
 		j->values[13 + c] = ir->cols[c].data;
@@ -585,17 +623,54 @@ static void handle_post(server_t *srv, struct evhttp_request *req, const char *p
 		j->formats[13 + c] = 1;
 		ir->bytes += ir->cols[c].len;
 	}
-	ir->bytes += len + ir->rejected.len;
+	ir->bytes += p->len + ir->rejected.len;
 	j->groupable = true;
 	j->done = ingest_done;
-	if (writer_submit(srv->writer, j) != WJOB_OK) {
+}
+
+/* a batch that passed every check, handed to the writer (b is freed) */
+static void post_submit(post_t *p, meter_batch_t *b)
+{
+	server_t *srv = p->srv;
+	ingest_req_t *ir = ir_new(srv, p->req, IR_INGEST);
+	snprintf(ir->provider, sizeof ir->provider, "%s", p->provider);
+	snprintf(ir->batch_id, sizeof ir->batch_id, "%s", b->batch_id);
+	snprintf(ir->key_id, sizeof ir->key_id, "%s", p->sin.keyid);
+	snprintf(ir->created, sizeof ir->created, "%" PRId64, p->sin.created);
+	snprintf(ir->nrec, sizeof ir->nrec, "%zu", b->n);
+	size_t ndup = 0;
+	for (size_t i = 0; i < b->n; i++)
+		ndup += b->recs[i].duplicate_in_batch;
+	snprintf(ir->ndup, sizeof ir->ndup, "%zu", ndup);
+	hex_encode(p->claimed, 32, ir->digest_hex);
+	ir->hdr_cd = xstrdup(p->cd);
+	ir->hdr_si = xstrdup(p->si);
+	ir->hdr_sig = xstrdup(p->sg);
+	meter_batch_columns(b, ir->cols);
+	meter_batch_rejected_json(b, &ir->rejected);
+	meter_batch_free(b);
+	/* keep the body bytes without copying: move the chain out of the request */
+	ir->body = evbuffer_new();
+	evbuffer_add_buffer(ir->body, p->in);
+	post_job(ir, p);
+	if (writer_submit(srv->writer, &ir->job) != WJOB_OK) {
 		ir_release(ir);
 		ir_free(ir);
-		http_problem(req, 503, "database_unavailable",
+		http_problem(p->req, 503, "database_unavailable",
 			     "the database is unavailable or busy; retry the same batch later", 2);
 		return;
 	}
 	pending_take(srv, ir);
+}
+
+/* POST /v1/usage-batches: the checks of README.md "The ingest protocol in
+ * short", in order; each step answers its own refusal */
+static void handle_post(server_t *srv, struct evhttp_request *req, const char *provider)
+{
+	post_t p = {.srv = srv, .req = req, .provider = provider};
+	meter_batch_t b;
+	if (post_headers(&p) && post_digest(&p) && post_signature(&p) && post_batch(&p, &b))
+		post_submit(&p, &b);
 }
 
 static void answer_done(wjob_t *job)

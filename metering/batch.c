@@ -113,17 +113,16 @@ static const char *str_field(meter_record_t *r, const mj_value_t *v, int f)
 	return s;
 }
 
-/* Checks one record against every rule that needs no database; on the first
- * broken rule sets r->reject_code and stops.  Rule order: unknown keys, then
- * the fields in protocol order (missing, type, content). */
-static void check_record(meter_record_t *r, const mj_value_t *obj, int64_t future_limit_us)
+/* The record's members into v by field (v[f] NULL: absent), and
+ * r->record_id when there is one; false after rejecting r (not an object,
+ * or a key that is not a record field). */
+static bool record_members(meter_record_t *r, const mj_value_t *obj, const mj_value_t **v)
 {
 	if (obj->type != MJ_OBJECT) {
 		r->reject_code = REJ_INVALID_RECORD;
 		snprintf(r->reject_detail, sizeof r->reject_detail, "record: not a JSON object");
-		return;
+		return false;
 	}
-	const mj_value_t *v[F_COUNT] = {0};
 	const char *unknown = NULL;
 	for (uint32_t m = 0; m < obj->n; m++) {
 		const mj_member_t *mem = &obj->u.members[m];
@@ -144,8 +143,139 @@ static void check_record(meter_record_t *r, const mj_value_t *obj, int64_t futur
 			snprintf(r->reject_detail, sizeof r->reject_detail, "%s: not a record field", unknown);
 		else
 			snprintf(r->reject_detail, sizeof r->reject_detail, "record: has a field SPEC does not define");
-		return;
+		return false;
 	}
+	return true;
+}
+
+/* amount_fen: a JSON integer within range, negative only in an adjustment;
+ * false after rejecting r */
+static bool check_amount(meter_record_t *r, const mj_value_t *v, bool adjustment)
+{
+	const int f = F_AMOUNT;
+	if (v->type != MJ_INT) {
+		reject(r, REJ_WRONG_TYPE, f, "must be a JSON integer");
+		return false;
+	}
+	int64_t a = v->u.i;
+	if (a < -MAX_AMOUNT_FEN || a > MAX_AMOUNT_FEN) {
+		reject(r, REJ_AMOUNT, f, "out of range");
+		return false;
+	}
+	if (a < 0 && !adjustment) {
+		reject(r, REJ_AMOUNT, f, "negative outside an adjustment");
+		return false;
+	}
+	r->amount_fen = (int64_t)a;
+	return true;
+}
+
+/* The content of string field f (s[f]; the fields before it in protocol
+ * order are checked and in s); false after rejecting r. */
+static bool check_string(meter_record_t *r, int f, const char *const *s, bool adjustment, int64_t future_limit_us)
+{
+	switch (f) {
+	case F_RECORD_ID:
+		if (!printable_id(s[f], METER_MAX_ID)) {
+			reject(r, REJ_RECORD_ID, f, "must be 1-64 printable ASCII characters");
+			return false;
+		}
+		return true;
+	case F_ENTERPRISE:
+		if (!uscc_valid(s[f])) {
+			reject(r, REJ_ENTERPRISE, f, "not a valid unified social credit code");
+			return false;
+		}
+		return true;
+	case F_FACILITY:
+		if (!printable_id(s[f], METER_MAX_ID)) {
+			reject(r, REJ_FACILITY, f, "must be 1-64 printable ASCII characters");
+			return false;
+		}
+		return true;
+	case F_CATEGORY:
+		if (!in_list(s[f], categories)) {
+			reject(r, REJ_CATEGORY, f, "not a known category");
+			return false;
+		}
+		return true;
+	case F_PURPOSE:
+		if (!in_list(s[f], purposes)) {
+			reject(r, REJ_PURPOSE, f, "must be training, inference or application");
+			return false;
+		}
+		return true;
+	case F_QUANTITY:
+		if (s[f][0] == '-' && !adjustment && decimal_valid(s[f], QTY_MAX_FRAC, true)) {
+			reject(r, REJ_QUANTITY, f, "negative outside an adjustment");
+			return false;
+		}
+		if (!decimal_valid(s[f], QTY_MAX_FRAC, adjustment) ||
+		    !decimal_normalize(s[f], QTY_MAX_FRAC, r->quantity_norm, sizeof r->quantity_norm)) {
+			reject(r, REJ_QUANTITY, f, "must be a decimal string with at most 6 fraction digits");
+			return false;
+		}
+		return true;
+	case F_UNIT:
+		if (!in_list(s[f], units)) {
+			reject(r, REJ_UNIT, f, "not a known unit");
+			return false;
+		}
+		return true;
+	case F_STARTED:
+		if (!rfc3339_parse(s[f], &r->started_us)) {
+			reject(r, REJ_TIME, f, "must be an RFC 3339 date-time with offset");
+			return false;
+		}
+		return true;
+	case F_ENDED:
+		if (!rfc3339_parse(s[f], &r->ended_us)) {
+			reject(r, REJ_TIME, f, "must be an RFC 3339 date-time with offset");
+			return false;
+		}
+		if (r->started_us > r->ended_us) {
+			reject(r, REJ_TIME_ORDER, f, "before started_at");
+			return false;
+		}
+		if (r->ended_us > future_limit_us) {
+			reject(r, REJ_FUTURE, f, "in the future beyond the allowed clock skew");
+			return false;
+		}
+		return true;
+	case F_CONTRACT:
+		if (!text_field(s[f], METER_MAX_ID)) {
+			reject(r, REJ_CONTRACT, f, "must be 1-64 bytes of UTF-8 text without control characters");
+			return false;
+		}
+		return true;
+	case F_INVOICE:
+		if (!invoice_no_valid(s[f])) {
+			reject(r, REJ_INVOICE, f, "must be 20 digits");
+			return false;
+		}
+		return true;
+	case F_ADJUSTS:
+		if (!printable_id(s[f], METER_MAX_ID)) {
+			reject(r, REJ_ADJUSTS, f, "must be 1-64 printable ASCII characters");
+			return false;
+		}
+		if (strcmp(s[f], s[F_RECORD_ID]) == 0) {
+			reject(r, REJ_ADJUSTS, f, "a record cannot adjust itself");
+			return false;
+		}
+		return true;
+	}
+	return true;
+}
+
+/* Checks one record against every rule that needs no database; on the first
+ * broken rule sets r->reject_code and stops.  Rule order: unknown keys, then
+ * the fields in protocol order (missing, type, content). */
+static void check_record(meter_record_t *r, const mj_value_t *obj, int64_t future_limit_us)
+{
+	const mj_value_t *v[F_COUNT] = {0};
+	if (!record_members(r, obj, v))
+		return;
 	bool adjustment = v[F_ADJUSTS] != NULL;
 	const char *s[F_COUNT] = {0};
 	for (int f = 0; f < F_COUNT; f++) {
@@ -156,115 +286,12 @@ static void check_record(meter_record_t *r, const mj_value_t *obj, int64_t futur
 			return;
 		}
 		if (f == F_AMOUNT) {
-			if (v[f]->type != MJ_INT) {
-				reject(r, REJ_WRONG_TYPE, f, "must be a JSON integer");
+			if (!check_amount(r, v[f], adjustment))
 				return;
-			}
-			int64_t a = v[f]->u.i;
-			if (a < -MAX_AMOUNT_FEN || a > MAX_AMOUNT_FEN) {
-				reject(r, REJ_AMOUNT, f, "out of range");
-				return;
-			}
-			if (a < 0 && !adjustment) {
-				reject(r, REJ_AMOUNT, f, "negative outside an adjustment");
-				return;
-			}
-			r->amount_fen = (int64_t)a;
 			continue;
 		}
-		if (!(s[f] = str_field(r, v[f], f)))
+		if (!(s[f] = str_field(r, v[f], f)) || !check_string(r, f, s, adjustment, future_limit_us))
 			return;
-		switch (f) {
-		case F_RECORD_ID:
-			if (!printable_id(s[f], METER_MAX_ID)) {
-				reject(r, REJ_RECORD_ID, f, "must be 1-64 printable ASCII characters");
-				return;
-			}
-			break;
-		case F_ENTERPRISE:
-			if (!uscc_valid(s[f])) {
-				reject(r, REJ_ENTERPRISE, f, "not a valid unified social credit code");
-				return;
-			}
-			break;
-		case F_FACILITY:
-			if (!printable_id(s[f], METER_MAX_ID)) {
-				reject(r, REJ_FACILITY, f, "must be 1-64 printable ASCII characters");
-				return;
-			}
-			break;
-		case F_CATEGORY:
-			if (!in_list(s[f], categories)) {
-				reject(r, REJ_CATEGORY, f, "not a known category");
-				return;
-			}
-			break;
-		case F_PURPOSE:
-			if (!in_list(s[f], purposes)) {
-				reject(r, REJ_PURPOSE, f, "must be training, inference or application");
-				return;
-			}
-			break;
-		case F_QUANTITY:
-			if (s[f][0] == '-' && !adjustment && decimal_valid(s[f], QTY_MAX_FRAC, true)) {
-				reject(r, REJ_QUANTITY, f, "negative outside an adjustment");
-				return;
-			}
-			if (!decimal_valid(s[f], QTY_MAX_FRAC, adjustment) ||
-			    !decimal_normalize(s[f], QTY_MAX_FRAC, r->quantity_norm, sizeof r->quantity_norm)) {
-				reject(r, REJ_QUANTITY, f, "must be a decimal string with at most 6 fraction digits");
-				return;
-			}
-			break;
-		case F_UNIT:
-			if (!in_list(s[f], units)) {
-				reject(r, REJ_UNIT, f, "not a known unit");
-				return;
-			}
-			break;
-		case F_STARTED:
-			if (!rfc3339_parse(s[f], &r->started_us)) {
-				reject(r, REJ_TIME, f, "must be an RFC 3339 date-time with offset");
-				return;
-			}
-			break;
-		case F_ENDED:
-			if (!rfc3339_parse(s[f], &r->ended_us)) {
-				reject(r, REJ_TIME, f, "must be an RFC 3339 date-time with offset");
-				return;
-			}
-			if (r->started_us > r->ended_us) {
-				reject(r, REJ_TIME_ORDER, f, "before started_at");
-				return;
-			}
-			if (r->ended_us > future_limit_us) {
-				reject(r, REJ_FUTURE, f, "in the future beyond the allowed clock skew");
-				return;
-			}
-			break;
-		case F_CONTRACT:
-			if (!text_field(s[f], METER_MAX_ID)) {
-				reject(r, REJ_CONTRACT, f, "must be 1-64 bytes of UTF-8 text without control characters");
-				return;
-			}
-			break;
-		case F_INVOICE:
-			if (!invoice_no_valid(s[f])) {
-				reject(r, REJ_INVOICE, f, "must be 20 digits");
-				return;
-			}
-			break;
-		case F_ADJUSTS:
-			if (!printable_id(s[f], METER_MAX_ID)) {
-				reject(r, REJ_ADJUSTS, f, "must be 1-64 printable ASCII characters");
-				return;
-			}
-			if (strcmp(s[f], s[F_RECORD_ID]) == 0) {
-				reject(r, REJ_ADJUSTS, f, "a record cannot adjust itself");
-				return;
-			}
-			break;
-		}
 	}
 	r->enterprise = s[F_ENTERPRISE];
 	r->facility = s[F_FACILITY];

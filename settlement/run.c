@@ -29,27 +29,6 @@ static double elapsed_since(const struct timespec *t0)
 		fputc('\n', stderr);                                             \
 	} while (0)
 
-static bool exec_ok(PGconn *c, const char *sql, char *err, size_t errlen)
-{
-	PGresult *r = PQexec(c, sql);
-	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-	if (!ok)
-		snprintf(err, errlen, "%s", PQerrorMessage(c));
-	PQclear(r);
-	return ok;
-}
-
-static PGresult *query(PGconn *c, const char *sql, int n, const char *const *params, char *err, size_t errlen)
-{
-	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
-		snprintf(err, errlen, "%s", PQerrorMessage(c));
-		PQclear(r);
-		return NULL;
-	}
-	return r;
-}
-
 /* The programme's jurisdiction as LIKE patterns ("330402", "3301%"), the
  * optional divisions only when switched on: a first filter in SQL; the
  * engine's rule 1 decides. */
@@ -84,12 +63,13 @@ static void categories_array(const program_t *p, buf_t *out)
 struct grow {
 	PGresult *res;
 	int row;
+	const char *key; /* its enterprise */
 };
 
 static int cmp_row(const void *a, const void *b)
 {
 	const struct grow *x = a, *y = b;
-	return strcmp(PQgetvalue(x->res, x->row, 0), PQgetvalue(y->res, y->row, 0));
+	return strcmp(x->key, y->key);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -133,6 +113,22 @@ void run_calc_free(run_calc_t *rc)
 	memset(rc, 0, sizeof *rc);
 }
 
+/* The columns of a result, looked up by name once (PQfnumber); every one
+ * must be there, so that a changed query fails here and not as a wrong
+ * column read below. */
+static bool columns_of(const PGresult *r, const char *what, const char *const *names, int n, int *col, char *err,
+		       size_t errlen)
+{
+	for (int k = 0; k < n; k++) {
+		col[k] = PQfnumber(r, names[k]);
+		if (col[k] < 0) {
+			snprintf(err, errlen, "%s: the result has no column %s", what, names[k]);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* the programme: the newest stored version, or the given one */
 static bool load_version(PGconn *c, const char *program, const char *version, run_calc_t *rc, char *err,
 			 size_t errlen)
@@ -141,18 +137,23 @@ static bool load_version(PGconn *c, const char *program, const char *version, ru
 		return settle_load_program(c, program, rc->prog, rc->program_version, sizeof rc->program_version, err,
 					   errlen);
 	const char *p[] = {version};
-	PGresult *r = query(c, "SELECT program, text FROM program_versions WHERE version = $1", 1, p, err,
-			    errlen);
+	PGresult *r = db_query(c, "SELECT program, text FROM program_versions WHERE version = $1", 1, p, err,
+			       errlen);
 	if (!r)
 		return false;
+	int col[2];
+	static const char *const names[] = {"program", "text"};
 	bool ok = false;
 	char perr[256];
-	if (PQntuples(r) == 0)
+	if (!columns_of(r, "program_versions", names, 2, col, err, errlen))
+		;
+	else if (PQntuples(r) == 0)
 		snprintf(err, errlen, "programme version %.12s is not stored", version);
-	else if (strcmp(PQgetvalue(r, 0, 0), program) != 0)
+	else if (strcmp(PQgetvalue(r, 0, col[0]), program) != 0)
 		snprintf(err, errlen, "programme version %.12s is of programme %s, not %s", version,
-			 PQgetvalue(r, 0, 0), program);
-	else if (!program_parse(PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1), rc->prog, perr, sizeof perr))
+			 PQgetvalue(r, 0, col[0]), program);
+	else if (!program_parse(PQgetvalue(r, 0, col[1]), (size_t)PQgetlength(r, 0, col[1]), rc->prog, perr,
+				sizeof perr))
 		snprintf(err, errlen, "stored programme %s version %.12s does not parse: %s", program, version, perr);
 	else
 		ok = true;
@@ -162,107 +163,141 @@ static bool load_version(PGconn *c, const char *program, const char *version, ru
 	return ok;
 }
 
-bool run_compute(PGconn *c, const char *program, const char *period, const run_basis_t *basis, run_calc_t *rc,
-		 char *err, size_t errlen)
-{
-	struct timespec t0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	memset(rc, 0, sizeof *rc);
-	rc->prog = xcalloc(1, sizeof *rc->prog);
-	rc->partners = xcalloc(ENG_MAX_PARTNERS, sizeof *rc->partners);
-	program_t *prog = rc->prog, *partners = rc->partners;
-	PGresult *rg = NULL, *rg2 = NULL, *r = NULL;
-	struct grow *rows = NULL;
-	eng_group_t *groups = NULL;
-	const char **usccs = NULL, **ent_keys = NULL;
-	buf_t b1 = BUF_INIT, b2 = BUF_INIT, sql = BUF_INIT, flags = BUF_INIT;
-	bool ok = false, quiet = basis->quiet;
-	int npartners = 0;
+/* the columns of the two usage queries (both select the same list) */
+enum { U_ENTERPRISE, U_CATEGORY, U_CLASS, U_DIVISION, U_IN_DATES, U_RELATED, U_BITS, U_AMOUNT, U_NCOLS };
+static const char *const usage_cols[U_NCOLS] = {"enterprise", "category", "class",   "division",
+						"in_dates",   "related",  "bits",    "amount_fen"};
+#define USAGE_SELECT                                                                                       \
+	"SELECT a.enterprise, a.category, f.class, ev.division, a.in_dates, (rp.uscc IS NOT NULL) AS related, " \
+	"  a.bits, sum(a.amt)::text AS amount_fen "
 
+/* the columns of the registry facts, besides one per flag named flag_name() */
+enum { F_USCC, F_BLACKLISTED, F_GRADE, F_NAME, F_DIVISION, F_GRANTED, F_RATE_BP, F_CAP_FEN, F_NCOLS };
+static const char *const facts_cols[F_NCOLS] = {"uscc",     "blacklisted", "grade",   "name",
+						"division", "granted",     "rate_bp", "cap_fen"};
+
+/* run_compute's working state, between its steps */
+typedef struct compute {
+	PGconn *c;
+	const run_basis_t *basis;
+	run_calc_t *rc;
+	struct timespec t0;
+	bool quiet;
+	int year;
+	char y_start[40], m_end[40], period_end_day[11], year_txt[8];
+	PGresult *rg, *rg2;     /* the two usage queries */
+	int ucol[U_NCOLS];      /* their columns (the same in both) */
+	struct grow *rows;      /* their rows, in enterprise order */
+	size_t ngroups;
+	const char **usccs;     /* the enterprises with usage, once each */
+	size_t nusccs;
+	const char **ent_keys;  /* rc->ents[i].uscc, as stored in rc->facts */
+	eng_group_t *groups;
+	char *err;
+	size_t errlen;
+} compute_t;
+
+/* the period "YYYY-MM": the year's start, the month's end, its last day */
+static bool period_bounds(compute_t *x, const char *period)
+{
 	int year = atoi(period), month = atoi(period + 5);
 	if (strlen(period) != 7 || period[4] != '-' || month < 1 || month > 12) {
-		snprintf(err, errlen, "period '%s' is not YYYY-MM", period);
-		goto failed;
+		snprintf(x->err, x->errlen, "period '%s' is not YYYY-MM", period);
+		return false;
 	}
-	char y_start[40], m_end[40], period_end_day[11], year_txt[8];
-	date_cn_month_start(year, 1, y_start, sizeof y_start);
-	date_cn_month_start(year, month + 1, m_end, sizeof m_end);
-	date_month_last_day(year, month, period_end_day);
-	snprintf(year_txt, sizeof year_txt, "%d", year);
+	x->year = year;
+	date_cn_month_start(year, 1, x->y_start, sizeof x->y_start);
+	date_cn_month_start(year, month + 1, x->m_end, sizeof x->m_end);
+	date_month_last_day(year, month, x->period_end_day);
+	snprintf(x->year_txt, sizeof x->year_txt, "%d", year);
+	return true;
+}
 
-	if (!load_version(c, program, basis->version, rc, err, errlen))
-		goto failed;
-
-	/* the other programmes of its exclusivity group: their newest versions
-	 * (as they stood at registry_at) */
-	if (prog->exclusivity_group[0]) {
-		const char *p[] = {prog->id, basis->registry_at};
-		r = query(c, "SELECT DISTINCT ON (program) program, text FROM program_versions "
-			     "WHERE program <> $1 AND " SEEN("loaded_at", 2) " ORDER BY program, loaded_at DESC, version",
-			  2, p, err, errlen);
-		if (!r)
-			goto failed;
-		for (int i = 0; i < PQntuples(r); i++) {
-			program_t *q = &partners[npartners];
-			char perr[256];
-			if (!program_parse(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1), q, perr, sizeof perr))
-				continue;
-			if (strcmp(q->exclusivity_group, prog->exclusivity_group) != 0)
-				continue;
-			if (npartners == ENG_MAX_PARTNERS) {
-				snprintf(err, errlen, "exclusivity group %s has more than %d programmes",
-					 prog->exclusivity_group, ENG_MAX_PARTNERS + 1);
-				goto failed;
-			}
-			npartners++;
+/* the other programmes of its exclusivity group: their newest versions (as
+ * they stood at registry_at) */
+static bool load_partners(compute_t *x)
+{
+	run_calc_t *rc = x->rc;
+	const program_t *prog = rc->prog;
+	rc->npartners = 0;
+	if (!prog->exclusivity_group[0])
+		return true;
+	const char *p[] = {prog->id, x->basis->registry_at};
+	PGresult *r = db_query(x->c,
+			       "SELECT DISTINCT ON (program) program, text FROM program_versions "
+			       "WHERE program <> $1 AND " SEEN("loaded_at", 2) " ORDER BY program, loaded_at DESC, version",
+			       2, p, x->err, x->errlen);
+	if (!r)
+		return false;
+	int col[2];
+	static const char *const names[] = {"program", "text"};
+	bool ok = columns_of(r, "program_versions", names, 2, col, x->err, x->errlen);
+	for (int i = 0; ok && i < PQntuples(r); i++) {
+		program_t *q = &rc->partners[rc->npartners];
+		char perr[256];
+		if (!program_parse(PQgetvalue(r, i, col[1]), (size_t)PQgetlength(r, i, col[1]), q, perr, sizeof perr))
+			continue;
+		if (strcmp(q->exclusivity_group, prog->exclusivity_group) != 0)
+			continue;
+		if (rc->npartners == ENG_MAX_PARTNERS) {
+			snprintf(x->err, x->errlen, "exclusivity group %s has more than %d programmes",
+				 prog->exclusivity_group, ENG_MAX_PARTNERS + 1);
+			ok = false;
+			break;
 		}
-		PQclear(r);
-		r = NULL;
+		rc->npartners++;
 	}
-	rc->npartners = npartners;
+	PQclear(r);
+	return ok;
+}
 
+/* the run's date and cut-off: the basis's, else now */
+static bool run_clock(compute_t *x)
+{
+	run_calc_t *rc = x->rc;
+	const run_basis_t *basis = x->basis;
 	if (basis->as_of && basis->cutoff) {
 		snprintf(rc->as_of, sizeof rc->as_of, "%s", basis->as_of);
 		snprintf(rc->cutoff, sizeof rc->cutoff, "%s", basis->cutoff);
-	} else {
-		r = query(c, "SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date::text, now()::text", 0, NULL, err,
-			  errlen);
-		if (!r)
-			goto failed;
-		snprintf(rc->as_of, sizeof rc->as_of, "%s", basis->as_of ? basis->as_of : PQgetvalue(r, 0, 0));
-		snprintf(rc->cutoff, sizeof rc->cutoff, "%s", basis->cutoff ? basis->cutoff : PQgetvalue(r, 0, 1));
-		PQclear(r);
-		r = NULL;
+		return true;
 	}
+	PGresult *r = db_query(x->c, "SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date::text AS as_of, now()::text AS cutoff",
+			       0, NULL, x->err, x->errlen);
+	if (!r)
+		return false;
+	int col[2];
+	static const char *const names[] = {"as_of", "cutoff"};
+	bool ok = columns_of(r, "now()", names, 2, col, x->err, x->errlen);
+	if (ok) {
+		snprintf(rc->as_of, sizeof rc->as_of, "%s", basis->as_of ? basis->as_of : PQgetvalue(r, 0, col[0]));
+		snprintf(rc->cutoff, sizeof rc->cutoff, "%s", basis->cutoff ? basis->cutoff : PQgetvalue(r, 0, col[1]));
+	}
+	PQclear(r);
+	return ok;
+}
 
-	/* usage of the year up to the end of the month, arrived by the cut-off,
-	 * summed by enterprise, category, facility class, the enterprise's
-	 * division on the record's day (China time), whether that day is in the
-	 * programme's dates (and each partner's), and whether the provider is
-	 * related */
-	jurisdiction_patterns(prog, &b1);
-	categories_array(prog, &b2);
-	/* Two queries, merged below.  (a) enterprises with one registry version:
-	 * usage is summed first, over the big table alone (parallel, with the
-	 * extended statistics of 002_settlement.sql), then joined to the small
-	 * tables.  (b) enterprises with several versions: summed per day, so that
-	 * each day's records take the division in force that day.  $8: the
-	 * registry as it stood then (NULL: now). */
+/* read_usage's parameters ($1..$8, then two per partner) and its flags
+ * columns: in_dates, and bits (bit k: the day is in partner k's dates) */
+static int usage_params(compute_t *x, buf_t *juris, buf_t *cats, buf_t *flags, const char **params)
+{
+	run_calc_t *rc = x->rc;
+	const program_t *prog = rc->prog, *partners = rc->partners;
+	jurisdiction_patterns(prog, juris);
+	categories_array(prog, cats);
 	int np = 8;
-	const char *params[8 + 2 * ENG_MAX_PARTNERS];
-	params[0] = y_start;
-	params[1] = m_end;
+	params[0] = x->y_start;
+	params[1] = x->m_end;
 	params[2] = rc->cutoff;
-	params[3] = b2.data;
-	params[4] = b1.data;
+	params[3] = cats->data;
+	params[4] = juris->data;
 	params[5] = prog->valid_from;
 	params[6] = prog->valid_to[0] ? prog->valid_to : NULL;
-	params[7] = basis->registry_at;
+	params[7] = x->basis->registry_at;
 	/* a day D in China time is [D 00:00+08, D+1 00:00+08) */
-	buf_puts(&flags, "(u.ended_at >= ($6::date::timestamp AT TIME ZONE 'Asia/Shanghai') AND ($7::date IS NULL "
+	buf_puts(flags, "(u.ended_at >= ($6::date::timestamp AT TIME ZONE 'Asia/Shanghai') AND ($7::date IS NULL "
 			 "OR u.ended_at < (($7::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'))) AS in_dates, (0");
-	for (int k = 0; k < npartners; k++) {
-		buf_printf(&flags,
+	for (int k = 0; k < rc->npartners; k++) {
+		buf_printf(flags,
 			   " | CASE WHEN u.ended_at >= ($%d::date::timestamp AT TIME ZONE 'Asia/Shanghai') AND "
 			   "($%d::date IS NULL OR u.ended_at < (($%d::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')) "
 			   "THEN %d ELSE 0 END",
@@ -270,15 +305,35 @@ bool run_compute(PGconn *c, const char *program, const char *period, const run_b
 		params[np++] = partners[k].valid_from;
 		params[np++] = partners[k].valid_to[0] ? partners[k].valid_to : NULL;
 	}
-	buf_puts(&flags, ") AS bits");
+	buf_puts(flags, ") AS bits");
+	return np;
+}
+
+/* Reads the usage of the year up to the end of the month, arrived by the
+ * cut-off, summed by enterprise, category, facility class, the enterprise's
+ * division on the record's day (China time), whether that day is in the
+ * programme's dates (and each partner's), and whether the provider is
+ * related.  Two queries, merged by merge_usage.  (a) enterprises with one
+ * registry version: usage is summed first, over the big table alone
+ * (parallel, with the extended statistics of 002_settlement.sql), then joined
+ * to the small tables.  (b) enterprises with several versions: summed per
+ * day, so that each day's records take the division in force that day.  $8:
+ * the registry as it stood then (NULL: now). */
+static bool read_usage(compute_t *x, const char *period)
+{
+	run_calc_t *rc = x->rc;
+	const program_t *prog = rc->prog;
+	buf_t juris = BUF_INIT, cats = BUF_INIT, sql = BUF_INIT, flags = BUF_INIT;
+	bool ok = false;
+	const char *params[8 + 2 * ENG_MAX_PARTNERS];
+	int np = usage_params(x, &juris, &cats, &flags, params);
 	static const char where_usage[] =
 		"u.ended_at >= $1::timestamptz AND u.ended_at < $2::timestamptz AND u.received_at <= $3::timestamptz "
 		"AND u.category = ANY($4::text[])";
 	buf_printf(&sql,
 		   "WITH a AS (SELECT u.enterprise, u.provider, u.facility, u.category, %s, "
 		   "  sum(u.amount_fen) AS amt FROM usage_records u WHERE %s GROUP BY 1, 2, 3, 4, 5, 6) "
-		   "SELECT a.enterprise, a.category, f.class, ev.division, a.in_dates, (rp.uscc IS NOT NULL), a.bits, "
-		   "  sum(a.amt)::text "
+		   USAGE_SELECT
 		   "FROM a JOIN facilities f ON f.provider = a.provider AND f.facility = a.facility "
 		   "  AND " SEEN("f.added_at", 8) " "
 		   "JOIN enterprise_versions ev ON ev.uscc = a.enterprise AND " SEEN("ev.imported_at", 8) " "
@@ -289,14 +344,15 @@ bool run_compute(PGconn *c, const char *program, const char *period, const run_b
 		   "  WHERE v2.uscc = ev.uscc AND v2.valid_from <> ev.valid_from AND " SEEN("v2.imported_at", 8) ") "
 		   "GROUP BY 1, 2, 3, 4, 5, 6, 7",
 		   flags.data, where_usage);
-	if (!quiet)
-		PROGRESS(&t0, "programme %s version %.12s, period %s: reading usage of %d up to the end of the month",
-			 prog->id, rc->program_version, period, year);
-	if (!exec_ok(c, "SET LOCAL work_mem = '256MB'", err, errlen) || !exec_ok(c, "SET LOCAL jit = off", err, errlen))
-		goto failed;
-	rg = query(c, sql.data, np, params, err, errlen);
-	if (!rg)
-		goto failed;
+	if (!x->quiet)
+		PROGRESS(&x->t0, "programme %s version %.12s, period %s: reading usage of %d up to the end of the month",
+			 prog->id, rc->program_version, period, x->year);
+	if (!db_command(x->c, "SET LOCAL work_mem = '256MB'", 0, NULL, x->err, x->errlen) ||
+	    !db_command(x->c, "SET LOCAL jit = off", 0, NULL, x->err, x->errlen))
+		goto done;
+	x->rg = db_query(x->c, sql.data, np, params, x->err, x->errlen);
+	if (!x->rg || !columns_of(x->rg, "usage", usage_cols, U_NCOLS, x->ucol, x->err, x->errlen))
+		goto done;
 	buf_reset(&sql);
 	buf_printf(&sql,
 		   "WITH m AS (SELECT uscc FROM enterprise_versions WHERE " SEEN("imported_at", 8) " "
@@ -310,8 +366,7 @@ bool run_compute(PGconn *c, const char *program, const char *period, const run_b
 		   "  (u.ended_at AT TIME ZONE 'Asia/Shanghai')::date AS day, sum(u.amount_fen) AS amt "
 		   "  FROM usage_records u WHERE %s AND u.enterprise IN (SELECT uscc FROM m) "
 		   "  GROUP BY 1, 2, 3, 4, 5, 6, 7) "
-		   "SELECT a.enterprise, a.category, f.class, ev.division, a.in_dates, (rp.uscc IS NOT NULL), a.bits, "
-		   "  sum(a.amt)::text "
+		   USAGE_SELECT
 		   "FROM a JOIN facilities f ON f.provider = a.provider AND f.facility = a.facility "
 		   "  AND " SEEN("f.added_at", 8) " "
 		   "JOIN ev ON ev.uscc = a.enterprise AND (ev.valid_from <= a.day OR ev.rn = 1) "
@@ -321,46 +376,76 @@ bool run_compute(PGconn *c, const char *program, const char *period, const run_b
 		   "WHERE ev.division LIKE ANY($5::text[]) "
 		   "GROUP BY 1, 2, 3, 4, 5, 6, 7",
 		   flags.data, where_usage);
-	rg2 = query(c, sql.data, np, params, err, errlen);
-	if (!rg2)
-		goto failed;
-	/* both results, in enterprise order */
-	size_t na = (size_t)PQntuples(rg), nb = (size_t)PQntuples(rg2);
-	size_t ng = na + nb;
-	rows = xcalloc(ng + 1, sizeof *rows);
-	for (size_t i = 0; i < ng; i++) {
-		rows[i].res = i < na ? rg : rg2;
-		rows[i].row = (int)(i < na ? i : i - na);
+	x->rg2 = db_query(x->c, sql.data, np, params, x->err, x->errlen);
+	if (!x->rg2)
+		goto done;
+	/* merge_usage reads both results through x->ucol */
+	int col2[U_NCOLS];
+	if (!columns_of(x->rg2, "usage (several registry versions)", usage_cols, U_NCOLS, col2, x->err, x->errlen))
+		goto done;
+	if (memcmp(col2, x->ucol, sizeof col2) != 0) {
+		snprintf(x->err, x->errlen, "the two usage queries select their columns in different orders");
+		goto done;
 	}
-	qsort(rows, ng, sizeof *rows, cmp_row);
-	rc->ngroups = ng;
+	ok = true;
+done:
+	buf_free(&juris);
+	buf_free(&cats);
+	buf_free(&sql);
+	buf_free(&flags);
+	return ok;
+}
 
-	/* the enterprises: those with usage, and those granted before this year */
-	size_t nu = 0;
-	usccs = xcalloc(ng + 1, sizeof *usccs);
+/* both usage results as one list in enterprise order, and the enterprises
+ * in it, once each */
+static void merge_usage(compute_t *x)
+{
+	size_t na = (size_t)PQntuples(x->rg), nb = (size_t)PQntuples(x->rg2);
+	size_t ng = na + nb;
+	int ce = x->ucol[U_ENTERPRISE];
+	x->rows = xcalloc(ng + 1, sizeof *x->rows);
 	for (size_t i = 0; i < ng; i++) {
-		const char *u = PQgetvalue(rows[i].res, rows[i].row, 0);
-		if (nu == 0 || strcmp(usccs[nu - 1], u) != 0)
-			usccs[nu++] = u;
+		struct grow *g = &x->rows[i];
+		g->res = i < na ? x->rg : x->rg2;
+		g->row = (int)(i < na ? i : i - na);
+		g->key = PQgetvalue(g->res, g->row, ce);
 	}
-	buf_reset(&b1);
-	buf_putc(&b1, '{');
-	for (size_t i = 0; i < nu; i++)
-		buf_printf(&b1, "%s%s", i ? "," : "", usccs[i]);
-	buf_putc(&b1, '}');
-	if (!quiet)
-		PROGRESS(&t0, "%zu usage groups for %zu enterprises; reading the registry", ng, nu);
-	/* $6: the registry as it stood then; $7: grants of runs approved before */
-	const char *ep[] = {b1.data, period_end_day, rc->as_of, prog->id, year_txt, basis->registry_at,
-			    basis->approved_before};
-	rc->facts = query(c,
+	qsort(x->rows, ng, sizeof *x->rows, cmp_row);
+	x->ngroups = ng;
+	x->rc->ngroups = ng;
+	x->usccs = xcalloc(ng + 1, sizeof *x->usccs);
+	size_t nu = 0;
+	for (size_t i = 0; i < ng; i++) {
+		const char *u = x->rows[i].key;
+		if (nu == 0 || strcmp(x->usccs[nu - 1], u) != 0)
+			x->usccs[nu++] = u;
+	}
+	x->nusccs = nu;
+}
+
+/* the registry facts of the enterprises: those with usage, and those
+ * granted before this year.  $6: the registry as it stood then; $7: grants
+ * of runs approved before. */
+static bool read_facts(compute_t *x)
+{
+	run_calc_t *rc = x->rc;
+	buf_t list = BUF_INIT;
+	buf_putc(&list, '{');
+	for (size_t i = 0; i < x->nusccs; i++)
+		buf_printf(&list, "%s%s", i ? "," : "", x->usccs[i]);
+	buf_putc(&list, '}');
+	if (!x->quiet)
+		PROGRESS(&x->t0, "%zu usage groups for %zu enterprises; reading the registry", x->ngroups, x->nusccs);
+	const char *ep[] = {list.data,    x->period_end_day,        rc->as_of, rc->prog->id, x->year_txt,
+			    x->basis->registry_at, x->basis->approved_before};
+	rc->facts = db_query(x->c,
 		   "WITH e AS (SELECT unnest($1::text[]) AS uscc "
 		   "  UNION SELECT gr.uscc FROM grants gr WHERE gr.program = $4 AND gr.year = $5::integer "
 		   "  AND " GRANTED("gr", 7) ") "
 		   "SELECT e.uscc, f.sme, f.model_developer, f.maas_builder, f.model_registered, "
-		   "  f.foundation_model, f.credit_blacklisted, r.credit_blacklisted, "
-		   "  coalesce(r.performance_grade, ''), r.name, r.division, coalesce(g.granted, 0)::text, "
-		   "  o.rate_bp, o.cap_fen "
+		   "  f.foundation_model, f.credit_blacklisted, r.credit_blacklisted AS blacklisted, "
+		   "  coalesce(r.performance_grade, '') AS grade, r.name, r.division, "
+		   "  coalesce(g.granted, 0)::text AS granted, o.rate_bp, o.cap_fen "
 		   "FROM e "
 		   "JOIN LATERAL (SELECT * FROM enterprise_versions v WHERE v.uscc = e.uscc "
 		   "  AND " SEEN("v.imported_at", 6) " "
@@ -380,101 +465,244 @@ bool run_compute(PGconn *c, const char *program, const char *period, const run_b
 		   "  AND o.confirmed_at IS NOT NULL AND " SEEN("o.confirmed_at", 6) " "
 		   "  ORDER BY o.confirmed_at DESC, o.id DESC LIMIT 1) o ON true "
 		   "ORDER BY e.uscc COLLATE \"C\"",
-		   7, ep, err, errlen);
-	if (!rc->facts)
-		goto failed;
+		   7, ep, x->err, x->errlen);
+	buf_free(&list);
+	return rc->facts != NULL;
+}
+
+/* the engine's enterprises from the registry facts (rc->ents[i] is row i) */
+static bool facts_to_enterprises(compute_t *x)
+{
+	run_calc_t *rc = x->rc;
 	PGresult *re = rc->facts;
+	int col[F_NCOLS], flag_col[FLAG_COUNT];
+	if (!columns_of(re, "registry facts", facts_cols, F_NCOLS, col, x->err, x->errlen))
+		return false;
+	for (int fl = 0; fl <= FLAG_CREDIT_BLACKLISTED; fl++) {
+		const char *name = flag_name((flag_t)fl);
+		if (!columns_of(re, "registry facts", &name, 1, &flag_col[fl], x->err, x->errlen))
+			return false;
+	}
+	rc->facts_name_col = col[F_NAME];
+	rc->facts_division_col = col[F_DIVISION];
 	size_t ne = (size_t)PQntuples(re);
 	rc->ents = xcalloc(ne + 1, sizeof *rc->ents);
-	ent_keys = xcalloc(ne + 1, sizeof *ent_keys);
+	x->ent_keys = xcalloc(ne + 1, sizeof *x->ent_keys);
 	for (size_t i = 0; i < ne; i++) {
 		eng_enterprise_t *e = &rc->ents[i];
 		int row = (int)i;
-		snprintf(e->uscc, sizeof e->uscc, "%s", PQgetvalue(re, row, 0));
-		ent_keys[i] = PQgetvalue(re, row, 0);
+		snprintf(e->uscc, sizeof e->uscc, "%s", PQgetvalue(re, row, col[F_USCC]));
+		x->ent_keys[i] = PQgetvalue(re, row, col[F_USCC]);
 		for (int fl = 0; fl <= FLAG_CREDIT_BLACKLISTED; fl++)
-			if (PQgetvalue(re, row, 1 + fl)[0] == 't')
+			if (PQgetvalue(re, row, flag_col[fl])[0] == 't')
 				e->flags |= 1u << fl;
-		e->blacklisted = PQgetvalue(re, row, 7)[0] == 't';
-		e->grade_d = PQgetvalue(re, row, 8)[0] == 'D';
+		e->blacklisted = PQgetvalue(re, row, col[F_BLACKLISTED])[0] == 't';
+		e->grade_d = PQgetvalue(re, row, col[F_GRADE])[0] == 'D';
 		int64_t rate;
 		bool no_rate, no_cap;
-		if (!db_get_i64(re, row, 11, "granted", &e->granted_before, err, errlen) ||
-		    !db_get_i64_null(re, row, 12, "overrides.rate_bp", &rate, &no_rate, err, errlen) ||
-		    !db_get_i64_null(re, row, 13, "overrides.cap_fen", &e->override_cap_fen, &no_cap, err, errlen))
-			goto failed;
+		if (!db_get_i64(re, row, col[F_GRANTED], "granted", &e->granted_before, x->err, x->errlen) ||
+		    !db_get_i64_null(re, row, col[F_RATE_BP], "overrides.rate_bp", &rate, &no_rate, x->err, x->errlen) ||
+		    !db_get_i64_null(re, row, col[F_CAP_FEN], "overrides.cap_fen", &e->override_cap_fen, &no_cap, x->err,
+				     x->errlen))
+			return false;
 		/* the engine checks 0..10000; here only that it fits before the cast */
 		if (rate < INT32_MIN || rate > INT32_MAX) {
-			snprintf(err, errlen, "overrides.rate_bp of %s: %" PRId64 " is out of range", e->uscc, rate);
-			goto failed;
+			snprintf(x->err, x->errlen, "overrides.rate_bp of %s: %" PRId64 " is out of range", e->uscc, rate);
+			return false;
 		}
 		e->has_rate_override = !no_rate;
 		e->override_rate_bp = (int32_t)rate;
 		e->has_cap_override = !no_cap;
 	}
 	rc->nents = ne;
-	groups = xcalloc(ng + 1, sizeof *groups);
-	for (size_t i = 0; i < ng; i++) {
-		PGresult *gr = rows[i].res;
-		int row = rows[i].row;
-		eng_group_t *g = &groups[i];
-		const char *key = PQgetvalue(gr, row, 0);
-		const char **hit = bsearch(&key, ent_keys, ne, sizeof *ent_keys, cmp_str);
+	return true;
+}
+
+/* the engine's groups from the usage rows, each pointing at its enterprise */
+static bool usage_to_groups(compute_t *x)
+{
+	const int *col = x->ucol;
+	size_t ne = x->rc->nents;
+	x->groups = xcalloc(x->ngroups + 1, sizeof *x->groups);
+	for (size_t i = 0; i < x->ngroups; i++) {
+		PGresult *gr = x->rows[i].res;
+		int row = x->rows[i].row;
+		eng_group_t *g = &x->groups[i];
+		const char *key = x->rows[i].key;
+		const char **hit = bsearch(&key, x->ent_keys, ne, sizeof *x->ent_keys, cmp_str);
 		if (!hit) {
-			snprintf(err, errlen, "enterprise %s of the usage is missing from the registry query", key);
-			goto failed;
+			snprintf(x->err, x->errlen, "enterprise %s of the usage is missing from the registry query", key);
+			return false;
 		}
-		g->ent = (uint32_t)(hit - ent_keys);
-		g->category = category_parse(PQgetvalue(gr, row, 1));
-		g->cls = PQgetvalue(gr, row, 2)[0];
-		snprintf(g->division, sizeof g->division, "%s", PQgetvalue(gr, row, 3));
-		g->in_dates = PQgetvalue(gr, row, 4)[0] == 't';
-		g->related = PQgetvalue(gr, row, 5)[0] == 't';
+		g->ent = (uint32_t)(hit - x->ent_keys);
+		g->category = category_parse(PQgetvalue(gr, row, col[U_CATEGORY]));
+		g->cls = PQgetvalue(gr, row, col[U_CLASS])[0];
+		snprintf(g->division, sizeof g->division, "%s", PQgetvalue(gr, row, col[U_DIVISION]));
+		g->in_dates = PQgetvalue(gr, row, col[U_IN_DATES])[0] == 't';
+		g->related = PQgetvalue(gr, row, col[U_RELATED])[0] == 't';
 		int64_t bits;
-		if (!db_get_i64(gr, row, 6, "usage.bits", &bits, err, errlen) ||
-		    !db_get_i64(gr, row, 7, "usage.sum(amount_fen)", &g->amount_fen, err, errlen))
-			goto failed;
+		if (!db_get_i64(gr, row, col[U_BITS], "usage.bits", &bits, x->err, x->errlen) ||
+		    !db_get_i64(gr, row, col[U_AMOUNT], "usage.sum(amount_fen)", &g->amount_fen, x->err, x->errlen))
+			return false;
 		/* a partner's bit the query did not ask for would be a rule 7 decision on nothing */
-		if (bits < 0 || bits >= ((int64_t)1 << npartners)) {
-			snprintf(err, errlen, "usage.bits (row %d): %" PRId64 " names no partner", row, bits);
-			goto failed;
+		if (bits < 0 || bits >= ((int64_t)1 << x->rc->npartners)) {
+			snprintf(x->err, x->errlen, "usage.bits (row %d): %" PRId64 " names no partner", row, bits);
+			return false;
 		}
 		g->partner_in_dates = (uint32_t)bits;
 	}
+	return true;
+}
 
-	/* what approved runs granted in the programme-year */
-	const char *pp[] = {prog->id, year_txt, basis->approved_before};
-	r = query(c, "SELECT coalesce(sum(gr.amount_fen), 0)::text FROM grants gr "
-		     "WHERE gr.program = $1 AND gr.year = $2::integer AND " GRANTED("gr", 3),
-		  3, pp, err, errlen);
+/* what approved runs granted in the programme-year, then the engine */
+static bool compute_lines(compute_t *x)
+{
+	run_calc_t *rc = x->rc;
+	const char *pp[] = {rc->prog->id, x->year_txt, x->basis->approved_before};
+	PGresult *r = db_query(x->c, "SELECT coalesce(sum(gr.amount_fen), 0)::text AS granted FROM grants gr "
+				     "WHERE gr.program = $1 AND gr.year = $2::integer AND " GRANTED("gr", 3),
+			       3, pp, x->err, x->errlen);
 	if (!r)
-		goto failed;
-	eng_input_t in = {.prog = prog, .npartners = npartners, .ents = rc->ents, .nents = ne, .groups = groups,
-			  .ngroups = ng};
-	if (!db_get_i64(r, 0, 0, "grants.sum(amount_fen)", &in.pool_granted_fen, err, errlen))
-		goto failed;
+		return false;
+	eng_input_t in = {.prog = rc->prog, .npartners = rc->npartners, .ents = rc->ents, .nents = rc->nents,
+			  .groups = x->groups, .ngroups = x->ngroups};
+	int col;
+	static const char *const names[] = {"granted"};
+	bool ok = columns_of(r, "grants", names, 1, &col, x->err, x->errlen) &&
+		  db_get_i64(r, 0, col, "grants.sum(amount_fen)", &in.pool_granted_fen, x->err, x->errlen);
 	PQclear(r);
-	r = NULL;
-	for (int k = 0; k < npartners; k++)
-		in.partners[k] = &partners[k];
-	rc->lines = xcalloc(ne + 1, sizeof *rc->lines);
-	if (!quiet)
-		PROGRESS(&t0, "computing %zu enterprises", ne);
-	if (!eng_settle(&in, rc->lines, &rc->tot, err, errlen))
-		goto failed;
-	ok = true;
-failed:
+	if (!ok)
+		return false;
+	for (int k = 0; k < rc->npartners; k++)
+		in.partners[k] = &rc->partners[k];
+	rc->lines = xcalloc(rc->nents + 1, sizeof *rc->lines);
+	if (!x->quiet)
+		PROGRESS(&x->t0, "computing %zu enterprises", rc->nents);
+	return eng_settle(&in, rc->lines, &rc->tot, x->err, x->errlen);
+}
+
+bool run_compute(PGconn *c, const char *program, const char *period, const run_basis_t *basis, run_calc_t *rc,
+		 char *err, size_t errlen)
+{
+	compute_t x = {.c = c, .basis = basis, .rc = rc, .quiet = basis->quiet, .err = err, .errlen = errlen};
+	clock_gettime(CLOCK_MONOTONIC, &x.t0);
+	memset(rc, 0, sizeof *rc);
+	rc->prog = xcalloc(1, sizeof *rc->prog);
+	rc->partners = xcalloc(ENG_MAX_PARTNERS, sizeof *rc->partners);
+	bool ok = period_bounds(&x, period) && load_version(c, program, basis->version, rc, err, errlen) &&
+		  load_partners(&x) && run_clock(&x) && read_usage(&x, period);
+	if (ok) {
+		merge_usage(&x);
+		ok = read_facts(&x) && facts_to_enterprises(&x) && usage_to_groups(&x) && compute_lines(&x);
+	}
+	PQclear(x.rg);
+	PQclear(x.rg2);
+	free(x.rows);
+	free(x.usccs);
+	free(x.ent_keys);
+	free(x.groups);
+	return ok;
+}
+
+/* Refuses a month that has not ended (China time), then takes a clean cut
+ * through ingest (voucher.ingest_cut, sql/006_integrity.sql): every record
+ * and registry row stamped by the cut-off is committed before the snapshot
+ * taken after it, every later one is stamped after it. */
+static bool settle_cut(PGconn *c, const char *period, char *cutoff, size_t cutofflen, char *as_of, size_t as_oflen,
+		       char *err, size_t errlen)
+{
+	const char *pp[] = {period};
+	if (!db_command(c, "SELECT voucher.period_ended($1)", 1, pp, err, errlen))
+		return false;
+	PGresult *r = db_query(c, "SELECT t::text AS cutoff, (t AT TIME ZONE 'Asia/Shanghai')::date::text AS as_of "
+				  "FROM voucher.ingest_cut() t",
+			       0, NULL, err, errlen);
+	if (!r)
+		return false;
+	int col[2];
+	static const char *const names[] = {"cutoff", "as_of"};
+	bool ok = columns_of(r, "ingest_cut", names, 2, col, err, errlen);
+	if (ok) {
+		snprintf(cutoff, cutofflen, "%s", PQgetvalue(r, 0, col[0]));
+		snprintf(as_of, as_oflen, "%s", PQgetvalue(r, 0, col[1]));
+	}
 	PQclear(r);
-	PQclear(rg);
-	PQclear(rg2);
-	free(rows);
-	free(usccs);
-	free(ent_keys);
-	free(groups);
-	buf_free(&b1);
-	buf_free(&b2);
-	buf_free(&sql);
-	buf_free(&flags);
+	return ok;
+}
+
+/* the summary's figures: totals, and the lines a run stores, by status */
+static void summarize(const run_calc_t *rc, settle_summary_t *sum)
+{
+	snprintf(sum->program_version, sizeof sum->program_version, "%s", rc->program_version);
+	snprintf(sum->as_of, sizeof sum->as_of, "%s", rc->as_of);
+	sum->groups = rc->ngroups;
+	sum->payable = rc->tot.payable;
+	sum->recovered = rc->tot.recovered;
+	sum->asked = rc->tot.asked;
+	sum->pool_left = rc->tot.pool_left;
+	for (size_t i = 0; i < rc->nents; i++) {
+		const eng_line_t *l = &rc->lines[i];
+		if (!run_line_shown(l))
+			continue;
+		sum->lines++;
+		sum->payable_lines += l->status == ST_PAYABLE;
+		sum->recovery_lines += l->status == ST_RECOVERY;
+		sum->withheld_lines += l->status == ST_WITHHELD;
+	}
+}
+
+/* The owner's voucher.run_store checks what it can and stores the draft,
+ * superseding the earlier draft of the same programme and period; the lines
+ * go as one array per column. */
+static bool store_draft(PGconn *c, const run_calc_t *rc, const char *period, const char *cutoff,
+			settle_summary_t *sum, char *err, size_t errlen)
+{
+	enum { A_USCC, A_NAME, A_DIV, A_ELIG, A_ENT, A_CAP, A_GB, A_DIFF, A_PAY, A_STATUS, A_NOTE, A_N };
+	buf_t arr[A_N];
+	for (int k = 0; k < A_N; k++)
+		arr[k] = (buf_t)BUF_INIT;
+	for (size_t i = 0; i < rc->nents; i++) {
+		const eng_line_t *l = &rc->lines[i];
+		if (!run_line_shown(l))
+			continue;
+		char v[6][24];
+		const int64_t nums[6] = {l->eligible_ytd, l->entitlement_ytd, l->cap, l->granted_before, l->difference,
+					 l->payable};
+		for (int k = 0; k < 6; k++)
+			snprintf(v[k], sizeof v[k], "%" PRId64, nums[k]);
+		db_array_add(&arr[A_USCC], rc->ents[i].uscc);
+		db_array_add(&arr[A_NAME], PQgetvalue(rc->facts, (int)i, rc->facts_name_col));
+		db_array_add(&arr[A_DIV], PQgetvalue(rc->facts, (int)i, rc->facts_division_col));
+		for (int k = 0; k < 6; k++)
+			db_array_add(&arr[A_ELIG + k], v[k]);
+		db_array_add(&arr[A_STATUS], status_text(l->status));
+		db_array_add(&arr[A_NOTE], l->note);
+	}
+	for (int k = 0; k < A_N; k++)
+		db_array_end(&arr[k]);
+	const eng_totals_t tot = rc->tot;
+	char pay[24], rec[24], ask[24], left[24];
+	snprintf(pay, sizeof pay, "%" PRId64, tot.payable);
+	snprintf(rec, sizeof rec, "%" PRId64, tot.recovered);
+	snprintf(ask, sizeof ask, "%" PRId64, tot.asked);
+	snprintf(left, sizeof left, "%" PRId64, tot.pool_left);
+	const char *rp[] = {rc->prog->id, sum->program_version, period, sum->as_of, cutoff,
+			    tot.pool_left < 0 ? NULL : left, pay, rec, ask, arr[A_USCC].data, arr[A_NAME].data,
+			    arr[A_DIV].data, arr[A_ELIG].data, arr[A_ENT].data, arr[A_CAP].data, arr[A_GB].data,
+			    arr[A_DIFF].data, arr[A_PAY].data, arr[A_STATUS].data, arr[A_NOTE].data};
+	PGresult *r = db_query(c, "SELECT voucher.run_store($1, $2, $3, $4::date, $5::timestamptz, $6::bigint, $7::bigint, "
+				  "$8::bigint, $9::bigint, $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], "
+				  "$15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[]) AS run_id",
+			       20, rp, err, errlen);
+	for (int k = 0; k < A_N; k++)
+		buf_free(&arr[k]);
+	if (!r)
+		return false;
+	int col;
+	static const char *const names[] = {"run_id"};
+	bool ok = columns_of(r, "run_store", names, 1, &col, err, errlen) &&
+		  db_get_i64(r, 0, col, "runs.run_id", &sum->run_id, err, errlen);
+	PQclear(r);
 	return ok;
 }
 
@@ -486,125 +714,35 @@ bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run
 	memset(sum, 0, sizeof *sum);
 	run_calc_t rc;
 	memset(&rc, 0, sizeof rc);
-	PGresult *r = NULL;
-	bool ok = false, in_tx = false;
 	char cutoff[64], as_of[11];
 
-	/* only a month that has ended (China time) is settled */
-	const char *pp[] = {period};
-	r = query(c, "SELECT voucher.period_ended($1)", 1, pp, err, errlen);
-	if (!r)
-		goto failed;
-	PQclear(r);
-	/* a clean cut through ingest (voucher.ingest_cut, sql/006_integrity.sql):
-	 * every record and registry row stamped by the cut-off is committed
-	 * before the snapshot below, every later one is stamped after it */
-	r = query(c, "SELECT t::text, (t AT TIME ZONE 'Asia/Shanghai')::date::text FROM voucher.ingest_cut() t", 0,
-		  NULL, err, errlen);
-	if (!r)
-		goto failed;
-	snprintf(cutoff, sizeof cutoff, "%s", PQgetvalue(r, 0, 0));
-	snprintf(as_of, sizeof as_of, "%s", PQgetvalue(r, 0, 1));
-	PQclear(r);
-	r = NULL;
-	if (!exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ", err, errlen))
-		goto failed;
-	in_tx = true;
+	if (!settle_cut(c, period, cutoff, sizeof cutoff, as_of, sizeof as_of, err, errlen))
+		return false;
+	if (!db_command(c, "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL, err, errlen))
+		return false;
 	/* run_compute names tables without a schema: settle reads the tables
 	 * themselves, audit verify the audit views of the same names */
-	if (!exec_ok(c, "SET LOCAL search_path = voucher, pg_catalog", err, errlen))
-		goto failed;
-
 	run_basis_t basis = {.cutoff = cutoff, .as_of = as_of, .registry_at = cutoff};
-	if (!run_compute(c, program, period, &basis, &rc, err, errlen))
-		goto failed;
-	snprintf(sum->program_version, sizeof sum->program_version, "%s", rc.program_version);
-	snprintf(sum->as_of, sizeof sum->as_of, "%s", rc.as_of);
-	sum->groups = rc.ngroups;
-	const eng_totals_t tot = rc.tot;
-	sum->payable = tot.payable;
-	sum->recovered = tot.recovered;
-	sum->asked = tot.asked;
-	sum->pool_left = tot.pool_left;
-
-	for (size_t i = 0; i < rc.nents; i++) {
-		eng_line_t *l = &rc.lines[i];
-		if (!run_line_shown(l))
-			continue;
-		sum->lines++;
-		sum->payable_lines += l->status == ST_PAYABLE;
-		sum->recovery_lines += l->status == ST_RECOVERY;
-		sum->withheld_lines += l->status == ST_WITHHELD;
+	bool ok = db_command(c, "SET LOCAL search_path = voucher, pg_catalog", 0, NULL, err, errlen) &&
+		  run_compute(c, program, period, &basis, &rc, err, errlen);
+	if (ok)
+		summarize(&rc, sum);
+	if (ok && dry_run) {
+		/* as before: a failed ROLLBACK of a dry run leaves its message, not a failure */
+		bool rolled_back = db_command(c, "ROLLBACK", 0, NULL, err, errlen);
+		(void)rolled_back;
+		run_calc_free(&rc);
+		return true;
 	}
-	if (dry_run) {
-		exec_ok(c, "ROLLBACK", err, errlen);
-		in_tx = false;
-		ok = true;
-		goto done;
+	if (ok) {
+		PROGRESS(&t0, "storing %zu lines", sum->lines);
+		ok = store_draft(c, &rc, period, cutoff, sum, err, errlen) &&
+		     db_command(c, "COMMIT", 0, NULL, err, errlen);
 	}
-
-	PROGRESS(&t0, "storing %zu lines", sum->lines);
-	/* the owner's voucher.run_store checks what it can and stores the draft,
-	 * superseding the earlier draft of the same programme and period */
-	enum { A_USCC, A_NAME, A_DIV, A_ELIG, A_ENT, A_CAP, A_GB, A_DIFF, A_PAY, A_STATUS, A_NOTE, A_N };
-	buf_t arr[A_N];
-	for (int k = 0; k < A_N; k++)
-		arr[k] = (buf_t)BUF_INIT;
-	for (size_t i = 0; i < rc.nents; i++) {
-		eng_line_t *l = &rc.lines[i];
-		if (!run_line_shown(l))
-			continue;
-		char v[6][24];
-		const int64_t nums[6] = {l->eligible_ytd, l->entitlement_ytd, l->cap, l->granted_before, l->difference,
-					 l->payable};
-		for (int k = 0; k < 6; k++)
-			snprintf(v[k], sizeof v[k], "%" PRId64, nums[k]);
-		db_array_add(&arr[A_USCC], rc.ents[i].uscc);
-		db_array_add(&arr[A_NAME], PQgetvalue(rc.facts, (int)i, 9));
-		db_array_add(&arr[A_DIV], PQgetvalue(rc.facts, (int)i, 10));
-		for (int k = 0; k < 6; k++)
-			db_array_add(&arr[A_ELIG + k], v[k]);
-		db_array_add(&arr[A_STATUS], status_text(l->status));
-		db_array_add(&arr[A_NOTE], l->note);
-	}
-	for (int k = 0; k < A_N; k++)
-		db_array_end(&arr[k]);
-	char pay[24], rec[24], ask[24], left[24];
-	snprintf(pay, sizeof pay, "%" PRId64, tot.payable);
-	snprintf(rec, sizeof rec, "%" PRId64, tot.recovered);
-	snprintf(ask, sizeof ask, "%" PRId64, tot.asked);
-	snprintf(left, sizeof left, "%" PRId64, tot.pool_left);
-	const char *rp[] = {rc.prog->id, sum->program_version, period, sum->as_of, cutoff,
-			    tot.pool_left < 0 ? NULL : left, pay, rec, ask, arr[A_USCC].data, arr[A_NAME].data,
-			    arr[A_DIV].data, arr[A_ELIG].data, arr[A_ENT].data, arr[A_CAP].data, arr[A_GB].data,
-			    arr[A_DIFF].data, arr[A_PAY].data, arr[A_STATUS].data, arr[A_NOTE].data};
-	r = query(c, "SELECT voucher.run_store($1, $2, $3, $4::date, $5::timestamptz, $6::bigint, $7::bigint, "
-		     "$8::bigint, $9::bigint, $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], "
-		     "$15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[])",
-		  20, rp, err, errlen);
-	for (int k = 0; k < A_N; k++)
-		buf_free(&arr[k]);
-	if (!r)
-		goto failed;
-	if (!db_get_i64(r, 0, 0, "runs.run_id", &sum->run_id, err, errlen))
-		goto failed;
-	PQclear(r);
-	r = NULL;
-	if (!exec_ok(c, "COMMIT", err, errlen))
-		goto failed;
-	in_tx = false;
-	PROGRESS(&t0, "done");
-	ok = true;
-	goto done;
-failed:
-	if (r)
-		PQclear(r);
-	r = NULL;
-	if (in_tx)
-		PQclear(PQexec(c, "ROLLBACK"));
-done:
-	if (r)
-		PQclear(r);
+	if (ok)
+		PROGRESS(&t0, "done");
+	else
+		db_rollback(c); /* after a failed COMMIT too, as before: a no-op then */
 	run_calc_free(&rc);
 	return ok;
 }

@@ -64,7 +64,9 @@ typedef struct run_calc {
 	eng_enterprise_t *ents;
 	eng_line_t *lines;
 	eng_totals_t tot;
-	PGresult *facts;            /* row i: ents[i]; column 9 its name, 10 its division */
+	PGresult *facts;            /* row i: ents[i] */
+	int facts_name_col;         /* its columns of the name and division, as of the run's date */
+	int facts_division_col;
 } run_calc_t;
 
 /* Reads the input of a run of program for period ("YYYY-MM") as of basis, in

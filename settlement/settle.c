@@ -3,19 +3,18 @@
 
 #include <stdio.h>
 
+#include "common/db.h"
+
 bool settle_load_program(PGconn *c, const char *id, program_t *p, char *version, size_t vlen,
 			 char *err, size_t errlen)
 {
 	const char *params[] = {id};
-	PGresult *r = PQexecParams(c,
-				   "SELECT version, text FROM voucher.program_versions WHERE program = $1 "
-				   "ORDER BY loaded_at DESC, version LIMIT 1",
-				   1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "%s", PQerrorMessage(c));
-		PQclear(r);
+	PGresult *r = db_query(c,
+			       "SELECT version, text FROM voucher.program_versions WHERE program = $1 "
+			       "ORDER BY loaded_at DESC, version LIMIT 1",
+			       1, params, err, errlen);
+	if (!r)
 		return false;
-	}
 	if (PQntuples(r) == 0) {
 		snprintf(err, errlen, "no programme '%s' is loaded (voucherctl program list; program load FILE)", id);
 		PQclear(r);

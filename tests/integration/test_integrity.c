@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/locks.h"
 #include "tests/integration/settle_fixture.h"
 #include "tests/integration/support.h"
 
@@ -103,8 +104,8 @@ Test(integrity, no_role_but_the_owner_writes_any_table)
 			}
 		}
 		/* nor take the ingest barrier, or any advisory lock, by hand */
-		cr_expect_str_eq(state_of(c, "SELECT pg_advisory_lock(7305413)"), "42501", "%s", roles[k]);
-		cr_expect_str_eq(state_of(c, "SELECT pg_advisory_xact_lock_shared(7305413)"), "42501", "%s", roles[k]);
+		cr_expect_str_eq(state_of(c, "SELECT pg_advisory_lock(" VOUCHER_LOCK_SQL(VOUCHER_LOCK_INGEST) ")"), "42501", "%s", roles[k]);
+		cr_expect_str_eq(state_of(c, "SELECT pg_advisory_xact_lock_shared(" VOUCHER_LOCK_SQL(VOUCHER_LOCK_INGEST) ")"), "42501", "%s", roles[k]);
 		cr_expect_str_eq(state_of(c, "SELECT pg_try_advisory_lock(1)"), "42501", "%s", roles[k]);
 		PQfinish(c);
 	}
@@ -379,7 +380,7 @@ Test(integrity, a_revocation_waits_for_ingest_in_flight)
 	sf_setup();
 	PGconn *ingest = PQconnectdb(sf_ci), *a = as("alice");
 	cr_assert_str_eq(state_of(ingest, "BEGIN"), "");
-	cr_assert_str_eq(state_of(ingest, "SELECT pg_advisory_xact_lock_shared(7305413)"), "");
+	cr_assert_str_eq(state_of(ingest, "SELECT pg_advisory_xact_lock_shared(" VOUCHER_LOCK_SQL(VOUCHER_LOCK_INGEST) ")"), "");
 	cr_assert(PQsendQuery(a, "SELECT voucher.provider_key_revoke('prov-a', 'prov-a-2026a')"));
 	usleep(300 * 1000);
 	cr_assert(PQconsumeInput(a));
