@@ -45,7 +45,7 @@ static int no_password(char *buf, int size, int rwflag, void *u)
 	return -1;
 }
 
-bool push_http_init(push_http_t *c, const push_url_t *url, const char *cert, const char *key,
+bool http_client_init(http_client_t *c, const push_url_t *url, const char *cert, const char *key,
 		    const char *ca, int timeout_s, char *err, size_t errlen)
 {
 	char e[256];
@@ -90,7 +90,7 @@ fail:
 	return false;
 }
 
-void push_http_close(push_http_t *c)
+void http_client_close(http_client_t *c)
 {
 	if (c->ssl) {
 		SSL_SESSION *s = SSL_get1_session(c->ssl);
@@ -115,9 +115,9 @@ void push_http_close(push_http_t *c)
 	c->used = 0;
 }
 
-void push_http_free(push_http_t *c)
+void http_client_free(http_client_t *c)
 {
-	push_http_close(c);
+	http_client_close(c);
 	SSL_SESSION_free(c->session);
 	c->session = NULL;
 	SSL_CTX_free(c->ctx);
@@ -137,7 +137,7 @@ static bool arm(int fd, int64_t deadline)
 	       setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0;
 }
 
-static bool tcp_connect(push_http_t *c, int64_t deadline, bool *noname, char *err, size_t errlen)
+static bool tcp_connect(http_client_t *c, int64_t deadline, bool *noname, char *err, size_t errlen)
 {
 	*noname = false;
 	struct addrinfo hints, *res = NULL;
@@ -260,7 +260,7 @@ static void tls_failure(SSL *ssl, int ret, const char *what, bool *fatal, char *
 	ERR_clear_error();
 }
 
-static bool tls_connect(push_http_t *c, int64_t deadline, bool *fatal, bool *noname, char *err,
+static bool tls_connect(http_client_t *c, int64_t deadline, bool *fatal, bool *noname, char *err,
 			size_t errlen)
 {
 	*fatal = false;
@@ -268,14 +268,14 @@ static bool tls_connect(push_http_t *c, int64_t deadline, bool *fatal, bool *non
 		return false;
 	if (!arm(c->fd, deadline)) {
 		push_set_err(err, errlen, "TLS handshake: timed out");
-		push_http_close(c);
+		http_client_close(c);
 		return false;
 	}
 	c->ssl = SSL_new(c->ctx);
 	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
 		char es[256];
 		push_set_err(err, errlen, "cannot set up TLS: %s", ssl_errstr(es, sizeof es));
-		push_http_close(c);
+		http_client_close(c);
 		return false;
 	}
 	X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
@@ -291,7 +291,7 @@ static bool tls_connect(push_http_t *c, int64_t deadline, bool *fatal, bool *non
 		ERR_clear_error();
 		push_set_err(err, errlen, "cannot set the expected server name %s", c->url.host);
 		*fatal = true;
-		push_http_close(c);
+		http_client_close(c);
 		return false;
 	}
 	if (c->session)
@@ -314,7 +314,7 @@ static bool tls_connect(push_http_t *c, int64_t deadline, bool *fatal, bool *non
 
 /* An idle kept-alive connection the server has closed (or sent anything on)
  * is not worth a request. */
-static bool idle_conn_usable(push_http_t *c)
+static bool idle_conn_usable(http_client_t *c)
 {
 	if (!c->ssl || SSL_pending(c->ssl) > 0)
 		return false;
@@ -323,7 +323,7 @@ static bool idle_conn_usable(push_http_t *c)
 	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-static bool write_all(push_http_t *c, const void *data, size_t len, int64_t deadline, bool *fatal,
+static bool write_all(http_client_t *c, const void *data, size_t len, int64_t deadline, bool *fatal,
 		      char *err, size_t errlen)
 {
 	const char *p = data;
@@ -346,7 +346,7 @@ static bool write_all(push_http_t *c, const void *data, size_t len, int64_t dead
 
 /* Reads until resp is complete.  false with err on a broken connection, a
  * timeout or a response that is not HTTP. */
-static bool read_response(push_http_t *c, push_resp_t *resp, int64_t deadline, bool *fatal,
+static bool read_response(http_client_t *c, push_resp_t *resp, int64_t deadline, bool *fatal,
 			  char *err, size_t errlen)
 {
 	char buf[16384];
@@ -385,16 +385,16 @@ static bool read_response(push_http_t *c, push_resp_t *resp, int64_t deadline, b
 	return true;
 }
 
-bool push_http_request(push_http_t *c, const char *method, const char *path,
+bool http_client_request(http_client_t *c, const char *method, const char *path,
 		       const char *extra_headers, const void *body, size_t len, push_resp_t *resp,
-		       push_http_fail_t *fail, bool *reused, char *err, size_t errlen)
+		       http_client_fail_t *fail, bool *reused, char *err, size_t errlen)
 {
 	int64_t deadline = now_ms() + c->timeout_ms;
 	bool fatal = false, noname = false;
 	*fail = PUSH_HTTP_FAIL_NONE;
 	*reused = false;
 	if (c->ssl && !idle_conn_usable(c))
-		push_http_close(c);
+		http_client_close(c);
 	if (c->ssl) {
 		*reused = true;
 	} else if (!tls_connect(c, deadline, &fatal, &noname, err, errlen)) {
@@ -429,21 +429,21 @@ bool push_http_request(push_http_t *c, const char *method, const char *path,
 		if (!fatal &&
 		    read_response(c, resp, short_deadline < deadline ? short_deadline : deadline,
 				  &fatal, e2, sizeof e2)) {
-			push_http_close(c);
+			http_client_close(c);
 			return true;
 		}
 		if (fatal)
 			push_set_err(err, errlen, "%s", e2);
-		push_http_close(c);
+		http_client_close(c);
 		*fail = fatal ? PUSH_HTTP_FAIL_FATAL : PUSH_HTTP_FAIL_SEND;
 		return false;
 	}
 	if (!read_response(c, resp, deadline, &fatal, err, errlen)) {
-		push_http_close(c);
+		http_client_close(c);
 		*fail = fatal ? PUSH_HTTP_FAIL_FATAL : PUSH_HTTP_FAIL_RECV;
 		return false;
 	}
 	if (!resp->keep_alive)
-		push_http_close(c);
+		http_client_close(c);
 	return true;
 }

@@ -24,9 +24,9 @@ typedef enum {
 	PUSH_HTTP_FAIL_FATAL, /* TLS authentication failed either way, or the peer does not speak TLS:
 	                      retrying cannot help */
 	PUSH_HTTP_FAIL_RESOLVE, /* the host name does not exist (a temporary DNS failure is CONNECT) */
-} push_http_fail_t;
+} http_client_fail_t;
 
-typedef struct push_http {
+typedef struct http_client {
 	SSL_CTX *ctx;
 	push_url_t url;
 	int timeout_ms;
@@ -34,16 +34,16 @@ typedef struct push_http {
 	int fd;
 	SSL_SESSION *session; /* for resumption on the next connection */
 	unsigned long used;   /* requests sent on the open connection */
-} push_http_t;
+} http_client_t;
 
 /* Loads the client certificate chain (cert, PEM), its private key (key, PEM,
  * unencrypted; never prompts) and the CA file that must have issued the
  * server's certificate.  On false, err says which file and why. */
-bool push_http_init(push_http_t *c, const push_url_t *url, const char *cert, const char *key,
+bool http_client_init(http_client_t *c, const push_url_t *url, const char *cert, const char *key,
 		    const char *ca, int timeout_s, char *err, size_t errlen);
-void push_http_free(push_http_t *c);
+void http_client_free(http_client_t *c);
 /* Closes the open connection, if any. */
-void push_http_close(push_http_t *c);
+void http_client_close(http_client_t *c);
 
 /* Sends one request and reads its response into resp (which the caller has
  * push_resp_init()ed and frees), within the timeout.  extra_headers is ""
@@ -51,8 +51,8 @@ void push_http_close(push_http_t *c);
  * Content-Length (when body is not NULL) and Connection are added here.
  * true: resp holds a complete response.  false: *fail says how far it got and
  * err why; *reused tells whether an already open connection was used. */
-bool push_http_request(push_http_t *c, const char *method, const char *path,
+bool http_client_request(http_client_t *c, const char *method, const char *path,
 		       const char *extra_headers, const void *body, size_t len, push_resp_t *resp,
-		       push_http_fail_t *fail, bool *reused, char *err, size_t errlen);
+		       http_client_fail_t *fail, bool *reused, char *err, size_t errlen);
 
 #endif

@@ -47,7 +47,7 @@ typedef struct opts {
 typedef struct ctx {
 	opts_t o;
 	push_url_t url;
-	push_http_t http;
+	http_client_t http;
 	EVP_PKEY *sign_key;
 	sig_alg_t alg;
 	unsigned long batches, ok, failed;
@@ -495,12 +495,12 @@ static step_t look_up(ctx_t *x, const char *batch_id, const char *digest, unsign
 	push_path_segment(&path, batch_id);
 	push_resp_t resp;
 	push_resp_init(&resp, false);
-	push_http_fail_t fail;
+	http_client_fail_t fail;
 	bool reused;
 	char err[256];
 	step_t st = STEP_RETRY;
 	log_debug("request", "method=GET batch=%s", log_q(batch_id));
-	if (!push_http_request(&x->http, "GET", path.data, "", NULL, 0, &resp, &fail, &reused, err,
+	if (!http_client_request(&x->http, "GET", path.data, "", NULL, 0, &resp, &fail, &reused, err,
 			       sizeof err)) {
 		log_warn("lookup_failed", "batch=%s error=%s", log_q(batch_id), log_q(err));
 		snprintf(last, lastlen, "%s", err);
@@ -552,7 +552,7 @@ typedef struct sending {
 /* A POST that got no answer: STEP_DONE after reporting a failure that
  * retrying cannot mend, STEP_RETRY_NOW for a kept-alive connection the
  * server dropped (once), else STEP_RETRY. */
-static step_t post_failed(ctx_t *x, sending_t *sd, push_http_fail_t fail, bool reused, bool got_bytes,
+static step_t post_failed(ctx_t *x, sending_t *sd, http_client_fail_t fail, bool reused, bool got_bytes,
 			  const char *err)
 {
 	snprintf(sd->last, sizeof sd->last, "%s", err);
@@ -622,12 +622,12 @@ static step_t post_attempt(ctx_t *x, sending_t *sd)
 		   sd->cd.data, sd->si.data, sd->sg.data);
 	push_resp_t resp;
 	push_resp_init(&resp, false);
-	push_http_fail_t fail;
+	http_client_fail_t fail;
 	bool reused;
 	char err[256];
 	log_debug("request", "method=POST batch=%s bytes=%zu attempt=%u", log_q(sd->batch_id), sd->len,
 		  sd->retry + 1);
-	if (!push_http_request(&x->http, "POST", PUSH_PATH, sd->hdrs.data, sd->body, sd->len, &resp, &fail, &reused,
+	if (!http_client_request(&x->http, "POST", PUSH_PATH, sd->hdrs.data, sd->body, sd->len, &resp, &fail, &reused,
 			       err, sizeof err)) {
 		bool got_bytes = resp.got_bytes;
 		push_resp_free(&resp);
@@ -944,7 +944,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "voucher-push: --sign-key: %s\n", err);
 		return EXIT_USAGE;
 	}
-	if (!push_http_init(&x.http, &x.url, x.o.cert, x.o.key, x.o.ca, (int)x.o.timeout_s, err,
+	if (!http_client_init(&x.http, &x.url, x.o.cert, x.o.key, x.o.ca, (int)x.o.timeout_s, err,
 			    sizeof err)) {
 		fprintf(stderr, "voucher-push: %s\n", err);
 		EVP_PKEY_free(x.sign_key);
@@ -953,7 +953,7 @@ int main(int argc, char **argv)
 
 	rc = x.o.records ? run_records(&x) : run_files(&x);
 
-	push_http_free(&x.http);
+	http_client_free(&x.http);
 	EVP_PKEY_free(x.sign_key);
 	if (rc == EXIT_USAGE)
 		return rc;

@@ -432,9 +432,9 @@ static void *sender(void *arg)
 {
 	bench_t *x = arg;
 	const opts_t *o = &x->o;
-	push_http_t http;
+	http_client_t http;
 	char err[512];
-	if (!push_http_init(&http, &x->url, o->cert, o->key, o->ca, (int)o->timeout_s, err, sizeof err)) {
+	if (!http_client_init(&http, &x->url, o->cert, o->key, o->ca, (int)o->timeout_s, err, sizeof err)) {
 		fprintf(stderr, "voucher-bench: %s\n", err);
 		atomic_store(&x->stop, true);
 		return NULL;
@@ -457,10 +457,10 @@ static void *sender(void *arg)
 		for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
 			push_resp_t resp;
 			push_resp_init(&resp, false);
-			push_http_fail_t fail;
+			http_client_fail_t fail;
 			bool reused;
 			int64_t t = mono_us();
-			bool got = push_http_request(&http, "POST", PUSH_PATH, b->hdrs.data, b->body.data,
+			bool got = http_client_request(&http, "POST", PUSH_PATH, b->hdrs.data, b->body.data,
 						     b->body.len, &resp, &fail, &reused, err, sizeof err);
 			int64_t lat = mono_us() - t;
 			bool done;
@@ -492,7 +492,7 @@ static void *sender(void *arg)
 			usleep(100000u * (unsigned)(attempt < 10 ? attempt + 1 : 10));
 		}
 	}
-	push_http_free(&http);
+	http_client_free(&http);
 	return NULL;
 }
 
