@@ -20,7 +20,6 @@
 
 /* ------------------------------------------------------------ Merkle tree */
 
-
 void audit_batch_canon(const audit_batch_leaf_t *b, buf_t *out)
 {
 	buf_reset(out);
@@ -35,8 +34,7 @@ void audit_batch_canon(const audit_batch_leaf_t *b, buf_t *out)
 	buf_lp_i64(out, b->received_us);
 }
 
-static void sha256_2(uint8_t prefix, const void *a, size_t alen, const void *b, size_t blen,
-		     uint8_t out[32])
+static void sha256_2(uint8_t prefix, const void *a, size_t alen, const void *b, size_t blen, uint8_t out[32])
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned int n = 0;
@@ -139,7 +137,8 @@ static void close_cursor(PGconn *c, const char *name)
 }
 
 /* The leaf columns, in audit_batch_leaf_t order, then the verify columns. */
-#define LEAF_COLS "seq, provider, batch_id, digest, key_id, alg, " \
+#define LEAF_COLS                                                     \
+	"seq, provider, batch_id, digest, key_id, alg, "              \
 	"floor(extract(epoch FROM sig_created))::bigint, signature, " \
 	"(extract(epoch FROM received_at) * 1000000)::bigint"
 
@@ -158,8 +157,7 @@ static bool leaf_from_row(PGresult *r, int i, audit_batch_leaf_t *b, char *err, 
 	return true;
 }
 
-bool audit_batches_root(PGconn *c, int64_t upto, uint8_t root[32], int64_t *n, char *err,
-			size_t errlen)
+bool audit_batches_root(PGconn *c, int64_t upto, uint8_t root[32], int64_t *n, char *err, size_t errlen)
 {
 	*n = 0;
 	bool own;
@@ -167,10 +165,13 @@ bool audit_batches_root(PGconn *c, int64_t upto, uint8_t root[32], int64_t *n, c
 		return false;
 	char q[512];
 	if (upto >= 0)
-		snprintf(q, sizeof q, "DECLARE audit_batches_leaves NO SCROLL CURSOR FOR SELECT " LEAF_COLS
-			 " FROM audit.batches ORDER BY seq LIMIT %" PRId64, upto);
+		snprintf(q, sizeof q,
+			 "DECLARE audit_batches_leaves NO SCROLL CURSOR FOR SELECT " LEAF_COLS
+			 " FROM audit.batches ORDER BY seq LIMIT %" PRId64,
+			 upto);
 	else
-		snprintf(q, sizeof q, "DECLARE audit_batches_leaves NO SCROLL CURSOR FOR SELECT " LEAF_COLS
+		snprintf(q, sizeof q,
+			 "DECLARE audit_batches_leaves NO SCROLL CURSOR FOR SELECT " LEAF_COLS
 			 " FROM audit.batches ORDER BY seq");
 	if (!cmd_ok(c, q, "reading the batches", err, errlen)) {
 		tx_leave(c, own);
@@ -227,7 +228,7 @@ typedef struct akey {
 	int64_t from_us;
 	bool has_to, has_revoked;
 	int64_t to_us, revoked_us;
-	EVP_PKEY *pk;     /* loaded on first use */
+	EVP_PKEY *pk; /* loaded on first use */
 	bool load_failed;
 	char load_err[160];
 } akey_t;
@@ -274,8 +275,7 @@ static bool keyring_load(PGconn *c, keyring_t *kr, char *err, size_t errlen)
 		bool no_to, no_revoked;
 		if (!db_get_i64(r, i, 4, "provider_keys.valid_from", &k->from_us, err, errlen) ||
 		    !db_get_i64_null(r, i, 5, "provider_keys.valid_to", &k->to_us, &no_to, err, errlen) ||
-		    !db_get_i64_null(r, i, 6, "provider_keys.revoked_at", &k->revoked_us, &no_revoked, err,
-				     errlen)) {
+		    !db_get_i64_null(r, i, 6, "provider_keys.revoked_at", &k->revoked_us, &no_revoked, err, errlen)) {
 			PQclear(r);
 			return false;
 		}
@@ -355,7 +355,8 @@ static bool verify_one(vstate_t *st, PGresult *r, int i)
 	} else if (e != SIG_OK) {
 		snprintf(st->what, sizeof st->what, "the stored Content-Digest header is not valid");
 	} else if (strcmp(digest, actual_hex)) {
-		snprintf(st->what, sizeof st->what, "digest mismatch: the digest column is not SHA-256 of the stored body");
+		snprintf(st->what, sizeof st->what,
+			 "digest mismatch: the digest column is not SHA-256 of the stored body");
 	} else if (sig_input_parse(signature_input, &in) != SIG_OK) {
 		snprintf(st->what, sizeof st->what, "the stored Signature-Input header is not valid");
 	} else if (sig_value_parse(signature, in.label, sig, sizeof sig, &siglen) != SIG_OK) {
@@ -445,11 +446,12 @@ static bool verify_records(PGconn *c, PGresult *r, int i, char *what, size_t wha
 		}
 	qsort(recs, n, sizeof *recs, cmp_body_rec);
 	const char *params[] = {provider, batch_id};
-	u = PQexecParams(c,
-			 "SELECT record_id, enterprise, facility, category, purpose, quantity::text, unit, amount_fen, "
-			 "(extract(epoch FROM started_at) * 1000000)::bigint, (extract(epoch FROM ended_at) * 1000000)::bigint, "
-			 "contract_id, invoice_no, adjusts FROM audit.usage_records WHERE provider = $1 AND batch_id = $2",
-			 2, NULL, params, NULL, NULL, 0);
+	u = PQexecParams(
+		c,
+		"SELECT record_id, enterprise, facility, category, purpose, quantity::text, unit, amount_fen, "
+		"(extract(epoch FROM started_at) * 1000000)::bigint, (extract(epoch FROM ended_at) * 1000000)::bigint, "
+		"contract_id, invoice_no, adjusts FROM audit.usage_records WHERE provider = $1 AND batch_id = $2",
+		2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(u) != PGRES_TUPLES_OK) {
 		snprintf(what, whatlen, "reading its usage records: %s", PQerrorMessage(c));
 		goto done;
@@ -482,13 +484,13 @@ static bool verify_records(PGconn *c, PGresult *r, int i, char *what, size_t wha
 		struct body_rec probe = {.id = v[0]};
 		struct body_rec *hit = bsearch(&probe, recs, n, sizeof *recs, cmp_body_rec);
 		if (!hit) {
-			snprintf(what, whatlen, "usage record %s is not in the signed body of its batch (forged or moved)",
-				 v[0]);
+			snprintf(what, whatlen,
+				 "usage record %s is not in the signed body of its batch (forged or moved)", v[0]);
 			goto done;
 		}
 		if (memcmp(hit->hash, m.content_hash, 32) != 0) {
-			snprintf(what, whatlen, "usage record %s differs from the signed body (changed after it was stored)",
-				 v[0]);
+			snprintf(what, whatlen,
+				 "usage record %s differs from the signed body (changed after it was stored)", v[0]);
 			goto done;
 		}
 	}
@@ -539,15 +541,16 @@ static bool verify_orphans(PGconn *c, char *err, size_t errlen)
  * one provider. */
 static bool verify_keys(PGconn *c, char *err, size_t errlen)
 {
-	PGresult *r = first_breach(c,
-				   "WITH missing AS (SELECT provider, record_id, ended_at FROM audit.usage_keys "
-				   "  EXCEPT ALL SELECT provider, record_id, ended_at FROM audit.usage_records) "
-				   "SELECT m.provider, m.record_id, k.batch_id FROM missing m "
-				   "JOIN audit.usage_keys k ON k.provider = m.provider AND k.record_id = m.record_id "
-				   "WHERE NOT EXISTS (SELECT 1 FROM audit.usage_archives a "
-				   "  WHERE a.month = date_trunc('month', m.ended_at AT TIME ZONE 'Asia/Shanghai')::date) "
-				   "ORDER BY 1, 2 LIMIT 1",
-				   "record ids", err, errlen);
+	PGresult *r =
+		first_breach(c,
+			     "WITH missing AS (SELECT provider, record_id, ended_at FROM audit.usage_keys "
+			     "  EXCEPT ALL SELECT provider, record_id, ended_at FROM audit.usage_records) "
+			     "SELECT m.provider, m.record_id, k.batch_id FROM missing m "
+			     "JOIN audit.usage_keys k ON k.provider = m.provider AND k.record_id = m.record_id "
+			     "WHERE NOT EXISTS (SELECT 1 FROM audit.usage_archives a "
+			     "  WHERE a.month = date_trunc('month', m.ended_at AT TIME ZONE 'Asia/Shanghai')::date) "
+			     "ORDER BY 1, 2 LIMIT 1",
+			     "record ids", err, errlen);
 	if (!r)
 		return false;
 	bool ok = PQntuples(r) == 0;
@@ -557,11 +560,12 @@ static bool verify_keys(PGconn *c, char *err, size_t errlen)
 	PQclear(r);
 	if (!ok)
 		return false;
-	r = first_breach(c,
-			 "SELECT provider, record_id FROM (SELECT provider, record_id, ended_at FROM audit.usage_records "
-			 "  EXCEPT ALL SELECT provider, record_id, ended_at FROM audit.usage_keys) x "
-			 "ORDER BY 1, 2 LIMIT 1",
-			 "usage records", err, errlen);
+	r = first_breach(
+		c,
+		"SELECT provider, record_id FROM (SELECT provider, record_id, ended_at FROM audit.usage_records "
+		"  EXCEPT ALL SELECT provider, record_id, ended_at FROM audit.usage_keys) x "
+		"ORDER BY 1, 2 LIMIT 1",
+		"usage records", err, errlen);
 	if (!r)
 		return false;
 	ok = PQntuples(r) == 0;

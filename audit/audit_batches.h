@@ -62,14 +62,13 @@
  *   "batch <provider>/<batch_id> (seq N): <what>"
  * or "usage record <provider>/<record_id>: its batch <batch_id> is not stored",
  * or a database error.  Progress goes to stderr every 100,000 batches. */
-bool audit_verify_batches(PGconn *c, int64_t *count, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+bool audit_verify_batches(PGconn *c, int64_t *count, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* The Merkle root of the first upto batches by seq (upto < 0: all of them).
  * *n receives the number of batches covered.  Fails (with *n the number of
  * batches there are) if fewer than upto are stored. */
-bool audit_batches_root(PGconn *c, int64_t upto, uint8_t root[32], int64_t *n, char *err,
-			size_t errlen) __attribute__((warn_unused_result));
+bool audit_batches_root(PGconn *c, int64_t upto, uint8_t root[32], int64_t *n, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* ---- the pieces, for tests and other callers ---- */
 
@@ -77,12 +76,12 @@ typedef struct audit_batch_leaf {
 	int64_t seq;
 	const char *provider;
 	const char *batch_id;
-	const char *digest;      /* hex */
+	const char *digest; /* hex */
 	const char *key_id;
 	const char *alg;
-	int64_t sig_created;     /* epoch seconds */
-	const char *signature;   /* the Signature header, verbatim */
-	int64_t received_us;     /* epoch microseconds */
+	int64_t sig_created;   /* epoch seconds */
+	const char *signature; /* the Signature header, verbatim */
+	int64_t received_us;   /* epoch microseconds */
 } audit_batch_leaf_t;
 
 /* canon(batch) into out (reset first). */
@@ -96,7 +95,7 @@ void merkle_node_hash(const uint8_t left[32], const uint8_t right[32], uint8_t o
  * Holds at most 64 subtree hashes. */
 typedef struct merkle {
 	uint8_t stack[64][32];
-	int depth[64];        /* log2 of each subtree's size */
+	int depth[64]; /* log2 of each subtree's size */
 	int top;
 	int64_t n;
 } merkle_t;

@@ -18,7 +18,7 @@ static const char *const col_name[L_NCOLS] = {
  * -1; got receives the recomputed value */
 static int line_differs(PGresult *s, int row, const eng_line_t *l, char *got, size_t gotlen)
 {
-	const int64_t v[] = {0, l->eligible_ytd, l->entitlement_ytd, l->cap, l->granted_before, l->difference,
+	const int64_t v[] = {0,         l->eligible_ytd, l->entitlement_ytd, l->cap, l->granted_before, l->difference,
 			     l->payable};
 	for (int k = L_ELIG; k <= L_PAY; k++) {
 		snprintf(got, gotlen, "%" PRId64, v[k]);
@@ -81,7 +81,8 @@ bool audit_verify_runs(PGconn *c, int64_t *runs_checked, char *err, size_t errle
 		goto failed;
 	}
 	for (int i = 0; i < PQntuples(runs); i++) {
-		const char *id = PQgetvalue(runs, i, 0), *prog = PQgetvalue(runs, i, 1), *period = PQgetvalue(runs, i, 2);
+		const char *id = PQgetvalue(runs, i, 0), *prog = PQgetvalue(runs, i, 1),
+			   *period = PQgetvalue(runs, i, 2);
 		char e2[400];
 		if (PQgetisnull(runs, i, 7)) {
 			snprintf(err, errlen, "run %s (%s, %s): has review events but no approval", id, prog, period);
@@ -99,26 +100,31 @@ bool audit_verify_runs(PGconn *c, int64_t *runs_checked, char *err, size_t errle
 			goto failed;
 		}
 		if (!PQgetisnull(arch, 0, 0)) {
-			fprintf(stderr, "audit verify: run %s (%s, %s) not recomputed: %s and maybe other months "
-					"of its year are archived\n",
+			fprintf(stderr,
+				"audit verify: run %s (%s, %s) not recomputed: %s and maybe other months "
+				"of its year are archived\n",
 				id, prog, period, PQgetvalue(arch, 0, 0));
 			PQclear(arch);
 			continue;
 		}
 		PQclear(arch);
-		run_basis_t basis = {.version = PQgetvalue(runs, i, 3), .as_of = PQgetvalue(runs, i, 4),
-				     .cutoff = PQgetvalue(runs, i, 5), .registry_at = PQgetvalue(runs, i, 5),
-				     .approved_before = PQgetvalue(runs, i, 7), .quiet = true};
+		run_basis_t basis = {.version = PQgetvalue(runs, i, 3),
+				     .as_of = PQgetvalue(runs, i, 4),
+				     .cutoff = PQgetvalue(runs, i, 5),
+				     .registry_at = PQgetvalue(runs, i, 5),
+				     .approved_before = PQgetvalue(runs, i, 7),
+				     .quiet = true};
 		if (!run_compute(c, prog, period, &basis, &rc, e2, sizeof e2)) {
 			snprintf(err, errlen, "run %s (%s, %s): cannot recompute: %s", id, prog, period, e2);
 			goto failed;
 		}
 		const char *sp[] = {id};
-		stored = PQexecParams(c,
-				      "SELECT uscc, eligible_amount_ytd, entitlement_ytd, cap, granted_before, difference, "
-				      "payable, status FROM run_lines WHERE run_id = $1 "
-				      "ORDER BY uscc COLLATE \"C\"",
-				      1, NULL, sp, NULL, NULL, 0);
+		stored = PQexecParams(
+			c,
+			"SELECT uscc, eligible_amount_ytd, entitlement_ytd, cap, granted_before, difference, "
+			"payable, status FROM run_lines WHERE run_id = $1 "
+			"ORDER BY uscc COLLATE \"C\"",
+			1, NULL, sp, NULL, NULL, 0);
 		if (PQresultStatus(stored) != PGRES_TUPLES_OK) {
 			snprintf(err, errlen, "run %s: reading its lines: %s", id, PQerrorMessage(c));
 			goto failed;
@@ -133,21 +139,25 @@ bool audit_verify_runs(PGconn *c, int64_t *runs_checked, char *err, size_t errle
 				break;
 			int o = k == rc.nents ? 1 : j == ns ? -1 : strcmp(rc.ents[k].uscc, PQgetvalue(stored, j, 0));
 			if (o > 0) {
-				snprintf(err, errlen, "run %s (%s, %s): enterprise %s: a line the recomputation does not "
-					 "produce", id, prog, period, PQgetvalue(stored, j, 0));
+				snprintf(err, errlen,
+					 "run %s (%s, %s): enterprise %s: a line the recomputation does not "
+					 "produce",
+					 id, prog, period, PQgetvalue(stored, j, 0));
 				goto failed;
 			}
 			if (o < 0) {
-				snprintf(err, errlen, "run %s (%s, %s): enterprise %s: missing line (recomputed payable %"
-					 PRId64 ", status %s)", id, prog, period, rc.ents[k].uscc, rc.lines[k].payable,
+				snprintf(err, errlen,
+					 "run %s (%s, %s): enterprise %s: missing line (recomputed payable %" PRId64
+					 ", status %s)",
+					 id, prog, period, rc.ents[k].uscc, rc.lines[k].payable,
 					 eng_status_name(rc.lines[k].status));
 				goto failed;
 			}
 			char got[32];
 			int col = line_differs(stored, j, &rc.lines[k], got, sizeof got);
 			if (col >= 0) {
-				snprintf(err, errlen, "run %s (%s, %s): enterprise %s: %s stored %s, recomputed %s", id, prog,
-					 period, rc.ents[k].uscc, col_name[col], PQgetvalue(stored, j, col), got);
+				snprintf(err, errlen, "run %s (%s, %s): enterprise %s: %s stored %s, recomputed %s", id,
+					 prog, period, rc.ents[k].uscc, col_name[col], PQgetvalue(stored, j, col), got);
 				goto failed;
 			}
 			nlines++;

@@ -24,7 +24,6 @@
  * runs that agree.  False with the first difference in err, e.g. "run 7
  * (jiaxing-compute, 2026-03): enterprise 91330402...: payable stored 500005,
  * recomputed 500105".  Progress to stderr, one line per run. */
-bool audit_verify_runs(PGconn *c, int64_t *runs_checked, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+bool audit_verify_runs(PGconn *c, int64_t *runs_checked, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 #endif

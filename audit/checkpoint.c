@@ -22,7 +22,6 @@
 #include "audit/audit_batches.h"
 #include "audit/ledger.h"
 
-
 static bool unhex32(const char *s, size_t len, uint8_t out[32])
 {
 	if (len != 64)
@@ -191,8 +190,9 @@ static bool parse_time(const char *v, size_t n, char *out, size_t cap)
 
 bool checkpoint_parse(const char *text, size_t len, checkpoint_t *cp, char *err, size_t errlen)
 {
-	static const char *const keys[] = {"voucherd-checkpoint", "time", "ledger_size", "ledger_root", "ledger_alg",
-					   "batches_size", "batches_root", "alg", "public_key", "signature"};
+	static const char *const keys[] = {"voucherd-checkpoint", "time",         "ledger_size",  "ledger_root",
+					   "ledger_alg",          "batches_size", "batches_root", "alg",
+					   "public_key",          "signature"};
 	memset(cp, 0, sizeof *cp);
 	if (len > CHECKPOINT_MAX) {
 		snprintf(err, errlen, "longer than %d bytes: not a checkpoint", CHECKPOINT_MAX);
@@ -216,40 +216,30 @@ bool checkpoint_parse(const char *text, size_t len, checkpoint_t *cp, char *err,
 		size_t vl = ll - kl - 1;
 		for (size_t i = 0; i < vl; i++)
 			if (v[i] <= ' ' || v[i] > '~') {
-				snprintf(err, errlen, "line %zu (%s): the value has a space or a byte that is not printable ASCII",
+				snprintf(err, errlen,
+					 "line %zu (%s): the value has a space or a byte that is not printable ASCII",
 					 li + 1, keys[li]);
 				return false;
 			}
 		bool ok = true;
 		char alg[16];
 		switch (li) {
-		case 0:
-			ok = vl == 2 && !memcmp(v, "v1", 2);
-			break;
-		case 1:
-			ok = parse_time(v, vl, cp->time, sizeof cp->time);
-			break;
-		case 2:
-			ok = parse_size(v, vl, &cp->ledger_size);
-			break;
-		case 3:
-			ok = unhex32(v, vl, cp->ledger_root);
-			break;
+		case 0: ok = vl == 2 && !memcmp(v, "v1", 2); break;
+		case 1: ok = parse_time(v, vl, cp->time, sizeof cp->time); break;
+		case 2: ok = parse_size(v, vl, &cp->ledger_size); break;
+		case 3: ok = unhex32(v, vl, cp->ledger_root); break;
 		case 4:
 			ok = vl < sizeof cp->ledger_alg;
 			if (ok) {
 				memcpy(cp->ledger_alg, v, vl);
 				cp->ledger_alg[vl] = '\0';
-				ok = cp->ledger_size == 0 ? !strcmp(cp->ledger_alg, "none")
-							  : !strcmp(cp->ledger_alg, "sha256") || !strcmp(cp->ledger_alg, "sm3");
+				ok = cp->ledger_size == 0
+					     ? !strcmp(cp->ledger_alg, "none")
+					     : !strcmp(cp->ledger_alg, "sha256") || !strcmp(cp->ledger_alg, "sm3");
 			}
 			break;
-		case 5:
-			ok = parse_size(v, vl, &cp->batches_size);
-			break;
-		case 6:
-			ok = unhex32(v, vl, cp->batches_root);
-			break;
+		case 5: ok = parse_size(v, vl, &cp->batches_size); break;
+		case 6: ok = unhex32(v, vl, cp->batches_root); break;
 		case 7:
 			ok = vl < sizeof alg;
 			if (ok) {
@@ -258,9 +248,7 @@ bool checkpoint_parse(const char *text, size_t len, checkpoint_t *cp, char *err,
 				ok = sig_alg_parse(alg, &cp->alg);
 			}
 			break;
-		case 8:
-			ok = b64_canonical(v, vl, cp->spki, sizeof cp->spki, &cp->spki_len);
-			break;
+		case 8: ok = b64_canonical(v, vl, cp->spki, sizeof cp->spki, &cp->spki_len); break;
 		case 9:
 			cp->signed_len = off;
 			ok = b64_canonical(v, vl, cp->sig, sizeof cp->sig, &cp->sig_len);
@@ -308,8 +296,7 @@ static char *slurp(const char *path, size_t max, size_t *len, char *err, size_t 
 	return p;
 }
 
-bool checkpoint_verify_sig(const char *text, const checkpoint_t *cp, const char *pub_pem_path, char *err,
-			   size_t errlen)
+bool checkpoint_verify_sig(const char *text, const checkpoint_t *cp, const char *pub_pem_path, char *err, size_t errlen)
 {
 	EVP_PKEY *k = spki_key(cp, err, errlen);
 	if (!k)
@@ -363,8 +350,7 @@ static bool hex32_col(const char *s, uint8_t out[32])
 
 /* Walks the whole chain (audit/ledger.c), so that only a chain that
  * holds is signed: its size, head hash and the head's algorithm. */
-static bool ledger_head(PGconn *c, int64_t *size, uint8_t head[32], char *alg, size_t alglen, char *err,
-			size_t errlen)
+static bool ledger_head(PGconn *c, int64_t *size, uint8_t head[32], char *alg, size_t alglen, char *err, size_t errlen)
 {
 	return ledger_walk_db(c, size, head, alg, alglen, err, errlen);
 }
@@ -381,8 +367,10 @@ static bool read_state(PGconn *c, checkpoint_t *cp, char *err, size_t errlen)
 	 * first ones by seq (later ones began after the cut) */
 	char cut[64];
 	char e[512];
-	PGresult *r = db_query(c, "SELECT t::text, to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-				  "FROM audit.ingest_cut() t", 0, NULL, e, sizeof e);
+	PGresult *r = db_query(c,
+			       "SELECT t::text, to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+			       "FROM audit.ingest_cut() t",
+			       0, NULL, e, sizeof e);
 	bool ok = r && PQntuples(r) == 1;
 	if (ok) {
 		snprintf(cut, sizeof cut, "%s", PQgetvalue(r, 0, 0));
@@ -441,8 +429,9 @@ static bool write_new_file(const char *out_path, const char *data, size_t len, c
 	if (!ok)
 		snprintf(err, errlen, "writing %s: %s", tmp.data, strerror(errno));
 	if (ok && link(tmp.data, out_path) != 0) {
-		snprintf(err, errlen, errno == EEXIST ? "%s exists: a checkpoint is never overwritten"
-						      : "cannot create %s", out_path);
+		snprintf(err, errlen,
+			 errno == EEXIST ? "%s exists: a checkpoint is never overwritten" : "cannot create %s",
+			 out_path);
 		ok = false;
 	}
 	unlink(tmp.data);
@@ -459,8 +448,8 @@ static bool write_new_file(const char *out_path, const char *data, size_t len, c
 	return ok;
 }
 
-bool checkpoint_write(PGconn *c, const char *sign_key_pem_path, const char *out_path, checkpoint_t *cp_out,
-		      char *err, size_t errlen)
+bool checkpoint_write(PGconn *c, const char *sign_key_pem_path, const char *out_path, checkpoint_t *cp_out, char *err,
+		      size_t errlen)
 {
 	struct stat sb;
 	if (lstat(out_path, &sb) == 0) {
@@ -505,8 +494,10 @@ static bool check_db(PGconn *c, const checkpoint_t *cp, char *err, size_t errlen
 	if (!read)
 		return false;
 	if (have < cp->ledger_size) {
-		snprintf(err, errlen, "the ledger has %" PRId64 " entries, the checkpoint of %s saw %" PRId64
-			 " (entries were removed)", have, cp->time, cp->ledger_size);
+		snprintf(err, errlen,
+			 "the ledger has %" PRId64 " entries, the checkpoint of %s saw %" PRId64
+			 " (entries were removed)",
+			 have, cp->time, cp->ledger_size);
 		return false;
 	}
 	if (cp->ledger_size > 0) {
@@ -520,11 +511,13 @@ static bool check_db(PGconn *c, const checkpoint_t *cp, char *err, size_t errlen
 			return false;
 		}
 		uint8_t h[32];
-		bool ok = PQntuples(r) == 1 && hex32_col(PQgetvalue(r, 0, 0), h) &&
-			  !memcmp(h, cp->ledger_root, 32) && !strcmp(PQgetvalue(r, 0, 1), cp->ledger_alg);
+		bool ok = PQntuples(r) == 1 && hex32_col(PQgetvalue(r, 0, 0), h) && !memcmp(h, cp->ledger_root, 32) &&
+			  !strcmp(PQgetvalue(r, 0, 1), cp->ledger_alg);
 		if (!ok)
-			snprintf(err, errlen, "ledger entry %s: its hash is not the checkpoint's ledger_root "
-				 "(the ledger the checkpoint of %s saw was rewritten)", id, cp->time);
+			snprintf(err, errlen,
+				 "ledger entry %s: its hash is not the checkpoint's ledger_root "
+				 "(the ledger the checkpoint of %s saw was rewritten)",
+				 id, cp->time);
 		PQclear(r);
 		if (!ok)
 			return false;
@@ -533,14 +526,17 @@ static bool check_db(PGconn *c, const checkpoint_t *cp, char *err, size_t errlen
 	int64_t n = 0;
 	if (!audit_batches_root(c, cp->batches_size, root, &n, e, sizeof e)) {
 		if (n < cp->batches_size)
-			snprintf(err, errlen, "%" PRId64 " batches are stored, the checkpoint of %s saw %" PRId64
-				 " (batches were deleted)", n, cp->time, cp->batches_size);
+			snprintf(err, errlen,
+				 "%" PRId64 " batches are stored, the checkpoint of %s saw %" PRId64
+				 " (batches were deleted)",
+				 n, cp->time, cp->batches_size);
 		else
 			snprintf(err, errlen, "%s", e);
 		return false;
 	}
 	if (memcmp(root, cp->batches_root, 32) != 0) {
-		snprintf(err, errlen, "the Merkle root of the first %" PRId64 " batches is not the checkpoint's "
+		snprintf(err, errlen,
+			 "the Merkle root of the first %" PRId64 " batches is not the checkpoint's "
 			 "batches_root (a batch the checkpoint of %s saw was deleted or changed)",
 			 cp->batches_size, cp->time);
 		return false;

@@ -57,19 +57,19 @@
 #define CHECKPOINT_MAX 8192 /* a longer file is refused */
 
 typedef struct checkpoint {
-	char time[32];            /* YYYY-MM-DDTHH:MM:SSZ */
+	char time[32]; /* YYYY-MM-DDTHH:MM:SSZ */
 	int64_t ledger_size;
 	uint8_t ledger_root[32];
-	char ledger_alg[8];       /* sha256, sm3 or none */
+	char ledger_alg[8]; /* sha256, sm3 or none */
 	int64_t batches_size;
 	uint8_t batches_root[32];
 	sig_alg_t alg;
-	uint8_t spki[512];        /* DER SubjectPublicKeyInfo */
+	uint8_t spki[512]; /* DER SubjectPublicKeyInfo */
 	size_t spki_len;
-	char fingerprint[65];     /* hex SHA-256 of spki */
+	char fingerprint[65]; /* hex SHA-256 of spki */
 	uint8_t sig[128];
 	size_t sig_len;
-	size_t signed_len;        /* bytes of the file the signature covers */
+	size_t signed_len; /* bytes of the file the signature covers */
 } checkpoint_t;
 
 /* Reads the ledger head and the batches' root through the ingest barrier
@@ -80,8 +80,8 @@ typedef struct checkpoint {
  * temporary file, fsync, then link(2), so an existing file is never
  * overwritten).  Must be called outside a transaction.  cp (may be NULL)
  * receives what was written. */
-bool checkpoint_write(PGconn *c, const char *sign_key_pem_path, const char *out_path, checkpoint_t *cp,
-		      char *err, size_t errlen) __attribute__((warn_unused_result));
+bool checkpoint_write(PGconn *c, const char *sign_key_pem_path, const char *out_path, checkpoint_t *cp, char *err,
+		      size_t errlen) __attribute__((warn_unused_result));
 
 /* Parses path strictly, verifies its signature with the embedded public key
  * (and, if pub_pem_path is not NULL, requires that key to be the one in that
@@ -92,8 +92,8 @@ bool checkpoint_write(PGconn *c, const char *sign_key_pem_path, const char *out_
  * transaction if one is open (it should be: one snapshot), else its own.
  * cp (may be NULL) receives the parsed checkpoint (also when only the
  * database checks fail). */
-bool checkpoint_check(PGconn *c, const char *path, const char *pub_pem_path, checkpoint_t *cp, char *err,
-		      size_t errlen) __attribute__((warn_unused_result));
+bool checkpoint_check(PGconn *c, const char *path, const char *pub_pem_path, checkpoint_t *cp, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* ---- the pieces, without a database ---- */
 
@@ -101,14 +101,14 @@ bool checkpoint_check(PGconn *c, const char *path, const char *pub_pem_path, che
 EVP_PKEY *checkpoint_load_key(const char *path, sig_alg_t *alg, char *err, size_t errlen);
 /* Fills cp's alg, spki and fingerprint from priv, and writes the signed text
  * of cp (time, sizes, roots, ledger_alg set by the caller) into out. */
-bool checkpoint_format(checkpoint_t *cp, EVP_PKEY *priv, sig_alg_t alg, buf_t *out, char *err,
-		       size_t errlen) __attribute__((warn_unused_result));
+bool checkpoint_format(checkpoint_t *cp, EVP_PKEY *priv, sig_alg_t alg, buf_t *out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 /* Strict parse: every line, its order, its value's syntax, nothing else. */
 bool checkpoint_parse(const char *text, size_t len, checkpoint_t *cp, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 /* Verifies a parsed checkpoint's signature over text (as parsed); with
  * pub_pem_path, that key must be the embedded one. */
-bool checkpoint_verify_sig(const char *text, const checkpoint_t *cp, const char *pub_pem_path, char *err,
-			   size_t errlen) __attribute__((warn_unused_result));
+bool checkpoint_verify_sig(const char *text, const checkpoint_t *cp, const char *pub_pem_path, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 #endif

@@ -12,7 +12,6 @@
 #include "common/db.h"
 #include "common/validate.h"
 
-
 void ledger_canon(const ledger_entry_t *e, buf_t *out)
 {
 	char at[40];
@@ -71,7 +70,8 @@ bool ledger_walk_next(ledger_walk_t *w, const ledger_entry_t *e, char *err, size
 		return false;
 	}
 	if (e->amount_fen <= 0 || !e->debit || !e->credit || !strcmp(e->debit, e->credit)) {
-		snprintf(err, errlen, "ledger entry %" PRId64 ": not a posting (amount must be > 0 between two accounts)",
+		snprintf(err, errlen,
+			 "ledger entry %" PRId64 ": not a posting (amount must be > 0 between two accounts)",
 			 e->entry_id);
 		return false;
 	}
@@ -82,7 +82,9 @@ bool ledger_walk_next(ledger_walk_t *w, const ledger_entry_t *e, char *err, size
 		return false;
 	}
 	if (memcmp(h, e->hash, 32) != 0) {
-		snprintf(err, errlen, "ledger entry %" PRId64 ": its hash does not match its contents (changed after it was written)",
+		snprintf(err, errlen,
+			 "ledger entry %" PRId64
+			 ": its hash does not match its contents (changed after it was written)",
 			 e->entry_id);
 		return false;
 	}
@@ -112,10 +114,11 @@ static bool unhex32(const char *s, uint8_t out[32])
 
 bool ledger_walk_db(PGconn *c, int64_t *size, uint8_t head[32], char *alg, size_t alglen, char *err, size_t errlen)
 {
-	PGresult *r = PQexec(c, "DECLARE ledger_walk NO SCROLL CURSOR FOR "
-				"SELECT entry_id, (extract(epoch FROM at) * 1000000)::bigint, debit, credit, amount_fen, "
-				"run_id, memo, alg, encode(prev_hash, 'hex'), encode(hash, 'hex') "
-				"FROM audit.ledger_entries ORDER BY entry_id");
+	PGresult *r =
+		PQexec(c, "DECLARE ledger_walk NO SCROLL CURSOR FOR "
+			  "SELECT entry_id, (extract(epoch FROM at) * 1000000)::bigint, debit, credit, amount_fen, "
+			  "run_id, memo, alg, encode(prev_hash, 'hex'), encode(hash, 'hex') "
+			  "FROM audit.ledger_entries ORDER BY entry_id");
 	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	PQclear(r);
 	if (!ok) {
@@ -147,7 +150,8 @@ bool ledger_walk_db(PGconn *c, int64_t *size, uint8_t head[32], char *alg, size_
 			    !db_get_i64(r, i, 1, "at", &e.at_us, why, sizeof why) ||
 			    !db_get_i64(r, i, 4, "amount_fen", &e.amount_fen, why, sizeof why) ||
 			    !db_get_i64_null(r, i, 5, "run_id", &e.run_id, &no_run, why, sizeof why)) {
-				snprintf(err, errlen, "ledger entry number %" PRId64 " (by entry_id): %s", w.count + 1, why);
+				snprintf(err, errlen, "ledger entry number %" PRId64 " (by entry_id): %s", w.count + 1,
+					 why);
 				ok = false;
 				break;
 			}

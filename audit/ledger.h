@@ -19,7 +19,7 @@
 
 typedef struct ledger_entry {
 	int64_t entry_id;
-	int64_t at_us;        /* microseconds since the epoch */
+	int64_t at_us; /* microseconds since the epoch */
 	const char *debit;
 	const char *credit;
 	int64_t amount_fen;

@@ -19,7 +19,6 @@
 
 #define USER_AGENT "voucher-push/1.0"
 
-
 /* The oldest OpenSSL error as text ("" if none); clears the queue. */
 static const char *ssl_errstr(char *buf, size_t len)
 {
@@ -45,8 +44,8 @@ static int no_password(char *buf, int size, int rwflag, void *u)
 	return -1;
 }
 
-bool http_client_init(http_client_t *c, const push_url_t *url, const char *cert, const char *key,
-		    const char *ca, int timeout_s, char *err, size_t errlen)
+bool http_client_init(http_client_t *c, const push_url_t *url, const char *cert, const char *key, const char *ca,
+		      int timeout_s, char *err, size_t errlen)
 {
 	char e[256];
 	memset(c, 0, sizeof *c);
@@ -63,24 +62,22 @@ bool http_client_init(http_client_t *c, const push_url_t *url, const char *cert,
 	SSL_CTX_set_default_passwd_cb(c->ctx, no_password);
 	SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_CLIENT);
 	if (SSL_CTX_load_verify_locations(c->ctx, ca, NULL) != 1) {
-		push_set_err(err, errlen, "--ca %s: cannot load CA certificates: %s", ca,
-			ssl_errstr(e, sizeof e));
+		push_set_err(err, errlen, "--ca %s: cannot load CA certificates: %s", ca, ssl_errstr(e, sizeof e));
 		goto fail;
 	}
 	if (SSL_CTX_use_certificate_chain_file(c->ctx, cert) != 1) {
 		push_set_err(err, errlen, "--cert %s: cannot load the client certificate: %s", cert,
-			ssl_errstr(e, sizeof e));
+			     ssl_errstr(e, sizeof e));
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(c->ctx, key, SSL_FILETYPE_PEM) != 1) {
-		push_set_err(err, errlen, "--key %s: cannot load the private key (PEM, unencrypted): %s",
-			key, ssl_errstr(e, sizeof e));
+		push_set_err(err, errlen, "--key %s: cannot load the private key (PEM, unencrypted): %s", key,
+			     ssl_errstr(e, sizeof e));
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(c->ctx) != 1) {
 		ERR_clear_error();
-		push_set_err(err, errlen, "--key %s does not belong to the certificate in --cert %s",
-			key, cert);
+		push_set_err(err, errlen, "--key %s does not belong to the certificate in --cert %s", key, cert);
 		goto fail;
 	}
 	return true;
@@ -131,8 +128,7 @@ static bool arm(int fd, int64_t deadline)
 	int64_t left = deadline - now_ms();
 	if (left <= 0)
 		return false;
-	struct timeval tv = {.tv_sec = (time_t)(left / 1000),
-			     .tv_usec = (suseconds_t)(left % 1000) * 1000};
+	struct timeval tv = {.tv_sec = (time_t)(left / 1000), .tv_usec = (suseconds_t)(left % 1000) * 1000};
 	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 &&
 	       setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0;
 }
@@ -153,8 +149,7 @@ static bool tcp_connect(http_client_t *c, int64_t deadline, bool *noname, char *
 	}
 	int last = 0;
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-				ai->ai_protocol);
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
 		if (fd < 0) {
 			last = errno;
 			continue;
@@ -198,7 +193,7 @@ static bool tcp_connect(http_client_t *c, int64_t deadline, bool *noname, char *
 	}
 	freeaddrinfo(res);
 	push_set_err(err, errlen, "cannot connect to %s port %s: %s", c->url.host, c->url.port,
-		strerror(last ? last : ECONNREFUSED));
+		     strerror(last ? last : ECONNREFUSED));
 	return false;
 }
 
@@ -212,8 +207,7 @@ static bool tls_fatal(unsigned long e)
 		return false;
 	int reason = ERR_GET_REASON(e);
 	/* a broken connection, or a server in trouble: worth another try */
-	if (reason == SSL_R_UNEXPECTED_EOF_WHILE_READING ||
-	    reason == SSL_R_TLSV1_ALERT_INTERNAL_ERROR)
+	if (reason == SSL_R_UNEXPECTED_EOF_WHILE_READING || reason == SSL_R_TLSV1_ALERT_INTERNAL_ERROR)
 		return false;
 	return true;
 }
@@ -229,19 +223,15 @@ static void tls_failure(SSL *ssl, int ret, const char *what, bool *fatal, char *
 	if (what && strcmp(what, "TLS handshake") == 0 && SSL_get_verify_result(ssl) != X509_V_OK) {
 		*fatal = true;
 		push_set_err(err, errlen,
-			"the server's certificate was not accepted: %s (check --ca and the host in --url)",
-			X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
+			     "the server's certificate was not accepted: %s (check --ca and the host in --url)",
+			     X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
 		ERR_clear_error();
 		return;
 	}
 	switch (se) {
 	case SSL_ERROR_WANT_READ:
-	case SSL_ERROR_WANT_WRITE:
-		push_set_err(err, errlen, "%s: timed out", what);
-		break;
-	case SSL_ERROR_ZERO_RETURN:
-		push_set_err(err, errlen, "%s: the server closed the connection", what);
-		break;
+	case SSL_ERROR_WANT_WRITE: push_set_err(err, errlen, "%s: timed out", what); break;
+	case SSL_ERROR_ZERO_RETURN: push_set_err(err, errlen, "%s: the server closed the connection", what); break;
 	case SSL_ERROR_SYSCALL:
 		if (e)
 			push_set_err(err, errlen, "%s: %s", what, ssl_errstr(es, sizeof es));
@@ -260,8 +250,7 @@ static void tls_failure(SSL *ssl, int ret, const char *what, bool *fatal, char *
 	ERR_clear_error();
 }
 
-static bool tls_connect(http_client_t *c, int64_t deadline, bool *fatal, bool *noname, char *err,
-			size_t errlen)
+static bool tls_connect(http_client_t *c, int64_t deadline, bool *fatal, bool *noname, char *err, size_t errlen)
 {
 	*fatal = false;
 	if (!tcp_connect(c, deadline, noname, err, errlen))
@@ -323,8 +312,8 @@ static bool idle_conn_usable(http_client_t *c)
 	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-static bool write_all(http_client_t *c, const void *data, size_t len, int64_t deadline, bool *fatal,
-		      char *err, size_t errlen)
+static bool write_all(http_client_t *c, const void *data, size_t len, int64_t deadline, bool *fatal, char *err,
+		      size_t errlen)
 {
 	const char *p = data;
 	while (len) {
@@ -346,8 +335,7 @@ static bool write_all(http_client_t *c, const void *data, size_t len, int64_t de
 
 /* Reads until resp is complete.  false with err on a broken connection, a
  * timeout or a response that is not HTTP. */
-static bool read_response(http_client_t *c, push_resp_t *resp, int64_t deadline, bool *fatal,
-			  char *err, size_t errlen)
+static bool read_response(http_client_t *c, push_resp_t *resp, int64_t deadline, bool *fatal, char *err, size_t errlen)
 {
 	char buf[16384];
 	bool done = false;
@@ -368,10 +356,9 @@ static bool read_response(http_client_t *c, push_resp_t *resp, int64_t deadline,
 		}
 		int se = SSL_get_error(c->ssl, n);
 		unsigned long e = ERR_peek_error();
-		bool eof = se == SSL_ERROR_ZERO_RETURN ||
-			   (se == SSL_ERROR_SYSCALL && !e && errno == 0) ||
-			   (e && ERR_GET_LIB(e) == ERR_LIB_SSL &&
-			    ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING);
+		bool eof =
+			se == SSL_ERROR_ZERO_RETURN || (se == SSL_ERROR_SYSCALL && !e && errno == 0) ||
+			(e && ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING);
 		if (eof) {
 			ERR_clear_error();
 			if (push_resp_eof(resp, &done) && done)
@@ -385,9 +372,9 @@ static bool read_response(http_client_t *c, push_resp_t *resp, int64_t deadline,
 	return true;
 }
 
-bool http_client_request(http_client_t *c, const char *method, const char *path,
-		       const char *extra_headers, const void *body, size_t len, push_resp_t *resp,
-		       http_client_fail_t *fail, bool *reused, char *err, size_t errlen)
+bool http_client_request(http_client_t *c, const char *method, const char *path, const char *extra_headers,
+			 const void *body, size_t len, push_resp_t *resp, http_client_fail_t *fail, bool *reused,
+			 char *err, size_t errlen)
 {
 	int64_t deadline = now_ms() + c->timeout_ms;
 	bool fatal = false, noname = false;
@@ -398,9 +385,7 @@ bool http_client_request(http_client_t *c, const char *method, const char *path,
 	if (c->ssl) {
 		*reused = true;
 	} else if (!tls_connect(c, deadline, &fatal, &noname, err, errlen)) {
-		*fail = noname  ? PUSH_HTTP_FAIL_RESOLVE
-			: fatal ? PUSH_HTTP_FAIL_FATAL
-				: PUSH_HTTP_FAIL_CONNECT;
+		*fail = noname ? PUSH_HTTP_FAIL_RESOLVE : fatal ? PUSH_HTTP_FAIL_FATAL : PUSH_HTTP_FAIL_CONNECT;
 		return false;
 	}
 
@@ -426,9 +411,8 @@ bool http_client_request(http_client_t *c, const char *method, const char *path,
 		 * that answer if it is all there. */
 		char e2[256];
 		int64_t short_deadline = now_ms() + 2000;
-		if (!fatal &&
-		    read_response(c, resp, short_deadline < deadline ? short_deadline : deadline,
-				  &fatal, e2, sizeof e2)) {
+		if (!fatal && read_response(c, resp, short_deadline < deadline ? short_deadline : deadline, &fatal, e2,
+					    sizeof e2)) {
 			http_client_close(c);
 			return true;
 		}

@@ -143,40 +143,19 @@ enum {
 static int take_option(opts_t *o, int c, char **argv)
 {
 	switch (c) {
-	case O_URL:
-		o->url = optarg;
-		return -1;
-	case O_CERT:
-		o->cert = optarg;
-		return -1;
-	case O_KEY:
-		o->key = optarg;
-		return -1;
-	case O_CA:
-		o->ca = optarg;
-		return -1;
-	case O_SIGN:
-		o->sign_key = optarg;
-		return -1;
-	case O_KEYID:
-		o->key_id = optarg;
-		return -1;
-	case O_ALG:
-		o->alg = optarg;
-		return -1;
-	case O_RECORDS:
-		o->records = optarg;
-		return -1;
-	case O_PROVIDER:
-		o->provider = optarg;
-		return -1;
-	case O_PREFIX:
-		o->batch_prefix = optarg;
-		return -1;
+	case O_URL: o->url = optarg; return -1;
+	case O_CERT: o->cert = optarg; return -1;
+	case O_KEY: o->key = optarg; return -1;
+	case O_CA: o->ca = optarg; return -1;
+	case O_SIGN: o->sign_key = optarg; return -1;
+	case O_KEYID: o->key_id = optarg; return -1;
+	case O_ALG: o->alg = optarg; return -1;
+	case O_RECORDS: o->records = optarg; return -1;
+	case O_PROVIDER: o->provider = optarg; return -1;
+	case O_PREFIX: o->batch_prefix = optarg; return -1;
 	case O_SIZE:
 		if (!parse_ulong(optarg, 1, MAX_BATCH_SIZE, &o->batch_size)) {
-			fprintf(stderr, "voucher-push: --batch-size must be 1-%lu\n",
-				MAX_BATCH_SIZE);
+			fprintf(stderr, "voucher-push: --batch-size must be 1-%lu\n", MAX_BATCH_SIZE);
 			return EXIT_USAGE;
 		}
 		o->batch_size_set = true;
@@ -193,24 +172,16 @@ static int take_option(opts_t *o, int c, char **argv)
 			return EXIT_USAGE;
 		}
 		return -1;
-	case 'q':
-		o->quiet = true;
-		return -1;
-	case 'v':
-		o->verbose = true;
-		return -1;
-	case 'h':
-		usage(stdout);
-		return 0;
+	case 'q': o->quiet = true; return -1;
+	case 'v': o->verbose = true; return -1;
+	case 'h': usage(stdout); return 0;
 	default:
 		if (optopt && optopt < 256)
 			fprintf(stderr, "voucher-push: unknown option -%c\n", optopt);
 		else if (optopt)
-			fprintf(stderr, "voucher-push: option %s needs a value\n",
-				argv[optind - 1]);
+			fprintf(stderr, "voucher-push: option %s needs a value\n", argv[optind - 1]);
 		else
-			fprintf(stderr, "voucher-push: unknown option %s\n",
-				argv[optind - 1]);
+			fprintf(stderr, "voucher-push: unknown option %s\n", argv[optind - 1]);
 		fputs("try voucher-push --help\n", stderr);
 		return EXIT_USAGE;
 	}
@@ -219,8 +190,7 @@ static int take_option(opts_t *o, int c, char **argv)
 /* the options together: what is required, what goes with what */
 static int check_options(opts_t *o)
 {
-	static const char *const need[] = {"--url", "--cert",     "--key",
-					   "--ca",  "--sign-key", "--key-id"};
+	static const char *const need[] = {"--url", "--cert", "--key", "--ca", "--sign-key", "--key-id"};
 	const char *have[] = {o->url, o->cert, o->key, o->ca, o->sign_key, o->key_id};
 	for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
 		if (!have[i] || !*have[i]) {
@@ -237,14 +207,12 @@ static int check_options(opts_t *o)
 		return EXIT_USAGE;
 	}
 	if (!o->records && !o->nfiles) {
-		fputs("voucher-push: nothing to send: give FILE... or --records FILE (try --help)\n",
-		      stderr);
+		fputs("voucher-push: nothing to send: give FILE... or --records FILE (try --help)\n", stderr);
 		return EXIT_USAGE;
 	}
 	if (o->records) {
 		if (!o->provider || !printable_id(o->provider, 64)) {
-			fputs("voucher-push: --records needs --provider CODE (1-64 printable ASCII)\n",
-			      stderr);
+			fputs("voucher-push: --records needs --provider CODE (1-64 printable ASCII)\n", stderr);
 			return EXIT_USAGE;
 		}
 		if (o->batch_prefix && !header_safe(o->batch_prefix, PUSH_MAX_BATCH_ID)) {
@@ -252,8 +220,7 @@ static int check_options(opts_t *o)
 			return EXIT_USAGE;
 		}
 	} else if (o->provider || o->batch_size_set || o->batch_prefix) {
-		fputs("voucher-push: --provider, --batch-size and --batch-prefix go with --records\n",
-		      stderr);
+		fputs("voucher-push: --provider, --batch-size and --batch-prefix go with --records\n", stderr);
 		return EXIT_USAGE;
 	}
 	return -1;
@@ -327,8 +294,8 @@ static const char *jstr(json_t *o, const char *k)
 }
 
 /* A failure line: batch <id> status=<s> code=<code> detail="..." [attempts=n] */
-static void report_failure(ctx_t *x, const char *batch_id, int status, const char *code,
-			   const char *detail, unsigned attempts)
+static void report_failure(ctx_t *x, const char *batch_id, int status, const char *code, const char *detail,
+			   unsigned attempts)
 {
 	buf_t b = BUF_INIT;
 	buf_puts(&b, "batch ");
@@ -350,8 +317,7 @@ static void report_failure(ctx_t *x, const char *batch_id, int status, const cha
 }
 
 /* An error answer (problem+json, or anything else). */
-static void report_error_answer(ctx_t *x, const char *batch_id, const push_resp_t *resp,
-				unsigned attempts)
+static void report_error_answer(ctx_t *x, const char *batch_id, const push_resp_t *resp, unsigned attempts)
 {
 	json_t *j = json_loadb(resp->body.data ? resp->body.data : "", resp->body.len, 0, NULL);
 	const char *code = json_is_object(j) ? jstr(j, "code") : NULL;
@@ -386,8 +352,8 @@ static bool json_count(json_t *o, const char *k, json_int_t *v)
 
 /* Reports a 200 answer (of the POST, or of the GET that looked the batch up).
  * false if the answer cannot be understood. */
-static bool report_answer(ctx_t *x, const char *batch_id, const push_resp_t *resp,
-			  const char *our_digest, bool looked_up, unsigned attempts)
+static bool report_answer(ctx_t *x, const char *batch_id, const push_resp_t *resp, const char *our_digest,
+			  bool looked_up, unsigned attempts)
 {
 	json_error_t je;
 	json_t *j = json_loadb(resp->body.data ? resp->body.data : "", resp->body.len, 0, &je);
@@ -407,8 +373,7 @@ static bool report_answer(ctx_t *x, const char *batch_id, const push_resp_t *res
 		if (!d)
 			d = jstr(j, "digest");
 		if (d && strcmp(d, our_digest) != 0 && !strstr(our_digest, d)) {
-			fprintf(stderr,
-				"voucher-push: batch id %s is stored with another digest than this body's\n",
+			fprintf(stderr, "voucher-push: batch id %s is stored with another digest than this body's\n",
 				batch_id);
 			report_failure(x, batch_id, 409, "batch_conflict",
 				       "this batch id is stored with a different body", attempts);
@@ -420,8 +385,7 @@ static bool report_answer(ctx_t *x, const char *batch_id, const push_resp_t *res
 	if (!bid)
 		bid = jstr(j, "batch_id");
 	rej = json_object_get(a, "rejected");
-	if (!json_count(a, "accepted", &acc) || !json_count(a, "duplicates", &dup) ||
-	    (rej && !json_is_array(rej))) {
+	if (!json_count(a, "accepted", &acc) || !json_count(a, "duplicates", &dup) || (rej && !json_is_array(rej))) {
 		snprintf(why, sizeof why, "the 200 answer lacks accepted/duplicates/rejected");
 		goto bad;
 	}
@@ -439,8 +403,8 @@ static bool report_answer(ctx_t *x, const char *batch_id, const push_resp_t *res
 		buf_puts(&b, "batch ");
 		push_token(&b, batch_id);
 		buf_printf(&b,
-			   " status=%d accepted=%" JSON_INTEGER_FORMAT
-			   " duplicates=%" JSON_INTEGER_FORMAT " rejected=%zu",
+			   " status=%d accepted=%" JSON_INTEGER_FORMAT " duplicates=%" JSON_INTEGER_FORMAT
+			   " rejected=%zu",
 			   resp->status, acc, dup, nrej);
 		if (looked_up)
 			buf_puts(&b, " (answer looked up after a lost response)");
@@ -487,8 +451,8 @@ typedef enum { STEP_DONE, STEP_RETRY, STEP_RETRY_NOW } step_t;
  * lost?  STEP_DONE: reported (stored, or a hard failure); STEP_RETRY_NOW:
  * not stored (or cannot tell), send it; STEP_RETRY: try the look-up again
  * after a delay (*ra set if the server asked for one). */
-static step_t look_up(ctx_t *x, const char *batch_id, const char *digest, unsigned attempts,
-		      char *last, size_t lastlen, bool *have_ra, uint32_t *ra)
+static step_t look_up(ctx_t *x, const char *batch_id, const char *digest, unsigned attempts, char *last, size_t lastlen,
+		      bool *have_ra, uint32_t *ra)
 {
 	buf_t path = BUF_INIT;
 	buf_puts(&path, PUSH_PATH "/");
@@ -500,13 +464,11 @@ static step_t look_up(ctx_t *x, const char *batch_id, const char *digest, unsign
 	char err[256];
 	step_t st = STEP_RETRY;
 	log_debug("request", "method=GET batch=%s", log_q(batch_id));
-	if (!http_client_request(&x->http, "GET", path.data, "", NULL, 0, &resp, &fail, &reused, err,
-			       sizeof err)) {
+	if (!http_client_request(&x->http, "GET", path.data, "", NULL, 0, &resp, &fail, &reused, err, sizeof err)) {
 		log_warn("lookup_failed", "batch=%s error=%s", log_q(batch_id), log_q(err));
 		snprintf(last, lastlen, "%s", err);
 		if (fail == PUSH_HTTP_FAIL_FATAL || fail == PUSH_HTTP_FAIL_RESOLVE) {
-			report_failure(x, batch_id, 0,
-				       fail == PUSH_HTTP_FAIL_FATAL ? "tls" : "unresolvable", err,
+			report_failure(x, batch_id, 0, fail == PUSH_HTTP_FAIL_FATAL ? "tls" : "unresolvable", err,
 				       attempts);
 			x->stop = true;
 			st = STEP_DONE;
@@ -518,8 +480,7 @@ static step_t look_up(ctx_t *x, const char *batch_id, const char *digest, unsign
 		log_info("lookup", "batch=%s stored=no", log_q(batch_id));
 		st = STEP_RETRY_NOW;
 	} else if (retryable_status(resp.status)) {
-		*have_ra = push_retry_after_parse(push_resp_header(&resp, "retry-after"),
-						  time(NULL), ra);
+		*have_ra = push_retry_after_parse(push_resp_header(&resp, "retry-after"), time(NULL), ra);
 		snprintf(last, lastlen, "look-up answered HTTP %d", resp.status);
 	} else {
 		/* cannot tell: re-sending is still safe (same id, same digest) */
@@ -536,16 +497,16 @@ typedef struct sending {
 	const char *batch_id;
 	const char *body;
 	size_t len;
-	buf_t cd, si, sg, hdrs;    /* its headers, signed again for each POST */
-	unsigned retry;            /* retries used */
-	bool check_first;          /* an earlier attempt may have been stored */
+	buf_t cd, si, sg, hdrs; /* its headers, signed again for each POST */
+	unsigned retry;         /* retries used */
+	bool check_first;       /* an earlier attempt may have been stored */
 	bool stale_retried;
 	char last[300];
 	const char *last_code;
 	int last_status;
-	push_resp_t last_resp;     /* the last retryable answer */
+	push_resp_t last_resp; /* the last retryable answer */
 	bool have_last_resp;
-	bool have_ra;              /* the server asked for this delay */
+	bool have_ra; /* the server asked for this delay */
 	uint32_t ra;
 } sending_t;
 
@@ -625,10 +586,9 @@ static step_t post_attempt(ctx_t *x, sending_t *sd)
 	http_client_fail_t fail;
 	bool reused;
 	char err[256];
-	log_debug("request", "method=POST batch=%s bytes=%zu attempt=%u", log_q(sd->batch_id), sd->len,
-		  sd->retry + 1);
+	log_debug("request", "method=POST batch=%s bytes=%zu attempt=%u", log_q(sd->batch_id), sd->len, sd->retry + 1);
 	if (!http_client_request(&x->http, "POST", PUSH_PATH, sd->hdrs.data, sd->body, sd->len, &resp, &fail, &reused,
-			       err, sizeof err)) {
+				 err, sizeof err)) {
 		bool got_bytes = resp.got_bytes;
 		push_resp_free(&resp);
 		return post_failed(x, sd, fail, reused, got_bytes, err);
@@ -646,8 +606,8 @@ static step_t lookup_attempt(ctx_t *x, sending_t *sd)
 		sig_content_digest(sd->body, sd->len, d, sizeof d);
 		buf_puts(&sd->cd, d);
 	}
-	step_t st = look_up(x, sd->batch_id, sd->cd.data, sd->retry + 1, sd->last, sizeof sd->last, &sd->have_ra,
-			    &sd->ra);
+	step_t st =
+		look_up(x, sd->batch_id, sd->cd.data, sd->retry + 1, sd->last, sizeof sd->last, &sd->have_ra, &sd->ra);
 	if (st == STEP_RETRY_NOW)
 		sd->check_first = false;
 	else if (st == STEP_RETRY)
@@ -667,8 +627,8 @@ static bool back_off(ctx_t *x, sending_t *sd)
 		return false;
 	}
 	uint32_t ms = push_retry_delay_ms(sd->retry, jitter(), sd->have_ra, sd->ra);
-	log_warn("retry", "batch=%s retry=%u/%lu delay_ms=%" PRIu32, log_q(sd->batch_id), sd->retry + 1,
-		 x->o.retries, ms);
+	log_warn("retry", "batch=%s retry=%u/%lu delay_ms=%" PRIu32, log_q(sd->batch_id), sd->retry + 1, x->o.retries,
+		 ms);
 	sleep_ms(ms);
 	sd->retry++;
 	return true;
@@ -677,8 +637,14 @@ static bool back_off(ctx_t *x, sending_t *sd)
 /* Sends one batch until it is answered or the retries are used up; prints its line. */
 static void send_batch(ctx_t *x, const char *batch_id, const char *body, size_t len)
 {
-	sending_t sd = {.batch_id = batch_id, .body = body, .len = len, .cd = BUF_INIT, .si = BUF_INIT,
-			.sg = BUF_INIT, .hdrs = BUF_INIT, .last_code = "unreachable"};
+	sending_t sd = {.batch_id = batch_id,
+			.body = body,
+			.len = len,
+			.cd = BUF_INIT,
+			.si = BUF_INIT,
+			.sg = BUF_INIT,
+			.hdrs = BUF_INIT,
+			.last_code = "unreachable"};
 	x->batches++;
 	push_resp_init(&sd.last_resp, false);
 	for (;;) {
@@ -728,14 +694,12 @@ static bool read_file(const char *path, buf_t *out, char *err, size_t errlen)
 }
 
 /* The batch_id of a request body, checked as the server would. */
-static bool body_batch_id(const char *path, const buf_t *body, char *id, size_t idlen, char *err,
-			  size_t errlen)
+static bool body_batch_id(const char *path, const buf_t *body, char *id, size_t idlen, char *err, size_t errlen)
 {
 	json_error_t je;
 	json_t *j = json_loadb(body->data, body->len, JSON_REJECT_DUPLICATES, &je);
 	if (!j) {
-		snprintf(err, errlen, "%s: not a JSON batch body: %s (line %d)", path, je.text,
-			 je.line);
+		snprintf(err, errlen, "%s: not a JSON batch body: %s (line %d)", path, je.text, je.line);
 		return false;
 	}
 	const char *bid = json_is_object(j) ? jstr(j, "batch_id") : NULL;
@@ -838,8 +802,7 @@ static int records_prefix(ctx_t *x, const char *path, unsigned long nrec, const 
 			prefix, nbatches, PUSH_MAX_BATCH_ID);
 		return EXIT_USAGE;
 	}
-	log_info("records", "file=%s records=%lu batches=%lu prefix=%s", log_q(path), nrec, nbatches,
-		 log_q(prefix));
+	log_info("records", "file=%s records=%lu batches=%lu prefix=%s", log_q(path), nrec, nbatches, log_q(prefix));
 	return -1;
 }
 
@@ -944,8 +907,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "voucher-push: --sign-key: %s\n", err);
 		return EXIT_USAGE;
 	}
-	if (!http_client_init(&x.http, &x.url, x.o.cert, x.o.key, x.o.ca, (int)x.o.timeout_s, err,
-			    sizeof err)) {
+	if (!http_client_init(&x.http, &x.url, x.o.cert, x.o.key, x.o.ca, (int)x.o.timeout_s, err, sizeof err)) {
 		fprintf(stderr, "voucher-push: %s\n", err);
 		EVP_PKEY_free(x.sign_key);
 		return EXIT_USAGE;
@@ -965,8 +927,7 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 			"voucher-push: %lu batch%s: %lu answered 200, %lu failed; records: %lu accepted, "
 			"%lu duplicates, %lu rejected\n",
-			x.batches, x.batches == 1 ? "" : "es", x.ok, x.failed, x.accepted,
-			x.duplicates, x.rejected);
+			x.batches, x.batches == 1 ? "" : "es", x.ok, x.failed, x.accepted, x.duplicates, x.rejected);
 	}
 	if (x.rejected && !x.failed && !x.stop && rc == 0)
 		fprintf(stderr,

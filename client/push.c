@@ -33,8 +33,7 @@ static bool is_digit(char c)
 
 static bool host_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-' ||
-	       c == '.' || c == '_';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-' || c == '.' || c == '_';
 }
 
 bool push_url_parse(const char *url, push_url_t *u, char *err, size_t errlen)
@@ -97,7 +96,7 @@ bool push_url_parse(const char *url, push_url_t *u, char *err, size_t errlen)
 		for (const char *c = u->host; *c; c++) {
 			if (!host_char(*c)) {
 				push_set_err(err, errlen,
-					"invalid character in the URL's host (IPv6 addresses go in [brackets])");
+					     "invalid character in the URL's host (IPv6 addresses go in [brackets])");
 				return false;
 			}
 			if (!is_digit(*c) && *c != '.')
@@ -138,15 +137,14 @@ bool push_url_parse(const char *url, push_url_t *u, char *err, size_t errlen)
 	/* path: nothing, "/" or the endpoint itself */
 	if (!(strcmp(path, "") == 0 || strcmp(path, "/") == 0 || strcmp(path, PUSH_PATH) == 0 ||
 	      strcmp(path, PUSH_PATH "/") == 0)) {
-		push_set_err(err, errlen, "the URL must be https://host[:port] (the path is always %s)",
-			PUSH_PATH);
+		push_set_err(err, errlen, "the URL must be https://host[:port] (the path is always %s)", PUSH_PATH);
 		return false;
 	}
 
 	bool v6 = *p == '[';
 	bool default_port = strcmp(u->port, "443") == 0;
-	snprintf(u->authority, sizeof u->authority, "%s%s%s%s%s", v6 ? "[" : "", u->host,
-		 v6 ? "]" : "", default_port ? "" : ":", default_port ? "" : u->port);
+	snprintf(u->authority, sizeof u->authority, "%s%s%s%s%s", v6 ? "[" : "", u->host, v6 ? "]" : "",
+		 default_port ? "" : ":", default_port ? "" : u->port);
 	return true;
 }
 
@@ -155,8 +153,8 @@ void push_path_segment(buf_t *out, const char *s)
 	static const char hex[] = "0123456789ABCDEF";
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		unsigned char c = *p;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~') {
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		    c == '.' || c == '_' || c == '~') {
 			buf_putc(out, (char)c);
 		} else {
 			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
@@ -197,7 +195,7 @@ bool push_ndjson_next(push_ndjson_t *r, const char **rec, size_t *len, char *err
 		if (n < 0) {
 			if (ferror(r->f)) {
 				push_set_err(err, errlen, "read error after line %lu: %s", r->lineno,
-					strerror(errno ? errno : EIO));
+					     strerror(errno ? errno : EIO));
 				return false;
 			}
 			return true; /* end */
@@ -208,8 +206,7 @@ bool push_ndjson_next(push_ndjson_t *r, const char **rec, size_t *len, char *err
 			return false;
 		}
 		if ((size_t)n > PUSH_MAX_RECORD_LINE) {
-			push_set_err(err, errlen, "line %lu: longer than %d bytes", r->lineno,
-				PUSH_MAX_RECORD_LINE);
+			push_set_err(err, errlen, "line %lu: longer than %d bytes", r->lineno, PUSH_MAX_RECORD_LINE);
 			return false;
 		}
 		if (memchr(r->line, '\0', (size_t)n)) {
@@ -230,8 +227,8 @@ bool push_ndjson_next(push_ndjson_t *r, const char **rec, size_t *len, char *err
 		json_error_t je;
 		json_t *j = json_loadb(s, l, JSON_REJECT_DUPLICATES, &je);
 		if (!j) {
-			push_set_err(err, errlen, "line %lu: not a JSON record: %s (column %d)",
-				r->lineno, je.text, je.column);
+			push_set_err(err, errlen, "line %lu: not a JSON record: %s (column %d)", r->lineno, je.text,
+				     je.column);
 			return false;
 		}
 		bool obj = json_is_object(j);
@@ -243,9 +240,9 @@ bool push_ndjson_next(push_ndjson_t *r, const char **rec, size_t *len, char *err
 		}
 		if (whole) {
 			push_set_err(err, errlen,
-				"line %lu: a whole batch body, not a record (send batch files as FILE "
-				"arguments, without --records)",
-				r->lineno);
+				     "line %lu: a whole batch body, not a record (send batch files as FILE "
+				     "arguments, without --records)",
+				     r->lineno);
 			return false;
 		}
 		r->nrec++;
@@ -286,8 +283,8 @@ int push_seq_digits(unsigned long nrec, unsigned long size)
 	return d < 6 ? 6 : d;
 }
 
-bool push_default_prefix(const char *path, const uint8_t sha256[32], unsigned long batch_size,
-			 int seq_digits, char *out, size_t outlen)
+bool push_default_prefix(const char *path, const uint8_t sha256[32], unsigned long batch_size, int seq_digits,
+			 char *out, size_t outlen)
 {
 	char suffix[64];
 	char h[13];
@@ -310,8 +307,8 @@ bool push_default_prefix(const char *path, const uint8_t sha256[32], unsigned lo
 	char stem[33];
 	for (size_t i = 0; i < take; i++) {
 		char c = base[i];
-		stem[i] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
-			   c == '.' || c == '_' || c == '-')
+		stem[i] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '.' || c == '_' ||
+			   c == '-')
 				  ? c
 				  : '_';
 	}
@@ -438,8 +435,8 @@ static bool tchar(unsigned char c)
 
 static bool parse_status(push_resp_t *r, const char *s, size_t l)
 {
-	if (l < 12 || memcmp(s, "HTTP/1.", 7) != 0 || !is_digit(s[7]) || s[8] != ' ' ||
-	    !is_digit(s[9]) || !is_digit(s[10]) || !is_digit(s[11]) || (l > 12 && s[12] != ' '))
+	if (l < 12 || memcmp(s, "HTTP/1.", 7) != 0 || !is_digit(s[7]) || s[8] != ' ' || !is_digit(s[9]) ||
+	    !is_digit(s[10]) || !is_digit(s[11]) || (l > 12 && s[12] != ' '))
 		return resp_fail(r, "not an HTTP/1.x status line");
 	r->minor = s[7] - '0';
 	r->status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
@@ -713,8 +710,7 @@ bool push_resp_feed(push_resp_t *r, const void *data, size_t len, bool *done)
 				r->keep_alive = false;
 			r->pos = r->in.len;
 			goto more;
-		default:
-			return false;
+		default: return false;
 		}
 	}
 more:
@@ -732,22 +728,18 @@ bool push_resp_eof(push_resp_t *r, bool *done)
 {
 	*done = false;
 	switch (r->state) {
-	case S_DONE:
-		*done = true;
-		return true;
+	case S_DONE: *done = true; return true;
 	case S_BODY_EOF:
 		r->state = S_DONE;
 		r->keep_alive = false;
 		*done = true;
 		return true;
-	case S_ERROR:
-		return false;
+	case S_ERROR: return false;
 	case S_STATUS:
 		if (!r->got_bytes)
 			return resp_fail(r, "connection closed without a response");
 		/* fall through */
-	default:
-		return resp_fail(r, "connection closed in the middle of the response");
+	default: return resp_fail(r, "connection closed in the middle of the response");
 	}
 }
 
@@ -822,12 +814,10 @@ uint32_t push_backoff_ms(unsigned attempt, double jitter)
 	return d - (uint32_t)((double)(d / 4) * jitter);
 }
 
-uint32_t push_retry_delay_ms(unsigned attempt, double jitter, bool have_retry_after,
-			     uint32_t retry_after_s)
+uint32_t push_retry_delay_ms(unsigned attempt, double jitter, bool have_retry_after, uint32_t retry_after_s)
 {
 	if (have_retry_after) {
-		uint32_t s = retry_after_s < PUSH_RETRY_AFTER_CAP_S ? retry_after_s
-								    : PUSH_RETRY_AFTER_CAP_S;
+		uint32_t s = retry_after_s < PUSH_RETRY_AFTER_CAP_S ? retry_after_s : PUSH_RETRY_AFTER_CAP_S;
 		return s * 1000u;
 	}
 	return push_backoff_ms(attempt, jitter);

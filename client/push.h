@@ -86,8 +86,8 @@ void push_body_end(buf_t *b);
  * that the same file sent with another --batch-size gets other ids instead of
  * 409s).  The result leaves room for "-" and a sequence number of
  * seq_digits digits within PUSH_MAX_BATCH_ID. */
-bool push_default_prefix(const char *path, const uint8_t sha256[32], unsigned long batch_size,
-			 int seq_digits, char *out, size_t outlen);
+bool push_default_prefix(const char *path, const uint8_t sha256[32], unsigned long batch_size, int seq_digits,
+			 char *out, size_t outlen);
 /* "<prefix>-<seq, zero-padded to at least 6 digits>"; false if the result is
  * not 1..64 printable ASCII characters or out is too small. */
 bool push_batch_id(const char *prefix, unsigned long seq, char *out, size_t outlen);
@@ -150,8 +150,7 @@ bool push_retry_after_parse(const char *v, time_t now, uint32_t *secs);
 uint32_t push_backoff_ms(unsigned attempt, double jitter);
 /* The delay to use: a server's Retry-After (capped at PUSH_RETRY_AFTER_CAP_S)
  * if it gave one, else the backoff. */
-uint32_t push_retry_delay_ms(unsigned attempt, double jitter, bool have_retry_after,
-			     uint32_t retry_after_s);
+uint32_t push_retry_delay_ms(unsigned attempt, double jitter, bool have_retry_after, uint32_t retry_after_s);
 
 /* ------------------------------------------------------------------------ */
 /* Output                                                                   */

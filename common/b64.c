@@ -62,8 +62,7 @@ static bool b64_dec(const char *in, size_t len, uint8_t *out, size_t cap, size_t
 			return false;
 		if (pad == 1 && (v[2] & 3) != 0)
 			return false;
-		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
-			     (uint32_t)v[3];
+		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
 		uint8_t b[3] = {(uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w};
 		for (int j = 0; j < 3 - pad; j++) {
 			if (out) {

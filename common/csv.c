@@ -56,8 +56,8 @@ int csv_next(csv_t *c, csv_rec_t *r, char *err, size_t errlen)
 			c->p++;
 			for (;;) {
 				if (c->p >= c->end) {
-					snprintf(err, errlen,
-						 "the quoted field opened on line %ld is never closed", qline);
+					snprintf(err, errlen, "the quoted field opened on line %ld is never closed",
+						 qline);
 					return -1;
 				}
 				if (*c->p == '"') {

@@ -18,13 +18,16 @@ typedef struct csv {
 } csv_t;
 
 typedef struct csv_rec {
-	buf_t text;                   /* the fields, each NUL-terminated */
+	buf_t text; /* the fields, each NUL-terminated */
 	size_t off[CSV_MAX_FIELDS];
 	int n;
-	long line;                    /* the line the record starts on */
+	long line; /* the line the record starts on */
 } csv_rec_t;
 
-#define CSV_REC_INIT {.text = BUF_INIT, .n = 0, .line = 0}
+#define CSV_REC_INIT                                \
+	{                                           \
+		.text = BUF_INIT, .n = 0, .line = 0 \
+	}
 
 /* Starts reading data[0..len) at line 1, after a UTF-8 byte order mark if
  * the text starts with one. */

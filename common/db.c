@@ -46,8 +46,7 @@ PGconn *db_connect(const char *conninfo, const char *prog, bool need_primary)
 	return c;
 }
 
-PGresult *db_exec(PGconn *c, const char *what, const char *sql, int nparams,
-		  const char *const *params)
+PGresult *db_exec(PGconn *c, const char *what, const char *sql, int nparams, const char *const *params)
 {
 	last_state[0] = '\0';
 	PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
@@ -58,8 +57,7 @@ PGresult *db_exec(PGconn *c, const char *what, const char *sql, int nparams,
 	snprintf(last_state, sizeof last_state, "%s", state ? state : "");
 	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 	const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
-	fprintf(stderr, "%s: %s%s%s\n", what, msg ? msg : PQerrorMessage(c),
-		detail ? " — " : "", detail ? detail : "");
+	fprintf(stderr, "%s: %s%s%s\n", what, msg ? msg : PQerrorMessage(c), detail ? " — " : "", detail ? detail : "");
 	PQclear(r);
 	return NULL;
 }
@@ -109,8 +107,8 @@ void db_rollback(PGconn *c)
 	PQclear(PQexec(c, "ROLLBACK"));
 }
 
-static bool get_i64(const PGresult *r, int row, int col, const char *name, bool null_ok, int64_t *out,
-		    bool *is_null, char *err, size_t errlen)
+static bool get_i64(const PGresult *r, int row, int col, const char *name, bool null_ok, int64_t *out, bool *is_null,
+		    char *err, size_t errlen)
 {
 	if (!r || row < 0 || row >= PQntuples(r) || col < 0 || col >= PQnfields(r)) {
 		if (err && errlen)
@@ -145,8 +143,8 @@ bool db_get_i64(const PGresult *r, int row, int col, const char *name, int64_t *
 	return get_i64(r, row, col, name, false, out, NULL, err, errlen);
 }
 
-bool db_get_i64_null(const PGresult *r, int row, int col, const char *name, int64_t *out, bool *is_null,
-		     char *err, size_t errlen)
+bool db_get_i64_null(const PGresult *r, int row, int col, const char *name, int64_t *out, bool *is_null, char *err,
+		     size_t errlen)
 {
 	return get_i64(r, row, col, name, true, out, is_null, err, errlen);
 }

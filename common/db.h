@@ -21,8 +21,7 @@ PGconn *db_connect(const char *conninfo, const char *prog, bool need_primary);
 /* PQexecParams with text parameters and text results.  Returns the result
  * if its status is PGRES_COMMAND_OK or PGRES_TUPLES_OK, else prints
  * "<what>: <server message>" to stderr, clears the result and returns NULL. */
-PGresult *db_exec(PGconn *c, const char *what, const char *sql, int nparams,
-		  const char *const *params);
+PGresult *db_exec(PGconn *c, const char *what, const char *sql, int nparams, const char *const *params);
 /* The same for statements whose result is not needed.  */
 bool db_run(PGconn *c, const char *what, const char *sql, int nparams, const char *const *params)
 	__attribute__((warn_unused_result));
@@ -53,8 +52,8 @@ void db_rollback(PGconn *c);
  * *out = 0). */
 bool db_get_i64(const PGresult *r, int row, int col, const char *name, int64_t *out, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
-bool db_get_i64_null(const PGresult *r, int row, int col, const char *name, int64_t *out, bool *is_null,
-		     char *err, size_t errlen) __attribute__((warn_unused_result));
+bool db_get_i64_null(const PGresult *r, int row, int col, const char *name, int64_t *out, bool *is_null, char *err,
+		     size_t errlen) __attribute__((warn_unused_result));
 
 /* A one-dimensional array literal in PostgreSQL's text form, for a
  * parameter: db_array_add appends one element (NULL: SQL NULL), quoted. */

@@ -66,15 +66,14 @@ static struct kind *kind_of(const char *event)
 	return &other_kind;
 }
 
-static void write_line(log_level_t lvl, const struct timeval *tv, const char *event, const char *fmt,
-		       va_list ap)
+static void write_line(log_level_t lvl, const struct timeval *tv, const char *event, const char *fmt, va_list ap)
 {
 	struct tm tm;
 	gmtime_r(&tv->tv_sec, &tm);
 	char line[2048];
 	int n = snprintf(line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ level=%s event=%s",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec, (int)(tv->tv_usec / 1000), level_names[lvl], event);
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 (int)(tv->tv_usec / 1000), level_names[lvl], event);
 	if (n < 0)
 		return;
 	if (fmt && *fmt && (size_t)n < sizeof line - 2) {

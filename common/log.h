@@ -28,8 +28,7 @@ uint64_t log_suppressed_total(void);
 /* Writes the log_suppressed lines that are due; voucherd's 1-second sweep
  * calls it so that a flood's count appears even when nothing else logs. */
 void log_flush(void);
-void log_emit(log_level_t lvl, const char *event, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void log_emit(log_level_t lvl, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #define log_debug(ev, ...) log_emit(LOG_DEBUG, ev, __VA_ARGS__)
 #define log_info(ev, ...) log_emit(LOG_INFO, ev, __VA_ARGS__)

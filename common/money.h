@@ -12,8 +12,7 @@ bool money_add(int64_t a, int64_t b, int64_t *out) __attribute__((warn_unused_re
 bool money_sub(int64_t a, int64_t b, int64_t *out) __attribute__((warn_unused_result));
 /* floor(amount * num / den) computed in 128 bits; den > 0.  False if the
  * result does not fit in int64. */
-bool money_muldiv_floor(int64_t amount, int64_t num, int64_t den, int64_t *out)
-	__attribute__((warn_unused_result));
+bool money_muldiv_floor(int64_t amount, int64_t num, int64_t den, int64_t *out) __attribute__((warn_unused_result));
 /* floor(amount * bp / 10000). */
 bool money_apply_bp(int64_t amount, int32_t bp, int64_t *out) __attribute__((warn_unused_result));
 /* Formats fen as yuan with exactly two decimals ("-12.05"); out >= 24 bytes. */

@@ -25,11 +25,11 @@ static void set_u32(buf_t *a, size_t off, uint32_t v)
 void pga_begin(buf_t *a, uint32_t elem_oid)
 {
 	buf_reset(a);
-	put_u32(a, 1);        /* ndim */
-	put_u32(a, 0);        /* flags: the server works out the NULLs itself */
+	put_u32(a, 1); /* ndim */
+	put_u32(a, 0); /* flags: the server works out the NULLs itself */
 	put_u32(a, elem_oid);
-	put_u32(a, 0);        /* size, set by pga_end */
-	put_u32(a, 1);        /* lower bound */
+	put_u32(a, 0); /* size, set by pga_end */
+	put_u32(a, 1); /* lower bound */
 }
 
 void pga_end(buf_t *a, uint32_t n)

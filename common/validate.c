@@ -13,11 +13,10 @@ static const char uscc_charset[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
 
 /* Value of c in uscc_charset plus one; 0 for a character outside it. */
 static const unsigned char uscc_val1[128] = {
-	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7,
-	['7'] = 8, ['8'] = 9, ['9'] = 10, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14,
-	['E'] = 15, ['F'] = 16, ['G'] = 17, ['H'] = 18, ['J'] = 19, ['K'] = 20, ['L'] = 21,
-	['M'] = 22, ['N'] = 23, ['P'] = 24, ['Q'] = 25, ['R'] = 26, ['T'] = 27, ['U'] = 28,
-	['W'] = 29, ['X'] = 30, ['Y'] = 31,
+	['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+	['8'] = 9,  ['9'] = 10, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+	['G'] = 17, ['H'] = 18, ['J'] = 19, ['K'] = 20, ['L'] = 21, ['M'] = 22, ['N'] = 23, ['P'] = 24,
+	['Q'] = 25, ['R'] = 26, ['T'] = 27, ['U'] = 28, ['W'] = 29, ['X'] = 30, ['Y'] = 31,
 };
 
 static const int uscc_weights[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};
@@ -62,9 +61,8 @@ bool uscc_valid(const char *s)
 
 static bool province_valid(int p)
 {
-	return (p >= 11 && p <= 15) || (p >= 21 && p <= 23) || (p >= 31 && p <= 37) ||
-	       (p >= 41 && p <= 46) || (p >= 50 && p <= 54) || (p >= 61 && p <= 65) || p == 71 ||
-	       p == 81 || p == 82;
+	return (p >= 11 && p <= 15) || (p >= 21 && p <= 23) || (p >= 31 && p <= 37) || (p >= 41 && p <= 46) ||
+	       (p >= 50 && p <= 54) || (p >= 61 && p <= 65) || p == 71 || p == 81 || p == 82;
 }
 
 bool division_valid(const char *s)
@@ -178,12 +176,11 @@ bool rfc3339_parse(const char *s, int64_t *us)
 	if (!s || !us)
 		return false;
 	if (!take_digits(s, 4, &y) || s[4] != '-' || !take_digits(s + 5, 2, &mo) || s[7] != '-' ||
-	    !take_digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
-	    !take_digits(s + 11, 2, &h) || s[13] != ':' || !take_digits(s + 14, 2, &mi) ||
-	    s[16] != ':' || !take_digits(s + 17, 2, &sec))
+	    !take_digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') || !take_digits(s + 11, 2, &h) ||
+	    s[13] != ':' || !take_digits(s + 14, 2, &mi) || s[16] != ':' || !take_digits(s + 17, 2, &sec))
 		return false;
-	if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > date_days_in_month(y, mo) ||
-	    h > 23 || mi > 59 || sec > 59)
+	if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > date_days_in_month(y, mo) || h > 23 || mi > 59 ||
+	    sec > 59)
 		return false;
 	const char *p = s + 19;
 	int64_t frac = 0;
@@ -206,8 +203,7 @@ bool rfc3339_parse(const char *s, int64_t *us)
 		p++;
 	} else if (*p == '+' || *p == '-') {
 		int oh, om;
-		if (!take_digits(p + 1, 2, &oh) || p[3] != ':' || !take_digits(p + 4, 2, &om) ||
-		    oh > 23 || om > 59)
+		if (!take_digits(p + 1, 2, &oh) || p[3] != ':' || !take_digits(p + 4, 2, &om) || oh > 23 || om > 59)
 			return false;
 		off = (int64_t)oh * 3600 + om * 60;
 		if (*p == '-')

@@ -23,61 +23,59 @@
 #include "settlement/program.h"
 #include "audit/ledger.h"
 
-static const char usage_audit[] =
-	"usage: voucherctl audit verify [--checkpoint FILE [--pub PEM]]\n"
-	"       voucherctl audit checkpoint --sign-key PEM --out FILE\n"
-	"       voucherctl audit trace --enterprise USCC --program ID --year Y\n"
-	"       voucherctl audit duplicates\n"
-	"       voucherctl audit exceptions [--year Y]\n"
-	"\n"
-	"Checks, reading only the audit views (an auditor may run it):\n"
-	"  - every stored batch: its digest from the stored body bytes, its signature\n"
-	"    against the provider's key valid when it was signed, and its place in the\n"
-	"    Merkle tree over all batches; every usage record belongs to a stored batch;\n"
-	"  - the ledger's hash chain: every entry's hash recomputed from its contents\n"
-	"    and the hash before it (SHA-256, or SM3 where the ledger uses it), entry\n"
-	"    ids without gaps;\n"
-	"  - that the ledger holds exactly the postings the approved and disbursed runs\n"
-	"    call for, line by line, and sums to zero;\n"
-	"  - every approved run, recomputed from the stored records, the registry as it\n"
-	"    stood when the run was prepared and the run's own programme version, line\n"
-	"    by line.\n"
-	"  - with --checkpoint FILE (written earlier by audit checkpoint and kept outside\n"
-	"    the database): its signature (the key is in the file; --pub PEM insists on\n"
-	"    a key you hold), and that today's ledger and batches extend what it saw:\n"
-	"    catches truncation and wholesale rewrites that a chain alone cannot.\n"
-	"Names the first thing that does not hold and exits 1; exits 0 when all hold.\n"
-	"Progress goes to stderr.\n"
-	"\n"
-	"checkpoint: signs (Ed25519 or SM2 private key, PKCS#8 PEM) the ledger's size\n"
-	"and head hash, the number of stored batches and their Merkle root, and the\n"
-	"time, into FILE (never overwritten).  Mail it, print it, publish it with the\n"
-	"notice: anything that later disagrees with it was changed afterwards.\n"
-	"\n"
-	"exceptions: what an auditor looks at first, one line each (kind, at, by,\n"
-	"subject, detail): acts of superusers on the registry, programmes, overrides and\n"
-	"calendars; backdated registry versions and relations; superseded, returned and\n"
-	"discarded drafts; refused approvals; override proposals and confirmations; and\n"
-	"usage from unregistered credit codes, by month and provider.  --year Y keeps\n"
-	"that year (China time).\n"
-	"\n"
-	"trace: from one enterprise's grants in a programme-year down to the ledger\n"
-	"entries, the records of that year and the signed batches they came in.\n"
-	"duplicates: invoice numbers and contract ids behind records of more than one\n"
-	"provider, enterprise or programme (a programme counted a record when an approved\n"
-	"run gave its enterprise an eligible amount that year in a category the\n"
-	"programme lists), and records whose net amount a later adjustment\n"
-	"pushed to zero after the enterprise had been granted a subsidy that year.\n";
+static const char usage_audit[] = "usage: voucherctl audit verify [--checkpoint FILE [--pub PEM]]\n"
+				  "       voucherctl audit checkpoint --sign-key PEM --out FILE\n"
+				  "       voucherctl audit trace --enterprise USCC --program ID --year Y\n"
+				  "       voucherctl audit duplicates\n"
+				  "       voucherctl audit exceptions [--year Y]\n"
+				  "\n"
+				  "Checks, reading only the audit views (an auditor may run it):\n"
+				  "  - every stored batch: its digest from the stored body bytes, its signature\n"
+				  "    against the provider's key valid when it was signed, and its place in the\n"
+				  "    Merkle tree over all batches; every usage record belongs to a stored batch;\n"
+				  "  - the ledger's hash chain: every entry's hash recomputed from its contents\n"
+				  "    and the hash before it (SHA-256, or SM3 where the ledger uses it), entry\n"
+				  "    ids without gaps;\n"
+				  "  - that the ledger holds exactly the postings the approved and disbursed runs\n"
+				  "    call for, line by line, and sums to zero;\n"
+				  "  - every approved run, recomputed from the stored records, the registry as it\n"
+				  "    stood when the run was prepared and the run's own programme version, line\n"
+				  "    by line.\n"
+				  "  - with --checkpoint FILE (written earlier by audit checkpoint and kept outside\n"
+				  "    the database): its signature (the key is in the file; --pub PEM insists on\n"
+				  "    a key you hold), and that today's ledger and batches extend what it saw:\n"
+				  "    catches truncation and wholesale rewrites that a chain alone cannot.\n"
+				  "Names the first thing that does not hold and exits 1; exits 0 when all hold.\n"
+				  "Progress goes to stderr.\n"
+				  "\n"
+				  "checkpoint: signs (Ed25519 or SM2 private key, PKCS#8 PEM) the ledger's size\n"
+				  "and head hash, the number of stored batches and their Merkle root, and the\n"
+				  "time, into FILE (never overwritten).  Mail it, print it, publish it with the\n"
+				  "notice: anything that later disagrees with it was changed afterwards.\n"
+				  "\n"
+				  "exceptions: what an auditor looks at first, one line each (kind, at, by,\n"
+				  "subject, detail): acts of superusers on the registry, programmes, overrides and\n"
+				  "calendars; backdated registry versions and relations; superseded, returned and\n"
+				  "discarded drafts; refused approvals; override proposals and confirmations; and\n"
+				  "usage from unregistered credit codes, by month and provider.  --year Y keeps\n"
+				  "that year (China time).\n"
+				  "\n"
+				  "trace: from one enterprise's grants in a programme-year down to the ledger\n"
+				  "entries, the records of that year and the signed batches they came in.\n"
+				  "duplicates: invoice numbers and contract ids behind records of more than one\n"
+				  "provider, enterprise or programme (a programme counted a record when an approved\n"
+				  "run gave its enterprise an eligible amount that year in a category the\n"
+				  "programme lists), and records whose net amount a later adjustment\n"
+				  "pushed to zero after the enterprise had been granted a subsidy that year.\n";
 
-static const char usage_ledger[] =
-	"usage: voucherctl ledger balances [--program ID] [--year Y] [--enterprise USCC]\n"
-	"       voucherctl ledger alg sha256|sm3\n"
-	"\n"
-	"balances: every account's balance (debits minus credits), derived from the\n"
-	"entries: pool/<programme>/<year> (negative: given out),\n"
-	"payable/<programme>/<year>/<payee>, paid/<programme>/<year>/<payee>.\n"
-	"alg: the hash of the ledger chain, chosen before the first posting (SM3 for\n"
-	"deployments that must use 国密 algorithms).\n";
+static const char usage_ledger[] = "usage: voucherctl ledger balances [--program ID] [--year Y] [--enterprise USCC]\n"
+				   "       voucherctl ledger alg sha256|sm3\n"
+				   "\n"
+				   "balances: every account's balance (debits minus credits), derived from the\n"
+				   "entries: pool/<programme>/<year> (negative: given out),\n"
+				   "payable/<programme>/<year>/<payee>, paid/<programme>/<year>/<payee>.\n"
+				   "alg: the hash of the ledger chain, chosen before the first posting (SM3 for\n"
+				   "deployments that must use 国密 algorithms).\n";
 
 /* The postings each approved (and disbursed) run calls for, against those in
  * the ledger: any difference either way is the first failure. */
@@ -121,8 +119,8 @@ static bool verify_postings(PGconn *c, int64_t *runs, char *err, size_t errlen)
 	} else if (!PQgetisnull(r, 0, 2)) {
 		const char *what = PQgetvalue(r, 0, 2);
 		snprintf(err, errlen, "run %s: %s posting %s -> %s of %s fen (%s)",
-			 PQgetisnull(r, 0, 3) ? "(none)" : PQgetvalue(r, 0, 3),
-			 what, PQgetvalue(r, 0, 5), PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 6),
+			 PQgetisnull(r, 0, 3) ? "(none)" : PQgetvalue(r, 0, 3), what, PQgetvalue(r, 0, 5),
+			 PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 6),
 			 !strcmp(what, "missing") ? "the run's lines call for it but the ledger lacks it"
 						  : "the ledger has it but no approved run's lines call for it");
 		ok = false;
@@ -160,8 +158,9 @@ static int audit_verify(ctl_t *ctx, int argc, char **argv)
 	if (ok && cpfile) {
 		ok = checkpoint_check(c, cpfile, pub, &cp, err, sizeof err);
 		if (ok)
-			fprintf(stderr, "audit verify: checkpoint %s of %s (key %.16s…) is extended: %" PRId64
-					" ledger entries, %" PRId64 " batches then\n",
+			fprintf(stderr,
+				"audit verify: checkpoint %s of %s (key %.16s…) is extended: %" PRId64
+				" ledger entries, %" PRId64 " batches then\n",
 				cpfile, cp.time, cp.fingerprint, cp.ledger_size, cp.batches_size);
 	}
 	if (ok)
@@ -211,7 +210,10 @@ static int audit_checkpoint(ctl_t *ctx, int argc, char **argv)
 static int audit_trace(ctl_t *ctx, int argc, char **argv)
 {
 	const char *uscc, *program, *year;
-	const struct ctl_opt opts[] = {{"--enterprise", &uscc, false}, {"--program", &program, false}, {"--year", &year, false}, {NULL, NULL, false}};
+	const struct ctl_opt opts[] = {{"--enterprise", &uscc, false},
+				       {"--program", &program, false},
+				       {"--year", &year, false},
+				       {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "audit trace", usage_audit);
 	if (rc >= 0)
 		return rc;
@@ -221,37 +223,39 @@ static int audit_trace(ctl_t *ctx, int argc, char **argv)
 	if (!c)
 		return CTL_FAIL;
 	const char *p[] = {uscc, program, year};
-	PGresult *g = db_exec(c, "audit trace",
-			      "SELECT g.run_id, r.period, r.status, r.approved_by, r.program_version, g.amount_fen, "
-			      "  (SELECT string_agg(e.entry_id::text, ' ' ORDER BY e.entry_id) FROM audit.ledger_entries e "
-			      "   WHERE e.run_id = g.run_id AND (e.debit LIKE '%/' || $1 OR e.credit LIKE '%/' || $1)) "
-			      "FROM audit.grants g JOIN audit.runs r ON r.run_id = g.run_id "
-			      "WHERE g.uscc = $1 AND g.program = $2 AND g.year = $3::integer ORDER BY g.run_id",
-			      3, p);
+	PGresult *g =
+		db_exec(c, "audit trace",
+			"SELECT g.run_id, r.period, r.status, r.approved_by, r.program_version, g.amount_fen, "
+			"  (SELECT string_agg(e.entry_id::text, ' ' ORDER BY e.entry_id) FROM audit.ledger_entries e "
+			"   WHERE e.run_id = g.run_id AND (e.debit LIKE '%/' || $1 OR e.credit LIKE '%/' || $1)) "
+			"FROM audit.grants g JOIN audit.runs r ON r.run_id = g.run_id "
+			"WHERE g.uscc = $1 AND g.program = $2 AND g.year = $3::integer ORDER BY g.run_id",
+			3, p);
 	if (!g)
 		return CTL_FAIL;
-	PGresult *u = db_exec(c, "audit trace",
-			      "SELECT u.provider, u.record_id, u.category, u.ended_at, u.amount_fen, u.adjusts, u.invoice_no, "
-			      "  u.batch_id, b.received_at, b.key_id, b.alg, b.digest "
-			      "FROM audit.usage_records u JOIN audit.batches b ON b.provider = u.provider AND b.batch_id = u.batch_id "
-			      "WHERE u.enterprise = $1 AND u.ended_at >= ($3 || '-01-01 00:00+08')::timestamptz "
-			      "  AND u.ended_at < (($3::integer + 1)::text || '-01-01 00:00+08')::timestamptz "
-			      "  AND $2::text IS NOT NULL ORDER BY u.ended_at, u.provider, u.record_id",
-			      3, p);
+	PGresult *u = db_exec(
+		c, "audit trace",
+		"SELECT u.provider, u.record_id, u.category, u.ended_at, u.amount_fen, u.adjusts, u.invoice_no, "
+		"  u.batch_id, b.received_at, b.key_id, b.alg, b.digest "
+		"FROM audit.usage_records u JOIN audit.batches b ON b.provider = u.provider AND b.batch_id = u.batch_id "
+		"WHERE u.enterprise = $1 AND u.ended_at >= ($3 || '-01-01 00:00+08')::timestamptz "
+		"  AND u.ended_at < (($3::integer + 1)::text || '-01-01 00:00+08')::timestamptz "
+		"  AND $2::text IS NOT NULL ORDER BY u.ended_at, u.provider, u.record_id",
+		3, p);
 	if (!u) {
 		PQclear(g);
 		return CTL_FAIL;
 	}
 	static const out_col_t gcols[] = {
-		{"run_id", OUT_INT},          {"period", OUT_TEXT},    {"status", OUT_TEXT},
+		{"run_id", OUT_INT},          {"period", OUT_TEXT},          {"status", OUT_TEXT},
 		{"approved_by", OUT_TEXT},    {"program_version", OUT_TEXT}, {"granted", OUT_MONEY_FEN},
 		{"ledger_entries", OUT_TEXT},
 	};
 	static const out_col_t ucols[] = {
-		{"provider", OUT_TEXT},   {"record_id", OUT_TEXT},  {"category", OUT_TEXT},
+		{"provider", OUT_TEXT},      {"record_id", OUT_TEXT},   {"category", OUT_TEXT},
 		{"ended_at", OUT_TIMESTAMP}, {"amount", OUT_MONEY_FEN}, {"adjusts", OUT_TEXT},
-		{"invoice_no", OUT_TEXT}, {"batch_id", OUT_TEXT},   {"batch_received_at", OUT_TIMESTAMP},
-		{"key_id", OUT_TEXT},     {"alg", OUT_TEXT},        {"batch_digest", OUT_TEXT},
+		{"invoice_no", OUT_TEXT},    {"batch_id", OUT_TEXT},    {"batch_received_at", OUT_TIMESTAMP},
+		{"key_id", OUT_TEXT},        {"alg", OUT_TEXT},         {"batch_digest", OUT_TEXT},
 	};
 	out_doc_t d;
 	out_doc_begin(&d, stdout, ctx->format);
@@ -366,16 +370,17 @@ static int audit_duplicates(ctl_t *ctx, int argc, char **argv)
 	if (!load_counted(c, &ct))
 		return CTL_FAIL;
 	/* invoice numbers and contract ids with more than one record */
-	PGresult *recs = db_exec(c, "audit duplicates",
-				 "WITH k AS (SELECT 'invoice_no' AS kind, invoice_no AS value, provider, enterprise, category, "
-				 "  to_char(ended_at AT TIME ZONE 'Asia/Shanghai', 'YYYY') AS y, amount_fen "
-				 "  FROM audit.usage_records WHERE invoice_no IS NOT NULL "
-				 "  UNION ALL SELECT 'contract_id', contract_id, provider, enterprise, category, "
-				 "  to_char(ended_at AT TIME ZONE 'Asia/Shanghai', 'YYYY'), amount_fen FROM audit.usage_records) "
-				 "SELECT kind, value, provider, enterprise, category, y, amount_fen FROM k "
-				 "WHERE (kind, value) IN (SELECT kind, value FROM k GROUP BY 1, 2 HAVING count(*) > 1) "
-				 "ORDER BY kind, value COLLATE \"C\"",
-				 0, NULL);
+	PGresult *recs = db_exec(
+		c, "audit duplicates",
+		"WITH k AS (SELECT 'invoice_no' AS kind, invoice_no AS value, provider, enterprise, category, "
+		"  to_char(ended_at AT TIME ZONE 'Asia/Shanghai', 'YYYY') AS y, amount_fen "
+		"  FROM audit.usage_records WHERE invoice_no IS NOT NULL "
+		"  UNION ALL SELECT 'contract_id', contract_id, provider, enterprise, category, "
+		"  to_char(ended_at AT TIME ZONE 'Asia/Shanghai', 'YYYY'), amount_fen FROM audit.usage_records) "
+		"SELECT kind, value, provider, enterprise, category, y, amount_fen FROM k "
+		"WHERE (kind, value) IN (SELECT kind, value FROM k GROUP BY 1, 2 HAVING count(*) > 1) "
+		"ORDER BY kind, value COLLATE \"C\"",
+		0, NULL);
 	if (!recs) {
 		free_counted(&ct);
 		return CTL_FAIL;
@@ -404,7 +409,8 @@ static int audit_duplicates(ctl_t *ctx, int argc, char **argv)
 				break;
 			}
 			if (!money_add(amount, a, &amount)) {
-				fprintf(stderr, "audit duplicates: %s %s: the amounts of its records overflow 64 bits\n",
+				fprintf(stderr,
+					"audit duplicates: %s %s: the amounts of its records overflow 64 bits\n",
 					PQgetvalue(recs, i, 0), PQgetvalue(recs, i, 1));
 				sum_ok = false;
 				break;
@@ -446,23 +452,24 @@ static int audit_duplicates(ctl_t *ctx, int argc, char **argv)
 		PQclear(recs);
 		return CTL_FAIL;
 	}
-	PGresult *ref = db_exec(c, "audit duplicates",
-				"WITH net AS (SELECT o.provider, o.record_id, o.enterprise, o.ended_at, o.amount_fen, "
-				"  o.amount_fen + coalesce(sum(a.amount_fen), 0) AS net, max(a.received_at) AS last_adjusted "
-				"  FROM audit.usage_records o JOIN audit.usage_records a "
-				"    ON a.provider = o.provider AND a.adjusts = o.record_id "
-				"  WHERE o.adjusts IS NULL GROUP BY o.provider, o.record_id, o.enterprise, o.ended_at, o.amount_fen) "
-				"SELECT n.provider, n.record_id, n.enterprise, n.amount_fen, n.last_adjusted, "
-				"  (SELECT min(r.approved_at) FROM audit.runs r JOIN audit.run_lines l ON l.run_id = r.run_id "
-				"   WHERE l.uscc = n.enterprise AND l.payable > 0 AND r.approved_at IS NOT NULL "
-				"     AND left(r.period, 4) = to_char(n.ended_at AT TIME ZONE 'Asia/Shanghai', 'YYYY')) "
-				"    AS first_grant "
-				"FROM net n WHERE n.net = 0 AND EXISTS (SELECT 1 FROM audit.runs r "
-				"  JOIN audit.run_lines l ON l.run_id = r.run_id WHERE l.uscc = n.enterprise AND l.payable > 0 "
-				"  AND r.approved_at < n.last_adjusted "
-				"  AND left(r.period, 4) = to_char(n.ended_at AT TIME ZONE 'Asia/Shanghai', 'YYYY')) "
-				"ORDER BY n.enterprise, n.provider, n.record_id",
-				0, NULL);
+	PGresult *ref = db_exec(
+		c, "audit duplicates",
+		"WITH net AS (SELECT o.provider, o.record_id, o.enterprise, o.ended_at, o.amount_fen, "
+		"  o.amount_fen + coalesce(sum(a.amount_fen), 0) AS net, max(a.received_at) AS last_adjusted "
+		"  FROM audit.usage_records o JOIN audit.usage_records a "
+		"    ON a.provider = o.provider AND a.adjusts = o.record_id "
+		"  WHERE o.adjusts IS NULL GROUP BY o.provider, o.record_id, o.enterprise, o.ended_at, o.amount_fen) "
+		"SELECT n.provider, n.record_id, n.enterprise, n.amount_fen, n.last_adjusted, "
+		"  (SELECT min(r.approved_at) FROM audit.runs r JOIN audit.run_lines l ON l.run_id = r.run_id "
+		"   WHERE l.uscc = n.enterprise AND l.payable > 0 AND r.approved_at IS NOT NULL "
+		"     AND left(r.period, 4) = to_char(n.ended_at AT TIME ZONE 'Asia/Shanghai', 'YYYY')) "
+		"    AS first_grant "
+		"FROM net n WHERE n.net = 0 AND EXISTS (SELECT 1 FROM audit.runs r "
+		"  JOIN audit.run_lines l ON l.run_id = r.run_id WHERE l.uscc = n.enterprise AND l.payable > 0 "
+		"  AND r.approved_at < n.last_adjusted "
+		"  AND left(r.period, 4) = to_char(n.ended_at AT TIME ZONE 'Asia/Shanghai', 'YYYY')) "
+		"ORDER BY n.enterprise, n.provider, n.record_id",
+		0, NULL);
 	if (!ref) {
 		for (int i = 0; i < nowned; i++)
 			free(owned[i]);
@@ -472,13 +479,12 @@ static int audit_duplicates(ctl_t *ctx, int argc, char **argv)
 		return CTL_FAIL;
 	}
 	static const out_col_t dcols[] = {
-		{"kind", OUT_TEXT},        {"value", OUT_TEXT},   {"providers", OUT_TEXT},
-		{"enterprises", OUT_TEXT}, {"programs", OUT_TEXT}, {"records", OUT_INT},
-		{"amount", OUT_MONEY_FEN},
+		{"kind", OUT_TEXT},     {"value", OUT_TEXT},  {"providers", OUT_TEXT},   {"enterprises", OUT_TEXT},
+		{"programs", OUT_TEXT}, {"records", OUT_INT}, {"amount", OUT_MONEY_FEN},
 	};
 	static const out_col_t rcols[] = {
-		{"provider", OUT_TEXT},      {"record_id", OUT_TEXT},          {"enterprise", OUT_TEXT},
-		{"amount", OUT_MONEY_FEN},   {"refunded_at", OUT_TIMESTAMP},   {"first_grant_at", OUT_TIMESTAMP},
+		{"provider", OUT_TEXT},    {"record_id", OUT_TEXT},        {"enterprise", OUT_TEXT},
+		{"amount", OUT_MONEY_FEN}, {"refunded_at", OUT_TIMESTAMP}, {"first_grant_at", OUT_TIMESTAMP},
 	};
 	out_doc_t d;
 	out_doc_begin(&d, stdout, ctx->format);
@@ -508,8 +514,11 @@ static int audit_exceptions(ctl_t *ctx, int argc, char **argv)
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
 		return CTL_FAIL;
-	static const out_col_t cols[] = {{"kind", OUT_TEXT},	{"at", OUT_TIMESTAMP}, {"by", OUT_TEXT},
-					 {"subject", OUT_TEXT}, {"detail", OUT_TEXT}};
+	static const out_col_t cols[] = {{"kind", OUT_TEXT},
+					 {"at", OUT_TIMESTAMP},
+					 {"by", OUT_TEXT},
+					 {"subject", OUT_TEXT},
+					 {"detail", OUT_TEXT}};
 	const char *p[] = {year};
 	/* every source reads an audit view: the auditor may run it */
 	PGresult *r = db_exec(
@@ -545,14 +554,19 @@ static int audit_exceptions(ctl_t *ctx, int argc, char **argv)
 
 int cmd_audit(ctl_t *ctx, int argc, char **argv)
 {
-	static const struct ctl_sub subs[] = {{"verify", audit_verify}, {"trace", audit_trace}, {"checkpoint", audit_checkpoint}, {"duplicates", audit_duplicates}, {"exceptions", audit_exceptions}, {NULL, NULL}};
+	static const struct ctl_sub subs[] = {{"verify", audit_verify},         {"trace", audit_trace},
+					      {"checkpoint", audit_checkpoint}, {"duplicates", audit_duplicates},
+					      {"exceptions", audit_exceptions}, {NULL, NULL}};
 	return ctl_dispatch(ctx, argc, argv, "audit", subs, usage_audit);
 }
 
 static int ledger_balances(ctl_t *ctx, int argc, char **argv)
 {
 	const char *program, *year, *uscc;
-	const struct ctl_opt opts[] = {{"--program", &program, false}, {"--year", &year, false}, {"--enterprise", &uscc, false}, {NULL, NULL, false}};
+	const struct ctl_opt opts[] = {{"--program", &program, false},
+				       {"--year", &year, false},
+				       {"--enterprise", &uscc, false},
+				       {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "ledger balances", usage_ledger);
 	if (rc >= 0)
 		return rc;

@@ -25,33 +25,29 @@
 
 /* ------------------------------------------------------------------ usage */
 
-static const char usage_calendar[] =
-	"usage: voucherctl calendar load FILE\n"
-	"       voucherctl calendar list\n"
-	"       voucherctl calendar show YEAR\n"
-	"       voucherctl calendar workdays --from YYYY-MM-DD --count N\n"
-	"China's official calendar (holidays and swapped working days, 调休), which the\n"
-	"5-working-day public notice of a settlement run is counted on.\n"
-	"Run 'voucherctl calendar SUBCOMMAND --help' for details.\n";
+static const char usage_calendar[] = "usage: voucherctl calendar load FILE\n"
+				     "       voucherctl calendar list\n"
+				     "       voucherctl calendar show YEAR\n"
+				     "       voucherctl calendar workdays --from YYYY-MM-DD --count N\n"
+				     "China's official calendar (holidays and swapped working days, 调休), which the\n"
+				     "5-working-day public notice of a settlement run is counted on.\n"
+				     "Run 'voucherctl calendar SUBCOMMAND --help' for details.\n";
 
-static const char usage_load[] =
-	"usage: voucherctl calendar load FILE\n"
-	"Loads one year of the official calendar from FILE (2025 and 2026 ship as\n"
-	"settlement/calendar/YYYY.txt; the format is described at the top of those\n"
-	"files).  The whole file is checked first; problems are listed as FILE:LINE and\n"
-	"nothing is loaded.  Loading replaces everything stored for that year in one\n"
-	"transaction, so a corrected file is simply loaded again.  Runs published\n"
-	"before keep the end of notice they were given.\n";
+static const char usage_load[] = "usage: voucherctl calendar load FILE\n"
+				 "Loads one year of the official calendar from FILE (2025 and 2026 ship as\n"
+				 "settlement/calendar/YYYY.txt; the format is described at the top of those\n"
+				 "files).  The whole file is checked first; problems are listed as FILE:LINE and\n"
+				 "nothing is loaded.  Loading replaces everything stored for that year in one\n"
+				 "transaction, so a corrected file is simply loaded again.  Runs published\n"
+				 "before keep the end of notice they were given.\n";
 
-static const char usage_list[] =
-	"usage: voucherctl [--format table|csv|json] calendar list\n"
-	"Lists the loaded years with their counts of holidays and working weekend days,\n"
-	"their source document, and when and by whom they were loaded.\n";
+static const char usage_list[] = "usage: voucherctl [--format table|csv|json] calendar list\n"
+				 "Lists the loaded years with their counts of holidays and working weekend days,\n"
+				 "their source document, and when and by whom they were loaded.\n";
 
-static const char usage_show[] =
-	"usage: voucherctl [--format table|csv|json] calendar show YEAR\n"
-	"Lists the year's exceptions: the holidays (days off) and the Saturdays and\n"
-	"Sundays that are working days.  Every other Monday-Friday is a working day.\n";
+static const char usage_show[] = "usage: voucherctl [--format table|csv|json] calendar show YEAR\n"
+				 "Lists the year's exceptions: the holidays (days off) and the Saturdays and\n"
+				 "Sundays that are working days.  Every other Monday-Friday is a working day.\n";
 
 static const char usage_workdays[] =
 	"usage: voucherctl calendar workdays --from YYYY-MM-DD --count N\n"
@@ -91,8 +87,7 @@ static int calendar_load(ctl_t *ctx, int argc, char **argv)
 	cal_file_t f = CAL_FILE_INIT;
 	char err[4096];
 	if (!cal_file_read(path, &f, err, sizeof err)) {
-		fprintf(stderr, "%s\n%s: nothing was loaded (correct the file and load it again)\n", err,
-			what);
+		fprintf(stderr, "%s\n%s: nothing was loaded (correct the file and load it again)\n", err, what);
 		return CTL_FAIL;
 	}
 	PGconn *c = ctl_conn(ctx);
@@ -117,10 +112,11 @@ static int calendar_load(ctl_t *ctx, int argc, char **argv)
 	db_array_end(&kinds);
 	db_array_end(&names);
 	const char *pl[] = {year, f.source, days.data, kinds.data, names.data};
-	prev = db_exec(c, what,
-		       "SELECT previous FROM voucher.calendar_load($1::integer, $2, $3::date[], $4::text[], $5::text[]) "
-		       "WHERE previous IS NOT NULL",
-		       5, pl);
+	prev = db_exec(
+		c, what,
+		"SELECT previous FROM voucher.calendar_load($1::integer, $2, $3::date[], $4::text[], $5::text[]) "
+		"WHERE previous IS NOT NULL",
+		5, pl);
 	buf_free(&days);
 	buf_free(&kinds);
 	buf_free(&names);
@@ -130,8 +126,7 @@ static int calendar_load(ctl_t *ctx, int argc, char **argv)
 		fprintf(stderr, "%s: nothing was loaded\n", what);
 		goto done;
 	}
-	printf("loaded calendar %d: %zu holidays, %zu working weekend days\n", f.year, f.nholidays,
-	       f.nworkdays);
+	printf("loaded calendar %d: %zu holidays, %zu working weekend days\n", f.year, f.nholidays, f.nworkdays);
 	if (PQntuples(prev) > 0)
 		printf("(in force instead of the calendar of %d loaded %s, which stays on record)\n", f.year,
 		       PQgetvalue(prev, 0, 0));
@@ -154,8 +149,8 @@ static int calendar_list(ctl_t *ctx, int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	static const out_col_t cols[] = {
-		{"year", OUT_INT},     {"holidays", OUT_INT},       {"working_weekend_days", OUT_INT},
-		{"source", OUT_TEXT},  {"loaded_at", OUT_TIMESTAMP}, {"loaded_by", OUT_TEXT},
+		{"year", OUT_INT},    {"holidays", OUT_INT},        {"working_weekend_days", OUT_INT},
+		{"source", OUT_TEXT}, {"loaded_at", OUT_TIMESTAMP}, {"loaded_by", OUT_TEXT},
 	};
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
@@ -186,9 +181,12 @@ static int calendar_show(ctl_t *ctx, int argc, char **argv)
 	long y;
 	if (strlen(pos[0]) != 4 || !parse_int(pos[0], CAL_YEAR_MIN, CAL_YEAR_MAX, &y))
 		return ctl_usage_error(usage_show, "%s: YEAR must be a year %d-%d, not '%s'", what, CAL_YEAR_MIN,
-				   CAL_YEAR_MAX, pos[0]);
+				       CAL_YEAR_MAX, pos[0]);
 	static const out_col_t cols[] = {
-		{"day", OUT_TEXT}, {"weekday", OUT_TEXT}, {"kind", OUT_TEXT}, {"name", OUT_TEXT},
+		{"day", OUT_TEXT},
+		{"weekday", OUT_TEXT},
+		{"kind", OUT_TEXT},
+		{"name", OUT_TEXT},
 	};
 	PGconn *c = ctl_conn(ctx);
 	if (!c || !begin_read(c))
@@ -237,11 +235,10 @@ static int calendar_workdays(ctl_t *ctx, int argc, char **argv)
 	cal_date_t start, end;
 	long n;
 	if (!cal_date_parse(from, &start))
-		return ctl_usage_error(usage_workdays, "%s: --from '%s' is not a real date YYYY-MM-DD", what,
-				   from);
+		return ctl_usage_error(usage_workdays, "%s: --from '%s' is not a real date YYYY-MM-DD", what, from);
 	if (!parse_int(count, 1, COUNT_MAX, &n))
-		return ctl_usage_error(usage_workdays, "%s: --count must be a whole number 1-%d, not '%s'",
-				   what, COUNT_MAX, count);
+		return ctl_usage_error(usage_workdays, "%s: --count must be a whole number 1-%d, not '%s'", what,
+				       COUNT_MAX, count);
 	PGconn *c = ctl_conn(ctx);
 	if (!c || !begin_read(c))
 		return CTL_FAIL;
@@ -265,6 +262,10 @@ failed:
 
 int cmd_calendar(ctl_t *ctx, int argc, char **argv)
 {
-	static const struct ctl_sub subs[] = {{"load", calendar_load}, {"list", calendar_list}, {"show", calendar_show}, {"workdays", calendar_workdays}, {NULL, NULL}};
+	static const struct ctl_sub subs[] = {{"load", calendar_load},
+					      {"list", calendar_list},
+					      {"show", calendar_show},
+					      {"workdays", calendar_workdays},
+					      {NULL, NULL}};
 	return ctl_dispatch(ctx, argc, argv, "calendar", subs, usage_calendar);
 }

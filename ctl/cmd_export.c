@@ -41,28 +41,27 @@
 #include "ctl/output.h"
 #include "settlement/program.h"
 
-static const char usage_export[] =
-	"usage: voucherctl export RUN --format csv|xlsx --out FILE [--force]\n"
-	"\n"
-	"Writes the lines of a settlement run for the treasury, with Chinese headers:\n"
-	"结算批次, 项目, 期间, 批次状态, 统一社会信用代码, 企业名称, 行政区划,\n"
-	"年度累计符合条件金额(元), 年度累计应补金额(元), 上限(元), 此前已拨付(元),\n"
-	"差额(元), 本次拨付(元), 状态, 备注, 收款方 — the columns of 'run show' plus\n"
-	"the run's status and the payee.\n"
-	"  批次状态  the run: 草稿（未审核） draft, 已审核 approved, 已公示 published,\n"
-	"            已拨付 disbursed.  A draft may be exported; it is marked as such.\n"
-	"  状态      the line: 应拨付 payable, 追回 recovery (negative 本次拨付),\n"
-	"            暂缓 withheld, 无变动 none.\n"
-	"  收款方    the enterprise's name with （后补助） when the programme pays the\n"
-	"            enterprise; 兑付给服务商 when it pays the providers (payee=provider),\n"
-	"            as the run's own programme version says.\n"
-	"csv: UTF-8 with a BOM, CRLF, RFC 4180 quoting, amounts in yuan with two\n"
-	"decimals; a text cell starting with = + - @ TAB or CR is prefixed with '.\n"
-	"xlsx: sheet 汇总 (the run, and totals by division: 企业数, 本次拨付, 追回,\n"
-	"净额, 暂缓) and sheet 明细 (the lines); amounts are numbers shown #,##0.00.\n"
-	"--format may be left out when FILE ends in .csv or .xlsx.\n"
-	"FILE is written whole or not at all; an existing FILE is replaced only with\n"
-	"--force.\n";
+static const char usage_export[] = "usage: voucherctl export RUN --format csv|xlsx --out FILE [--force]\n"
+				   "\n"
+				   "Writes the lines of a settlement run for the treasury, with Chinese headers:\n"
+				   "结算批次, 项目, 期间, 批次状态, 统一社会信用代码, 企业名称, 行政区划,\n"
+				   "年度累计符合条件金额(元), 年度累计应补金额(元), 上限(元), 此前已拨付(元),\n"
+				   "差额(元), 本次拨付(元), 状态, 备注, 收款方 — the columns of 'run show' plus\n"
+				   "the run's status and the payee.\n"
+				   "  批次状态  the run: 草稿（未审核） draft, 已审核 approved, 已公示 published,\n"
+				   "            已拨付 disbursed.  A draft may be exported; it is marked as such.\n"
+				   "  状态      the line: 应拨付 payable, 追回 recovery (negative 本次拨付),\n"
+				   "            暂缓 withheld, 无变动 none.\n"
+				   "  收款方    the enterprise's name with （后补助） when the programme pays the\n"
+				   "            enterprise; 兑付给服务商 when it pays the providers (payee=provider),\n"
+				   "            as the run's own programme version says.\n"
+				   "csv: UTF-8 with a BOM, CRLF, RFC 4180 quoting, amounts in yuan with two\n"
+				   "decimals; a text cell starting with = + - @ TAB or CR is prefixed with '.\n"
+				   "xlsx: sheet 汇总 (the run, and totals by division: 企业数, 本次拨付, 追回,\n"
+				   "净额, 暂缓) and sheet 明细 (the lines); amounts are numbers shown #,##0.00.\n"
+				   "--format may be left out when FILE ends in .csv or .xlsx.\n"
+				   "FILE is written whole or not at all; an existing FILE is replaced only with\n"
+				   "--force.\n";
 
 static const char usage_statement[] =
 	"usage: voucherctl statement --enterprise USCC --year Y [--program ID]\n"
@@ -277,9 +276,23 @@ failed:
 
 /* The run's header row (audit.runs and its programme version text). */
 enum {
-	H_RUN, H_PROGRAM, H_PERIOD, H_STATUS, H_PREPARED_BY, H_APPROVED_BY, H_CREATED_AT, H_APPROVED_AT,
-	H_NOTICE_ENDS, H_DISBURSED_AT, H_PAYMENT_REF, H_VERSION, H_CUTOFF, H_AS_OF, H_TOTAL_PAYABLE,
-	H_TOTAL_RECOVERED, H_TEXT
+	H_RUN,
+	H_PROGRAM,
+	H_PERIOD,
+	H_STATUS,
+	H_PREPARED_BY,
+	H_APPROVED_BY,
+	H_CREATED_AT,
+	H_APPROVED_AT,
+	H_NOTICE_ENDS,
+	H_DISBURSED_AT,
+	H_PAYMENT_REF,
+	H_VERSION,
+	H_CUTOFF,
+	H_AS_OF,
+	H_TOTAL_PAYABLE,
+	H_TOTAL_RECOVERED,
+	H_TEXT
 };
 
 static const char sql_header[] =
@@ -294,10 +307,24 @@ static const char sql_header[] =
 
 /* The lines, in the order of run show. */
 enum {
-	L_RUN, L_PROGRAM, L_PERIOD, L_USCC, L_NAME, L_DIVISION, L_ELIGIBLE, L_ENTITLEMENT, L_CAP, L_BEFORE,
-	L_DIFFERENCE, L_PAYABLE, L_STATUS, L_NOTE,
+	L_RUN,
+	L_PROGRAM,
+	L_PERIOD,
+	L_USCC,
+	L_NAME,
+	L_DIVISION,
+	L_ELIGIBLE,
+	L_ENTITLEMENT,
+	L_CAP,
+	L_BEFORE,
+	L_DIFFERENCE,
+	L_PAYABLE,
+	L_STATUS,
+	L_NOTE,
 	/* computed, not columns of the query */
-	X_RUN_STATUS, X_STATUS_ZH, X_PAYEE
+	X_RUN_STATUS,
+	X_STATUS_ZH,
+	X_PAYEE
 };
 
 static const char sql_lines[] =
@@ -311,8 +338,8 @@ typedef enum { K_TEXT, K_MONEY } cell_kind_t;
 typedef struct exp_col {
 	const char *head;
 	cell_kind_t kind;
-	int src;      /* L_* or X_* */
-	int width;    /* xlsx column width in characters (a Chinese character is ~2) */
+	int src;   /* L_* or X_* */
+	int width; /* xlsx column width in characters (a Chinese character is ~2) */
 } exp_col_t;
 
 static const exp_col_t exp_cols[] = {
@@ -340,12 +367,12 @@ typedef struct exporter {
 	const char *run_id;
 	const PGresult *head;
 	const program_t *prog;
-	int fd;          /* csv */
-	buf_t out;       /* csv: pending bytes */
+	int fd;    /* csv */
+	buf_t out; /* csv: pending bytes */
 	buf_t scratch;
 	int64_t nlines;
 	int64_t sum_payable, sum_recovered; /* of the lines written */
-	char err[300];   /* set when a row cannot be written */
+	char err[300];                      /* set when a row cannot be written */
 #if HAVE_XLSX
 	lxw_workbook *wb;
 	lxw_worksheet *ws;
@@ -358,10 +385,8 @@ typedef struct exporter {
 static const char *line_cell(exporter_t *e, const PGresult *r, int row, int src)
 {
 	switch (src) {
-	case X_RUN_STATUS:
-		return run_status_zh(PQgetvalue(e->head, 0, H_STATUS));
-	case X_STATUS_ZH:
-		return line_status_zh(PQgetvalue(r, row, L_STATUS));
+	case X_RUN_STATUS: return run_status_zh(PQgetvalue(e->head, 0, H_STATUS));
+	case X_STATUS_ZH: return line_status_zh(PQgetvalue(r, row, L_STATUS));
 	case X_PAYEE:
 		if (e->prog->payee_provider)
 			return "兑付给服务商";
@@ -369,8 +394,7 @@ static const char *line_cell(exporter_t *e, const PGresult *r, int row, int src)
 		buf_puts(&e->scratch, PQgetvalue(r, row, L_NAME));
 		buf_puts(&e->scratch, "（后补助）");
 		return e->scratch.data;
-	default:
-		return PQgetvalue(r, row, src);
+	default: return PQgetvalue(r, row, src);
 	}
 }
 
@@ -382,7 +406,8 @@ static bool account_line(exporter_t *e, const PGresult *r, int row)
 	if (parse_fen(PQgetvalue(r, row, L_PAYABLE), &fen))
 		sum = fen >= 0 ? &e->sum_payable : &e->sum_recovered;
 	if (!sum || !money_add(*sum, fen, sum)) {
-		snprintf(e->err, sizeof e->err, "line %s: the payable amount does not compute", PQgetvalue(r, row, L_USCC));
+		snprintf(e->err, sizeof e->err, "line %s: the payable amount does not compute",
+			 PQgetvalue(r, row, L_USCC));
 		return false;
 	}
 	return true;
@@ -452,8 +477,8 @@ static bool csv_line(exporter_t *e, const PGresult *r, int row)
 		if (col->kind == K_MONEY) {
 			int64_t fen;
 			if (!parse_fen(PQgetvalue(r, row, col->src), &fen)) {
-				snprintf(e->err, sizeof e->err, "line %s: %s is not an amount", PQgetvalue(r, row, L_USCC),
-					 col->head);
+				snprintf(e->err, sizeof e->err, "line %s: %s is not an amount",
+					 PQgetvalue(r, row, L_USCC), col->head);
 				return false;
 			}
 			char y[32];
@@ -497,7 +522,8 @@ static void x_money(exporter_t *e, lxw_row_t row, lxw_col_t col, int64_t fen, lx
 	if (e->xerr != LXW_NO_ERROR)
 		return;
 	if (fen <= -XLSX_MAX_FEN || fen >= XLSX_MAX_FEN) {
-		snprintf(e->err, sizeof e->err, "an amount of %" PRId64 " fen is too large for a spreadsheet cell", fen);
+		snprintf(e->err, sizeof e->err, "an amount of %" PRId64 " fen is too large for a spreadsheet cell",
+			 fen);
 		e->xerr = LXW_ERROR_PARAMETER_VALIDATION;
 		return;
 	}
@@ -538,8 +564,8 @@ static bool xlsx_line(exporter_t *e, const PGresult *r, int row)
 		if (col->kind == K_MONEY) {
 			int64_t fen;
 			if (!parse_fen(PQgetvalue(r, row, col->src), &fen)) {
-				snprintf(e->err, sizeof e->err, "line %s: %s is not an amount", PQgetvalue(r, row, L_USCC),
-					 col->head);
+				snprintf(e->err, sizeof e->err, "line %s: %s is not an amount",
+					 PQgetvalue(r, row, L_USCC), col->head);
 				return false;
 			}
 			x_money(e, xr, (lxw_col_t)i, fen, e->f_money);
@@ -558,12 +584,13 @@ static bool xlsx_summary(exporter_t *e)
 	const PGresult *h = e->head;
 	bool draft = !strcmp(PQgetvalue(h, 0, H_STATUS), "draft");
 	const char *p[] = {e->run_id};
-	PGresult *d = db_exec(e->c, "export",
-			      "SELECT division, count(*), coalesce(sum(payable) FILTER (WHERE payable > 0), 0)::bigint, "
-			      "  coalesce(sum(payable) FILTER (WHERE payable < 0), 0)::bigint, "
-			      "  count(*) FILTER (WHERE status = 'withheld') "
-			      "FROM audit.run_lines WHERE run_id = $1::bigint GROUP BY division ORDER BY division",
-			      1, p);
+	PGresult *d =
+		db_exec(e->c, "export",
+			"SELECT division, count(*), coalesce(sum(payable) FILTER (WHERE payable > 0), 0)::bigint, "
+			"  coalesce(sum(payable) FILTER (WHERE payable < 0), 0)::bigint, "
+			"  count(*) FILTER (WHERE status = 'withheld') "
+			"FROM audit.run_lines WHERE run_id = $1::bigint GROUP BY division ORDER BY division",
+			1, p);
 	if (!d)
 		return false;
 	bool ok = false;
@@ -626,7 +653,8 @@ static bool xlsx_summary(exporter_t *e)
 		    !parse_fen(PQgetvalue(d, i, 3), &rec) || !parse_fen(PQgetvalue(d, i, 4), &held) ||
 		    !money_add(pay, rec, &net) || !money_add(t_pay, pay, &t_pay) || !money_add(t_rec, rec, &t_rec) ||
 		    !money_add(t_n, n, &t_n) || !money_add(t_held, held, &t_held)) {
-			snprintf(e->err, sizeof e->err, "the totals of division %s do not compute", PQgetvalue(d, i, 0));
+			snprintf(e->err, sizeof e->err, "the totals of division %s do not compute",
+				 PQgetvalue(d, i, 0));
 			goto failed;
 		}
 		x_text(e, row, 0, PQgetvalue(d, i, 0), NULL);
@@ -728,8 +756,7 @@ failed:
 
 /* export's arguments: the run, the file, the format; -1 to go on, else the
  * exit status */
-static int export_args(ctl_t *ctx, int argc, char **argv, const char **run, const char **out, bool *xlsx,
-		       bool *force)
+static int export_args(ctl_t *ctx, int argc, char **argv, const char **run, const char **out, bool *xlsx, bool *force)
 {
 	/* --force takes no value: handle it before the option parser */
 	char **args = xcalloc((size_t)argc + 1, sizeof *args);
@@ -842,7 +869,8 @@ int cmd_export(ctl_t *ctx, int argc, char **argv)
 	       prog->payee_provider ? "payee provider" : "payee enterprise", out, e.nlines, e.nlines == 1 ? "" : "s",
 	       xlsx ? "xlsx" : "csv");
 	if (!strcmp(status, "draft"))
-		fprintf(stderr, "export: run %s is a draft (草稿): not approved; nothing may be paid from it\n", pos[0]);
+		fprintf(stderr, "export: run %s is a draft (草稿): not approved; nothing may be paid from it\n",
+			pos[0]);
 	rc = CTL_OK;
 failed:
 	if (opened)
@@ -920,17 +948,9 @@ static const out_col_t grant_cols[] = {
 #define NGRANT ((int)(sizeof grant_cols / sizeof grant_cols[0]))
 
 static const out_col_t record_cols[] = {
-	{"program", OUT_TEXT},
-	{"provider", OUT_TEXT},
-	{"record_id", OUT_TEXT},
-	{"batch_id", OUT_TEXT},
-	{"facility", OUT_TEXT},
-	{"category", OUT_TEXT},
-	{"ended_at", OUT_TIMESTAMP},
-	{"amount", OUT_MONEY_FEN},
-	{"adjusts", OUT_TEXT},
-	{"counted", OUT_BOOL},
-	{"note", OUT_TEXT},
+	{"program", OUT_TEXT},  {"provider", OUT_TEXT}, {"record_id", OUT_TEXT},     {"batch_id", OUT_TEXT},
+	{"facility", OUT_TEXT}, {"category", OUT_TEXT}, {"ended_at", OUT_TIMESTAMP}, {"amount", OUT_MONEY_FEN},
+	{"adjusts", OUT_TEXT},  {"counted", OUT_BOOL},  {"note", OUT_TEXT},
 };
 #define NRECORD ((int)(sizeof record_cols / sizeof record_cols[0]))
 
@@ -1035,20 +1055,21 @@ static bool record_counts(const program_t *p, const char *day, const char *divis
 
 /* For one programme: the latest approved run of the year with a line for
  * the enterprise, the records behind it and a subtotal. */
-static bool statement_programme(PGconn *c, const char *uscc, const char *year, const char *program,
-				cells_t *records, cells_t *subtotals)
+static bool statement_programme(PGconn *c, const char *uscc, const char *year, const char *program, cells_t *records,
+				cells_t *subtotals)
 {
 	const char *k[] = {uscc, year, program};
-	PGresult *b = db_exec(c, "statement",
-			      "SELECT r.run_id, r.period, r.data_cutoff, l.eligible_amount_ytd, l.entitlement_ytd, l.cap, "
-			      "  l.status, l.note, v.text, "
-			      "  (SELECT coalesce(sum(g.amount_fen), 0) FROM voucher.grants g "
-			      "    WHERE g.program = r.program AND g.year = $2::integer AND g.uscc = $1)::bigint "
-			      "FROM audit.runs r JOIN audit.run_lines l ON l.run_id = r.run_id AND l.uscc = $1 "
-			      "JOIN audit.program_versions v ON v.version = r.program_version "
-			      "WHERE r.program = $3 AND left(r.period, 4)::integer = $2::integer AND r.approved_at IS NOT NULL "
-			      "ORDER BY r.period DESC, r.run_id DESC LIMIT 1",
-			      3, k);
+	PGresult *b = db_exec(
+		c, "statement",
+		"SELECT r.run_id, r.period, r.data_cutoff, l.eligible_amount_ytd, l.entitlement_ytd, l.cap, "
+		"  l.status, l.note, v.text, "
+		"  (SELECT coalesce(sum(g.amount_fen), 0) FROM voucher.grants g "
+		"    WHERE g.program = r.program AND g.year = $2::integer AND g.uscc = $1)::bigint "
+		"FROM audit.runs r JOIN audit.run_lines l ON l.run_id = r.run_id AND l.uscc = $1 "
+		"JOIN audit.program_versions v ON v.version = r.program_version "
+		"WHERE r.program = $3 AND left(r.period, 4)::integer = $2::integer AND r.approved_at IS NOT NULL "
+		"ORDER BY r.period DESC, r.run_id DESC LIMIT 1",
+		3, k);
 	if (!b)
 		return false;
 	PGresult *r = NULL;
@@ -1069,21 +1090,22 @@ static bool statement_programme(PGconn *c, const char *uscc, const char *year, c
 	date_cn_month_start(y, m + 1, until, sizeof until);
 	categories_literal(p, &cats);
 	const char *q[] = {uscc, from, until, PQgetvalue(b, 0, 2), cats.data};
-	r = db_exec(c, "statement",
-		    "SELECT u.provider, u.record_id, u.batch_id, u.facility, u.category, u.ended_at, u.amount_fen, "
-		    "  u.adjusts, d.day::text, ev.division, rp.uscc IS NOT NULL "
-		    "FROM audit.usage_records u "
-		    "CROSS JOIN LATERAL (SELECT (u.ended_at AT TIME ZONE 'Asia/Shanghai')::date AS day) d "
-		    /* the enterprise's division on the record's day: the version in
+	r = db_exec(
+		c, "statement",
+		"SELECT u.provider, u.record_id, u.batch_id, u.facility, u.category, u.ended_at, u.amount_fen, "
+		"  u.adjusts, d.day::text, ev.division, rp.uscc IS NOT NULL "
+		"FROM audit.usage_records u "
+		"CROSS JOIN LATERAL (SELECT (u.ended_at AT TIME ZONE 'Asia/Shanghai')::date AS day) d "
+		/* the enterprise's division on the record's day: the version in
 		     * force then, else its first (as settle reads it) */
-		    "LEFT JOIN LATERAL (SELECT v.division FROM voucher.enterprise_registry v WHERE v.uscc = u.enterprise "
-		    "  ORDER BY (v.valid_from <= d.day) DESC, CASE WHEN v.valid_from <= d.day THEN v.valid_from END DESC, "
-		    "  v.valid_from LIMIT 1) ev ON true "
-		    "LEFT JOIN voucher.related_parties rp ON rp.uscc = u.enterprise AND rp.provider = u.provider "
-		    "WHERE u.enterprise = $1 AND u.ended_at >= $2::timestamptz AND u.ended_at < $3::timestamptz "
-		    "  AND u.received_at <= $4::timestamptz AND u.category = ANY($5::text[]) "
-		    "ORDER BY u.ended_at, u.provider, u.record_id",
-		    5, q);
+		"LEFT JOIN LATERAL (SELECT v.division FROM voucher.enterprise_registry v WHERE v.uscc = u.enterprise "
+		"  ORDER BY (v.valid_from <= d.day) DESC, CASE WHEN v.valid_from <= d.day THEN v.valid_from END DESC, "
+		"  v.valid_from LIMIT 1) ev ON true "
+		"LEFT JOIN voucher.related_parties rp ON rp.uscc = u.enterprise AND rp.provider = u.provider "
+		"WHERE u.enterprise = $1 AND u.ended_at >= $2::timestamptz AND u.ended_at < $3::timestamptz "
+		"  AND u.received_at <= $4::timestamptz AND u.category = ANY($5::text[]) "
+		"ORDER BY u.ended_at, u.provider, u.record_id",
+		5, q);
 	if (!r)
 		goto done;
 	int64_t sum = 0, counted = 0;
@@ -1134,8 +1156,10 @@ done:
 int cmd_statement(ctl_t *ctx, int argc, char **argv)
 {
 	const char *uscc, *year, *program;
-	const struct ctl_opt opts[] = {
-		{"--enterprise", &uscc, false}, {"--year", &year, false}, {"--program", &program, false}, {NULL, NULL, false}};
+	const struct ctl_opt opts[] = {{"--enterprise", &uscc, false},
+				       {"--year", &year, false},
+				       {"--program", &program, false},
+				       {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 1, opts, NULL, 0, "statement", usage_statement);
 	if (rc >= 0)
 		return rc;
@@ -1158,14 +1182,15 @@ int cmd_statement(ctl_t *ctx, int argc, char **argv)
 		goto failed;
 	in_tx = true;
 	const char *key[] = {uscc, year, program};
-	ent = db_exec(c, "statement",
-		      "SELECT e.uscc, v.name, v.division, $2::integer, $3::text FROM voucher.enterprises e "
-		      "JOIN LATERAL (SELECT * FROM voucher.enterprise_registry v WHERE v.uscc = e.uscc "
-		      "  ORDER BY (v.valid_from <= (now() AT TIME ZONE 'Asia/Shanghai')::date) DESC, "
-		      "  CASE WHEN v.valid_from <= (now() AT TIME ZONE 'Asia/Shanghai')::date THEN v.valid_from END DESC, "
-		      "  v.valid_from LIMIT 1) v ON true "
-		      "WHERE e.uscc = $1",
-		      3, key);
+	ent = db_exec(
+		c, "statement",
+		"SELECT e.uscc, v.name, v.division, $2::integer, $3::text FROM voucher.enterprises e "
+		"JOIN LATERAL (SELECT * FROM voucher.enterprise_registry v WHERE v.uscc = e.uscc "
+		"  ORDER BY (v.valid_from <= (now() AT TIME ZONE 'Asia/Shanghai')::date) DESC, "
+		"  CASE WHEN v.valid_from <= (now() AT TIME ZONE 'Asia/Shanghai')::date THEN v.valid_from END DESC, "
+		"  v.valid_from LIMIT 1) v ON true "
+		"WHERE e.uscc = $1",
+		3, key);
 	if (!ent)
 		goto failed;
 	if (PQntuples(ent) == 0) {

@@ -20,17 +20,16 @@
 #include "settlement/program.h"
 #include "settlement/settle.h"
 
-static const char usage_program[] =
-	"usage: voucherctl program load FILE\n"
-	"       voucherctl program list\n"
-	"       voucherctl program show ID [--version V]\n"
-	"\n"
-	"load checks a programme file (settlement/programs/README.md describes the\n"
-	"format; errors name the line) and stores it as a new immutable version\n"
-	"identified by the SHA-256 of its bytes.  Loading the same bytes again changes\n"
-	"nothing.  settle uses the newest version of a programme.\n"
-	"show prints the stored file of the newest version (or --version V, a prefix\n"
-	"of the version id is enough) exactly as loaded.\n";
+static const char usage_program[] = "usage: voucherctl program load FILE\n"
+				    "       voucherctl program list\n"
+				    "       voucherctl program show ID [--version V]\n"
+				    "\n"
+				    "load checks a programme file (settlement/programs/README.md describes the\n"
+				    "format; errors name the line) and stores it as a new immutable version\n"
+				    "identified by the SHA-256 of its bytes.  Loading the same bytes again changes\n"
+				    "nothing.  settle uses the newest version of a programme.\n"
+				    "show prints the stored file of the newest version (or --version V, a prefix\n"
+				    "of the version id is enough) exactly as loaded.\n";
 
 static const char usage_override[] =
 	"usage: voucherctl override propose --program ID --enterprise USCC --year Y\n"
@@ -126,8 +125,8 @@ static int program_list(ctl_t *ctx, int argc, char **argv)
 	int n = PQntuples(r);
 	/* the name and dates come from the stored file itself */
 	const char **cells = xcalloc((size_t)n * 8 + 1, sizeof *cells);
-	char (*names)[201] = xcalloc((size_t)n + 1, sizeof *names);
-	char (*dates)[32] = xcalloc((size_t)n + 1, sizeof *dates);
+	char(*names)[201] = xcalloc((size_t)n + 1, sizeof *names);
+	char(*dates)[32] = xcalloc((size_t)n + 1, sizeof *dates);
 	program_t *p = xcalloc(1, sizeof *p);
 	for (int i = 0; i < n; i++) {
 		char err[256];
@@ -137,14 +136,14 @@ static int program_list(ctl_t *ctx, int argc, char **argv)
 		} else {
 			snprintf(names[i], sizeof names[i], "(does not parse)");
 		}
-		const char *row[] = {PQgetvalue(r, i, 0), names[i], dates[i], PQgetvalue(r, i, 1),
-				     PQgetvalue(r, i, 4), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3)};
+		const char *row[] = {
+			PQgetvalue(r, i, 0), names[i],           dates[i], PQgetvalue(r, i, 1), PQgetvalue(r, i, 4),
+			PQgetvalue(r, i, 2), PQgetvalue(r, i, 3)};
 		memcpy(cells + (size_t)i * 7, row, sizeof row);
 	}
 	static const out_col_t cols[] = {
-		{"program", OUT_TEXT}, {"name", OUT_TEXT},         {"in_force", OUT_TEXT},
-		{"version", OUT_TEXT}, {"versions", OUT_INT},      {"loaded_at", OUT_TIMESTAMP},
-		{"loaded_by", OUT_TEXT},
+		{"program", OUT_TEXT}, {"name", OUT_TEXT},           {"in_force", OUT_TEXT},  {"version", OUT_TEXT},
+		{"versions", OUT_INT}, {"loaded_at", OUT_TIMESTAMP}, {"loaded_by", OUT_TEXT},
 	};
 	out_rows_t rows = out_rows_array(cells, n, 7);
 	bool ok = out_list(stdout, ctx->format, cols, 7, &rows);
@@ -185,12 +184,14 @@ static int program_show(ctl_t *ctx, int argc, char **argv)
 		return CTL_FAIL;
 	}
 	if (ctx->format == FMT_TABLE) {
-		printf("; programme %s version %s, loaded %s by %s\n", pos[0], PQgetvalue(r, 0, 0),
-		       PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
+		printf("; programme %s version %s, loaded %s by %s\n", pos[0], PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2),
+		       PQgetvalue(r, 0, 3));
 		fwrite(PQgetvalue(r, 0, 1), 1, (size_t)PQgetlength(r, 0, 1), stdout);
 	} else {
-		static const out_col_t cols[] = {
-			{"version", OUT_TEXT}, {"text", OUT_TEXT}, {"loaded_at", OUT_TIMESTAMP}, {"loaded_by", OUT_TEXT}};
+		static const out_col_t cols[] = {{"version", OUT_TEXT},
+						 {"text", OUT_TEXT},
+						 {"loaded_at", OUT_TIMESTAMP},
+						 {"loaded_by", OUT_TEXT}};
 		if (!out_show(stdout, ctx->format, cols, 4, r, 0)) {
 			PQclear(r);
 			return CTL_FAIL;
@@ -202,7 +203,8 @@ static int program_show(ctl_t *ctx, int argc, char **argv)
 
 int cmd_program(ctl_t *ctx, int argc, char **argv)
 {
-	static const struct ctl_sub subs[] = {{"load", program_load}, {"list", program_list}, {"show", program_show}, {NULL, NULL}};
+	static const struct ctl_sub subs[] = {
+		{"load", program_load}, {"list", program_list}, {"show", program_show}, {NULL, NULL}};
 	return ctl_dispatch(ctx, argc, argv, "program", subs, usage_program);
 }
 
@@ -221,25 +223,33 @@ static bool parse_int64(const char *s, int64_t lo, int64_t hi, int64_t *out)
 static int override_propose(ctl_t *ctx, int argc, char **argv)
 {
 	const char *prog_id, *uscc, *year_s, *rate_s, *cap_s, *ref;
-	const struct ctl_opt opts[] = {{"--program", &prog_id, false}, {"--enterprise", &uscc, false}, {"--year", &year_s, false},
-				       {"--rate-bp", &rate_s, false},  {"--cap-fen", &cap_s, false},   {"--ref", &ref, false},
+	const struct ctl_opt opts[] = {{"--program", &prog_id, false},
+				       {"--enterprise", &uscc, false},
+				       {"--year", &year_s, false},
+				       {"--rate-bp", &rate_s, false},
+				       {"--cap-fen", &cap_s, false},
+				       {"--ref", &ref, false},
 				       {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "override propose", usage_override);
 	if (rc >= 0)
 		return rc;
 	int64_t year, rate = 0, cap = 0;
 	if (!prog_id || !uscc || !year_s || !ref)
-		return ctl_usage_error(usage_override, "override propose: --program, --enterprise, --year and --ref are required");
+		return ctl_usage_error(usage_override,
+				       "override propose: --program, --enterprise, --year and --ref are required");
 	if (!rate_s && !cap_s)
 		return ctl_usage_error(usage_override, "override propose: give --rate-bp, --cap-fen or both");
 	if (!uscc_valid(uscc))
-		return ctl_usage_error(usage_override, "override propose: %s is not a valid unified social credit code", uscc);
+		return ctl_usage_error(usage_override, "override propose: %s is not a valid unified social credit code",
+				       uscc);
 	if (!parse_int64(year_s, 2000, 2100, &year))
 		return ctl_usage_error(usage_override, "override propose: --year must be a year like 2026");
 	if (rate_s && !parse_int64(rate_s, 1, 10000, &rate))
-		return ctl_usage_error(usage_override, "override propose: --rate-bp must be 1..10000 (basis points: 6000 = 60%%)");
+		return ctl_usage_error(usage_override,
+				       "override propose: --rate-bp must be 1..10000 (basis points: 6000 = 60%%)");
 	if (cap_s && !parse_int64(cap_s, 0, INT64_MAX, &cap))
-		return ctl_usage_error(usage_override, "override propose: --cap-fen must be a whole number of fen >= 0");
+		return ctl_usage_error(usage_override,
+				       "override propose: --cap-fen must be a whole number of fen >= 0");
 	if (!text_field(ref, 300))
 		return ctl_usage_error(usage_override, "override propose: --ref must be 1..300 bytes of text");
 	PGconn *c = ctl_conn(ctx);
@@ -258,7 +268,8 @@ static int override_propose(ctl_t *ctx, int argc, char **argv)
 		goto done;
 	}
 	if (rate_s && rate > p->override_max_rate_bp) {
-		fprintf(stderr, "override propose: %lld bp is above programme %s's ceiling of %d bp; nothing was added\n",
+		fprintf(stderr,
+			"override propose: %lld bp is above programme %s's ceiling of %d bp; nothing was added\n",
 			(long long)rate, p->id, p->override_max_rate_bp);
 		goto done;
 	}
@@ -269,7 +280,8 @@ static int override_propose(ctl_t *ctx, int argc, char **argv)
 	if (cap_s && !p->override_cap_unlimited && cap > p->override_max_cap_fen) {
 		money_format_yuan(cap, a, sizeof a);
 		money_format_yuan(p->override_max_cap_fen, b, sizeof b);
-		fprintf(stderr, "override propose: a cap of %s yuan is above programme %s's ceiling of %s yuan; nothing was added\n",
+		fprintf(stderr,
+			"override propose: a cap of %s yuan is above programme %s's ceiling of %s yuan; nothing was added\n",
 			a, p->id, b);
 		goto done;
 	}
@@ -279,9 +291,9 @@ static int override_propose(ctl_t *ctx, int argc, char **argv)
 	const char *params[] = {p->id, uscc, year_s, rate_s ? rate_txt : NULL, cap_s ? cap_txt : NULL, ref};
 	if (!db_begin(c))
 		goto done;
-	PGresult *r = db_exec(c, "override propose",
-			      "SELECT voucher.override_propose($1, $2, $3::integer, $4::integer, $5::bigint, $6)",
-			      6, params);
+	PGresult *r =
+		db_exec(c, "override propose",
+			"SELECT voucher.override_propose($1, $2, $3::integer, $4::integer, $5::bigint, $6)", 6, params);
 	if (!r) {
 		db_rollback(c);
 		goto done;
@@ -290,8 +302,7 @@ static int override_propose(ctl_t *ctx, int argc, char **argv)
 		PQclear(r);
 		goto done;
 	}
-	printf("override %s proposed: programme %s, enterprise %s, year %s", PQgetvalue(r, 0, 0), p->id, uscc,
-	       year_s);
+	printf("override %s proposed: programme %s, enterprise %s, year %s", PQgetvalue(r, 0, 0), p->id, uscc, year_s);
 	if (rate_s)
 		printf(", rate %s bp", rate_txt);
 	if (cap_s) {
@@ -340,11 +351,18 @@ static int override_list(ctl_t *ctx, int argc, char **argv)
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
 		return CTL_FAIL;
-	static const out_col_t cols[] = {
-		{"id", OUT_INT},	{"program", OUT_TEXT},	   {"enterprise", OUT_TEXT},   {"year", OUT_INT},
-		{"rate_bp", OUT_INT},	{"cap", OUT_MONEY_FEN},	   {"ref", OUT_TEXT},	       {"status", OUT_TEXT},
-		{"proposed_at", OUT_TIMESTAMP}, {"proposed_by", OUT_TEXT}, {"confirmed_at", OUT_TIMESTAMP},
-		{"confirmed_by", OUT_TEXT}};
+	static const out_col_t cols[] = {{"id", OUT_INT},
+					 {"program", OUT_TEXT},
+					 {"enterprise", OUT_TEXT},
+					 {"year", OUT_INT},
+					 {"rate_bp", OUT_INT},
+					 {"cap", OUT_MONEY_FEN},
+					 {"ref", OUT_TEXT},
+					 {"status", OUT_TEXT},
+					 {"proposed_at", OUT_TIMESTAMP},
+					 {"proposed_by", OUT_TEXT},
+					 {"confirmed_at", OUT_TIMESTAMP},
+					 {"confirmed_by", OUT_TEXT}};
 	const char *p[] = {prog_id, year_s};
 	PGresult *r = db_exec(c, "override list",
 			      "SELECT id, program, enterprise, year, rate_bp, cap_fen, ref, "
@@ -371,7 +389,10 @@ static int override_add(ctl_t *ctx, int argc, char **argv)
 
 int cmd_override(ctl_t *ctx, int argc, char **argv)
 {
-	static const struct ctl_sub subs[] = {{"propose", override_propose}, {"confirm", override_confirm},
-					      {"list", override_list}, {"add", override_add}, {NULL, NULL}};
+	static const struct ctl_sub subs[] = {{"propose", override_propose},
+					      {"confirm", override_confirm},
+					      {"list", override_list},
+					      {"add", override_add},
+					      {NULL, NULL}};
 	return ctl_dispatch(ctx, argc, argv, "override", subs, usage_override);
 }

@@ -12,42 +12,40 @@
 #include "ctl/output.h"
 #include "settlement/run.h"
 
-static const char usage_settle[] =
-	"usage: voucherctl settle --program ID --period YYYY-MM [--dry-run]\n"
-	"\n"
-	"Settles one programme for one month that has ended in China time (UTC+8),\n"
-	"by docs/policies.md rules 1-7: for every registered enterprise, the capped\n"
-	"entitlement from all eligible records of the year up to the end of the month\n"
-	"that have arrived by now, minus what approved runs granted before, shared out\n"
-	"of the pool if it runs short.  Stores a draft run (the earlier draft of the\n"
-	"same programme and period is kept, marked superseded) and prints 'run <id>'\n"
-	"first; --dry-run stores nothing.  Only a finance user (never a superuser) may\n"
-	"prepare a run; another finance user approves it (voucherctl run approve).\n";
+static const char usage_settle[] = "usage: voucherctl settle --program ID --period YYYY-MM [--dry-run]\n"
+				   "\n"
+				   "Settles one programme for one month that has ended in China time (UTC+8),\n"
+				   "by docs/policies.md rules 1-7: for every registered enterprise, the capped\n"
+				   "entitlement from all eligible records of the year up to the end of the month\n"
+				   "that have arrived by now, minus what approved runs granted before, shared out\n"
+				   "of the pool if it runs short.  Stores a draft run (the earlier draft of the\n"
+				   "same programme and period is kept, marked superseded) and prints 'run <id>'\n"
+				   "first; --dry-run stores nothing.  Only a finance user (never a superuser) may\n"
+				   "prepare a run; another finance user approves it (voucherctl run approve).\n";
 
-static const char usage_run[] =
-	"usage: voucherctl run list [--program ID]\n"
-	"       voucherctl run show RUN\n"
-	"       voucherctl run approve RUN [--comment TEXT]\n"
-	"       voucherctl run return RUN --comment TEXT\n"
-	"       voucherctl run discard RUN [--comment TEXT]\n"
-	"       voucherctl run publish RUN\n"
-	"       voucherctl run disburse RUN --ref PAYMENT_BATCH\n"
-	"\n"
-	"show prints one line per enterprise: run_id, program, period, uscc,\n"
-	"enterprise, division, eligible_amount_ytd, entitlement_ytd, cap,\n"
-	"granted_before, difference, payable, status, note (--format csv: amounts in\n"
-	"yuan; json: in fen).\n"
-	"approve: by a finance user other than the one who prepared the draft (never a\n"
-	"superuser); posts its grants; from then on the run never changes.  Refused,\n"
-	"and the refusal recorded, when the draft is stale: its registry, relations,\n"
-	"overrides, programme versions or the grants of its programme-year changed\n"
-	"after its cut-off (settle again).  Approvals of one programme-year take turns.\n"
-	"return: sends a draft back to its preparer with the reviewer's comment (审核意见);\n"
-	"discard: ends a draft that will not be approved.  Both keep it on record, as a\n"
-	"newer draft of the same programme and period keeps the one it supersedes.\n"
-	"publish: starts the public notice of 5 working days on the official calendar\n"
-	"(voucherctl calendar load); prints the last day of the notice.\n"
-	"disburse: records the payment reference; refused until the notice has ended.\n";
+static const char usage_run[] = "usage: voucherctl run list [--program ID]\n"
+				"       voucherctl run show RUN\n"
+				"       voucherctl run approve RUN [--comment TEXT]\n"
+				"       voucherctl run return RUN --comment TEXT\n"
+				"       voucherctl run discard RUN [--comment TEXT]\n"
+				"       voucherctl run publish RUN\n"
+				"       voucherctl run disburse RUN --ref PAYMENT_BATCH\n"
+				"\n"
+				"show prints one line per enterprise: run_id, program, period, uscc,\n"
+				"enterprise, division, eligible_amount_ytd, entitlement_ytd, cap,\n"
+				"granted_before, difference, payable, status, note (--format csv: amounts in\n"
+				"yuan; json: in fen).\n"
+				"approve: by a finance user other than the one who prepared the draft (never a\n"
+				"superuser); posts its grants; from then on the run never changes.  Refused,\n"
+				"and the refusal recorded, when the draft is stale: its registry, relations,\n"
+				"overrides, programme versions or the grants of its programme-year changed\n"
+				"after its cut-off (settle again).  Approvals of one programme-year take turns.\n"
+				"return: sends a draft back to its preparer with the reviewer's comment (审核意见);\n"
+				"discard: ends a draft that will not be approved.  Both keep it on record, as a\n"
+				"newer draft of the same programme and period keeps the one it supersedes.\n"
+				"publish: starts the public notice of 5 working days on the official calendar\n"
+				"(voucherctl calendar load); prints the last day of the notice.\n"
+				"disburse: records the payment reference; refused until the notice has ended.\n";
 
 static bool period_valid(const char *s)
 {
@@ -83,7 +81,8 @@ int cmd_settle(ctl_t *ctx, int argc, char **argv)
 		else
 			args[n++] = argv[i];
 	}
-	const struct ctl_opt opts[] = {{"--program", &program, false}, {"--period", &period, false}, {NULL, NULL, false}};
+	const struct ctl_opt opts[] = {
+		{"--program", &program, false}, {"--period", &period, false}, {NULL, NULL, false}};
 	int rc = ctl_parse_args(n, args, 1, opts, NULL, 0, "settle", usage_settle);
 	free(args);
 	if (rc >= 0)
@@ -135,18 +134,19 @@ static int run_list(ctl_t *ctx, int argc, char **argv)
 	if (!c)
 		return CTL_FAIL;
 	const char *p[] = {program};
-	PGresult *r = db_exec(c, "run list",
-			      "SELECT run_id, program, period, status, total_payable, total_recovered, "
-			      "prepared_by, approved_by, created_at, notice_ends, payment_ref, left(program_version, 12) "
-			      "FROM audit.runs WHERE $1::text IS NULL OR program = $1 ORDER BY run_id",
-			      1, p);
+	PGresult *r =
+		db_exec(c, "run list",
+			"SELECT run_id, program, period, status, total_payable, total_recovered, "
+			"prepared_by, approved_by, created_at, notice_ends, payment_ref, left(program_version, 12) "
+			"FROM audit.runs WHERE $1::text IS NULL OR program = $1 ORDER BY run_id",
+			1, p);
 	if (!r)
 		return CTL_FAIL;
 	static const out_col_t cols[] = {
-		{"run_id", OUT_INT},         {"program", OUT_TEXT},      {"period", OUT_TEXT},
-		{"status", OUT_TEXT},        {"payable", OUT_MONEY_FEN}, {"recovered", OUT_MONEY_FEN},
-		{"prepared_by", OUT_TEXT},   {"approved_by", OUT_TEXT},  {"created_at", OUT_TIMESTAMP},
-		{"notice_ends", OUT_TEXT},   {"payment_ref", OUT_TEXT},  {"program_version", OUT_TEXT},
+		{"run_id", OUT_INT},       {"program", OUT_TEXT},      {"period", OUT_TEXT},
+		{"status", OUT_TEXT},      {"payable", OUT_MONEY_FEN}, {"recovered", OUT_MONEY_FEN},
+		{"prepared_by", OUT_TEXT}, {"approved_by", OUT_TEXT},  {"created_at", OUT_TIMESTAMP},
+		{"notice_ends", OUT_TEXT}, {"payment_ref", OUT_TEXT},  {"program_version", OUT_TEXT},
 	};
 	bool ok = out_print(stdout, ctx->format, cols, 12, r);
 	PQclear(r);
@@ -207,13 +207,16 @@ static int run_show(ctl_t *ctx, int argc, char **argv)
 static int run_step(ctl_t *ctx, int argc, char **argv, const char *step)
 {
 	const char *pos[1], *ref = NULL, *comment = NULL;
-	bool disburse = !strcmp(step, "disburse"), approve = !strcmp(step, "approve"),
-	     ret = !strcmp(step, "return"), discard = !strcmp(step, "discard");
+	bool disburse = !strcmp(step, "disburse"), approve = !strcmp(step, "approve"), ret = !strcmp(step, "return"),
+	     discard = !strcmp(step, "discard");
 	const struct ctl_opt ref_opts[] = {{"--ref", &ref, false}, {NULL, NULL, false}};
 	const struct ctl_opt comment_opts[] = {{"--comment", &comment, false}, {NULL, NULL, false}};
 	char what[32];
 	snprintf(what, sizeof what, "run %s", step);
-	int rc = ctl_parse_args(argc, argv, 2, disburse ? ref_opts : (approve || ret || discard) ? comment_opts : NULL,
+	int rc = ctl_parse_args(argc, argv, 2,
+				disburse                      ? ref_opts
+				: (approve || ret || discard) ? comment_opts
+							      : NULL,
 				pos, 1, what, usage_run);
 	if (rc >= 0)
 		return rc;
@@ -233,8 +236,9 @@ static int run_step(ctl_t *ctx, int argc, char **argv, const char *step)
 	if (approve)
 		r = db_exec(c, what, "SELECT approved_by, refused FROM voucher.run_approve($1::bigint, $2)", 2, p);
 	else if (ret || discard)
-		r = db_exec(c, what, ret ? "SELECT voucher.run_end($1::bigint, 'returned', $2)"
-					 : "SELECT voucher.run_end($1::bigint, 'discarded', $2)",
+		r = db_exec(c, what,
+			    ret ? "SELECT voucher.run_end($1::bigint, 'returned', $2)"
+				: "SELECT voucher.run_end($1::bigint, 'discarded', $2)",
 			    2, p);
 	else if (!strcmp(step, "publish"))
 		r = db_exec(c, what, "SELECT voucher.run_publish($1::bigint)", 1, p);
@@ -291,9 +295,8 @@ static int run_disburse(ctl_t *ctx, int argc, char **argv)
 
 int cmd_run(ctl_t *ctx, int argc, char **argv)
 {
-	static const struct ctl_sub subs[] = {{"list", run_list},	  {"show", run_show},
-					      {"approve", run_approve}, {"return", run_return},
-					      {"discard", run_discard}, {"publish", run_publish},
-					      {"disburse", run_disburse}, {NULL, NULL}};
+	static const struct ctl_sub subs[] = {
+		{"list", run_list},       {"show", run_show},       {"approve", run_approve},   {"return", run_return},
+		{"discard", run_discard}, {"publish", run_publish}, {"disburse", run_disburse}, {NULL, NULL}};
 	return ctl_dispatch(ctx, argc, argv, "run", subs, usage_run);
 }

@@ -17,7 +17,6 @@ PGconn *ctl_conn(ctl_t *ctx)
 	return ctx->conn;
 }
 
-
 /* Prints "voucherctl: <message>", the synopsis lines of usage and a pointer
  * to --help to stderr; returns CTL_USAGE. */
 int ctl_usage_error(const char *usage, const char *fmt, ...)
@@ -42,8 +41,8 @@ int ctl_usage_error(const char *usage, const char *fmt, ...)
  * each at most once) and exactly npos positional arguments into pos.  "--"
  * ends the options.  Returns -1 to go on, CTL_OK after printing the help for
  * --help, CTL_USAGE after a usage error. */
-int ctl_parse_args(int argc, char **argv, int first, const struct ctl_opt *opts, const char **pos,
-		      int npos, const char *what, const char *usage)
+int ctl_parse_args(int argc, char **argv, int first, const struct ctl_opt *opts, const char **pos, int npos,
+		   const char *what, const char *usage)
 {
 	int n = 0;
 	bool opts_done = false;
@@ -109,8 +108,7 @@ bool ctl_read_file(const char *what, const char *path, size_t max, buf_t *out)
 	size_t n;
 	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
 		if (out->len + n > max) {
-			fprintf(stderr, "%s: %s is larger than %zu bytes; is it the right file?\n", what,
-				path, max);
+			fprintf(stderr, "%s: %s is larger than %zu bytes; is it the right file?\n", what, path, max);
 			goto failed;
 		}
 		buf_append(out, tmp, n);
@@ -128,9 +126,7 @@ failed:
 	return false;
 }
 
-
-int ctl_dispatch(ctl_t *ctx, int argc, char **argv, const char *what, const struct ctl_sub *subs,
-		 const char *usage)
+int ctl_dispatch(ctl_t *ctx, int argc, char **argv, const char *what, const struct ctl_sub *subs, const char *usage)
 {
 	const char *sub = argc > 1 ? argv[1] : NULL;
 	if (!sub)

@@ -13,10 +13,10 @@
 typedef enum { FMT_TABLE, FMT_CSV, FMT_JSON } ctl_format_t;
 
 typedef struct ctl {
-	const char *db;       /* --db CONNINFO or NULL */
-	ctl_format_t format;  /* --format, default table */
-	PGconn *conn;         /* opened lazily by ctl_conn() */
-	bool read_only;       /* the command only reads: a standby will do */
+	const char *db;      /* --db CONNINFO or NULL */
+	ctl_format_t format; /* --format, default table */
+	PGconn *conn;        /* opened lazily by ctl_conn() */
+	bool read_only;      /* the command only reads: a standby will do */
 } ctl_t;
 
 /* Opens the database connection on first use; NULL (message printed) on failure. */
@@ -36,12 +36,11 @@ int ctl_usage_error(const char *usage, const char *fmt, ...) __attribute__((form
  * exactly npos positional arguments into pos; "--" ends the options.  Returns
  * -1 to go on, CTL_OK after printing usage for --help, CTL_USAGE after a
  * usage error. */
-int ctl_parse_args(int argc, char **argv, int first, const struct ctl_opt *opts, const char **pos,
-		   int npos, const char *what, const char *usage);
+int ctl_parse_args(int argc, char **argv, int first, const struct ctl_opt *opts, const char **pos, int npos,
+		   const char *what, const char *usage);
 /* Reads a whole file (at most max bytes) into out; messages name `what`. */
 struct buf;
-bool ctl_read_file(const char *what, const char *path, size_t max, struct buf *out)
-	__attribute__((warn_unused_result));
+bool ctl_read_file(const char *what, const char *path, size_t max, struct buf *out) __attribute__((warn_unused_result));
 /* YYYY-MM-DD, a real calendar date, year 1900-9999 */
 bool ctl_date_valid(const char *s);
 
@@ -53,8 +52,7 @@ struct ctl_sub {
 /* Runs the sub-command argv[1] of command `what` from subs (ended by a NULL
  * name); --help, -h and help print usage; a missing or unknown one is a
  * usage error. */
-int ctl_dispatch(ctl_t *ctx, int argc, char **argv, const char *what, const struct ctl_sub *subs,
-		 const char *usage);
+int ctl_dispatch(ctl_t *ctx, int argc, char **argv, const char *what, const struct ctl_sub *subs, const char *usage);
 
 /* Exit codes */
 #define CTL_OK 0

@@ -23,33 +23,30 @@
 #include "ctl/registry.h"
 
 #define CSV_MAX ((size_t)2 << 30)
-#define IMPORT_PROGRESS 50000   /* rows between progress lines */
+#define IMPORT_PROGRESS 50000 /* rows between progress lines */
 
+static const char usage_enterprise[] = "usage: voucherctl enterprise import FILE.csv\n"
+				       "       voucherctl enterprise list\n"
+				       "       voucherctl enterprise show USCC\n"
+				       "       voucherctl enterprise relate USCC --provider CODE [--backdate]\n"
+				       "Run 'voucherctl enterprise SUBCOMMAND --help' for details.\n";
 
-static const char usage_enterprise[] =
-	"usage: voucherctl enterprise import FILE.csv\n"
-	"       voucherctl enterprise list\n"
-	"       voucherctl enterprise show USCC\n"
-	"       voucherctl enterprise relate USCC --provider CODE [--backdate]\n"
-	"Run 'voucherctl enterprise SUBCOMMAND --help' for details.\n";
-
-static const char usage_import[] =
-	"usage: voucherctl enterprise import FILE.csv [--backdate]\n"
-	"Imports the bureau's enterprise registry.  FILE.csv is UTF-8 (a BOM is allowed),\n"
-	"RFC 4180 (quote a field that contains a comma or a quote, doubling the quote),\n"
-	"CRLF or LF line ends, with exactly this header:\n"
-	"  uscc,name,division,sme,model_developer,maas_builder,model_registered,\n"
-	"  foundation_model,credit_blacklisted,performance_grade[,valid_from]\n"
-	"Flags are 1 or 0 (empty = 0), performance_grade A-D or empty, valid_from\n"
-	"YYYY-MM-DD (default today, China time).  Each row becomes the version of the\n"
-	"enterprise's facts in force from valid_from.  Nothing is overwritten: importing\n"
-	"the same uscc and valid_from again with other facts adds a newer import of that\n"
-	"version, which runs prepared after it use; approved runs keep recomputing from\n"
-	"the imports they saw.  A row whose facts equal the version in force is left\n"
-	"alone.  Every row is checked first: if any row is wrong, all wrong rows are\n"
-	"listed as FILE:LINE and nothing is imported.\n"
-	"A version effective in a month that an approved run already settled is refused\n"
-	"unless --backdate is given; it is then recorded as backdated (audit exceptions).\n";
+static const char usage_import[] = "usage: voucherctl enterprise import FILE.csv [--backdate]\n"
+				   "Imports the bureau's enterprise registry.  FILE.csv is UTF-8 (a BOM is allowed),\n"
+				   "RFC 4180 (quote a field that contains a comma or a quote, doubling the quote),\n"
+				   "CRLF or LF line ends, with exactly this header:\n"
+				   "  uscc,name,division,sme,model_developer,maas_builder,model_registered,\n"
+				   "  foundation_model,credit_blacklisted,performance_grade[,valid_from]\n"
+				   "Flags are 1 or 0 (empty = 0), performance_grade A-D or empty, valid_from\n"
+				   "YYYY-MM-DD (default today, China time).  Each row becomes the version of the\n"
+				   "enterprise's facts in force from valid_from.  Nothing is overwritten: importing\n"
+				   "the same uscc and valid_from again with other facts adds a newer import of that\n"
+				   "version, which runs prepared after it use; approved runs keep recomputing from\n"
+				   "the imports they saw.  A row whose facts equal the version in force is left\n"
+				   "alone.  Every row is checked first: if any row is wrong, all wrong rows are\n"
+				   "listed as FILE:LINE and nothing is imported.\n"
+				   "A version effective in a month that an approved run already settled is refused\n"
+				   "unless --backdate is given; it is then recorded as backdated (audit exceptions).\n";
 
 static const char usage_enterprise_list[] =
 	"usage: voucherctl [--format table|csv|json] enterprise list\n"
@@ -60,20 +57,28 @@ static const char usage_enterprise_show[] =
 	"usage: voucherctl [--format table|csv|json] enterprise show USCC\n"
 	"Shows the facts in force today, every version, and the related providers.\n";
 
-static const char usage_relate[] =
-	"usage: voucherctl enterprise relate USCC --provider CODE [--backdate]\n"
-	"Records that the provider is a related party (关联方) of the enterprise: the\n"
-	"provider's records for this enterprise count for nothing in settlement.\n"
-	"Both must be registered.  Relating twice changes nothing.  A relation counts\n"
-	"for every record of the enterprise, past ones included, so once any run is\n"
-	"approved it is a backdated change: refused unless --backdate is given, and then\n"
-	"recorded as such (audit exceptions).\n";
+static const char usage_relate[] = "usage: voucherctl enterprise relate USCC --provider CODE [--backdate]\n"
+				   "Records that the provider is a related party (关联方) of the enterprise: the\n"
+				   "provider's records for this enterprise count for nothing in settlement.\n"
+				   "Both must be registered.  Relating twice changes nothing.  A relation counts\n"
+				   "for every record of the enterprise, past ones included, so once any run is\n"
+				   "approved it is a backdated change: refused unless --backdate is given, and then\n"
+				   "recorded as such (audit exceptions).\n";
 
 /* ------------------------------------------------------------------ enterprise import */
 
 static const char *const import_cols[] = {
-	"uscc", "name", "division", "sme", "model_developer", "maas_builder", "model_registered",
-	"foundation_model", "credit_blacklisted", "performance_grade", "valid_from",
+	"uscc",
+	"name",
+	"division",
+	"sme",
+	"model_developer",
+	"maas_builder",
+	"model_registered",
+	"foundation_model",
+	"credit_blacklisted",
+	"performance_grade",
+	"valid_from",
 };
 enum { IC_USCC, IC_NAME, IC_DIVISION, IC_FLAG0, IC_GRADE = 9, IC_VALID_FROM = 10 };
 #define IMPORT_FLAGS 6
@@ -82,7 +87,7 @@ struct imp_row {
 	long line;
 	char uscc[19];
 	char division[7];
-	char grade;         /* 0 = none */
+	char grade;          /* 0 = none */
 	char valid_from[11]; /* "" = today */
 	bool flag[IMPORT_FLAGS];
 	char *name;
@@ -148,11 +153,11 @@ static void copy_text(buf_t *b, const char *s)
 /* Checks one data record; appends what is wrong (if anything) to problems. */
 static void import_check(const csv_rec_t *rec, int ncols, struct imp_row *row, buf_t *problems)
 {
-#define PROBLEM(...)                                        \
-	do {                                                \
-		if (problems->len)                          \
-			buf_puts(problems, "; ");           \
-		buf_printf(problems, __VA_ARGS__);          \
+#define PROBLEM(...)                               \
+	do {                                       \
+		if (problems->len)                 \
+			buf_puts(problems, "; ");  \
+		buf_printf(problems, __VA_ARGS__); \
 	} while (0)
 	if (rec->n != ncols) {
 		PROBLEM("%d fields, the header has %d", rec->n, ncols);
@@ -173,8 +178,7 @@ static void import_check(const csv_rec_t *rec, int ncols, struct imp_row *row, b
 	if (division_valid(div))
 		memcpy(row->division, div, 7);
 	else
-		PROBLEM("division '%.20s' is not a GB/T 2260 county-level code (six digits, e.g. 330483)",
-			div);
+		PROBLEM("division '%.20s' is not a GB/T 2260 county-level code (six digits, e.g. 330483)", div);
 	for (int i = 0; i < IMPORT_FLAGS; i++) {
 		const char *f = csv_field(rec, IC_FLAG0 + i);
 		if (!strcmp(f, "1"))
@@ -261,8 +265,7 @@ static bool import_read(const char *what, const char *path, buf_t *file)
 {
 	if (!ctl_read_file(what, path, CSV_MAX, file))
 		return false;
-	if (file->len >= 2 &&
-	    ((unsigned char)file->data[0] == 0xff || (unsigned char)file->data[0] == 0xfe) &&
+	if (file->len >= 2 && ((unsigned char)file->data[0] == 0xff || (unsigned char)file->data[0] == 0xfe) &&
 	    ((unsigned char)file->data[1] == 0xfe || (unsigned char)file->data[1] == 0xff)) {
 		fprintf(stderr, "%s: %s is UTF-16; save it as \"CSV UTF-8\"\n", what, path);
 		return false;
@@ -301,8 +304,7 @@ static int import_header(csv_t *csv, csv_rec_t *rec, const char *path)
 }
 
 /* Adds a data record as a row, checked; false (printed) if it is wrong. */
-static bool import_row(struct import *im, const csv_rec_t *rec, int ncols, const char *path,
-		       buf_t *problems)
+static bool import_row(struct import *im, const csv_rec_t *rec, int ncols, const char *path, buf_t *problems)
 {
 	if (im->nrows == im->caprows) {
 		im->caprows = im->caprows ? 2 * im->caprows : 1024;
@@ -319,8 +321,8 @@ static bool import_row(struct import *im, const csv_rec_t *rec, int ncols, const
 		if (prev >= 0) {
 			if (problems->len)
 				buf_puts(problems, "; ");
-			buf_printf(problems, "uscc %s is already on line %ld (one row per enterprise)",
-				   row->uscc, im->rows[prev].line);
+			buf_printf(problems, "uscc %s is already on line %ld (one row per enterprise)", row->uscc,
+				   im->rows[prev].line);
 		}
 	}
 	if (problems->len) {
@@ -456,14 +458,16 @@ static const out_col_t version_cols[] = {
 	{"imported_at", OUT_TIMESTAMP},
 	{"imported_by", OUT_TEXT},
 };
-#define VERSION_FACTS "v.name, v.division, v.sme, v.model_developer, v.maas_builder, " \
-		      "v.model_registered, v.foundation_model, v.credit_blacklisted, "  \
-		      "v.performance_grade, v.valid_from, v.imported_at, v.imported_by"
+#define VERSION_FACTS                                                    \
+	"v.name, v.division, v.sme, v.model_developer, v.maas_builder, " \
+	"v.model_registered, v.foundation_model, v.credit_blacklisted, " \
+	"v.performance_grade, v.valid_from, v.imported_at, v.imported_by"
 #define VERSION_COLS "v.uscc, " VERSION_FACTS
 #define NVERSION_COLS ((int)(sizeof version_cols / sizeof version_cols[0]))
 /* the version in force today first, else the earliest later one */
-#define CURRENT_ORDER "v.valid_from <= " TODAY_CN " DESC, " \
-		      "CASE WHEN v.valid_from <= " TODAY_CN " THEN v.valid_from END DESC, v.valid_from"
+#define CURRENT_ORDER                         \
+	"v.valid_from <= " TODAY_CN " DESC, " \
+	"CASE WHEN v.valid_from <= " TODAY_CN " THEN v.valid_from END DESC, v.valid_from"
 
 static int enterprise_list(ctl_t *ctx, int argc, char **argv)
 {
@@ -496,7 +500,10 @@ static int enterprise_show(ctl_t *ctx, int argc, char **argv)
 	if (!uscc_valid(uscc))
 		return ctl_usage_error(usage_enterprise_show, "%s: '%s' %s", what, uscc, reg_bad_uscc_hint);
 	static const out_col_t rcols[] = {
-		{"provider", OUT_TEXT}, {"name", OUT_TEXT}, {"added_at", OUT_TIMESTAMP}, {"added_by", OUT_TEXT},
+		{"provider", OUT_TEXT},
+		{"name", OUT_TEXT},
+		{"added_at", OUT_TIMESTAMP},
+		{"added_by", OUT_TEXT},
 	};
 	PGconn *c = ctl_conn(ctx);
 	if (!c || !reg_begin_read(c))
@@ -508,8 +515,7 @@ static int enterprise_show(ctl_t *ctx, int argc, char **argv)
 		goto failed;
 	cur = db_exec(c, what,
 		      "SELECT " VERSION_COLS " FROM voucher.enterprise_registry v "
-		      "WHERE v.uscc = $1 AND v.valid_from <= " TODAY_CN
-		      " ORDER BY v.valid_from DESC LIMIT 1",
+		      "WHERE v.uscc = $1 AND v.valid_from <= " TODAY_CN " ORDER BY v.valid_from DESC LIMIT 1",
 		      1, p);
 	all = cur ? db_exec(c, what,
 			    "SELECT " VERSION_FACTS " FROM voucher.enterprise_registry v "
@@ -546,8 +552,8 @@ static int enterprise_relate(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "enterprise relate";
 	const char *provider = NULL, *backdate = NULL, *pos[1];
-	const struct ctl_opt opts[] = {{"--provider", &provider, false}, {"--backdate", &backdate, true},
-				       {NULL, NULL, false}};
+	const struct ctl_opt opts[] = {
+		{"--provider", &provider, false}, {"--backdate", &backdate, true}, {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 2, opts, pos, 1, what, usage_relate);
 	if (rc >= 0)
 		return rc;
@@ -577,8 +583,8 @@ static int enterprise_relate(ctl_t *ctx, int argc, char **argv)
 			    2, p);
 		if (!r || PQntuples(r) != 1)
 			goto failed;
-		printf("enterprise %s is already related to provider %s (since %s, by %s); nothing changed\n",
-		       uscc, provider, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+		printf("enterprise %s is already related to provider %s (since %s, by %s); nothing changed\n", uscc,
+		       provider, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
 		db_rollback(c);
 		rc = CTL_OK;
 		goto done;
@@ -599,8 +605,10 @@ done:
 
 int cmd_enterprise(ctl_t *ctx, int argc, char **argv)
 {
-	static const struct ctl_sub subs[] = {{"import", enterprise_import}, {"list", enterprise_list},
-					      {"show", enterprise_show},     {"relate", enterprise_relate},
+	static const struct ctl_sub subs[] = {{"import", enterprise_import},
+					      {"list", enterprise_list},
+					      {"show", enterprise_show},
+					      {"relate", enterprise_relate},
 					      {NULL, NULL}};
 	return ctl_dispatch(ctx, argc, argv, "enterprise", subs, usage_enterprise);
 }

@@ -57,21 +57,11 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"migrate", cmd_migrate},
-	{"provider", cmd_provider},
-	{"enterprise", cmd_enterprise},
-	{"program", cmd_program},
-	{"override", cmd_override},
-	{"calendar", cmd_calendar},
-	{"partition", cmd_partition},
-	{"settle", cmd_settle},
-	{"run", cmd_run},
-	{"export", cmd_export},
-	{"statement", cmd_statement},
-	{"audit", cmd_audit},
-	{"ledger", cmd_ledger},
-	{"user", cmd_user},
-	{NULL, NULL},
+	{"migrate", cmd_migrate},     {"provider", cmd_provider},   {"enterprise", cmd_enterprise},
+	{"program", cmd_program},     {"override", cmd_override},   {"calendar", cmd_calendar},
+	{"partition", cmd_partition}, {"settle", cmd_settle},       {"run", cmd_run},
+	{"export", cmd_export},       {"statement", cmd_statement}, {"audit", cmd_audit},
+	{"ledger", cmd_ledger},       {"user", cmd_user},           {NULL, NULL},
 };
 
 static bool parse_format(const char *s, ctl_format_t *f)
@@ -149,8 +139,7 @@ int main(int argc, char **argv)
 			ctx.read_only = !strcmp(c->name, "audit");
 			rc = c->fn(&ctx, n, rest);
 		} else {
-			fprintf(stderr, "voucherctl: unknown command '%s' (voucherctl --help lists them)\n",
-				rest[0]);
+			fprintf(stderr, "voucherctl: unknown command '%s' (voucherctl --help lists them)\n", rest[0]);
 		}
 	}
 	if (ctx.conn)

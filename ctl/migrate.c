@@ -54,10 +54,11 @@ static const struct migration *builtin(int version)
 
 static bool has_checksum_column(PGconn *c, bool *has)
 {
-	PGresult *r = db_exec(c, "migrate",
-			      "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'voucher.schema_migrations'::regclass "
-			      "AND attname = 'checksum' AND NOT attisdropped)",
-			      0, NULL);
+	PGresult *r = db_exec(
+		c, "migrate",
+		"SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'voucher.schema_migrations'::regclass "
+		"AND attname = 'checksum' AND NOT attisdropped)",
+		0, NULL);
 	if (!r)
 		return false;
 	*has = PQgetvalue(r, 0, 0)[0] == 't';
@@ -123,7 +124,8 @@ int cmd_migrate(ctl_t *ctx, int argc, char **argv)
 	if (!db_begin(c))
 		return CTL_FAIL;
 	int applied = 0, filled = 0;
-	if (!db_run(c, "migrate: lock", "SELECT pg_advisory_xact_lock(" VOUCHER_LOCK_SQL(VOUCHER_LOCK_MIGRATE) ")", 0, NULL))
+	if (!db_run(c, "migrate: lock", "SELECT pg_advisory_xact_lock(" VOUCHER_LOCK_SQL(VOUCHER_LOCK_MIGRATE) ")", 0,
+		    NULL))
 		goto failed;
 	/* 000_roles.sql runs every time, as the connecting user. */
 	const struct migration *m = voucher_migrations;
@@ -131,15 +133,14 @@ int cmd_migrate(ctl_t *ctx, int argc, char **argv)
 		fprintf(stderr, "migrate: the built-in migrations do not start with 000_roles.sql\n");
 		goto failed;
 	}
-	if (!db_run(c, "migrate: roles (run migrate as a superuser or a role with CREATEROLE)",
-		    m->sql, 0, NULL))
+	if (!db_run(c, "migrate: roles (run migrate as a superuser or a role with CREATEROLE)", m->sql, 0, NULL))
 		goto failed;
 	m++;
-	if (!db_run(c, "migrate: switching to voucher_owner (the migrating user must be a superuser or a member of voucher_owner)",
+	if (!db_run(c,
+		    "migrate: switching to voucher_owner (the migrating user must be a superuser or a member of voucher_owner)",
 		    "SET LOCAL ROLE voucher_owner", 0, NULL))
 		goto failed;
-	PGresult *r = db_exec(c, "migrate", "SELECT to_regclass('voucher.schema_migrations') IS NOT NULL",
-			      0, NULL);
+	PGresult *r = db_exec(c, "migrate", "SELECT to_regclass('voucher.schema_migrations') IS NOT NULL", 0, NULL);
 	if (!r)
 		goto failed;
 	bool have_table = PQgetvalue(r, 0, 0)[0] == 't';
@@ -159,8 +160,7 @@ int cmd_migrate(ctl_t *ctx, int argc, char **argv)
 		char ver[16];
 		snprintf(ver, sizeof ver, "%d", version_of(m->name));
 		const char *p[] = {ver};
-		r = db_exec(c, "migrate", "SELECT 1 FROM voucher.schema_migrations WHERE version = $1",
-			    1, p);
+		r = db_exec(c, "migrate", "SELECT 1 FROM voucher.schema_migrations WHERE version = $1", 1, p);
 		if (!r)
 			goto failed;
 		bool done = PQntuples(r) > 0;
@@ -178,8 +178,7 @@ int cmd_migrate(ctl_t *ctx, int argc, char **argv)
 		}
 		PQclear(mr);
 		const char *p2[] = {ver, m->name};
-		if (!db_run(c, what, "INSERT INTO voucher.schema_migrations (version, name) VALUES ($1, $2)",
-			    2, p2))
+		if (!db_run(c, what, "INSERT INTO voucher.schema_migrations (version, name) VALUES ($1, $2)", 2, p2))
 			goto failed;
 		printf("applied %s\n", m->name);
 		applied++;
@@ -199,10 +198,11 @@ int cmd_migrate(ctl_t *ctx, int argc, char **argv)
 		snprintf(ver, sizeof ver, "%d", version_of(m->name));
 		checksum_of(m->sql, sum);
 		const char *p[] = {ver, sum};
-		r = db_exec(c, "migrate: checksums",
-			    "UPDATE voucher.schema_migrations SET checksum = $2 WHERE version = $1 AND checksum IS NULL "
-			    "RETURNING 1",
-			    2, p);
+		r = db_exec(
+			c, "migrate: checksums",
+			"UPDATE voucher.schema_migrations SET checksum = $2 WHERE version = $1 AND checksum IS NULL "
+			"RETURNING 1",
+			2, p);
 		if (!r)
 			goto failed;
 		filled += PQntuples(r);

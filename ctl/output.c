@@ -78,9 +78,8 @@ static size_t utf8_decode(const unsigned char *p, uint32_t *cp)
 
 static bool wide(uint32_t c)
 {
-	return (c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf) ||
-	       (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) ||
-	       (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) ||
+	return (c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf) || (c >= 0xac00 && c <= 0xd7a3) ||
+	       (c >= 0xf900 && c <= 0xfaff) || (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) ||
 	       (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x20000 && c <= 0x3fffd);
 }
 
@@ -166,14 +165,14 @@ static bool digits(const char *s, int n)
 struct ts_parts {
 	const char *frac; /* ".123" or "" */
 	size_t fraclen;
-	const char *off;  /* "+08", "-05:30" */
+	const char *off; /* "+08", "-05:30" */
 };
 
 static bool ts_split(const char *s, struct ts_parts *t)
 {
-	if (strlen(s) < 22 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' ||
-	    !digits(s + 8, 2) || s[10] != ' ' || !digits(s + 11, 2) || s[13] != ':' ||
-	    !digits(s + 14, 2) || s[16] != ':' || !digits(s + 17, 2))
+	if (strlen(s) < 22 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2) ||
+	    s[10] != ' ' || !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2) || s[16] != ':' ||
+	    !digits(s + 17, 2))
 		return false;
 	const char *p = s + 19;
 	t->frac = p;
@@ -260,8 +259,7 @@ static void put_plain(buf_t *b, ctl_format_t fmt, out_kind_t kind, const char *v
 			put_ts_table(b, v);
 		return;
 	case OUT_TEXT:
-	case OUT_INT:
-		break;
+	case OUT_INT: break;
 	}
 	buf_puts(b, v);
 }
@@ -352,8 +350,7 @@ static void json_value(buf_t *b, out_kind_t kind, const char *v)
 		buf_free(&ts);
 		return;
 	}
-	case OUT_TEXT:
-		break;
+	case OUT_TEXT: break;
 	}
 	buf_json_str(b, v);
 }
@@ -372,8 +369,7 @@ static void json_object(buf_t *b, const out_col_t *cols, int ncols, const out_ro
 }
 
 /* "[\n<indent>  {...},\n...\n<indent>]" or "[]" */
-static bool json_array(FILE *f, const char *indent, const out_col_t *cols, int ncols,
-		       const out_rows_t *rows)
+static bool json_array(FILE *f, const char *indent, const out_col_t *cols, int ncols, const out_rows_t *rows)
 {
 	if (rows->nrows == 0)
 		return fputs("[]", f) >= 0;
@@ -417,8 +413,8 @@ static char *table_cell(out_kind_t kind, const char *v)
 
 /* One line of a table: the header (names), a rule (names NULL, cells NULL)
  * or a row of display cells. */
-static void table_line(buf_t *b, const char *indent, const out_col_t *cols, int ncols,
-		       const size_t *width, char *const *cells)
+static void table_line(buf_t *b, const char *indent, const out_col_t *cols, int ncols, const size_t *width,
+		       char *const *cells)
 {
 	buf_puts(b, indent);
 	for (int c = 0; c < ncols; c++) {
@@ -443,8 +439,7 @@ static void table_line(buf_t *b, const char *indent, const out_col_t *cols, int 
 	buf_putc(b, '\n');
 }
 
-static bool table_list(FILE *f, const char *indent, const out_col_t *cols, int ncols,
-		       const out_rows_t *rows)
+static bool table_list(FILE *f, const char *indent, const out_col_t *cols, int ncols, const out_rows_t *rows)
 {
 	size_t n = (size_t)rows->nrows * (size_t)ncols;
 	char **cells = xcalloc(n ? n : 1, sizeof *cells);
@@ -488,8 +483,7 @@ static bool table_list(FILE *f, const char *indent, const out_col_t *cols, int n
 }
 
 /* "name:  value" lines, values aligned */
-static bool table_record(FILE *f, const char *indent, const out_col_t *cols, int ncols,
-			 const out_rows_t *rows, int row)
+static bool table_record(FILE *f, const char *indent, const out_col_t *cols, int ncols, const out_rows_t *rows, int row)
 {
 	size_t kw = 0;
 	for (int c = 0; c < ncols; c++) {
@@ -528,9 +522,7 @@ bool out_list(FILE *f, ctl_format_t fmt, const out_col_t *cols, int ncols, const
 {
 	bool ok = true;
 	switch (fmt) {
-	case FMT_TABLE:
-		ok = table_list(f, "", cols, ncols, rows);
-		break;
+	case FMT_TABLE: ok = table_list(f, "", cols, ncols, rows); break;
 	case FMT_CSV: {
 		buf_t b = BUF_INIT;
 		buf_puts(&b, bom);
@@ -547,9 +539,7 @@ bool out_list(FILE *f, ctl_format_t fmt, const out_col_t *cols, int ncols, const
 		buf_free(&b);
 		break;
 	}
-	case FMT_JSON:
-		ok = json_array(f, "", cols, ncols, rows) && fputc('\n', f) != EOF;
-		break;
+	case FMT_JSON: ok = json_array(f, "", cols, ncols, rows) && fputc('\n', f) != EOF; break;
 	}
 	return finish(f, ok);
 }
@@ -568,9 +558,7 @@ bool out_show(FILE *f, ctl_format_t fmt, const out_col_t *cols, int ncols, const
 	if (row < 0 || row >= rows.nrows)
 		return finish(f, fmt == FMT_JSON ? fputs("null\n", f) >= 0 : true);
 	switch (fmt) {
-	case FMT_TABLE:
-		ok = table_record(f, "", cols, ncols, &rows, row);
-		break;
+	case FMT_TABLE: ok = table_record(f, "", cols, ncols, &rows, row); break;
 	case FMT_CSV:
 		buf_puts(&b, bom);
 		csv_header(&b, cols, ncols);
@@ -626,8 +614,7 @@ static void doc_section(out_doc_t *d, const char *title, bool heading)
 	d->sections++;
 }
 
-void out_doc_record(out_doc_t *d, const char *title, const out_col_t *cols, int ncols,
-		    const out_rows_t *rows, int row)
+void out_doc_record(out_doc_t *d, const char *title, const out_col_t *cols, int ncols, const out_rows_t *rows, int row)
 {
 	bool none = row < 0 || row >= rows->nrows;
 	/* the first record of a document needs no heading in a table */
@@ -657,8 +644,7 @@ void out_doc_record(out_doc_t *d, const char *title, const out_col_t *cols, int 
 	buf_free(&b);
 }
 
-void out_doc_list(out_doc_t *d, const char *title, const out_col_t *cols, int ncols,
-		  const out_rows_t *rows)
+void out_doc_list(out_doc_t *d, const char *title, const out_col_t *cols, int ncols, const out_rows_t *rows)
 {
 	doc_section(d, title, true);
 	buf_t b = BUF_INIT;
@@ -674,9 +660,7 @@ void out_doc_list(out_doc_t *d, const char *title, const out_col_t *cols, int nc
 		for (int r = 0; r < rows->nrows; r++)
 			csv_row(&b, cols, ncols, rows, r);
 		break;
-	case FMT_JSON:
-		(void)json_array(d->f, "  ", cols, ncols, rows);
-		break;
+	case FMT_JSON: (void)json_array(d->f, "  ", cols, ncols, rows); break;
 	}
 	if (b.len)
 		(void)!fwrite(b.data, 1, b.len, d->f);

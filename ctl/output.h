@@ -89,10 +89,8 @@ typedef struct out_doc {
 } out_doc_t;
 
 void out_doc_begin(out_doc_t *d, FILE *f, ctl_format_t fmt);
-void out_doc_record(out_doc_t *d, const char *title, const out_col_t *cols, int ncols,
-		    const out_rows_t *rows, int row);
-void out_doc_list(out_doc_t *d, const char *title, const out_col_t *cols, int ncols,
-		  const out_rows_t *rows);
+void out_doc_record(out_doc_t *d, const char *title, const out_col_t *cols, int ncols, const out_rows_t *rows, int row);
+void out_doc_list(out_doc_t *d, const char *title, const out_col_t *cols, int ncols, const out_rows_t *rows);
 bool out_doc_end(out_doc_t *d) __attribute__((warn_unused_result));
 
 /* Terminal display width of UTF-8 text: East Asian wide and fullwidth code

@@ -18,19 +18,17 @@ static const char usage_partition[] =
 	"after its month was archived is still a duplicate.\n"
 	"Run 'voucherctl partition SUBCOMMAND --help' for details.\n";
 
-static const char usage_list[] =
-	"usage: voucherctl partition list\n"
-	"Every month: its partition, state (attached, default, archived) and the number\n"
-	"of records (an estimate for attached partitions, from the statistics; exact for\n"
-	"archived months).\n";
+static const char usage_list[] = "usage: voucherctl partition list\n"
+				 "Every month: its partition, state (attached, default, archived) and the number\n"
+				 "of records (an estimate for attached partitions, from the statistics; exact for\n"
+				 "archived months).\n";
 
-static const char usage_ensure[] =
-	"usage: voucherctl partition ensure --until YYYY-MM [--from YYYY-MM]\n"
-	"Creates the monthly partitions from --from (default: this month) through --until\n"
-	"that do not exist yet, and prints what it did for each month.  A month whose\n"
-	"records already wait in usage_other is left alone (they stay where they are);\n"
-	"an archived month is never created again.  Run it ahead of time, e.g. every\n"
-	"month for the year to come.  Needs a finance role; writes on the primary.\n";
+static const char usage_ensure[] = "usage: voucherctl partition ensure --until YYYY-MM [--from YYYY-MM]\n"
+				   "Creates the monthly partitions from --from (default: this month) through --until\n"
+				   "that do not exist yet, and prints what it did for each month.  A month whose\n"
+				   "records already wait in usage_other is left alone (they stay where they are);\n"
+				   "an archived month is never created again.  Run it ahead of time, e.g. every\n"
+				   "month for the year to come.  Needs a finance role; writes on the primary.\n";
 
 static const char usage_detach[] =
 	"usage: voucherctl partition detach --month YYYY-MM\n"
@@ -56,7 +54,10 @@ static int partition_list(ctl_t *ctx, int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	static const out_col_t cols[] = {
-		{"partition", OUT_TEXT}, {"month", OUT_TEXT}, {"state", OUT_TEXT}, {"records", OUT_INT},
+		{"partition", OUT_TEXT},
+		{"month", OUT_TEXT},
+		{"state", OUT_TEXT},
+		{"records", OUT_INT},
 	};
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
@@ -86,7 +87,10 @@ static int partition_ensure(ctl_t *ctx, int argc, char **argv)
 	if (from && !month_arg(from, f))
 		return ctl_usage_error(usage_ensure, "%s: --from must be a month YYYY-MM", what);
 	static const out_col_t cols[] = {
-		{"month", OUT_TEXT}, {"partition", OUT_TEXT}, {"created", OUT_BOOL}, {"note", OUT_TEXT},
+		{"month", OUT_TEXT},
+		{"partition", OUT_TEXT},
+		{"created", OUT_BOOL},
+		{"note", OUT_TEXT},
 	};
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
@@ -116,8 +120,12 @@ static int partition_detach(ctl_t *ctx, int argc, char **argv)
 	if (!month_arg(month, m))
 		return ctl_usage_error(usage_detach, "%s: --month must be a month YYYY-MM", what);
 	static const out_col_t cols[] = {
-		{"month", OUT_TEXT},    {"table", OUT_TEXT},         {"records", OUT_INT},
-		{"amount", OUT_MONEY_FEN}, {"detached_at", OUT_TIMESTAMP}, {"detached_by", OUT_TEXT},
+		{"month", OUT_TEXT},
+		{"table", OUT_TEXT},
+		{"records", OUT_INT},
+		{"amount", OUT_MONEY_FEN},
+		{"detached_at", OUT_TIMESTAMP},
+		{"detached_by", OUT_TEXT},
 	};
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
@@ -136,6 +144,7 @@ static int partition_detach(ctl_t *ctx, int argc, char **argv)
 
 int cmd_partition(ctl_t *ctx, int argc, char **argv)
 {
-	static const struct ctl_sub subs[] = {{"list", partition_list}, {"ensure", partition_ensure}, {"detach", partition_detach}, {NULL, NULL}};
+	static const struct ctl_sub subs[] = {
+		{"list", partition_list}, {"ensure", partition_ensure}, {"detach", partition_detach}, {NULL, NULL}};
 	return ctl_dispatch(ctx, argc, argv, "partition", subs, usage_partition);
 }

@@ -28,8 +28,8 @@
 #include "ctl/x509.h"
 #include "metering/sig.h"
 
-#define KEY_ID_MAX 128          /* provider_keys.key_id */
-#define PEM_MAX (1024 * 1024)   /* a certificate or public key file */
+#define KEY_ID_MAX 128        /* provider_keys.key_id */
+#define PEM_MAX (1024 * 1024) /* a certificate or public key file */
 
 /* ------------------------------------------------------------------ usage */
 
@@ -59,12 +59,11 @@ static const char usage_provider_show[] =
 	"usage: voucherctl [--format table|csv|json] provider show CODE\n"
 	"Shows a provider, its certificates, keys, facilities and related enterprises.\n";
 
-static const char usage_cert_add[] =
-	"usage: voucherctl provider cert add CODE --cert FILE.pem\n"
-	"Registers a TLS client certificate of the provider: the daemon accepts a client\n"
-	"whose certificate has this SHA-256 fingerprint (of the DER) as this provider.\n"
-	"FILE.pem holds exactly one PEM certificate; an expired certificate, or one\n"
-	"registered before (to any provider), is refused.  Prints the fingerprint.\n";
+static const char usage_cert_add[] = "usage: voucherctl provider cert add CODE --cert FILE.pem\n"
+				     "Registers a TLS client certificate of the provider: the daemon accepts a client\n"
+				     "whose certificate has this SHA-256 fingerprint (of the DER) as this provider.\n"
+				     "FILE.pem holds exactly one PEM certificate; an expired certificate, or one\n"
+				     "registered before (to any provider), is refused.  Prints the fingerprint.\n";
 
 static const char usage_key_add[] =
 	"usage: voucherctl provider key add CODE KEYID --alg ed25519|sm2-sm3 --pub FILE.pem\n"
@@ -75,10 +74,9 @@ static const char usage_key_add[] =
 	"  --valid-from  RFC 3339 time with offset, e.g. 2026-01-01T00:00:00+08:00 (default now)\n"
 	"  --valid-to    RFC 3339; the key signs nothing created at or after it (default: no end)\n";
 
-static const char usage_key_revoke[] =
-	"usage: voucherctl provider key revoke CODE KEYID\n"
-	"Revokes a signing key now: batches signed with it are refused from now on.\n"
-	"A key is revoked once; it cannot be un-revoked (register a new key id).\n";
+static const char usage_key_revoke[] = "usage: voucherctl provider key revoke CODE KEYID\n"
+				       "Revokes a signing key now: batches signed with it are refused from now on.\n"
+				       "A key is revoked once; it cannot be un-revoked (register a new key id).\n";
 
 static const char usage_facility_add[] =
 	"usage: voucherctl provider facility add CODE FACILITY --division DIV --class A|B\n"
@@ -102,7 +100,7 @@ static int provider_add(ctl_t *ctx, int argc, char **argv)
 		return ctl_usage_error(usage_provider_add, "%s: --name and --uscc are required", what);
 	if (!printable_id(code, CODE_MAX))
 		return ctl_usage_error(usage_provider_add,
-				   "%s: CODE must be 1-64 printable ASCII characters without spaces", what);
+				       "%s: CODE must be 1-64 printable ASCII characters without spaces", what);
 	const char *np = reg_name_problem(name);
 	if (np)
 		return ctl_usage_error(usage_provider_add, "%s: NAME %s", what, np);
@@ -113,16 +111,13 @@ static int provider_add(ctl_t *ctx, int argc, char **argv)
 	if (!c)
 		return CTL_FAIL;
 	const char *p[] = {code, name, uscc};
-	PGresult *r = db_exec(c, what,
-			      "SELECT * FROM voucher.provider_add($1, $2, $3)",
-			      3, p);
+	PGresult *r = db_exec(c, what, "SELECT * FROM voucher.provider_add($1, $2, $3)", 3, p);
 	if (!r)
 		return CTL_FAIL;
 	int added = PQntuples(r);
 	PQclear(r);
 	if (!added) {
-		fprintf(stderr,
-			"%s: provider '%s' already exists; nothing changed (voucherctl provider show %s)\n",
+		fprintf(stderr, "%s: provider '%s' already exists; nothing changed (voucherctl provider show %s)\n",
 			what, code, code);
 		return CTL_FAIL;
 	}
@@ -141,21 +136,24 @@ static int provider_list(ctl_t *ctx, int argc, char **argv)
 	if (!c)
 		return CTL_FAIL;
 	static const out_col_t cols[] = {
-		{"code", OUT_TEXT},        {"name", OUT_TEXT},        {"uscc", OUT_TEXT},
-		{"valid_certs", OUT_INT},  {"usable_keys", OUT_INT},  {"facilities", OUT_INT},
+		{"code", OUT_TEXT},
+		{"name", OUT_TEXT},
+		{"uscc", OUT_TEXT},
+		{"valid_certs", OUT_INT},
+		{"usable_keys", OUT_INT},
+		{"facilities", OUT_INT},
 		{"created_at", OUT_TIMESTAMP},
 	};
-	PGresult *r = db_exec(
-		c, "provider list",
-		"SELECT p.code, p.name, p.uscc, "
-		"  (SELECT count(*) FROM voucher.provider_certs x "
-		"    WHERE x.provider = p.code AND x.not_after > now()), "
-		"  (SELECT count(*) FROM voucher.provider_keys k WHERE k.provider = p.code "
-		"    AND k.revoked_at IS NULL AND (k.valid_to IS NULL OR k.valid_to > now())), "
-		"  (SELECT count(*) FROM voucher.facilities f WHERE f.provider = p.code), "
-		"  p.created_at "
-		"FROM voucher.providers p ORDER BY p.code",
-		0, NULL);
+	PGresult *r = db_exec(c, "provider list",
+			      "SELECT p.code, p.name, p.uscc, "
+			      "  (SELECT count(*) FROM voucher.provider_certs x "
+			      "    WHERE x.provider = p.code AND x.not_after > now()), "
+			      "  (SELECT count(*) FROM voucher.provider_keys k WHERE k.provider = p.code "
+			      "    AND k.revoked_at IS NULL AND (k.valid_to IS NULL OR k.valid_to > now())), "
+			      "  (SELECT count(*) FROM voucher.facilities f WHERE f.provider = p.code), "
+			      "  p.created_at "
+			      "FROM voucher.providers p ORDER BY p.code",
+			      0, NULL);
 	if (!r)
 		return CTL_FAIL;
 	bool ok = out_print(stdout, ctx->format, cols, (int)(sizeof cols / sizeof cols[0]), r);
@@ -174,12 +172,12 @@ static int provider_show(ctl_t *ctx, int argc, char **argv)
 	if (!c)
 		return CTL_FAIL;
 	static const out_col_t pcols[] = {
-		{"code", OUT_TEXT}, {"name", OUT_TEXT}, {"uscc", OUT_TEXT},
-		{"created_at", OUT_TIMESTAMP}, {"created_by", OUT_TEXT},
+		{"code", OUT_TEXT},       {"name", OUT_TEXT}, {"uscc", OUT_TEXT}, {"created_at", OUT_TIMESTAMP},
+		{"created_by", OUT_TEXT},
 	};
 	static const out_col_t ccols[] = {
-		{"fingerprint", OUT_TEXT}, {"subject", OUT_TEXT}, {"not_after", OUT_TIMESTAMP},
-		{"status", OUT_TEXT}, {"added_at", OUT_TIMESTAMP}, {"added_by", OUT_TEXT},
+		{"fingerprint", OUT_TEXT}, {"subject", OUT_TEXT},       {"not_after", OUT_TIMESTAMP},
+		{"status", OUT_TEXT},      {"added_at", OUT_TIMESTAMP}, {"added_by", OUT_TEXT},
 	};
 	static const out_col_t kcols[] = {
 		{"key_id", OUT_TEXT},          {"alg", OUT_TEXT},
@@ -188,11 +186,14 @@ static int provider_show(ctl_t *ctx, int argc, char **argv)
 		{"added_at", OUT_TIMESTAMP},   {"added_by", OUT_TEXT},
 	};
 	static const out_col_t fcols[] = {
-		{"facility", OUT_TEXT}, {"division", OUT_TEXT}, {"class", OUT_TEXT},
+		{"facility", OUT_TEXT},      {"division", OUT_TEXT}, {"class", OUT_TEXT},
 		{"added_at", OUT_TIMESTAMP}, {"added_by", OUT_TEXT},
 	};
 	static const out_col_t ecols[] = {
-		{"uscc", OUT_TEXT}, {"name", OUT_TEXT}, {"added_at", OUT_TIMESTAMP}, {"added_by", OUT_TEXT},
+		{"uscc", OUT_TEXT},
+		{"name", OUT_TEXT},
+		{"added_at", OUT_TIMESTAMP},
+		{"added_by", OUT_TEXT},
 	};
 	const char *p[] = {pos[0]};
 	PGresult *pr = NULL, *cr = NULL, *kr = NULL, *fr = NULL, *er = NULL;
@@ -206,8 +207,7 @@ static int provider_show(ctl_t *ctx, int argc, char **argv)
 	if (!pr)
 		goto failed;
 	if (PQntuples(pr) == 0) {
-		fprintf(stderr, "%s: provider '%s' is not registered (voucherctl provider list)\n", what,
-			pos[0]);
+		fprintf(stderr, "%s: provider '%s' is not registered (voucherctl provider list)\n", what, pos[0]);
 		goto failed;
 	}
 	cr = db_exec(c, what,
@@ -240,8 +240,8 @@ static int provider_show(ctl_t *ctx, int argc, char **argv)
 		: NULL;
 	if (!er)
 		goto failed;
-	out_rows_t prow = out_rows_pg(pr), crow = out_rows_pg(cr), krow = out_rows_pg(kr),
-		   frow = out_rows_pg(fr), erow = out_rows_pg(er);
+	out_rows_t prow = out_rows_pg(pr), crow = out_rows_pg(cr), krow = out_rows_pg(kr), frow = out_rows_pg(fr),
+		   erow = out_rows_pg(er);
 	out_doc_t d;
 	out_doc_begin(&d, stdout, ctx->format);
 	out_doc_record(&d, "provider", pcols, 5, &prow, 0);
@@ -288,8 +288,7 @@ static int cert_add(ctl_t *ctx, int argc, char **argv)
 	if (!reg_provider_exists(c, what, code))
 		goto failed;
 	const char *fp[] = {cf.fingerprint};
-	r = db_exec(c, what, "SELECT provider, added_at FROM voucher.provider_certs WHERE fingerprint = $1",
-		    1, fp);
+	r = db_exec(c, what, "SELECT provider, added_at FROM voucher.provider_certs WHERE fingerprint = $1", 1, fp);
 	if (!r)
 		goto failed;
 	if (PQntuples(r) > 0) {
@@ -301,14 +300,12 @@ static int cert_add(ctl_t *ctx, int argc, char **argv)
 	}
 	PQclear(r);
 	const char *p[] = {cf.fingerprint, code, cf.subject, cf.not_after, cf.pem};
-	r = db_exec(c, what,
-		    "SELECT * FROM voucher.provider_cert_add($1, $2, $3, $4::timestamptz, $5)",
-		    5, p);
+	r = db_exec(c, what, "SELECT * FROM voucher.provider_cert_add($1, $2, $3, $4::timestamptz, $5)", 5, p);
 	if (!r)
 		goto failed;
 	if (PQntuples(r) == 0) {
-		fprintf(stderr, "%s: this certificate (SHA-256 %s) was registered meanwhile; nothing changed\n",
-			what, cf.fingerprint);
+		fprintf(stderr, "%s: this certificate (SHA-256 %s) was registered meanwhile; nothing changed\n", what,
+			cf.fingerprint);
 		goto failed;
 	}
 	if (!db_commit(c))
@@ -349,10 +346,10 @@ static int key_add_args(int argc, char **argv, struct key_args *a)
 	const char *pos[2];
 	a->algname = a->pubfile = a->from = a->to = NULL;
 	const struct ctl_opt opts[] = {{"--alg", &a->algname, false},
-				   {"--pub", &a->pubfile, false},
-				   {"--valid-from", &a->from, false},
-				   {"--valid-to", &a->to, false},
-				   {NULL, NULL, false}};
+				       {"--pub", &a->pubfile, false},
+				       {"--valid-from", &a->from, false},
+				       {"--valid-to", &a->to, false},
+				       {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 3, opts, pos, 2, what, usage_key_add);
 	if (rc >= 0)
 		return rc;
@@ -366,22 +363,22 @@ static int key_add_args(int argc, char **argv, struct key_args *a)
 		return ctl_usage_error(usage_key_add, "%s: '%s' is not a provider code", what, a->code);
 	if (!printable_id(a->keyid, KEY_ID_MAX))
 		return ctl_usage_error(usage_key_add,
-				   "%s: KEYID must be 1-128 printable ASCII characters without spaces", what);
+				       "%s: KEYID must be 1-128 printable ASCII characters without spaces", what);
 	if (!sig_alg_parse(a->algname, &a->alg))
 		return ctl_usage_error(usage_key_add, "%s: --alg must be ed25519 or sm2-sm3", what);
 	if (from && !rfc3339_parse(from, &from_us))
 		return ctl_usage_error(usage_key_add,
-				   "%s: --valid-from '%s' is not an RFC 3339 time with offset "
-				   "(e.g. 2026-01-01T00:00:00+08:00)",
-				   what, from);
+				       "%s: --valid-from '%s' is not an RFC 3339 time with offset "
+				       "(e.g. 2026-01-01T00:00:00+08:00)",
+				       what, from);
 	if (to && !rfc3339_parse(to, &to_us))
 		return ctl_usage_error(usage_key_add,
-				   "%s: --valid-to '%s' is not an RFC 3339 time with offset "
-				   "(e.g. 2027-01-01T00:00:00+08:00)",
-				   what, to);
+				       "%s: --valid-to '%s' is not an RFC 3339 time with offset "
+				       "(e.g. 2027-01-01T00:00:00+08:00)",
+				       what, to);
 	if (to && to_us <= (from ? from_us : (int64_t)time(NULL) * 1000000))
 		return ctl_usage_error(usage_key_add, "%s: --valid-to must be later than %s", what,
-				   from ? "--valid-from" : "now (the default --valid-from)");
+				       from ? "--valid-from" : "now (the default --valid-from)");
 	return -1;
 }
 
@@ -449,8 +446,7 @@ static int key_store(ctl_t *ctx, const char *what, const struct key_args *a, con
 	}
 	PQclear(r);
 	const char *p[] = {code, keyid, sig_alg_name(a->alg), pem, a->from, a->to};
-	r = db_exec(c, what,
-		    "SELECT * FROM voucher.provider_key_add($1, $2, $3, $4, $5::timestamptz, $6::timestamptz)",
+	r = db_exec(c, what, "SELECT * FROM voucher.provider_key_add($1, $2, $3, $4, $5::timestamptz, $6::timestamptz)",
 		    6, p);
 	if (!r)
 		goto failed;
@@ -464,8 +460,8 @@ static int key_store(ctl_t *ctx, const char *what, const struct key_args *a, con
 	}
 	if (!db_commit(c))
 		goto done;
-	printf("added key %s (%s) for provider %s, valid from %s%s%s\n", keyid, sig_alg_name(a->alg),
-	       code, PQgetvalue(r, 0, 0), PQgetisnull(r, 0, 1) ? "" : " to ",
+	printf("added key %s (%s) for provider %s, valid from %s%s%s\n", keyid, sig_alg_name(a->alg), code,
+	       PQgetvalue(r, 0, 0), PQgetisnull(r, 0, 1) ? "" : " to ",
 	       PQgetisnull(r, 0, 1) ? "" : PQgetvalue(r, 0, 1));
 	rc = CTL_OK;
 	goto done;
@@ -499,8 +495,7 @@ static int key_revoke(ctl_t *ctx, int argc, char **argv)
 		return rc;
 	const char *code = pos[0], *keyid = pos[1];
 	if (!printable_id(code, CODE_MAX) || !printable_id(keyid, KEY_ID_MAX))
-		return ctl_usage_error(usage_key_revoke, "%s: CODE and KEYID are printable ASCII without spaces",
-				   what);
+		return ctl_usage_error(usage_key_revoke, "%s: CODE and KEYID are printable ASCII without spaces", what);
 	PGconn *c = ctl_conn(ctx);
 	if (!c || !db_begin(c))
 		return CTL_FAIL;
@@ -509,9 +504,7 @@ static int key_revoke(ctl_t *ctx, int argc, char **argv)
 	if (!reg_provider_exists(c, what, code))
 		goto failed;
 	const char *p[] = {code, keyid};
-	r = db_exec(c, what,
-		    "SELECT revoked_at FROM voucher.provider_keys WHERE provider = $1 AND key_id = $2",
-		    2, p);
+	r = db_exec(c, what, "SELECT revoked_at FROM voucher.provider_keys WHERE provider = $1 AND key_id = $2", 2, p);
 	if (!r)
 		goto failed;
 	if (PQntuples(r) == 0) {
@@ -520,19 +513,17 @@ static int key_revoke(ctl_t *ctx, int argc, char **argv)
 		goto failed;
 	}
 	if (!PQgetisnull(r, 0, 0)) {
-		fprintf(stderr, "%s: key '%s' of provider '%s' was already revoked at %s; nothing changed\n",
-			what, keyid, code, PQgetvalue(r, 0, 0));
+		fprintf(stderr, "%s: key '%s' of provider '%s' was already revoked at %s; nothing changed\n", what,
+			keyid, code, PQgetvalue(r, 0, 0));
 		goto failed;
 	}
 	PQclear(r);
-	r = db_exec(c, what,
-		    "SELECT r FROM voucher.provider_key_revoke($1, $2) r WHERE r IS NOT NULL",
-		    2, p);
+	r = db_exec(c, what, "SELECT r FROM voucher.provider_key_revoke($1, $2) r WHERE r IS NOT NULL", 2, p);
 	if (!r)
 		goto failed;
 	if (PQntuples(r) != 1) {
-		fprintf(stderr, "%s: key '%s' of provider '%s' changed meanwhile; nothing changed\n", what,
-			keyid, code);
+		fprintf(stderr, "%s: key '%s' of provider '%s' changed meanwhile; nothing changed\n", what, keyid,
+			code);
 		goto failed;
 	}
 	if (!db_commit(c))
@@ -553,7 +544,8 @@ static int facility_add(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "provider facility add";
 	const char *division = NULL, *class = NULL, *pos[2];
-	const struct ctl_opt opts[] = {{"--division", &division, false}, {"--class", &class, false}, {NULL, NULL, false}};
+	const struct ctl_opt opts[] = {
+		{"--division", &division, false}, {"--class", &class, false}, {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 3, opts, pos, 2, what, usage_facility_add);
 	if (rc >= 0)
 		return rc;
@@ -564,13 +556,12 @@ static int facility_add(ctl_t *ctx, int argc, char **argv)
 		return ctl_usage_error(usage_facility_add, "%s: '%s' is not a provider code", what, code);
 	if (!printable_id(facility, CODE_MAX))
 		return ctl_usage_error(usage_facility_add,
-				   "%s: FACILITY must be 1-64 printable ASCII characters without spaces",
-				   what);
+				       "%s: FACILITY must be 1-64 printable ASCII characters without spaces", what);
 	if (!division_valid(division))
 		return ctl_usage_error(usage_facility_add,
-				   "%s: --division '%s' is not a GB/T 2260 county-level division code "
-				   "(six digits, e.g. 330483)",
-				   what, division);
+				       "%s: --division '%s' is not a GB/T 2260 county-level division code "
+				       "(six digits, e.g. 330483)",
+				       what, division);
 	if (strcmp(class, "A") != 0 && strcmp(class, "B") != 0)
 		return ctl_usage_error(usage_facility_add, "%s: --class must be A or B", what);
 
@@ -582,9 +573,7 @@ static int facility_add(ctl_t *ctx, int argc, char **argv)
 	if (!reg_provider_exists(c, what, code))
 		goto failed;
 	const char *p[] = {code, facility, division, class};
-	r = db_exec(c, what,
-		    "SELECT * FROM voucher.facility_add($1, $2, $3, $4)",
-		    4, p);
+	r = db_exec(c, what, "SELECT * FROM voucher.facility_add($1, $2, $3, $4)", 4, p);
 	if (!r)
 		goto failed;
 	if (PQntuples(r) == 0) {
@@ -602,8 +591,7 @@ static int facility_add(ctl_t *ctx, int argc, char **argv)
 	}
 	if (!db_commit(c))
 		goto done;
-	printf("added facility %s of provider %s (division %s, class %s)\n", facility, code, division,
-	       class);
+	printf("added facility %s of provider %s (division %s, class %s)\n", facility, code, division, class);
 	rc = CTL_OK;
 	goto done;
 failed:
@@ -629,9 +617,9 @@ static int provider_nested(ctl_t *ctx, int argc, char **argv)
 		if (!strcmp(sub, nested[i].sub) && !strcmp(sub2, nested[i].sub2))
 			return nested[i].fn(ctx, argc, argv);
 	if (sub2 && (!strcmp(sub2, "--help") || !strcmp(sub2, "-h"))) {
-		fputs(!strcmp(sub, "cert")	   ? usage_cert_add
+		fputs(!strcmp(sub, "cert")       ? usage_cert_add
 		      : !strcmp(sub, "facility") ? usage_facility_add
-						   : usage_key_add,
+						 : usage_key_add,
 		      stdout);
 		if (!strcmp(sub, "key"))
 			fputs(usage_key_revoke, stdout);
@@ -643,9 +631,12 @@ static int provider_nested(ctl_t *ctx, int argc, char **argv)
 
 int cmd_provider(ctl_t *ctx, int argc, char **argv)
 {
-	static const struct ctl_sub subs[] = {{"add", provider_add},	   {"list", provider_list},
-					      {"show", provider_show},	   {"cert", provider_nested},
-					      {"key", provider_nested},	   {"facility", provider_nested},
+	static const struct ctl_sub subs[] = {{"add", provider_add},
+					      {"list", provider_list},
+					      {"show", provider_show},
+					      {"cert", provider_nested},
+					      {"key", provider_nested},
+					      {"facility", provider_nested},
 					      {NULL, NULL}};
 	return ctl_dispatch(ctx, argc, argv, "provider", subs, usage_provider);
 }

@@ -79,5 +79,5 @@ bool reg_begin_read(PGconn *c)
 }
 
 const char reg_bad_uscc_hint[] = "is not a valid unified social credit code "
-				   "(18 characters from 0-9 and A-Y without I, O, S, V, Z, with the "
-				   "GB 32100-2015 check character)";
+				 "(18 characters from 0-9 and A-Y without I, O, S, V, Z, with the "
+				 "GB 32100-2015 check character)";

@@ -11,8 +11,8 @@
 
 #include <libpq-fe.h>
 
-#define NAME_MAX_CHARS 200      /* providers.name, enterprise_versions.name */
-#define CODE_MAX 64             /* providers.code, facilities.facility */
+#define NAME_MAX_CHARS 200 /* providers.name, enterprise_versions.name */
+#define CODE_MAX 64        /* providers.code, facilities.facility */
 
 /* SQL for "today" in the bureaus' time zone */
 #define TODAY_CN "(now() AT TIME ZONE 'Asia/Shanghai')::date"

@@ -13,15 +13,14 @@
 #include "common/db.h"
 #include "ctl/ctl.h"
 
-static const char usage_user[] =
-	"usage: voucherctl user add NAME --role finance|auditor [--password-file FILE]\n"
-	"\n"
-	"Creates the PostgreSQL login role NAME, a member of voucher_finance (prepares,\n"
-	"approves, publishes, disburses; confirms others' overrides) or voucher_auditor\n"
-	"(reads the audit views), with a SCRAM-SHA-256 password: the first line of FILE,\n"
-	"else typed twice at the terminal, else the first line of standard input.\n"
-	"NAME is 1-63 of a-z, 0-9 and _, starting with a letter.  Run it as a superuser\n"
-	"or a role with CREATEROLE; an existing role is left alone (an error).\n";
+static const char usage_user[] = "usage: voucherctl user add NAME --role finance|auditor [--password-file FILE]\n"
+				 "\n"
+				 "Creates the PostgreSQL login role NAME, a member of voucher_finance (prepares,\n"
+				 "approves, publishes, disburses; confirms others' overrides) or voucher_auditor\n"
+				 "(reads the audit views), with a SCRAM-SHA-256 password: the first line of FILE,\n"
+				 "else typed twice at the terminal, else the first line of standard input.\n"
+				 "NAME is 1-63 of a-z, 0-9 and _, starting with a letter.  Run it as a superuser\n"
+				 "or a role with CREATEROLE; an existing role is left alone (an error).\n";
 
 static bool name_valid(const char *s)
 {
@@ -83,15 +82,20 @@ static int user_add(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "user add";
 	const char *role = NULL, *pwfile = NULL, *pos[1];
-	const struct ctl_opt opts[] = {{"--role", &role, false}, {"--password-file", &pwfile, false}, {NULL, NULL, false}};
+	const struct ctl_opt opts[] = {
+		{"--role", &role, false}, {"--password-file", &pwfile, false}, {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 2, opts, pos, 1, what, usage_user);
 	if (rc >= 0)
 		return rc;
 	if (!name_valid(pos[0]))
-		return ctl_usage_error(usage_user, "%s: NAME must be 1-63 of a-z, 0-9, _ starting with a letter "
-						   "(and not pg_* or voucher_*)", what);
-	const char *group = !role ? NULL : !strcmp(role, "finance") ? "voucher_finance"
-				      : !strcmp(role, "auditor")   ? "voucher_auditor" : NULL;
+		return ctl_usage_error(usage_user,
+				       "%s: NAME must be 1-63 of a-z, 0-9, _ starting with a letter "
+				       "(and not pg_* or voucher_*)",
+				       what);
+	const char *group = !role                      ? NULL
+			    : !strcmp(role, "finance") ? "voucher_finance"
+			    : !strcmp(role, "auditor") ? "voucher_auditor"
+						       : NULL;
 	if (!group)
 		return ctl_usage_error(usage_user, "%s: --role finance or --role auditor is required", what);
 	char pw[1024];
@@ -128,8 +132,8 @@ static int user_add(ctl_t *ctx, int argc, char **argv)
 	PQclear(r);
 	/* DDL takes no parameters: the statement is built by format() with %I
 	 * and %L, from parameters */
-	r = db_exec(c, what, "SELECT format('CREATE ROLE %I LOGIN PASSWORD %L IN ROLE %I', $1::text, $2::text, $3::text)",
-		    3, p);
+	r = db_exec(c, what,
+		    "SELECT format('CREATE ROLE %I LOGIN PASSWORD %L IN ROLE %I', $1::text, $2::text, $3::text)", 3, p);
 	if (!r)
 		goto failed;
 	if (!db_run(c, what, PQgetvalue(r, 0, 0), 0, NULL)) {

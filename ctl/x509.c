@@ -87,8 +87,7 @@ bool x509_cert_read(const char *what, const char *path, const buf_t *file, struc
 	if (cf->subject[0] && !text_field(cf->subject, 16 * 1024)) {
 		free(cf->subject);
 		cf->subject = NULL;
-		if (BIO_reset(sb) != 1 ||
-		    X509_NAME_print_ex(sb, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) < 0)
+		if (BIO_reset(sb) != 1 || X509_NAME_print_ex(sb, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) < 0)
 			goto oom;
 		cf->subject = x509_bio_text(sb);
 	}

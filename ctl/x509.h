@@ -12,10 +12,10 @@
 /* The certificate's facts, as stored. */
 struct cert_facts {
 	char fingerprint[65];
-	char not_after[32];  /* RFC 3339, UTC */
+	char not_after[32]; /* RFC 3339, UTC */
 	char not_before[32];
-	char *subject;       /* RFC 2253, UTF-8 */
-	char *pem;           /* the certificate alone, re-encoded */
+	char *subject; /* RFC 2253, UTF-8 */
+	char *pem;     /* the certificate alone, re-encoded */
 	bool not_yet_valid;
 };
 

@@ -130,8 +130,7 @@ static bool set_value(config_t *c, const struct key *k, const char *v, char *why
 		}
 		*(bool *)field = !strcmp(v, "true");
 		return true;
-	case CT_STR:
-		break;
+	case CT_STR: break;
 	}
 	char **s = field;
 	free(*s);
@@ -267,8 +266,7 @@ config_t *config_read(FILE *f, const char *path, char *err, size_t errlen)
 		}
 		char why[256];
 		if (!set_value(c, &keys[i], keys[i].dflt, why, sizeof why)) {
-			snprintf(err, errlen, "%s: %s.%s: bad default: %s", path, keys[i].section,
-				 keys[i].name, why);
+			snprintf(err, errlen, "%s: %s.%s: bad default: %s", path, keys[i].section, keys[i].name, why);
 			goto failed;
 		}
 	}
@@ -301,7 +299,8 @@ void config_changed_keys(const config_t *a, const config_t *b,
 		else if (keys[i].type == CT_BOOL)
 			same = *(const bool *)fa == *(const bool *)fb;
 		else
-			same = !strcmp(*(char *const *)fa ? *(char *const *)fa : "", *(char *const *)fb ? *(char *const *)fb : "");
+			same = !strcmp(*(char *const *)fa ? *(char *const *)fa : "",
+				       *(char *const *)fb ? *(char *const *)fb : "");
 		if (!same)
 			fn(keys[i].section, keys[i].name, keys[i].reloadable, arg);
 	}

@@ -13,25 +13,25 @@
 
 typedef struct config {
 	/* [server] */
-	char *listen;             /* host:port, IPv6 as [::1]:8443 */
+	char *listen; /* host:port, IPv6 as [::1]:8443 */
 	char *tls_cert;
 	char *tls_key;
 	char *tls_client_ca;
-	char *tls_crl;            /* optional CRL file for client certificates */
+	char *tls_crl; /* optional CRL file for client certificates */
 	int64_t max_body_bytes;
 	int64_t max_records_per_batch;
 	int64_t max_header_bytes;
-	int64_t idle_timeout_s;    /* a connection silent this long is closed */
-	int64_t request_timeout_s; /* a request must arrive whole within this */
-	int64_t max_connections;   /* open client connections; past it, accepting stops */
+	int64_t idle_timeout_s;              /* a connection silent this long is closed */
+	int64_t request_timeout_s;           /* a request must arrive whole within this */
+	int64_t max_connections;             /* open client connections; past it, accepting stops */
 	int64_t max_connections_per_address; /* from one client address */
-	int64_t tls_session_cache; /* sessions kept for resumption; 0: stateless tickets only */
+	int64_t tls_session_cache;           /* sessions kept for resumption; 0: stateless tickets only */
 	/* [database] */
 	char *conninfo;
-	int64_t connections;       /* libpq connections of the writer */
-	int64_t queue_max;         /* batches waiting for the database before 503 */
-	int64_t queue_max_bytes;   /* bytes they hold before reading stops */
-	int64_t group_max;         /* batches committed together in one transaction */
+	int64_t connections;     /* libpq connections of the writer */
+	int64_t queue_max;       /* batches waiting for the database before 503 */
+	int64_t queue_max_bytes; /* bytes they hold before reading stops */
+	int64_t group_max;       /* batches committed together in one transaction */
 	/* [ingest] */
 	int64_t signature_max_age_s;
 	int64_t clock_skew_s;

@@ -54,7 +54,7 @@ static const char *const PROBE_SQL =
 struct rate_bucket {
 	rate_bucket_t *next;
 	char provider[65];
-	int64_t tokens;     /* records; may go negative (a batch may borrow) */
+	int64_t tokens; /* records; may go negative (a batch may borrow) */
 	int64_t last_ms;
 };
 
@@ -104,8 +104,7 @@ static const char *reason(int status)
 	}
 }
 
-static void send_json(struct evhttp_request *req, int status, const char *ctype, const char *body,
-		      size_t len)
+static void send_json(struct evhttp_request *req, int status, const char *ctype, const char *body, size_t len)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	evhttp_add_header(h, "Content-Type", ctype);
@@ -117,12 +116,11 @@ static void send_json(struct evhttp_request *req, int status, const char *ctype,
 	metrics_request(status);
 }
 
-void http_problem(struct evhttp_request *req, int status, const char *code, const char *detail,
-		  int retry_after_s)
+void http_problem(struct evhttp_request *req, int status, const char *code, const char *detail, int retry_after_s)
 {
 	buf_t b = BUF_INIT;
-	buf_printf(&b, "{\"type\":\"urn:voucherd:problem:%s\",\"title\":\"%s\",\"status\":%d,\"code\":",
-		   code, reason(status), status);
+	buf_printf(&b, "{\"type\":\"urn:voucherd:problem:%s\",\"title\":\"%s\",\"status\":%d,\"code\":", code,
+		   reason(status), status);
 	buf_json_str(&b, code);
 	buf_puts(&b, ",\"detail\":");
 	buf_json_str(&b, detail);
@@ -193,9 +191,9 @@ static void count_answer(const char *answer)
 			(int)json_integer_value(json_object_get(a, "duplicates")));
 	size_t i;
 	json_t *r;
-	json_array_foreach(json_object_get(a, "rejected"), i, r)
-		metrics_rejected(json_string_value(json_object_get(r, "code")) ?
-				 json_string_value(json_object_get(r, "code")) : "other", 1);
+	json_array_foreach(json_object_get(a, "rejected"), i, r) metrics_rejected(
+		json_string_value(json_object_get(r, "code")) ? json_string_value(json_object_get(r, "code")) : "other",
+		1);
 	json_decref(a);
 }
 
@@ -208,12 +206,12 @@ void ingest_flow(server_t *srv)
 		srv->pauses++;
 		tls_pause_reading(srv, true);
 		log_debug("reading_paused", "pending=%" PRIu64 " pending_bytes=%" PRIu64, srv->pending,
-			 srv->pending_bytes);
+			  srv->pending_bytes);
 	} else if (srv->paused && srv->pending_bytes < bytes_max / 2 && srv->pending * 2 < jobs_max) {
 		srv->paused = false;
 		tls_pause_reading(srv, false);
 		log_debug("reading_resumed", "pending=%" PRIu64 " pending_bytes=%" PRIu64, srv->pending,
-			 srv->pending_bytes);
+			  srv->pending_bytes);
 	}
 	tls_gate_wake(srv);
 }
@@ -268,13 +266,14 @@ static void ingest_done(wjob_t *job)
 		if (req)
 			http_problem(req, 503, "database_unavailable",
 				     "the database is unavailable; retry the same batch later", 2);
-		log_warn("batch_deferred", "provider=%s batch=%s reason=database_unavailable",
-			 log_q(ir->provider), log_q(ir->batch_id));
+		log_warn("batch_deferred", "provider=%s batch=%s reason=database_unavailable", log_q(ir->provider),
+			 log_q(ir->batch_id));
 	} else if (db_fault(srv, job)) {
 		if (req)
 			http_problem(req, 503, "database_error",
 				     "the database could not store the batch, through no fault of the batch; "
-				     "nothing was stored; retry the same batch later", 2);
+				     "nothing was stored; retry the same batch later",
+				     2);
 		log_warn("batch_deferred", "provider=%s batch=%s reason=database_error sqlstate=%s",
 			 log_q(ir->provider), log_q(ir->batch_id), job->sqlstate[0] ? job->sqlstate : "-");
 	} else if (job->status != WJOB_OK || PQntuples(r) != 1) {
@@ -304,13 +303,13 @@ static void ingest_done(wjob_t *job)
 			if (req)
 				http_problem(req, 409, "batch_conflict",
 					     "this batch_id was stored before with a different body", 0);
-			log_info("batch_conflict", "provider=%s batch=%s", log_q(ir->provider),
-				 log_q(ir->batch_id));
+			log_info("batch_conflict", "provider=%s batch=%s", log_q(ir->provider), log_q(ir->batch_id));
 		} else {
 			if (req)
-				http_problem(req, 403, answer,
-					     "the signing key is unknown, revoked or not valid at the signature's created time",
-					     0);
+				http_problem(
+					req, 403, answer,
+					"the signing key is unknown, revoked or not valid at the signature's created time",
+					0);
 			log_info("batch_refused", "provider=%s batch=%s code=%s", log_q(ir->provider),
 				 log_q(ir->batch_id), log_q(answer));
 		}
@@ -386,16 +385,15 @@ static const char *authenticate(server_t *srv, struct evhttp_request *req)
 	}
 	const char *prov = registry_provider(srv->registry, fp);
 	if (!prov) {
-		http_problem(req, 403, "unknown_certificate",
-			     "the client certificate is not registered to a provider", 0);
+		http_problem(req, 403, "unknown_certificate", "the client certificate is not registered to a provider",
+			     0);
 		log_info("request_refused", "code=unknown_certificate fingerprint=%s", fp);
 		return NULL;
 	}
 	return prov;
 }
 
-static void refuse(struct evhttp_request *req, const char *provider, int status, const char *code,
-		   const char *detail)
+static void refuse(struct evhttp_request *req, const char *provider, int status, const char *code, const char *detail)
 {
 	http_problem(req, status, code, detail, 0);
 	log_info("batch_refused", "provider=%s status=%d code=%s", log_q(provider), status, code);
@@ -407,11 +405,11 @@ typedef struct post {
 	server_t *srv;
 	struct evhttp_request *req;
 	const char *provider;
-	const char *cd, *si, *sg;   /* Content-Digest, Signature-Input, Signature */
+	const char *cd, *si, *sg; /* Content-Digest, Signature-Input, Signature */
 	struct evbuffer *in;
 	const uint8_t *body;
 	size_t len;
-	uint8_t claimed[32];        /* the body's SHA-256, as Content-Digest claims and the body matches */
+	uint8_t claimed[32]; /* the body's SHA-256, as Content-Digest claims and the body matches */
 	sig_input_t sin;
 } post_t;
 
@@ -452,8 +450,7 @@ static bool post_headers(post_t *p)
 static bool post_digest(post_t *p)
 {
 	switch (sig_digest_check(p->cd, p->body, p->len, p->claimed)) {
-	case SIG_OK:
-		return true;
+	case SIG_OK: return true;
 	case SIG_MISMATCH:
 		refuse(p->req, p->provider, 401, "digest_mismatch",
 		       "the body does not match its Content-Digest: it was changed after signing");
@@ -472,8 +469,7 @@ static bool post_digest(post_t *p)
 static bool post_sig_headers(post_t *p, uint8_t *sigbytes, size_t sigcap, size_t *siglen)
 {
 	switch (sig_input_parse(p->si, &p->sin)) {
-	case SIG_OK:
-		break;
+	case SIG_OK: break;
 	case SIG_COMPONENTS:
 		refuse(p->req, p->provider, 401, "signature_components",
 		       "the signature must cover exactly (\"@method\" \"@path\" \"content-digest\")");
@@ -490,15 +486,12 @@ static bool post_sig_headers(post_t *p, uint8_t *sigbytes, size_t sigcap, size_t
 		return false;
 	}
 	switch (sig_value_parse(p->sg, p->sin.label, sigbytes, sigcap, siglen)) {
-	case SIG_OK:
-		return true;
+	case SIG_OK: return true;
 	case SIG_MISSING:
 		refuse(p->req, p->provider, 401, "signature_missing",
 		       "Signature has no member for the Signature-Input label");
 		return false;
-	default:
-		refuse(p->req, p->provider, 400, "invalid_signature", "Signature is malformed");
-		return false;
+	default: refuse(p->req, p->provider, 400, "invalid_signature", "Signature is malformed"); return false;
 	}
 }
 
@@ -531,7 +524,8 @@ static const reg_key_t *post_key(post_t *p)
 		return NULL;
 	}
 	if (p->sin.created < key->valid_from || (key->valid_to && p->sin.created >= key->valid_to)) {
-		refuse(req, provider, 403, "key_not_valid", "the signing key is not valid at the signature's created time");
+		refuse(req, provider, 403, "key_not_valid",
+		       "the signing key is not valid at the signature's created time");
 		return NULL;
 	}
 	return key;
@@ -607,9 +601,9 @@ static void post_job(ingest_req_t *ir, const post_t *p)
 	wjob_t *j = &ir->job;
 	j->sql = INGEST_SQL;
 	j->nparams = INGEST_NPARAMS;
-	const char *v[13] = {ir->provider, ir->batch_id, ir->digest_hex, ir->key_id, sig_alg_name(p->sin.alg),
-			     ir->created, ir->hdr_cd, ir->hdr_si, ir->hdr_sig,
-			     body_bytes ? body_bytes : "", ir->nrec, ir->rejected.data, ir->ndup};
+	const char *v[13] = {ir->provider, ir->batch_id,      ir->digest_hex, ir->key_id,  sig_alg_name(p->sin.alg),
+			     ir->created,  ir->hdr_cd,        ir->hdr_si,     ir->hdr_sig, body_bytes ? body_bytes : "",
+			     ir->nrec,     ir->rejected.data, ir->ndup};
 	for (int i = 0; i < 13; i++) {
 		j->values[i] = v[i];
 		j->lengths[i] = 0;
@@ -688,8 +682,7 @@ static void answer_done(wjob_t *job)
 		else if (PQgetisnull(r, 0, 0))
 			http_problem(req, 404, "batch_not_found", "no batch with this id was stored for the caller", 0);
 		else
-			send_json(req, 200, "application/json", PQgetvalue(r, 0, 0),
-				  (size_t)PQgetlength(r, 0, 0));
+			send_json(req, 200, "application/json", PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
 	}
 	if (r)
 		PQclear(r);
@@ -700,9 +693,9 @@ static void answer_done(wjob_t *job)
 static void handle_get(server_t *srv, struct evhttp_request *req, const char *provider, const char *rest)
 {
 	char *id = evhttp_uridecode(rest, 0, NULL);
-	if (!id || !*id || strlen(id) > 64 || strspn(id, "!\"#$%&'()*+,-./0123456789:;<=>?@"
-						     "ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") !=
-							   strlen(id)) {
+	if (!id || !*id || strlen(id) > 64 ||
+	    strspn(id, "!\"#$%&'()*+,-./0123456789:;<=>?@"
+		       "ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") != strlen(id)) {
 		free(id);
 		http_problem(req, 404, "batch_not_found", "no batch with this id was stored for the caller", 0);
 		return;
@@ -798,9 +791,8 @@ static void log_bad_rows(const registry_t *prev, const registry_t *reg)
 		const reg_bad_t *p = registry_bad(prev, b->kind, b->provider, b->ident);
 		if (p && !strcmp(p->reason, b->reason))
 			continue;
-		log_error("registry_row_skipped", "kind=%s provider=%s %s=%s reason=%s", b->kind,
-			  log_q(b->provider), strcmp(b->kind, "cert") ? "key_id" : "fingerprint",
-			  log_q(b->ident), log_q(b->reason));
+		log_error("registry_row_skipped", "kind=%s provider=%s %s=%s reason=%s", b->kind, log_q(b->provider),
+			  strcmp(b->kind, "cert") ? "key_id" : "fingerprint", log_q(b->ident), log_q(b->reason));
 	}
 }
 
@@ -890,6 +882,6 @@ void ingest_probe(server_t *srv)
 void ingest_attach(server_t *srv, struct evhttp *http)
 {
 	evhttp_set_gencb(http, dispatch, srv);
-	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-						 EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+						 EVHTTP_REQ_DELETE);
 }

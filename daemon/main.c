@@ -20,19 +20,18 @@
 #include "common/log.h"
 #include "daemon/server.h"
 
-static const char usage_text[] =
-	"usage: voucherd -c FILE [--check]\n"
-	"\n"
-	"The metering daemon: receives signed usage batches from compute providers over\n"
-	"mutual TLS and stores them in PostgreSQL, answering only after commit.\n"
-	"\n"
-	"  -c, --config FILE   the INI configuration (see deploy/voucherd.conf)\n"
-	"      --check         check the configuration and TLS files, then exit\n"
-	"  -h, --help          this text\n"
-	"\n"
-	"Signals: SIGTERM/SIGINT finish what is in flight and exit 0; SIGHUP reloads\n"
-	"TLS certificates and the provider registry (certificates and keys).\n"
-	"Exit codes: 0 clean stop, 1 runtime failure, 2 bad configuration.\n";
+static const char usage_text[] = "usage: voucherd -c FILE [--check]\n"
+				 "\n"
+				 "The metering daemon: receives signed usage batches from compute providers over\n"
+				 "mutual TLS and stores them in PostgreSQL, answering only after commit.\n"
+				 "\n"
+				 "  -c, --config FILE   the INI configuration (see deploy/voucherd.conf)\n"
+				 "      --check         check the configuration and TLS files, then exit\n"
+				 "  -h, --help          this text\n"
+				 "\n"
+				 "Signals: SIGTERM/SIGINT finish what is in flight and exit 0; SIGHUP reloads\n"
+				 "TLS certificates and the provider registry (certificates and keys).\n"
+				 "Exit codes: 0 clean stop, 1 runtime failure, 2 bad configuration.\n";
 
 static log_level_t parse_level(const char *s)
 {
@@ -53,7 +52,8 @@ static void check_resolves(const char *hostport, const char *key)
 	uint16_t port;
 	if (!config_split_hostport(hostport, host, sizeof host, &port))
 		die(2, "voucherd: %s: '%s' is not host:port", key, hostport);
-	struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC,
+					.ai_socktype = SOCK_STREAM,
 					.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_ADDRCONFIG};
 	struct evutil_addrinfo *ai = NULL;
 	int rc = evutil_getaddrinfo(host, NULL, &hints, &ai);
@@ -78,7 +78,9 @@ static struct evhttp_bound_socket *listen_on(struct evhttp *http, const char *ho
 /* libevent's own warnings, as logfmt lines */
 static void libevent_log(int severity, const char *msg)
 {
-	log_emit(severity >= EVENT_LOG_ERR ? LOG_ERROR : severity >= EVENT_LOG_WARN ? LOG_WARN : LOG_DEBUG,
+	log_emit(severity >= EVENT_LOG_ERR    ? LOG_ERROR
+		 : severity >= EVENT_LOG_WARN ? LOG_WARN
+					      : LOG_DEBUG,
 		 "libevent", "msg=%s", log_q(msg));
 }
 
@@ -241,8 +243,8 @@ int main(int argc, char **argv)
 	srv->https_sock = listen_on(srv->https, srv->cfg->listen, "server.listen");
 	tls_listening(srv, listen_on(srv->metrics_http, srv->cfg->metrics_listen, "metrics.listen"));
 
-	srv->writer = writer_new(srv->base, srv->cfg->conninfo, (int)srv->cfg->connections,
-				 (size_t)srv->cfg->queue_max, (int)srv->cfg->group_max);
+	srv->writer = writer_new(srv->base, srv->cfg->conninfo, (int)srv->cfg->connections, (size_t)srv->cfg->queue_max,
+				 (int)srv->cfg->group_max);
 	srv->refresh_timer = evtimer_new(srv->base, refresh_cb, srv);
 	srv->drain_timer = evtimer_new(srv->base, drain_cb, srv);
 	srv->sweep_timer = event_new(srv->base, -1, EV_PERSIST, sweep_cb, srv);
@@ -253,8 +255,7 @@ int main(int argc, char **argv)
 		evsignal_add(srv->signals[i], NULL);
 	}
 	event_add(srv->refresh_timer, &(struct timeval){0, 0});
-	log_info("started", "listen=%s metrics=%s pid=%d", srv->cfg->listen, srv->cfg->metrics_listen,
-		 (int)getpid());
+	log_info("started", "listen=%s metrics=%s pid=%d", srv->cfg->listen, srv->cfg->metrics_listen, (int)getpid());
 
 	int rc = event_base_dispatch(srv->base);
 

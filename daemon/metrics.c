@@ -26,8 +26,8 @@ static uint64_t rejected[NREJ];
 static uint64_t accepted_total, duplicates_total;
 
 /* batch answer latency, microseconds */
-static const int64_t bounds_us[] = {1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
-				    500000, 1000000, 2500000, 5000000, 10000000};
+static const int64_t bounds_us[] = {1000,   2500,   5000,    10000,   25000,   50000,   100000,
+				    250000, 500000, 1000000, 2500000, 5000000, 10000000};
 #define NBOUNDS (sizeof bounds_us / sizeof bounds_us[0])
 static uint64_t lat_buckets[NBOUNDS];
 static uint64_t lat_count;
@@ -79,8 +79,7 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 	buf_puts(&b, "# HELP voucherd_requests_total Ingest requests answered, by HTTP status.\n"
 		     "# TYPE voucherd_requests_total counter\n");
 	for (size_t i = 0; i < NSTATUS; i++)
-		buf_printf(&b, "voucherd_requests_total{code=\"%d\"} %" PRIu64 "\n", status_codes[i],
-			   requests[i]);
+		buf_printf(&b, "voucherd_requests_total{code=\"%d\"} %" PRIu64 "\n", status_codes[i], requests[i]);
 	buf_printf(&b, "voucherd_requests_total{code=\"other\"} %" PRIu64 "\n", requests[NSTATUS]);
 	buf_printf(&b,
 		   "# HELP voucherd_records_accepted_total Usage records stored.\n"
@@ -93,8 +92,8 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 		   "# TYPE voucherd_records_rejected_total counter\n",
 		   accepted_total, duplicates_total);
 	for (size_t i = 0; i < NREJ; i++)
-		buf_printf(&b, "voucherd_records_rejected_total{code=\"%s\"} %" PRIu64 "\n",
-			   reject_codes[i], rejected[i]);
+		buf_printf(&b, "voucherd_records_rejected_total{code=\"%s\"} %" PRIu64 "\n", reject_codes[i],
+			   rejected[i]);
 	buf_puts(&b, "# HELP voucherd_batch_seconds Time from a whole request to its answer.\n"
 		     "# TYPE voucherd_batch_seconds histogram\n");
 	for (size_t i = 0; i < NBOUNDS; i++) {
@@ -133,22 +132,23 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 		   "# HELP voucherd_reading_pauses_total Times reading was paused for the database queue.\n"
 		   "# TYPE voucherd_reading_pauses_total counter\n"
 		   "voucherd_reading_pauses_total %" PRIu64 "\n",
-		   st.queued, st.in_flight, st.conns_up, st.groups_committed, st.reconnects,
-		   srv->pending_bytes, srv->paused ? 1 : 0, srv->pauses);
+		   st.queued, st.in_flight, st.conns_up, st.groups_committed, st.reconnects, srv->pending_bytes,
+		   srv->paused ? 1 : 0, srv->pauses);
 	/* the registry as last loaded: rows left out stay out until fixed, so
 	 * this stays above 0 (and can be alerted on) as long as one is broken */
 	const registry_t *reg = srv->registry;
-	buf_printf(&b,
-		   "# HELP voucherd_registry_certificates Client certificates in the loaded registry.\n"
-		   "# TYPE voucherd_registry_certificates gauge\n"
-		   "voucherd_registry_certificates %zu\n"
-		   "# HELP voucherd_registry_keys Signing keys in the loaded registry.\n"
-		   "# TYPE voucherd_registry_keys gauge\n"
-		   "voucherd_registry_keys %zu\n"
-		   "# HELP voucherd_registry_bad_rows Registry rows left out of the last load (unusable key or certificate row).\n"
-		   "# TYPE voucherd_registry_bad_rows gauge\n"
-		   "voucherd_registry_bad_rows %zu\n",
-		   reg ? reg->ncerts : 0, reg ? reg->nkeys : 0, reg ? reg->nbad : 0);
+	buf_printf(
+		&b,
+		"# HELP voucherd_registry_certificates Client certificates in the loaded registry.\n"
+		"# TYPE voucherd_registry_certificates gauge\n"
+		"voucherd_registry_certificates %zu\n"
+		"# HELP voucherd_registry_keys Signing keys in the loaded registry.\n"
+		"# TYPE voucherd_registry_keys gauge\n"
+		"voucherd_registry_keys %zu\n"
+		"# HELP voucherd_registry_bad_rows Registry rows left out of the last load (unusable key or certificate row).\n"
+		"# TYPE voucherd_registry_bad_rows gauge\n"
+		"voucherd_registry_bad_rows %zu\n",
+		reg ? reg->ncerts : 0, reg ? reg->nkeys : 0, reg ? reg->nbad : 0);
 	tls_metrics(srv, &b);
 	struct evbuffer *out = evbuffer_new();
 	evbuffer_add(out, b.data, b.len);
@@ -166,8 +166,8 @@ static void healthz_cb(struct evhttp_request *req, void *arg)
 	bool reg = srv->registry != NULL;
 	char body[160];
 	snprintf(body, sizeof body, "{\"status\":\"%s\",\"database\":%s,\"registry\":%s,\"draining\":%s}\n",
-		 db && reg && !srv->draining ? "ok" : "unavailable", db ? "true" : "false",
-		 reg ? "true" : "false", srv->draining ? "true" : "false");
+		 db && reg && !srv->draining ? "ok" : "unavailable", db ? "true" : "false", reg ? "true" : "false",
+		 srv->draining ? "true" : "false");
 	struct evbuffer *out = evbuffer_new();
 	evbuffer_add(out, body, strlen(body));
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");

@@ -6,11 +6,10 @@
 
 #include "common/buf.h"
 
-const char *const REGISTRY_SQL =
-	"SELECT kind, provider, ident, alg, pem, "
-	"coalesce(extract(epoch FROM valid_from)::bigint, 0), "
-	"coalesce(extract(epoch FROM valid_to)::bigint, 0), revoked "
-	"FROM voucher.ingest_registry() ORDER BY kind, provider, ident";
+const char *const REGISTRY_SQL = "SELECT kind, provider, ident, alg, pem, "
+				 "coalesce(extract(epoch FROM valid_from)::bigint, 0), "
+				 "coalesce(extract(epoch FROM valid_to)::bigint, 0), revoked "
+				 "FROM voucher.ingest_registry() ORDER BY kind, provider, ident";
 
 static int cmp_cert(const void *a, const void *b)
 {
@@ -31,8 +30,7 @@ static bool is_fingerprint(const char *s)
 
 /* Lists row i as left out; the identifiers are cut to fit (and may be what
  * was wrong), the reason never quotes the PEM. */
-static void add_bad(registry_t *reg, const char *kind, const char *prov, const char *ident,
-		    const char *reason)
+static void add_bad(registry_t *reg, const char *kind, const char *prov, const char *ident, const char *reason)
 {
 	reg_bad_t *b = &reg->bad[reg->nbad++];
 	snprintf(b->kind, sizeof b->kind, "%s", kind);
@@ -87,9 +85,9 @@ registry_t *registry_build(const PGresult *r, char *err, size_t errlen)
 			continue;
 		}
 		char why[128];
-		k->pub = PQgetisnull(r, i, 4) ? NULL :
-			 sig_load_public(PQgetvalue(r, i, 4), (size_t)PQgetlength(r, i, 4), k->alg, why,
-					 sizeof why);
+		k->pub = PQgetisnull(r, i, 4) ? NULL
+					      : sig_load_public(PQgetvalue(r, i, 4), (size_t)PQgetlength(r, i, 4),
+								k->alg, why, sizeof why);
 		if (!k->pub) {
 			add_bad(reg, kind, prov, ident, PQgetisnull(r, i, 4) ? "no public key" : why);
 			continue;
@@ -136,8 +134,7 @@ const reg_key_t *registry_key(const registry_t *reg, const char *provider, const
 	return bsearch(&probe, reg->keys, reg->nkeys, sizeof *reg->keys, cmp_key);
 }
 
-const reg_bad_t *registry_bad(const registry_t *reg, const char *kind, const char *provider,
-			      const char *ident)
+const reg_bad_t *registry_bad(const registry_t *reg, const char *kind, const char *provider, const char *ident)
 {
 	if (!reg)
 		return NULL;

@@ -40,9 +40,9 @@ typedef struct reg_cert {
 
 /* A row left out; names what was wrong, never the key material. */
 typedef struct reg_bad {
-	char kind[8];         /* "cert", "key", or "?" for a kind we do not know */
-	char provider[65];    /* cut to fit: a too-long identifier is one reason to be here */
-	char ident[129];      /* fingerprint or key id, cut likewise */
+	char kind[8];      /* "cert", "key", or "?" for a kind we do not know */
+	char provider[65]; /* cut to fit: a too-long identifier is one reason to be here */
+	char ident[129];   /* fingerprint or key id, cut likewise */
 	char reason[96];
 } reg_bad_t;
 
@@ -51,7 +51,7 @@ typedef struct registry {
 	size_t ncerts;
 	reg_key_t *keys;
 	size_t nkeys;
-	reg_bad_t *bad;       /* in the order of the query */
+	reg_bad_t *bad; /* in the order of the query */
 	size_t nbad;
 } registry_t;
 
@@ -69,7 +69,6 @@ const char *registry_provider(const registry_t *reg, const char *fingerprint);
 /* A key of this provider with this id, or NULL (a key id of another provider is not found). */
 const reg_key_t *registry_key(const registry_t *reg, const char *provider, const char *key_id);
 /* The row of this kind, provider and ident left out of reg, or NULL. */
-const reg_bad_t *registry_bad(const registry_t *reg, const char *kind, const char *provider,
-			      const char *ident);
+const reg_bad_t *registry_bad(const registry_t *reg, const char *kind, const char *provider, const char *ident);
 
 #endif

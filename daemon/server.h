@@ -19,14 +19,14 @@ typedef struct server {
 	struct event_base *base;
 	const char *config_path;
 	config_t *cfg;
-	SSL_CTX *ssl_ctx;           /* current; connections hold their own reference */
+	SSL_CTX *ssl_ctx; /* current; connections hold their own reference */
 	struct evhttp *https;
 	struct evhttp *metrics_http;
 	struct evhttp_bound_socket *https_sock;
 	writer_t *writer;
-	registry_t *registry;       /* NULL until first loaded */
+	registry_t *registry; /* NULL until first loaded */
 	bool registry_loading;
-	bool db_failing;            /* the database failed a statement on its own (read only,
+	bool db_failing; /* the database failed a statement on its own (read only,
 				     * disk full, privileges): /healthz says 503 until a batch
 				     * is stored or ingest_probe() finds it writable again */
 	bool db_probing;
@@ -37,10 +37,10 @@ typedef struct server {
 	rate_bucket_t *buckets;
 	bool draining;
 	int64_t drain_started_ms;
-	uint64_t pending;           /* requests waiting for the database */
-	uint64_t pending_bytes;     /* what they hold: bodies and record arrays */
-	bool paused;                /* not reading from sockets: see ingest_flow() */
-	uint64_t pauses;            /* times reading was paused */
+	uint64_t pending;       /* requests waiting for the database */
+	uint64_t pending_bytes; /* what they hold: bodies and record arrays */
+	bool paused;            /* not reading from sockets: see ingest_flow() */
+	uint64_t pauses;        /* times reading was paused */
 } server_t;
 
 int64_t now_ms(void);
@@ -99,7 +99,6 @@ void ingest_flow(server_t *srv);
  * (not read only, not a standby, EXECUTE on ingest_batch); called each second. */
 void ingest_probe(server_t *srv);
 /* Records a problem response: RFC 9457 problem+json with a stable code. */
-void http_problem(struct evhttp_request *req, int status, const char *code, const char *detail,
-		  int retry_after_s);
+void http_problem(struct evhttp_request *req, int status, const char *code, const char *detail, int retry_after_s);
 
 #endif

@@ -62,8 +62,7 @@ SSL_CTX *tls_ctx_new(const config_t *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-				 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	/* Resumption: stateless tickets by default (nothing kept per client; a
 	 * cache of every session ever made grew to 355 MB under a flood).  A
 	 * bounded server-side cache only if configured.  Tickets live 5 minutes,
@@ -138,8 +137,8 @@ typedef struct tls_conn {
 	struct sockaddr_storage addr;
 	/* the gate: what is read of the current request */
 	enum { G_HEAD, G_BODY, G_DISCARD } gate;
-	int64_t body_left;   /* G_BODY: bytes of the body still to pass */
-	int64_t reserved;    /* counted in reading_bytes until the body is whole */
+	int64_t body_left;          /* G_BODY: bytes of the body still to pass */
+	int64_t reserved;           /* counted in reading_bytes until the body is whole */
 	struct bufferevent *filter; /* what evhttp reads: the gate over bev */
 	struct event *flush_ev;     /* see out_added() */
 	bool hooked;                /* conn_closing is evhttp's close callback */
@@ -244,7 +243,7 @@ void tls_conn_on_close(struct evhttp_request *req, void (*fn)(void *), void *arg
 }
 
 static enum bufferevent_filter_result gate_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
-					     enum bufferevent_flush_mode mode, void *ctx);
+					      enum bufferevent_flush_mode mode, void *ctx);
 
 static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
@@ -284,8 +283,8 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg)
 	conns.next = c;
 	nconns++; /* conn_free_cb counts it out, whichever way it goes */
 	SSL_set_ex_data(ssl, conn_idx, c);
-	struct bufferevent *bev = bufferevent_openssl_socket_new(
-		base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	struct bufferevent *bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+								 BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (!bev) {
 		SSL_free(ssl); /* frees c through the ex_data callback */
 		return NULL;
@@ -318,10 +317,11 @@ static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_st
 	if (a->ss_family != b->ss_family)
 		return false;
 	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
 	if (a->ss_family == AF_INET6)
-		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr,
-			       sizeof(struct in6_addr));
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
 	return false;
 }
 
@@ -453,8 +453,10 @@ void tls_detach(server_t *srv)
  * OpenSSL's table calls "unknown", by their RFC 8446 names */
 static void alert_label(int code, char *out, size_t len)
 {
-	const char *s = code == 109 ? "missing extension" : code == 116 ? "certificate required"
-			: code == 120 ? "no application protocol" : SSL_alert_desc_string_long(code);
+	const char *s = code == 109   ? "missing extension"
+			: code == 116 ? "certificate required"
+			: code == 120 ? "no application protocol"
+				      : SSL_alert_desc_string_long(code);
 	if (!strcmp(s, "unknown")) {
 		snprintf(out, len, "alert_%d", code);
 		return;
@@ -601,8 +603,9 @@ static void pass_refused(struct evbuffer *dst, const char *head, size_t len, int
 		size_t cl = ll && p[ll - 1] == '\r' ? ll - 1 : ll;
 		if (cl == 0)
 			break;
-		if (first || !(name_is(p, cl, "Content-Length") || name_is(p, cl, "Transfer-Encoding") ||
-			       name_is(p, cl, GATE_HEADER) || name_is(p, cl, "Connection") || name_is(p, cl, "Expect"))) {
+		if (first ||
+		    !(name_is(p, cl, "Content-Length") || name_is(p, cl, "Transfer-Encoding") ||
+		      name_is(p, cl, GATE_HEADER) || name_is(p, cl, "Connection") || name_is(p, cl, "Expect"))) {
 			evbuffer_add(dst, p, cl);
 			evbuffer_add(dst, "\r\n", 2);
 		}
@@ -613,7 +616,7 @@ static void pass_refused(struct evbuffer *dst, const char *head, size_t len, int
 }
 
 static enum bufferevent_filter_result gate_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
-					     enum bufferevent_flush_mode mode, void *ctx)
+					      enum bufferevent_flush_mode mode, void *ctx)
 {
 	(void)limit;
 	(void)mode;
@@ -726,37 +729,38 @@ bool tls_gate_refusal(struct evhttp_request *req, int *status, const char **code
 
 void tls_metrics(const server_t *srv, buf_t *b)
 {
-	buf_printf(b,
-		   "# HELP voucherd_connections Open client connections.\n"
-		   "# TYPE voucherd_connections gauge\n"
-		   "voucherd_connections %" PRId64 "\n"
-		   "# HELP voucherd_connections_max server.max_connections: past it, accepting stops.\n"
-		   "# TYPE voucherd_connections_max gauge\n"
-		   "voucherd_connections_max %" PRId64 "\n"
-		   "# HELP voucherd_connections_per_address_max server.max_connections_per_address.\n"
-		   "# TYPE voucherd_connections_per_address_max gauge\n"
-		   "voucherd_connections_per_address_max %" PRId64 "\n"
-		   "# HELP voucherd_connections_refused_total Connections refused at the TLS ClientHello for the per-address limit.\n"
-		   "# TYPE voucherd_connections_refused_total counter\n"
-		   "voucherd_connections_refused_total{reason=\"per_address\"} %" PRIu64 "\n"
-		   "# HELP voucherd_accepting 1 while new connections are accepted.\n"
-		   "# TYPE voucherd_accepting gauge\n"
-		   "voucherd_accepting %d\n"
-		   "# HELP voucherd_accept_errors_total accept() failures (EMFILE, ENFILE and others).\n"
-		   "# TYPE voucherd_accept_errors_total counter\n"
-		   "voucherd_accept_errors_total %" PRIu64 "\n"
-		   "# HELP voucherd_accept_paused_total Episodes of accepting paused for want of descriptors.\n"
-		   "# TYPE voucherd_accept_paused_total counter\n"
-		   "voucherd_accept_paused_total %" PRIu64 "\n"
-		   "# HELP voucherd_tls_handshakes_total TLS handshakes completed.\n"
-		   "# TYPE voucherd_tls_handshakes_total counter\n"
-		   "voucherd_tls_handshakes_total %" PRIu64 "\n"
-		   "# HELP voucherd_tls_handshake_failures_total Failed TLS handshakes, by the alert sent (closed: the client left first).\n"
-		   "# TYPE voucherd_tls_handshake_failures_total counter\n"
-		   "voucherd_tls_handshake_failures_total{reason=\"closed\"} %" PRIu64 "\n",
-		   nconns, max_conns, max_per_address, refused_per_address,
-		   !reading_paused && !accept_backoff && nconns < max_conns && !srv->draining ? 1 : 0, accept_errors,
-		   accept_episodes, handshakes_done, closed_in_handshake);
+	buf_printf(
+		b,
+		"# HELP voucherd_connections Open client connections.\n"
+		"# TYPE voucherd_connections gauge\n"
+		"voucherd_connections %" PRId64 "\n"
+		"# HELP voucherd_connections_max server.max_connections: past it, accepting stops.\n"
+		"# TYPE voucherd_connections_max gauge\n"
+		"voucherd_connections_max %" PRId64 "\n"
+		"# HELP voucherd_connections_per_address_max server.max_connections_per_address.\n"
+		"# TYPE voucherd_connections_per_address_max gauge\n"
+		"voucherd_connections_per_address_max %" PRId64 "\n"
+		"# HELP voucherd_connections_refused_total Connections refused at the TLS ClientHello for the per-address limit.\n"
+		"# TYPE voucherd_connections_refused_total counter\n"
+		"voucherd_connections_refused_total{reason=\"per_address\"} %" PRIu64 "\n"
+		"# HELP voucherd_accepting 1 while new connections are accepted.\n"
+		"# TYPE voucherd_accepting gauge\n"
+		"voucherd_accepting %d\n"
+		"# HELP voucherd_accept_errors_total accept() failures (EMFILE, ENFILE and others).\n"
+		"# TYPE voucherd_accept_errors_total counter\n"
+		"voucherd_accept_errors_total %" PRIu64 "\n"
+		"# HELP voucherd_accept_paused_total Episodes of accepting paused for want of descriptors.\n"
+		"# TYPE voucherd_accept_paused_total counter\n"
+		"voucherd_accept_paused_total %" PRIu64 "\n"
+		"# HELP voucherd_tls_handshakes_total TLS handshakes completed.\n"
+		"# TYPE voucherd_tls_handshakes_total counter\n"
+		"voucherd_tls_handshakes_total %" PRIu64 "\n"
+		"# HELP voucherd_tls_handshake_failures_total Failed TLS handshakes, by the alert sent (closed: the client left first).\n"
+		"# TYPE voucherd_tls_handshake_failures_total counter\n"
+		"voucherd_tls_handshake_failures_total{reason=\"closed\"} %" PRIu64 "\n",
+		nconns, max_conns, max_per_address, refused_per_address,
+		!reading_paused && !accept_backoff && nconns < max_conns && !srv->draining ? 1 : 0, accept_errors,
+		accept_episodes, handshakes_done, closed_in_handshake);
 	for (int i = 0; i < 256; i++)
 		if (alerts_sent[i]) {
 			char label[64];
@@ -764,8 +768,9 @@ void tls_metrics(const server_t *srv, buf_t *b)
 			buf_printf(b, "voucherd_tls_handshake_failures_total{reason=\"%s\"} %" PRIu64 "\n", label,
 				   alerts_sent[i]);
 		}
-	buf_printf(b, "# HELP voucherd_gate_refused_total Requests refused from their headers, before any body was read.\n"
-		      "# TYPE voucherd_gate_refused_total counter\n");
+	buf_printf(b,
+		   "# HELP voucherd_gate_refused_total Requests refused from their headers, before any body was read.\n"
+		   "# TYPE voucherd_gate_refused_total counter\n");
 	for (int i = GR_OK + 1; i < GR_N; i++)
 		buf_printf(b, "voucherd_gate_refused_total{code=\"%s\"} %" PRIu64 "\n", gate_reasons[i].code,
 			   gate_refused[i]);
@@ -783,19 +788,20 @@ void tls_metrics(const server_t *srv, buf_t *b)
 		   "voucherd_log_suppressed_total %" PRIu64 "\n",
 		   log_suppressed_total());
 	long cached = srv->ssl_ctx ? SSL_CTX_sess_number(srv->ssl_ctx) : 0;
-	buf_printf(b,
-		   "# HELP voucherd_tls_session_cache_sessions Sessions in the server-side cache (0 with stateless tickets).\n"
-		   "# TYPE voucherd_tls_session_cache_sessions gauge\n"
-		   "voucherd_tls_session_cache_sessions %ld\n",
-		   cached);
+	buf_printf(
+		b,
+		"# HELP voucherd_tls_session_cache_sessions Sessions in the server-side cache (0 with stateless tickets).\n"
+		"# TYPE voucherd_tls_session_cache_sessions gauge\n"
+		"voucherd_tls_session_cache_sessions %ld\n",
+		cached);
 }
 
 void tls_attach(server_t *srv)
 {
 	if (!group) {
 		struct timeval hour = {3600, 0};
-		struct ev_token_bucket_cfg *cfg = ev_token_bucket_cfg_new(
-			EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX, &hour);
+		struct ev_token_bucket_cfg *cfg = ev_token_bucket_cfg_new(EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX,
+									  EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX, &hour);
 		if (cfg) {
 			group = bufferevent_rate_limit_group_new(srv->base, cfg); /* copies cfg */
 			ev_token_bucket_cfg_free(cfg);

@@ -22,19 +22,19 @@ typedef struct wconn {
 	PGconn *pg;
 	wc_state_t state;
 	int sock;
-	struct event *rev;       /* readable (persistent while connected) */
-	struct event *wev;       /* writable (armed while output is pending) */
-	struct event *timer;     /* reconnect backoff / connect timeout */
+	struct event *rev;   /* readable (persistent while connected) */
+	struct event *wev;   /* writable (armed while output is pending) */
+	struct event *timer; /* reconnect backoff / connect timeout */
 	PostgresPollingStatusType poll;
-	int failures;            /* consecutive failed connection attempts */
+	int failures; /* consecutive failed connection attempts */
 
 	/* the group in flight: results arrive as BEGIN, jobs..., COMMIT, SYNC */
 	wjob_t **group;
 	int ngroup;
-	int cur;                 /* index of the statement whose result comes next: 0 BEGIN, 1..n, n+1 COMMIT */
-	bool have_result;        /* a result of statement cur arrived; a NULL ends it */
-	bool failed;             /* some statement of the group failed */
-	bool rolling_back;       /* a ROLLBACK + Sync was sent after a failed group */
+	int cur;           /* index of the statement whose result comes next: 0 BEGIN, 1..n, n+1 COMMIT */
+	bool have_result;  /* a result of statement cur arrived; a NULL ends it */
+	bool failed;       /* some statement of the group failed */
+	bool rolling_back; /* a ROLLBACK + Sync was sent after a failed group */
 	bool committed;
 	char first_error[256];
 	char first_state[6];
@@ -50,7 +50,7 @@ struct writer {
 	wjob_t *head, *tail;
 	size_t queued;
 	size_t in_flight;
-	bool known_down;  /* every connection failed since the last success */
+	bool known_down; /* every connection failed since the last success */
 	bool closing;
 	writer_stats_t st;
 };
@@ -203,8 +203,7 @@ static void conn_lost(wconn_t *c, const char *why)
 	writer_t *w = c->w;
 	bool was_up = c->state == WC_IDLE || c->state == WC_BUSY;
 	if (was_up && !w->closing)
-		log_warn("db_connection_lost", "conn=%d in_flight=%d reason=%s", c->id, c->ngroup,
-			 log_q(why));
+		log_warn("db_connection_lost", "conn=%d in_flight=%d reason=%s", c->id, c->ngroup, log_q(why));
 	for (int i = c->ngroup - 1; i >= 0; i--) {
 		wjob_t *j = c->group[i];
 		w->in_flight--;
@@ -272,14 +271,9 @@ static void conn_connect_step(wconn_t *c)
 		conn_lost(c, msg);
 		return;
 	}
-	case PGRES_POLLING_OK:
-		break;
-	case PGRES_POLLING_READING:
-		conn_arm(c, false);
-		return;
-	default:
-		conn_arm(c, true);
-		return;
+	case PGRES_POLLING_OK: break;
+	case PGRES_POLLING_READING: conn_arm(c, false); return;
+	default: conn_arm(c, true); return;
 	}
 	evtimer_del(c->timer);
 	if (PQsetnonblocking(c->pg, 1) != 0 || PQenterPipelineMode(c->pg) != 1) {
@@ -399,8 +393,8 @@ static void group_done(wconn_t *c)
 			j->alone = true;
 			push_front(w, j);
 		}
-		log_warn("db_group_split", "conn=%d jobs=%d sqlstate=%s reason=%s", c->id, n,
-			 c->first_state, log_q(c->first_error));
+		log_warn("db_group_split", "conn=%d jobs=%d sqlstate=%s reason=%s", c->id, n, c->first_state,
+			 log_q(c->first_error));
 	} else {
 		wjob_t *j = c->group[0];
 		if (retryable_state(c->first_state) && ++j->attempts < RETRY_MAX_ATTEMPTS) {
@@ -408,9 +402,8 @@ static void group_done(wconn_t *c)
 		} else {
 			snprintf(j->error, sizeof j->error, "%s", c->first_error);
 			snprintf(j->sqlstate, sizeof j->sqlstate, "%s", c->first_state);
-			log_emit(writer_sqlstate_db_fault(c->first_state) ? LOG_WARN : LOG_ERROR,
-				 "db_statement_failed", "sqlstate=%s reason=%s", c->first_state,
-				 log_q(c->first_error));
+			log_emit(writer_sqlstate_db_fault(c->first_state) ? LOG_WARN : LOG_ERROR, "db_statement_failed",
+				 "sqlstate=%s reason=%s", c->first_state, log_q(c->first_error));
 			finish_job(j, WJOB_ERROR);
 		}
 	}
@@ -427,7 +420,9 @@ static void take_result(wconn_t *c, PGresult *r)
 		const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 		const char *s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 		snprintf(c->first_error, sizeof c->first_error, "%s",
-			 m ? m : st == PGRES_PIPELINE_ABORTED ? "pipeline aborted" : PQresStatus(st));
+			 m                              ? m
+			 : st == PGRES_PIPELINE_ABORTED ? "pipeline aborted"
+							: PQresStatus(st));
 		snprintf(c->first_state, sizeof c->first_state, "%s", s ? s : "");
 	}
 	if (c->cur >= 1 && c->cur <= n && ok) {
@@ -465,8 +460,7 @@ static void conn_read_results(wconn_t *c)
 			PQclear(r);
 			/* after an error inside BEGIN ... COMMIT the server stays in the
 			 * aborted transaction past the Sync: end it before anything else */
-			if (!c->committed && !c->rolling_back &&
-			    PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+			if (!c->committed && !c->rolling_back && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
 				c->rolling_back = true;
 				if (!PQsendQueryParams(c->pg, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0) ||
 				    !PQpipelineSync(c->pg) || PQflush(c->pg) < 0) {
@@ -517,8 +511,7 @@ static void conn_io(evutil_socket_t fd, short what, void *arg)
 
 /* ----------------------------------------------------------------- API */
 
-writer_t *writer_new(struct event_base *base, const char *conninfo, int nconns, size_t queue_max,
-		     int group_max)
+writer_t *writer_new(struct event_base *base, const char *conninfo, int nconns, size_t queue_max, int group_max)
 {
 	writer_t *w = xcalloc(1, sizeof *w);
 	w->base = base;

@@ -31,8 +31,8 @@
 
 typedef enum {
 	WJOB_OK = 0,
-	WJOB_DB_DOWN,  /* no connection to the database: answer 503 */
-	WJOB_ERROR,    /* the statement failed on its own: error[] says why */
+	WJOB_DB_DOWN, /* no connection to the database: answer 503 */
+	WJOB_ERROR,   /* the statement failed on its own: error[] says why */
 } wjob_status_t;
 
 typedef struct wjob wjob_t;
@@ -62,18 +62,17 @@ struct wjob {
 typedef struct writer writer_t;
 
 typedef struct writer_stats {
-	size_t queued;        /* jobs waiting */
-	size_t in_flight;     /* jobs sent, not yet done */
+	size_t queued;    /* jobs waiting */
+	size_t in_flight; /* jobs sent, not yet done */
 	int conns_up;
 	int conns_total;
 	uint64_t groups_committed;
 	uint64_t jobs_committed;
-	uint64_t groups_split;  /* groups rolled back and re-run job by job */
+	uint64_t groups_split; /* groups rolled back and re-run job by job */
 	uint64_t reconnects;
 } writer_stats_t;
 
-writer_t *writer_new(struct event_base *base, const char *conninfo, int nconns, size_t queue_max,
-		     int group_max);
+writer_t *writer_new(struct event_base *base, const char *conninfo, int nconns, size_t queue_max, int group_max);
 /* Queues a job.  Returns WJOB_OK if queued (done() will be called), or
  * WJOB_DB_DOWN if the database is known to be unreachable or the queue is full;
  * then done() is never called. */

@@ -2,7 +2,7 @@
 # Installs the Debian packages voucherd needs to build, test and run, if any is
 # missing.  As root it runs apt-get; otherwise it prints the one command to run.
 set -eu
-pkgs="build-essential clang libevent-dev libpq-dev libssl-dev libjansson-dev libcriterion-dev
+pkgs="build-essential clang clang-format libevent-dev libpq-dev libssl-dev libjansson-dev libcriterion-dev
 libxlsxwriter-dev postgresql postgresql-client openssl curl ca-certificates procps valgrind haproxy
 python3"
 missing=""

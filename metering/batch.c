@@ -44,7 +44,7 @@ enum {
 };
 
 static const char *const field_names[F_COUNT] = {
-	"record_id", "enterprise", "facility", "category", "purpose", "quantity", "unit",
+	"record_id",  "enterprise", "facility", "category",    "purpose",    "quantity", "unit",
 	"amount_fen", "started_at", "ended_at", "contract_id", "invoice_no", "adjusts",
 };
 
@@ -56,9 +56,14 @@ static const char *const field_codes[F_COUNT] = {
 	REJ_AMOUNT,    REJ_TIME,       REJ_TIME,     REJ_CONTRACT, REJ_INVOICE, REJ_ADJUSTS,
 };
 
-static const char *const categories[] = {"intelligent_compute", "supercomputing", "general_compute",
-					 "model_service",       "corpus",         "dataset",
-					 "model_purchase",      NULL};
+static const char *const categories[] = {"intelligent_compute",
+					 "supercomputing",
+					 "general_compute",
+					 "model_service",
+					 "corpus",
+					 "dataset",
+					 "model_purchase",
+					 NULL};
 static const char *const purposes[] = {"training", "inference", "application", NULL};
 static const char *const units[] = {"card_hour", "core_hour", "pflops_day", "tokens", "item", NULL};
 
@@ -336,8 +341,9 @@ void meter_record_hash(meter_record_t *r)
 {
 	char amt[24], st[24], en[24];
 	const char *f[F_COUNT] = {
-		r->record_id, r->enterprise, r->facility, r->category, r->purpose, r->quantity_norm,
-		r->unit,      amt,           st,          en,          r->contract_id, r->invoice_no, r->adjusts,
+		r->record_id,     r->enterprise, r->facility, r->category, r->purpose,
+		r->quantity_norm, r->unit,       amt,         st,          en,
+		r->contract_id,   r->invoice_no, r->adjusts,
 	};
 	size_t len[F_COUNT];
 	fmt_i64(r->amount_fen, amt);
@@ -420,8 +426,8 @@ static bool fail(meter_batch_t *out, const char **code, const char *c, char *err
 	return false;
 }
 
-bool meter_batch_parse(const void *body, size_t len, const meter_limits_t *lim, meter_batch_t *out,
-		       const char **code, char *err, size_t errlen)
+bool meter_batch_parse(const void *body, size_t len, const meter_limits_t *lim, meter_batch_t *out, const char **code,
+		       char *err, size_t errlen)
 {
 	memset(out, 0, sizeof *out);
 	if (code)
@@ -462,12 +468,10 @@ bool meter_batch_parse(const void *body, size_t len, const meter_limits_t *lim, 
 		return fail(out, code, "invalid_body", err, errlen, "provider is missing");
 	if (!jrecs)
 		return fail(out, code, "invalid_body", err, errlen, "records is missing");
-	if (jbatch->type != MJ_STRING || strlen(jbatch->u.s) != jbatch->n ||
-	    !printable_id(jbatch->u.s, METER_MAX_ID))
+	if (jbatch->type != MJ_STRING || strlen(jbatch->u.s) != jbatch->n || !printable_id(jbatch->u.s, METER_MAX_ID))
 		return fail(out, code, "invalid_batch_id", err, errlen,
 			    "batch_id must be a string of 1-64 printable ASCII characters");
-	if (jprov->type != MJ_STRING || strlen(jprov->u.s) != jprov->n ||
-	    !printable_id(jprov->u.s, METER_MAX_ID))
+	if (jprov->type != MJ_STRING || strlen(jprov->u.s) != jprov->n || !printable_id(jprov->u.s, METER_MAX_ID))
 		return fail(out, code, "invalid_body", err, errlen,
 			    "provider must be a string of 1-64 printable ASCII characters");
 	if (jrecs->type != MJ_ARRAY)
@@ -524,10 +528,10 @@ static void put_str_or_null(buf_t *out, const char *key, const char *s)
 void meter_batch_columns(const meter_batch_t *b, buf_t cols[METER_NCOLS])
 {
 	static const uint32_t oid[METER_NCOLS] = {
-		[MC_INDEX] = PGA_INT4, [MC_ID] = PGA_TEXT, [MC_ENT] = PGA_TEXT, [MC_FAC] = PGA_TEXT,
-		[MC_CAT] = PGA_TEXT, [MC_PUR] = PGA_TEXT, [MC_QTY] = PGA_TEXT, [MC_UNIT] = PGA_TEXT,
-		[MC_AMT] = PGA_INT8, [MC_ST] = PGA_TIMESTAMPTZ, [MC_EN] = PGA_TIMESTAMPTZ,
-		[MC_CON] = PGA_TEXT, [MC_INV] = PGA_TEXT, [MC_ADJ] = PGA_TEXT, [MC_HASH] = PGA_BYTEA,
+		[MC_INDEX] = PGA_INT4, [MC_ID] = PGA_TEXT,        [MC_ENT] = PGA_TEXT,       [MC_FAC] = PGA_TEXT,
+		[MC_CAT] = PGA_TEXT,   [MC_PUR] = PGA_TEXT,       [MC_QTY] = PGA_TEXT,       [MC_UNIT] = PGA_TEXT,
+		[MC_AMT] = PGA_INT8,   [MC_ST] = PGA_TIMESTAMPTZ, [MC_EN] = PGA_TIMESTAMPTZ, [MC_CON] = PGA_TEXT,
+		[MC_INV] = PGA_TEXT,   [MC_ADJ] = PGA_TEXT,       [MC_HASH] = PGA_BYTEA,
 	};
 	for (int c = 0; c < METER_NCOLS; c++) {
 		pga_begin(&cols[c], oid[c]);
@@ -574,8 +578,7 @@ void meter_batch_rejected_json(const meter_batch_t *b, buf_t *out)
 		fmt_i64(r->index, num);
 		buf_puts(out, num);
 		/* echo the id only when it is a valid one: other values may be hostile */
-		put_str_or_null(out, ",\"record_id\":",
-				printable_id(r->record_id, METER_MAX_ID) ? r->record_id : NULL);
+		put_str_or_null(out, ",\"record_id\":", printable_id(r->record_id, METER_MAX_ID) ? r->record_id : NULL);
 		put_str_or_null(out, ",\"code\":", r->reject_code);
 		put_str_or_null(out, ",\"detail\":", r->reject_detail);
 		buf_putc(out, '}');

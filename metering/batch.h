@@ -18,7 +18,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-
 #include "common/buf.h"
 #include "metering/json.h"
 
@@ -30,24 +29,24 @@
 typedef struct meter_record {
 	int index; /* position in "records" */
 	/* Strings point into the parsed JSON document (valid until meter_batch_free). */
-	const char *record_id;   /* may be NULL if absent or not a string */
+	const char *record_id; /* may be NULL if absent or not a string */
 	const char *enterprise;
 	const char *facility;
 	const char *category;
-	const char *purpose;     /* NULL if absent */
+	const char *purpose; /* NULL if absent */
 	const char *quantity;
 	const char *unit;
 	const char *contract_id;
-	const char *invoice_no;  /* NULL if absent */
-	const char *adjusts;     /* NULL if absent */
-	char quantity_norm[48];  /* decimal_normalize()d */
+	const char *invoice_no; /* NULL if absent */
+	const char *adjusts;    /* NULL if absent */
+	char quantity_norm[48]; /* decimal_normalize()d */
 	int64_t amount_fen;
 	int64_t started_us, ended_us; /* microseconds since the epoch, UTC */
 	uint8_t content_hash[32];     /* SHA-256 of the canonical encoding, see below */
 
-	const char *reject_code;      /* NULL: valid so far */
-	char reject_detail[160];      /* human text, names the field; never the value */
-	bool duplicate_in_batch;      /* same record_id earlier in the batch with the same content */
+	const char *reject_code; /* NULL: valid so far */
+	char reject_detail[160]; /* human text, names the field; never the value */
+	bool duplicate_in_batch; /* same record_id earlier in the batch with the same content */
 } meter_record_t;
 
 typedef struct meter_batch {
@@ -60,8 +59,8 @@ typedef struct meter_batch {
 } meter_batch_t;
 
 typedef struct meter_limits {
-	size_t max_records;   /* more records: refused whole, code "too_many_records" (413) */
-	int64_t now_us;       /* for the future-time rule */
+	size_t max_records; /* more records: refused whole, code "too_many_records" (413) */
+	int64_t now_us;     /* for the future-time rule */
 	int64_t clock_skew_s;
 } meter_limits_t;
 
@@ -69,8 +68,8 @@ typedef struct meter_limits {
  * "duplicate_key", "invalid_body", "invalid_batch_id", "too_many_records",
  * "empty_batch") and err a one-line explanation; nothing in out needs freeing.
  * On true, the caller must meter_batch_free(out). */
-bool meter_batch_parse(const void *body, size_t len, const meter_limits_t *lim, meter_batch_t *out,
-		       const char **code, char *err, size_t errlen);
+bool meter_batch_parse(const void *body, size_t len, const meter_limits_t *lim, meter_batch_t *out, const char **code,
+		       char *err, size_t errlen);
 void meter_batch_free(meter_batch_t *b);
 
 /* The canonical content encoding hashed into content_hash: for each field in
@@ -88,8 +87,22 @@ void meter_record_hash(meter_record_t *r);
  * int8[], started_at, ended_at timestamptz[], contract_id, invoice_no,
  * adjusts text[], content_hash bytea[].  Absent optionals are NULL elements. */
 enum {
-	MC_INDEX, MC_ID, MC_ENT, MC_FAC, MC_CAT, MC_PUR, MC_QTY, MC_UNIT, MC_AMT, MC_ST, MC_EN,
-	MC_CON, MC_INV, MC_ADJ, MC_HASH, METER_NCOLS
+	MC_INDEX,
+	MC_ID,
+	MC_ENT,
+	MC_FAC,
+	MC_CAT,
+	MC_PUR,
+	MC_QTY,
+	MC_UNIT,
+	MC_AMT,
+	MC_ST,
+	MC_EN,
+	MC_CON,
+	MC_INV,
+	MC_ADJ,
+	MC_HASH,
+	METER_NCOLS
 };
 void meter_batch_columns(const meter_batch_t *b, buf_t cols[METER_NCOLS]);
 /* Appends the records rejected here as [{"index":..,"record_id":..|null,"code":..,"detail":..}]. */

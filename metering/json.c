@@ -298,14 +298,38 @@ static bool parse_string(parser_t *ps, const char **str, uint32_t *slen)
 		/* an escape */
 		const unsigned char *esc = q++;
 		switch (*q) {
-		case '"': *o++ = '"'; q++; continue;
-		case '\\': *o++ = '\\'; q++; continue;
-		case '/': *o++ = '/'; q++; continue;
-		case 'b': *o++ = '\b'; q++; continue;
-		case 'f': *o++ = '\f'; q++; continue;
-		case 'n': *o++ = '\n'; q++; continue;
-		case 'r': *o++ = '\r'; q++; continue;
-		case 't': *o++ = '\t'; q++; continue;
+		case '"':
+			*o++ = '"';
+			q++;
+			continue;
+		case '\\':
+			*o++ = '\\';
+			q++;
+			continue;
+		case '/':
+			*o++ = '/';
+			q++;
+			continue;
+		case 'b':
+			*o++ = '\b';
+			q++;
+			continue;
+		case 'f':
+			*o++ = '\f';
+			q++;
+			continue;
+		case 'n':
+			*o++ = '\n';
+			q++;
+			continue;
+		case 'r':
+			*o++ = '\r';
+			q++;
+			continue;
+		case 't':
+			*o++ = '\t';
+			q++;
+			continue;
 		case 'u': break;
 		default: return fail_at(ps, esc, "invalid escape");
 		}

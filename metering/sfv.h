@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SF_MAX_INNER 4     /* inner-list items kept (enough to see "one too many") */
+#define SF_MAX_INNER 4 /* inner-list items kept (enough to see "one too many") */
 
 typedef enum { SF_INTEGER, SF_DECIMAL, SF_STRING, SF_TOKEN, SF_BYTES, SF_BOOLEAN } sfv_kind_t;
 
@@ -38,13 +38,12 @@ typedef struct {
 	size_t keylen;
 	const char *vstart, *vend; /* raw value text, with parameters */
 	bool inner;
-	sfv_item_t item;           /* when !inner */
-	size_t nitems;            /* when inner: total item count */
+	sfv_item_t item; /* when !inner */
+	size_t nitems;   /* when inner: total item count */
 	sfv_item_t items[SF_MAX_INNER];
 	bool item_params[SF_MAX_INNER];
 	const char *params;
 } sfv_member_t;
-
 
 typedef enum {
 	SFV_OK = 0,

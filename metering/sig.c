@@ -21,8 +21,8 @@
 #include "metering/sfv.h"
 
 #define SM2_ID "1234567812345678"
-#define SIG_MAX 128        /* sig_sign's documented output capacity */
-#define SF_MAX_MEMBERS 16  /* members kept per dictionary */
+#define SIG_MAX 128       /* sig_sign's documented output capacity */
+#define SF_MAX_MEMBERS 16 /* members kept per dictionary */
 
 static const char COMPONENTS[] = "(\"@method\" \"@path\" \"content-digest\")";
 
@@ -108,8 +108,7 @@ sig_err_t sig_digest_check(const char *header, const void *body, size_t len, uin
 		return SIG_MALFORMED;
 	uint8_t claim[32];
 	size_t cl;
-	if (!b64_decode(d->item.start, (size_t)(d->item.end - d->item.start), claim, sizeof claim,
-			&cl) || cl != 32)
+	if (!b64_decode(d->item.start, (size_t)(d->item.end - d->item.start), claim, sizeof claim, &cl) || cl != 32)
 		return SIG_MALFORMED;
 	if (!body && len)
 		return SIG_MALFORMED;
@@ -157,8 +156,7 @@ sig_err_t sig_input_parse(const char *header, sig_input_t *out)
 	if (m[0].nitems != 3)
 		return SIG_COMPONENTS;
 	for (size_t i = 0; i < 3; i++)
-		if (m[0].items[i].kind != SF_STRING || m[0].item_params[i] ||
-		    !sfv_item_is(&m[0].items[i], want[i]))
+		if (m[0].items[i].kind != SF_STRING || m[0].item_params[i] || !sfv_item_is(&m[0].items[i], want[i]))
 			return SIG_COMPONENTS;
 
 	bool have_created = false, have_keyid = false, have_alg = false;
@@ -200,8 +198,7 @@ sig_err_t sig_input_parse(const char *header, sig_input_t *out)
 	return SIG_OK;
 }
 
-sig_err_t sig_value_parse(const char *header, const char *label, uint8_t *sig, size_t cap,
-			  size_t *siglen)
+sig_err_t sig_value_parse(const char *header, const char *label, uint8_t *sig, size_t cap, size_t *siglen)
 {
 	sfv_member_t m[SF_MAX_MEMBERS];
 	size_t n, len;
@@ -218,8 +215,7 @@ sig_err_t sig_value_parse(const char *header, const char *label, uint8_t *sig, s
 	/* Parameters on the member are valid RFC 8941 and are ignored. */
 	if (s->inner || s->item.kind != SF_BYTES)
 		return SIG_MALFORMED;
-	if (!b64_decode(s->item.start, (size_t)(s->item.end - s->item.start), sig, cap, &len) ||
-	    len == 0)
+	if (!b64_decode(s->item.start, (size_t)(s->item.end - s->item.start), sig, cap, &len) || len == 0)
 		return SIG_MALFORMED;
 	if (siglen)
 		*siglen = len;
@@ -232,8 +228,7 @@ sig_err_t sig_value_parse(const char *header, const char *label, uint8_t *sig, s
 /* out is reset first.  content_digest is the field value; leading and trailing
  * SP/HTAB are trimmed as RFC 9421 2.1 requires.  The inputs must not contain
  * CR or LF (HTTP field values and request targets cannot). */
-void sig_base(buf_t *out, const char *method, const char *path, const char *content_digest,
-	      const sig_input_t *in)
+void sig_base(buf_t *out, const char *method, const char *path, const char *content_digest, const sig_input_t *in)
 {
 	const char *cd = content_digest ? content_digest : "";
 	size_t cdlen;
@@ -296,8 +291,7 @@ static EVP_PKEY *usable_key(EVP_PKEY *pk, sig_alg_t alg, EVP_PKEY **tmp)
 	OSSL_PARAM *params = NULL;
 	EVP_PKEY_CTX *ctx = NULL;
 	if (EVP_PKEY_todata(pk, EVP_PKEY_KEYPAIR, &params) == 1 &&
-	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "SM2", NULL)) != NULL &&
-	    EVP_PKEY_fromdata_init(ctx) == 1)
+	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "SM2", NULL)) != NULL && EVP_PKEY_fromdata_init(ctx) == 1)
 		if (EVP_PKEY_fromdata(ctx, tmp, EVP_PKEY_KEYPAIR, params) != 1)
 			*tmp = NULL;
 	EVP_PKEY_CTX_free(ctx);
@@ -318,7 +312,7 @@ static EVP_PKEY *checked_key(EVP_PKEY *pk, sig_alg_t alg, char *err, size_t errl
 	EVP_PKEY *k = usable_key(pk, alg, &tmp);
 	if (!k) {
 		EVP_PKEY_free(pk);
-		const char *what = alg == SIG_ALG_ED25519 ? "key is not an Ed25519 key"
+		const char *what = alg == SIG_ALG_ED25519   ? "key is not an Ed25519 key"
 				   : alg == SIG_ALG_SM2_SM3 ? "key is not an EC key on the SM2 curve"
 							    : "unknown signature algorithm";
 		set_err(err, errlen, what);
@@ -404,8 +398,7 @@ static bool md_init(EVP_MD_CTX *mctx, EVP_PKEY_CTX **pctx, EVP_PKEY *k, sig_alg_
 		     : EVP_DigestVerifyInit(mctx, NULL, EVP_sm3(), NULL, k)) == 1;
 }
 
-bool sig_verify(EVP_PKEY *pub, sig_alg_t alg, const void *msg, size_t len, const uint8_t *sig,
-		size_t siglen)
+bool sig_verify(EVP_PKEY *pub, sig_alg_t alg, const void *msg, size_t len, const uint8_t *sig, size_t siglen)
 {
 	if (!sig || siglen == 0 || (!msg && len))
 		return false;
@@ -426,8 +419,7 @@ bool sig_verify(EVP_PKEY *pub, sig_alg_t alg, const void *msg, size_t len, const
 	return ok;
 }
 
-bool sig_sign(EVP_PKEY *priv, sig_alg_t alg, const void *msg, size_t len, uint8_t *out,
-	      size_t *outlen)
+bool sig_sign(EVP_PKEY *priv, sig_alg_t alg, const void *msg, size_t len, uint8_t *out, size_t *outlen)
 {
 	if (outlen)
 		*outlen = 0;
@@ -441,8 +433,7 @@ bool sig_sign(EVP_PKEY *priv, sig_alg_t alg, const void *msg, size_t len, uint8_
 	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
 	size_t n = SIG_MAX;
 	bool ok = mctx && md_init(mctx, &pctx, k, alg, true) &&
-		  EVP_DigestSign(mctx, out, &n, msg ? msg : "", len) == 1 && n > 0 &&
-		  n <= SIG_MAX;
+		  EVP_DigestSign(mctx, out, &n, msg ? msg : "", len) == 1 && n > 0 && n <= SIG_MAX;
 	EVP_MD_CTX_free(mctx);
 	EVP_PKEY_CTX_free(pctx);
 	EVP_PKEY_free(tmp);
@@ -475,9 +466,9 @@ static bool has_crlf(const char *s)
 	return strchr(s, '\r') || strchr(s, '\n');
 }
 
-bool sig_make_headers(EVP_PKEY *priv, sig_alg_t alg, const char *keyid, int64_t created,
-		      const char *method, const char *path, const void *body, size_t len,
-		      buf_t *content_digest, buf_t *signature_input, buf_t *signature)
+bool sig_make_headers(EVP_PKEY *priv, sig_alg_t alg, const char *keyid, int64_t created, const char *method,
+		      const char *path, const void *body, size_t len, buf_t *content_digest, buf_t *signature_input,
+		      buf_t *signature)
 {
 	buf_reset(content_digest);
 	buf_reset(signature_input);

@@ -20,9 +20,9 @@
 
 struct cal_year {
 	int year;
-	int64_t jan1;         /* cal_days() of January 1 */
-	int ndays;            /* 365 or 366 */
-	uint8_t work[366];    /* 1: a working day, by day of the year (0 = January 1) */
+	int64_t jan1;      /* cal_days() of January 1 */
+	int ndays;         /* 365 or 366 */
+	uint8_t work[366]; /* 1: a working day, by day of the year (0 = January 1) */
 };
 
 /* ------------------------------------------------------------------ dates */
@@ -70,7 +70,7 @@ int cal_weekday(cal_date_t d)
 
 const char *cal_weekday_name(int iso_weekday)
 {
-	static const char *const names[] = {"Monday", "Tuesday", "Wednesday", "Thursday",
+	static const char *const names[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
 					    "Friday", "Saturday", "Sunday"};
 	return iso_weekday >= 1 && iso_weekday <= 7 ? names[iso_weekday - 1] : "?";
 }
@@ -187,8 +187,7 @@ static const char *text_problem(const char *s, size_t max_chars)
 }
 
 /* One day line: "YYYY-MM-DD KIND NAME" (the date word already cut off). */
-static void parse_day(struct problems *pr, cal_file_t *f, int line, const char *dword, char *p,
-		      int *seen_line)
+static void parse_day(struct problems *pr, cal_file_t *f, int line, const char *dword, char *p, int *seen_line)
 {
 	cal_date_t d;
 	if (!cal_date_parse(dword, &d)) {
@@ -206,8 +205,10 @@ static void parse_day(struct problems *pr, cal_file_t *f, int line, const char *
 	} else if (!strcmp(kword, "workday")) {
 		kind = CAL_WORKDAY;
 	} else {
-		problem(pr, line, "%s: unknown kind '%.20s' (holiday: a day off; workday: a swapped "
-			"working Saturday or Sunday)", dword, kword);
+		problem(pr, line,
+			"%s: unknown kind '%.20s' (holiday: a day off; workday: a swapped "
+			"working Saturday or Sunday)",
+			dword, kword);
 		return;
 	}
 	const char *name = rest_of(p);
@@ -216,15 +217,16 @@ static void parse_day(struct problems *pr, cal_file_t *f, int line, const char *
 		if (!*name)
 			problem(pr, line, "%s: NAME is missing (what the day is, e.g. 春节 or 春节调休上班)", dword);
 		else
-			problem(pr, line, "%s: the name %s (at most %d characters)", dword, np,
-				CAL_NAME_MAX_CHARS);
+			problem(pr, line, "%s: the name %s (at most %d characters)", dword, np, CAL_NAME_MAX_CHARS);
 		return;
 	}
 	int wd = cal_weekday(d);
 	bool ok = true;
 	if (kind == CAL_WORKDAY && wd <= 5) {
-		problem(pr, line, "%s is a %s: a 'workday' must be a Saturday or Sunday "
-			"(Monday to Friday are working days anyway)", dword, cal_weekday_name(wd));
+		problem(pr, line,
+			"%s is a %s: a 'workday' must be a Saturday or Sunday "
+			"(Monday to Friday are working days anyway)",
+			dword, cal_weekday_name(wd));
 		ok = false;
 	}
 	if (f->year) {
@@ -234,8 +236,7 @@ static void parse_day(struct problems *pr, cal_file_t *f, int line, const char *
 		}
 		int doy = (int)(cal_days(d) - cal_days((cal_date_t){f->year, 1, 1}));
 		if (seen_line[doy]) {
-			problem(pr, line, "%s is already listed on line %d (each day once)", dword,
-				seen_line[doy]);
+			problem(pr, line, "%s is already listed on line %d (each day once)", dword, seen_line[doy]);
 			return;
 		}
 		seen_line[doy] = line;
@@ -250,8 +251,7 @@ static void parse_day(struct problems *pr, cal_file_t *f, int line, const char *
 		f->nworkdays++;
 }
 
-bool cal_file_parse(const char *path, const char *text, size_t len, cal_file_t *f, char *err,
-		    size_t errlen)
+bool cal_file_parse(const char *path, const char *text, size_t len, cal_file_t *f, char *err, size_t errlen)
 {
 	struct problems pr = {path, err, errlen, 0, 0};
 	buf_t lb = BUF_INIT;
@@ -285,8 +285,10 @@ bool cal_file_parse(const char *path, const char *text, size_t len, cal_file_t *
 		if (!strcmp(word, "year")) {
 			const char *y = rest_of(q);
 			if (year_line) {
-				problem(&pr, line, "a second 'year' line (the first is line %d): one file "
-					"per year", year_line);
+				problem(&pr, line,
+					"a second 'year' line (the first is line %d): one file "
+					"per year",
+					year_line);
 				continue;
 			}
 			year_line = line;
@@ -295,8 +297,8 @@ bool cal_file_parse(const char *path, const char *text, size_t len, cal_file_t *
 				digits = y[i] >= '0' && y[i] <= '9';
 			int yv = digits ? atoi(y) : 0;
 			if (!digits || yv < CAL_YEAR_MIN || yv > CAL_YEAR_MAX) {
-				problem(&pr, line, "'year %.20s': the year must be four digits, %d-%d", y,
-					CAL_YEAR_MIN, CAL_YEAR_MAX);
+				problem(&pr, line, "'year %.20s': the year must be four digits, %d-%d", y, CAL_YEAR_MIN,
+					CAL_YEAR_MAX);
 				continue;
 			}
 			if (day_before_year)
@@ -312,8 +314,10 @@ bool cal_file_parse(const char *path, const char *text, size_t len, cal_file_t *
 			source_line = line;
 			const char *sp = text_problem(s, CAL_SOURCE_MAX_CHARS);
 			if (sp)
-				problem(&pr, line, "the source %s (name the State Council notice, at most %d "
-					"characters)", sp, CAL_SOURCE_MAX_CHARS);
+				problem(&pr, line,
+					"the source %s (name the State Council notice, at most %d "
+					"characters)",
+					sp, CAL_SOURCE_MAX_CHARS);
 			else
 				f->source = xstrdup(s);
 		} else if (word[0] >= '0' && word[0] <= '9') {
@@ -323,8 +327,10 @@ bool cal_file_parse(const char *path, const char *text, size_t len, cal_file_t *
 			}
 			parse_day(&pr, f, line, word, q, seen_line);
 		} else {
-			problem(&pr, line, "'%.20s' is not a date, 'year' or 'source' (a comment "
-				"starts with '#')", word);
+			problem(&pr, line,
+				"'%.20s' is not a date, 'year' or 'source' (a comment "
+				"starts with '#')",
+				word);
 		}
 	}
 	if (!year_line)
@@ -359,8 +365,7 @@ bool cal_file_read(const char *path, cal_file_t *f, char *err, size_t errlen)
 	size_t n;
 	while ((n = fread(tmp, 1, sizeof tmp, in)) > 0) {
 		if (b.len + n > CAL_FILE_MAX) {
-			snprintf(err, errlen, "%s: larger than %d bytes: is it the right file?", path,
-				 CAL_FILE_MAX);
+			snprintf(err, errlen, "%s: larger than %d bytes: is it the right file?", path, CAL_FILE_MAX);
 			goto failed;
 		}
 		buf_append(&b, tmp, n);
@@ -461,8 +466,8 @@ bool cal_load_db(cal_t *cal, PGconn *c, int first_year, int last_year, char *err
 	for (int i = 0; i < PQntuples(r); i++) {
 		int year = atoi(PQgetvalue(r, i, 0));
 		if (year < CAL_YEAR_MIN || year > CAL_YEAR_MAX) {
-			snprintf(err, errlen, "voucher.calendar_years holds year %d, outside %d-%d", year,
-				 CAL_YEAR_MIN, CAL_YEAR_MAX);
+			snprintf(err, errlen, "voucher.calendar_years holds year %d, outside %d-%d", year, CAL_YEAR_MIN,
+				 CAL_YEAR_MAX);
 			goto failed;
 		}
 		if (!y || y->year != year)
@@ -474,7 +479,8 @@ bool cal_load_db(cal_t *cal, PGconn *c, int first_year, int last_year, char *err
 		if (!cal_date_parse(day, &d) || d.year != year) {
 			snprintf(err, errlen,
 				 "voucher.calendar_days has %s under year %d: reload that year with "
-				 "voucherctl calendar load FILE", day, year);
+				 "voucherctl calendar load FILE",
+				 day, year);
 			goto failed;
 		}
 		year_set(y, d, !strcmp(kind, "workday") ? CAL_WORKDAY : CAL_HOLIDAY);
@@ -499,14 +505,12 @@ bool cal_is_workday(const cal_t *cal, cal_date_t d, bool *ok)
 	return *ok && y->work[doy];
 }
 
-bool cal_add_workdays(const cal_t *cal, cal_date_t start, int n, cal_date_t *out, char *err,
-		      size_t errlen)
+bool cal_add_workdays(const cal_t *cal, cal_date_t start, int n, cal_date_t *out, char *err, size_t errlen)
 {
 	char sbuf[11];
 	cal_date_format(start, sbuf);
 	if (n < 1) {
-		snprintf(err, errlen, "the number of working days after %s must be at least 1, not %d",
-			 sbuf, n);
+		snprintf(err, errlen, "the number of working days after %s must be at least 1, not %d", sbuf, n);
 		return false;
 	}
 	int64_t day = cal_days(start);

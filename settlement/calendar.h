@@ -68,31 +68,33 @@ typedef enum { CAL_HOLIDAY, CAL_WORKDAY } cal_kind_t;
 typedef struct cal_entry {
 	cal_date_t date;
 	cal_kind_t kind;
-	char *name;  /* owned */
-	int line;    /* in the file */
+	char *name; /* owned */
+	int line;   /* in the file */
 } cal_entry_t;
 
 typedef struct cal_file {
 	int year;
-	char *source;          /* owned */
-	cal_entry_t *days;     /* owned, in the file's order */
+	char *source;      /* owned */
+	cal_entry_t *days; /* owned, in the file's order */
 	size_t ndays;
-	size_t nholidays;      /* kind holiday (on any day of the week) */
-	size_t nworkdays;      /* kind workday */
+	size_t nholidays; /* kind holiday (on any day of the week) */
+	size_t nworkdays; /* kind workday */
 } cal_file_t;
 
-#define CAL_FILE_INIT {0, NULL, NULL, 0, 0, 0}
+#define CAL_FILE_INIT                  \
+	{                              \
+		0, NULL, NULL, 0, 0, 0 \
+	}
 
 /* Parses a calendar file's text; path is used only in messages.  On failure
  * returns false and err holds one "PATH:LINE: what is wrong" line per problem
  * found (at most 20, separated by '\n'; a problem of the whole file is
  * "PATH: what"), and *f is left empty.  On success the caller owns *f and
  * releases it with cal_file_free(). */
-bool cal_file_parse(const char *path, const char *text, size_t len, cal_file_t *f, char *err,
-		    size_t errlen) __attribute__((warn_unused_result));
-/* Reads and parses the file at path (at most 1 MiB). */
-bool cal_file_read(const char *path, cal_file_t *f, char *err, size_t errlen)
+bool cal_file_parse(const char *path, const char *text, size_t len, cal_file_t *f, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+/* Reads and parses the file at path (at most 1 MiB). */
+bool cal_file_read(const char *path, cal_file_t *f, char *err, size_t errlen) __attribute__((warn_unused_result));
 const char *cal_kind_name(cal_kind_t k);
 void cal_file_free(cal_file_t *f);
 
@@ -107,7 +109,10 @@ typedef struct cal {
 	size_t nyears;
 } cal_t;
 
-#define CAL_INIT {NULL, 0}
+#define CAL_INIT        \
+	{               \
+		NULL, 0 \
+	}
 
 /* Adds a parsed file's year (replacing that year if it is there). */
 void cal_add_file(cal_t *cal, const cal_file_t *f);
@@ -129,7 +134,7 @@ bool cal_is_workday(const cal_t *cal, cal_date_t d, bool *ok);
  * Saturday 14th, 24th, 25th, 26th).  False, with err naming the year and how
  * to load it, if a day it has to look at lies in a year that is not loaded;
  * start's own year need not be loaded. */
-bool cal_add_workdays(const cal_t *cal, cal_date_t start, int n, cal_date_t *out, char *err,
-		      size_t errlen) __attribute__((warn_unused_result));
+bool cal_add_workdays(const cal_t *cal, cal_date_t start, int n, cal_date_t *out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 #endif

@@ -161,8 +161,8 @@ static bool rule7_before(const program_t *a, int32_t ra, const program_t *b, int
  * CHOICE: a partner's eligibility is rule 1 against the partner (its
  *   jurisdiction, its dates via partner_in_dates, its categories, related
  *   party; the facility class is the group's own, checked by rule 1 here). */
-static int rule7_exclusive(const eng_input_t *in, juris_memo_t *memos, const eng_enterprise_t *e,
-			   const eng_group_t *g, int32_t own_rate)
+static int rule7_exclusive(const eng_input_t *in, juris_memo_t *memos, const eng_enterprise_t *e, const eng_group_t *g,
+			   int32_t own_rate)
 {
 	const program_t *p = in->prog;
 	int best = -1;
@@ -219,8 +219,7 @@ static bool add_rate_sum(ent_usage_t *u, int32_t rate_bp, int64_t amount, bool s
  *   their ordinary rate.
  * CHOICE: a negative per-rate sum (refunds above purchases) rounds down too;
  *   only the total entitlement is clamped at 0. */
-static bool rule3_entitlement(const program_t *p, const eng_enterprise_t *e, const ent_usage_t *u,
-			      eng_line_t *l)
+static bool rule3_entitlement(const program_t *p, const eng_enterprise_t *e, const ent_usage_t *u, eng_line_t *l)
 {
 	rate_sum_t fin[ENG_MAX_RATES + 1]; /* final rate -> sum (only .all used) */
 	int nf = 0;
@@ -308,7 +307,7 @@ static bool rule5_difference(int64_t capped, eng_line_t *l)
 }
 
 typedef struct pool_cand {
-	int64_t rem;      /* difference × left mod asked, < asked */
+	int64_t rem; /* difference × left mod asked, < asked */
 	const char *uscc;
 	size_t line;
 } pool_cand_t;
@@ -443,8 +442,7 @@ static bool program_sane(const program_t *p)
  * - overrides: rate in 0..10000 bp, cap >= 0 (ceilings are checked where the
  *   override is registered, not here);
  * - each USCC at most once (ties in rule 6 are broken by USCC). */
-static bool validate_input(const eng_input_t *in, eng_line_t *lines, eng_totals_t *tot, char *err,
-			   size_t errlen)
+static bool validate_input(const eng_input_t *in, eng_line_t *lines, eng_totals_t *tot, char *err, size_t errlen)
 {
 	if (!in || !in->prog || !tot || (in->nents && (!lines || !in->ents)) || (in->ngroups && !in->groups)) {
 		set_err(err, errlen, "engine: missing input");
@@ -513,8 +511,8 @@ static bool validate_input(const eng_input_t *in, eng_line_t *lines, eng_totals_
 
 /* One pass over an enterprise's groups: rule 1, then rule 7, then the
  * amount into the table by ordinary rate. */
-static bool collect_usage(const eng_input_t *in, juris_memo_t *memos, const eng_enterprise_t *e,
-			  const eng_group_t *g, size_t n, ent_usage_t *u)
+static bool collect_usage(const eng_input_t *in, juris_memo_t *memos, const eng_enterprise_t *e, const eng_group_t *g,
+			  size_t n, ent_usage_t *u)
 {
 	const program_t *p = in->prog;
 	for (size_t i = 0; i < n; i++) {
@@ -553,8 +551,8 @@ static void note_partners(const eng_input_t *in, uint32_t took, eng_line_t *l)
 		note_add(l, "usage counted toward %s and %d more", first, count - 1);
 }
 
-static bool settle_enterprise(const eng_input_t *in, juris_memo_t *memos, size_t idx, const eng_group_t *g,
-			      size_t n, eng_line_t *l, char *err, size_t errlen)
+static bool settle_enterprise(const eng_input_t *in, juris_memo_t *memos, size_t idx, const eng_group_t *g, size_t n,
+			      eng_line_t *l, char *err, size_t errlen)
 {
 	const eng_enterprise_t *e = &in->ents[idx];
 	memset(l, 0, sizeof *l);
@@ -639,14 +637,10 @@ overflow:
 const char *eng_status_name(eng_status_t s)
 {
 	switch (s) {
-	case ST_NONE:
-		return "none";
-	case ST_PAYABLE:
-		return "payable";
-	case ST_RECOVERY:
-		return "recovery";
-	case ST_WITHHELD:
-		return "withheld";
+	case ST_NONE: return "none";
+	case ST_PAYABLE: return "payable";
+	case ST_RECOVERY: return "recovery";
+	case ST_WITHHELD: return "withheld";
 	}
 	return "unknown";
 }

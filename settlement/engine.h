@@ -29,21 +29,21 @@
 
 /* Usage summed over records that share these attributes. */
 typedef struct eng_group {
-	uint32_t ent;          /* index into eng_input_t.ents */
-	int category;          /* category_t */
-	char cls;              /* facility class 'A' or 'B' */
-	char division[7];      /* the enterprise's division as registered on the records' date */
-	bool in_dates;         /* the records' dates are within this programme's dates */
-	bool related;          /* the provider is a related party of the enterprise */
+	uint32_t ent;              /* index into eng_input_t.ents */
+	int category;              /* category_t */
+	char cls;                  /* facility class 'A' or 'B' */
+	char division[7];          /* the enterprise's division as registered on the records' date */
+	bool in_dates;             /* the records' dates are within this programme's dates */
+	bool related;              /* the provider is a related party of the enterprise */
 	uint32_t partner_in_dates; /* bit k: the records' dates are within partners[k]'s dates */
-	int64_t amount_fen;    /* net: records plus their adjustments */
+	int64_t amount_fen;        /* net: records plus their adjustments */
 } eng_group_t;
 
 typedef struct eng_enterprise {
 	char uscc[19];
-	uint32_t flags;        /* 1 << FLAG_*, as registered at the end of the run's period */
-	bool blacklisted;      /* credit_blacklisted on the run's date */
-	bool grade_d;          /* performance_grade D on the run's date */
+	uint32_t flags;         /* 1 << FLAG_*, as registered at the end of the run's period */
+	bool blacklisted;       /* credit_blacklisted on the run's date */
+	bool grade_d;           /* performance_grade D on the run's date */
 	int64_t granted_before; /* sum of what approved runs granted for (programme, enterprise, year) */
 	bool has_rate_override;
 	int32_t override_rate_bp;
@@ -66,23 +66,23 @@ typedef struct eng_input {
 typedef enum { ST_NONE, ST_PAYABLE, ST_RECOVERY, ST_WITHHELD } eng_status_t;
 
 typedef struct eng_line {
-	int64_t eligible_ytd;     /* sum of eligible amounts in the year to date */
-	int64_t entitlement_ytd;  /* rule 3, before the cap */
-	int64_t cap;              /* rule 4 */
+	int64_t eligible_ytd;    /* sum of eligible amounts in the year to date */
+	int64_t entitlement_ytd; /* rule 3, before the cap */
+	int64_t cap;             /* rule 4 */
 	int64_t granted_before;
-	int64_t difference;       /* min(entitlement, cap) - granted_before */
-	int64_t payable;          /* what this run pays after the pool (negative: recovered) */
+	int64_t difference; /* min(entitlement, cap) - granted_before */
+	int64_t payable;    /* what this run pays after the pool (negative: recovered) */
 	eng_status_t status;
-	bool small_buyer;         /* the small-buyer rate applied */
-	bool pool_scaled;         /* payable < difference because the pool ran short */
+	bool small_buyer; /* the small-buyer rate applied */
+	bool pool_scaled; /* payable < difference because the pool ran short */
 	char note[200];
 } eng_line_t;
 
 typedef struct eng_totals {
-	int64_t payable;      /* sum of positive payables */
-	int64_t recovered;    /* sum of negative payables (<= 0) */
-	int64_t asked;        /* sum of positive differences of non-withheld lines */
-	int64_t pool_left;    /* before this run; -1: no pool */
+	int64_t payable;   /* sum of positive payables */
+	int64_t recovered; /* sum of negative payables (<= 0) */
+	int64_t asked;     /* sum of positive differences of non-withheld lines */
+	int64_t pool_left; /* before this run; -1: no pool */
 	size_t lines_payable, lines_recovery, lines_withheld, lines_none;
 } eng_totals_t;
 

@@ -79,11 +79,11 @@ typedef enum {
  * said, so that a check made after the last line can still name its line. */
 struct parse {
 	program_t p;
-	int key_line[NKEYS];            /* first line of each key; 0 = absent */
-	int section_line[SEC_COUNT];    /* 0 = absent */
+	int key_line[NKEYS];         /* first line of each key; 0 = absent */
+	int section_line[SEC_COUNT]; /* 0 = absent */
 	int rate_line[PROG_MAX_RULES];
 	int cap_line[PROG_MAX_RULES];
-	int line;                       /* the line being read */
+	int line; /* the line being read */
 };
 
 /* A setter stores one value; on refusal it writes what is wrong to why
@@ -345,8 +345,8 @@ static bool parse_divisions(const char *v, char out[][7], int *n, char *why, siz
 		size_t len = strlen(item);
 		if (len == 6 && division_valid(item)) {
 			memcpy(code, item, 7);
-		} else if (len == 5 && item[4] == '*' && is_digit(item[0]) && is_digit(item[1]) &&
-			   is_digit(item[2]) && is_digit(item[3])) {
+		} else if (len == 5 && item[4] == '*' && is_digit(item[0]) && is_digit(item[1]) && is_digit(item[2]) &&
+			   is_digit(item[3])) {
 			char probe[7] = {item[0], item[1], item[2], item[3], '0', '1', '\0'};
 			if (!division_valid(probe))
 				return why_set(why, whylen, "'%s': no such province or city prefix", item);
@@ -355,9 +355,10 @@ static bool parse_divisions(const char *v, char out[][7], int *n, char *why, siz
 		} else if (len == 6 && strspn(item, "0123456789") == 6) {
 			return why_set(why, whylen, "'%s' is not a GB/T 2260 county-level division code", item);
 		} else {
-			return why_set(why, whylen,
-				       "'%s' is neither a six-digit division code nor a four-digit prefix followed by '*'",
-				       item);
+			return why_set(
+				why, whylen,
+				"'%s' is neither a six-digit division code nor a four-digit prefix followed by '*'",
+				item);
 		}
 		for (int i = 0; i < *n; i++)
 			if (divisions_overlap(out[i], code))
@@ -408,7 +409,8 @@ static bool parse_flag(const char *s, int *flag, char *why, size_t whylen)
 static bool set_id(struct parse *st, const char *v, char *why, size_t whylen)
 {
 	if (!id_valid(v))
-		return why_set(why, whylen, "'%.64s' is not an id (a-z, 0-9 and '-', not starting with '-', 1-64 characters)", v);
+		return why_set(why, whylen,
+			       "'%.64s' is not an id (a-z, 0-9 and '-', not starting with '-', 1-64 characters)", v);
 	snprintf(st->p.id, sizeof st->p.id, "%s", v);
 	return true;
 }
@@ -570,7 +572,8 @@ static bool set_rate(struct parse *st, const char *v, char *why, size_t whylen)
 			continue;
 		if (e->category == rule.category && e->cls == rule.cls && e->flag == rule.flag)
 			return why_set(why, whylen, "duplicate of line %d", st->rate_line[i]);
-		return why_set(why, whylen, "never applies: line %d matches everything this line matches, and the first match wins",
+		return why_set(why, whylen,
+			       "never applies: line %d matches everything this line matches, and the first match wins",
 			       st->rate_line[i]);
 	}
 	if (st->p.nrates >= PROG_MAX_RULES)
@@ -701,9 +704,9 @@ static const struct key keys[NKEYS] = {
 	[K_OVR_RAISE] = {SEC_OVERRIDES, "cap_raise_only", NEED_OPTIONAL, false, set_ovr_raise},
 };
 
-#define KEY_ERR(st, k, fmt, ...)                                                                     \
-	fail(err, errlen, "line %d: %s.%s: " fmt, (st)->key_line[k], section_names[keys[k].section], \
-	     keys[k].name, __VA_ARGS__)
+#define KEY_ERR(st, k, fmt, ...)                                                                                   \
+	fail(err, errlen, "line %d: %s.%s: " fmt, (st)->key_line[k], section_names[keys[k].section], keys[k].name, \
+	     __VA_ARGS__)
 
 /* The rules that tie keys together, checked after the last line. */
 static bool check_whole(struct parse *st, char *err, size_t errlen)
@@ -729,8 +732,9 @@ static bool check_whole(struct parse *st, char *err, size_t errlen)
 		for (int j = 0; j < p->ndivisions; j++)
 			if (divisions_overlap(p->optional_divisions[i], p->divisions[j]))
 				return KEY_ERR(st, K_OPT_DIVISIONS, "%s%s overlaps %s%s of jurisdiction.divisions",
-					       p->optional_divisions[i], strlen(p->optional_divisions[i]) == 4 ? "*" : "",
-					       p->divisions[j], strlen(p->divisions[j]) == 4 ? "*" : "");
+					       p->optional_divisions[i],
+					       strlen(p->optional_divisions[i]) == 4 ? "*" : "", p->divisions[j],
+					       strlen(p->divisions[j]) == 4 ? "*" : "");
 	for (int i = 0; i < p->nrates; i++) {
 		int c = p->rates[i].category;
 		if (c >= 0 && !p->categories[c])
@@ -759,9 +763,10 @@ static bool check_whole(struct parse *st, char *err, size_t errlen)
 	/* the highest matching cap wins, so a flag's cap not above the default never applies */
 	for (int i = 0; i < p->ncaps; i++)
 		if (p->caps[i].flag >= 0 && p->caps[i].cap_fen <= dflt->cap_fen)
-			return fail(err, errlen,
-				    "line %d: caps.cap: the cap for flag %s is not above the default cap, so it never applies",
-				    st->cap_line[i], flag_name((flag_t)p->caps[i].flag));
+			return fail(
+				err, errlen,
+				"line %d: caps.cap: the cap for flag %s is not above the default cap, so it never applies",
+				st->cap_line[i], flag_name((flag_t)p->caps[i].flag));
 	return true;
 }
 

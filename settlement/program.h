@@ -52,9 +52,9 @@ typedef enum {
 
 typedef struct rate_rule {
 	int32_t rate_bp;
-	int category;  /* -1: any */
-	char cls;      /* 0: any, 'A' or 'B' */
-	int flag;      /* -1: any */
+	int category; /* -1: any */
+	char cls;     /* 0: any, 'A' or 'B' */
+	int flag;     /* -1: any */
 } rate_rule_t;
 
 typedef struct cap_rule {
@@ -66,11 +66,11 @@ typedef struct program {
 	char id[65];
 	char name[201];
 	char source[301];
-	char valid_from[11];  /* YYYY-MM-DD, inclusive */
-	char valid_to[11];    /* "" = open; inclusive */
-	bool payee_provider;  /* false: the enterprise is paid (后补助); true: the provider (兑付) */
+	char valid_from[11]; /* YYYY-MM-DD, inclusive */
+	char valid_to[11];   /* "" = open; inclusive */
+	bool payee_provider; /* false: the enterprise is paid (后补助); true: the provider (兑付) */
 	bool has_pool;
-	int64_t pool_fen;     /* per year */
+	int64_t pool_fen;           /* per year */
 	char exclusivity_group[65]; /* "" = none */
 	int exclusivity_order;      /* 1 = listed first */
 
@@ -100,8 +100,8 @@ typedef struct program {
 	bool override_cap_allowed;
 	bool override_cap_unlimited;
 	int64_t override_max_cap_fen;
-	int override_flag;             /* -1: any enterprise; else only one holding this flag */
-	bool override_cap_raise_only;  /* a cap override must be above the default cap */
+	int override_flag;            /* -1: any enterprise; else only one holding this flag */
+	bool override_cap_raise_only; /* a cap override must be above the default cap */
 } program_t;
 
 /* Parses a program file's text.  On failure returns false with

@@ -4,13 +4,12 @@
 #include "settlement/program.h"
 
 static const char *const category_names[CAT_COUNT] = {
-	"intelligent_compute", "supercomputing", "general_compute", "model_service",
-	"corpus", "dataset", "model_purchase",
+	"intelligent_compute", "supercomputing", "general_compute", "model_service", "corpus", "dataset",
+	"model_purchase",
 };
 
 static const char *const flag_names[FLAG_COUNT] = {
-	"sme", "model_developer", "maas_builder", "model_registered", "foundation_model",
-	"credit_blacklisted",
+	"sme", "model_developer", "maas_builder", "model_registered", "foundation_model", "credit_blacklisted",
 };
 
 const char *category_name(category_t c)

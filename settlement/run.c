@@ -22,11 +22,11 @@ static double elapsed_since(const struct timespec *t0)
 	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-#define PROGRESS(t0, ...)                                                        \
-	do {                                                                     \
-		fprintf(stderr, "settle: %6.1fs ", elapsed_since(t0));           \
-		fprintf(stderr, __VA_ARGS__);                                    \
-		fputc('\n', stderr);                                             \
+#define PROGRESS(t0, ...)                                              \
+	do {                                                           \
+		fprintf(stderr, "settle: %6.1fs ", elapsed_since(t0)); \
+		fprintf(stderr, __VA_ARGS__);                          \
+		fputc('\n', stderr);                                   \
 	} while (0)
 
 /* The programme's jurisdiction as LIKE patterns ("330402", "3301%"), the
@@ -88,14 +88,14 @@ static const char *status_text(eng_status_t s)
 /* alias is the import in force of its version (uscc, valid_from) as the
  * registry stood at $n: no newer import of the same version was stamped by
  * then (a re-import adds a version; nothing is overwritten) */
-#define EV_NEWEST(alias, n)                                                                              \
-	"NOT EXISTS (SELECT 1 FROM enterprise_versions nv WHERE nv.uscc = " alias ".uscc "              \
-	"AND nv.valid_from = " alias ".valid_from AND (nv.imported_at, nv.id) > (" alias ".imported_at, " \
-	alias ".id) AND " SEEN("nv.imported_at", n) ")"
+#define EV_NEWEST(alias, n)                                                                                     \
+	"NOT EXISTS (SELECT 1 FROM enterprise_versions nv WHERE nv.uscc = " alias ".uscc "                      \
+	"AND nv.valid_from = " alias ".valid_from AND (nv.imported_at, nv.id) > (" alias ".imported_at, " alias \
+	".id) AND " SEEN("nv.imported_at", n) ")"
 
 /* a grant of a run approved before $n (NULL: every grant) */
-#define GRANTED(alias, n)                                                                               \
-	"($" #n "::timestamptz IS NULL OR EXISTS (SELECT 1 FROM run_events ge "                 \
+#define GRANTED(alias, n)                                                       \
+	"($" #n "::timestamptz IS NULL OR EXISTS (SELECT 1 FROM run_events ge " \
 	"WHERE ge.run_id = " alias ".run_id AND ge.event = 'approved' AND ge.at < $" #n "::timestamptz))"
 
 bool run_line_shown(const eng_line_t *l)
@@ -130,15 +130,13 @@ static bool columns_of(const PGresult *r, const char *what, const char *const *n
 }
 
 /* the programme: the newest stored version, or the given one */
-static bool load_version(PGconn *c, const char *program, const char *version, run_calc_t *rc, char *err,
-			 size_t errlen)
+static bool load_version(PGconn *c, const char *program, const char *version, run_calc_t *rc, char *err, size_t errlen)
 {
 	if (!version)
 		return settle_load_program(c, program, rc->prog, rc->program_version, sizeof rc->program_version, err,
 					   errlen);
 	const char *p[] = {version};
-	PGresult *r = db_query(c, "SELECT program, text FROM program_versions WHERE version = $1", 1, p, err,
-			       errlen);
+	PGresult *r = db_query(c, "SELECT program, text FROM program_versions WHERE version = $1", 1, p, err, errlen);
 	if (!r)
 		return false;
 	int col[2];
@@ -165,9 +163,9 @@ static bool load_version(PGconn *c, const char *program, const char *version, ru
 
 /* the columns of the two usage queries (both select the same list) */
 enum { U_ENTERPRISE, U_CATEGORY, U_CLASS, U_DIVISION, U_IN_DATES, U_RELATED, U_BITS, U_AMOUNT, U_NCOLS };
-static const char *const usage_cols[U_NCOLS] = {"enterprise", "category", "class",   "division",
-						"in_dates",   "related",  "bits",    "amount_fen"};
-#define USAGE_SELECT                                                                                       \
+static const char *const usage_cols[U_NCOLS] = {"enterprise", "category", "class", "division",
+						"in_dates",   "related",  "bits",  "amount_fen"};
+#define USAGE_SELECT                                                                                            \
 	"SELECT a.enterprise, a.category, f.class, ev.division, a.in_dates, (rp.uscc IS NOT NULL) AS related, " \
 	"  a.bits, sum(a.amt)::text AS amount_fen "
 
@@ -185,13 +183,13 @@ typedef struct compute {
 	bool quiet;
 	int year;
 	char y_start[40], m_end[40], period_end_day[11], year_txt[8];
-	PGresult *rg, *rg2;     /* the two usage queries */
-	int ucol[U_NCOLS];      /* their columns (the same in both) */
-	struct grow *rows;      /* their rows, in enterprise order */
+	PGresult *rg, *rg2; /* the two usage queries */
+	int ucol[U_NCOLS];  /* their columns (the same in both) */
+	struct grow *rows;  /* their rows, in enterprise order */
 	size_t ngroups;
-	const char **usccs;     /* the enterprises with usage, once each */
+	const char **usccs; /* the enterprises with usage, once each */
 	size_t nusccs;
-	const char **ent_keys;  /* rc->ents[i].uscc, as stored in rc->facts */
+	const char **ent_keys; /* rc->ents[i].uscc, as stored in rc->facts */
 	eng_group_t *groups;
 	char *err;
 	size_t errlen;
@@ -223,10 +221,11 @@ static bool load_partners(compute_t *x)
 	if (!prog->exclusivity_group[0])
 		return true;
 	const char *p[] = {prog->id, x->basis->registry_at};
-	PGresult *r = db_query(x->c,
-			       "SELECT DISTINCT ON (program) program, text FROM program_versions "
-			       "WHERE program <> $1 AND " SEEN("loaded_at", 2) " ORDER BY program, loaded_at DESC, version",
-			       2, p, x->err, x->errlen);
+	PGresult *r =
+		db_query(x->c,
+			 "SELECT DISTINCT ON (program) program, text FROM program_versions "
+			 "WHERE program <> $1 AND " SEEN("loaded_at", 2) " ORDER BY program, loaded_at DESC, version",
+			 2, p, x->err, x->errlen);
 	if (!r)
 		return false;
 	int col[2];
@@ -261,8 +260,9 @@ static bool run_clock(compute_t *x)
 		snprintf(rc->cutoff, sizeof rc->cutoff, "%s", basis->cutoff);
 		return true;
 	}
-	PGresult *r = db_query(x->c, "SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date::text AS as_of, now()::text AS cutoff",
-			       0, NULL, x->err, x->errlen);
+	PGresult *r = db_query(
+		x->c, "SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date::text AS as_of, now()::text AS cutoff", 0,
+		NULL, x->err, x->errlen);
 	if (!r)
 		return false;
 	int col[2];
@@ -295,13 +295,14 @@ static int usage_params(compute_t *x, buf_t *juris, buf_t *cats, buf_t *flags, c
 	params[7] = x->basis->registry_at;
 	/* a day D in China time is [D 00:00+08, D+1 00:00+08) */
 	buf_puts(flags, "(u.ended_at >= ($6::date::timestamp AT TIME ZONE 'Asia/Shanghai') AND ($7::date IS NULL "
-			 "OR u.ended_at < (($7::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'))) AS in_dates, (0");
+			"OR u.ended_at < (($7::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'))) AS in_dates, (0");
 	for (int k = 0; k < rc->npartners; k++) {
-		buf_printf(flags,
-			   " | CASE WHEN u.ended_at >= ($%d::date::timestamp AT TIME ZONE 'Asia/Shanghai') AND "
-			   "($%d::date IS NULL OR u.ended_at < (($%d::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')) "
-			   "THEN %d ELSE 0 END",
-			   np + 1, np + 2, np + 2, 1 << k);
+		buf_printf(
+			flags,
+			" | CASE WHEN u.ended_at >= ($%d::date::timestamp AT TIME ZONE 'Asia/Shanghai') AND "
+			"($%d::date IS NULL OR u.ended_at < (($%d::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')) "
+			"THEN %d ELSE 0 END",
+			np + 1, np + 2, np + 2, 1 << k);
 		params[np++] = partners[k].valid_from;
 		params[np++] = partners[k].valid_to[0] ? partners[k].valid_to : NULL;
 	}
@@ -330,22 +331,32 @@ static bool read_usage(compute_t *x, const char *period)
 	static const char where_usage[] =
 		"u.ended_at >= $1::timestamptz AND u.ended_at < $2::timestamptz AND u.received_at <= $3::timestamptz "
 		"AND u.category = ANY($4::text[])";
-	buf_printf(&sql,
-		   "WITH a AS (SELECT u.enterprise, u.provider, u.facility, u.category, %s, "
-		   "  sum(u.amount_fen) AS amt FROM usage_records u WHERE %s GROUP BY 1, 2, 3, 4, 5, 6) "
-		   USAGE_SELECT
-		   "FROM a JOIN facilities f ON f.provider = a.provider AND f.facility = a.facility "
-		   "  AND " SEEN("f.added_at", 8) " "
-		   "JOIN enterprise_versions ev ON ev.uscc = a.enterprise AND " SEEN("ev.imported_at", 8) " "
-		   "  AND " EV_NEWEST("ev", 8) " "
-		   "LEFT JOIN related_parties rp ON rp.uscc = a.enterprise AND rp.provider = a.provider "
-		   "  AND " SEEN("rp.added_at", 8) " "
-		   "WHERE ev.division LIKE ANY($5::text[]) AND NOT EXISTS (SELECT 1 FROM enterprise_versions v2 "
-		   "  WHERE v2.uscc = ev.uscc AND v2.valid_from <> ev.valid_from AND " SEEN("v2.imported_at", 8) ") "
-		   "GROUP BY 1, 2, 3, 4, 5, 6, 7",
-		   flags.data, where_usage);
+	buf_printf(
+		&sql,
+		"WITH a AS (SELECT u.enterprise, u.provider, u.facility, u.category, %s, "
+		"  sum(u.amount_fen) AS amt FROM usage_records u WHERE %s GROUP BY 1, 2, 3, 4, 5, 6) " USAGE_SELECT
+		"FROM a JOIN facilities f ON f.provider = a.provider AND f.facility = a.facility "
+		"  AND " SEEN(
+			"f.added_at",
+			8) " "
+			   "JOIN enterprise_versions ev ON ev.uscc = a.enterprise AND " SEEN(
+				   "ev.imported_at",
+				   8) " "
+				      "  AND " EV_NEWEST(
+					      "ev",
+					      8) " "
+						 "LEFT JOIN related_parties rp ON rp.uscc = a.enterprise AND rp.provider = a.provider "
+						 "  AND " SEEN(
+							 "rp.added_at",
+							 8) " "
+							    "WHERE ev.division LIKE ANY($5::text[]) AND NOT EXISTS (SELECT 1 FROM enterprise_versions v2 "
+							    "  WHERE v2.uscc = ev.uscc AND v2.valid_from <> ev.valid_from AND " SEEN(
+								    "v2.imported_at", 8) ") "
+											 "GROUP BY 1, 2, 3, 4, 5, 6, 7",
+		flags.data, where_usage);
 	if (!x->quiet)
-		PROGRESS(&x->t0, "programme %s version %.12s, period %s: reading usage of %d up to the end of the month",
+		PROGRESS(&x->t0,
+			 "programme %s version %.12s, period %s: reading usage of %d up to the end of the month",
 			 prog->id, rc->program_version, period, x->year);
 	if (!db_command(x->c, "SET LOCAL work_mem = '256MB'", 0, NULL, x->err, x->errlen) ||
 	    !db_command(x->c, "SET LOCAL jit = off", 0, NULL, x->err, x->errlen))
@@ -354,28 +365,37 @@ static bool read_usage(compute_t *x, const char *period)
 	if (!x->rg || !columns_of(x->rg, "usage", usage_cols, U_NCOLS, x->ucol, x->err, x->errlen))
 		goto done;
 	buf_reset(&sql);
-	buf_printf(&sql,
-		   "WITH m AS (SELECT uscc FROM enterprise_versions WHERE " SEEN("imported_at", 8) " "
-		   "  GROUP BY uscc HAVING count(DISTINCT valid_from) > 1), "
-		   "ev AS (SELECT v.uscc, v.division, v.valid_from, "
-		   "  lead(v.valid_from) OVER (PARTITION BY v.uscc ORDER BY v.valid_from) AS valid_until, "
-		   "  row_number() OVER (PARTITION BY v.uscc ORDER BY v.valid_from) AS rn "
-		   "  FROM enterprise_versions v JOIN m ON m.uscc = v.uscc WHERE " SEEN("v.imported_at", 8) " "
-		   "  AND " EV_NEWEST("v", 8) "), "
-		   "a AS (SELECT u.enterprise, u.provider, u.facility, u.category, %s, "
-		   "  (u.ended_at AT TIME ZONE 'Asia/Shanghai')::date AS day, sum(u.amount_fen) AS amt "
-		   "  FROM usage_records u WHERE %s AND u.enterprise IN (SELECT uscc FROM m) "
-		   "  GROUP BY 1, 2, 3, 4, 5, 6, 7) "
-		   USAGE_SELECT
-		   "FROM a JOIN facilities f ON f.provider = a.provider AND f.facility = a.facility "
-		   "  AND " SEEN("f.added_at", 8) " "
-		   "JOIN ev ON ev.uscc = a.enterprise AND (ev.valid_from <= a.day OR ev.rn = 1) "
-		   "  AND (ev.valid_until IS NULL OR a.day < ev.valid_until) "
-		   "LEFT JOIN related_parties rp ON rp.uscc = a.enterprise AND rp.provider = a.provider "
-		   "  AND " SEEN("rp.added_at", 8) " "
-		   "WHERE ev.division LIKE ANY($5::text[]) "
-		   "GROUP BY 1, 2, 3, 4, 5, 6, 7",
-		   flags.data, where_usage);
+	buf_printf(
+		&sql,
+		"WITH m AS (SELECT uscc FROM enterprise_versions WHERE " SEEN(
+			"imported_at",
+			8) " "
+			   "  GROUP BY uscc HAVING count(DISTINCT valid_from) > 1), "
+			   "ev AS (SELECT v.uscc, v.division, v.valid_from, "
+			   "  lead(v.valid_from) OVER (PARTITION BY v.uscc ORDER BY v.valid_from) AS valid_until, "
+			   "  row_number() OVER (PARTITION BY v.uscc ORDER BY v.valid_from) AS rn "
+			   "  FROM enterprise_versions v JOIN m ON m.uscc = v.uscc WHERE " SEEN(
+				   "v.imported_at",
+				   8) " "
+				      "  AND " EV_NEWEST(
+					      "v",
+					      8) "), "
+						 "a AS (SELECT u.enterprise, u.provider, u.facility, u.category, %s, "
+						 "  (u.ended_at AT TIME ZONE 'Asia/Shanghai')::date AS day, sum(u.amount_fen) AS amt "
+						 "  FROM usage_records u WHERE %s AND u.enterprise IN (SELECT uscc FROM m) "
+						 "  GROUP BY 1, 2, 3, 4, 5, 6, 7) " USAGE_SELECT
+						 "FROM a JOIN facilities f ON f.provider = a.provider AND f.facility = a.facility "
+						 "  AND " SEEN(
+							 "f.added_at",
+							 8) " "
+							    "JOIN ev ON ev.uscc = a.enterprise AND (ev.valid_from <= a.day OR ev.rn = 1) "
+							    "  AND (ev.valid_until IS NULL OR a.day < ev.valid_until) "
+							    "LEFT JOIN related_parties rp ON rp.uscc = a.enterprise AND rp.provider = a.provider "
+							    "  AND " SEEN("rp.added_at",
+									  8) " "
+									     "WHERE ev.division LIKE ANY($5::text[]) "
+									     "GROUP BY 1, 2, 3, 4, 5, 6, 7",
+		flags.data, where_usage);
 	x->rg2 = db_query(x->c, sql.data, np, params, x->err, x->errlen);
 	if (!x->rg2)
 		goto done;
@@ -436,36 +456,52 @@ static bool read_facts(compute_t *x)
 	buf_putc(&list, '}');
 	if (!x->quiet)
 		PROGRESS(&x->t0, "%zu usage groups for %zu enterprises; reading the registry", x->ngroups, x->nusccs);
-	const char *ep[] = {list.data,    x->period_end_day,        rc->as_of, rc->prog->id, x->year_txt,
-			    x->basis->registry_at, x->basis->approved_before};
-	rc->facts = db_query(x->c,
-		   "WITH e AS (SELECT unnest($1::text[]) AS uscc "
-		   "  UNION SELECT gr.uscc FROM grants gr WHERE gr.program = $4 AND gr.year = $5::integer "
-		   "  AND " GRANTED("gr", 7) ") "
-		   "SELECT e.uscc, f.sme, f.model_developer, f.maas_builder, f.model_registered, "
-		   "  f.foundation_model, f.credit_blacklisted, r.credit_blacklisted AS blacklisted, "
-		   "  coalesce(r.performance_grade, '') AS grade, r.name, r.division, "
-		   "  coalesce(g.granted, 0)::text AS granted, o.rate_bp, o.cap_fen "
-		   "FROM e "
-		   "JOIN LATERAL (SELECT * FROM enterprise_versions v WHERE v.uscc = e.uscc "
-		   "  AND " SEEN("v.imported_at", 6) " "
-		   "  ORDER BY (v.valid_from <= $2::date) DESC, "
-		   "  CASE WHEN v.valid_from <= $2::date THEN v.valid_from END DESC, v.valid_from, "
-		   "  v.imported_at DESC, v.id DESC LIMIT 1) f ON true "
-		   "JOIN LATERAL (SELECT * FROM enterprise_versions v WHERE v.uscc = e.uscc "
-		   "  AND " SEEN("v.imported_at", 6) " "
-		   "  ORDER BY (v.valid_from <= $3::date) DESC, "
-		   "  CASE WHEN v.valid_from <= $3::date THEN v.valid_from END DESC, v.valid_from, "
-		   "  v.imported_at DESC, v.id DESC LIMIT 1) r ON true "
-		   "LEFT JOIN (SELECT gr.uscc, sum(gr.amount_fen) AS granted FROM grants gr "
-		   "  WHERE gr.program = $4 AND gr.year = $5::integer AND " GRANTED("gr", 7) " GROUP BY gr.uscc) g "
-		   "  ON g.uscc = e.uscc "
-		   "LEFT JOIN LATERAL (SELECT o.rate_bp, o.cap_fen FROM overrides o "
-		   "  WHERE o.program = $4 AND o.year = $5::integer AND o.enterprise = e.uscc "
-		   "  AND o.confirmed_at IS NOT NULL AND " SEEN("o.confirmed_at", 6) " "
-		   "  ORDER BY o.confirmed_at DESC, o.id DESC LIMIT 1) o ON true "
-		   "ORDER BY e.uscc COLLATE \"C\"",
-		   7, ep, x->err, x->errlen);
+	const char *ep[] = {list.data,
+			    x->period_end_day,
+			    rc->as_of,
+			    rc->prog->id,
+			    x->year_txt,
+			    x->basis->registry_at,
+			    x->basis->approved_before};
+	rc->facts = db_query(
+		x->c,
+		"WITH e AS (SELECT unnest($1::text[]) AS uscc "
+		"  UNION SELECT gr.uscc FROM grants gr WHERE gr.program = $4 AND gr.year = $5::integer "
+		"  AND " GRANTED(
+			"gr",
+			7) ") "
+			   "SELECT e.uscc, f.sme, f.model_developer, f.maas_builder, f.model_registered, "
+			   "  f.foundation_model, f.credit_blacklisted, r.credit_blacklisted AS blacklisted, "
+			   "  coalesce(r.performance_grade, '') AS grade, r.name, r.division, "
+			   "  coalesce(g.granted, 0)::text AS granted, o.rate_bp, o.cap_fen "
+			   "FROM e "
+			   "JOIN LATERAL (SELECT * FROM enterprise_versions v WHERE v.uscc = e.uscc "
+			   "  AND " SEEN(
+				   "v.imported_at",
+				   6) " "
+				      "  ORDER BY (v.valid_from <= $2::date) DESC, "
+				      "  CASE WHEN v.valid_from <= $2::date THEN v.valid_from END DESC, v.valid_from, "
+				      "  v.imported_at DESC, v.id DESC LIMIT 1) f ON true "
+				      "JOIN LATERAL (SELECT * FROM enterprise_versions v WHERE v.uscc = e.uscc "
+				      "  AND " SEEN(
+					      "v.imported_at",
+					      6) " "
+						 "  ORDER BY (v.valid_from <= $3::date) DESC, "
+						 "  CASE WHEN v.valid_from <= $3::date THEN v.valid_from END DESC, v.valid_from, "
+						 "  v.imported_at DESC, v.id DESC LIMIT 1) r ON true "
+						 "LEFT JOIN (SELECT gr.uscc, sum(gr.amount_fen) AS granted FROM grants gr "
+						 "  WHERE gr.program = $4 AND gr.year = $5::integer AND " GRANTED(
+							 "gr",
+							 7) " GROUP BY gr.uscc) g "
+							    "  ON g.uscc = e.uscc "
+							    "LEFT JOIN LATERAL (SELECT o.rate_bp, o.cap_fen FROM overrides o "
+							    "  WHERE o.program = $4 AND o.year = $5::integer AND o.enterprise = e.uscc "
+							    "  AND o.confirmed_at IS NOT NULL AND " SEEN(
+								    "o.confirmed_at",
+								    6) " "
+								       "  ORDER BY o.confirmed_at DESC, o.id DESC LIMIT 1) o ON true "
+								       "ORDER BY e.uscc COLLATE \"C\"",
+		7, ep, x->err, x->errlen);
 	buf_free(&list);
 	return rc->facts != NULL;
 }
@@ -501,13 +537,15 @@ static bool facts_to_enterprises(compute_t *x)
 		int64_t rate;
 		bool no_rate, no_cap;
 		if (!db_get_i64(re, row, col[F_GRANTED], "granted", &e->granted_before, x->err, x->errlen) ||
-		    !db_get_i64_null(re, row, col[F_RATE_BP], "overrides.rate_bp", &rate, &no_rate, x->err, x->errlen) ||
-		    !db_get_i64_null(re, row, col[F_CAP_FEN], "overrides.cap_fen", &e->override_cap_fen, &no_cap, x->err,
-				     x->errlen))
+		    !db_get_i64_null(re, row, col[F_RATE_BP], "overrides.rate_bp", &rate, &no_rate, x->err,
+				     x->errlen) ||
+		    !db_get_i64_null(re, row, col[F_CAP_FEN], "overrides.cap_fen", &e->override_cap_fen, &no_cap,
+				     x->err, x->errlen))
 			return false;
 		/* the engine checks 0..10000; here only that it fits before the cast */
 		if (rate < INT32_MIN || rate > INT32_MAX) {
-			snprintf(x->err, x->errlen, "overrides.rate_bp of %s: %" PRId64 " is out of range", e->uscc, rate);
+			snprintf(x->err, x->errlen, "overrides.rate_bp of %s: %" PRId64 " is out of range", e->uscc,
+				 rate);
 			return false;
 		}
 		e->has_rate_override = !no_rate;
@@ -531,7 +569,8 @@ static bool usage_to_groups(compute_t *x)
 		const char *key = x->rows[i].key;
 		const char **hit = bsearch(&key, x->ent_keys, ne, sizeof *x->ent_keys, cmp_str);
 		if (!hit) {
-			snprintf(x->err, x->errlen, "enterprise %s of the usage is missing from the registry query", key);
+			snprintf(x->err, x->errlen, "enterprise %s of the usage is missing from the registry query",
+				 key);
 			return false;
 		}
 		g->ent = (uint32_t)(hit - x->ent_keys);
@@ -559,13 +598,18 @@ static bool compute_lines(compute_t *x)
 {
 	run_calc_t *rc = x->rc;
 	const char *pp[] = {rc->prog->id, x->year_txt, x->basis->approved_before};
-	PGresult *r = db_query(x->c, "SELECT coalesce(sum(gr.amount_fen), 0)::text AS granted FROM grants gr "
-				     "WHERE gr.program = $1 AND gr.year = $2::integer AND " GRANTED("gr", 3),
+	PGresult *r = db_query(x->c,
+			       "SELECT coalesce(sum(gr.amount_fen), 0)::text AS granted FROM grants gr "
+			       "WHERE gr.program = $1 AND gr.year = $2::integer AND " GRANTED("gr", 3),
 			       3, pp, x->err, x->errlen);
 	if (!r)
 		return false;
-	eng_input_t in = {.prog = rc->prog, .npartners = rc->npartners, .ents = rc->ents, .nents = rc->nents,
-			  .groups = x->groups, .ngroups = x->ngroups};
+	eng_input_t in = {.prog = rc->prog,
+			  .npartners = rc->npartners,
+			  .ents = rc->ents,
+			  .nents = rc->nents,
+			  .groups = x->groups,
+			  .ngroups = x->ngroups};
 	int col;
 	static const char *const names[] = {"granted"};
 	bool ok = columns_of(r, "grants", names, 1, &col, x->err, x->errlen) &&
@@ -614,8 +658,9 @@ static bool settle_cut(PGconn *c, const char *period, char *cutoff, size_t cutof
 	const char *pp[] = {period};
 	if (!db_command(c, "SELECT voucher.period_ended($1)", 1, pp, err, errlen))
 		return false;
-	PGresult *r = db_query(c, "SELECT t::text AS cutoff, (t AT TIME ZONE 'Asia/Shanghai')::date::text AS as_of "
-				  "FROM voucher.ingest_cut() t",
+	PGresult *r = db_query(c,
+			       "SELECT t::text AS cutoff, (t AT TIME ZONE 'Asia/Shanghai')::date::text AS as_of "
+			       "FROM voucher.ingest_cut() t",
 			       0, NULL, err, errlen);
 	if (!r)
 		return false;
@@ -654,8 +699,8 @@ static void summarize(const run_calc_t *rc, settle_summary_t *sum)
 /* The owner's voucher.run_store checks what it can and stores the draft,
  * superseding the earlier draft of the same programme and period; the lines
  * go as one array per column. */
-static bool store_draft(PGconn *c, const run_calc_t *rc, const char *period, const char *cutoff,
-			settle_summary_t *sum, char *err, size_t errlen)
+static bool store_draft(PGconn *c, const run_calc_t *rc, const char *period, const char *cutoff, settle_summary_t *sum,
+			char *err, size_t errlen)
 {
 	enum { A_USCC, A_NAME, A_DIV, A_ELIG, A_ENT, A_CAP, A_GB, A_DIFF, A_PAY, A_STATUS, A_NOTE, A_N };
 	buf_t arr[A_N];
@@ -666,8 +711,8 @@ static bool store_draft(PGconn *c, const run_calc_t *rc, const char *period, con
 		if (!run_line_shown(l))
 			continue;
 		char v[6][24];
-		const int64_t nums[6] = {l->eligible_ytd, l->entitlement_ytd, l->cap, l->granted_before, l->difference,
-					 l->payable};
+		const int64_t nums[6] = {l->eligible_ytd,   l->entitlement_ytd, l->cap,
+					 l->granted_before, l->difference,      l->payable};
 		for (int k = 0; k < 6; k++)
 			snprintf(v[k], sizeof v[k], "%" PRId64, nums[k]);
 		db_array_add(&arr[A_USCC], rc->ents[i].uscc);
@@ -686,14 +731,32 @@ static bool store_draft(PGconn *c, const run_calc_t *rc, const char *period, con
 	snprintf(rec, sizeof rec, "%" PRId64, tot.recovered);
 	snprintf(ask, sizeof ask, "%" PRId64, tot.asked);
 	snprintf(left, sizeof left, "%" PRId64, tot.pool_left);
-	const char *rp[] = {rc->prog->id, sum->program_version, period, sum->as_of, cutoff,
-			    tot.pool_left < 0 ? NULL : left, pay, rec, ask, arr[A_USCC].data, arr[A_NAME].data,
-			    arr[A_DIV].data, arr[A_ELIG].data, arr[A_ENT].data, arr[A_CAP].data, arr[A_GB].data,
-			    arr[A_DIFF].data, arr[A_PAY].data, arr[A_STATUS].data, arr[A_NOTE].data};
-	PGresult *r = db_query(c, "SELECT voucher.run_store($1, $2, $3, $4::date, $5::timestamptz, $6::bigint, $7::bigint, "
-				  "$8::bigint, $9::bigint, $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], "
-				  "$15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[]) AS run_id",
-			       20, rp, err, errlen);
+	const char *rp[] = {rc->prog->id,
+			    sum->program_version,
+			    period,
+			    sum->as_of,
+			    cutoff,
+			    tot.pool_left < 0 ? NULL : left,
+			    pay,
+			    rec,
+			    ask,
+			    arr[A_USCC].data,
+			    arr[A_NAME].data,
+			    arr[A_DIV].data,
+			    arr[A_ELIG].data,
+			    arr[A_ENT].data,
+			    arr[A_CAP].data,
+			    arr[A_GB].data,
+			    arr[A_DIFF].data,
+			    arr[A_PAY].data,
+			    arr[A_STATUS].data,
+			    arr[A_NOTE].data};
+	PGresult *r = db_query(
+		c,
+		"SELECT voucher.run_store($1, $2, $3, $4::date, $5::timestamptz, $6::bigint, $7::bigint, "
+		"$8::bigint, $9::bigint, $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], "
+		"$15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[]) AS run_id",
+		20, rp, err, errlen);
 	for (int k = 0; k < A_N; k++)
 		buf_free(&arr[k]);
 	if (!r)
@@ -706,8 +769,8 @@ static bool store_draft(PGconn *c, const run_calc_t *rc, const char *period, con
 	return ok;
 }
 
-bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run, settle_summary_t *sum,
-		char *err, size_t errlen)
+bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run, settle_summary_t *sum, char *err,
+		size_t errlen)
 {
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -24,7 +24,7 @@
 #include "settlement/program.h"
 
 typedef struct settle_summary {
-	int64_t run_id;          /* 0 for a dry run */
+	int64_t run_id; /* 0 for a dry run */
 	char program_version[65];
 	char as_of[11];
 	size_t lines, payable_lines, recovery_lines, withheld_lines;
@@ -32,23 +32,23 @@ typedef struct settle_summary {
 	size_t groups;
 } settle_summary_t;
 
-bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run, settle_summary_t *sum,
-		char *err, size_t errlen) __attribute__((warn_unused_result));
+bool settle_run(PGconn *c, const char *program, const char *period, bool dry_run, settle_summary_t *sum, char *err,
+		size_t errlen) __attribute__((warn_unused_result));
 
 /* What a computation reads.  Every field NULL: what settle reads now (the
  * newest programme version, records that arrived by now(), today's date, the
  * registry as it stands, every grant).  Timestamps and dates as text. */
 typedef struct run_basis {
-	const char *version;        /* programme version id; NULL: the newest */
-	const char *cutoff;         /* records with received_at <= this; NULL: now() */
-	const char *as_of;          /* the run's date (blacklist, grade); NULL: today, China time */
+	const char *version; /* programme version id; NULL: the newest */
+	const char *cutoff;  /* records with received_at <= this; NULL: now() */
+	const char *as_of;   /* the run's date (blacklist, grade); NULL: today, China time */
 	/* registry versions, facilities, related parties, overrides and the
 	 * exclusivity partners' versions as they stood at this time; NULL: as now */
 	const char *registry_at;
 	/* granted before and the pool: only grants of runs approved before this
 	 * time; NULL: every grant */
 	const char *approved_before;
-	bool quiet;                 /* no progress on stderr */
+	bool quiet; /* no progress on stderr */
 } run_basis_t;
 
 /* What a computation gives: one line per enterprise (lines[i] for ents[i]). */
@@ -64,8 +64,8 @@ typedef struct run_calc {
 	eng_enterprise_t *ents;
 	eng_line_t *lines;
 	eng_totals_t tot;
-	PGresult *facts;            /* row i: ents[i] */
-	int facts_name_col;         /* its columns of the name and division, as of the run's date */
+	PGresult *facts;    /* row i: ents[i] */
+	int facts_name_col; /* its columns of the name and division, as of the run's date */
 	int facts_division_col;
 } run_calc_t;
 

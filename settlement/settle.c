@@ -5,8 +5,7 @@
 
 #include "common/db.h"
 
-bool settle_load_program(PGconn *c, const char *id, program_t *p, char *version, size_t vlen,
-			 char *err, size_t errlen)
+bool settle_load_program(PGconn *c, const char *id, program_t *p, char *version, size_t vlen, char *err, size_t errlen)
 {
 	const char *params[] = {id};
 	PGresult *r = db_query(c,

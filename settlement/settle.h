@@ -11,7 +11,7 @@
 
 /* Loads and parses the newest stored version of a programme; version (if not
  * NULL) receives its id.  False with a message saying what to do. */
-bool settle_load_program(PGconn *c, const char *id, program_t *p, char *version, size_t vlen, char *err,
-			 size_t errlen) __attribute__((warn_unused_result));
+bool settle_load_program(PGconn *c, const char *id, program_t *p, char *version, size_t vlen, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 #endif

@@ -71,7 +71,7 @@ typedef struct bench {
 	code_count_t codes[MAX_CODES];
 	int ncodes;
 	unsigned long accepted, duplicates, rejected, failed, retries;
-	atomic_ulong late;  /* batches sent behind the --rate schedule */
+	atomic_ulong late; /* batches sent behind the --rate schedule */
 	atomic_bool stop;
 } bench_t;
 
@@ -154,18 +154,57 @@ static bool parse_ppm(const char *s, unsigned long max_ppm, unsigned long *out)
 /* 0 to go on, else the exit status */
 static int parse_args(int argc, char **argv, opts_t *o)
 {
-	enum { O_URL = 256, O_CERT, O_KEY, O_CA, O_SIGN, O_KEYID, O_ALG, O_PROV, O_FAC, O_CONN,
-	       O_BSIZE, O_REC, O_ENT, O_DUP, O_INV, O_RATE, O_PREFIX, O_COPY, O_TIMEOUT, O_NOSEND };
-	static const struct option longs[] = {
-		{"url", 1, 0, O_URL}, {"cert", 1, 0, O_CERT}, {"key", 1, 0, O_KEY}, {"ca", 1, 0, O_CA},
-		{"sign-key", 1, 0, O_SIGN}, {"key-id", 1, 0, O_KEYID}, {"alg", 1, 0, O_ALG},
-		{"provider", 1, 0, O_PROV}, {"facility", 1, 0, O_FAC}, {"connections", 1, 0, O_CONN},
-		{"batch-size", 1, 0, O_BSIZE}, {"records", 1, 0, O_REC}, {"enterprises", 1, 0, O_ENT},
-		{"duplicates", 1, 0, O_DUP}, {"invalid", 1, 0, O_INV}, {"rate", 1, 0, O_RATE},
-		{"prefix", 1, 0, O_PREFIX}, {"copy-out", 1, 0, O_COPY}, {"timeout", 1, 0, O_TIMEOUT}, {"no-send", 0, 0, O_NOSEND},
-		{"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-	*o = (opts_t){.alg = "ed25519", .connections = 8, .batch_size = 1000, .records = 100000,
-		      .enterprises = 1000, .timeout_s = 60};
+	enum {
+		O_URL = 256,
+		O_CERT,
+		O_KEY,
+		O_CA,
+		O_SIGN,
+		O_KEYID,
+		O_ALG,
+		O_PROV,
+		O_FAC,
+		O_CONN,
+		O_BSIZE,
+		O_REC,
+		O_ENT,
+		O_DUP,
+		O_INV,
+		O_RATE,
+		O_PREFIX,
+		O_COPY,
+		O_TIMEOUT,
+		O_NOSEND
+	};
+	static const struct option longs[] = {{"url", 1, 0, O_URL},
+					      {"cert", 1, 0, O_CERT},
+					      {"key", 1, 0, O_KEY},
+					      {"ca", 1, 0, O_CA},
+					      {"sign-key", 1, 0, O_SIGN},
+					      {"key-id", 1, 0, O_KEYID},
+					      {"alg", 1, 0, O_ALG},
+					      {"provider", 1, 0, O_PROV},
+					      {"facility", 1, 0, O_FAC},
+					      {"connections", 1, 0, O_CONN},
+					      {"batch-size", 1, 0, O_BSIZE},
+					      {"records", 1, 0, O_REC},
+					      {"enterprises", 1, 0, O_ENT},
+					      {"duplicates", 1, 0, O_DUP},
+					      {"invalid", 1, 0, O_INV},
+					      {"rate", 1, 0, O_RATE},
+					      {"prefix", 1, 0, O_PREFIX},
+					      {"copy-out", 1, 0, O_COPY},
+					      {"timeout", 1, 0, O_TIMEOUT},
+					      {"no-send", 0, 0, O_NOSEND},
+					      {"quiet", 0, 0, 'q'},
+					      {"help", 0, 0, 'h'},
+					      {0, 0, 0, 0}};
+	*o = (opts_t){.alg = "ed25519",
+		      .connections = 8,
+		      .batch_size = 1000,
+		      .records = 100000,
+		      .enterprises = 1000,
+		      .timeout_s = 60};
 	int c;
 	const char *bad = NULL;
 	opterr = 0;
@@ -230,7 +269,8 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		fprintf(stderr, "voucher-bench: unexpected argument %s\n", argv[optind]);
 		return EXIT_USAGE;
 	}
-	const char *need[][2] = {{o->url, "--url"}, {o->cert, "--cert"}, {o->key, "--key"}, {o->ca, "--ca"},
+	const char *need[][2] = {{o->url, "--url"},           {o->cert, "--cert"},
+				 {o->key, "--key"},           {o->ca, "--ca"},
 				 {o->sign_key, "--sign-key"}, {o->key_id, "--key-id"},
 				 {o->provider, "--provider"}, {o->facility, "--facility"}};
 	for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
@@ -258,7 +298,7 @@ static void put_record(buf_t *b, const opts_t *o, const char *prefix, unsigned l
 	char ent[19], st[32], en[32];
 	enterprise_code(k % o->enterprises, ent);
 	if (invalid)
-		ent[17] = ent[17] == '0' ? '1' : '0'; /* a wrong check character */
+		ent[17] = ent[17] == '0' ? '1' : '0';                                     /* a wrong check character */
 	int64_t start = (int64_t)1788192000 * 1000000 + (int64_t)(k % 2592000) * 1000000; /* 2026-09 */
 	rfc3339_format_utc(start, st, sizeof st);
 	rfc3339_format_utc(start + 60 * 1000000, en, sizeof en);
@@ -267,8 +307,8 @@ static void put_record(buf_t *b, const opts_t *o, const char *prefix, unsigned l
 		   "\"category\":\"%s\",\"purpose\":\"inference\",\"quantity\":\"%lu.5\",\"unit\":\"%s\","
 		   "\"amount_fen\":%lu,\"started_at\":\"%s\",\"ended_at\":\"%s\",\"contract_id\":\"C-%lu\","
 		   "\"invoice_no\":\"%020lu\"}",
-		   prefix, k, ent, o->facility, cats[k % 3], 1 + k % 100000, units[k % 3],
-		   100 + (k * 7919) % 1000000, st, en, k % o->enterprises, k);
+		   prefix, k, ent, o->facility, cats[k % 3], 1 + k % 100000, units[k % 3], 100 + (k * 7919) % 1000000,
+		   st, en, k % o->enterprises, k);
 }
 
 static void copy_field(FILE *f, const char *s, bool last)
@@ -287,8 +327,7 @@ static void copy_field(FILE *f, const char *s, bool last)
 /* The rows the server stores for one body: parse it as voucherd does. */
 static bool copy_rows(FILE *f, const char *provider, const buf_t *body)
 {
-	meter_limits_t lim = {.max_records = 1000000, .now_us = (int64_t)time(NULL) * 1000000,
-			      .clock_skew_s = 300};
+	meter_limits_t lim = {.max_records = 1000000, .now_us = (int64_t)time(NULL) * 1000000, .clock_skew_s = 300};
 	meter_batch_t b;
 	const char *code;
 	char err[256];
@@ -307,9 +346,9 @@ static bool copy_rows(FILE *f, const char *provider, const buf_t *body)
 		strcpy(h, "\\\\x");
 		hex_encode(r->content_hash, 32, h + 3);
 		/* "\\x" in COPY text is a literal backslash-x: the bytea hex form */
-		const char *cols[] = {provider, r->record_id, b.batch_id, r->enterprise, r->facility,
-				      r->category, r->purpose, r->quantity_norm, r->unit, amt, st, en,
-				      r->contract_id, r->invoice_no, r->adjusts};
+		const char *cols[] = {provider,    r->record_id, b.batch_id,       r->enterprise, r->facility,
+				      r->category, r->purpose,   r->quantity_norm, r->unit,       amt,
+				      st,          en,           r->contract_id,   r->invoice_no, r->adjusts};
 		for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++)
 			copy_field(f, cols[c], false);
 		fputs(h, f);
@@ -364,8 +403,8 @@ static bool build(bench_t *x, EVP_PKEY *key, sig_alg_t alg)
 		prev_first = first;
 		prev_valid = valid;
 		push_body_end(&b->body);
-		if (!sig_make_headers(key, alg, o->key_id, (int64_t)time(NULL), "POST", PUSH_PATH,
-				      b->body.data, b->body.len, &cd, &si, &sg)) {
+		if (!sig_make_headers(key, alg, o->key_id, (int64_t)time(NULL), "POST", PUSH_PATH, b->body.data,
+				      b->body.len, &cd, &si, &sg)) {
 			fputs("voucher-bench: cannot sign a batch\n", stderr);
 			ok = false;
 			break;
@@ -461,7 +500,7 @@ static void *sender(void *arg)
 			bool reused;
 			int64_t t = mono_us();
 			bool got = http_client_request(&http, "POST", PUSH_PATH, b->hdrs.data, b->body.data,
-						     b->body.len, &resp, &fail, &reused, err, sizeof err);
+						       b->body.len, &resp, &fail, &reused, err, sizeof err);
 			int64_t lat = mono_us() - t;
 			bool done;
 			if (got) {
@@ -562,8 +601,8 @@ int main(int argc, char **argv)
 	}
 	pthread_mutex_init(&x.mu, NULL);
 	if (!x.o.quiet)
-		fprintf(stderr, "voucher-bench: building and signing %lu records in batches of %lu...\n",
-			x.o.records, x.o.batch_size);
+		fprintf(stderr, "voucher-bench: building and signing %lu records in batches of %lu...\n", x.o.records,
+			x.o.batch_size);
 	bool built = build(&x, key, alg);
 	EVP_PKEY_free(key);
 	if (!built || x.o.no_send) {
@@ -599,14 +638,12 @@ int main(int argc, char **argv)
 	printf("result records=%lu batches=%lu connections=%lu batch_size=%lu seconds=%" PRId64 ".%03" PRId64 " "
 	       "records_per_s=%" PRId64 " p50_ms=%s p99_ms=%s max_ms=%s accepted=%lu duplicates=%lu "
 	       "rejected=%lu failed=%lu retries=%lu late=%lu\n",
-	       x.o.records, x.nbatches, x.o.connections, x.o.batch_size, elapsed / 1000000,
-	       elapsed / 1000 % 1000, (int64_t)x.o.records * 1000000 / elapsed,
-	       ms1(pct(x.lat_us, x.nbatches, 50), p50), ms1(pct(x.lat_us, x.nbatches, 99), p99),
-	       ms1(pct(x.lat_us, x.nbatches, 100), pmax), x.accepted,
+	       x.o.records, x.nbatches, x.o.connections, x.o.batch_size, elapsed / 1000000, elapsed / 1000 % 1000,
+	       (int64_t)x.o.records * 1000000 / elapsed, ms1(pct(x.lat_us, x.nbatches, 50), p50),
+	       ms1(pct(x.lat_us, x.nbatches, 99), p99), ms1(pct(x.lat_us, x.nbatches, 100), pmax), x.accepted,
 	       x.duplicates, x.rejected, x.failed, x.retries, (unsigned long)atomic_load(&x.late));
 	for (int i = 0; i < x.ncodes; i++)
-		printf("answers status=%d code=%s count=%lu\n", x.codes[i].status, x.codes[i].code,
-		       x.codes[i].n);
+		printf("answers status=%d code=%s count=%lu\n", x.codes[i].status, x.codes[i].code, x.codes[i].n);
 	for (unsigned long i = 0; i < x.nbatches; i++) {
 		buf_free(&x.batches[i].body);
 		buf_free(&x.batches[i].hdrs);

@@ -57,7 +57,8 @@ static void register_key(const char *provider)
 	sig_alg_t alg;
 	const char *keyfile, *keyid;
 	provider_key(provider, &alg, &keyfile, &keyid);
-	char *pem = t_slurp(t_vector_path(alg == SIG_ALG_SM2_SM3 ? "provider-b.sm2.pub" : "provider-a.ed25519.pub"), NULL);
+	char *pem =
+		t_slurp(t_vector_path(alg == SIG_ALG_SM2_SM3 ? "provider-b.sm2.pub" : "provider-a.ed25519.pub"), NULL);
 	const char *kp[] = {provider, keyid, sig_alg_name(alg), pem};
 	sf_sqlp("INSERT INTO voucher.provider_keys (provider, key_id, alg, public_pem, valid_from) "
 		"VALUES ($1, $2, $3, $4, '2026-01-01T00:00:00Z')",
@@ -87,15 +88,17 @@ static void signed_batch(const char *provider, const char *batch_id, const char 
 	char hex[65];
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-	const char *bp[] = {provider, hex, keyid, sig_alg_name(alg), cd.data, si.data, sg.data, body, created_txt, batch_id};
+	const char *bp[] = {provider, hex,     keyid, sig_alg_name(alg), cd.data,
+			    si.data,  sg.data, body,  created_txt,       batch_id};
 	int lens[10] = {0, 0, 0, 0, 0, 0, 0, (int)len, 0, 0};
 	int fmts[10] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0};
-	PGresult *r = PQexecParams(sf_db,
-				   "INSERT INTO voucher.batches (provider, batch_id, digest, key_id, alg, sig_created, "
-				   "content_digest, signature_input, signature, body, record_count, accepted, duplicates, "
-				   "rejected, answer) VALUES ($1, $10, $2, $3, $4, to_timestamp($9::bigint), $5, $6, $7, $8, 0, 0, 0, "
-				   "0, '{}')",
-				   10, NULL, bp, lens, fmts, 0);
+	PGresult *r = PQexecParams(
+		sf_db,
+		"INSERT INTO voucher.batches (provider, batch_id, digest, key_id, alg, sig_created, "
+		"content_digest, signature_input, signature, body, record_count, accepted, duplicates, "
+		"rejected, answer) VALUES ($1, $10, $2, $3, $4, to_timestamp($9::bigint), $5, $6, $7, $8, 0, 0, 0, "
+		"0, '{}')",
+		10, NULL, bp, lens, fmts, 0);
 	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(sf_db));
 	PQclear(r);
 	buf_free(&cd);
@@ -160,8 +163,8 @@ void sf_flag(const char *u, const char *column)
 	sf_sqlp(q, 1, &u);
 }
 
-void sf_record(const char *provider, const char *u, const char *facility, const char *category,
-	       long long amount, const char *ended_at, const char *adjusts)
+void sf_record(const char *provider, const char *u, const char *facility, const char *category, long long amount,
+	       const char *ended_at, const char *adjusts)
 {
 	char id[32], amt[32], batch[40], started[40], ended[40];
 	snprintf(id, sizeof id, "r%d", ++rec_no);

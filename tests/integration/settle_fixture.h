@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <libpq-fe.h>
 
-extern PGconn *sf_db;    /* superuser connection to the test database */
-extern char sf_ci[256];  /* its conninfo */
+extern PGconn *sf_db;   /* superuser connection to the test database */
+extern char sf_ci[256]; /* its conninfo */
 
 void sf_setup(void);
 void sf_teardown(void);
@@ -23,8 +23,8 @@ void sf_enterprise(const char *uscc, const char *division, const char *name);
 /* sets a boolean flag column of all its registry versions */
 void sf_flag(const char *uscc, const char *column);
 /* a usage record (ids r1, r2, ... in order) ending at ended_at, one hour long */
-void sf_record(const char *provider, const char *uscc, const char *facility, const char *category,
-	       long long amount_fen, const char *ended_at, const char *adjusts);
+void sf_record(const char *provider, const char *uscc, const char *facility, const char *category, long long amount_fen,
+	       const char *ended_at, const char *adjusts);
 /* bin/voucherctl --db <the test database as user> ARGS; returns the exit status */
 int sf_ctl(const char *user, const char *args, char *out, size_t outcap, char *err, size_t errcap);
 /* settle as user; asserts success and returns the run id */

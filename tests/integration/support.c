@@ -194,8 +194,8 @@ static const char *pki(const char *name)
 static void exec_ok(PGconn *c, const char *sql, int n, const char *const *params)
 {
 	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-	cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
-		  "%s: %s", sql, PQerrorMessage(c));
+	cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
+		  PQerrorMessage(c));
 	PQclear(r);
 }
 
@@ -224,14 +224,20 @@ void t_registry_setup(PGconn *c)
 		const char *p1[] = {provs[i][0], provs[i][1]};
 		exec_ok(c, "INSERT INTO voucher.providers (code, name, uscc) VALUES ($1, $1, $2)", 2, p1);
 		const char *p2[] = {fp, provs[i][0]};
-		exec_ok(c, "INSERT INTO voucher.provider_certs (fingerprint, provider, subject, not_after, pem) "
-			   "VALUES ($1, $2, 'CN=' || $2, now() + interval '1 year', 'test')", 2, p2);
+		exec_ok(c,
+			"INSERT INTO voucher.provider_certs (fingerprint, provider, subject, not_after, pem) "
+			"VALUES ($1, $2, 'CN=' || $2, now() + interval '1 year', 'test')",
+			2, p2);
 		const char *p3[] = {provs[i][0], keyid, provs[i][3], pub};
-		exec_ok(c, "INSERT INTO voucher.provider_keys (provider, key_id, alg, public_pem, valid_from) "
-			   "VALUES ($1, $2, $3, $4, '2026-01-01T00:00:00Z')", 4, p3);
+		exec_ok(c,
+			"INSERT INTO voucher.provider_keys (provider, key_id, alg, public_pem, valid_from) "
+			"VALUES ($1, $2, $3, $4, '2026-01-01T00:00:00Z')",
+			4, p3);
 		const char *p4[] = {provs[i][0], fac, i == 0 ? "330483" : "320214"};
-		exec_ok(c, "INSERT INTO voucher.facilities (provider, facility, division, class) "
-			   "VALUES ($1, $2, $3, 'A')", 3, p4);
+		exec_ok(c,
+			"INSERT INTO voucher.facilities (provider, facility, division, class) "
+			"VALUES ($1, $2, $3, 'A')",
+			3, p4);
 		free(pub);
 	}
 }
@@ -342,12 +348,12 @@ int t_daemon_stop(t_daemon_t *d)
 	return -1;
 }
 
-int t_https(const t_daemon_t *d, const char *client, const char *method, const char *path,
-	    const char *headers, const char *body_file, char *out, size_t cap)
+int t_https(const t_daemon_t *d, const char *client, const char *method, const char *path, const char *headers,
+	    const char *body_file, char *out, size_t cap)
 {
 	buf_t cmd = BUF_INIT;
-	buf_printf(&cmd, "curl -sS --max-time 20 -o '%s/resp.%d' -w '%%{http_code}' --cacert '%s' -X %s",
-		   d->dir, (int)getpid(), pki("ca.pem"), method);
+	buf_printf(&cmd, "curl -sS --max-time 20 -o '%s/resp.%d' -w '%%{http_code}' --cacert '%s' -X %s", d->dir,
+		   (int)getpid(), pki("ca.pem"), method);
 	if (client) {
 		if (!strncmp(client, "rogue:", 6))
 			buf_printf(&cmd, " --cert '%s/%s.pem' --key '%s/%s.key'", getenv("VOUCHER_TEST_ROGUE"),
@@ -393,8 +399,7 @@ int t_https(const t_daemon_t *d, const char *client, const char *method, const c
 int t_metrics_get(const t_daemon_t *d, const char *path, char *out, size_t cap)
 {
 	char cmd[512], res[65536];
-	snprintf(cmd, sizeof cmd, "curl -s --max-time 5 -w '\\n%%{http_code}' 'http://127.0.0.1:%d%s'", d->mport,
-		 path);
+	snprintf(cmd, sizeof cmd, "curl -s --max-time 5 -w '\\n%%{http_code}' 'http://127.0.0.1:%d%s'", d->mport, path);
 	t_run(cmd, res, sizeof res, NULL, 0);
 	char *nl = strrchr(res, '\n');
 	int code = nl ? atoi(nl + 1) : 0;
@@ -411,21 +416,21 @@ void t_sign(const char *prov, const char *body, size_t len, char *body_file, cha
 	t_sign_as(prov, b ? "prov-b-2026a" : "prov-a-2026a", (int64_t)time(NULL), body, len, body_file, headers);
 }
 
-void t_sign_as(const char *prov, const char *keyid, int64_t created, const char *body, size_t len,
-	       char *body_file, char *headers)
+void t_sign_as(const char *prov, const char *keyid, int64_t created, const char *body, size_t len, char *body_file,
+	       char *headers)
 {
 	bool b = prov && !strcmp(prov, "prov-b");
 	char err[256];
 	sig_alg_t alg = b ? SIG_ALG_SM2_SM3 : SIG_ALG_ED25519;
-	EVP_PKEY *k = sig_load_private_file(t_vector_path(b ? "provider-b.sm2.key" : "provider-a.ed25519.key"),
-					    alg, err, sizeof err);
+	EVP_PKEY *k = sig_load_private_file(t_vector_path(b ? "provider-b.sm2.key" : "provider-a.ed25519.key"), alg,
+					    err, sizeof err);
 	cr_assert(k, "%s", err);
 	buf_t cd = BUF_INIT, si = BUF_INIT, sg = BUF_INIT;
-	cr_assert(sig_make_headers(k, alg, keyid, created, "POST", "/v1/usage-batches", body, len, &cd, &si,
-				   &sg));
+	cr_assert(sig_make_headers(k, alg, keyid, created, "POST", "/v1/usage-batches", body, len, &cd, &si, &sg));
 	EVP_PKEY_free(k);
-	snprintf(headers, 2048, "Content-Type: application/json\nContent-Digest: %s\nSignature-Input: %s\nSignature: %s",
-		 cd.data, si.data, sg.data);
+	snprintf(headers, 2048,
+		 "Content-Type: application/json\nContent-Digest: %s\nSignature-Input: %s\nSignature: %s", cd.data,
+		 si.data, sg.data);
 	buf_free(&cd);
 	buf_free(&si);
 	buf_free(&sg);

@@ -58,9 +58,9 @@ const char *t_http_body(const char *raw);
 
 typedef struct t_daemon {
 	pid_t pid;
-	int port;         /* HTTPS */
-	int mport;        /* metrics */
-	char dir[256];    /* its own temporary directory: config, log */
+	int port;      /* HTTPS */
+	int mport;     /* metrics */
+	char dir[256]; /* its own temporary directory: config, log */
 	char conf[300];
 	char log[300];
 } t_daemon_t;
@@ -93,8 +93,8 @@ void t_daemon_signal(t_daemon_t *d, int sig);
  * NULL).  body from a file (may be NULL).  Returns the HTTP status, or 0 if no
  * HTTP answer came (TLS refused, connection closed).  The answer body goes to
  * out (cut at cap). */
-int t_https(const t_daemon_t *d, const char *client, const char *method, const char *path,
-	    const char *headers, const char *body_file, char *out, size_t cap);
+int t_https(const t_daemon_t *d, const char *client, const char *method, const char *path, const char *headers,
+	    const char *body_file, char *out, size_t cap);
 /* Plain HTTP GET on the metrics port. */
 int t_metrics_get(const t_daemon_t *d, const char *path, char *out, size_t cap);
 /* Signs body (as prov-a with the Ed25519 vector key, or prov-b with SM2 if
@@ -103,8 +103,8 @@ int t_metrics_get(const t_daemon_t *d, const char *path, char *out, size_t cap);
  * (>= 2048 bytes) in the form t_https takes. */
 void t_sign(const char *prov, const char *body, size_t len, char *body_file, char *headers);
 /* The same with the key's vector key pair under another key id and created time. */
-void t_sign_as(const char *prov, const char *keyid, int64_t created, const char *body, size_t len,
-	       char *body_file, char *headers);
+void t_sign_as(const char *prov, const char *keyid, int64_t created, const char *body, size_t len, char *body_file,
+	       char *headers);
 /* Runs bin/voucherctl --db 'conninfo' ARGS (ARGS are shell words, printf
  * style).  The result is a static buffer, valid until the next call. */
 struct t_ctl_run {

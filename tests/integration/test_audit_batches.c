@@ -63,12 +63,13 @@ static void post_vector(const char *client, const char *which)
 static void post_fresh(const char *batch_id, const char *record_id)
 {
 	char body[1024], hdr[2048], file[256], out[4096];
-	snprintf(body, sizeof body,
-		 "{\"batch_id\":\"%s\",\"provider\":\"prov-a\",\"records\":[{\"record_id\":\"%s\","
-		 "\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"intelligent_compute\","
-		 "\"quantity\":\"1\",\"unit\":\"card_hour\",\"amount_fen\":100,\"started_at\":\"2026-03-01T00:00:00+08:00\","
-		 "\"ended_at\":\"2026-03-01T01:00:00+08:00\",\"contract_id\":\"C1\"}]}",
-		 batch_id, record_id);
+	snprintf(
+		body, sizeof body,
+		"{\"batch_id\":\"%s\",\"provider\":\"prov-a\",\"records\":[{\"record_id\":\"%s\","
+		"\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"intelligent_compute\","
+		"\"quantity\":\"1\",\"unit\":\"card_hour\",\"amount_fen\":100,\"started_at\":\"2026-03-01T00:00:00+08:00\","
+		"\"ended_at\":\"2026-03-01T01:00:00+08:00\",\"contract_id\":\"C1\"}]}",
+		batch_id, record_id);
 	t_sign("prov-a", body, strlen(body), file, hdr);
 	int st = t_https(&d, "prov-a", "POST", "/v1/usage-batches", hdr, file, out, sizeof out);
 	unlink(file);
@@ -118,7 +119,8 @@ Test(audit_batches, verify_catches_changed_body_and_signature)
 	/* one byte more in the stored body */
 	tamper("UPDATE voucher.batches SET body = body || '\\x20'::bytea WHERE batch_id = 'prov-a-20260302-000001'");
 	cr_assert(!verify(&n, err, sizeof err));
-	cr_assert(strstr(err, "batch prov-a/prov-a-20260302-000001 (seq ") && strstr(err, "digest mismatch"), "%s", err);
+	cr_assert(strstr(err, "batch prov-a/prov-a-20260302-000001 (seq ") && strstr(err, "digest mismatch"), "%s",
+		  err);
 	cr_assert_eq(n, 0);
 	/* restored */
 	tamper("UPDATE voucher.batches SET body = substring(body FROM 1 FOR octet_length(body) - 1) "

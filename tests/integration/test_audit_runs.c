@@ -60,7 +60,7 @@ static void scenario(void)
 	mar = sf_settle("alice", "jiaxing-compute", "2026-03");
 	sf_approve("bob", mar);
 	/* a March record that arrived after the March run, and a refund of E1's */
-	sf_record("prov-a", e2, "fa", "intelligent_compute", 1000, "2026-03-20T10:00:00+08:00", NULL);    /* r4 */
+	sf_record("prov-a", e2, "fa", "intelligent_compute", 1000, "2026-03-20T10:00:00+08:00", NULL);     /* r4 */
 	sf_record("prov-a", e1, "fa", "intelligent_compute", -1000000, "2026-03-10T10:00:00+08:00", "r1"); /* r5 */
 	apr = sf_settle("alice", "jiaxing-compute", "2026-04");
 	sf_approve("bob", apr);
@@ -77,9 +77,12 @@ static void recompute(long long run, bool newest_version, bool registry_now, run
 		 run);
 	PGresult *r = PQexec(sf_db, q);
 	cr_assert_eq(PQntuples(r), 1, "%s", PQerrorMessage(sf_db));
-	run_basis_t b = {.version = newest_version ? NULL : PQgetvalue(r, 0, 0), .as_of = PQgetvalue(r, 0, 1),
-			 .cutoff = PQgetvalue(r, 0, 2), .registry_at = registry_now ? NULL : PQgetvalue(r, 0, 3),
-			 .approved_before = PQgetvalue(r, 0, 4), .quiet = true};
+	run_basis_t b = {.version = newest_version ? NULL : PQgetvalue(r, 0, 0),
+			 .as_of = PQgetvalue(r, 0, 1),
+			 .cutoff = PQgetvalue(r, 0, 2),
+			 .registry_at = registry_now ? NULL : PQgetvalue(r, 0, 3),
+			 .approved_before = PQgetvalue(r, 0, 4),
+			 .quiet = true};
 	char err[512];
 	sf_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 	sf_sql("SET LOCAL search_path = voucher, pg_catalog");
@@ -118,8 +121,10 @@ Test(audit_runs, a_changed_record_names_the_run_and_the_enterprise)
 	char err[512], want[256];
 	cr_assert(!verify(&n, err, sizeof err));
 	cr_assert_eq(n, 0);
-	snprintf(want, sizeof want, "run %lld (jiaxing-compute, 2026-03): enterprise %s: eligible_amount_ytd stored 1000000, "
-				    "recomputed 1000100", mar, e1);
+	snprintf(want, sizeof want,
+		 "run %lld (jiaxing-compute, 2026-03): enterprise %s: eligible_amount_ytd stored 1000000, "
+		 "recomputed 1000100",
+		 mar, e1);
 	cr_assert_str_eq(err, want);
 	tamper("UPDATE voucher.usage_records SET amount_fen = amount_fen - 100 "
 	       "WHERE provider = 'prov-a' AND record_id = 'r1'");
@@ -129,8 +134,10 @@ Test(audit_runs, a_changed_record_names_the_run_and_the_enterprise)
 	sf_sql("CREATE TABLE public.saved AS SELECT * FROM voucher.usage_records WHERE record_id = 'r3'");
 	tamper("DELETE FROM voucher.usage_records WHERE record_id = 'r3'");
 	cr_assert(!verify(&n, err, sizeof err));
-	snprintf(want, sizeof want, "run %lld (jiaxing-compute, 2026-03): enterprise %s: a line the recomputation does "
-				    "not produce", mar, sf_uscc("330402", 3));
+	snprintf(want, sizeof want,
+		 "run %lld (jiaxing-compute, 2026-03): enterprise %s: a line the recomputation does "
+		 "not produce",
+		 mar, sf_uscc("330402", 3));
 	cr_assert_str_eq(err, want);
 	tamper("INSERT INTO voucher.usage_records SELECT * FROM public.saved");
 	assert_passes();
@@ -147,8 +154,8 @@ Test(audit_runs, a_changed_stored_line_is_named)
 	int64_t n = -1;
 	cr_assert(!verify(&n, err, sizeof err));
 	cr_assert_eq(n, 1); /* March still agrees */
-	snprintf(want, sizeof want, "run %lld (jiaxing-compute, 2026-04): enterprise %s: payable stored 501, recomputed 500",
-		 apr, e2);
+	snprintf(want, sizeof want,
+		 "run %lld (jiaxing-compute, 2026-04): enterprise %s: payable stored 501, recomputed 500", apr, e2);
 	cr_assert_str_eq(err, want);
 	snprintf(q, sizeof q, "UPDATE voucher.run_lines SET payable = payable - 1 WHERE run_id = %lld AND uscc = '%s'",
 		 apr, e2);

@@ -10,7 +10,6 @@
 
 #include "tests/integration/support.h"
 
-
 static char conninfo[512];
 static PGconn *db;
 static char tmpdir[64];
@@ -82,7 +81,8 @@ Test(calendar, load_fills_the_tables)
 			 "国务院办公厅关于2026年部分节假日安排的通知"));
 	/* every stored day belongs to its year */
 	cr_expect_eq(count("SELECT count(*) FROM voucher.calendar_days "
-			   "WHERE extract(year FROM day) <> year"), 0);
+			   "WHERE extract(year FROM day) <> year"),
+		     0);
 }
 
 Test(calendar, a_reload_is_a_new_version_in_force)
@@ -91,8 +91,8 @@ Test(calendar, a_reload_is_a_new_version_in_force)
 	load_ok(2026);
 	struct t_ctl_run *r = ctl("calendar load '%s'", shipped(2026));
 	cr_assert_eq(r->rc, 0, "%s", r->err);
-	cr_expect(strncmp(r->out, "loaded calendar 2026: 19 holidays, 6 working weekend days\n", 58) == 0,
-		  "%s", r->out);
+	cr_expect(strncmp(r->out, "loaded calendar 2026: 19 holidays, 6 working weekend days\n", 58) == 0, "%s",
+		  r->out);
 	cr_expect(strstr(r->out, "in force instead of the calendar of 2026"), "%s", r->out);
 	/* calendars are versions: the earlier load of 2026 stays on record */
 	cr_expect_eq(count("SELECT count(*) FROM voucher.calendar_loads WHERE year = 2026"), 2);
@@ -107,8 +107,7 @@ Test(calendar, a_reload_is_a_new_version_in_force)
 						       "2026-01-03 holiday 元旦（周六）\n");
 	r = ctl("calendar load '%s'", fix);
 	cr_assert_eq(r->rc, 0, "%s", r->err);
-	cr_expect(strncmp(r->out, "loaded calendar 2026: 2 holidays, 0 working weekend days\n", 57) == 0,
-		  "%s", r->out);
+	cr_expect(strncmp(r->out, "loaded calendar 2026: 2 holidays, 0 working weekend days\n", 57) == 0, "%s", r->out);
 	cr_expect_eq(count("SELECT count(*) FROM voucher.calendar_days WHERE year = 2026"), 2);
 	cr_expect_str_eq(t_scalar(db, "SELECT source FROM voucher.calendar_years WHERE year = 2026"), "更正");
 	cr_expect_eq(count("SELECT count(*) FROM voucher.calendar_days WHERE year = 2025"), 23);
@@ -193,8 +192,11 @@ Test(calendar, show_and_list)
 	load_ok(2026);
 	struct t_ctl_run *r = ctl("--format csv calendar show 2026");
 	cr_assert_eq(r->rc, 0, "%s", r->err);
-	cr_expect(strncmp(r->out, "\xef\xbb\xbf" "day,weekday,kind,name\r\n2026-01-01,Thursday,holiday,元旦\r\n",
-			  strlen("\xef\xbb\xbf" "day,weekday,kind,name\r\n2026-01-01,Thursday,holiday,元旦\r\n")) == 0,
+	cr_expect(strncmp(r->out,
+			  "\xef\xbb\xbf"
+			  "day,weekday,kind,name\r\n2026-01-01,Thursday,holiday,元旦\r\n",
+			  strlen("\xef\xbb\xbf"
+				 "day,weekday,kind,name\r\n2026-01-01,Thursday,holiday,元旦\r\n")) == 0,
 		  "%s", r->out);
 	cr_expect(strstr(r->out, "2026-02-14,Saturday,workday,春节调休上班\r\n"), "%s", r->out);
 
@@ -250,11 +252,11 @@ Test(calendar, usage_errors_and_help)
 	for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++) {
 		struct t_ctl_run *r = ctl("%s", usage[i]);
 		cr_expect_eq(r->rc, 2, "'%s': exit %d, want 2 (%s)", usage[i], r->rc, r->err);
-		cr_expect(strstr(r->err, "usage: voucherctl ") && strstr(r->err, " calendar "), "'%s': %s",
-			  usage[i], r->err);
+		cr_expect(strstr(r->err, "usage: voucherctl ") && strstr(r->err, " calendar "), "'%s': %s", usage[i],
+			  r->err);
 	}
 	static const char *const help[] = {
-		"calendar --help", "calendar load --help", "calendar show --help",
+		"calendar --help",      "calendar load --help",     "calendar show --help",
 		"calendar list --help", "calendar workdays --help",
 	};
 	for (size_t i = 0; i < sizeof help / sizeof help[0]; i++) {

@@ -70,18 +70,16 @@ static const char *listing(void)
 
 /* The names in a zip file, one per line; every member is read through, so
  * that a truncated or corrupt file (or one that is no zip) fails. */
-static const char perl_list[] =
-	"perl -MIO::Uncompress::Unzip -e '"
-	"$z = IO::Uncompress::Unzip->new($ARGV[0], Transparent => 0) or die qq{not a zip\n}; "
-	"for ($s = 1; $s > 0; $s = $z->nextStream) { print $z->getHeaderInfo->{Name}, qq{\n}; "
-	"1 while ($s = $z->read($b)) > 0; die qq{corrupt\n} if $s < 0 } "
-	"die qq{corrupt\n} if $s < 0' ";
+static const char perl_list[] = "perl -MIO::Uncompress::Unzip -e '"
+				"$z = IO::Uncompress::Unzip->new($ARGV[0], Transparent => 0) or die qq{not a zip\n}; "
+				"for ($s = 1; $s > 0; $s = $z->nextStream) { print $z->getHeaderInfo->{Name}, qq{\n}; "
+				"1 while ($s = $z->read($b)) > 0; die qq{corrupt\n} if $s < 0 } "
+				"die qq{corrupt\n} if $s < 0' ";
 
 /* One member to stdout. */
-static const char perl_member[] =
-	"perl -MIO::Uncompress::Unzip=unzip -e '"
-	"unzip $ARGV[0] => qq{-}, Name => $ARGV[1], BinModeOut => 1, Transparent => 0 "
-	"or die qq{no member $ARGV[1]\n}' ";
+static const char perl_member[] = "perl -MIO::Uncompress::Unzip=unzip -e '"
+				  "unzip $ARGV[0] => qq{-}, Name => $ARGV[1], BinModeOut => 1, Transparent => 0 "
+				  "or die qq{no member $ARGV[1]\n}' ";
 
 static int zip_list(const char *zip, char *out, size_t cap)
 {
@@ -142,7 +140,8 @@ static void jiaxing(void)
 	sf_record("prov-a", e1, "fa", "intelligent_compute", 1000000, "2026-03-10T10:00:00+08:00", NULL);
 	sf_record("prov-a", e1, "fa", "general_compute", 5000000, "2026-03-10T11:00:00+08:00", NULL);
 	sf_record("prov-r", e1, "fr", "intelligent_compute", 400000, "2026-03-12T10:00:00+08:00", NULL);
-	sf_record("prov-a", e1, "fa", "intelligent_compute", 11, "2026-03-31T15:30:00Z", NULL); /* still March, China time */
+	sf_record("prov-a", e1, "fa", "intelligent_compute", 11, "2026-03-31T15:30:00Z",
+		  NULL); /* still March, China time */
 	sf_record("prov-a", e1, "fa", "intelligent_compute", 7000000, "2026-04-02T10:00:00+08:00", NULL);
 	sf_record("prov-a", e2, "fa", "intelligent_compute", 300000, "2026-03-11T10:00:00+08:00", NULL);
 	sf_record("prov-a", e3, "fb", "supercomputing", 1000000, "2026-03-12T10:00:00+08:00", NULL);
@@ -363,8 +362,10 @@ Test(export, statement_lists_grants_records_and_subtotals)
 		cr_assert_str_eq(json_string_value(json_object_get(r, "batch_id")), want_batch);
 		cr_assert(json_is_true(json_object_get(r, "counted")) == (i != 1), "%s", out);
 	}
-	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(recs, 0), "category")), "intelligent_compute");
-	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(recs, 2), "ended_at")), "2026-03-31T23:30:00+08:00");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(recs, 0), "category")),
+			 "intelligent_compute");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(recs, 2), "ended_at")),
+			 "2026-03-31T23:30:00+08:00");
 	cr_assert(strstr(json_string_value(json_object_get(json_array_get(recs, 1), "note")), "related"), "%s", out);
 
 	json_t *subs = json_object_get(doc, "subtotals");
@@ -432,11 +433,11 @@ Test(export, a_run_of_100000_lines)
 	sf_load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
 	/* sum of 1..100000 fen payable */
 	sf_sql("INSERT INTO voucher.runs (program, program_version, period, as_of, data_cutoff, total_payable, "
-	    "total_recovered, total_asked, lines) SELECT 'jiaxing-compute', version, '2026-03', '2026-04-01', now(), "
-	    "5000050000, 0, 5000050000, 100000 FROM voucher.program_versions");
+	       "total_recovered, total_asked, lines) SELECT 'jiaxing-compute', version, '2026-03', '2026-04-01', now(), "
+	       "5000050000, 0, 5000050000, 100000 FROM voucher.program_versions");
 	sf_sql("INSERT INTO voucher.run_lines SELECT r.run_id, '91330402' || lpad(i::text, 10, '0'), '企业' || i, "
-	    "CASE WHEN i % 3 = 0 THEN '330411' ELSE '330402' END, 2 * i, i, 100000000, 0, i, i, 'payable', '' "
-	    "FROM voucher.runs r, generate_series(1, 100000) i");
+	       "CASE WHEN i % 3 = 0 THEN '330411' ELSE '330402' END, 2 * i, i, 100000000, 0, i, i, 'payable', '' "
+	       "FROM voucher.runs r, generate_series(1, 100000) i");
 	const char *run = t_scalar(sf_db, "SELECT run_id FROM voucher.runs");
 	char id[32];
 	snprintf(id, sizeof id, "%s", run);
@@ -462,7 +463,8 @@ Test(export, a_run_of_100000_lines)
 	snprintf(cmd, sizeof cmd, "tail -c 200 '%s'", path_in("big.csv"));
 	char tail[256];
 	cr_assert_eq(t_run(cmd, tail, sizeof tail, NULL, 0), 0);
-	cr_assert(strstr(tail, ",企业100000,330402,2000.00,1000.00,1000000.00,0.00,1000.00,1000.00,应拨付,,"), "%s", tail);
+	cr_assert(strstr(tail, ",企业100000,330402,2000.00,1000.00,1000000.00,0.00,1000.00,1000.00,应拨付,,"), "%s",
+		  tail);
 
 	char *lines = zip_member(path_in("big.xlsx"), "xl/worksheets/sheet2.xml");
 	cr_assert(strstr(lines, "<row r=\"100001\""));
@@ -510,7 +512,8 @@ Test(export, payee_provider_and_the_runs_own_programme_version)
 	cr_assert(strstr(out, "payee provider"), "%s", out);
 	char *text = t_slurp(path_in("p.csv"), NULL);
 	char want[512];
-	snprintf(want, sizeof want, ",%s,测试企业,330402,100.01,50.00,1000000.00,0.00,50.00,50.00,应拨付,,兑付给服务商\r\n", e);
+	snprintf(want, sizeof want,
+		 ",%s,测试企业,330402,100.01,50.00,1000000.00,0.00,50.00,50.00,应拨付,,兑付给服务商\r\n", e);
 	cr_assert(strstr(text, want), "want %s in %s", want, text);
 	free(text);
 	snprintf(args, sizeof args, "export %lld --out '%s'", run, path_in("p.xlsx"));
@@ -542,10 +545,10 @@ Test(export, a_failure_leaves_no_file)
 	export_setup();
 	sf_load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
 	sf_sql("INSERT INTO voucher.runs (program, program_version, period, as_of, data_cutoff, total_payable, "
-	    "total_recovered, total_asked, lines) SELECT 'jiaxing-compute', version, '2026-03', '2026-04-01', now(), "
-	    "7, 0, 7, 3000 FROM voucher.program_versions");
+	       "total_recovered, total_asked, lines) SELECT 'jiaxing-compute', version, '2026-03', '2026-04-01', now(), "
+	       "7, 0, 7, 3000 FROM voucher.program_versions");
 	sf_sql("INSERT INTO voucher.run_lines SELECT r.run_id, '91330402' || lpad(i::text, 10, '0'), '企业' || i, "
-	    "'330402', 2, 1, 100, 0, 1, 1, 'payable', '' FROM voucher.runs r, generate_series(1, 3000) i");
+	       "'330402', 2, 1, 100, 0, 1, 1, 'payable', '' FROM voucher.runs r, generate_series(1, 3000) i");
 	char id[32], args[1024], out[4096], err[4096];
 	snprintf(id, sizeof id, "%s", t_scalar(sf_db, "SELECT run_id FROM voucher.runs"));
 	snprintf(args, sizeof args, "export %s --format csv --out '%s'", id, path_in("bad.csv"));

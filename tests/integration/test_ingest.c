@@ -75,16 +75,19 @@ Test(ingest, vectors_are_accepted_and_stored_with_their_signed_bytes)
 	/* the stored body is byte for byte what was signed */
 	size_t len;
 	char *body = t_slurp(t_vector_path("batch-a.json"), &len);
-	PGresult *r = PQexecParams(db, "SELECT body, signature, alg, key_id FROM voucher.batches WHERE provider = 'prov-a'",
-				   0, NULL, NULL, NULL, NULL, 1);
+	PGresult *r =
+		PQexecParams(db, "SELECT body, signature, alg, key_id FROM voucher.batches WHERE provider = 'prov-a'",
+			     0, NULL, NULL, NULL, NULL, 1);
 	cr_assert_eq(PQntuples(r), 1);
 	cr_assert_eq((size_t)PQgetlength(r, 0, 0), len);
 	cr_assert(memcmp(PQgetvalue(r, 0, 0), body, len) == 0);
 	cr_assert(strstr(PQgetvalue(r, 0, 1), "sig1=:kgWqkF1s") != NULL);
 	PQclear(r);
 	free(body);
-	cr_assert_str_eq(t_scalar(db, "SELECT amount_fen FROM voucher.usage_records WHERE record_id = 'r-000003'"), "-81650");
-	cr_assert_str_eq(t_scalar(db, "SELECT adjusts FROM voucher.usage_records WHERE record_id = 'r-000003'"), "r-000001");
+	cr_assert_str_eq(t_scalar(db, "SELECT amount_fen FROM voucher.usage_records WHERE record_id = 'r-000003'"),
+			 "-81650");
+	cr_assert_str_eq(t_scalar(db, "SELECT adjusts FROM voucher.usage_records WHERE record_id = 'r-000003'"),
+			 "r-000001");
 	cr_assert_str_eq(t_scalar(db, "SELECT alg FROM audit.batches WHERE provider = 'prov-b'"), "sm2-sm3");
 }
 
@@ -99,8 +102,9 @@ Test(ingest, retry_returns_first_answer_and_stores_nothing_new)
 	cr_assert_eq(count("SELECT count(*) FROM voucher.batches"), 1);
 	/* and the client that lost its answer can ask for it */
 	char got[4096];
-	cr_assert_eq(t_https(&d, "prov-a", "GET", "/v1/usage-batches/prov-a-20260302-000001", NULL, NULL, got,
-			     sizeof got), 200);
+	cr_assert_eq(
+		t_https(&d, "prov-a", "GET", "/v1/usage-batches/prov-a-20260302-000001", NULL, NULL, got, sizeof got),
+		200);
 	cr_assert_str_eq(got, first);
 }
 
@@ -109,10 +113,11 @@ Test(ingest, same_batch_id_with_other_body_is_409)
 	start(NULL);
 	char out[4096];
 	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 200);
-	const char *body = "{\"batch_id\":\"prov-a-20260302-000001\",\"provider\":\"prov-a\",\"records\":[{\"record_id\":\"x-1\","
-			   "\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"intelligent_compute\","
-			   "\"quantity\":\"1\",\"unit\":\"card_hour\",\"amount_fen\":100,\"started_at\":\"2026-03-01T00:00:00+08:00\","
-			   "\"ended_at\":\"2026-03-01T01:00:00+08:00\",\"contract_id\":\"C1\"}]}";
+	const char *body =
+		"{\"batch_id\":\"prov-a-20260302-000001\",\"provider\":\"prov-a\",\"records\":[{\"record_id\":\"x-1\","
+		"\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"intelligent_compute\","
+		"\"quantity\":\"1\",\"unit\":\"card_hour\",\"amount_fen\":100,\"started_at\":\"2026-03-01T00:00:00+08:00\","
+		"\"ended_at\":\"2026-03-01T01:00:00+08:00\",\"contract_id\":\"C1\"}]}";
 	cr_assert_eq(post_signed(body, out, sizeof out), 409, "%s", out);
 	cr_assert_str_eq(t_json_str(out, "code"), "batch_conflict", "%s", out);
 	cr_assert_eq(count("SELECT count(*) FROM voucher.usage_records"), 3);
@@ -159,13 +164,15 @@ Test(ingest, refused_requests_store_nothing)
 	free(body);
 	/* no signature at all */
 	cr_assert_eq(t_https(&d, "prov-a", "POST", "/v1/usage-batches", "Content-Type: application/json",
-			     t_vector_path("batch-a.json"), out, sizeof out), 401);
+			     t_vector_path("batch-a.json"), out, sizeof out),
+		     401);
 	/* wrong media type */
 	char wrong[2048];
 	vector_headers("a", wrong, sizeof wrong);
 	memcpy(wrong, "Content-Type: text/plain;      ", 30);
 	cr_assert_eq(t_https(&d, "prov-a", "POST", "/v1/usage-batches", wrong, t_vector_path("batch-a.json"), out,
-			     sizeof out), 415, "%s", out);
+			     sizeof out),
+		     415, "%s", out);
 	cr_assert_eq(count("SELECT count(*) FROM voucher.usage_records"), 0);
 	cr_assert_eq(count("SELECT count(*) FROM voucher.batches"), 0);
 }
@@ -174,8 +181,8 @@ Test(ingest, plain_http_on_the_tls_port_gets_nothing)
 {
 	start(NULL);
 	char cmd[256], out[256];
-	snprintf(cmd, sizeof cmd, "curl -s --max-time 5 -o /dev/null -w '%%{http_code}' http://127.0.0.1:%d/v1/usage-batches",
-		 d.port);
+	snprintf(cmd, sizeof cmd,
+		 "curl -s --max-time 5 -o /dev/null -w '%%{http_code}' http://127.0.0.1:%d/v1/usage-batches", d.port);
 	t_run(cmd, out, sizeof out, NULL, 0);
 	cr_assert_str_eq(out, "000");
 }
@@ -187,10 +194,11 @@ Test(ingest, duplicate_json_key_and_provider_mismatch_are_refused)
 	const char *dup = "{\"batch_id\":\"b1\",\"provider\":\"prov-a\",\"provider\":\"prov-b\",\"records\":[]}";
 	cr_assert_eq(post_signed(dup, out, sizeof out), 400, "%s", out);
 	cr_assert_str_eq(t_json_str(out, "code"), "duplicate_key", "%s", out);
-	const char *other = "{\"batch_id\":\"b2\",\"provider\":\"prov-b\",\"records\":[{\"record_id\":\"x-1\","
-			    "\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"intelligent_compute\","
-			    "\"quantity\":\"1\",\"unit\":\"card_hour\",\"amount_fen\":100,\"started_at\":\"2026-03-01T00:00:00+08:00\","
-			    "\"ended_at\":\"2026-03-01T01:00:00+08:00\",\"contract_id\":\"C1\"}]}";
+	const char *other =
+		"{\"batch_id\":\"b2\",\"provider\":\"prov-b\",\"records\":[{\"record_id\":\"x-1\","
+		"\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"intelligent_compute\","
+		"\"quantity\":\"1\",\"unit\":\"card_hour\",\"amount_fen\":100,\"started_at\":\"2026-03-01T00:00:00+08:00\","
+		"\"ended_at\":\"2026-03-01T01:00:00+08:00\",\"contract_id\":\"C1\"}]}";
 	cr_assert_eq(post_signed(other, out, sizeof out), 403, "%s", out);
 	cr_assert_str_eq(t_json_str(out, "code"), "provider_mismatch", "%s", out);
 	cr_assert_eq(count("SELECT count(*) FROM voucher.batches"), 0);
@@ -224,8 +232,9 @@ Test(ingest, a_provider_cannot_see_another_providers_batch)
 	start(NULL);
 	char out[4096];
 	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 200);
-	cr_assert_eq(t_https(&d, "prov-b", "GET", "/v1/usage-batches/prov-a-20260302-000001", NULL, NULL, out, sizeof out),
-		     404);
+	cr_assert_eq(
+		t_https(&d, "prov-b", "GET", "/v1/usage-batches/prov-a-20260302-000001", NULL, NULL, out, sizeof out),
+		404);
 	cr_assert_eq(t_https(&d, "prov-a", "GET", "/v1/usage-batches/nope", NULL, NULL, out, sizeof out), 404);
 }
 
@@ -288,7 +297,8 @@ Test(ingest, per_record_rejections_are_precise_and_store_the_rest)
 	cr_assert_eq(post_signed(zero, out, sizeof out), 200, "%s", out);
 	cr_assert_eq(t_json_int(out, "accepted"), 1, "%s", out);
 	cr_assert_str_eq(t_scalar(db, "SELECT sum(amount_fen) FROM voucher.usage_records "
-				      "WHERE record_id = 'r-000001' OR adjusts = 'r-000001'"), "0");
+				      "WHERE record_id = 'r-000001' OR adjusts = 'r-000001'"),
+			 "0");
 }
 
 Test(ingest, revoked_key_is_refused_even_before_a_reload)
@@ -404,8 +414,9 @@ Test(ingest, same_batch_on_many_connections_at_once_is_stored_once)
 		buf_printf(&cmd, "-H '%.*s' ", (int)n, p);
 		p += n + (p[n] ? 1 : 0);
 	}
-	buf_printf(&cmd, "--data-binary '@%s' https://127.0.0.1:%d/v1/usage-batches -o %s/par.$i & done; wait; "
-			 "cat %s/par.* | sort | uniq -c | wc -l",
+	buf_printf(&cmd,
+		   "--data-binary '@%s' https://127.0.0.1:%d/v1/usage-batches -o %s/par.$i & done; wait; "
+		   "cat %s/par.* | sort | uniq -c | wc -l",
 		   t_vector_path("batch-a.json"), d.port, d.dir, d.dir);
 	char out[256];
 	cr_assert_eq(t_run(cmd.data, out, sizeof out, NULL, 0), 0);
@@ -423,8 +434,8 @@ static int run_bench(const char *args, char *out, size_t cap)
 	snprintf(cmd, sizeof cmd,
 		 "%s --url https://127.0.0.1:%d --ca '%s/ca.pem' --cert '%s/prov-a.pem' --key '%s/prov-a.key' "
 		 "--sign-key '%s' --key-id prov-a-2026a --provider prov-a --facility prov-a-wz1 -q %s",
-		 t_root_path("bin/voucher-bench"), d.port, pki, pki, pki,
-		 t_vector_path("provider-a.ed25519.key"), args);
+		 t_root_path("bin/voucher-bench"), d.port, pki, pki, pki, t_vector_path("provider-a.ed25519.key"),
+		 args);
 	return t_run(cmd, out, cap, NULL, 0);
 }
 
@@ -501,8 +512,7 @@ Test(ingest, a_full_database_queue_pauses_reading_and_loses_nothing)
 
 	char args[512], out[4096];
 	snprintf(args, sizeof args,
-		 "--connections 16 --batch-size 1000 --records 24000 --prefix flow >'%s/flow.out' 2>&1 &",
-		 d.dir);
+		 "--connections 16 --batch-size 1000 --records 24000 --prefix flow >'%s/flow.out' 2>&1 &", d.dir);
 	cr_assert_eq(run_bench(args, out, sizeof out), 0);
 	int i;
 	for (i = 0; i < 150 && metric("voucherd_reading_paused") != 1; i++)
@@ -597,8 +607,9 @@ Test(ingest, database_outage_is_503_and_recovers_by_itself)
 	char sql[256];
 	snprintf(sql, sizeof sql, "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS false", dbname);
 	PQclear(PQexec(a, sql));
-	PQclear(PQexecParams(a, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-				"WHERE datname = $1 AND usename = 'voucher_ingest'",
+	PQclear(PQexecParams(a,
+			     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+			     "WHERE datname = $1 AND usename = 'voucher_ingest'",
 			     1, NULL, p, NULL, NULL, 0));
 	usleep(300000);
 	int st = post_vector("prov-a", "a", out, sizeof out);
@@ -733,7 +744,8 @@ Test(ingest, bad_config_names_the_key_and_exits_2)
 	char path[400], cmd[600], err[1024];
 	snprintf(path, sizeof path, "%s/bad.conf", dir);
 	FILE *f = fopen(path, "w");
-	fputs("[server]\ntls_cert = a\ntls_key = b\ntls_client_ca = c\nmax_body_bytes = lots\n[database]\nconninfo = x\n", f);
+	fputs("[server]\ntls_cert = a\ntls_key = b\ntls_client_ca = c\nmax_body_bytes = lots\n[database]\nconninfo = x\n",
+	      f);
 	fclose(f);
 	snprintf(cmd, sizeof cmd, "%s -c %s", t_root_path("bin/voucherd"), path);
 	cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 2);
@@ -748,7 +760,8 @@ Test(ingest, bad_config_names_the_key_and_exits_2)
 	const char *pk = getenv("VOUCHER_TEST_PKI");
 	snprintf(pkicfg, sizeof pkicfg,
 		 "[server]\nlisten = no-such-host.invalid:1\ntls_cert = %s/server.pem\ntls_key = %s/server.key\n"
-		 "tls_client_ca = %s/ca.pem\n[database]\nconninfo = x\n", pk, pk, pk);
+		 "tls_client_ca = %s/ca.pem\n[database]\nconninfo = x\n",
+		 pk, pk, pk);
 	f = fopen(path, "w");
 	fputs(pkicfg, f);
 	fclose(f);
@@ -758,7 +771,8 @@ Test(ingest, bad_config_names_the_key_and_exits_2)
 	/* /metrics has no authentication: a listener beyond loopback only on purpose */
 	snprintf(pkicfg, sizeof pkicfg,
 		 "[server]\ntls_cert = %s/server.pem\ntls_key = %s/server.key\ntls_client_ca = %s/ca.pem\n"
-		 "[database]\nconninfo = x\n[metrics]\nlisten = 0.0.0.0:9187\n", pk, pk, pk);
+		 "[database]\nconninfo = x\n[metrics]\nlisten = 0.0.0.0:9187\n",
+		 pk, pk, pk);
 	f = fopen(path, "w");
 	fputs(pkicfg, f);
 	fclose(f);
@@ -773,8 +787,9 @@ Test(ingest, bad_config_names_the_key_and_exits_2)
 static void s_client_cmd(buf_t *cmd, const char *input_script)
 {
 	const char *pk = getenv("VOUCHER_TEST_PKI");
-	buf_printf(cmd, "(%s) | openssl s_client -quiet -no_ign_eof -connect 127.0.0.1:%d -CAfile '%s/ca.pem' "
-			"-cert '%s/prov-a.pem' -key '%s/prov-a.key' >/dev/null 2>&1",
+	buf_printf(cmd,
+		   "(%s) | openssl s_client -quiet -no_ign_eof -connect 127.0.0.1:%d -CAfile '%s/ca.pem' "
+		   "-cert '%s/prov-a.pem' -key '%s/prov-a.key' >/dev/null 2>&1",
 		   input_script, d.port, pk, pk, pk);
 }
 
@@ -806,8 +821,10 @@ Test(ingest, a_client_that_disappears_mid_request_stores_nothing)
 {
 	start(NULL);
 	buf_t cmd = BUF_INIT;
-	s_client_cmd(&cmd, "printf 'POST /v1/usage-batches HTTP/1.1\\r\\nHost: x\\r\\n"
-			   "Content-Type: application/json\\r\\nContent-Length: 5000\\r\\n\\r\\n{\\\"batch_id\\\":'; sleep 1");
+	s_client_cmd(
+		&cmd,
+		"printf 'POST /v1/usage-batches HTTP/1.1\\r\\nHost: x\\r\\n"
+		"Content-Type: application/json\\r\\nContent-Length: 5000\\r\\n\\r\\n{\\\"batch_id\\\":'; sleep 1");
 	t_run(cmd.data, NULL, 0, NULL, 0);
 	buf_free(&cmd);
 	char body[4096];
@@ -830,10 +847,13 @@ Test(ingest, sighup_reloads_certificates_and_keys)
 	cr_assert_eq(t_run(cmd, fp, sizeof fp, NULL, 0), 0);
 	fp[strcspn(fp, "\n")] = '\0';
 	const char *p[] = {fp};
-	PQclear(PQexec(db, "INSERT INTO voucher.providers (code, name, uscc) VALUES ('prov-c', 'C', '91330483100000001E')"));
-	PGresult *r = PQexecParams(db, "INSERT INTO voucher.provider_certs (fingerprint, provider, subject, not_after, pem) "
-				       "VALUES ($1, 'prov-c', 'CN=prov-c', now() + interval '1 day', 'x')",
-				   1, NULL, p, NULL, NULL, 0);
+	PQclear(PQexec(
+		db, "INSERT INTO voucher.providers (code, name, uscc) VALUES ('prov-c', 'C', '91330483100000001E')"));
+	PGresult *r =
+		PQexecParams(db,
+			     "INSERT INTO voucher.provider_certs (fingerprint, provider, subject, not_after, pem) "
+			     "VALUES ($1, 'prov-c', 'CN=prov-c', now() + interval '1 day', 'x')",
+			     1, NULL, p, NULL, NULL, 0);
 	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(db));
 	PQclear(r);
 	/* not yet: the daemon reads the registry at start, on SIGHUP and every registry_refresh_s */
@@ -955,10 +975,10 @@ Test(ingest, expired_and_revoked_client_certificates_are_refused)
 
 /* ------------------------------------------------------------ hostile input */
 
-#define HREC(fields)                                                                               \
-	"{\"batch_id\":\"h\",\"provider\":\"prov-a\",\"records\":[{\"record_id\":\"h-1\","             \
-	"\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\","                              \
-	"\"category\":\"intelligent_compute\",\"quantity\":\"1\",\"unit\":\"card_hour\","              \
+#define HREC(fields)                                                                       \
+	"{\"batch_id\":\"h\",\"provider\":\"prov-a\",\"records\":[{\"record_id\":\"h-1\"," \
+	"\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\","               \
+	"\"category\":\"intelligent_compute\",\"quantity\":\"1\",\"unit\":\"card_hour\","  \
 	"\"started_at\":\"2026-03-01T00:00:00+08:00\",\"ended_at\":\"2026-03-01T01:00:00+08:00\"," fields "}]}"
 
 /* Malformed and malicious bodies, each correctly signed by prov-a: the status
@@ -980,11 +1000,14 @@ Test(ingest, hostile_bodies_get_their_code_and_store_nothing)
 		 "malformed_json"},
 		{"invalid UTF-8", HREC("\"amount_fen\":1,\"contract_id\":\"\xc0\xaf\""), 400, "malformed_json"},
 		{"NUL escape", HREC("\"amount_fen\":1,\"contract_id\":\"C\\u0000\""), 400, "malformed_json"},
-		{"duplicate key", HREC("\"amount_fen\":1,\"amount_fen\":2,\"contract_id\":\"C\""), 400, "duplicate_key"},
-		{"SQL in batch_id", "{\"batch_id\":\"h'; DROP TABLE voucher.batches; --\",\"provider\":\"prov-a\","
-				    "\"records\":[]}", 400, "invalid_batch_id"},
-		{"control character in batch_id", "{\"batch_id\":\"h\\u0007\",\"provider\":\"prov-a\",\"records\":[]}", 400,
-		 "invalid_batch_id"},
+		{"duplicate key", HREC("\"amount_fen\":1,\"amount_fen\":2,\"contract_id\":\"C\""), 400,
+		 "duplicate_key"},
+		{"SQL in batch_id",
+		 "{\"batch_id\":\"h'; DROP TABLE voucher.batches; --\",\"provider\":\"prov-a\","
+		 "\"records\":[]}",
+		 400, "invalid_batch_id"},
+		{"control character in batch_id", "{\"batch_id\":\"h\\u0007\",\"provider\":\"prov-a\",\"records\":[]}",
+		 400, "invalid_batch_id"},
 		{"records of the wrong type", "{\"batch_id\":\"h\",\"provider\":\"prov-a\",\"records\":\"all\"}", 400,
 		 "invalid_body"},
 		{"body for another provider",
@@ -1031,8 +1054,8 @@ Test(ingest, hostile_bodies_get_their_code_and_store_nothing)
 		snprintf(want, sizeof want, "\"code\" : \"%s\"", cases[i].code);
 		char want2[96];
 		snprintf(want2, sizeof want2, "\"code\":\"%s\"", cases[i].code);
-		cr_expect(strstr(out, want) || strstr(out, want2), "%s: no code %s in %s", cases[i].name,
-			  cases[i].code, out);
+		cr_expect(strstr(out, want) || strstr(out, want2), "%s: no code %s in %s", cases[i].name, cases[i].code,
+			  out);
 		/* a record-level case stores its batch (as evidence); drop it for the next */
 		cr_expect_eq(count("SELECT count(*) FROM voucher.usage_records"), 0, "%s stored a record",
 			     cases[i].name);
@@ -1067,9 +1090,10 @@ Test(ingest, keys_outside_their_validity_and_stale_or_future_signatures_are_refu
 {
 	start("[ingest]\nsignature_max_age_s = 600\nclock_skew_s = 60\n");
 	/* the vector key pair registered a second time, valid only through 2025 */
-	PQclear(PQexec(db, "INSERT INTO voucher.provider_keys (provider, key_id, alg, public_pem, valid_from, valid_to) "
-			   "SELECT provider, 'prov-a-2025', alg, public_pem, '2025-01-01', '2026-01-01' "
-			   "FROM voucher.provider_keys WHERE key_id = 'prov-a-2026a'"));
+	PQclear(PQexec(db,
+		       "INSERT INTO voucher.provider_keys (provider, key_id, alg, public_pem, valid_from, valid_to) "
+		       "SELECT provider, 'prov-a-2025', alg, public_pem, '2025-01-01', '2026-01-01' "
+		       "FROM voucher.provider_keys WHERE key_id = 'prov-a-2026a'"));
 	t_daemon_signal(&d, SIGHUP); /* reload the registry */
 	usleep(500000);
 	const char *body = HREC("\"amount_fen\":1,\"contract_id\":\"C\"");
@@ -1079,16 +1103,17 @@ Test(ingest, keys_outside_their_validity_and_stale_or_future_signatures_are_refu
 		int status;
 		const char *code;
 	} cases[] = {
-		{"prov-a-2025", 0, 403, "key_not_valid"},     /* expired key */
+		{"prov-a-2025", 0, 403, "key_not_valid"},       /* expired key */
 		{"prov-a-2026a", 3600, 401, "signature_stale"}, /* older than max age */
 		{"prov-a-2026a", -600, 401, "signature_stale"}, /* in the future beyond the skew */
-		{"prov-b-2026a", 0, 403, "unknown_key"},      /* another provider's key */
+		{"prov-b-2026a", 0, 403, "unknown_key"},        /* another provider's key */
 		{"nosuchkey", 0, 403, "unknown_key"},
 	};
 	char out[4096];
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char hdr[2048], file[256];
-		t_sign_as("prov-a", cases[i].keyid, (int64_t)time(NULL) - cases[i].age_s, body, strlen(body), file, hdr);
+		t_sign_as("prov-a", cases[i].keyid, (int64_t)time(NULL) - cases[i].age_s, body, strlen(body), file,
+			  hdr);
 		int st = t_https(&d, "prov-a", "POST", "/v1/usage-batches", hdr, file, out, sizeof out);
 		unlink(file);
 		cr_expect_eq(st, cases[i].status, "case %zu: %d %s", i, st, out);
@@ -1230,9 +1255,10 @@ Test(ingest, verify_catches_a_deleted_or_slipped_in_record)
 	r = verify_as_auditor();
 	cr_expect_eq(r->rc, 0, "%s", r->err);
 	/* a copy of k-1 under a new id in k-1's batch: not in the signed body, and without its id */
-	PQclear(PQexec(db, "INSERT INTO voucher.usage_records SELECT provider, 'k-9', batch_id, enterprise, facility, "
-			   "category, purpose, quantity, unit, amount_fen, started_at, ended_at, contract_id, invoice_no, "
-			   "adjusts, content_hash, received_at FROM voucher.usage_records WHERE record_id = 'k-1'"));
+	PQclear(PQexec(db,
+		       "INSERT INTO voucher.usage_records SELECT provider, 'k-9', batch_id, enterprise, facility, "
+		       "category, purpose, quantity, unit, amount_fen, started_at, ended_at, contract_id, invoice_no, "
+		       "adjusts, content_hash, received_at FROM voucher.usage_records WHERE record_id = 'k-1'"));
 	r = verify_as_auditor();
 	cr_expect_neq(r->rc, 0);
 	cr_expect(strstr(r->out, "k-9"), "%s", r->out);
@@ -1254,8 +1280,9 @@ static int log_count(const char *needle)
 static void insert_key(const char *prov, const char *keyid, const char *alg, const char *pem)
 {
 	const char *p[] = {prov, keyid, alg, pem};
-	PGresult *r = PQexecParams(db, "INSERT INTO voucher.provider_keys (provider, key_id, alg, public_pem, valid_from) "
-				       "VALUES ($1, $2, $3, $4, '2026-01-01T00:00:00Z')",
+	PGresult *r = PQexecParams(db,
+				   "INSERT INTO voucher.provider_keys (provider, key_id, alg, public_pem, valid_from) "
+				   "VALUES ($1, $2, $3, $4, '2026-01-01T00:00:00Z')",
 				   4, NULL, p, NULL, NULL, 0);
 	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(db));
 	PQclear(r);
@@ -1287,10 +1314,11 @@ Test(ingest, a_bad_key_row_is_skipped_and_the_others_still_ingest)
 	cr_expect_eq(metric("voucherd_registry_bad_rows"), 2);
 	cr_expect_eq(metric("voucherd_registry_keys"), 2);
 
-	const char *body = "{\"batch_id\":\"bad-key\",\"provider\":\"prov-b\",\"records\":[{\"record_id\":\"bk-1\","
-			   "\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-b-wx2\",\"category\":\"corpus\","
-			   "\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":1,\"started_at\":\"2026-03-01T00:00:00+08:00\","
-			   "\"ended_at\":\"2026-03-01T01:00:00+08:00\",\"contract_id\":\"C\"}]}";
+	const char *body =
+		"{\"batch_id\":\"bad-key\",\"provider\":\"prov-b\",\"records\":[{\"record_id\":\"bk-1\","
+		"\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-b-wx2\",\"category\":\"corpus\","
+		"\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":1,\"started_at\":\"2026-03-01T00:00:00+08:00\","
+		"\"ended_at\":\"2026-03-01T01:00:00+08:00\",\"contract_id\":\"C\"}]}";
 	char hdr[2048], file[256];
 	t_sign_as("prov-b", "prov-b-broken", (int64_t)time(NULL), body, strlen(body), file, hdr);
 	int st = t_https(&d, "prov-b", "POST", "/v1/usage-batches", hdr, file, out, sizeof out);
@@ -1351,8 +1379,9 @@ static void https_async(const char *tag, const char *method, const char *path, c
 {
 	const char *pki = getenv("VOUCHER_TEST_PKI");
 	buf_t cmd = BUF_INIT;
-	buf_printf(&cmd, "curl -sS --max-time 40 -o '%s/%s.body' -w '%%{http_code}' --cacert '%s/ca.pem' "
-			 "--cert '%s/prov-a.pem' --key '%s/prov-a.key' -X %s",
+	buf_printf(&cmd,
+		   "curl -sS --max-time 40 -o '%s/%s.body' -w '%%{http_code}' --cacert '%s/ca.pem' "
+		   "--cert '%s/prov-a.pem' --key '%s/prov-a.key' -X %s",
 		   d.dir, tag, pki, pki, pki, method);
 	for (const char *p = headers; p && *p;) {
 		const char *e = strchr(p, '\n');
@@ -1452,7 +1481,6 @@ Test(ingest, a_status_lookup_finishing_last_resumes_reading)
 		usleep(50000);
 	cr_assert_eq(metric("voucherd_reading_paused"), 0, "reading stayed paused after the last lookup");
 	char out[4096];
-	cr_expect_eq(post_one("flow-2", "flow-2-1", "2026-03-01T01:00:00+08:00", 1, out, sizeof out), 200,
-		     "%s", out);
+	cr_expect_eq(post_one("flow-2", "flow-2-1", "2026-03-01T01:00:00+08:00", 1, out, sizeof out), 200, "%s", out);
 	cr_expect_eq(count("SELECT count(*) FROM voucher.batches"), 3);
 }

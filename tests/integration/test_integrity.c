@@ -33,7 +33,8 @@ static const char *state_of(PGconn *c, const char *q)
 	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
 		st[0] = '\0';
 	else
-		snprintf(st, sizeof st, "%s", PQresultErrorField(r, PG_DIAG_SQLSTATE) ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : "?");
+		snprintf(st, sizeof st, "%s",
+			 PQresultErrorField(r, PG_DIAG_SQLSTATE) ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : "?");
 	PQclear(r);
 	return st;
 }
@@ -75,11 +76,12 @@ Test(integrity, no_role_but_the_owner_writes_any_table)
 {
 	sf_setup();
 	sf_user("carol");
-	PGresult *t = PQexec(sf_db, "SELECT n.nspname || '.' || quote_ident(c.relname), "
-				    "(SELECT quote_ident(a.attname) FROM pg_attribute a WHERE a.attrelid = c.oid "
-				    " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum LIMIT 1) "
-				    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-				    "WHERE n.nspname IN ('voucher', 'audit') AND c.relkind IN ('r', 'p', 'v') ORDER BY 1");
+	PGresult *t =
+		PQexec(sf_db, "SELECT n.nspname || '.' || quote_ident(c.relname), "
+			      "(SELECT quote_ident(a.attname) FROM pg_attribute a WHERE a.attrelid = c.oid "
+			      " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum LIMIT 1) "
+			      "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+			      "WHERE n.nspname IN ('voucher', 'audit') AND c.relkind IN ('r', 'p', 'v') ORDER BY 1");
 	cr_assert_eq(PQresultStatus(t), PGRES_TUPLES_OK, "%s", PQerrorMessage(sf_db));
 	cr_assert_gt(PQntuples(t), 40, "only %d tables and views", PQntuples(t));
 	const char *roles[] = {"voucher_ingest", "voucher_finance", "voucher_auditor", "alice", "carol"};
@@ -104,8 +106,11 @@ Test(integrity, no_role_but_the_owner_writes_any_table)
 			}
 		}
 		/* nor take the ingest barrier, or any advisory lock, by hand */
-		cr_expect_str_eq(state_of(c, "SELECT pg_advisory_lock(" VOUCHER_LOCK_SQL(VOUCHER_LOCK_INGEST) ")"), "42501", "%s", roles[k]);
-		cr_expect_str_eq(state_of(c, "SELECT pg_advisory_xact_lock_shared(" VOUCHER_LOCK_SQL(VOUCHER_LOCK_INGEST) ")"), "42501", "%s", roles[k]);
+		cr_expect_str_eq(state_of(c, "SELECT pg_advisory_lock(" VOUCHER_LOCK_SQL(VOUCHER_LOCK_INGEST) ")"),
+				 "42501", "%s", roles[k]);
+		cr_expect_str_eq(
+			state_of(c, "SELECT pg_advisory_xact_lock_shared(" VOUCHER_LOCK_SQL(VOUCHER_LOCK_INGEST) ")"),
+			"42501", "%s", roles[k]);
 		cr_expect_str_eq(state_of(c, "SELECT pg_try_advisory_lock(1)"), "42501", "%s", roles[k]);
 		PQfinish(c);
 	}
@@ -122,16 +127,19 @@ Test(integrity, a_finance_user_cannot_pay_itself)
 	one_month(e);
 	PGconn *a = as("alice");
 	/* a run made up by hand: refused */
-	cr_expect_str_eq(state_of(a, "INSERT INTO voucher.runs (program, program_version, period, as_of, data_cutoff, "
-				     "total_payable, total_recovered, total_asked, lines, prepared_by) SELECT 'jiaxing-compute', "
-				     "version, '2026-03', now(), now(), 100000000000000, 0, 0, 1, 'bob' "
-				     "FROM voucher.program_versions"),
-			 "42501");
+	cr_expect_str_eq(
+		state_of(a,
+			 "INSERT INTO voucher.runs (program, program_version, period, as_of, data_cutoff, "
+			 "total_payable, total_recovered, total_asked, lines, prepared_by) SELECT 'jiaxing-compute', "
+			 "version, '2026-03', now(), now(), 100000000000000, 0, 0, 1, 'bob' "
+			 "FROM voucher.program_versions"),
+		"42501");
 	/* through the function, a line that does not add up: refused */
-	const char *bad = error_of(a, "SELECT voucher.run_store('jiaxing-compute', (SELECT version FROM voucher.program_versions), "
-				      "'2026-03', (now() AT TIME ZONE 'Asia/Shanghai')::date, now(), NULL, 100000000000000, 0, "
-				      "100000000000000, '{91330402000000001X}', '{x}', '{330402}', '{1}', '{1}', '{1}', '{0}', "
-				      "'{1}', '{100000000000000}', '{payable}', '{\"\"}')");
+	const char *bad = error_of(
+		a, "SELECT voucher.run_store('jiaxing-compute', (SELECT version FROM voucher.program_versions), "
+		   "'2026-03', (now() AT TIME ZONE 'Asia/Shanghai')::date, now(), NULL, 100000000000000, 0, "
+		   "100000000000000, '{91330402000000001X}', '{x}', '{330402}', '{1}', '{1}', '{1}', '{0}', "
+		   "'{1}', '{100000000000000}', '{payable}', '{\"\"}')");
 	cr_expect(strstr(bad, "does not add up") || strstr(bad, "granted"), "%s", bad);
 	/* the key someone revoked stays revoked, and a registry row is never rewritten */
 	cr_expect_str_eq(state_of(a, "UPDATE voucher.provider_keys SET revoked_at = NULL"), "42501");
@@ -140,7 +148,8 @@ Test(integrity, a_finance_user_cannot_pay_itself)
 	/* even the superuser (the owner too) cannot un-revoke or rewrite */
 	char out[4096], err[4096];
 	cr_assert_eq(ctl_as("alice", out, err, "provider key revoke prov-r prov-r-2026a"), 0, "%s", err);
-	const char *un = error_of(sf_db, "UPDATE voucher.provider_keys SET revoked_at = NULL WHERE key_id = 'prov-r-2026a'");
+	const char *un =
+		error_of(sf_db, "UPDATE voucher.provider_keys SET revoked_at = NULL WHERE key_id = 'prov-r-2026a'");
 	cr_expect(strstr(un, "never changes"), "%s", un);
 	un = error_of(sf_db, "UPDATE voucher.enterprise_versions SET credit_blacklisted = true");
 	cr_expect(strstr(un, "append only"), "%s", un);
@@ -191,7 +200,9 @@ Test(integrity, two_concurrent_approvals_exactly_one_succeeds)
 	/* hold the approvals' turn, send both, then let them go together */
 	PGconn *hold = PQconnectdb(sf_ci), *b = as("bob"), *c = as("carol");
 	cr_assert_str_eq(state_of(hold, "BEGIN"), "");
-	cr_assert_str_eq(state_of(hold, "SELECT pg_advisory_xact_lock(hashtextextended('approve jiaxing-compute 2026', 0))"), "");
+	cr_assert_str_eq(
+		state_of(hold, "SELECT pg_advisory_xact_lock(hashtextextended('approve jiaxing-compute 2026', 0))"),
+		"");
 	char q1[128], q2[128];
 	snprintf(q1, sizeof q1, "SELECT approved_by, refused FROM voucher.run_approve(%lld)", mar);
 	snprintf(q2, sizeof q2, "SELECT approved_by, refused FROM voucher.run_approve(%lld)", apr);
@@ -259,7 +270,8 @@ Test(integrity, a_reimport_keeps_history_and_the_audit_passes)
 	 * in Jiaxing (Tongxiang) */
 	const char *p[] = {e};
 	sf_sqlp("INSERT INTO voucher.enterprise_versions (uscc, valid_from, name, division, backdated) "
-		"VALUES ($1, '2025-01-01', 'corrected', '330483', true)", 1, p);
+		"VALUES ($1, '2025-01-01', 'corrected', '330483', true)",
+		1, p);
 	char out[4096], err[4096];
 	cr_assert_eq(ctl_as("voucher_auditor", out, err, "audit verify"), 0, "%s\n%s", out, err);
 	cr_expect_str_eq(t_scalar(sf_db, "SELECT count(*) FROM voucher.enterprise_versions"), "2");
@@ -275,10 +287,12 @@ Test(integrity, settle_refuses_a_month_that_has_not_ended)
 	sf_setup();
 	sf_load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
 	char month[8], out[4096], err[4096];
-	snprintf(month, sizeof month, "%s", t_scalar(sf_db, "SELECT to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')"));
+	snprintf(month, sizeof month, "%s",
+		 t_scalar(sf_db, "SELECT to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')"));
 	cr_assert_eq(ctl_as("alice", out, err, "settle --program jiaxing-compute --period %s", month), 1, "%s", out);
 	cr_expect(strstr(err, "has not ended"), "%s", err);
-	cr_assert_eq(ctl_as("alice", out, err, "settle --program jiaxing-compute --period %s --dry-run", month), 1, "%s", out);
+	cr_assert_eq(ctl_as("alice", out, err, "settle --program jiaxing-compute --period %s --dry-run", month), 1,
+		     "%s", out);
 	cr_assert_str_eq(t_scalar(sf_db, "SELECT count(*) FROM voucher.runs"), "0");
 }
 
@@ -326,13 +340,18 @@ Test(integrity, overrides_need_two_people_and_the_ceilings_hold_in_the_database)
 	snprintf(q, sizeof q, "SELECT voucher.override_propose('wuxi-compute', '%s', 2026, NULL, 1000000001, 'x')", w);
 	cr_expect(strstr(error_of(a, q), "ceiling"));
 	/* Hangzhou: foundation_model only, and only a cap above 800万 */
-	snprintf(q, sizeof q, "SELECT voucher.override_propose('hangzhou-compute', '%s', 2026, NULL, 1000000000, 'x')", h);
+	snprintf(q, sizeof q, "SELECT voucher.override_propose('hangzhou-compute', '%s', 2026, NULL, 1000000000, 'x')",
+		 h);
 	cr_expect(strstr(error_of(a, q), "foundation_model"), "%s", error_of(a, q));
 	snprintf(q, sizeof q, "SELECT voucher.override_propose('hangzhou-compute', '%s', 2026, 5000, NULL, 'x')", hf);
 	cr_expect(strstr(error_of(a, q), "no rate overrides"), "%s", error_of(a, q));
-	snprintf(q, sizeof q, "SELECT voucher.override_propose('hangzhou-compute', '%s', 2026, NULL, 700000000, 'x')", hf);
+	snprintf(q, sizeof q, "SELECT voucher.override_propose('hangzhou-compute', '%s', 2026, NULL, 700000000, 'x')",
+		 hf);
 	cr_expect(strstr(error_of(a, q), "only raises the cap"), "%s", error_of(a, q));
-	snprintf(q, sizeof q, "SELECT voucher.override_propose('hangzhou-compute', '%s', 2026, NULL, 1200000000, '杭经信〔2026〕9号')", hf);
+	snprintf(
+		q, sizeof q,
+		"SELECT voucher.override_propose('hangzhou-compute', '%s', 2026, NULL, 1200000000, '杭经信〔2026〕9号')",
+		hf);
 	cr_expect_str_eq(error_of(a, q), "");
 	PQfinish(a);
 	char out[4096], err[4096];
@@ -358,8 +377,10 @@ Test(integrity, a_backdated_change_needs_the_flag_and_is_recorded)
 	snprintf(path, sizeof path, "%s/backdate-%d.csv", getenv("VOUCHER_TEST_TMP"), (int)getpid());
 	FILE *f = fopen(path, "w");
 	cr_assert(f);
-	fprintf(f, "uscc,name,division,sme,model_developer,maas_builder,model_registered,foundation_model,"
-		   "credit_blacklisted,performance_grade,valid_from\n%s,改名,330402,1,0,0,0,0,0,,2026-02-01\n", e);
+	fprintf(f,
+		"uscc,name,division,sme,model_developer,maas_builder,model_registered,foundation_model,"
+		"credit_blacklisted,performance_grade,valid_from\n%s,改名,330402,1,0,0,0,0,0,,2026-02-01\n",
+		e);
 	fclose(f);
 	cr_assert_eq(ctl_as("alice", out, err, "enterprise import '%s'", path), 1, "%s", out);
 	cr_expect(strstr(err, "--backdate"), "%s", err);
@@ -380,7 +401,8 @@ Test(integrity, a_revocation_waits_for_ingest_in_flight)
 	sf_setup();
 	PGconn *ingest = PQconnectdb(sf_ci), *a = as("alice");
 	cr_assert_str_eq(state_of(ingest, "BEGIN"), "");
-	cr_assert_str_eq(state_of(ingest, "SELECT pg_advisory_xact_lock_shared(" VOUCHER_LOCK_SQL(VOUCHER_LOCK_INGEST) ")"), "");
+	cr_assert_str_eq(
+		state_of(ingest, "SELECT pg_advisory_xact_lock_shared(" VOUCHER_LOCK_SQL(VOUCHER_LOCK_INGEST) ")"), "");
 	cr_assert(PQsendQuery(a, "SELECT voucher.provider_key_revoke('prov-a', 'prov-a-2026a')"));
 	usleep(300 * 1000);
 	cr_assert(PQconsumeInput(a));
@@ -394,7 +416,8 @@ Test(integrity, a_revocation_waits_for_ingest_in_flight)
 		PQclear(r);
 	}
 	char q[200];
-	snprintf(q, sizeof q, "SELECT revoked_at > '%s'::timestamptz FROM voucher.provider_keys WHERE key_id = 'prov-a-2026a'",
+	snprintf(q, sizeof q,
+		 "SELECT revoked_at > '%s'::timestamptz FROM voucher.provider_keys WHERE key_id = 'prov-a-2026a'",
 		 committed);
 	cr_expect_str_eq(t_scalar(sf_db, q), "t");
 	PQfinish(ingest);
@@ -415,8 +438,9 @@ Test(integrity, user_add_makes_a_scram_login_in_its_group)
 		 getenv("VOUCHER_TEST_ROOT"), sf_ci, name, path);
 	cr_assert_eq(t_run(args, out, sizeof out, err, sizeof err), 0, "%s", err);
 	char q[600];
-	snprintf(q, sizeof q, "SELECT left(rolpassword, 14) || ' ' || pg_has_role('%s', 'voucher_auditor', 'MEMBER') "
-			      "|| ' ' || pg_has_role('%s', 'voucher_finance', 'MEMBER') FROM pg_authid WHERE rolname = '%s'",
+	snprintf(q, sizeof q,
+		 "SELECT left(rolpassword, 14) || ' ' || pg_has_role('%s', 'voucher_auditor', 'MEMBER') "
+		 "|| ' ' || pg_has_role('%s', 'voucher_finance', 'MEMBER') FROM pg_authid WHERE rolname = '%s'",
 		 name, name, name);
 	cr_expect_str_eq(t_scalar(sf_db, q), "SCRAM-SHA-256$ true false");
 	cr_expect_neq(t_run(args, out, sizeof out, err, sizeof err), 0, "twice: %s", out);

@@ -44,7 +44,8 @@ static long long scenario(void)
 	sf_approve("bob", mar);
 	/* the notice has ended (as if published long ago), so March can be paid */
 	char q[256];
-	snprintf(q, sizeof q, "INSERT INTO voucher.run_events (run_id, event, notice_ends) VALUES (%lld, 'published', '2020-01-01')",
+	snprintf(q, sizeof q,
+		 "INSERT INTO voucher.run_events (run_id, event, notice_ends) VALUES (%lld, 'published', '2020-01-01')",
 		 mar);
 	sf_sql(q);
 	char args[64], out[2048], err[2048];
@@ -64,8 +65,9 @@ Test(ledger, approval_and_disbursement_post_balanced_entries)
 	 * April: E1 recovery of 500,000 -> 1 posting */
 	cr_assert_str_eq(t_scalar(sf_db, "SELECT count(*) FROM voucher.ledger_entries"), "5");
 	char out[8192], err[2048];
-	cr_assert_eq(sf_ctl("voucher_auditor", "--format csv ledger balances --program jiaxing-compute", out, sizeof out,
-			    err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sf_ctl("voucher_auditor", "--format csv ledger balances --program jiaxing-compute", out,
+			    sizeof out, err, sizeof err),
+		     0, "%s", err);
 	const char *e1 = sf_uscc("330402", 1);
 	char line[256];
 	snprintf(line, sizeof line, "paid/jiaxing-compute/2026/%s,5000.00,1", e1);
@@ -76,7 +78,8 @@ Test(ledger, approval_and_disbursement_post_balanced_entries)
 	cr_assert(strstr(out, "pool/jiaxing-compute/2026,-1.66,3"), "%s", out);
 	cr_assert_str_eq(t_scalar(sf_db, "SELECT sum(balance_fen) FROM audit.ledger_balances"), "0");
 	cr_assert_eq(verify(out, sizeof out), 0, "%s", out);
-	cr_assert(strstr(out, "audit verify: ok: ") && strstr(out, "ledger chain of 5 entries (sha256) holds"), "%s", out);
+	cr_assert(strstr(out, "audit verify: ok: ") && strstr(out, "ledger chain of 5 entries (sha256) holds"), "%s",
+		  out);
 	/* the ledger is append only for the owner too */
 	PGresult *r = PQexec(sf_db, "UPDATE voucher.ledger_entries SET amount_fen = 1");
 	cr_assert_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
@@ -87,16 +90,21 @@ Test(ledger, approval_and_disbursement_post_balanced_entries)
 Test(ledger, c_and_sql_canonical_encodings_agree)
 {
 	scenario();
-	PGresult *r = PQexec(sf_db, "SELECT entry_id, (extract(epoch FROM at) * 1000000)::bigint, debit, credit, amount_fen, "
-				    "run_id, memo, alg, encode(voucher.ledger_canon(entry_id, at, debit, credit, amount_fen, "
-				    "run_id, memo, alg), 'hex') FROM voucher.ledger_entries ORDER BY entry_id");
+	PGresult *r =
+		PQexec(sf_db, "SELECT entry_id, (extract(epoch FROM at) * 1000000)::bigint, debit, credit, amount_fen, "
+			      "run_id, memo, alg, encode(voucher.ledger_canon(entry_id, at, debit, credit, amount_fen, "
+			      "run_id, memo, alg), 'hex') FROM voucher.ledger_entries ORDER BY entry_id");
 	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
 	buf_t canon = BUF_INIT, hex = BUF_INIT;
 	for (int i = 0; i < PQntuples(r); i++) {
-		ledger_entry_t e = {.entry_id = atoll(PQgetvalue(r, i, 0)), .at_us = atoll(PQgetvalue(r, i, 1)),
-				    .debit = PQgetvalue(r, i, 2), .credit = PQgetvalue(r, i, 3),
-				    .amount_fen = atoll(PQgetvalue(r, i, 4)), .has_run = !PQgetisnull(r, i, 5),
-				    .run_id = atoll(PQgetvalue(r, i, 5)), .memo = PQgetvalue(r, i, 6),
+		ledger_entry_t e = {.entry_id = atoll(PQgetvalue(r, i, 0)),
+				    .at_us = atoll(PQgetvalue(r, i, 1)),
+				    .debit = PQgetvalue(r, i, 2),
+				    .credit = PQgetvalue(r, i, 3),
+				    .amount_fen = atoll(PQgetvalue(r, i, 4)),
+				    .has_run = !PQgetisnull(r, i, 5),
+				    .run_id = atoll(PQgetvalue(r, i, 5)),
+				    .memo = PQgetvalue(r, i, 6),
 				    .alg = PQgetvalue(r, i, 7)};
 		ledger_canon(&e, &canon);
 		buf_reset(&hex);
@@ -131,8 +139,9 @@ Test(ledger, verify_names_each_kind_of_tampering_and_passes_once_restored)
 	cr_assert_eq(verify(out, sizeof out), 0, "%s", out);
 
 	/* two entries swapped */
-	static const char swap[] = "UPDATE voucher.ledger_entries SET entry_id = entry_id + 1000 WHERE entry_id IN (1, 2); "
-				   "UPDATE voucher.ledger_entries SET entry_id = 1003 - entry_id WHERE entry_id IN (1001, 1002)";
+	static const char swap[] =
+		"UPDATE voucher.ledger_entries SET entry_id = entry_id + 1000 WHERE entry_id IN (1, 2); "
+		"UPDATE voucher.ledger_entries SET entry_id = 1003 - entry_id WHERE entry_id IN (1001, 1002)";
 	tamper(swap);
 	cr_assert_eq(verify(out, sizeof out), 1, "%s", out);
 	cr_assert(strstr(out, "FAILED: ledger entry 1: prev_hash") || strstr(out, "FAILED: ledger entry 1: its hash"),
@@ -198,7 +207,8 @@ Test(ledger, trace_and_duplicates)
 	scenario();
 	const char *e1 = sf_uscc("330402", 1);
 	char args[256], out[16384], err[4096];
-	snprintf(args, sizeof args, "--format json audit trace --enterprise %s --program jiaxing-compute --year 2026", e1);
+	snprintf(args, sizeof args, "--format json audit trace --enterprise %s --program jiaxing-compute --year 2026",
+		 e1);
 	cr_assert_eq(sf_ctl("voucher_auditor", args, out, sizeof out, err, sizeof err), 0, "%s", err);
 	/* the March grant and the April recovery, with their ledger entries; the
 	 * record and its refund with the batch they came in */
@@ -207,7 +217,8 @@ Test(ledger, trace_and_duplicates)
 	cr_assert(json_is_array(grants), "%s", out);
 	bool granted = false, recovered = false;
 	size_t i;
-	json_array_foreach(grants, i, g) {
+	json_array_foreach(grants, i, g)
+	{
 		json_t *amount = json_object_get(g, "granted");
 		cr_assert(json_is_integer(amount), "%s", out);
 		granted |= json_integer_value(amount) == 500000;
@@ -217,7 +228,8 @@ Test(ledger, trace_and_duplicates)
 	json_t *records = t_json_at(doc, "records and the signed batches they came in"), *rec;
 	cr_assert(json_is_array(records), "%s", out);
 	bool r1 = false;
-	json_array_foreach(records, i, rec) {
+	json_array_foreach(records, i, rec)
+	{
 		const char *id = json_string_value(json_object_get(rec, "record_id"));
 		r1 |= id && !strcmp(id, "r1");
 	}
@@ -242,7 +254,8 @@ Test(ledger, a_checkpoint_catches_truncation)
 	const char *tmp = getenv("VOUCHER_TEST_TMP") ? getenv("VOUCHER_TEST_TMP") : "/tmp";
 	snprintf(cp, sizeof cp, "%s/checkpoint-%d.txt", tmp, (int)getpid());
 	unlink(cp);
-	snprintf(args, sizeof args, "audit checkpoint --sign-key '%s' --out '%s'", t_vector_path("provider-b.sm2.key"), cp);
+	snprintf(args, sizeof args, "audit checkpoint --sign-key '%s' --out '%s'", t_vector_path("provider-b.sm2.key"),
+		 cp);
 	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s %s", out, err);
 	cr_assert(strstr(out, "5 ledger entries"), "%s", out);
 	snprintf(args, sizeof args, "audit verify --checkpoint '%s'", cp);
@@ -276,7 +289,8 @@ Test(ledger, duplicates_across_programmes)
 	cr_assert_eq(sf_ctl("voucher_auditor", "--format csv audit duplicates", out, sizeof out, err, sizeof err), 0,
 		     "%s", err);
 	char want[256];
-	snprintf(want, sizeof want, "invoice_no,26332000000099999999,prov-a,%s,tongxiang-compute tongxiang-model,2,30.00", e);
+	snprintf(want, sizeof want,
+		 "invoice_no,26332000000099999999,prov-a,%s,tongxiang-compute tongxiang-model,2,30.00", e);
 	cr_assert(strstr(out, want), "%s", out);
 }
 

@@ -228,7 +228,8 @@ Test(limits, running_out_of_descriptors_pauses_accepting_without_spinning)
 	long long used = cpu_ticks(d.pid) - t0;
 	long ticks = sysconf(_SC_CLK_TCK);
 	/* a spinning accept loop burns 2 s of CPU in 2 s; paused, almost none */
-	cr_expect_lt(used, ticks / 2, "voucherd used %lld ticks (%ld per second) while out of descriptors", used, ticks);
+	cr_expect_lt(used, ticks / 2, "voucherd used %lld ticks (%ld per second) while out of descriptors", used,
+		     ticks);
 	for (int i = 0; i < 100; i++)
 		close(fds[i]);
 	cr_expect(metric_becomes("voucherd_connections", 0));

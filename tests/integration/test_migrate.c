@@ -18,9 +18,8 @@ static void exec_ok(PGconn *c, const char *sql)
 	PQclear(r);
 }
 
-static const char yuan_fen_changed[] =
-	"CREATE OR REPLACE FUNCTION voucher.yuan_fen(p text) RETURNS bigint "
-	"LANGUAGE sql IMMUTABLE AS $$ SELECT 42::bigint $$";
+static const char yuan_fen_changed[] = "CREATE OR REPLACE FUNCTION voucher.yuan_fen(p text) RETURNS bigint "
+				       "LANGUAGE sql IMMUTABLE AS $$ SELECT 42::bigint $$";
 static const char yuan_fen_src[] = "SELECT prosrc FROM pg_proc WHERE oid = 'voucher.yuan_fen(text)'::regprocedure";
 
 Test(migrate, an_edited_migration_is_refused_and_nothing_changes)

@@ -11,7 +11,6 @@
 
 #include "tests/integration/support.h"
 
-
 static char conninfo[512];
 static PGconn *db;
 static char tmpdir[64];
@@ -113,16 +112,14 @@ Test(registry, provider_add)
 {
 	struct t_ctl_run *r = ctl("provider add prov-a --name '桐乡算力, \"甲\"' --uscc 91330483100000001E");
 	cr_assert_eq(r->rc, 0, "%s", r->err);
-	cr_expect_str_eq(t_scalar(db, "SELECT name FROM voucher.providers WHERE code = 'prov-a'"),
-			 "桐乡算力, \"甲\"");
+	cr_expect_str_eq(t_scalar(db, "SELECT name FROM voucher.providers WHERE code = 'prov-a'"), "桐乡算力, \"甲\"");
 	cr_expect_str_eq(t_scalar(db, "SELECT uscc FROM voucher.providers WHERE code = 'prov-a'"),
 			 "91330483100000001E");
 
 	r = ctl("provider add prov-a --name other --uscc 91330106100000002H");
 	cr_expect_eq(r->rc, 1);
 	cr_expect_not_null(strstr(r->err, "already exists"), "%s", r->err);
-	cr_expect_str_eq(t_scalar(db, "SELECT name FROM voucher.providers WHERE code = 'prov-a'"),
-			 "桐乡算力, \"甲\"");
+	cr_expect_str_eq(t_scalar(db, "SELECT name FROM voucher.providers WHERE code = 'prov-a'"), "桐乡算力, \"甲\"");
 }
 
 Test(registry, provider_add_bad_uscc)
@@ -225,7 +222,7 @@ Test(registry, key_add)
 	add_provider("prov-a", "91330483100000001E");
 	add_provider("prov-b", "91330106100000002H");
 	struct t_ctl_run *r = ctl("provider key add prov-a prov-a-2026a --alg ed25519 --pub '%s'",
-				t_vector_path("provider-a.ed25519.pub"));
+				  t_vector_path("provider-a.ed25519.pub"));
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 	r = ctl("provider key add prov-b prov-b-2026a --alg sm2-sm3 --pub '%s' "
 		"--valid-from 2026-01-01T00:00:00+08:00 --valid-to 2027-01-01T00:00:00+08:00",
@@ -254,8 +251,8 @@ Test(registry, key_add_refusals)
 {
 	add_provider("prov-a", "91330483100000001E");
 	/* an Ed25519 key is not an SM2 key */
-	struct t_ctl_run *r = ctl("provider key add prov-a k1 --alg sm2-sm3 --pub '%s'",
-				t_vector_path("provider-a.ed25519.pub"));
+	struct t_ctl_run *r =
+		ctl("provider key add prov-a k1 --alg sm2-sm3 --pub '%s'", t_vector_path("provider-a.ed25519.pub"));
 	cr_expect_eq(r->rc, 1);
 	cr_expect_not_null(strstr(r->err, "provider-a.ed25519.pub"), "%s", r->err);
 	r = ctl("provider key add prov-a k1 --alg ed25519 --pub '%s'", t_vector_path("provider-b.sm2.pub"));
@@ -284,7 +281,7 @@ Test(registry, key_revoke)
 {
 	add_provider("prov-a", "91330483100000001E");
 	struct t_ctl_run *r = ctl("provider key add prov-a prov-a-2026a --alg ed25519 --pub '%s'",
-				t_vector_path("provider-a.ed25519.pub"));
+				  t_vector_path("provider-a.ed25519.pub"));
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 	r = ctl("provider key revoke prov-a prov-a-2026a");
 	cr_assert_eq(r->rc, 0, "%s", r->err);
@@ -332,8 +329,9 @@ Test(registry, provider_show_and_list)
 	char fp[65];
 	openssl_fingerprint("c.pem", fp);
 	cr_assert_eq(ctl("provider cert add prov-a --cert '%s'", path_of("c.pem"))->rc, 0);
-	cr_assert_eq(ctl("provider key add prov-a ka --alg ed25519 --pub '%s'",
-			 t_vector_path("provider-a.ed25519.pub"))->rc, 0);
+	cr_assert_eq(
+		ctl("provider key add prov-a ka --alg ed25519 --pub '%s'", t_vector_path("provider-a.ed25519.pub"))->rc,
+		0);
 	cr_assert_eq(ctl("provider facility add prov-a gpu-1 --division 330483 --class B")->rc, 0);
 
 	struct t_ctl_run *r = ctl("provider show prov-a");
@@ -372,9 +370,8 @@ Test(registry, provider_show_and_list)
 
 /* ------------------------------------------------------------------ enterprises */
 
-static const char header[] =
-	"uscc,name,division,sme,model_developer,maas_builder,model_registered,foundation_model,"
-	"credit_blacklisted,performance_grade";
+static const char header[] = "uscc,name,division,sme,model_developer,maas_builder,model_registered,foundation_model,"
+			     "credit_blacklisted,performance_grade";
 
 Test(registry, import_good_file)
 {
@@ -590,10 +587,9 @@ Test(registry, listing_formats)
 	r = ctl("--format csv enterprise list");
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 	cr_expect_eq(memcmp(r->out, "\xef\xbb\xbfuscc,name,division,", 21), 0, "%s", r->out);
-	cr_expect_not_null(strstr(r->out, "91330483100000001E,\"桐乡某某, 分公司\",330483,1,0,0,0,0,0,A,"),
-			   "%s", r->out);
-	cr_expect_not_null(strstr(r->out, "91330106100000002H,\"'=HYPERLINK(\"\"x\"\")\",330106,0,"), "%s",
+	cr_expect_not_null(strstr(r->out, "91330483100000001E,\"桐乡某某, 分公司\",330483,1,0,0,0,0,0,A,"), "%s",
 			   r->out);
+	cr_expect_not_null(strstr(r->out, "91330106100000002H,\"'=HYPERLINK(\"\"x\"\")\",330106,0,"), "%s", r->out);
 
 	r = ctl("--format json enterprise list");
 	cr_assert_eq(r->rc, 0, "%s", r->err);

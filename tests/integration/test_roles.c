@@ -38,8 +38,9 @@ Test(roles, the_auditor_reads_the_audit_views_and_nothing_else)
 	approved_run();
 	PGconn *c = as("voucher_auditor");
 	cr_assert(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	const char *views[] = {"batches", "usage_records", "runs", "run_lines", "ledger_entries", "ledger_balances",
-			       "program_versions", "overrides", "grants", "provider_keys", "enterprise_versions"};
+	const char *views[] = {
+		"batches",          "usage_records", "runs",   "run_lines",     "ledger_entries",     "ledger_balances",
+		"program_versions", "overrides",     "grants", "provider_keys", "enterprise_versions"};
 	for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
 		char q[128];
 		snprintf(q, sizeof q, "SELECT * FROM audit.%s LIMIT 1", views[i]);
@@ -58,7 +59,8 @@ Test(roles, ingest_may_only_call_the_ingest_functions)
 	PGconn *c = as("voucher_ingest");
 	cr_assert(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
 	cr_assert_not(allowed(c, "SELECT * FROM voucher.usage_records LIMIT 1"));
-	cr_assert_not(allowed(c, "INSERT INTO voucher.providers (code, name, uscc) VALUES ('x', 'x', '91330483100000001E')"));
+	cr_assert_not(
+		allowed(c, "INSERT INTO voucher.providers (code, name, uscc) VALUES ('x', 'x', '91330483100000001E')"));
 	cr_assert_not(allowed(c, "SELECT * FROM audit.usage_records LIMIT 1"));
 	cr_assert_not(allowed(c, "SELECT voucher.run_approve(1)"));
 	cr_assert(allowed(c, "SELECT * FROM voucher.ingest_registry()"), "%s", PQerrorMessage(c));

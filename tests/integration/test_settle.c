@@ -45,7 +45,22 @@ static const char *line_of(long long run, const char *u)
 }
 
 /* run show columns */
-enum { C_RUN, C_PROG, C_PERIOD, C_USCC, C_NAME, C_DIV, C_ELIG, C_ENT, C_CAP, C_BEFORE, C_DIFF, C_PAY, C_STATUS, C_NOTE };
+enum {
+	C_RUN,
+	C_PROG,
+	C_PERIOD,
+	C_USCC,
+	C_NAME,
+	C_DIV,
+	C_ELIG,
+	C_ENT,
+	C_CAP,
+	C_BEFORE,
+	C_DIFF,
+	C_PAY,
+	C_STATUS,
+	C_NOTE
+};
 
 Test(settle, jiaxing_month_review_chain_late_record_and_refund)
 {
@@ -68,7 +83,8 @@ Test(settle, jiaxing_month_review_chain_late_record_and_refund)
 	sf_record("prov-a", e2, "fa", "intelligent_compute", 300000000, "2026-03-11T10:00:00+08:00", NULL);
 	sf_record("prov-a", e3, "fb", "supercomputing", 300000000, "2026-03-12T10:00:00+08:00", NULL);
 	sf_record("prov-a", e4, "fa", "intelligent_compute", 1000000, "2026-03-12T10:00:00+08:00", NULL);
-	sf_record("prov-a", e5, "fa", "intelligent_compute", 1000000, "2026-03-12T10:00:00+08:00", NULL); /* Tongxiang */
+	sf_record("prov-a", e5, "fa", "intelligent_compute", 1000000, "2026-03-12T10:00:00+08:00",
+		  NULL); /* Tongxiang */
 	sf_record("prov-r", e6, "fr", "intelligent_compute", 1000000, "2026-03-12T10:00:00+08:00", NULL); /* related */
 	sf_record("prov-a", e1, "fa", "intelligent_compute", 7000000, "2026-04-02T10:00:00+08:00", NULL); /* April */
 	/* ended 2026-03-31 23:30 China time: still March */
@@ -115,7 +131,8 @@ Test(settle, jiaxing_month_review_chain_late_record_and_refund)
 	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 1, "%s", out);
 	cr_assert(strstr(err, "another user must approve"), "%s", err);
 	cr_assert_eq(sf_ctl("bob", args, out, sizeof out, err, sizeof err), 0, "%s", err);
-	snprintf(q, sizeof q, "SELECT status || ' ' || prepared_by || ' ' || approved_by FROM audit.runs WHERE run_id = %lld", run);
+	snprintf(q, sizeof q,
+		 "SELECT status || ' ' || prepared_by || ' ' || approved_by FROM audit.runs WHERE run_id = %lld", run);
 	cr_assert_str_eq(t_scalar(sf_db, q), "approved alice bob");
 	cr_assert_str_eq(t_scalar(sf_db, "SELECT sum(amount_fen) FROM voucher.grants"), "250500005");
 	/* an approved run never changes, not even for the owner */
@@ -155,8 +172,11 @@ Test(settle, jiaxing_month_review_chain_late_record_and_refund)
 	char csv[65536];
 	snprintf(args, sizeof args, "--format csv run show %lld", may);
 	cr_assert_eq(sf_ctl("alice", args, csv, sizeof csv, err, sizeof err), 0);
-	cr_assert(!strncmp(csv, "\xEF\xBB\xBF" "run_id,program,period,uscc,enterprise,division,eligible_amount_ytd,"
-			   "entitlement_ytd,cap,granted_before,difference,payable,status,note\r\n", 120),
+	cr_assert(!strncmp(csv,
+			   "\xEF\xBB\xBF"
+			   "run_id,program,period,uscc,enterprise,division,eligible_amount_ytd,"
+			   "entitlement_ytd,cap,granted_before,difference,payable,status,note\r\n",
+			   120),
 		  "%.200s", csv);
 }
 
@@ -194,8 +214,8 @@ Test(settle, pool_shared_pro_rata_with_largest_remainder)
 {
 	sf_setup();
 	char path[512];
-	snprintf(path, sizeof path, "%s/testcity-%d.conf", getenv("VOUCHER_TEST_TMP") ? getenv("VOUCHER_TEST_TMP") : "/tmp",
-		 (int)getpid());
+	snprintf(path, sizeof path, "%s/testcity-%d.conf",
+		 getenv("VOUCHER_TEST_TMP") ? getenv("VOUCHER_TEST_TMP") : "/tmp", (int)getpid());
 	FILE *f = fopen(path, "w");
 	fputs("[program]\nid = testcity-compute\nname = 测试市算力券\nsource = test\nvalid_from = 2026-01-01\n"
 	      "payee = enterprise\npool_yuan = 2\n[jurisdiction]\ndivisions = 330402\n[records]\n"
@@ -235,16 +255,24 @@ Test(settle, overrides_are_bounded_by_the_programme_ceilings)
 	sf_load_program(t_root_path("settlement/programs/wuxi-compute.conf"));
 	sf_load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
 	char args[256], out[2048], err[2048];
-	snprintf(args, sizeof args, "override propose --program wuxi-compute --enterprise %s --year 2026 --rate-bp 6001 --ref 锡工信〔2026〕1号", e);
+	snprintf(
+		args, sizeof args,
+		"override propose --program wuxi-compute --enterprise %s --year 2026 --rate-bp 6001 --ref 锡工信〔2026〕1号",
+		e);
 	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 1);
 	cr_assert(strstr(err, "ceiling"), "%s", err);
-	snprintf(args, sizeof args, "override propose --program wuxi-compute --enterprise %s --year 2026 --cap-fen 1000000001 --ref X", e);
+	snprintf(args, sizeof args,
+		 "override propose --program wuxi-compute --enterprise %s --year 2026 --cap-fen 1000000001 --ref X", e);
 	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 1);
-	snprintf(args, sizeof args, "override propose --program wuxi-compute --enterprise %s --year 2026 --rate-bp 6000 --cap-fen 1000000000 --ref X", e);
+	snprintf(
+		args, sizeof args,
+		"override propose --program wuxi-compute --enterprise %s --year 2026 --rate-bp 6000 --cap-fen 1000000000 --ref X",
+		e);
 	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
 	long long id = 0;
 	cr_assert_eq(sscanf(out, "override %lld proposed", &id), 1, "%s", out);
-	snprintf(args, sizeof args, "override propose --program jiaxing-compute --enterprise %s --year 2026 --rate-bp 5000 --ref X", e);
+	snprintf(args, sizeof args,
+		 "override propose --program jiaxing-compute --enterprise %s --year 2026 --rate-bp 5000 --ref X", e);
 	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 1);
 	cr_assert_str_eq(t_scalar(sf_db, "SELECT count(*) FROM voucher.overrides"), "1");
 	/* it counts from its confirmation by another finance user */
@@ -267,9 +295,11 @@ Test(settle, the_division_on_the_records_date_decides_jurisdiction)
 	const char *e = sf_uscc("330483", 41);
 	sf_enterprise(e, "330483", NULL);
 	sf_sqlp("INSERT INTO voucher.enterprise_versions (uscc, valid_from, name, division) "
-	     "VALUES ($1, '2026-03-15', 'moved', '330402')", 1, &e);
+		"VALUES ($1, '2026-03-15', 'moved', '330402')",
+		1, &e);
 	sf_load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
-	sf_record("prov-a", e, "fa", "intelligent_compute", 1000, "2026-03-10T10:00:00+08:00", NULL); /* Tongxiang then */
+	sf_record("prov-a", e, "fa", "intelligent_compute", 1000, "2026-03-10T10:00:00+08:00",
+		  NULL); /* Tongxiang then */
 	sf_record("prov-a", e, "fa", "intelligent_compute", 3000, "2026-03-20T10:00:00+08:00", NULL); /* Jiaxing */
 	/* 2026-03-14 23:30 in China is still before the move */
 	sf_record("prov-a", e, "fa", "intelligent_compute", 500, "2026-03-14T15:30:00Z", NULL);

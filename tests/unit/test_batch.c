@@ -113,8 +113,8 @@ Test(unit_batch, vector_b)
 /* ---- bodies refused whole ---- */
 
 #define REC_OK                                                                                          \
-	"{\"record_id\":\"r1\",\"enterprise\":\"91330483100000001E\",\"facility\":\"f1\",\"category\":"     \
-	"\"corpus\",\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":100,\"started_at\":"                  \
+	"{\"record_id\":\"r1\",\"enterprise\":\"91330483100000001E\",\"facility\":\"f1\",\"category\":" \
+	"\"corpus\",\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":100,\"started_at\":"            \
 	"\"2026-03-01T00:00:00Z\",\"ended_at\":\"2026-03-01T01:00:00Z\",\"contract_id\":\"c1\"}"
 
 Test(unit_batch, body_errors)
@@ -144,17 +144,17 @@ Test(unit_batch, body_errors)
 		 "malformed_json"},
 		{"lone surrogate", "{\"batch_id\":\"\\ud800\",\"provider\":\"p\",\"records\":[]}", 0, 10,
 		 "malformed_json"},
-		{"integer overflow", "{\"batch_id\":\"b\",\"provider\":\"p\",\"records\":[99999999999999999999]}", 0, 10,
-		 "malformed_json"},
+		{"integer overflow", "{\"batch_id\":\"b\",\"provider\":\"p\",\"records\":[99999999999999999999]}", 0,
+		 10, "malformed_json"},
 		{"real overflow", "{\"batch_id\":\"b\",\"provider\":\"p\",\"records\":[1e400]}", 0, 10,
 		 "malformed_json"},
-		{"duplicate top-level key", "{\"batch_id\":\"b\",\"batch_id\":\"c\",\"provider\":\"p\",\"records\":[]}", 0,
-		 10, "duplicate_key"},
+		{"duplicate top-level key", "{\"batch_id\":\"b\",\"batch_id\":\"c\",\"provider\":\"p\",\"records\":[]}",
+		 0, 10, "duplicate_key"},
 		{"duplicate key in record",
-		 "{\"batch_id\":\"b\",\"provider\":\"p\",\"records\":[{\"record_id\":\"r1\",\"record_id\":\"r1\"}]}", 0, 10,
-		 "duplicate_key"},
-		{"duplicate key deep", "{\"batch_id\":\"b\",\"provider\":\"p\",\"records\":[[{\"a\":1,\"a\":1}]]}", 0, 10,
-		 "duplicate_key"},
+		 "{\"batch_id\":\"b\",\"provider\":\"p\",\"records\":[{\"record_id\":\"r1\",\"record_id\":\"r1\"}]}", 0,
+		 10, "duplicate_key"},
+		{"duplicate key deep", "{\"batch_id\":\"b\",\"provider\":\"p\",\"records\":[[{\"a\":1,\"a\":1}]]}", 0,
+		 10, "duplicate_key"},
 		{"array", "[]", 0, 10, "invalid_body"},
 		{"number", "123", 0, 10, "invalid_body"},
 		{"string", "\"x\"", 0, 10, "invalid_body"},
@@ -188,8 +188,8 @@ Test(unit_batch, body_errors)
 		 "\"p\",\"records\":[" REC_OK "]}",
 		 0, 10, "invalid_batch_id"},
 		{"empty records", "{\"batch_id\":\"b\",\"provider\":\"p\",\"records\":[]}", 0, 10, "empty_batch"},
-		{"too many", "{\"batch_id\":\"b\",\"provider\":\"p\",\"records\":[" REC_OK "," REC_OK "," REC_OK "]}", 0, 2,
-		 "too_many_records"},
+		{"too many", "{\"batch_id\":\"b\",\"provider\":\"p\",\"records\":[" REC_OK "," REC_OK "," REC_OK "]}",
+		 0, 2, "too_many_records"},
 		{"at the limit", "{\"batch_id\":\"b\",\"provider\":\"p\",\"records\":[" REC_OK "," REC_OK "]}", 0, 2,
 		 NULL},
 		{"batch_id 64",
@@ -314,7 +314,10 @@ static void build_record(buf_t *out, const struct kv *set, size_t nset)
 	buf_putc(out, '}');
 }
 
-#define ADJ {"adjusts", "\"r-0\""}
+#define ADJ                          \
+	{                            \
+		"adjusts", "\"r-0\"" \
+	}
 
 Test(unit_batch, record_rules)
 {
@@ -340,7 +343,8 @@ Test(unit_batch, record_rules)
 		{"ended at now + skew", {{"ended_at", "\"2026-03-05T00:05:00Z\""}}, NULL, NULL},
 		{"contract CJK", {{"contract_id", "\"\xe5\x90\x88\xe5\x90\x8c-2026\""}}, NULL, NULL},
 		{"contract with space", {{"contract_id", "\"HT 2026\""}}, NULL, NULL},
-		{"key order free", {{0}},
+		{"key order free",
+		 {{0}},
 		 "{\"contract_id\":\"c\",\"ended_at\":\"2026-03-01T01:00:00Z\",\"started_at\":\"2026-03-01T00:00:00Z\","
 		 "\"amount_fen\":1,\"unit\":\"tokens\",\"quantity\":\"1\",\"category\":\"dataset\",\"facility\":\"f\","
 		 "\"enterprise\":\"913202141000000038\",\"record_id\":\"r\"}",
@@ -433,9 +437,9 @@ Test(unit_batch, record_rules)
 				       r->reject_detail);
 			cr_expect_eq(b.n_valid, 1, "%s", cases[i].name);
 		} else {
-			cr_expect(r->reject_code && strcmp(r->reject_code, cases[i].code) == 0, "%s: got %s (%s), want %s",
-				  cases[i].name, r->reject_code ? r->reject_code : "valid", r->reject_detail,
-				  cases[i].code);
+			cr_expect(r->reject_code && strcmp(r->reject_code, cases[i].code) == 0,
+				  "%s: got %s (%s), want %s", cases[i].name, r->reject_code ? r->reject_code : "valid",
+				  r->reject_detail, cases[i].code);
 			cr_expect_eq(b.n_valid, 0, "%s", cases[i].name);
 			cr_expect(r->reject_detail[0] != '\0', "%s: no detail", cases[i].name);
 			/* the detail names the field, and a string value is never echoed */
@@ -493,10 +497,8 @@ Test(unit_batch, clock_skew_and_now)
 		const char *ended;
 		bool ok;
 	} cases[] = {
-		{0, "\"2026-03-05T00:00:00Z\"", true},
-		{0, "\"2026-03-05T00:00:00.000001Z\"", false},
-		{300, "\"2026-03-05T08:05:00+08:00\"", true},
-		{300, "\"2026-03-05T08:05:01+08:00\"", false},
+		{0, "\"2026-03-05T00:00:00Z\"", true},         {0, "\"2026-03-05T00:00:00.000001Z\"", false},
+		{300, "\"2026-03-05T08:05:00+08:00\"", true},  {300, "\"2026-03-05T08:05:01+08:00\"", false},
 		{INT64_MAX, "\"9999-12-31T23:59:59Z\"", true}, /* saturates rather than overflowing */
 	};
 	for (size_t i = 0; i < N(cases); i++) {
@@ -535,23 +537,23 @@ static char *batch_of(const char *const *recs, size_t n)
 #define R_A REC_OK
 /* same content as R_A, other key order and an unnormalised quantity */
 #define R_A2                                                                                            \
-	"{\"enterprise\":\"91330483100000001E\",\"record_id\":\"r1\",\"facility\":\"f1\",\"category\":"     \
-	"\"corpus\",\"quantity\":\"1.000\",\"unit\":\"item\",\"amount_fen\":100,\"started_at\":"              \
+	"{\"enterprise\":\"91330483100000001E\",\"record_id\":\"r1\",\"facility\":\"f1\",\"category\":" \
+	"\"corpus\",\"quantity\":\"1.000\",\"unit\":\"item\",\"amount_fen\":100,\"started_at\":"        \
 	"\"2026-03-01T08:00:00+08:00\",\"ended_at\":\"2026-03-01T01:00:00Z\",\"contract_id\":\"c1\"}"
 /* same id as R_A, other amount */
 #define R_B                                                                                             \
-	"{\"record_id\":\"r1\",\"enterprise\":\"91330483100000001E\",\"facility\":\"f1\",\"category\":"     \
-	"\"corpus\",\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":101,\"started_at\":"                  \
+	"{\"record_id\":\"r1\",\"enterprise\":\"91330483100000001E\",\"facility\":\"f1\",\"category\":" \
+	"\"corpus\",\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":101,\"started_at\":"            \
 	"\"2026-03-01T00:00:00Z\",\"ended_at\":\"2026-03-01T01:00:00Z\",\"contract_id\":\"c1\"}"
 /* same id as R_A, invalid */
-#define R_BAD                                                                                           \
-	"{\"record_id\":\"r1\",\"enterprise\":\"x\",\"facility\":\"f1\",\"category\":"                      \
-	"\"corpus\",\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":101,\"started_at\":"                  \
+#define R_BAD                                                                                \
+	"{\"record_id\":\"r1\",\"enterprise\":\"x\",\"facility\":\"f1\",\"category\":"       \
+	"\"corpus\",\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":101,\"started_at\":" \
 	"\"2026-03-01T00:00:00Z\",\"ended_at\":\"2026-03-01T01:00:00Z\",\"contract_id\":\"c1\"}"
 /* another id */
 #define R_C                                                                                             \
-	"{\"record_id\":\"r2\",\"enterprise\":\"91330483100000001E\",\"facility\":\"f1\",\"category\":"     \
-	"\"corpus\",\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":100,\"started_at\":"                  \
+	"{\"record_id\":\"r2\",\"enterprise\":\"91330483100000001E\",\"facility\":\"f1\",\"category\":" \
+	"\"corpus\",\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":100,\"started_at\":"            \
 	"\"2026-03-01T00:00:00Z\",\"ended_at\":\"2026-03-01T01:00:00Z\",\"contract_id\":\"c1\"}"
 
 /* Per record: 'v' valid, 'd' duplicate_in_batch, 'c' conflict, 'x' rejected otherwise. */
@@ -624,7 +626,10 @@ Test(unit_batch, large_batch)
 
 /* Decodes a one-dimensional binary array (array_send format) into its
  * elements: ptr/len each, len -1 for NULL; returns the count or -1. */
-typedef struct { const unsigned char *p; int32_t len; } elem_t;
+typedef struct {
+	const unsigned char *p;
+	int32_t len;
+} elem_t;
 
 static uint32_t be32(const unsigned char *p)
 {
@@ -869,9 +874,13 @@ Test(unit_batch, hash_encoding)
 	meter_record_t r = sample_record();
 	meter_record_hash(&r);
 	buf_t enc = BUF_INIT;
-	const char *fields[] = {"r-000003", "91330483100000001E", "prov-a-wz1", "intelligent_compute",
-				"training", "-8.5", "card_hour", "-81650", "1772294400000000", "1772323200000000",
-				"HT-2026-0001", NULL, "r-000001"};
+	const char *fields[] = {"r-000003",         "91330483100000001E",
+				"prov-a-wz1",       "intelligent_compute",
+				"training",         "-8.5",
+				"card_hour",        "-81650",
+				"1772294400000000", "1772323200000000",
+				"HT-2026-0001",     NULL,
+				"r-000001"};
 	for (size_t i = 0; i < N(fields); i++)
 		put_field(&enc, fields[i]);
 	unsigned char want[32];
@@ -917,7 +926,7 @@ Test(unit_batch, hash_differs_per_field)
 		case 10: r.contract_id = "HT-2026-0002"; break;
 		case 11: r.invoice_no = "26332000000012345678"; break;
 		case 12: r.adjusts = NULL; break;
-		case 13: r.purpose = ""; break;   /* empty differs from absent */
+		case 13: r.purpose = ""; break; /* empty differs from absent */
 		case 14: r.invoice_no = ""; break;
 		}
 		meter_record_hash(&r);

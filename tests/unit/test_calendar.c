@@ -41,12 +41,12 @@ static void load_shipped(cal_t *cal, int year)
 
 Test(unit_calendar_dates, parse_is_strict)
 {
-	static const char *const good[] = {"2026-02-14", "2024-02-29", "2000-02-29", "1900-01-01",
-					   "9999-12-31", "2026-12-31"};
-	static const char *const bad[] = {"2026-02-30", "2025-02-29", "1900-02-29", "2026-13-01",
-					  "2026-00-10", "2026-01-00", "2026-1-01",  "2026-01-1",
-					  "2026/01/01", "2026-01-01 ", " 2026-01-01", "20260101",
-					  "1899-12-31", "",           "2026-04-31", "２０２６-01-01"};
+	static const char *const good[] = {"2026-02-14", "2024-02-29", "2000-02-29",
+					   "1900-01-01", "9999-12-31", "2026-12-31"};
+	static const char *const bad[] = {"2026-02-30",    "2025-02-29", "1900-02-29", "2026-13-01", "2026-00-10",
+					  "2026-01-00",    "2026-1-01",  "2026-01-1",  "2026/01/01", "2026-01-01 ",
+					  " 2026-01-01",   "20260101",   "1899-12-31", "",           "2026-04-31",
+					  "２０２６-01-01"};
 	cal_date_t d;
 	for (size_t i = 0; i < N(good); i++)
 		cr_expect(cal_date_parse(good[i], &d), "%s should parse", good[i]);
@@ -90,8 +90,7 @@ Test(unit_calendar_dates, civil_arithmetic_matches_libc)
 		tm.tm_mon = back.month - 1;
 		tm.tm_mday = back.day;
 		time_t t = timegm(&tm);
-		cr_assert_eq((int64_t)(t / 86400), days + i, "%04d-%02d-%02d", back.year, back.month,
-			     back.day);
+		cr_assert_eq((int64_t)(t / 86400), days + i, "%04d-%02d-%02d", back.year, back.month, back.day);
 		struct tm g;
 		gmtime_r(&t, &g);
 		cr_assert_eq(g.tm_year + 1900, back.year);
@@ -204,11 +203,11 @@ Test(unit_calendar_count, nth_working_day_after)
 	for (size_t i = 0; i < N(cases); i++) {
 		cal_date_t out;
 		char err[512], got[11];
-		cr_assert(cal_add_workdays(&cal, D(cases[i].from), cases[i].n, &out, err, sizeof err),
-			  "%s + %d: %s", cases[i].from, cases[i].n, err);
+		cr_assert(cal_add_workdays(&cal, D(cases[i].from), cases[i].n, &out, err, sizeof err), "%s + %d: %s",
+			  cases[i].from, cases[i].n, err);
 		cal_date_format(out, got);
-		cr_expect_str_eq(got, cases[i].want, "%s + %d working days: %s, want %s", cases[i].from,
-				 cases[i].n, got, cases[i].want);
+		cr_expect_str_eq(got, cases[i].want, "%s + %d working days: %s, want %s", cases[i].from, cases[i].n,
+				 got, cases[i].want);
 	}
 	/* a whole year of working days fits in the two loaded years */
 	cal_date_t out;
@@ -225,8 +224,8 @@ Test(unit_calendar_count, unloaded_year_is_refused)
 	char err[512];
 	/* 12/29, 12/30, 12/31 are in 2026; the 4th needs 2027 */
 	cr_assert_not(cal_add_workdays(&cal, D("2026-12-28"), 5, &out, err, sizeof err));
-	cr_expect(strstr(err, "2027") && strstr(err, "not loaded") &&
-		  strstr(err, "voucherctl calendar load"), "%s", err);
+	cr_expect(strstr(err, "2027") && strstr(err, "not loaded") && strstr(err, "voucherctl calendar load"), "%s",
+		  err);
 	cr_expect_eq(out.year, 0, "out is left alone");
 	/* the start's own year need not be loaded ... */
 	cr_assert(cal_add_workdays(&cal, D("2025-12-31"), 1, &out, err, sizeof err), "%s", err);
@@ -278,31 +277,27 @@ Test(unit_calendar_files, malformed_files_name_the_line)
 		const char *want; /* in the message; "f.txt:LINE:" first */
 		const char *also;
 	} cases[] = {
-		{"bad date", HEAD "2026-01-01 holiday 元旦\n2026-02-30 holiday 春节\n", "f.txt:4:",
-		 "not a real date"},
+		{"bad date", HEAD "2026-01-01 holiday 元旦\n2026-02-30 holiday 春节\n", "f.txt:4:", "not a real date"},
 		{"not a date", HEAD "2026-1-1 holiday 元旦\n", "f.txt:3:", "not a real date"},
 		{"wrong year", HEAD "2025-12-31 holiday 元旦\n", "f.txt:3:", "not in 2026"},
-		{"workday on a Wednesday", HEAD "2026-03-04 workday 调休\n", "f.txt:3:",
-		 "Wednesday: a 'workday' must be a Saturday or Sunday"},
-		{"duplicate day", HEAD "2026-01-01 holiday 元旦\n\n2026-01-01 holiday 元旦\n", "f.txt:5:",
-		 "already listed on line 3"},
+		{"workday on a Wednesday", HEAD "2026-03-04 workday 调休\n",
+		 "f.txt:3:", "Wednesday: a 'workday' must be a Saturday or Sunday"},
+		{"duplicate day", HEAD "2026-01-01 holiday 元旦\n\n2026-01-01 holiday 元旦\n",
+		 "f.txt:5:", "already listed on line 3"},
 		{"unknown kind", HEAD "2026-01-01 off 元旦\n", "f.txt:3:", "unknown kind 'off'"},
 		{"missing kind", HEAD "2026-01-01\n", "f.txt:3:", "KIND"},
 		{"missing name", HEAD "2026-01-01 holiday   \n", "f.txt:3:", "NAME is missing"},
 		{"unknown line", HEAD "yaer 2026\n2026-01-01 holiday 元旦\n", "f.txt:3:", "'yaer'"},
 		{"year twice", HEAD "year 2026\n2026-01-01 holiday 元旦\n", "f.txt:3:", "second 'year'"},
-		{"source twice", HEAD "source again\n2026-01-01 holiday 元旦\n", "f.txt:3:",
-		 "second 'source'"},
+		{"source twice", HEAD "source again\n2026-01-01 holiday 元旦\n", "f.txt:3:", "second 'source'"},
 		{"bad year", "source s\nyear 26\n2026-01-01 holiday 元旦\n", "f.txt:2:", "four digits"},
-		{"year out of range", "source s\nyear 1999\n1999-01-01 holiday 元旦\n", "f.txt:2:",
-		 "2000-2100"},
-		{"day before year", "source s\n2026-01-01 holiday 元旦\nyear 2026\n", "f.txt:2:",
-		 "before the 'year YYYY' line"},
+		{"year out of range", "source s\nyear 1999\n1999-01-01 holiday 元旦\n", "f.txt:2:", "2000-2100"},
+		{"day before year", "source s\n2026-01-01 holiday 元旦\nyear 2026\n",
+		 "f.txt:2:", "before the 'year YYYY' line"},
 		{"no year", "source s\n", "f.txt: no 'year", "which year"},
 		{"no source", "year 2026\n2026-01-01 holiday 元旦\n", "f.txt: no 'source", "notice"},
 		{"no days", HEAD "# nothing\n", "f.txt: lists no days", "right file"},
-		{"control character in name", HEAD "2026-01-01 holiday 元\x01旦\n", "f.txt:3:",
-		 "control character"},
+		{"control character in name", HEAD "2026-01-01 holiday 元\x01旦\n", "f.txt:3:", "control character"},
 		{"not UTF-8", HEAD "2026-01-01 holiday \xd4\xaa\xb5\xa9\n", "f.txt:3:", "UTF-8"},
 	};
 	for (size_t i = 0; i < N(cases); i++) {
@@ -314,10 +309,9 @@ Test(unit_calendar_files, malformed_files_name_the_line)
 			cal_file_free(&f);
 			continue;
 		}
-		cr_expect(strncmp(err, cases[i].want, strlen(cases[i].want)) == 0,
-			  "%s: message starts '%s', want '%s'", cases[i].what, err, cases[i].want);
-		cr_expect(strstr(err, cases[i].also) != NULL, "%s: '%s' lacks '%s'", cases[i].what, err,
-			  cases[i].also);
+		cr_expect(strncmp(err, cases[i].want, strlen(cases[i].want)) == 0, "%s: message starts '%s', want '%s'",
+			  cases[i].what, err, cases[i].want);
+		cr_expect(strstr(err, cases[i].also) != NULL, "%s: '%s' lacks '%s'", cases[i].what, err, cases[i].also);
 		cr_expect_eq(f.ndays, 0, "%s: *f is left empty", cases[i].what);
 		cr_expect_null(f.days);
 	}

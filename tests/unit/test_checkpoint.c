@@ -97,8 +97,14 @@ Test(unit_checkpoint_merkle, roots_of_0_1_2_3_5_7_leaves)
 
 Test(unit_checkpoint_merkle, leaf_canon_is_length_prefixed)
 {
-	audit_batch_leaf_t l = {.seq = 7, .provider = "p", .batch_id = "b1", .digest = "ab", .key_id = "k",
-				.alg = "ed25519", .sig_created = 1772416800, .signature = "sig1=:x:",
+	audit_batch_leaf_t l = {.seq = 7,
+				.provider = "p",
+				.batch_id = "b1",
+				.digest = "ab",
+				.key_id = "k",
+				.alg = "ed25519",
+				.sig_created = 1772416800,
+				.signature = "sig1=:x:",
 				.received_us = 1772416800123456};
 	buf_t b = BUF_INIT;
 	audit_batch_canon(&l, &b);
@@ -149,8 +155,11 @@ static void round_trip(const char *key, const char *pub, const char *other_pub, 
 	char err[256];
 	make(key, &text, &made);
 	cr_assert(strstr(text.data, alg_line), "%s", text.data);
-	cr_assert(!strncmp(text.data, "voucherd-checkpoint v1\ntime 2026-11-25T03:40:00Z\nledger_size 12345\n"
-				      "ledger_root abababab", 86), "%s", text.data);
+	cr_assert(!strncmp(text.data,
+			   "voucherd-checkpoint v1\ntime 2026-11-25T03:40:00Z\nledger_size 12345\n"
+			   "ledger_root abababab",
+			   86),
+		  "%s", text.data);
 	cr_assert(checkpoint_parse(text.data, text.len, &got, err, sizeof err), "%s\n%s", err, text.data);
 	cr_assert(checkpoint_verify_sig(text.data, &got, NULL, err, sizeof err), "%s", err);
 	cr_assert(checkpoint_verify_sig(text.data, &got, t_vector_path(pub), err, sizeof err), "%s", err);

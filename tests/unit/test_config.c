@@ -21,7 +21,8 @@ static config_t *load(const char *text, char *err, size_t errlen)
 	return c;
 }
 
-#define BASE "[server]\ntls_cert = s.pem\ntls_key = s.key\ntls_client_ca = ca.pem\n[database]\nconninfo = dbname=voucher\n"
+#define BASE \
+	"[server]\ntls_cert = s.pem\ntls_key = s.key\ntls_client_ca = ca.pem\n[database]\nconninfo = dbname=voucher\n"
 
 Test(unit_config, spec_example_loads_with_every_key)
 {
@@ -116,16 +117,16 @@ Test(unit_config, metrics_listen_beyond_loopback_needs_allow_remote)
 		snprintf(text, sizeof text, BASE "[metrics]\nlisten = %s\n", refused[i]);
 		config_t *c = load(text, err, sizeof err);
 		cr_assert_null(c, "%s loaded", refused[i]);
-		cr_assert(strstr(err, ":8: metrics.listen: ") && strstr(err, "metrics.allow_remote = true"),
-			  "%s: %s", refused[i], err);
+		cr_assert(strstr(err, ":8: metrics.listen: ") && strstr(err, "metrics.allow_remote = true"), "%s: %s",
+			  refused[i], err);
 		snprintf(text, sizeof text, BASE "[metrics]\nlisten = %s\nallow_remote = true\n", refused[i]);
 		c = load(text, err, sizeof err);
 		cr_assert(c, "%s with allow_remote: %s", refused[i], err);
 		cr_assert(c->metrics_allow_remote);
 		config_free(c);
 	}
-	const char *loopback[] = {"127.0.0.1:9187", "127.10.0.5:1", "[::1]:9187", "localhost:9187",
-				  "LocalHost:9187", "[::ffff:127.0.0.1]:9187"};
+	const char *loopback[] = {"127.0.0.1:9187", "127.10.0.5:1",   "[::1]:9187",
+				  "localhost:9187", "LocalHost:9187", "[::ffff:127.0.0.1]:9187"};
 	for (size_t i = 0; i < sizeof loopback / sizeof loopback[0]; i++) {
 		char text[512], err[512] = "";
 		snprintf(text, sizeof text, BASE "[metrics]\nlisten = %s\n", loopback[i]);

@@ -21,8 +21,8 @@ static PGresult *result_of(const char *const *vals, int n)
 
 Test(unit_db, get_i64_checked)
 {
-	static const char *const vals[] = {"123", "-9223372036854775808", NULL, "", "12.5", "9223372036854775808",
-					   "7 ", "abc"};
+	static const char *const vals[] = {"123",  "-9223372036854775808", NULL, "",
+					   "12.5", "9223372036854775808",  "7 ", "abc"};
 	PGresult *r = result_of(vals, 8);
 	char err[128];
 	int64_t v;

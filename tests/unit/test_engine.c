@@ -15,7 +15,7 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-#define WAN(x) ((int64_t)(x) * 1000000) /* x 万元 in fen */
+#define WAN(x) ((int64_t)(x)*1000000) /* x 万元 in fen */
 
 /* ---- programmes ---------------------------------------------------------- */
 
@@ -69,8 +69,8 @@ static void prog_hangzhou(program_t *p)
 {
 	base(p, "hangzhou-compute", "2025-06-13", "");
 	add_div(p, "3301");
-	p->categories[CAT_INTELLIGENT_COMPUTE] = p->categories[CAT_SUPERCOMPUTING] =
-		p->categories[CAT_MODEL_SERVICE] = true;
+	p->categories[CAT_INTELLIGENT_COMPUTE] = p->categories[CAT_SUPERCOMPUTING] = p->categories[CAT_MODEL_SERVICE] =
+		true;
 	add_rate(p, 3000, CAT_MODEL_SERVICE, 0, -1);
 	add_rate(p, 3000, -1, 'A', -1);
 	add_rate(p, 2000, -1, 'B', -1);
@@ -111,28 +111,20 @@ enum { P_JX, P_JX_IC_ONLY, P_HZ, P_HZ_MS5000, P_WX, P_WX_OPT };
 static void get_prog(int which, program_t *p)
 {
 	switch (which) {
-	case P_JX:
-		prog_jiaxing(p);
-		break;
+	case P_JX: prog_jiaxing(p); break;
 	case P_JX_IC_ONLY:
 		/* supercomputing still listed, but no rate rule matches it */
 		prog_jiaxing(p);
 		p->rates[0].category = CAT_INTELLIGENT_COMPUTE;
 		break;
-	case P_HZ:
-		prog_hangzhou(p);
-		break;
+	case P_HZ: prog_hangzhou(p); break;
 	case P_HZ_MS5000:
 		/* a Hangzhou variant whose model_service rate equals the small-buyer rate */
 		prog_hangzhou(p);
 		p->rates[0].rate_bp = 5000;
 		break;
-	case P_WX:
-		prog_wuxi(p, false);
-		break;
-	default:
-		prog_wuxi(p, true);
-		break;
+	case P_WX: prog_wuxi(p, false); break;
+	default: prog_wuxi(p, true); break;
 	}
 }
 
@@ -144,8 +136,10 @@ static void get_prog(int which, program_t *p)
 #define MS CAT_MODEL_SERVICE
 
 /* an eligible-looking group of enterprise 0 */
-#define GE(ent_, cat, c, div, amt)                                                                          \
-	{.ent = (ent_), .category = (cat), .cls = (c), .division = div, .in_dates = true, .amount_fen = (amt)}
+#define GE(ent_, cat, c, div, amt)                                                                                   \
+	{                                                                                                            \
+		.ent = (ent_), .category = (cat), .cls = (c), .division = div, .in_dates = true, .amount_fen = (amt) \
+	}
 #define G(cat, c, div, amt) GE(0, cat, c, div, amt)
 
 struct want {
@@ -168,79 +162,143 @@ struct ent_case {
 
 static const struct ent_case jiaxing_cases[] = {
 	/* 1 234 567 × 5000 / 10000 = 617 283.5 → 617 283 (down) */
-	{"plain 50%", P_JX, {.uscc = USCC1}, 1, {G(IC, 'A', "330402", 1234567)},
+	{"plain 50%",
+	 P_JX,
+	 {.uscc = USCC1},
+	 1,
+	 {G(IC, 'A', "330402", 1234567)},
 	 {1234567, 617283, WAN(100), 617283, 617283, ST_PAYABLE, false, ""}},
 	/* 199 × 0.5 = 99.5 → 99: rounding is always down */
-	{"rounding down", P_JX, {.uscc = USCC1}, 1, {G(IC, 'A', "330402", 199)},
+	{"rounding down",
+	 P_JX,
+	 {.uscc = USCC1},
+	 1,
+	 {G(IC, 'A', "330402", 199)},
 	 {199, 99, WAN(100), 99, 99, ST_PAYABLE, false, ""}},
 	/* IC 1 and SC 1 share the rate 5000: floor((1+1) × 0.5) = 1, not 0 + 0 */
-	{"same rate grouped before rounding", P_JX, {.uscc = USCC1}, 2,
+	{"same rate grouped before rounding",
+	 P_JX,
+	 {.uscc = USCC1},
+	 2,
 	 {G(IC, 'A', "330402", 1), G(SC, 'B', "330411", 1)},
 	 {2, 1, WAN(100), 1, 1, ST_PAYABLE, false, ""}},
 	/* 300万 = 300 000 000 × 0.5 = 150 000 000 > cap 100万 = 100 000 000 */
-	{"cap hit", P_JX, {.uscc = USCC1}, 1, {G(IC, 'A', "330402", WAN(300))},
+	{"cap hit",
+	 P_JX,
+	 {.uscc = USCC1},
+	 1,
+	 {G(IC, 'A', "330402", WAN(300))},
 	 {WAN(300), WAN(150), WAN(100), WAN(100), WAN(100), ST_PAYABLE, false, "capped at 1000000.00 yuan"}},
 	/* model_developer: cap 200万; 300万 × 0.5 = 150万 < 200万 */
-	{"cap by flag, under", P_JX, {.uscc = USCC1, .flags = 1u << FLAG_MODEL_DEVELOPER}, 1,
+	{"cap by flag, under",
+	 P_JX,
+	 {.uscc = USCC1, .flags = 1u << FLAG_MODEL_DEVELOPER},
+	 1,
 	 {G(IC, 'A', "330402", WAN(300))},
 	 {WAN(300), WAN(150), WAN(200), WAN(150), WAN(150), ST_PAYABLE, false, ""}},
 	/* model_developer: 500万 × 0.5 = 250万 > 200万 */
-	{"cap by flag, hit", P_JX, {.uscc = USCC1, .flags = 1u << FLAG_MODEL_DEVELOPER}, 1,
+	{"cap by flag, hit",
+	 P_JX,
+	 {.uscc = USCC1, .flags = 1u << FLAG_MODEL_DEVELOPER},
+	 1,
 	 {G(IC, 'A', "330402", WAN(500))},
 	 {WAN(500), WAN(250), WAN(200), WAN(200), WAN(200), ST_PAYABLE, false, "capped at 2000000.00 yuan"}},
 	/* month 1 granted 1 000 000 × 0.5 = 500 000; a late record of 300 001 arrives:
 	 * (1 000 000 + 300 001) × 0.5 = 650 000.5 → 650 000; 650 000 − 500 000 = 150 000 */
-	{"late record", P_JX, {.uscc = USCC1, .granted_before = 500000}, 2,
+	{"late record",
+	 P_JX,
+	 {.uscc = USCC1, .granted_before = 500000},
+	 2,
 	 {G(IC, 'A', "330402", 1000000), G(IC, 'B', "330402", 300001)},
 	 {1300001, 650000, WAN(100), 150000, 150000, ST_PAYABLE, false, ""}},
 	/* granted 500 000; then a refund of 400 000: (1 000 000 − 400 000) × 0.5 =
 	 * 300 000; 300 000 − 500 000 = −200 000, a recovery */
-	{"refund after grant", P_JX, {.uscc = USCC1, .granted_before = 500000}, 2,
+	{"refund after grant",
+	 P_JX,
+	 {.uscc = USCC1, .granted_before = 500000},
+	 2,
 	 {G(IC, 'A', "330402", 1000000), G(IC, 'B', "330402", -400000)},
 	 {600000, 300000, WAN(100), -200000, -200000, ST_RECOVERY, false, "recovery"}},
 	/* the same month again, no new data: 617 283 − 617 283 = 0 */
-	{"rerun pays nothing", P_JX, {.uscc = USCC1, .granted_before = 617283}, 1,
+	{"rerun pays nothing",
+	 P_JX,
+	 {.uscc = USCC1, .granted_before = 617283},
+	 1,
 	 {G(IC, 'A', "330402", 1234567)},
 	 {1234567, 617283, WAN(100), 0, 0, ST_NONE, false, ""}},
 	/* 100 − 301 = −201; −201 × 0.5 = −100.5 → −101 (down); total clamped at 0 */
-	{"negative net clamps at 0", P_JX, {.uscc = USCC1}, 2,
+	{"negative net clamps at 0",
+	 P_JX,
+	 {.uscc = USCC1},
+	 2,
 	 {G(IC, 'A', "330402", 100), G(SC, 'A', "330402", -301)},
 	 {-201, 0, WAN(100), 0, 0, ST_NONE, false, ""}},
 	/* rule 1: outside the programme's dates → nothing */
-	{"out of dates", P_JX, {.uscc = USCC1}, 1,
+	{"out of dates",
+	 P_JX,
+	 {.uscc = USCC1},
+	 1,
 	 {{.category = IC, .cls = 'A', .division = "330402", .in_dates = false, .amount_fen = 1000000}},
 	 {0, 0, WAN(100), 0, 0, ST_NONE, false, ""}},
 	/* rule 1: 330483 (Tongxiang) is not in jiaxing-compute */
-	{"outside jurisdiction", P_JX, {.uscc = USCC1}, 1, {G(IC, 'A', "330483", 1000000)},
+	{"outside jurisdiction",
+	 P_JX,
+	 {.uscc = USCC1},
+	 1,
+	 {G(IC, 'A', "330483", 1000000)},
 	 {0, 0, WAN(100), 0, 0, ST_NONE, false, ""}},
 	/* rule 1: related-party provider → nothing */
-	{"related party", P_JX, {.uscc = USCC1}, 1,
+	{"related party",
+	 P_JX,
+	 {.uscc = USCC1},
+	 1,
 	 {{.category = IC, .cls = 'A', .division = "330402", .in_dates = true, .related = true, .amount_fen = 1000000}},
 	 {0, 0, WAN(100), 0, 0, ST_NONE, false, ""}},
 	/* rule 1: general_compute is listed by none of the four */
-	{"unlisted category", P_JX, {.uscc = USCC1}, 1, {G(GC, 'A', "330402", 1000000)},
+	{"unlisted category",
+	 P_JX,
+	 {.uscc = USCC1},
+	 1,
+	 {G(GC, 'A', "330402", 1000000)},
 	 {0, 0, WAN(100), 0, 0, ST_NONE, false, ""}},
 	/* rule 1: facility not registered (no class) → nothing */
-	{"unregistered facility", P_JX, {.uscc = USCC1}, 1, {G(IC, 0, "330402", 1000000)},
+	{"unregistered facility",
+	 P_JX,
+	 {.uscc = USCC1},
+	 1,
+	 {G(IC, 0, "330402", 1000000)},
 	 {0, 0, WAN(100), 0, 0, ST_NONE, false, ""}},
 	/* only the eligible 2 000 000 counts: × 0.5 = 1 000 000 */
-	{"eligible among ineligible", P_JX, {.uscc = USCC1}, 3,
+	{"eligible among ineligible",
+	 P_JX,
+	 {.uscc = USCC1},
+	 3,
 	 {G(IC, 'A', "330411", 2000000),
 	  {.category = IC, .cls = 'A', .division = "330411", .in_dates = true, .related = true, .amount_fen = 1000000},
 	  {.category = SC, .cls = 'A', .division = "330411", .in_dates = false, .amount_fen = 1000000}},
 	 {2000000, 1000000, WAN(100), 1000000, 1000000, ST_PAYABLE, false, ""}},
 	/* listed category without a matching rate rule: rate 0, counts for nothing
 	 * and is left out of eligible_ytd; IC 1 000 × 0.5 = 500 */
-	{"rate 0 counts for nothing", P_JX_IC_ONLY, {.uscc = USCC1}, 2,
+	{"rate 0 counts for nothing",
+	 P_JX_IC_ONLY,
+	 {.uscc = USCC1},
+	 2,
 	 {G(IC, 'A', "330402", 1000), G(SC, 'A', "330402", 1000)},
 	 {1000, 500, WAN(100), 500, 500, ST_PAYABLE, false, ""}},
 	/* rule 2: blacklisted, granted 500 000, entitlement now 600 000 × 0.5 =
 	 * 300 000: difference −200 000 shown, nothing recovered, nothing paid */
-	{"withheld blacklisted", P_JX, {.uscc = USCC1, .blacklisted = true, .granted_before = 500000}, 1,
+	{"withheld blacklisted",
+	 P_JX,
+	 {.uscc = USCC1, .blacklisted = true, .granted_before = 500000},
+	 1,
 	 {G(IC, 'A', "330402", 600000)},
 	 {600000, 300000, WAN(100), -200000, 0, ST_WITHHELD, false, "withheld: credit blacklisted"}},
 	/* rule 2: grade D, 1 000 000 × 0.5 = 500 000 asked, nothing paid */
-	{"withheld grade D", P_JX, {.uscc = USCC1, .grade_d = true}, 1, {G(IC, 'A', "330402", 1000000)},
+	{"withheld grade D",
+	 P_JX,
+	 {.uscc = USCC1, .grade_d = true},
+	 1,
+	 {G(IC, 'A', "330402", 1000000)},
 	 {1000000, 500000, WAN(100), 500000, 0, ST_WITHHELD, false, "withheld: performance grade D"}},
 };
 
@@ -249,80 +307,137 @@ static const struct ent_case hangzhou_cases[] = {
 	 *   × 0.3 = 900 000.3 → 900 000
 	 * rate 2000: IC/B 1 000 000 × 0.2 = 200 000
 	 * entitlement 1 100 000 */
-	{"rates by category and class", P_HZ, {.uscc = USCC1}, 4,
+	{"rates by category and class",
+	 P_HZ,
+	 {.uscc = USCC1},
+	 4,
 	 {G(IC, 'A', "330106", 1000000), G(IC, 'B', "330106", 1000000), G(MS, 'B', "330106", 1000000),
 	  G(SC, 'A', "330106", 1000001)},
 	 {4000001, 1100000, WAN(800), 1100000, 1100000, ST_PAYABLE, false, ""}},
 	/* sme, IC YTD 30 000 000 + 20 000 000 = 50 000 000 = 50万 (inclusive):
 	 * IC at 5000: 50 000 000 × 0.5 = 25 000 000; MS 1 000 000 × 0.3 = 300 000;
 	 * 25 300 000 */
-	{"small buyer at exactly 50万", P_HZ, {.uscc = USCC1, .flags = 1u << FLAG_SME}, 3,
+	{"small buyer at exactly 50万",
+	 P_HZ,
+	 {.uscc = USCC1, .flags = 1u << FLAG_SME},
+	 3,
 	 {G(IC, 'A', "330106", 30000000), G(IC, 'B', "330106", 20000000), G(MS, 'A', "330106", 1000000)},
 	 {51000000, 25300000, WAN(800), 25300000, 25300000, ST_PAYABLE, true, "small-buyer rate"}},
 	/* the next run: one more fen of IC, YTD 50 000 001 > 50万: the whole year at
 	 * ordinary rates: 3000: IC/A 30 000 000 + MS 1 000 000 = 31 000 000 → 9 300 000;
 	 * 2000: IC/B 20 000 001 → 4 000 000.2 → 4 000 000; 13 300 000;
 	 * granted 25 300 000 → −12 000 000 recovered */
-	{"small buyer lost, recovery", P_HZ, {.uscc = USCC1, .flags = 1u << FLAG_SME, .granted_before = 25300000}, 3,
+	{"small buyer lost, recovery",
+	 P_HZ,
+	 {.uscc = USCC1, .flags = 1u << FLAG_SME, .granted_before = 25300000},
+	 3,
 	 {G(IC, 'A', "330106", 30000000), G(IC, 'B', "330106", 20000001), G(MS, 'A', "330106", 1000000)},
 	 {51000001, 13300000, WAN(800), -12000000, -12000000, ST_RECOVERY, false, "small-buyer limit passed"}},
 	/* not sme: 30 000 000 × 0.3 + 20 000 000 × 0.2 = 9 000 000 + 4 000 000 */
-	{"not sme: ordinary rates", P_HZ, {.uscc = USCC1}, 2,
+	{"not sme: ordinary rates",
+	 P_HZ,
+	 {.uscc = USCC1},
+	 2,
 	 {G(IC, 'A', "330106", 30000000), G(IC, 'B', "330106", 20000000)},
 	 {50000000, 13000000, WAN(800), 13000000, 13000000, ST_PAYABLE, false, ""}},
 	/* sme with supercomputing only (not a small-buyer category): 1 000 000 × 0.3 */
-	{"sme, no IC", P_HZ, {.uscc = USCC1, .flags = 1u << FLAG_SME}, 1, {G(SC, 'A', "330106", 1000000)},
+	{"sme, no IC",
+	 P_HZ,
+	 {.uscc = USCC1, .flags = 1u << FLAG_SME},
+	 1,
+	 {G(SC, 'A', "330106", 1000000)},
 	 {1000000, 300000, WAN(800), 300000, 300000, ST_PAYABLE, false, ""}},
 	/* net amounts: 60 000 000 − 10 000 000 refunded = 50 000 000 <= 50万 →
 	 * small buyer: 50 000 000 × 0.5 = 25 000 000 */
-	{"small buyer on net amounts", P_HZ, {.uscc = USCC1, .flags = 1u << FLAG_SME}, 2,
+	{"small buyer on net amounts",
+	 P_HZ,
+	 {.uscc = USCC1, .flags = 1u << FLAG_SME},
+	 2,
 	 {G(IC, 'A', "330106", 60000000), G(IC, 'B', "330106", -10000000)},
 	 {50000000, 25000000, WAN(800), 25000000, 25000000, ST_PAYABLE, true, "small-buyer rate"}},
 	/* an override rate beats the small-buyer rate: 1 000 000 × 0.4 = 400 000 */
-	{"override rate over small buyer", P_HZ,
-	 {.uscc = USCC1, .flags = 1u << FLAG_SME, .has_rate_override = true, .override_rate_bp = 4000}, 1,
+	{"override rate over small buyer",
+	 P_HZ,
+	 {.uscc = USCC1, .flags = 1u << FLAG_SME, .has_rate_override = true, .override_rate_bp = 4000},
+	 1,
 	 {G(IC, 'A', "330106", 1000000)},
 	 {1000000, 400000, WAN(800), 400000, 400000, ST_PAYABLE, false, "override rate 4000 bp"}},
 	/* foundation_model, override cap 2000万: 1亿 = 10 000 000 000 × 0.3 =
 	 * 3 000 000 000 > 2 000 000 000 */
-	{"override cap", P_HZ,
+	{"override cap",
+	 P_HZ,
 	 {.uscc = USCC1, .flags = 1u << FLAG_FOUNDATION_MODEL, .has_cap_override = true, .override_cap_fen = WAN(2000)},
-	 1, {G(IC, 'A', "330106", WAN(10000))},
+	 1,
+	 {G(IC, 'A', "330106", WAN(10000))},
 	 {WAN(10000), WAN(3000), WAN(2000), WAN(2000), WAN(2000), ST_PAYABLE, false, "capped at 20000000.00 yuan"}},
 	/* 330483 is not 3301xx */
-	{"outside Hangzhou", P_HZ, {.uscc = USCC1}, 1, {G(IC, 'A', "330483", 1000000)},
+	{"outside Hangzhou",
+	 P_HZ,
+	 {.uscc = USCC1},
+	 1,
+	 {G(IC, 'A', "330483", 1000000)},
 	 {0, 0, WAN(800), 0, 0, ST_NONE, false, ""}},
 	/* small-buyer IC 1 at 5000 and MS 1 at 5000 form one group: floor(2 × 0.5) = 1 */
-	{"small-buyer rate merges with an equal ordinary rate", P_HZ_MS5000, {.uscc = USCC1, .flags = 1u << FLAG_SME},
-	 2, {G(IC, 'B', "330106", 1), G(MS, 'B', "330106", 1)},
+	{"small-buyer rate merges with an equal ordinary rate",
+	 P_HZ_MS5000,
+	 {.uscc = USCC1, .flags = 1u << FLAG_SME},
+	 2,
+	 {G(IC, 'B', "330106", 1), G(MS, 'B', "330106", 1)},
 	 {2, 1, WAN(800), 1, 1, ST_PAYABLE, true, "small-buyer rate"}},
 };
 
 static const struct ent_case wuxi_cases[] = {
 	/* 1 000 000 × 0.3 = 300 000 */
-	{"wuxi city district", P_WX, {.uscc = USCC1}, 1, {G(IC, 'A', "320214", 1000000)},
+	{"wuxi city district",
+	 P_WX,
+	 {.uscc = USCC1},
+	 1,
+	 {G(IC, 'A', "320214", 1000000)},
 	 {1000000, 300000, WAN(200), 300000, 300000, ST_PAYABLE, false, ""}},
 	/* 江阴 320281 with the switch off → nothing */
-	{"jiangyin, switch off", P_WX, {.uscc = USCC1}, 1, {G(IC, 'A', "320281", 1000000)},
+	{"jiangyin, switch off",
+	 P_WX,
+	 {.uscc = USCC1},
+	 1,
+	 {G(IC, 'A', "320281", 1000000)},
 	 {0, 0, WAN(200), 0, 0, ST_NONE, false, ""}},
 	/* switch on → 1 000 000 × 0.3 = 300 000 */
-	{"jiangyin, switch on", P_WX_OPT, {.uscc = USCC1}, 1, {G(IC, 'A', "320281", 1000000)},
+	{"jiangyin, switch on",
+	 P_WX_OPT,
+	 {.uscc = USCC1},
+	 1,
+	 {G(IC, 'A', "320281", 1000000)},
 	 {1000000, 300000, WAN(200), 300000, 300000, ST_PAYABLE, false, ""}},
 	/* 宜兴 320282 with the switch on */
-	{"yixing, switch on", P_WX_OPT, {.uscc = USCC1}, 1, {G(IC, 'B', "320282", 10)},
+	{"yixing, switch on",
+	 P_WX_OPT,
+	 {.uscc = USCC1},
+	 1,
+	 {G(IC, 'B', "320282", 10)},
 	 {10, 3, WAN(200), 3, 3, ST_PAYABLE, false, ""}},
 	/* override 6000 bp: 10 000 001 × 0.6 = 6 000 000.6 → 6 000 000 */
-	{"override rate", P_WX, {.uscc = USCC1, .has_rate_override = true, .override_rate_bp = 6000}, 1,
+	{"override rate",
+	 P_WX,
+	 {.uscc = USCC1, .has_rate_override = true, .override_rate_bp = 6000},
+	 1,
 	 {G(IC, 'A', "320205", 10000001)},
 	 {10000001, 6000000, WAN(200), 6000000, 6000000, ST_PAYABLE, false, "override rate 6000 bp"}},
 	/* override 6000 bp and cap 1000万: 5000万 × 0.6 = 3000万 > 1000万 */
-	{"override rate and cap", P_WX,
-	 {.uscc = USCC1, .has_rate_override = true, .override_rate_bp = 6000, .has_cap_override = true,
+	{"override rate and cap",
+	 P_WX,
+	 {.uscc = USCC1,
+	  .has_rate_override = true,
+	  .override_rate_bp = 6000,
+	  .has_cap_override = true,
 	  .override_cap_fen = WAN(1000)},
-	 1, {G(IC, 'A', "320205", WAN(5000))},
+	 1,
+	 {G(IC, 'A', "320205", WAN(5000))},
 	 {WAN(5000), WAN(3000), WAN(1000), WAN(1000), WAN(1000), ST_PAYABLE, false, "override cap 10000000.00 yuan"}},
 	/* an override does not make an unlisted category eligible */
-	{"override, unlisted category", P_WX, {.uscc = USCC1, .has_rate_override = true, .override_rate_bp = 6000}, 1,
+	{"override, unlisted category",
+	 P_WX,
+	 {.uscc = USCC1, .has_rate_override = true, .override_rate_bp = 6000},
+	 1,
 	 {G(SC, 'A', "320205", 1000000)},
 	 {0, 0, WAN(200), 0, 0, ST_NONE, false, NULL}},
 };
@@ -381,7 +496,12 @@ Test(unit_engine, wuxi_table)
 static void settle(const program_t *p, const program_t *const *partners, int npartners, const eng_enterprise_t *e,
 		   size_t ne, const eng_group_t *g, size_t ng, int64_t pool_granted, eng_line_t *l, eng_totals_t *t)
 {
-	eng_input_t in = {.prog = p, .npartners = npartners, .ents = e, .nents = ne, .groups = g, .ngroups = ng,
+	eng_input_t in = {.prog = p,
+			  .npartners = npartners,
+			  .ents = e,
+			  .nents = ne,
+			  .groups = g,
+			  .ngroups = ng,
 			  .pool_granted_fen = pool_granted};
 	for (int k = 0; k < npartners; k++)
 		in.partners[k] = partners[k];
@@ -408,8 +528,8 @@ Test(unit_engine, pool_largest_remainder_and_uscc_tie)
 	prog_jiaxing(&p);
 	p.pool_fen = 1000;
 	/* the larger USCC first, so that input order cannot be what decides */
-	const eng_enterprise_t e[] = {{.uscc = "91330402100000002X"}, {.uscc = "91330402100000001X"},
-				      {.uscc = "91330402100000003X"}};
+	const eng_enterprise_t e[] = {
+		{.uscc = "91330402100000002X"}, {.uscc = "91330402100000001X"}, {.uscc = "91330402100000003X"}};
 	const eng_group_t g[] = {JG(0, 14), JG(1, 14), JG(2, 18)};
 	eng_line_t l[3];
 	eng_totals_t t;
@@ -601,9 +721,17 @@ Test(unit_engine, exclusive_higher_rate_then_order)
 	const program_t *px[] = {&y}, *py[] = {&x};
 	const eng_enterprise_t e[] = {{.uscc = "91330483100000001E"}};
 	eng_group_t g[] = {
-		{.category = IC, .cls = 'A', .division = "330483", .in_dates = true, .partner_in_dates = 1,
+		{.category = IC,
+		 .cls = 'A',
+		 .division = "330483",
+		 .in_dates = true,
+		 .partner_in_dates = 1,
 		 .amount_fen = 1000},
-		{.category = SC, .cls = 'A', .division = "330483", .in_dates = true, .partner_in_dates = 1,
+		{.category = SC,
+		 .cls = 'A',
+		 .division = "330483",
+		 .in_dates = true,
+		 .partner_in_dates = 1,
 		 .amount_fen = 1000},
 	};
 	eng_line_t l;
@@ -640,7 +768,11 @@ Test(unit_engine, exclusive_only_when_partner_eligible)
 	eng_line_t l;
 	eng_totals_t t;
 
-	eng_group_t g = {.category = IC, .cls = 'A', .division = "330483", .in_dates = true, .partner_in_dates = 0,
+	eng_group_t g = {.category = IC,
+			 .cls = 'A',
+			 .division = "330483",
+			 .in_dates = true,
+			 .partner_in_dates = 0,
 			 .amount_fen = 1000};
 	settle(&x, px, 1, e, 1, &g, 1, 0, &l, &t);
 	cr_expect_eq(l.payable, 300, "partner out of dates");
@@ -679,10 +811,14 @@ Test(unit_engine, exclusive_no_rate_line_overrides_pay_once)
 	x.override_rate_allowed = y.override_rate_allowed = true;
 	x.override_max_rate_bp = y.override_max_rate_bp = 6000;
 	const program_t *px[] = {&y}, *py[] = {&x};
-	const eng_enterprise_t e[] = {{.uscc = "91330483100000001E", .has_rate_override = true,
-				       .override_rate_bp = 6000}};
-	const eng_group_t g = {.category = IC, .cls = 'B', .division = "330483", .in_dates = true,
-			       .partner_in_dates = 1, .amount_fen = 1000};
+	const eng_enterprise_t e[] = {
+		{.uscc = "91330483100000001E", .has_rate_override = true, .override_rate_bp = 6000}};
+	const eng_group_t g = {.category = IC,
+			       .cls = 'B',
+			       .division = "330483",
+			       .in_dates = true,
+			       .partner_in_dates = 1,
+			       .amount_fen = 1000};
 	eng_line_t lx, ly;
 	eng_totals_t t;
 
@@ -750,8 +886,8 @@ static bool pr_chance(int percent)
 	return pr_int(100) < percent;
 }
 
-static const char *const pr_days[] = {"2025-03-01", "2025-07-15", "2025-12-31", "2026-01-01", "2026-06-30",
-				      "2026-07-01", "2027-02-02"};
+static const char *const pr_days[] = {"2025-03-01", "2025-07-15", "2025-12-31", "2026-01-01",
+				      "2026-06-30", "2026-07-01", "2027-02-02"};
 static const char *const pr_divs[] = {"330402", "330411", "330483", "330106", "330108", "320214", "320281"};
 static const int32_t pr_rates[] = {1000, 2000, 3000, 3000, 5000, 6000, 10000};
 
@@ -1003,10 +1139,16 @@ Test(unit_engine, overflow_refused)
 	p.has_pool = true;
 	p.pool_fen = 1000;
 	eng_enterprise_t e2[] = {
-		{.uscc = "91320214100000001X", .has_rate_override = true, .override_rate_bp = 10000,
-		 .has_cap_override = true, .override_cap_fen = INT64_MAX},
-		{.uscc = "91320214100000002X", .has_rate_override = true, .override_rate_bp = 10000,
-		 .has_cap_override = true, .override_cap_fen = INT64_MAX},
+		{.uscc = "91320214100000001X",
+		 .has_rate_override = true,
+		 .override_rate_bp = 10000,
+		 .has_cap_override = true,
+		 .override_cap_fen = INT64_MAX},
+		{.uscc = "91320214100000002X",
+		 .has_rate_override = true,
+		 .override_rate_bp = 10000,
+		 .has_cap_override = true,
+		 .override_cap_fen = INT64_MAX},
 	};
 	eng_group_t g2[] = {GE(0, IC, 'A', "320214", INT64_MAX), GE(1, IC, 'A', "320214", INT64_MAX)};
 	eng_input_t in2 = {.prog = &p, .ents = e2, .nents = 2, .groups = g2, .ngroups = 2};

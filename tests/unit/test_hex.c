@@ -16,14 +16,10 @@ Test(unit_hex, encodes_lowercase_two_digits_a_byte)
 		size_t len;
 		const char *out;
 	} cases[] = {
-		{"", 0, ""},
-		{"\x00", 1, "00"},
-		{"\x0f", 1, "0f"},
-		{"\xf0", 1, "f0"},
-		{"\xff", 1, "ff"},
-		{"\x01\x23\x45\x67\x89\xab\xcd\xef", 8, "0123456789abcdef"},
-		{"abc", 3, "616263"},
-		{"\x00\x00", 2, "0000"}, /* NUL bytes are data, not an end */
+		{"", 0, ""},          {"\x00", 1, "00"},
+		{"\x0f", 1, "0f"},    {"\xf0", 1, "f0"},
+		{"\xff", 1, "ff"},    {"\x01\x23\x45\x67\x89\xab\xcd\xef", 8, "0123456789abcdef"},
+		{"abc", 3, "616263"}, {"\x00\x00", 2, "0000"}, /* NUL bytes are data, not an end */
 	};
 	for (size_t i = 0; i < N(cases); i++) {
 		char out[64];

@@ -11,11 +11,7 @@
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static const out_col_t cols[] = {
-	{"name", OUT_TEXT},
-	{"count", OUT_INT},
-	{"amount", OUT_MONEY_FEN},
-	{"ok", OUT_BOOL},
-	{"at", OUT_TIMESTAMP},
+	{"name", OUT_TEXT}, {"count", OUT_INT}, {"amount", OUT_MONEY_FEN}, {"ok", OUT_BOOL}, {"at", OUT_TIMESTAMP},
 };
 
 /* Prints rows (nrows x 5 cells) in fmt into a malloc'd string. */
@@ -50,12 +46,9 @@ Test(unit_output, csv_bom_header_crlf)
 Test(unit_output, csv_quoting)
 {
 	static const char *const cells[] = {
-		"桐乡某某, 有限公司", "1", "0", "f", NULL,
-		"say \"hi\"", "2", "0", "f", NULL,
-		"two\r\nlines", "3", "0", "f", NULL,
-		"lf\nonly", "4", "0", "f", NULL,
-		"plain text", "5", "0", "f", NULL,
-		"", NULL, NULL, NULL, NULL,
+		"桐乡某某, 有限公司", "1", "0", "f", NULL, "say \"hi\"", "2",  "0",  "f",  NULL,
+		"two\r\nlines",       "3", "0", "f", NULL, "lf\nonly",   "4",  "0",  "f",  NULL,
+		"plain text",         "5", "0", "f", NULL, "",           NULL, NULL, NULL, NULL,
 	};
 	char *s = render(FMT_CSV, cells, 6);
 	cr_expect_str_eq(s, "\xef\xbb\xbf"
@@ -72,14 +65,9 @@ Test(unit_output, csv_quoting)
 Test(unit_output, csv_formula_guard)
 {
 	static const char *const cells[] = {
-		"=SUM(A1:A9)", "-3", "-500", "t", NULL,
-		"+86 571", "0", "0", "t", NULL,
-		"-cmd", "0", "0", "t", NULL,
-		"@A1", "0", "0", "t", NULL,
-		"\tx", "0", "0", "t", NULL,
-		"\rx", "0", "0", "t", NULL,
-		"=\"a,b\"", "0", "0", "t", NULL,
-		"a=b", "0", "0", "t", NULL,
+		"=SUM(A1:A9)", "-3", "-500", "t", NULL, "+86 571", "0", "0", "t", NULL, "-cmd", "0", "0", "t", NULL,
+		"@A1",         "0",  "0",    "t", NULL, "\tx",     "0", "0", "t", NULL, "\rx",  "0", "0", "t", NULL,
+		"=\"a,b\"",    "0",  "0",    "t", NULL, "a=b",     "0", "0", "t", NULL,
 	};
 	char *s = render(FMT_CSV, cells, 8);
 	cr_expect_str_eq(s, "\xef\xbb\xbf"
@@ -114,8 +102,7 @@ Test(unit_output, money_formats)
 		const char *cells[] = {"x", "1", cases[i].fen, "t", NULL};
 		char *s = render(FMT_CSV, cells, 1);
 		char want[256];
-		snprintf(want, sizeof want, "\xef\xbb\xbfname,count,amount,ok,at\r\nx,1,%s,1,\r\n",
-			 cases[i].yuan);
+		snprintf(want, sizeof want, "\xef\xbb\xbfname,count,amount,ok,at\r\nx,1,%s,1,\r\n", cases[i].yuan);
 		cr_expect_str_eq(s, want, "csv of %s fen", cases[i].fen);
 		free(s);
 		s = render(FMT_TABLE, cells, 1);
@@ -132,8 +119,8 @@ Test(unit_output, money_formats)
 Test(unit_output, json_types)
 {
 	static const char *const cells[] = {
-		"桐乡 \"q\" \\ \n\t\x01", "42", "-1234", "t", "2026-03-02 10:00:00.25+08",
-		NULL, NULL, NULL, "f", "2026-03-02 02:00:00+05:30",
+		"桐乡 \"q\" \\ \n\t\x01",    "42", "-1234", "t", "2026-03-02 10:00:00.25+08", NULL, NULL, NULL, "f",
+		"2026-03-02 02:00:00+05:30",
 	};
 	char *s = render(FMT_JSON, cells, 2);
 	json_error_t e;
@@ -166,11 +153,11 @@ Test(unit_output, display_width)
 	cr_expect_eq(out_display_width("abc"), 3);
 	cr_expect_eq(out_display_width("桐乡市"), 6);
 	cr_expect_eq(out_display_width("AI有限公司"), 10);
-	cr_expect_eq(out_display_width("（全角）"), 8);       /* U+FF08 fullwidth parentheses */
-	cr_expect_eq(out_display_width("한국"), 4);           /* Hangul syllables */
-	cr_expect_eq(out_display_width("é"), 1);              /* U+00E9, narrow */
+	cr_expect_eq(out_display_width("（全角）"), 8);         /* U+FF08 fullwidth parentheses */
+	cr_expect_eq(out_display_width("한국"), 4);             /* Hangul syllables */
+	cr_expect_eq(out_display_width("é"), 1);                /* U+00E9, narrow */
 	cr_expect_eq(out_display_width("\xf0\xa0\x80\x80"), 2); /* U+20000, CJK extension B */
-	cr_expect_eq(out_display_width("\xff"), 1);           /* not UTF-8: one column */
+	cr_expect_eq(out_display_width("\xff"), 1);             /* not UTF-8: one column */
 }
 
 /* In a table, every line has its columns at the same display column, with
@@ -178,8 +165,7 @@ Test(unit_output, display_width)
 Test(unit_output, table_alignment_with_chinese)
 {
 	static const char *const cells[] = {
-		"桐乡某某科技", "7", "123456", "t", "2026-03-02 10:00:00.123456+08",
-		"ab", "1234", "5", "f", NULL,
+		"桐乡某某科技", "7", "123456", "t", "2026-03-02 10:00:00.123456+08", "ab", "1234", "5", "f", NULL,
 	};
 	char *s = render(FMT_TABLE, cells, 2);
 	/* widths: name 12 (6 wide chars), count 5, amount 7 ("1234.56"), ok 3, at 22 */

@@ -12,7 +12,7 @@
 
 #include "settlement/program.h"
 
-#define YUAN(y) ((int64_t)(y) * 100)
+#define YUAN(y) ((int64_t)(y)*100)
 #define F(flag) (1u << (flag))
 
 static const char *root(void)
@@ -125,7 +125,7 @@ Test(unit_program_shipped, jiaxing_compute)
 	}
 	cr_assert(!p.has_small_buyer);
 
-	cr_assert_eq(program_cap(&p, 0), YUAN(1000000));                     /* 100万 */
+	cr_assert_eq(program_cap(&p, 0), YUAN(1000000)); /* 100万 */
 	cr_assert_eq(program_cap(&p, F(FLAG_SME)), YUAN(1000000));
 	cr_assert_eq(program_cap(&p, F(FLAG_MODEL_DEVELOPER)), YUAN(2000000)); /* 200万 */
 	cr_assert_eq(program_cap(&p, F(FLAG_MODEL_DEVELOPER) | F(FLAG_SME)), YUAN(2000000));
@@ -160,8 +160,8 @@ Test(unit_program_shipped, tongxiang_compute)
 	cr_assert_eq(program_rate(&p, CAT_INTELLIGENT_COMPUTE, 'A', 0), 5000);
 	cr_assert_eq(program_rate(&p, CAT_SUPERCOMPUTING, 'B', F(FLAG_MAAS_BUILDER)), 5000);
 
-	cr_assert_eq(program_cap(&p, 0), YUAN(2000000));                     /* 200万 */
-	cr_assert_eq(program_cap(&p, F(FLAG_MAAS_BUILDER)), YUAN(5000000));  /* 500万 */
+	cr_assert_eq(program_cap(&p, 0), YUAN(2000000));                    /* 200万 */
+	cr_assert_eq(program_cap(&p, F(FLAG_MAAS_BUILDER)), YUAN(5000000)); /* 500万 */
 	cr_assert_eq(program_cap(&p, F(FLAG_MODEL_DEVELOPER)), YUAN(2000000));
 
 	cr_assert(!p.override_rate_allowed);
@@ -237,8 +237,9 @@ Test(unit_program_shipped, hangzhou_compute)
 	cr_assert(program_in_dates(&p, "2025-06-13"));
 	cr_assert(program_in_dates(&p, "2099-12-31"));
 
-	assert_categories(&p, (bool[CAT_COUNT]){[CAT_INTELLIGENT_COMPUTE] = true, [CAT_SUPERCOMPUTING] = true,
-						[CAT_MODEL_SERVICE] = true});
+	assert_categories(
+		&p, (bool[CAT_COUNT]){
+			    [CAT_INTELLIGENT_COMPUTE] = true, [CAT_SUPERCOMPUTING] = true, [CAT_MODEL_SERVICE] = true});
 	cr_assert_eq(program_rate(&p, CAT_MODEL_SERVICE, 'A', 0), 3000);
 	cr_assert_eq(program_rate(&p, CAT_MODEL_SERVICE, 'B', 0), 3000, "model service is 30% at any facility");
 	cr_assert_eq(program_rate(&p, CAT_INTELLIGENT_COMPUTE, 'A', 0), 3000);
@@ -325,8 +326,8 @@ Test(unit_program_shipped, every_file_parses_and_is_named_after_its_id)
 	for (int i = 0; i < n; i++)
 		for (int j = i + 1; j < n; j++)
 			if (all[i].exclusivity_group[0] && !strcmp(all[i].exclusivity_group, all[j].exclusivity_group))
-				cr_assert_neq(all[i].exclusivity_order, all[j].exclusivity_order, "%s and %s", all[i].id,
-					      all[j].id);
+				cr_assert_neq(all[i].exclusivity_order, all[j].exclusivity_order, "%s and %s",
+					      all[i].id, all[j].id);
 }
 
 /* ---- a fifth city is a file, not code ---- */
@@ -398,8 +399,10 @@ Test(unit_program_format, name_of_200_bytes_is_the_longest)
 	for (int i = 0; i < 66; i++)
 		memcpy(name + 3 * i, "名", 3);
 	memcpy(name + 198, "ab", 3);
-	snprintf(text, sizeof text, "[program]\nid = x\nname = %s\nvalid_from = 2025-01-01\npayee = enterprise\n"
-		 S_JUR S_REC S_RATES S_CAPS, name);
+	snprintf(text, sizeof text,
+		 "[program]\nid = x\nname = %s\nvalid_from = 2025-01-01\npayee = enterprise\n" S_JUR S_REC S_RATES
+			 S_CAPS,
+		 name);
 	program_t p;
 	char err[512] = "";
 	cr_assert(parse(text, &p, err, sizeof err), "%s", err);
@@ -436,14 +439,14 @@ Test(unit_program_format, comments_crlf_bom_and_section_order)
 
 Test(unit_program_format, rate_lines_first_match_wins_qualifiers_in_any_order)
 {
-	const char *text = S_PROGRAM S_JUR S_CAPS
-		"[records]\ncategories = intelligent_compute, supercomputing, model_service\n"
-		"[rates]\n"
-		"rate = 6000 flag=foundation_model class=A category=intelligent_compute\n"
-		"rate = 5000 class=A flag=sme\n"
-		"rate = 4000 category=model_service\n"
-		"rate = 3000 class=A\n"
-		"rate = 2000\n";
+	const char *text =
+		S_PROGRAM S_JUR S_CAPS "[records]\ncategories = intelligent_compute, supercomputing, model_service\n"
+				       "[rates]\n"
+				       "rate = 6000 flag=foundation_model class=A category=intelligent_compute\n"
+				       "rate = 5000 class=A flag=sme\n"
+				       "rate = 4000 category=model_service\n"
+				       "rate = 3000 class=A\n"
+				       "rate = 2000\n";
 	program_t p;
 	char err[512] = "";
 	cr_assert(parse(text, &p, err, sizeof err), "%s", err);
@@ -539,7 +542,8 @@ static const struct refusal refusals[] = {
 	{"[program]\nid = x\nname = x\npayee = enterprise\n" S_JUR S_REC S_RATES S_CAPS, "program.valid_from: missing"},
 	{"[program]\nid = x\nname = x\nvalid_from = 2025-01-01\n" S_JUR S_REC S_RATES S_CAPS, "program.payee: missing"},
 	{S_PROGRAM S_REC S_RATES S_CAPS, "jurisdiction.divisions: missing"},
-	{S_PROGRAM "[jurisdiction]\noptional_divisions = 330402\n" S_REC S_RATES S_CAPS, "jurisdiction.divisions: missing"},
+	{S_PROGRAM "[jurisdiction]\noptional_divisions = 330402\n" S_REC S_RATES S_CAPS,
+	 "jurisdiction.divisions: missing"},
 	{S_PROGRAM S_JUR S_RATES S_CAPS, "records.categories: missing"},
 	{S_PROGRAM S_JUR S_REC "[rates]\n" S_CAPS, "rates.rate: missing"},
 	{S_PROGRAM S_JUR S_REC S_RATES, "caps.cap: missing"},
@@ -569,10 +573,13 @@ static const struct refusal refusals[] = {
 	 "line 2: program.id"},
 	{"[program]\nid = x\nname = x\nvalid_from = 2025-01-01\npayee = bureau\n" S_JUR S_REC S_RATES S_CAPS,
 	 "line 5: program.payee: 'bureau' is neither enterprise nor provider"},
-	{S_PROGRAM "pool_yuan = -1\n" S_JUR S_REC S_RATES S_CAPS, "line 6: program.pool_yuan: '-1': amounts may not be negative"},
-	{S_PROGRAM "pool_yuan = 1000000000000.01\n" S_JUR S_REC S_RATES S_CAPS, "line 6: program.pool_yuan: '1000000000000.01' is over"},
+	{S_PROGRAM "pool_yuan = -1\n" S_JUR S_REC S_RATES S_CAPS,
+	 "line 6: program.pool_yuan: '-1': amounts may not be negative"},
+	{S_PROGRAM "pool_yuan = 1000000000000.01\n" S_JUR S_REC S_RATES S_CAPS,
+	 "line 6: program.pool_yuan: '1000000000000.01' is over"},
 	{S_PROGRAM "pool_yuan = 99999999999999999999\n" S_JUR S_REC S_RATES S_CAPS, "line 6: program.pool_yuan"},
-	{S_PROGRAM "pool_yuan = 1.005\n" S_JUR S_REC S_RATES S_CAPS, "line 6: program.pool_yuan: '1.005' is not an amount"},
+	{S_PROGRAM "pool_yuan = 1.005\n" S_JUR S_REC S_RATES S_CAPS,
+	 "line 6: program.pool_yuan: '1.005' is not an amount"},
 	{S_PROGRAM "pool_yuan = 1亿\n" S_JUR S_REC S_RATES S_CAPS, "line 6: program.pool_yuan"},
 	{S_PROGRAM "pool_yuan = 1e8\n" S_JUR S_REC S_RATES S_CAPS, "line 6: program.pool_yuan"},
 	{S_PROGRAM "pool_yuan = 0100\n" S_JUR S_REC S_RATES S_CAPS, "line 6: program.pool_yuan"},
@@ -587,15 +594,18 @@ static const struct refusal refusals[] = {
 	/* [jurisdiction] */
 	{S_PROGRAM "[jurisdiction]\ndivisions = 330400\n" S_REC S_RATES S_CAPS,
 	 "line 7: jurisdiction.divisions: '330400' is not a GB/T 2260 county-level division code"},
-	{S_PROGRAM "[jurisdiction]\ndivisions = 990402\n" S_REC S_RATES S_CAPS, "line 7: jurisdiction.divisions: '990402'"},
+	{S_PROGRAM "[jurisdiction]\ndivisions = 990402\n" S_REC S_RATES S_CAPS,
+	 "line 7: jurisdiction.divisions: '990402'"},
 	{S_PROGRAM "[jurisdiction]\ndivisions = 3301\n" S_REC S_RATES S_CAPS, "line 7: jurisdiction.divisions: '3301'"},
 	{S_PROGRAM "[jurisdiction]\ndivisions = 33*\n" S_REC S_RATES S_CAPS, "line 7: jurisdiction.divisions: '33*'"},
 	{S_PROGRAM "[jurisdiction]\ndivisions = 330*\n" S_REC S_RATES S_CAPS, "line 7: jurisdiction.divisions: '330*'"},
 	{S_PROGRAM "[jurisdiction]\ndivisions = 3300*\n" S_REC S_RATES S_CAPS,
 	 "line 7: jurisdiction.divisions: '3300*': no such province or city prefix"},
-	{S_PROGRAM "[jurisdiction]\ndivisions = 9901*\n" S_REC S_RATES S_CAPS, "line 7: jurisdiction.divisions: '9901*'"},
+	{S_PROGRAM "[jurisdiction]\ndivisions = 9901*\n" S_REC S_RATES S_CAPS,
+	 "line 7: jurisdiction.divisions: '9901*'"},
 	{S_PROGRAM "[jurisdiction]\ndivisions = 33010*\n" S_REC S_RATES S_CAPS, "line 7: jurisdiction.divisions"},
-	{S_PROGRAM "[jurisdiction]\ndivisions = 330402 330411\n" S_REC S_RATES S_CAPS, "line 7: jurisdiction.divisions"},
+	{S_PROGRAM "[jurisdiction]\ndivisions = 330402 330411\n" S_REC S_RATES S_CAPS,
+	 "line 7: jurisdiction.divisions"},
 	{S_PROGRAM "[jurisdiction]\ndivisions = 330402,\n" S_REC S_RATES S_CAPS,
 	 "line 7: jurisdiction.divisions: empty item in the list"},
 	{S_PROGRAM "[jurisdiction]\ndivisions = 330402, 330402\n" S_REC S_RATES S_CAPS,
@@ -615,28 +625,36 @@ static const struct refusal refusals[] = {
 	 "line 9: records.categories: category 'supercomputing' listed twice"},
 	{S_PROGRAM S_JUR "[records]\ncategories = ,\n" S_RATES S_CAPS, "line 9: records.categories: empty item"},
 	/* [rates] */
-	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 0\n", "line 13: rates.rate: '0' is not a rate in basis points 1..10000"},
+	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 0\n",
+	 "line 13: rates.rate: '0' is not a rate in basis points 1..10000"},
 	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 10001\n", "line 13: rates.rate: '10001'"},
 	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 10000\nrate = -1 flag=sme\n", "line 14: rates.rate: '-1'"},
 	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 30%\n", "line 13: rates.rate: '30%'"},
 	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 3000.5\n", "line 13: rates.rate: '3000.5'"},
 	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 03000\n", "line 13: rates.rate: '03000'"},
-	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 3000 category=gpu\n", "line 13: rates.rate: unknown category 'gpu'"},
-	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 3000 class=C\n", "line 13: rates.rate: class 'C' is neither A nor B"},
+	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 3000 category=gpu\n",
+	 "line 13: rates.rate: unknown category 'gpu'"},
+	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 3000 class=C\n",
+	 "line 13: rates.rate: class 'C' is neither A nor B"},
 	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 3000 class=a\n", "line 13: rates.rate: class 'a'"},
 	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 3000 flag=big\n", "line 13: rates.rate: unknown flag 'big'"},
-	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 3000 colour=red\n", "line 13: rates.rate: unknown qualifier 'colour'"},
+	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 3000 colour=red\n",
+	 "line 13: rates.rate: unknown qualifier 'colour'"},
 	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 3000 sme\n", "line 13: rates.rate: 'sme' is not a qualifier"},
 	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 3000 class = A\n", "line 13: rates.rate"},
-	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 3000 class=A class=B\n", "line 13: rates.rate: class= given twice"},
-	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 3000 flag=sme flag=sme\n", "line 13: rates.rate: flag= given twice"},
-	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 3000 category=intelligent_compute category=intelligent_compute\n",
+	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 3000 class=A class=B\n",
+	 "line 13: rates.rate: class= given twice"},
+	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 3000 flag=sme flag=sme\n",
+	 "line 13: rates.rate: flag= given twice"},
+	{S_PROGRAM S_JUR S_REC S_CAPS
+	 "[rates]\nrate = 3000 category=intelligent_compute category=intelligent_compute\n",
 	 "line 13: rates.rate: category= given twice"},
 	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 3000 class=A flag=sme\nrate = 2000 flag=sme class=A\n",
 	 "line 14: rates.rate: duplicate of line 13"},
 	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 3000\nrate = 5000 flag=sme\n",
 	 "line 14: rates.rate: never applies: line 13 matches everything"},
-	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 3000 class=A\nrate = 4000 class=A category=intelligent_compute\n",
+	{S_PROGRAM S_JUR S_REC S_CAPS
+	 "[rates]\nrate = 3000 class=A\nrate = 4000 class=A category=intelligent_compute\n",
 	 "line 14: rates.rate: never applies: line 13"},
 	{S_PROGRAM S_JUR S_REC S_CAPS "[rates]\nrate = 3000 category=supercomputing\nrate = 2000\n",
 	 "line 13: rates.rate: category supercomputing is not in records.categories"},
@@ -646,7 +664,8 @@ static const struct refusal refusals[] = {
 	 "small_buyer.rate_bp: missing"},
 	{MINIMAL "[small_buyer]\n", "small_buyer.flag: missing"},
 	{MINIMAL "[small_buyer]\nflag = smb\n", "line 15: small_buyer.flag: unknown flag 'smb'"},
-	{MINIMAL "[small_buyer]\nflag = sme\nmax_ytd_yuan = -5\n", "line 16: small_buyer.max_ytd_yuan: '-5': amounts may not be negative"},
+	{MINIMAL "[small_buyer]\nflag = sme\nmax_ytd_yuan = -5\n",
+	 "line 16: small_buyer.max_ytd_yuan: '-5': amounts may not be negative"},
 	{MINIMAL "[small_buyer]\nflag = sme\nmax_ytd_yuan = 5\ncategories = intelligent_compute\nrate_bp = 10001\n",
 	 "line 18: small_buyer.rate_bp: '10001'"},
 	{MINIMAL "[small_buyer]\nflag = sme\nmax_ytd_yuan = 5\ncategories = supercomputing\nrate_bp = 5000\n",
@@ -655,7 +674,8 @@ static const struct refusal refusals[] = {
 	{S_PROGRAM S_JUR S_REC S_RATES "[caps]\ncap = -1\n", "line 13: caps.cap: '-1': amounts may not be negative"},
 	{S_PROGRAM S_JUR S_REC S_RATES "[caps]\ncap = 1000000000001\n", "line 13: caps.cap: '1000000000001' is over"},
 	{S_PROGRAM S_JUR S_REC S_RATES "[caps]\ncap = 200万\n", "line 13: caps.cap: '200万' is not an amount"},
-	{S_PROGRAM S_JUR S_REC S_RATES "[caps]\ncap = 1000000\ncap = 2000000 flag=vip\n", "line 14: caps.cap: unknown flag 'vip'"},
+	{S_PROGRAM S_JUR S_REC S_RATES "[caps]\ncap = 1000000\ncap = 2000000 flag=vip\n",
+	 "line 14: caps.cap: unknown flag 'vip'"},
 	{S_PROGRAM S_JUR S_REC S_RATES "[caps]\ncap = 1000000\ncap = 2000000 class=A\n",
 	 "line 14: caps.cap: 'class=A' is not a qualifier flag=F"},
 	{S_PROGRAM S_JUR S_REC S_RATES "[caps]\ncap = 1000000\ncap = 2000000 flag=sme flag=sme\n",
@@ -669,9 +689,11 @@ static const struct refusal refusals[] = {
 	/* [overrides] */
 	{MINIMAL "[overrides]\nmax_rate_bp = 0\n", "line 15: overrides.max_rate_bp: '0'"},
 	{MINIMAL "[overrides]\nmax_rate_bp = 60%\n", "line 15: overrides.max_rate_bp: '60%'"},
-	{MINIMAL "[overrides]\nmax_cap_yuan = none\n", "line 15: overrides.max_cap_yuan: 'none' is neither an amount in yuan nor unlimited"},
+	{MINIMAL "[overrides]\nmax_cap_yuan = none\n",
+	 "line 15: overrides.max_cap_yuan: 'none' is neither an amount in yuan nor unlimited"},
 	{MINIMAL "[overrides]\nmax_cap_yuan = Unlimited\n", "line 15: overrides.max_cap_yuan"},
-	{MINIMAL "[overrides]\nmax_cap_yuan = -10\n", "line 15: overrides.max_cap_yuan: '-10': amounts may not be negative"},
+	{MINIMAL "[overrides]\nmax_cap_yuan = -10\n",
+	 "line 15: overrides.max_cap_yuan: '-10': amounts may not be negative"},
 	{MINIMAL "[overrides]\nmax_cap = 10\n", "line 15: overrides.max_cap: unknown key"},
 	/* text */
 	{MINIMAL "name = \x01\n", "line 14: not UTF-8 text"},

@@ -32,14 +32,11 @@ Test(unit_push_url, table)
 		{"https://[::1]:8443", true, "::1", "8443", "[::1]:8443", true},
 		{"https://[::1]:8443/", true, "::1", "8443", "[::1]:8443", true},
 		{"https://[2001:db8::7]", true, "2001:db8::7", "443", "[2001:db8::7]", true},
-		{"https://voucher.example.cn", true, "voucher.example.cn", "443",
-		 "voucher.example.cn", false},
-		{"https://voucher.example.cn:443", true, "voucher.example.cn", "443",
-		 "voucher.example.cn", false},
-		{"https://ingest-1.example:65535/v1/usage-batches", true, "ingest-1.example",
-		 "65535", "ingest-1.example:65535", false},
-		{"https://localhost:8443/v1/usage-batches/", true, "localhost", "8443",
-		 "localhost:8443", false},
+		{"https://voucher.example.cn", true, "voucher.example.cn", "443", "voucher.example.cn", false},
+		{"https://voucher.example.cn:443", true, "voucher.example.cn", "443", "voucher.example.cn", false},
+		{"https://ingest-1.example:65535/v1/usage-batches", true, "ingest-1.example", "65535",
+		 "ingest-1.example:65535", false},
+		{"https://localhost:8443/v1/usage-batches/", true, "localhost", "8443", "localhost:8443", false},
 		{"https://h:1", true, "h", "1", "h:1", false},
 		/* refused */
 		{"http://127.0.0.1:8443", false, NULL, NULL, NULL, false},
@@ -196,8 +193,7 @@ Test(unit_push_ndjson, bad_lines)
 	buf_t out = BUF_INIT;
 	for (size_t i = 0; i < N(cases); i++) {
 		read_all(cases[i][0], strlen(cases[i][0]), &out);
-		cr_expect(strncmp(out.data, cases[i][1], strlen(cases[i][1])) == 0, "case %zu: %s",
-			  i, out.data);
+		cr_expect(strncmp(out.data, cases[i][1], strlen(cases[i][1])) == 0, "case %zu: %s", i, out.data);
 	}
 	/* a NUL byte inside a line */
 	static const char nul[] = "{\"a\":1}\n{\"b\":\0}\n";
@@ -254,21 +250,18 @@ Test(unit_push_body, build)
 	buf_t b = BUF_INIT;
 	push_body_begin(&b, "p-000001", "prov-a");
 	push_body_end(&b);
-	cr_expect_str_eq(b.data,
-			 "{\"batch_id\":\"p-000001\",\"provider\":\"prov-a\",\"records\":[]}");
+	cr_expect_str_eq(b.data, "{\"batch_id\":\"p-000001\",\"provider\":\"prov-a\",\"records\":[]}");
 
 	static const char *const recs[] = {"{\"record_id\":\"r1\",\"quantity\":\"128.50\"}",
-					   "{\"record_id\":\"r2\",\"amount_fen\":100}",
-					   "{ \"record_id\" : \"r3\" }"};
+					   "{\"record_id\":\"r2\",\"amount_fen\":100}", "{ \"record_id\" : \"r3\" }"};
 	push_body_begin(&b, "we\"ird\\id", "prov-b");
 	for (size_t i = 0; i < N(recs); i++)
 		push_body_add(&b, i, recs[i], strlen(recs[i]));
 	push_body_end(&b);
-	cr_expect_str_eq(b.data,
-			 "{\"batch_id\":\"we\\\"ird\\\\id\",\"provider\":\"prov-b\",\"records\":["
-			 "{\"record_id\":\"r1\",\"quantity\":\"128.50\"},"
-			 "{\"record_id\":\"r2\",\"amount_fen\":100},"
-			 "{ \"record_id\" : \"r3\" }]}");
+	cr_expect_str_eq(b.data, "{\"batch_id\":\"we\\\"ird\\\\id\",\"provider\":\"prov-b\",\"records\":["
+				 "{\"record_id\":\"r1\",\"quantity\":\"128.50\"},"
+				 "{\"record_id\":\"r2\",\"amount_fen\":100},"
+				 "{ \"record_id\" : \"r3\" }]}");
 	/* it is one JSON document with the batch's shape */
 	json_error_t je;
 	json_t *j = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &je);
@@ -386,57 +379,49 @@ struct resp_case {
 Test(unit_push_http, responses)
 {
 	static const struct resp_case cases[] = {
-		{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
-		 true, true, 200, "{}", true, false},
-		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", true, true,
-		 200, "{}", false, false},
-		{"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, CLOSE\r\nContent-Length: 0\r\n\r\n",
-		 true, true, 200, "", false, false},
-		{"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}", true, true, 200, "{}", false,
+		{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", true, true, 200,
+		 "{}", true, false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", true, true, 200, "{}", false,
 		 false},
-		{"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n{}", true,
-		 true, 200, "{}", true, false},
+		{"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, CLOSE\r\nContent-Length: 0\r\n\r\n", true, true, 200, "",
+		 false, false},
+		{"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}", true, true, 200, "{}", false, false},
+		{"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n{}", true, true, 200, "{}",
+		 true, false},
 		/* bare LF line endings, no reason phrase, odd spacing */
 		{"HTTP/1.1 404\nContent-Length:  3 \n\nabc", true, true, 404, "abc", true, false},
-		{"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 0\r\n\r\n",
-		 true, true, 503, "", true, false},
+		{"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 0\r\n\r\n", true, true, 503, "",
+		 true, false},
 		/* chunked, with extensions and a trailer */
 		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 		 "5;name=val\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\nX-Trailer: y\r\n\r\n",
 		 true, true, 200, "hello 0123456789", true, false},
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n", true, true, 200,
-		 "", true, false},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n", true, true, 200, "", true, false},
 		/* chunked wins over Content-Length, and the connection is not reused */
 		{"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
 		 true, true, 200, "ok", false, false},
 		/* no length: the body runs to the end of the connection */
-		{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"a\":1}", true, true,
-		 200, "{\"a\":1}", false, true},
+		{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"a\":1}", true, true, 200, "{\"a\":1}",
+		 false, true},
 		{"HTTP/1.0 200 OK\r\n\r\n", true, true, 200, "", false, true},
 		/* interim responses are skipped */
 		{"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\nX: 1\r\n\r\n"
 		 "HTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nx",
 		 true, true, 201, "x", true, false},
 		/* no body for 204 / 304 */
-		{"HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n", true, true, 204, "", true,
-		 false},
+		{"HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n", true, true, 204, "", true, false},
 		{"HTTP/1.1 304 Not Modified\r\n\r\n", true, true, 304, "", true, false},
 		/* empty lines before the status line are tolerated */
-		{"\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true, true, 200, "", true,
-		 false},
+		{"\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true, true, 200, "", true, false},
 		/* repeated equal Content-Length */
-		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab", true, true,
-		 200, "ab", true, false},
-		{"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nab", true, true, 200, "ab", true,
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab", true, true, 200, "ab", true,
 		 false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nab", true, true, 200, "ab", true, false},
 		/* obsolete folding */
-		{"HTTP/1.1 200 OK\r\nX-Long: a\r\n  b\r\nContent-Length: 0\r\n\r\n", true, true,
-		 200, "", true, false},
+		{"HTTP/1.1 200 OK\r\nX-Long: a\r\n  b\r\nContent-Length: 0\r\n\r\n", true, true, 200, "", true, false},
 		/* incomplete: more needed */
-		{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", true, false, 200, "ab", true,
-		 false},
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", true, false, 200,
-		 "hel", true, false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", true, false, 200, "ab", true, false},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", true, false, 200, "hel", true, false},
 		{"HTTP/1.1 200 OK\r\nContent-", true, false, 200, "", false, false},
 		{"", true, false, 0, "", false, false},
 		/* malformed */
@@ -450,34 +435,26 @@ Test(unit_push_http, responses)
 		{"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", false, false, 200, NULL, false, false},
 		{"HTTP/1.1 200 OK\r\nName : x\r\n\r\n", false, false, 200, NULL, false, false},
 		{"HTTP/1.1 200 OK\r\n folded-first\r\n\r\n", false, false, 200, NULL, false, false},
-		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nab", false,
-		 false, 200, NULL, false, false},
-		{"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", false, false, 200, NULL, false,
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nab", false, false, 200, NULL, false,
 		 false},
-		{"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n", false, false, 200, NULL, false,
+		{"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", false, false, 200, NULL, false, false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n", false, false, 200, NULL, false, false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n", false, false, 200, NULL, false,
 		 false},
-		{"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n", false, false,
-		 200, NULL, false, false},
-		{"HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\n", false, false, 200, NULL,
+		{"HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\n", false, false, 200, NULL, false, false},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", false, false, 200, NULL, false, false},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", false, false, 200, NULL, false, false},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", false, false, 200, NULL, false, false},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", false, false, 200, NULL, false, false},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX\r\n", false, false, 200, NULL, false,
+		 false},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n", false, false, 200, NULL,
 		 false, false},
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", false, false, 200,
-		 NULL, false, false},
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", false, false, 200, NULL,
-		 false, false},
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", false, false, 200,
-		 NULL, false, false},
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", false, false, 200,
-		 NULL, false, false},
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX\r\n", false, false,
-		 200, NULL, false, false},
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n", false,
-		 false, 200, NULL, false, false},
 		{"HTTP/1.1 101 Switching Protocols\r\n\r\n", false, false, 101, NULL, false, false},
 		/* EOF before the end */
-		{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", false, false, 200, NULL, false,
+		{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", false, false, 200, NULL, false, true},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n", false, false, 200, NULL, false,
 		 true},
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n", false, false,
-		 200, NULL, false, true},
 		{"HTTP/1.1 200 OK\r\n", false, false, 200, NULL, false, true},
 		{"", false, false, 0, NULL, false, true},
 	};
@@ -488,18 +465,16 @@ Test(unit_push_http, responses)
 			push_resp_t r;
 			bool done;
 			bool ok = parse(&r, c->text, strlen(c->text), steps[s], c->eof, &done);
-			cr_expect_eq(ok, c->ok, "case %zu step %zu: ok=%d (%s)", i, steps[s], ok,
-				     r.err);
+			cr_expect_eq(ok, c->ok, "case %zu step %zu: ok=%d (%s)", i, steps[s], ok, r.err);
 			if (ok) {
-				cr_expect_eq(done, c->done, "case %zu step %zu: done=%d", i,
-					     steps[s], done);
+				cr_expect_eq(done, c->done, "case %zu step %zu: done=%d", i, steps[s], done);
 				if (c->status)
 					cr_expect_eq(r.status, c->status, "case %zu", i);
-				cr_expect_str_eq(r.body.data ? r.body.data : "", c->body,
-						 "case %zu step %zu", i, steps[s]);
+				cr_expect_str_eq(r.body.data ? r.body.data : "", c->body, "case %zu step %zu", i,
+						 steps[s]);
 				if (done)
-					cr_expect_eq(r.keep_alive, c->keep_alive,
-						     "case %zu step %zu: keep_alive", i, steps[s]);
+					cr_expect_eq(r.keep_alive, c->keep_alive, "case %zu step %zu: keep_alive", i,
+						     steps[s]);
 			} else {
 				cr_expect(r.err[0], "case %zu: no error message", i);
 				bool d2;
@@ -541,8 +516,7 @@ Test(unit_push_http, headers)
 
 Test(unit_push_http, extra_bytes_and_after_done)
 {
-	static const char text[] =
-		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n";
+	static const char text[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n";
 	push_resp_t r;
 	bool done;
 	cr_assert(parse(&r, text, sizeof text - 1, 0, false, &done));
@@ -687,8 +661,7 @@ Test(unit_push_retry, backoff_schedule)
 		uint32_t full = push_backoff_ms(a, 0);
 		for (double j = 0; j < 1; j += 0.125) {
 			uint32_t d = push_backoff_ms(a, j);
-			cr_expect(d <= full && d >= full - full / 4, "attempt %u jitter %f: %u", a,
-				  j, d);
+			cr_expect(d <= full && d >= full - full / 4, "attempt %u jitter %f: %u", a, j, d);
 		}
 		cr_expect(push_backoff_ms(a, 0.9999) < full || full < 4);
 		/* out-of-range jitter is clamped */
@@ -707,8 +680,7 @@ Test(unit_push_retry, delay_prefers_retry_after)
 {
 	cr_expect_eq(push_retry_delay_ms(0, 0, true, 2), 2000);
 	cr_expect_eq(push_retry_delay_ms(5, 0, true, 0), 0, "the server said: now");
-	cr_expect_eq(push_retry_delay_ms(0, 0, true, 100000), PUSH_RETRY_AFTER_CAP_S * 1000,
-		     "capped");
+	cr_expect_eq(push_retry_delay_ms(0, 0, true, 100000), PUSH_RETRY_AFTER_CAP_S * 1000, "capped");
 	cr_expect_eq(push_retry_delay_ms(0, 0, true, UINT32_MAX), PUSH_RETRY_AFTER_CAP_S * 1000);
 	cr_expect_eq(push_retry_delay_ms(3, 0, false, 99), 4000);
 }

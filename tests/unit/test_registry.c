@@ -41,8 +41,7 @@ static PGresult *result(void)
 }
 
 /* pem NULL: SQL NULL */
-static void row(PGresult *r, const char *kind, const char *prov, const char *ident, const char *alg,
-		const char *pem)
+static void row(PGresult *r, const char *kind, const char *prov, const char *ident, const char *alg, const char *pem)
 {
 	int t = PQntuples(r);
 	const char *v[8] = {kind, prov, ident, alg, pem, "1767225600", "0", "f"};

@@ -94,8 +94,7 @@ static EVP_PKEY *load_priv(const char *name, sig_alg_t alg)
 
 /* SM2-with-SM3 verification/signing with an arbitrary distinguishing ID,
  * written independently of sig.c (k must be of type SM2). */
-static bool sm2_id_op(EVP_PKEY *k, const char *id, bool sign, const void *msg, size_t len,
-		      uint8_t *sig, size_t *siglen)
+static bool sm2_id_op(EVP_PKEY *k, const char *id, bool sign, const void *msg, size_t len, uint8_t *sig, size_t *siglen)
 {
 	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
 	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
@@ -157,8 +156,7 @@ static const char *errname(sig_err_t e)
 Test(unit_sig_b64, rfc4648_vectors)
 {
 	static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-	static const char *const enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
-					  "Zm9vYmFy"};
+	static const char *const enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
 	for (size_t i = 0; i < 7; i++) {
 		buf_t b = BUF_INIT;
 		b64_encode((const uint8_t *)plain[i], strlen(plain[i]), &b);
@@ -206,30 +204,22 @@ Test(unit_sig_b64, roundtrip_all_lengths)
 Test(unit_sig_b64, rejects)
 {
 	static const char *const bad[] = {
-		"Zg",          /* padding missing */
-		"Zg=",         /* padding short */
-		"Zm9",         /* not a multiple of 4 */
-		"Z===",        /* too much padding */
-		"====",
-		"=Zg=",        /* padding first */
-		"Zg==Zg==",    /* padding inside */
-		"Zm=v",
-		"Zh==",        /* non-zero pad bits */
-		"Zm9=",        /* non-zero pad bits */
-		"Zm9v\n",      /* whitespace */
-		" Zm9v",
-		"Zm 9v",
-		"Zm9\tv",
-		"Zm9-",        /* base64url */
-		"Zm9_",
-		"Zm9*",
-		"Zm9v\xc3\xa9==",
+		"Zg",                                          /* padding missing */
+		"Zg=",                                         /* padding short */
+		"Zm9",                                         /* not a multiple of 4 */
+		"Z===",                                        /* too much padding */
+		"====",     "=Zg=",                            /* padding first */
+		"Zg==Zg==",                                    /* padding inside */
+		"Zm=v",     "Zh==",                            /* non-zero pad bits */
+		"Zm9=",                                        /* non-zero pad bits */
+		"Zm9v\n",                                      /* whitespace */
+		" Zm9v",    "Zm 9v", "Zm9\tv",         "Zm9-", /* base64url */
+		"Zm9_",     "Zm9*",  "Zm9v\xc3\xa9==",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		uint8_t out[16];
 		size_t n = 77;
-		cr_expect(!b64_decode(bad[i], strlen(bad[i]), out, sizeof out, &n), "accepted %s",
-			  bad[i]);
+		cr_expect(!b64_decode(bad[i], strlen(bad[i]), out, sizeof out, &n), "accepted %s", bad[i]);
 		cr_expect_eq(n, 0);
 	}
 	/* an embedded NUL is just another invalid character */
@@ -394,17 +384,17 @@ Test(unit_sig_digest, malformed_table)
 		{"", SIG_MISSING},
 		{"   ", SIG_MISSING},
 		{"sha-512=:" D_A ":", SIG_UNSUPPORTED},
-		{"garbage", SIG_UNSUPPORTED}, /* a valid dictionary without sha-256 */
-		{"sha-256=" D_A, SIG_MALFORMED},             /* no colons */
-		{"sha-256=:" D_A, SIG_MALFORMED},            /* no closing colon */
+		{"garbage", SIG_UNSUPPORTED},     /* a valid dictionary without sha-256 */
+		{"sha-256=" D_A, SIG_MALFORMED},  /* no colons */
+		{"sha-256=:" D_A, SIG_MALFORMED}, /* no closing colon */
 		{"sha-256=" D_A ":", SIG_MALFORMED},
 		{"sha-256=::" D_A ":", SIG_MALFORMED},
-		{"sha-256=:zh89Qez2xMfbpyX6mVRcYgpbgUFWMQPlG5OS9J+zmfw:", SIG_MALFORMED}, /* pad */
+		{"sha-256=:zh89Qez2xMfbpyX6mVRcYgpbgUFWMQPlG5OS9J+zmfw:", SIG_MALFORMED},  /* pad */
 		{"sha-256=:zh89Qez2xMfbpyX6mVRcYgpbgUFWMQPlG5OS9J-zmfw=:", SIG_MALFORMED}, /* url */
 		{"sha-256=:zh89Qez2xMfbpyX6mVRcYgpbgUFWMQPlG5OS9J*zmfw=:", SIG_MALFORMED},
 		{"sha-256=:zh89Qez2xMfbpyX6mVRc YgpbgUFWMQPlG5OS9J+zmfw=:", SIG_MALFORMED},
 		{"sha-256=:zh89Qez2xMfbpyX6mVRcYgpbgUFWMQPlG5OS9J+zmfx=:", SIG_MALFORMED}, /* bits */
-		{"sha-256=::", SIG_MALFORMED},               /* empty */
+		{"sha-256=::", SIG_MALFORMED},                                             /* empty */
 		{h31, SIG_MALFORMED},
 		{h33, SIG_MALFORMED},
 		{h64, SIG_MALFORMED},
@@ -412,11 +402,11 @@ Test(unit_sig_digest, malformed_table)
 		{"sha-512=:" D_A ":, sha-256=:" D_A ":, sha-512=:" D_A ":", SIG_MALFORMED},
 		{"SHA-256=:" D_A ":", SIG_MALFORMED},
 		{"Sha-256=:" D_A ":", SIG_MALFORMED},
-		{"sha-256", SIG_MALFORMED},                  /* Boolean true */
+		{"sha-256", SIG_MALFORMED}, /* Boolean true */
 		{"sha-256=?1", SIG_MALFORMED},
 		{"sha-256=\"" D_A "\"", SIG_MALFORMED},
-		{"sha-256=(:" D_A ":)", SIG_MALFORMED},      /* inner list */
-		{"sha-256=:" D_A ":,", SIG_MALFORMED},       /* trailing comma */
+		{"sha-256=(:" D_A ":)", SIG_MALFORMED}, /* inner list */
+		{"sha-256=:" D_A ":,", SIG_MALFORMED},  /* trailing comma */
 		{"sha-256=:" D_A ":, ", SIG_MALFORMED},
 		{",sha-256=:" D_A ":", SIG_MALFORMED},
 		{"sha-256=:" D_A ":,,sha-512=:" D_A ":", SIG_MALFORMED},
@@ -424,7 +414,7 @@ Test(unit_sig_digest, malformed_table)
 		{"sha-256=:" D_A ":;", SIG_MALFORMED},
 		{"sha-256 =:" D_A ":", SIG_MALFORMED},
 		{"sha-256= :" D_A ":", SIG_MALFORMED},
-		{"\tsha-256=:" D_A ":", SIG_MALFORMED},     /* RFC 8941 strips SP only */
+		{"\tsha-256=:" D_A ":", SIG_MALFORMED}, /* RFC 8941 strips SP only */
 		{"sha-256=:" D_A ":\n", SIG_MALFORMED},
 		{"sha-256=:" D_A ":, md5=:abc", SIG_MALFORMED}, /* other member broken */
 		{"sha-256=:" D_A ":, md5=\"abc", SIG_MALFORMED},
@@ -438,8 +428,7 @@ Test(unit_sig_digest, malformed_table)
 		uint8_t raw[32];
 		sig_err_t got = sig_digest_check(cases[i].hdr, body, len, raw);
 		cr_expect_eq(got, cases[i].want, "case %zu [%s]: got %s want %s", i,
-			     cases[i].hdr ? cases[i].hdr : "(null)", errname(got),
-			     errname(cases[i].want));
+			     cases[i].hdr ? cases[i].hdr : "(null)", errname(got), errname(cases[i].want));
 	}
 	free(b31);
 	free(b33);
@@ -481,16 +470,14 @@ struct icase {
 Test(unit_sig_input, accepted_forms)
 {
 	const struct icase cases[] = {
-		{"sig1=" COMP GOODP, "sig1", "prov-a-2026a", COMP GOODP, 1772416800,
-		 SIG_ALG_ED25519},
+		{"sig1=" COMP GOODP, "sig1", "prov-a-2026a", COMP GOODP, 1772416800, SIG_ALG_ED25519},
 		/* parameters in any order */
 		{"s=" COMP ";alg=\"sm2-sm3\";keyid=\"k\";created=1", "s", "k",
 		 COMP ";alg=\"sm2-sm3\";keyid=\"k\";created=1", 1, SIG_ALG_SM2_SM3},
 		{"s=" COMP ";keyid=\"k\";created=7;alg=\"ed25519\"", "s", "k",
 		 COMP ";keyid=\"k\";created=7;alg=\"ed25519\"", 7, SIG_ALG_ED25519},
 		/* surrounding SP is not part of the params */
-		{"   sig1=" COMP GOODP "   ", "sig1", "prov-a-2026a", COMP GOODP, 1772416800,
-		 SIG_ALG_ED25519},
+		{"   sig1=" COMP GOODP "   ", "sig1", "prov-a-2026a", COMP GOODP, 1772416800, SIG_ALG_ED25519},
 		/* RFC 8941 allows SP after ';' and inside inner lists; kept verbatim */
 		{"sig1=" COMP "; created=5;  keyid=\"k\"; alg=\"ed25519\"", "sig1", "k",
 		 COMP "; created=5;  keyid=\"k\"; alg=\"ed25519\"", 5, SIG_ALG_ED25519},
@@ -501,13 +488,11 @@ Test(unit_sig_input, accepted_forms)
 		 "\"ed25519\"",
 		 5, SIG_ALG_ED25519},
 		/* escapes in keyid are decoded in keyid, kept in params */
-		{"sig1=" COMP ";created=1;keyid=\"a\\\"b\\\\c d\";alg=\"ed25519\"", "sig1",
-		 "a\"b\\c d", COMP ";created=1;keyid=\"a\\\"b\\\\c d\";alg=\"ed25519\"", 1,
-		 SIG_ALG_ED25519},
+		{"sig1=" COMP ";created=1;keyid=\"a\\\"b\\\\c d\";alg=\"ed25519\"", "sig1", "a\"b\\c d",
+		 COMP ";created=1;keyid=\"a\\\"b\\\\c d\";alg=\"ed25519\"", 1, SIG_ALG_ED25519},
 		/* largest integer RFC 8941 allows, and leading zeros */
 		{"sig1=" COMP ";created=999999999999999;keyid=\"k\";alg=\"ed25519\"", "sig1", "k",
-		 COMP ";created=999999999999999;keyid=\"k\";alg=\"ed25519\"", 999999999999999,
-		 SIG_ALG_ED25519},
+		 COMP ";created=999999999999999;keyid=\"k\";alg=\"ed25519\"", 999999999999999, SIG_ALG_ED25519},
 		{"sig1=" COMP ";created=007;keyid=\"k\";alg=\"ed25519\"", "sig1", "k",
 		 COMP ";created=007;keyid=\"k\";alg=\"ed25519\"", 7, SIG_ALG_ED25519},
 		/* every key character class */
@@ -604,8 +589,7 @@ Test(unit_sig_input, malformed_table)
 		{"sig1=" COMP ";created=-;keyid=\"k\";alg=\"ed25519\"", SIG_MALFORMED},
 		{"sig1=" COMP ";created=abc;keyid=\"k\";alg=\"ed25519\"", SIG_MALFORMED},
 		{"sig1=" COMP ";created=1234567890123456;keyid=\"k\";alg=\"ed25519\"", SIG_MALFORMED},
-		{"sig1=" COMP ";created=99999999999999999999999;keyid=\"k\";alg=\"ed25519\"",
-		 SIG_MALFORMED},
+		{"sig1=" COMP ";created=99999999999999999999999;keyid=\"k\";alg=\"ed25519\"", SIG_MALFORMED},
 		{"sig1=" COMP ";created=1;keyid=\"\";alg=\"ed25519\"", SIG_MALFORMED},
 		{"sig1=" COMP ";created=1;keyid=k;alg=\"ed25519\"", SIG_MALFORMED},
 		{"sig1=" COMP ";created=1;keyid=:AAAA:;alg=\"ed25519\"", SIG_MALFORMED},
@@ -626,17 +610,13 @@ Test(unit_sig_input, malformed_table)
 		{"sig1=" COMP ";created=1;keyid=\"k\";alg=\"hmac-sha256\"", SIG_UNSUPPORTED},
 		{"sig1=" COMP ";created=1;keyid=\"k\";alg=\"ED25519\"", SIG_UNSUPPORTED},
 		{"sig1=" COMP ";created=1;keyid=\"k\";alg=\"\"", SIG_UNSUPPORTED},
-		{"sig1=" COMP ";created=1;keyid=\"k\";alg=\"ed25519ed25519ed25519ed25519ed25519\"",
-		 SIG_UNSUPPORTED},
+		{"sig1=" COMP ";created=1;keyid=\"k\";alg=\"ed25519ed25519ed25519ed25519ed25519\"", SIG_UNSUPPORTED},
 		/* covered components */
 		{"sig1=(\"@path\" \"@method\" \"content-digest\")" GOODP, SIG_COMPONENTS},
 		{"sig1=(\"@method\" \"content-digest\" \"@path\")" GOODP, SIG_COMPONENTS},
-		{"sig1=(\"@method\" \"@path\" \"content-digest\" \"@authority\")" GOODP,
-		 SIG_COMPONENTS},
-		{"sig1=(\"@method\" \"@path\" \"content-digest\" \"content-digest\")" GOODP,
-		 SIG_COMPONENTS},
-		{"sig1=(\"@method\" \"@path\" \"content-digest\" \"a\" \"b\" \"c\")" GOODP,
-		 SIG_COMPONENTS},
+		{"sig1=(\"@method\" \"@path\" \"content-digest\" \"@authority\")" GOODP, SIG_COMPONENTS},
+		{"sig1=(\"@method\" \"@path\" \"content-digest\" \"content-digest\")" GOODP, SIG_COMPONENTS},
+		{"sig1=(\"@method\" \"@path\" \"content-digest\" \"a\" \"b\" \"c\")" GOODP, SIG_COMPONENTS},
 		{"sig1=(\"@method\" \"@path\")" GOODP, SIG_COMPONENTS},
 		{"sig1=(\"@method\")" GOODP, SIG_COMPONENTS},
 		{"sig1=()" GOODP, SIG_COMPONENTS},
@@ -689,8 +669,7 @@ Test(unit_sig_input, malformed_table)
 		memset(&in, 0x55, sizeof in);
 		sig_err_t got = sig_input_parse(cases[i].hdr, &in);
 		cr_expect_eq(got, cases[i].want, "case %zu [%s]: got %s want %s", i,
-			     cases[i].hdr ? cases[i].hdr : "(null)", errname(got),
-			     errname(cases[i].want));
+			     cases[i].hdr ? cases[i].hdr : "(null)", errname(got), errname(cases[i].want));
 		/* nothing half-filled is left behind */
 		cr_expect_eq(in.label[0], '\0', "case %zu", i);
 		cr_expect_eq(in.params[0], '\0', "case %zu", i);
@@ -759,8 +738,7 @@ Test(unit_sig_value, table)
 		n = 99;
 		sig_err_t got = sig_value_parse(cases[i].hdr, cases[i].label, sig, sizeof sig, &n);
 		cr_expect_eq(got, cases[i].want, "case %zu [%s]: got %s want %s", i,
-			     cases[i].hdr ? cases[i].hdr : "(null)", errname(got),
-			     errname(cases[i].want));
+			     cases[i].hdr ? cases[i].hdr : "(null)", errname(got), errname(cases[i].want));
 		cr_expect_eq(n, cases[i].len, "case %zu", i);
 	}
 }
@@ -809,8 +787,7 @@ Test(unit_sig_base, null_inputs_do_not_crash)
 {
 	buf_t b = BUF_INIT;
 	sig_base(&b, NULL, NULL, NULL, NULL);
-	cr_expect_str_eq(b.data,
-			 "\"@method\": \n\"@path\": \n\"content-digest\": \n\"@signature-params\": ");
+	cr_expect_str_eq(b.data, "\"@method\": \n\"@path\": \n\"content-digest\": \n\"@signature-params\": ");
 	buf_free(&b);
 }
 
@@ -867,11 +844,9 @@ Test(unit_sig_keys, wrong_types_and_garbage)
 	/* no err buffer: still no crash */
 	cr_expect_null(sig_load_public(a, la, SIG_ALG_SM2_SM3, NULL, 0));
 
-	expect_priv_refused(vec_path("provider-a.ed25519.key"), SIG_ALG_SM2_SM3,
-			    "ed25519 key as sm2-sm3");
+	expect_priv_refused(vec_path("provider-a.ed25519.key"), SIG_ALG_SM2_SM3, "ed25519 key as sm2-sm3");
 	expect_priv_refused(vec_path("provider-b.sm2.key"), SIG_ALG_ED25519, "sm2 as ed25519");
-	expect_priv_refused(vec_path("provider-a.ed25519.pub"), SIG_ALG_ED25519,
-			    "public key as private");
+	expect_priv_refused(vec_path("provider-a.ed25519.pub"), SIG_ALG_ED25519, "public key as private");
 	expect_priv_refused(vec_path("no-such-file.key"), SIG_ALG_ED25519, "missing file");
 	expect_priv_refused(NULL, SIG_ALG_ED25519, "NULL path");
 	cr_expect_null(sig_load_private_file(vec_path("nope"), SIG_ALG_ED25519, NULL, 0));
@@ -1075,11 +1050,10 @@ Test(unit_sig_headers, batch_a_reproduced_exactly)
 	char *want = slurp("batch-a.headers", &hlen);
 	buf_t cd = BUF_INIT, si = BUF_INIT, s = BUF_INIT;
 	buf_puts(&cd, "stale");
-	cr_assert(sig_make_headers(priv, SIG_ALG_ED25519, "prov-a-2026a", 1772416800, "POST",
-				   "/v1/usage-batches", body, len, &cd, &si, &s));
+	cr_assert(sig_make_headers(priv, SIG_ALG_ED25519, "prov-a-2026a", 1772416800, "POST", "/v1/usage-batches", body,
+				   len, &cd, &si, &s));
 	buf_t all = BUF_INIT;
-	buf_printf(&all, "Content-Digest: %s\nSignature-Input: %s\nSignature: %s\n", cd.data,
-		   si.data, s.data);
+	buf_printf(&all, "Content-Digest: %s\nSignature-Input: %s\nSignature: %s\n", cd.data, si.data, s.data);
 	cr_expect_eq(all.len, hlen);
 	cr_expect_str_eq(all.data, want);
 	buf_free(&all);
@@ -1092,8 +1066,8 @@ Test(unit_sig_headers, batch_a_reproduced_exactly)
 }
 
 /* What the daemon does with a request. */
-static sig_err_t check_request(const char *cd, const char *si, const char *s, const void *body,
-			       size_t len, EVP_PKEY *pub)
+static sig_err_t check_request(const char *cd, const char *si, const char *s, const void *body, size_t len,
+			       EVP_PKEY *pub)
 {
 	sig_err_t e = sig_digest_check(cd, body, len, NULL);
 	if (e != SIG_OK)
@@ -1153,8 +1127,8 @@ Test(unit_sig_headers, sm2_roundtrip)
 	char *wcd = header_of("batch-b.headers", "Content-Digest");
 	char *wsi = header_of("batch-b.headers", "Signature-Input");
 	buf_t cd = BUF_INIT, si = BUF_INIT, s = BUF_INIT;
-	cr_assert(sig_make_headers(priv, SIG_ALG_SM2_SM3, "prov-b-2026a", 1772416800, "POST",
-				   "/v1/usage-batches", body, len, &cd, &si, &s));
+	cr_assert(sig_make_headers(priv, SIG_ALG_SM2_SM3, "prov-b-2026a", 1772416800, "POST", "/v1/usage-batches", body,
+				   len, &cd, &si, &s));
 	cr_expect_str_eq(cd.data, wcd);
 	cr_expect_str_eq(si.data, wsi);
 	cr_expect_eq(check_request(cd.data, si.data, s.data, body, len, pub), SIG_OK);
@@ -1173,8 +1147,8 @@ Test(unit_sig_headers, keyid_is_escaped)
 	EVP_PKEY *priv = load_priv("provider-a.ed25519.key", SIG_ALG_ED25519);
 	EVP_PKEY *pub = load_pub("provider-a.ed25519.pub", SIG_ALG_ED25519);
 	buf_t cd = BUF_INIT, si = BUF_INIT, s = BUF_INIT;
-	cr_assert(sig_make_headers(priv, SIG_ALG_ED25519, "a\"b\\c", 5, "POST",
-				   "/v1/usage-batches", "{}", 2, &cd, &si, &s));
+	cr_assert(sig_make_headers(priv, SIG_ALG_ED25519, "a\"b\\c", 5, "POST", "/v1/usage-batches", "{}", 2, &cd, &si,
+				   &s));
 	cr_expect_str_eq(si.data, "sig1=" COMP ";created=5;keyid=\"a\\\"b\\\\c\";alg=\"ed25519\"");
 	sig_input_t in;
 	cr_assert_eq(sig_input_parse(si.data, &in), SIG_OK);
@@ -1202,8 +1176,8 @@ Test(unit_sig_headers, bad_arguments)
 		const char *method, *path;
 	} cases[] = {
 		{NULL, SIG_ALG_ED25519, "k", 1, "POST", "/p"},
-		{pub, SIG_ALG_ED25519, "k", 1, "POST", "/p"},       /* not a private key */
-		{priv, SIG_ALG_SM2_SM3, "k", 1, "POST", "/p"},      /* wrong alg */
+		{pub, SIG_ALG_ED25519, "k", 1, "POST", "/p"},  /* not a private key */
+		{priv, SIG_ALG_SM2_SM3, "k", 1, "POST", "/p"}, /* wrong alg */
 		{priv, (sig_alg_t)7, "k", 1, "POST", "/p"},
 		{priv, SIG_ALG_ED25519, "", 1, "POST", "/p"},
 		{priv, SIG_ALG_ED25519, NULL, 1, "POST", "/p"},
@@ -1222,9 +1196,8 @@ Test(unit_sig_headers, bad_arguments)
 		buf_puts(&cd, "old");
 		buf_puts(&si, "old");
 		buf_puts(&s, "old");
-		cr_expect(!sig_make_headers(cases[i].key, cases[i].alg, cases[i].keyid,
-					    cases[i].created, cases[i].method, cases[i].path, "{}",
-					    2, &cd, &si, &s),
+		cr_expect(!sig_make_headers(cases[i].key, cases[i].alg, cases[i].keyid, cases[i].created,
+					    cases[i].method, cases[i].path, "{}", 2, &cd, &si, &s),
 			  "case %zu", i);
 		cr_expect_eq(cd.len + si.len + s.len, 0, "case %zu: outputs reset", i);
 		buf_free(&cd);
@@ -1232,10 +1205,8 @@ Test(unit_sig_headers, bad_arguments)
 		buf_free(&s);
 	}
 	buf_t cd = BUF_INIT, si = BUF_INIT, s = BUF_INIT;
-	cr_expect(!sig_make_headers(priv, SIG_ALG_ED25519, "k", 1, "POST", "/p", NULL, 5, &cd,
-				    &si, &s));
-	cr_expect(sig_make_headers(priv, SIG_ALG_ED25519, "k", 1, "POST", "/p", NULL, 0, &cd,
-				   &si, &s));
+	cr_expect(!sig_make_headers(priv, SIG_ALG_ED25519, "k", 1, "POST", "/p", NULL, 5, &cd, &si, &s));
+	cr_expect(sig_make_headers(priv, SIG_ALG_ED25519, "k", 1, "POST", "/p", NULL, 0, &cd, &si, &s));
 	cr_expect_str_eq(cd.data, "sha-256=:" D_EMPTY ":");
 	buf_free(&cd);
 	buf_free(&si);

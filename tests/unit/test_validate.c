@@ -21,8 +21,8 @@ Test(unit_validate, uscc)
 		{"91330483100000001E", true},
 		{"91330106100000002H", true},
 		{"913202141000000038", true},
-		{"91350100M000100Y43", true},  /* real one; division part a city code */
-		{"12100000400000000W", true},  /* other authority / type codes */
+		{"91350100M000100Y43", true}, /* real one; division part a city code */
+		{"12100000400000000W", true}, /* other authority / type codes */
 		{"Y1330483100000001Q", true},
 		{"91330483100000001F", false}, /* wrong check character */
 		{"913301061000000020", false},
@@ -57,30 +57,24 @@ Test(unit_validate, uscc_check_char)
 		const char *first17;
 		char want;
 	} cases[] = {
-		{"91330483100000001", 'E'},
-		{"91330106100000002", 'H'},
-		{"91320214100000003", '8'},
-		{"91350100M000100Y4", '3'},
-		{"91110000100000000", 'R'},
-		{"91330483100000001E", 'E'}, /* only the first 17 are looked at */
-		{"9133048310000000", 0},      /* too short */
-		{"9133048310000000i", 0},
-		{"91A30483100000001", 0},
+		{"91330483100000001", 'E'}, {"91330106100000002", 'H'},
+		{"91320214100000003", '8'}, {"91350100M000100Y4", '3'},
+		{"91110000100000000", 'R'}, {"91330483100000001E", 'E'}, /* only the first 17 are looked at */
+		{"9133048310000000", 0},                                 /* too short */
+		{"9133048310000000i", 0},   {"91A30483100000001", 0},
 	};
 	for (size_t i = 0; i < N(cases); i++)
-		cr_expect_eq(uscc_check_char(cases[i].first17), cases[i].want, "check char of %s",
-			     cases[i].first17);
+		cr_expect_eq(uscc_check_char(cases[i].first17), cases[i].want, "check char of %s", cases[i].first17);
 	cr_expect_eq(uscc_check_char(NULL), 0);
 }
 
 Test(unit_validate, division)
 {
 	static const struct str_case cases[] = {
-		{"330483", true},  {"330402", true},   {"330411", true},  {"330106", true},
-		{"320214", true},  {"320281", true},   {"110101", true},  {"820102", true},
-		{"710101", true},  {"330400", false},  {"330083", false}, {"330000", false},
-		{"990101", false}, {"100101", false},  {"160101", false}, {"330483 ", false},
-		{"33048", false},  {"3304831", false}, {"", false},       {"33o483", false},
+		{"330483", true},   {"330402", true},  {"330411", true},   {"330106", true},  {"320214", true},
+		{"320281", true},   {"110101", true},  {"820102", true},   {"710101", true},  {"330400", false},
+		{"330083", false},  {"330000", false}, {"990101", false},  {"100101", false}, {"160101", false},
+		{"330483 ", false}, {"33048", false},  {"3304831", false}, {"", false},       {"33o483", false},
 		{"-30483", false},
 	};
 	for (size_t i = 0; i < N(cases); i++)
@@ -143,22 +137,14 @@ Test(unit_validate, decimal_normalize)
 		const char *in;
 		const char *want; /* NULL: refused */
 	} cases[] = {
-		{"1.500", "1.5"},
-		{"2.000", "2"},
-		{"128.5", "128.5"},
-		{"-8.5", "-8.5"},
-		{"-8.50", "-8.5"},
-		{"-0", "0"},
-		{"-0.000", "0"},
-		{"0.000", "0"},
-		{"0.000100", "0.0001"},
-		{"5000000", "5000000"},
-		{"10", "10"},
-		{"-0.000001", "-0.000001"},
-		{"0.0000001", NULL},
-		{"01", NULL},
-		{"1.", NULL},
-		{"", NULL},
+		{"1.500", "1.5"},       {"2.000", "2"},
+		{"128.5", "128.5"},     {"-8.5", "-8.5"},
+		{"-8.50", "-8.5"},      {"-0", "0"},
+		{"-0.000", "0"},        {"0.000", "0"},
+		{"0.000100", "0.0001"}, {"5000000", "5000000"},
+		{"10", "10"},           {"-0.000001", "-0.000001"},
+		{"0.0000001", NULL},    {"01", NULL},
+		{"1.", NULL},           {"", NULL},
 	};
 	for (size_t i = 0; i < N(cases); i++) {
 		char out[48];
@@ -194,7 +180,7 @@ Test(unit_validate, rfc3339_parse)
 		{"2000-02-29T23:59:59.000001Z", true, 951868799000001LL},
 		{"9999-12-31T23:59:59.999999Z", true, 253402300799999999LL},
 		{"2024-02-29T00:00:00Z", true, 1709164800000000LL},
-		{"2026-03-01T00:00:00", false, 0},  /* no offset */
+		{"2026-03-01T00:00:00", false, 0}, /* no offset */
 		{"2026-02-30T00:00:00Z", false, 0},
 		{"2025-02-29T00:00:00Z", false, 0}, /* not a leap year */
 		{"1900-02-29T00:00:00Z", false, 0},
@@ -331,24 +317,24 @@ Test(unit_validate, text_field)
 		{"HT-2026-0001", 64, true},
 		{"合同 2026/01", 64, true},
 		{"a b", 64, true},
-		{"\xf0\x9f\x98\x80", 64, true},       /* U+1F600 */
-		{"\xf4\x8f\xbf\xbf", 64, true},       /* U+10FFFF */
-		{"\xc2\xa0", 64, true},               /* U+00A0 */
+		{"\xf0\x9f\x98\x80", 64, true}, /* U+1F600 */
+		{"\xf4\x8f\xbf\xbf", 64, true}, /* U+10FFFF */
+		{"\xc2\xa0", 64, true},         /* U+00A0 */
 		{"", 64, false},
 		{"a\tb", 64, false},
 		{"a\nb", 64, false},
 		{"a\x7f", 64, false},
 		{"\x1b[31m", 64, false},
-		{"\xc2\x85", 64, false},              /* C1 control NEL */
-		{"\xc0\xaf", 64, false},              /* overlong '/' */
-		{"\xe0\x80\xaf", 64, false},          /* overlong */
-		{"\xf0\x80\x80\xaf", 64, false},      /* overlong */
-		{"\xed\xa0\x80", 64, false},          /* surrogate */
-		{"\xf4\x90\x80\x80", 64, false},      /* above U+10FFFF */
+		{"\xc2\x85", 64, false},         /* C1 control NEL */
+		{"\xc0\xaf", 64, false},         /* overlong '/' */
+		{"\xe0\x80\xaf", 64, false},     /* overlong */
+		{"\xf0\x80\x80\xaf", 64, false}, /* overlong */
+		{"\xed\xa0\x80", 64, false},     /* surrogate */
+		{"\xf4\x90\x80\x80", 64, false}, /* above U+10FFFF */
 		{"\xf5\x80\x80\x80", 64, false},
 		{"\xff", 64, false},
-		{"\x80", 64, false},                  /* lone continuation */
-		{"\xe4\xb8", 64, false},              /* truncated */
+		{"\x80", 64, false},     /* lone continuation */
+		{"\xe4\xb8", 64, false}, /* truncated */
 		{"a\xe4", 64, false},
 		{"\xe5\x90\x88\xe5\x90\x8c", 6, true}, /* byte length counts */
 		{"\xe5\x90\x88\xe5\x90\x8c", 5, false},
@@ -363,14 +349,10 @@ Test(unit_validate, text_field)
 Test(unit_validate, invoice_no)
 {
 	static const struct str_case cases[] = {
-		{"26332000000012345678", true},
-		{"00000000000000000000", true},
-		{"2633200000001234567", false},
-		{"263320000000123456789", false},
-		{"2633200000001234567a", false},
-		{"2633200000001234567 ", false},
-		{" 26332000000012345678", false},
-		{"", false},
+		{"26332000000012345678", true},   {"00000000000000000000", true},
+		{"2633200000001234567", false},   {"263320000000123456789", false},
+		{"2633200000001234567a", false},  {"2633200000001234567 ", false},
+		{" 26332000000012345678", false}, {"", false},
 	};
 	for (size_t i = 0; i < N(cases); i++)
 		cr_expect_eq(invoice_no_valid(cases[i].in), cases[i].ok, "invoice_no_valid(\"%s\")", cases[i].in);
