@@ -151,7 +151,8 @@ static bool parse_ppm(const char *s, unsigned long max_ppm, unsigned long *out)
 	return true;
 }
 
-/* 0 to go on, else the exit status */
+/* -1 to go on, else the exit status (0 after --help), as voucher-push and
+ * voucherctl parse their arguments */
 static int parse_args(int argc, char **argv, opts_t *o)
 {
 	enum {
@@ -255,7 +256,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 			break;
 		case O_NOSEND: o->no_send = true; break;
 		case 'q': o->quiet = true; break;
-		case 'h': usage(stdout); return -1;
+		case 'h': usage(stdout); return 0;
 		default:
 			fprintf(stderr, "voucher-bench: unknown or incomplete option %s\n", argv[optind - 1]);
 			return EXIT_USAGE;
@@ -278,7 +279,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 			fprintf(stderr, "voucher-bench: %s is required (see --help)\n", need[i][1]);
 			return EXIT_USAGE;
 		}
-	return 0;
+	return -1;
 }
 
 /* ------------------------------------------------------------ the data */
@@ -580,8 +581,8 @@ int main(int argc, char **argv)
 	bench_t x;
 	memset(&x, 0, sizeof x);
 	int rc = parse_args(argc, argv, &x.o);
-	if (rc)
-		return rc < 0 ? 0 : rc;
+	if (rc >= 0)
+		return rc;
 	signal(SIGPIPE, SIG_IGN);
 	log_set_level(LOG_ERROR);
 	char err[512];
