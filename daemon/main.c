@@ -277,6 +277,7 @@ int main(int argc, char **argv)
 	SSL_CTX_free(srv->ssl_ctx);
 	config_free(srv->cfg);
 	event_base_free(srv->base);
+	tls_free(srv); /* after the last connection is gone, which event_base_free may finish */
 	log_info("stopped", "%s", "");
 	return rc < 0 ? 1 : 0;
 }

@@ -14,6 +14,7 @@
 #include "daemon/writer.h"
 
 typedef struct rate_bucket rate_bucket_t;
+struct tls_state;
 
 typedef struct server {
 	struct event_base *base;
@@ -41,6 +42,7 @@ typedef struct server {
 	uint64_t pending_bytes; /* what they hold: bodies and record arrays */
 	bool paused;            /* not reading from sockets: see ingest_flow() */
 	uint64_t pauses;        /* times reading was paused */
+	struct tls_state *tls;  /* tls.c's state: connections, limits, the gate */
 } server_t;
 
 int64_t now_ms(void);
@@ -78,8 +80,10 @@ struct buf;
 void tls_metrics(const server_t *srv, struct buf *b);
 /* After the listeners are bound: handle accept() errors (EMFILE) on both. */
 void tls_listening(server_t *srv, struct evhttp_bound_socket *metrics);
-/* Frees what tls_attach made (at exit). */
+/* At exit: tls_detach before evhttp_free (nothing may touch the listeners),
+ * tls_free after it (the connections it frees still count themselves out). */
 void tls_detach(server_t *srv);
+void tls_free(server_t *srv);
 
 /* metrics.c */
 void metrics_request(int status);

@@ -125,6 +125,8 @@ failed:
 
 /* One per accepted connection, hung on its SSL object (ex_data), so that it is
  * freed with the SSL whenever libevent frees the connection. */
+struct tls_state;
+
 typedef struct tls_conn {
 	struct tls_conn *prev, *next;
 	struct bufferevent *bev;
@@ -145,42 +147,54 @@ typedef struct tls_conn {
 	bool waiting;               /* headers read, body held back by the budget */
 	void (*close_fn)(void *);   /* tls_conn_on_close */
 	void *close_arg;
+	struct tls_state *st; /* the module, for callbacks that get only c */
 } tls_conn_t;
 
-static tls_conn_t conns = {.prev = &conns, .next = &conns};
+/* The state of this module, in server_t (srv->tls).  Three things stay
+ * static, because the libraries give no other place for them: conn_idx,
+ * OpenSSL's process-wide index of our data on an SSL object; accept_state,
+ * because libevent calls a listener's error callback with evhttp's pointer,
+ * not ours; and group, below. */
+struct tls_state {
+	server_t *srv;
+	tls_conn_t conns; /* every open client connection, a ring */
+	/* Limits on connections (server.max_connections, per address) and the
+	 * accept loop's state: the listener accepts only while reading is not
+	 * paused for the database, fewer than max_connections are open, and
+	 * descriptors are not exhausted (EMFILE/ENFILE: retried every 250 ms
+	 * and whenever a connection closes, logged once per episode). */
+	int64_t nconns, max_conns, max_per_address;
+	bool accept_backoff, accept_episode;
+	struct event *backoff_timer;
+	struct evconnlistener *metrics_listener;
+	uint64_t refused_per_address, accept_errors, accept_episodes, handshakes_done, closed_in_handshake;
+	uint64_t alerts_sent[256];
+	/* bodies being read now (their Content-Length), beside the database's
+	 * pending bytes: a new body is admitted while both together stay
+	 * within twice database.queue_max_bytes */
+	int64_t reading_bytes;
+	int64_t gate_waiting; /* connections whose body waits for the budget */
+	int64_t max_body, max_header;
+	uint64_t gate_refused[8];
+	int64_t request_timeout_ms;
+	bool reading_paused;
+	ev_ssize_t taken; /* bytes taken out of the bucket by the pause (see group) */
+};
 
-/* Limits on connections (server.max_connections, per address) and the
- * accept loop's state: the listener accepts only while reading is not paused
- * for the database, fewer than max_connections are open, and descriptors are
- * not exhausted (EMFILE/ENFILE: retried every 250 ms and whenever a
- * connection closes, logged once per episode). */
-static server_t *the_srv;
-static int64_t nconns, max_conns = 1000, max_per_address = 100;
-static bool accept_backoff, accept_episode;
-static struct event *backoff_timer;
-static uint64_t refused_per_address, accept_errors, accept_episodes, handshakes_done, closed_in_handshake;
-static uint64_t alerts_sent[256];
-/* bodies being read now (their Content-Length), beside the database's
- * pending bytes: a new body is admitted while both together stay within
- * twice database.queue_max_bytes */
-static int64_t reading_bytes;
-static int64_t gate_waiting; /* connections whose body waits for the budget */
-static int64_t max_body = 16777216, max_header = 16384;
-static uint64_t gate_refused[8];
 static int conn_idx = -1;
-static int64_t request_timeout_ms = 60000;
-static bool reading_paused;
+static struct tls_state *accept_state;
 /* Every client connection is a member of one rate-limit group whose bucket
  * (9.2e18 bytes, refilled hourly) never runs out by reading.  Pausing empties
  * the bucket, which makes libevent suspend reading on every member; this is
  * independent of the enabling and disabling evhttp does itself, and libevent
  * keeps a connection in the group until it is finally freed, so a connection
  * being closed is never touched after its memory is gone.  Resuming puts the
- * bytes back. */
+ * bytes back.  It lives as long as the process: its members leave it only
+ * when event_base_free runs their finalizers, and its refill timer is an event
+ * of that base, so there is no moment at which it could be freed safely. */
 static struct bufferevent_rate_limit_group *group;
-static ev_ssize_t taken; /* bytes taken out of the bucket by the pause */
 
-static void listener_update(void);
+static void listener_update(struct tls_state *T);
 static SSL *request_ssl(struct evhttp_request *req);
 
 /* A reply evhttp writes while it has writing disabled (one answered from
@@ -255,33 +269,36 @@ static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
 	tls_conn_t *c = ptr;
 	if (!c)
 		return;
+	struct tls_state *T = c->st;
 	c->prev->next = c->next;
 	c->next->prev = c->prev;
 	if (!c->handshaken && !c->alerted)
-		closed_in_handshake++;
-	reading_bytes -= c->reserved;
+		T->closed_in_handshake++;
+	T->reading_bytes -= c->reserved;
 	if (c->waiting)
-		gate_waiting--;
+		T->gate_waiting--;
 	if (c->flush_ev)
 		event_free(c->flush_ev);
 	free(c);
-	nconns--;
-	listener_update(); /* below the limit again, or a descriptor is free */
+	T->nconns--;
+	listener_update(T); /* below the limit again, or a descriptor is free */
 }
 
 static struct bufferevent *bevcb(struct event_base *base, void *arg)
 {
 	server_t *srv = arg;
+	struct tls_state *T = srv->tls;
 	SSL *ssl = SSL_new(srv->ssl_ctx);
 	if (!ssl)
 		return NULL; /* evhttp then drops the connection */
 	tls_conn_t *c = xcalloc(1, sizeof *c);
-	c->deadline_ms = now_ms() + request_timeout_ms;
-	c->next = conns.next;
-	c->prev = &conns;
-	conns.next->prev = c;
-	conns.next = c;
-	nconns++; /* conn_free_cb counts it out, whichever way it goes */
+	c->st = T;
+	c->deadline_ms = now_ms() + T->request_timeout_ms;
+	c->next = T->conns.next;
+	c->prev = &T->conns;
+	T->conns.next->prev = c;
+	T->conns.next = c;
+	T->nconns++; /* conn_free_cb counts it out, whichever way it goes */
 	SSL_set_ex_data(ssl, conn_idx, c);
 	struct bufferevent *bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
 								 BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -303,12 +320,12 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg)
 	c->filter = f;
 	c->flush_ev = evtimer_new(base, flush_cb, c);
 	evbuffer_add_cb(bufferevent_get_output(f), out_added, c);
-	if (accept_episode) {
-		accept_episode = false;
-		log_info("accept_resumed", "open_connections=%" PRId64, nconns);
+	if (T->accept_episode) {
+		T->accept_episode = false;
+		log_info("accept_resumed", "open_connections=%" PRId64, T->nconns);
 	}
-	if (nconns >= max_conns)
-		listener_update();
+	if (T->nconns >= T->max_conns)
+		listener_update(T);
 	return f;
 }
 
@@ -336,12 +353,13 @@ static int client_hello_cb(SSL *ssl, int *al, void *arg)
 	socklen_t len = sizeof c->addr;
 	if (getpeername(fd, (struct sockaddr *)&c->addr, &len) != 0)
 		return SSL_CLIENT_HELLO_SUCCESS;
+	struct tls_state *T = c->st;
 	int64_t same = 0;
-	for (tls_conn_t *o = conns.next; o != &conns; o = o->next)
+	for (tls_conn_t *o = T->conns.next; o != &T->conns; o = o->next)
 		if (o != c && o->addr_known && same_host(&o->addr, &c->addr))
 			same++;
-	if (same >= max_per_address) {
-		refused_per_address++;
+	if (same >= T->max_per_address) {
+		T->refused_per_address++;
 		char host[INET6_ADDRSTRLEN] = "?";
 		if (c->addr.ss_family == AF_INET)
 			inet_ntop(AF_INET, &((struct sockaddr_in *)&c->addr)->sin_addr, host, sizeof host);
@@ -359,12 +377,15 @@ static int client_hello_cb(SSL *ssl, int *al, void *arg)
 static void info_cb(const SSL *ssl, int where, int ret)
 {
 	tls_conn_t *c = conn_idx >= 0 ? SSL_get_ex_data(ssl, conn_idx) : NULL;
-	if ((where & SSL_CB_HANDSHAKE_DONE) && c && !c->handshaken) {
+	if (!c)
+		return; /* not one of our connections */
+	struct tls_state *T = c->st;
+	if ((where & SSL_CB_HANDSHAKE_DONE) && !c->handshaken) {
 		c->handshaken = true;
-		handshakes_done++;
+		T->handshakes_done++;
 	} else if ((where & SSL_CB_ALERT) && (where & SSL_CB_WRITE) && (ret >> 8) == SSL3_AL_FATAL) {
-		alerts_sent[ret & 0xff]++;
-		if (c && !c->handshaken && !c->alerted) {
+		T->alerts_sent[ret & 0xff]++;
+		if (!c->handshaken && !c->alerted) {
 			c->alerted = true;
 			char why[64];
 			alert_label(ret & 0xff, why, sizeof why);
@@ -373,22 +394,20 @@ static void info_cb(const SSL *ssl, int where, int ret)
 	}
 }
 
-static struct evconnlistener *metrics_listener;
-
-static void listener_update(void)
+static void listener_update(struct tls_state *T)
 {
-	if (!the_srv)
+	if (!T || !T->srv)
 		return;
-	if (metrics_listener) {
-		if (accept_backoff)
-			evconnlistener_disable(metrics_listener);
+	if (T->metrics_listener) {
+		if (T->accept_backoff)
+			evconnlistener_disable(T->metrics_listener);
 		else
-			evconnlistener_enable(metrics_listener);
+			evconnlistener_enable(T->metrics_listener);
 	}
-	struct evconnlistener *l = the_srv->https_sock ? evhttp_bound_socket_get_listener(the_srv->https_sock) : NULL;
+	struct evconnlistener *l = T->srv->https_sock ? evhttp_bound_socket_get_listener(T->srv->https_sock) : NULL;
 	if (!l)
 		return;
-	if (!reading_paused && !accept_backoff && nconns < max_conns)
+	if (!T->reading_paused && !T->accept_backoff && T->nconns < T->max_conns)
 		evconnlistener_enable(l);
 	else
 		evconnlistener_disable(l);
@@ -398,9 +417,9 @@ static void backoff_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	(void)arg;
-	accept_backoff = false;
-	listener_update();
+	struct tls_state *T = arg;
+	T->accept_backoff = false;
+	listener_update(T);
 }
 
 /* accept() failed.  Out of descriptors: stop accepting (the kernel's backlog
@@ -409,20 +428,24 @@ static void backoff_cb(evutil_socket_t fd, short what, void *arg)
 static void accept_error_cb(struct evconnlistener *l, void *arg)
 {
 	(void)l;
-	(void)arg;
+	(void)arg; /* evhttp's, not ours: see accept_state */
 	int err = EVUTIL_SOCKET_ERROR();
-	accept_errors++;
+	struct tls_state *T = accept_state;
+	if (!T)
+		return;
+	T->accept_errors++;
 	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
-		if (!accept_episode) {
-			accept_episode = true;
-			accept_episodes++;
-			log_warn("accept_paused", "reason=%s open_connections=%" PRId64, log_q(strerror(err)), nconns);
+		if (!T->accept_episode) {
+			T->accept_episode = true;
+			T->accept_episodes++;
+			log_warn("accept_paused", "reason=%s open_connections=%" PRId64, log_q(strerror(err)),
+				 T->nconns);
 		}
-		accept_backoff = true;
-		listener_update();
+		T->accept_backoff = true;
+		listener_update(T);
 		struct timeval retry = {0, 250000};
-		if (backoff_timer)
-			evtimer_add(backoff_timer, &retry);
+		if (T->backoff_timer)
+			evtimer_add(T->backoff_timer, &retry);
 		return;
 	}
 	log_warn("accept_error", "reason=%s", log_q(strerror(err)));
@@ -430,23 +453,35 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
 
 void tls_listening(server_t *srv, struct evhttp_bound_socket *metrics)
 {
+	struct tls_state *T = srv->tls;
+	accept_state = T;
 	struct evconnlistener *l = srv->https_sock ? evhttp_bound_socket_get_listener(srv->https_sock) : NULL;
 	if (l)
 		evconnlistener_set_error_cb(l, accept_error_cb);
 	/* the metrics listener shares the descriptors, so it pauses with it */
-	metrics_listener = metrics ? evhttp_bound_socket_get_listener(metrics) : NULL;
-	if (metrics_listener)
-		evconnlistener_set_error_cb(metrics_listener, accept_error_cb);
+	T->metrics_listener = metrics ? evhttp_bound_socket_get_listener(metrics) : NULL;
+	if (T->metrics_listener)
+		evconnlistener_set_error_cb(T->metrics_listener, accept_error_cb);
 }
 
 void tls_detach(server_t *srv)
 {
-	(void)srv;
-	the_srv = NULL;
-	metrics_listener = NULL;
-	if (backoff_timer)
-		event_free(backoff_timer);
-	backoff_timer = NULL;
+	struct tls_state *T = srv->tls;
+	accept_state = NULL;
+	T->srv = NULL;
+	T->metrics_listener = NULL;
+	if (T->backoff_timer)
+		event_free(T->backoff_timer);
+	T->backoff_timer = NULL;
+}
+
+void tls_free(server_t *srv)
+{
+	struct tls_state *T = srv->tls;
+	if (!T)
+		return;
+	free(T);
+	srv->tls = NULL;
 }
 
 /* "handshake failure" -> handshake_failure; TLS 1.3's newer alerts, which
@@ -528,6 +563,7 @@ static bool content_length_value(const char *v, size_t len, int64_t *out)
  * request line first).  *cl: the Content-Length (0 if none). */
 static int gate_verdict(tls_conn_t *c, const char *head, size_t len, int64_t *cl)
 {
+	struct tls_state *T = c->st;
 	*cl = 0;
 	int ncl = 0, te = 0;
 	bool bad_cl = false, post = len > 5 && !strncmp(head, "POST ", 5), reserved = false;
@@ -552,13 +588,13 @@ static int gate_verdict(tls_conn_t *c, const char *head, size_t len, int64_t *cl
 	}
 	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
 	X509 *peer = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
-	if (peer && the_srv && the_srv->registry) {
+	if (peer && T->srv && T->srv->registry) {
 		unsigned char md[EVP_MAX_MD_SIZE];
 		unsigned int mdlen = 0;
 		char fp[65];
 		if (X509_digest(peer, EVP_sha256(), md, &mdlen) && mdlen == 32) {
 			hex_encode(md, 32, fp);
-			if (!registry_provider(the_srv->registry, fp))
+			if (!registry_provider(T->srv->registry, fp))
 				return GR_CERT;
 		}
 	}
@@ -568,11 +604,11 @@ static int gate_verdict(tls_conn_t *c, const char *head, size_t len, int64_t *cl
 		return GR_CL;
 	if (te || (post && ncl == 0))
 		return GR_LENGTH;
-	if (*cl > max_body)
+	if (*cl > T->max_body)
 		return GR_TOO_LARGE;
-	if (*cl > 0 && the_srv) {
-		int64_t budget = 2 * the_srv->cfg->queue_max_bytes;
-		if ((int64_t)the_srv->pending_bytes + reading_bytes + *cl > budget)
+	if (*cl > 0 && T->srv) {
+		int64_t budget = 2 * T->srv->cfg->queue_max_bytes;
+		if ((int64_t)T->srv->pending_bytes + T->reading_bytes + *cl > budget)
 			return GR_BUSY;
 	}
 	return GR_OK;
@@ -621,6 +657,7 @@ static enum bufferevent_filter_result gate_in(struct evbuffer *src, struct evbuf
 	(void)limit;
 	(void)mode;
 	tls_conn_t *c = ctx;
+	struct tls_state *T = c->st;
 	if (!c->hooked && c->filter) {
 		/* the filter's callbacks are evhttp's, with its connection as arg */
 		void *evcon = NULL;
@@ -645,18 +682,18 @@ static enum bufferevent_filter_result gate_in(struct evbuffer *src, struct evbuf
 			if (c->body_left > 0)
 				return BEV_OK;
 			/* whole: ingest counts it from here on (pending_bytes) */
-			reading_bytes -= c->reserved;
+			T->reading_bytes -= c->reserved;
 			c->reserved = 0;
 			c->gate = G_HEAD;
-			if (the_srv)
-				tls_gate_wake(the_srv);
+			if (T->srv)
+				tls_gate_wake(T->srv);
 			continue;
 		}
-		size_t look = n < (size_t)max_header + 4 ? n : (size_t)max_header + 4;
+		size_t look = n < (size_t)T->max_header + 4 ? n : (size_t)T->max_header + 4;
 		const char *b = (const char *)evbuffer_pullup(src, (ev_ssize_t)look);
 		size_t hlen = b ? head_end(b, look) : 0;
 		if (!hlen) {
-			if (n <= (size_t)max_header)
+			if (n <= (size_t)T->max_header)
 				return BEV_NEED_MORE;
 			/* headers too long: evhttp refuses them itself */
 			evbuffer_add_buffer(dst, src);
@@ -671,18 +708,18 @@ static enum bufferevent_filter_result gate_in(struct evbuffer *src, struct evbuf
 			 * tls_gate_wake() finds room */
 			if (!c->waiting) {
 				c->waiting = true;
-				gate_waiting++;
+				T->gate_waiting++;
 			}
 			bufferevent_setwatermark(c->bev, EV_READ, 0, n);
 			return BEV_NEED_MORE;
 		}
 		if (c->waiting) {
 			c->waiting = false;
-			gate_waiting--;
+			T->gate_waiting--;
 			bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
 		}
 		if (why != GR_OK) {
-			gate_refused[why]++;
+			T->gate_refused[why]++;
 			pass_refused(dst, b, hlen, why);
 			evbuffer_drain(src, evbuffer_get_length(src));
 			c->gate = G_DISCARD;
@@ -693,19 +730,20 @@ static enum bufferevent_filter_result gate_in(struct evbuffer *src, struct evbuf
 			c->gate = G_BODY;
 			c->body_left = cl;
 			c->reserved = cl;
-			reading_bytes += cl;
+			T->reading_bytes += cl;
 		}
 	}
 }
 
 void tls_gate_wake(server_t *srv)
 {
-	if (gate_waiting == 0)
+	struct tls_state *T = srv->tls;
+	if (!T || T->gate_waiting == 0)
 		return;
-	int64_t room = 2 * srv->cfg->queue_max_bytes - (int64_t)srv->pending_bytes - reading_bytes;
+	int64_t room = 2 * srv->cfg->queue_max_bytes - (int64_t)srv->pending_bytes - T->reading_bytes;
 	if (room <= 0)
 		return;
-	for (tls_conn_t *c = conns.next; c != &conns; c = c->next)
+	for (tls_conn_t *c = T->conns.next; c != &T->conns; c = c->next)
 		if (c->waiting && c->bev)
 			/* deferred: the gate runs from the loop, not inside our caller */
 			bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
@@ -729,6 +767,7 @@ bool tls_gate_refusal(struct evhttp_request *req, int *status, const char **code
 
 void tls_metrics(const server_t *srv, buf_t *b)
 {
+	const struct tls_state *T = srv->tls;
 	buf_printf(
 		b,
 		"# HELP voucherd_connections Open client connections.\n"
@@ -758,22 +797,22 @@ void tls_metrics(const server_t *srv, buf_t *b)
 		"# HELP voucherd_tls_handshake_failures_total Failed TLS handshakes, by the alert sent (closed: the client left first).\n"
 		"# TYPE voucherd_tls_handshake_failures_total counter\n"
 		"voucherd_tls_handshake_failures_total{reason=\"closed\"} %" PRIu64 "\n",
-		nconns, max_conns, max_per_address, refused_per_address,
-		!reading_paused && !accept_backoff && nconns < max_conns && !srv->draining ? 1 : 0, accept_errors,
-		accept_episodes, handshakes_done, closed_in_handshake);
+		T->nconns, T->max_conns, T->max_per_address, T->refused_per_address,
+		!T->reading_paused && !T->accept_backoff && T->nconns < T->max_conns && !srv->draining ? 1 : 0,
+		T->accept_errors, T->accept_episodes, T->handshakes_done, T->closed_in_handshake);
 	for (int i = 0; i < 256; i++)
-		if (alerts_sent[i]) {
+		if (T->alerts_sent[i]) {
 			char label[64];
 			alert_label(i, label, sizeof label);
 			buf_printf(b, "voucherd_tls_handshake_failures_total{reason=\"%s\"} %" PRIu64 "\n", label,
-				   alerts_sent[i]);
+				   T->alerts_sent[i]);
 		}
 	buf_printf(b,
 		   "# HELP voucherd_gate_refused_total Requests refused from their headers, before any body was read.\n"
 		   "# TYPE voucherd_gate_refused_total counter\n");
 	for (int i = GR_OK + 1; i < GR_N; i++)
 		buf_printf(b, "voucherd_gate_refused_total{code=\"%s\"} %" PRIu64 "\n", gate_reasons[i].code,
-			   gate_refused[i]);
+			   T->gate_refused[i]);
 	buf_printf(b,
 		   "# HELP voucherd_reading_bytes Content-Length of the bodies being received.\n"
 		   "# TYPE voucherd_reading_bytes gauge\n"
@@ -781,7 +820,7 @@ void tls_metrics(const server_t *srv, buf_t *b)
 		   "# HELP voucherd_gate_waiting Requests whose body waits for room in the memory budget.\n"
 		   "# TYPE voucherd_gate_waiting gauge\n"
 		   "voucherd_gate_waiting %" PRId64 "\n",
-		   reading_bytes, gate_waiting);
+		   T->reading_bytes, T->gate_waiting);
 	buf_printf(b,
 		   "# HELP voucherd_log_suppressed_total Log lines left out by log.max_lines_per_s (per event kind).\n"
 		   "# TYPE voucherd_log_suppressed_total counter\n"
@@ -809,14 +848,15 @@ void tls_attach(server_t *srv)
 	}
 	if (conn_idx < 0)
 		conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free_cb);
-	request_timeout_ms = srv->cfg->request_timeout_s * 1000;
-	max_conns = srv->cfg->max_connections;
-	max_per_address = srv->cfg->max_connections_per_address;
-	max_body = srv->cfg->max_body_bytes;
-	max_header = srv->cfg->max_header_bytes;
-	the_srv = srv;
-	if (!backoff_timer)
-		backoff_timer = evtimer_new(srv->base, backoff_cb, NULL);
+	struct tls_state *T = srv->tls = xcalloc(1, sizeof *srv->tls);
+	T->conns.prev = T->conns.next = &T->conns;
+	T->request_timeout_ms = srv->cfg->request_timeout_s * 1000;
+	T->max_conns = srv->cfg->max_connections;
+	T->max_per_address = srv->cfg->max_connections_per_address;
+	T->max_body = srv->cfg->max_body_bytes;
+	T->max_header = srv->cfg->max_header_bytes;
+	T->srv = srv;
+	T->backoff_timer = evtimer_new(srv->base, backoff_cb, T);
 	evhttp_set_bevcb(srv->https, bevcb, srv);
 }
 
@@ -863,38 +903,38 @@ void tls_conn_busy(struct evhttp_request *req, bool busy)
 	}
 	c->busy = busy;
 	if (!busy)
-		c->deadline_ms = now_ms() + request_timeout_ms;
+		c->deadline_ms = now_ms() + c->st->request_timeout_ms;
 }
 
 void tls_pause_reading(server_t *srv, bool pause)
 {
-	if (pause == reading_paused || !group)
+	struct tls_state *T = srv->tls;
+	if (pause == T->reading_paused || !group)
 		return;
-	reading_paused = pause;
+	T->reading_paused = pause;
 	if (pause) {
-		taken = bufferevent_rate_limit_group_get_read_limit(group);
-		bufferevent_rate_limit_group_decrement_read(group, taken);
+		T->taken = bufferevent_rate_limit_group_get_read_limit(group);
+		bufferevent_rate_limit_group_decrement_read(group, T->taken);
 	} else {
 		/* back to what it held (an hourly refill may have filled it meanwhile) */
 		ev_ssize_t now_held = bufferevent_rate_limit_group_get_read_limit(group);
-		bufferevent_rate_limit_group_decrement_read(group, now_held - taken);
+		bufferevent_rate_limit_group_decrement_read(group, now_held - T->taken);
 		/* time spent paused does not count against a request */
 		int64_t now = now_ms();
-		for (tls_conn_t *c = conns.next; c != &conns; c = c->next)
+		for (tls_conn_t *c = T->conns.next; c != &T->conns; c = c->next)
 			if (!c->busy)
-				c->deadline_ms = now + request_timeout_ms;
+				c->deadline_ms = now + T->request_timeout_ms;
 	}
-	(void)srv;
-	listener_update();
+	listener_update(T);
 }
 
 void tls_sweep(server_t *srv)
 {
-	(void)srv;
-	if (reading_paused)
+	struct tls_state *T = srv->tls;
+	if (T->reading_paused)
 		return; /* nobody can send while we do not read */
 	int64_t now = now_ms();
-	for (tls_conn_t *c = conns.next; c != &conns; c = c->next) {
+	for (tls_conn_t *c = T->conns.next; c != &T->conns; c = c->next) {
 		if (c->busy || now < c->deadline_ms || !c->bev)
 			continue;
 		int fd = bufferevent_getfd(c->bev);
