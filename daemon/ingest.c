@@ -111,9 +111,10 @@ static void send_json(struct evhttp_request *req, int status, const char *ctype,
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	struct evbuffer *out = evbuffer_new();
 	evbuffer_add(out, body, len);
+	server_t *srv = tls_request_server(req);
 	evhttp_send_reply(req, status, reason(status), out);
 	evbuffer_free(out);
-	metrics_request(status);
+	metrics_request(srv, status);
 }
 
 void http_problem(struct evhttp_request *req, int status, const char *code, const char *detail, int retry_after_s)
@@ -181,17 +182,18 @@ static void ir_free(ingest_req_t *ir)
 	free(ir);
 }
 
-static void count_answer(const char *answer)
+static void count_answer(server_t *srv, const char *answer)
 {
 	json_error_t e;
 	json_t *a = json_loads(answer, 0, &e);
 	if (!a)
 		return;
-	metrics_records((int)json_integer_value(json_object_get(a, "accepted")),
+	metrics_records(srv, (int)json_integer_value(json_object_get(a, "accepted")),
 			(int)json_integer_value(json_object_get(a, "duplicates")));
 	size_t i;
 	json_t *r;
 	json_array_foreach(json_object_get(a, "rejected"), i, r) metrics_rejected(
+		srv,
 		json_string_value(json_object_get(r, "code")) ? json_string_value(json_object_get(r, "code")) : "other",
 		1);
 	json_decref(a);
@@ -294,8 +296,8 @@ static void ingest_done(wjob_t *job)
 			if (req)
 				send_json(req, 200, "application/json", answer, strlen(answer));
 			if (!replay)
-				count_answer(answer);
-			metrics_batch_latency_us(us);
+				count_answer(srv, answer);
+			metrics_batch_latency_us(srv, us);
 			log_info(replay ? "batch_replayed" : "batch_stored",
 				 "provider=%s batch=%s records=%s ms=%" PRId64 "%s", log_q(ir->provider),
 				 log_q(ir->batch_id), ir->nrec, us / 1000, req ? "" : " client=gone");

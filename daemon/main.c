@@ -278,6 +278,7 @@ int main(int argc, char **argv)
 	config_free(srv->cfg);
 	event_base_free(srv->base);
 	tls_free(srv); /* after the last connection is gone, which event_base_free may finish */
+	metrics_free(srv);
 	log_info("stopped", "%s", "");
 	return rc < 0 ? 1 : 0;
 }

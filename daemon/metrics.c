@@ -2,6 +2,7 @@
  * on their own plain-HTTP listener (loopback by default). */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -11,9 +12,8 @@
 #include "daemon/server.h"
 #include "metering/batch.h"
 
-static const int status_codes[] = {200, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503};
+static const int status_codes[] = {200, 400, 401, 403, 404, 405, 409, 411, 413, 415, 429, 500, 503};
 #define NSTATUS (sizeof status_codes / sizeof status_codes[0])
-static uint64_t requests[NSTATUS + 1]; /* last: other */
 
 /* the record codes of metering/codes.h that are labels, then "other" */
 #define REJECT_LABEL(name, code, by, detail) METER_CODE_LABEL(by, REJ_##name)
@@ -22,48 +22,57 @@ static const char *const reject_codes[] = {
 };
 #undef REJECT_LABEL
 #define NREJ (sizeof reject_codes / sizeof reject_codes[0])
-static uint64_t rejected[NREJ];
-static uint64_t accepted_total, duplicates_total;
 
 /* batch answer latency, microseconds */
 static const int64_t bounds_us[] = {1000,   2500,   5000,    10000,   25000,   50000,   100000,
 				    250000, 500000, 1000000, 2500000, 5000000, 10000000};
 #define NBOUNDS (sizeof bounds_us / sizeof bounds_us[0])
-static uint64_t lat_buckets[NBOUNDS];
-static uint64_t lat_count;
-static int64_t lat_sum_us;
 
-void metrics_request(int status)
+/* The counters, in server_t (srv->metrics). */
+struct metrics_state {
+	uint64_t requests[NSTATUS + 1]; /* last: other */
+	uint64_t rejected[NREJ];
+	uint64_t accepted_total, duplicates_total;
+	uint64_t lat_buckets[NBOUNDS];
+	uint64_t lat_count;
+	int64_t lat_sum_us;
+};
+
+void metrics_request(server_t *srv, int status)
 {
+	struct metrics_state *M = srv ? srv->metrics : NULL;
+	if (!M)
+		return;
 	size_t i;
 	for (i = 0; i < NSTATUS; i++)
 		if (status_codes[i] == status)
 			break;
-	requests[i]++;
+	M->requests[i]++;
 }
 
-void metrics_records(int accepted, int duplicates)
+void metrics_records(server_t *srv, int accepted, int duplicates)
 {
-	accepted_total += (uint64_t)accepted;
-	duplicates_total += (uint64_t)duplicates;
+	srv->metrics->accepted_total += (uint64_t)accepted;
+	srv->metrics->duplicates_total += (uint64_t)duplicates;
 }
 
-void metrics_rejected(const char *code, int n)
+void metrics_rejected(server_t *srv, const char *code, int n)
 {
 	size_t i;
 	for (i = 0; i < NREJ - 1; i++)
 		if (!strcmp(reject_codes[i], code))
 			break;
-	rejected[i] += (uint64_t)n;
+	srv->metrics->rejected[i] += (uint64_t)n;
 }
 
-void metrics_batch_latency_us(int64_t us)
+void metrics_batch_latency_us(server_t *srv, int64_t us)
 {
+	struct metrics_state *M = srv->metrics;
 	for (size_t i = 0; i < NBOUNDS; i++)
 		if (us <= bounds_us[i])
-			lat_buckets[i]++;
-	lat_count++;
-	lat_sum_us += us;
+			M->lat_buckets[i]++;
+	M->lat_count++;
+	M->lat_sum_us += us;
 }
 
 /* microseconds as a decimal number of seconds, without floating point */
@@ -75,12 +84,13 @@ static void put_seconds(buf_t *b, int64_t us)
 static void metrics_cb(struct evhttp_request *req, void *arg)
 {
 	server_t *srv = arg;
+	const struct metrics_state *M = srv->metrics;
 	buf_t b = BUF_INIT;
 	buf_puts(&b, "# HELP voucherd_requests_total Ingest requests answered, by HTTP status.\n"
 		     "# TYPE voucherd_requests_total counter\n");
 	for (size_t i = 0; i < NSTATUS; i++)
-		buf_printf(&b, "voucherd_requests_total{code=\"%d\"} %" PRIu64 "\n", status_codes[i], requests[i]);
-	buf_printf(&b, "voucherd_requests_total{code=\"other\"} %" PRIu64 "\n", requests[NSTATUS]);
+		buf_printf(&b, "voucherd_requests_total{code=\"%d\"} %" PRIu64 "\n", status_codes[i], M->requests[i]);
+	buf_printf(&b, "voucherd_requests_total{code=\"other\"} %" PRIu64 "\n", M->requests[NSTATUS]);
 	buf_printf(&b,
 		   "# HELP voucherd_records_accepted_total Usage records stored.\n"
 		   "# TYPE voucherd_records_accepted_total counter\n"
@@ -90,21 +100,21 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 		   "voucherd_records_duplicate_total %" PRIu64 "\n"
 		   "# HELP voucherd_records_rejected_total Records rejected, by code.\n"
 		   "# TYPE voucherd_records_rejected_total counter\n",
-		   accepted_total, duplicates_total);
+		   M->accepted_total, M->duplicates_total);
 	for (size_t i = 0; i < NREJ; i++)
 		buf_printf(&b, "voucherd_records_rejected_total{code=\"%s\"} %" PRIu64 "\n", reject_codes[i],
-			   rejected[i]);
+			   M->rejected[i]);
 	buf_puts(&b, "# HELP voucherd_batch_seconds Time from a whole request to its answer.\n"
 		     "# TYPE voucherd_batch_seconds histogram\n");
 	for (size_t i = 0; i < NBOUNDS; i++) {
 		buf_puts(&b, "voucherd_batch_seconds_bucket{le=\"");
 		put_seconds(&b, bounds_us[i]);
-		buf_printf(&b, "\"} %" PRIu64 "\n", lat_buckets[i]);
+		buf_printf(&b, "\"} %" PRIu64 "\n", M->lat_buckets[i]);
 	}
-	buf_printf(&b, "voucherd_batch_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", lat_count);
+	buf_printf(&b, "voucherd_batch_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", M->lat_count);
 	buf_puts(&b, "voucherd_batch_seconds_sum ");
-	put_seconds(&b, lat_sum_us);
-	buf_printf(&b, "\nvoucherd_batch_seconds_count %" PRIu64 "\n", lat_count);
+	put_seconds(&b, M->lat_sum_us);
+	buf_printf(&b, "\nvoucherd_batch_seconds_count %" PRIu64 "\n", M->lat_count);
 	writer_stats_t st;
 	writer_get_stats(srv->writer, &st);
 	buf_printf(&b,
@@ -193,8 +203,15 @@ static void notfound_cb(struct evhttp_request *req, void *arg)
 
 void metrics_attach(server_t *srv, struct evhttp *http)
 {
+	srv->metrics = xcalloc(1, sizeof *srv->metrics);
 	evhttp_set_cb(http, "/metrics", metrics_cb, srv);
 	evhttp_set_cb(http, "/healthz", healthz_cb, srv);
 	evhttp_set_gencb(http, notfound_cb, srv);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+}
+
+void metrics_free(server_t *srv)
+{
+	free(srv->metrics);
+	srv->metrics = NULL;
 }

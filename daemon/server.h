@@ -15,6 +15,7 @@
 
 typedef struct rate_bucket rate_bucket_t;
 struct tls_state;
+struct metrics_state;
 
 typedef struct server {
 	struct event_base *base;
@@ -38,11 +39,12 @@ typedef struct server {
 	rate_bucket_t *buckets;
 	bool draining;
 	int64_t drain_started_ms;
-	uint64_t pending;       /* requests waiting for the database */
-	uint64_t pending_bytes; /* what they hold: bodies and record arrays */
-	bool paused;            /* not reading from sockets: see ingest_flow() */
-	uint64_t pauses;        /* times reading was paused */
-	struct tls_state *tls;  /* tls.c's state: connections, limits, the gate */
+	uint64_t pending;              /* requests waiting for the database */
+	uint64_t pending_bytes;        /* what they hold: bodies and record arrays */
+	bool paused;                   /* not reading from sockets: see ingest_flow() */
+	uint64_t pauses;               /* times reading was paused */
+	struct tls_state *tls;         /* tls.c's state: connections, limits, the gate */
+	struct metrics_state *metrics; /* metrics.c's counters */
 } server_t;
 
 int64_t now_ms(void);
@@ -70,6 +72,8 @@ void tls_sweep(server_t *srv);
 void tls_pause_reading(server_t *srv, bool pause);
 /* A request the gate refused from its headers: its answer.  False for a
  * request that passed. */
+/* The server a request came to (through its TLS connection), or NULL. */
+server_t *tls_request_server(struct evhttp_request *req);
 bool tls_gate_refusal(struct evhttp_request *req, int *status, const char **code, const char **detail,
 		      int *retry_after_s);
 /* Lets requests waiting for room in the memory budget go on if there is
@@ -86,11 +90,12 @@ void tls_detach(server_t *srv);
 void tls_free(server_t *srv);
 
 /* metrics.c */
-void metrics_request(int status);
-void metrics_records(int accepted, int duplicates);
-void metrics_rejected(const char *code, int n);
-void metrics_batch_latency_us(int64_t us);
+void metrics_request(server_t *srv, int status);
+void metrics_records(server_t *srv, int accepted, int duplicates);
+void metrics_rejected(server_t *srv, const char *code, int n);
+void metrics_batch_latency_us(server_t *srv, int64_t us);
 void metrics_attach(server_t *srv, struct evhttp *http);
+void metrics_free(server_t *srv);
 
 /* ingest.c */
 void ingest_attach(server_t *srv, struct evhttp *http);

@@ -749,6 +749,13 @@ void tls_gate_wake(server_t *srv)
 			bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 }
 
+server_t *tls_request_server(struct evhttp_request *req)
+{
+	SSL *ssl = request_ssl(req);
+	tls_conn_t *c = ssl ? SSL_get_ex_data(ssl, conn_idx) : NULL;
+	return c ? c->st->srv : NULL;
+}
+
 bool tls_gate_refusal(struct evhttp_request *req, int *status, const char **code, const char **detail,
 		      int *retry_after_s)
 {
