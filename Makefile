@@ -166,7 +166,7 @@ check-cluster: deps
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := body headers validate program config csv response
-FUZZ_LIB_SRC := common/b64.c common/buf.c common/csv.c common/date.c common/log.c common/money.c common/pgarray.c common/validate.c \
+FUZZ_LIB_SRC := common/b64.c common/buf.c common/csv.c common/date.c common/hex.c common/log.c common/money.c common/pgarray.c common/validate.c \
 	metering/json.c metering/batch.c metering/sfv.c metering/sig.c daemon/config.c settlement/program.c \
 	settlement/program_rules.c client/push.c
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -D_GNU_SOURCE -fno-omit-frame-pointer -fno-sanitize-recover=all
