@@ -36,6 +36,8 @@ static bool host_char(char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-' || c == '.' || c == '_';
 }
 
+/* Long but whole: one top-to-bottom pass over the URL (scheme, host, port,
+ * path), each step relying on the pointers the one before left. */
 bool push_url_parse(const char *url, push_url_t *u, char *err, size_t errlen)
 {
 	static const char scheme[] = "https://";
@@ -616,6 +618,8 @@ static bool parse_chunk_size(push_resp_t *r, const char *s)
 	return true;
 }
 
+/* Long but whole: one state machine over the response (status, headers,
+ * body, chunks, trailer); its switch reads best in one place. */
 bool push_resp_feed(push_resp_t *r, const void *data, size_t len, bool *done)
 {
 	*done = r->state == S_DONE;

@@ -358,101 +358,40 @@ static size_t set_size(const buf_t *b)
 	return n;
 }
 
-static int audit_duplicates(ctl_t *ctx, int argc, char **argv)
+/* the rows of audit duplicates' first list, and the strings they point into */
+struct dup_rows {
+	const char **cells;
+	char **owned;
+	int rows, nowned;
+};
+
+static void dup_rows_free(struct dup_rows *dr)
 {
-	int rc = ctl_parse_args(argc, argv, 2, NULL, NULL, 0, "audit duplicates", usage_audit);
-	if (rc >= 0)
-		return rc;
-	PGconn *c = ctl_conn(ctx);
-	if (!c)
-		return CTL_FAIL;
-	struct counted ct = {0};
-	if (!load_counted(c, &ct))
-		return CTL_FAIL;
-	/* invoice numbers and contract ids with more than one record */
-	PGresult *recs = db_exec(
-		c, "audit duplicates",
-		"WITH k AS (SELECT 'invoice_no' AS kind, invoice_no AS value, provider, enterprise, category, "
-		"  to_char(ended_at AT TIME ZONE 'Asia/Shanghai', 'YYYY') AS y, amount_fen "
-		"  FROM audit.usage_records WHERE invoice_no IS NOT NULL "
-		"  UNION ALL SELECT 'contract_id', contract_id, provider, enterprise, category, "
-		"  to_char(ended_at AT TIME ZONE 'Asia/Shanghai', 'YYYY'), amount_fen FROM audit.usage_records) "
-		"SELECT kind, value, provider, enterprise, category, y, amount_fen FROM k "
-		"WHERE (kind, value) IN (SELECT kind, value FROM k GROUP BY 1, 2 HAVING count(*) > 1) "
-		"ORDER BY kind, value COLLATE \"C\"",
-		0, NULL);
-	if (!recs) {
-		free_counted(&ct);
-		return CTL_FAIL;
-	}
-	int nr = PQntuples(recs);
-	const char **cells = xcalloc((size_t)nr * 7 + 1, sizeof *cells);
-	char **owned = xcalloc((size_t)nr * 5 + 1, sizeof *owned);
-	int rows = 0, nowned = 0;
-	bool sum_ok = true;
-	for (int i = 0; i < nr && sum_ok;) {
-		int j = i;
-		buf_t prov = BUF_INIT, ent = BUF_INIT, progs = BUF_INIT;
-		int64_t amount = 0;
-		for (; j < nr && !strcmp(PQgetvalue(recs, j, 0), PQgetvalue(recs, i, 0)) &&
-		       !strcmp(PQgetvalue(recs, j, 1), PQgetvalue(recs, i, 1));
-		     j++) {
-			set_add(&prov, PQgetvalue(recs, j, 2));
-			set_add(&ent, PQgetvalue(recs, j, 3));
-			/* checked: the records of one invoice may sum past int64 */
-			int64_t a;
-			char why[160];
-			if (!db_get_i64(recs, j, 6, "amount_fen", &a, why, sizeof why)) {
-				fprintf(stderr, "audit duplicates: %s %s: %s\n", PQgetvalue(recs, i, 0),
-					PQgetvalue(recs, i, 1), why);
-				sum_ok = false;
-				break;
-			}
-			if (!money_add(amount, a, &amount)) {
-				fprintf(stderr,
-					"audit duplicates: %s %s: the amounts of its records overflow 64 bits\n",
-					PQgetvalue(recs, i, 0), PQgetvalue(recs, i, 1));
-				sum_ok = false;
-				break;
-			}
-			int cat = category_parse(PQgetvalue(recs, j, 4));
-			char prefix[64];
-			snprintf(prefix, sizeof prefix, "%s|%s|", PQgetvalue(recs, j, 5), PQgetvalue(recs, j, 3));
-			size_t plen = strlen(prefix);
-			for (size_t k = counted_lower(&ct, prefix);
-			     cat >= 0 && k < ct.n && !strncmp(ct.e[k].key, prefix, plen); k++)
-				if (ct.e[k].cats[cat])
-					set_add(&progs, ct.e[k].key + plen);
-		}
-		if (sum_ok && (set_size(&prov) > 1 || set_size(&ent) > 1 || set_size(&progs) > 1)) {
-			char *amt = xcalloc(1, 24), *cnt = xcalloc(1, 16);
-			snprintf(amt, 24, "%lld", (long long)amount);
-			snprintf(cnt, 16, "%d", j - i);
-			char *sp = buf_steal(&prov), *se = buf_steal(&ent), *sg = buf_steal(&progs);
-			owned[nowned++] = amt;
-			owned[nowned++] = cnt;
-			owned[nowned++] = sp;
-			owned[nowned++] = se;
-			owned[nowned++] = sg;
-			const char *row[] = {PQgetvalue(recs, i, 0), PQgetvalue(recs, i, 1), sp, se, sg, cnt, amt};
-			memcpy(cells + (size_t)rows * 7, row, sizeof row);
-			rows++;
-		}
-		buf_free(&prov);
-		buf_free(&ent);
-		buf_free(&progs);
-		i = j;
-	}
-	free_counted(&ct);
-	if (!sum_ok) {
-		for (int i = 0; i < nowned; i++)
-			free(owned[i]);
-		free(owned);
-		free(cells);
-		PQclear(recs);
-		return CTL_FAIL;
-	}
-	PGresult *ref = db_exec(
+	for (int i = 0; i < dr->nowned; i++)
+		free(dr->owned[i]);
+	free(dr->owned);
+	free(dr->cells);
+}
+
+/* invoice numbers and contract ids with more than one record */
+static PGresult *dup_records(PGconn *c)
+{
+	return db_exec(c, "audit duplicates",
+		       "WITH k AS (SELECT 'invoice_no' AS kind, invoice_no AS value, provider, enterprise, category, "
+		       "  to_char(ended_at AT TIME ZONE 'Asia/Shanghai', 'YYYY') AS y, amount_fen "
+		       "  FROM audit.usage_records WHERE invoice_no IS NOT NULL "
+		       "  UNION ALL SELECT 'contract_id', contract_id, provider, enterprise, category, "
+		       "  to_char(ended_at AT TIME ZONE 'Asia/Shanghai', 'YYYY'), amount_fen FROM audit.usage_records) "
+		       "SELECT kind, value, provider, enterprise, category, y, amount_fen FROM k "
+		       "WHERE (kind, value) IN (SELECT kind, value FROM k GROUP BY 1, 2 HAVING count(*) > 1) "
+		       "ORDER BY kind, value COLLATE \"C\"",
+		       0, NULL);
+}
+
+/* records refunded to zero after their enterprise was granted for the year */
+static PGresult *dup_refunds(PGconn *c)
+{
+	return db_exec(
 		c, "audit duplicates",
 		"WITH net AS (SELECT o.provider, o.record_id, o.enterprise, o.ended_at, o.amount_fen, "
 		"  o.amount_fen + coalesce(sum(a.amount_fen), 0) AS net, max(a.received_at) AS last_adjusted "
@@ -470,14 +409,74 @@ static int audit_duplicates(ctl_t *ctx, int argc, char **argv)
 		"  AND left(r.period, 4) = to_char(n.ended_at AT TIME ZONE 'Asia/Shanghai', 'YYYY')) "
 		"ORDER BY n.enterprise, n.provider, n.record_id",
 		0, NULL);
-	if (!ref) {
-		for (int i = 0; i < nowned; i++)
-			free(owned[i]);
-		free(owned);
-		free(cells);
-		PQclear(recs);
-		return CTL_FAIL;
+}
+
+/* adds to progs the programmes that counted record j of recs */
+static void dup_add_programs(const struct counted *ct, PGresult *recs, int j, buf_t *progs)
+{
+	int cat = category_parse(PQgetvalue(recs, j, 4));
+	char prefix[64];
+	snprintf(prefix, sizeof prefix, "%s|%s|", PQgetvalue(recs, j, 5), PQgetvalue(recs, j, 3));
+	size_t plen = strlen(prefix);
+	for (size_t k = counted_lower(ct, prefix); cat >= 0 && k < ct->n && !strncmp(ct->e[k].key, prefix, plen); k++)
+		if (ct->e[k].cats[cat])
+			set_add(progs, ct->e[k].key + plen);
+}
+
+/* adds a row to dr for the records from i on that share its kind and value,
+ * if they span more than one provider, enterprise or programme.  Returns the
+ * first record past them, or -1 (said on stderr) if their amounts cannot be
+ * summed. */
+static int dup_group(const struct counted *ct, PGresult *recs, int i, struct dup_rows *dr)
+{
+	int nr = PQntuples(recs), j = i;
+	buf_t prov = BUF_INIT, ent = BUF_INIT, progs = BUF_INIT;
+	int64_t amount = 0;
+	bool sum_ok = true;
+	for (; j < nr && !strcmp(PQgetvalue(recs, j, 0), PQgetvalue(recs, i, 0)) &&
+	       !strcmp(PQgetvalue(recs, j, 1), PQgetvalue(recs, i, 1));
+	     j++) {
+		set_add(&prov, PQgetvalue(recs, j, 2));
+		set_add(&ent, PQgetvalue(recs, j, 3));
+		/* checked: the records of one invoice may sum past int64 */
+		int64_t a;
+		char why[160];
+		if (!db_get_i64(recs, j, 6, "amount_fen", &a, why, sizeof why)) {
+			fprintf(stderr, "audit duplicates: %s %s: %s\n", PQgetvalue(recs, i, 0), PQgetvalue(recs, i, 1),
+				why);
+			sum_ok = false;
+			break;
+		}
+		if (!money_add(amount, a, &amount)) {
+			fprintf(stderr, "audit duplicates: %s %s: the amounts of its records overflow 64 bits\n",
+				PQgetvalue(recs, i, 0), PQgetvalue(recs, i, 1));
+			sum_ok = false;
+			break;
+		}
+		dup_add_programs(ct, recs, j, &progs);
 	}
+	if (sum_ok && (set_size(&prov) > 1 || set_size(&ent) > 1 || set_size(&progs) > 1)) {
+		char *amt = xcalloc(1, 24), *cnt = xcalloc(1, 16);
+		snprintf(amt, 24, "%lld", (long long)amount);
+		snprintf(cnt, 16, "%d", j - i);
+		char *sp = buf_steal(&prov), *se = buf_steal(&ent), *sg = buf_steal(&progs);
+		dr->owned[dr->nowned++] = amt;
+		dr->owned[dr->nowned++] = cnt;
+		dr->owned[dr->nowned++] = sp;
+		dr->owned[dr->nowned++] = se;
+		dr->owned[dr->nowned++] = sg;
+		const char *row[] = {PQgetvalue(recs, i, 0), PQgetvalue(recs, i, 1), sp, se, sg, cnt, amt};
+		memcpy(dr->cells + (size_t)dr->rows * 7, row, sizeof row);
+		dr->rows++;
+	}
+	buf_free(&prov);
+	buf_free(&ent);
+	buf_free(&progs);
+	return sum_ok ? j : -1;
+}
+
+static int dup_print(ctl_t *ctx, const struct dup_rows *dup, PGresult *ref)
+{
 	static const out_col_t dcols[] = {
 		{"kind", OUT_TEXT},     {"value", OUT_TEXT},  {"providers", OUT_TEXT},   {"enterprises", OUT_TEXT},
 		{"programs", OUT_TEXT}, {"records", OUT_INT}, {"amount", OUT_MONEY_FEN},
@@ -488,18 +487,50 @@ static int audit_duplicates(ctl_t *ctx, int argc, char **argv)
 	};
 	out_doc_t d;
 	out_doc_begin(&d, stdout, ctx->format);
-	out_rows_t dr = out_rows_array(cells, rows, 7), rr = out_rows_pg(ref);
+	out_rows_t dr = out_rows_array(dup->cells, dup->rows, 7), rr = out_rows_pg(ref);
 	out_doc_list(&d, "invoices and contracts behind records of more than one provider, enterprise or programme",
 		     dcols, 7, &dr);
 	out_doc_list(&d, "records refunded to zero after the enterprise was granted", rcols, 6, &rr);
-	bool ok = out_doc_end(&d);
-	for (int i = 0; i < nowned; i++)
-		free(owned[i]);
-	free(owned);
-	free(cells);
+	return out_doc_end(&d) ? CTL_OK : CTL_FAIL;
+}
+
+static int audit_duplicates(ctl_t *ctx, int argc, char **argv)
+{
+	int rc = ctl_parse_args(argc, argv, 2, NULL, NULL, 0, "audit duplicates", usage_audit);
+	if (rc >= 0)
+		return rc;
+	PGconn *c = ctl_conn(ctx);
+	if (!c)
+		return CTL_FAIL;
+	struct counted ct = {0};
+	if (!load_counted(c, &ct))
+		return CTL_FAIL;
+	PGresult *recs = dup_records(c);
+	if (!recs) {
+		free_counted(&ct);
+		return CTL_FAIL;
+	}
+	int nr = PQntuples(recs);
+	struct dup_rows dr = {0};
+	dr.cells = xcalloc((size_t)nr * 7 + 1, sizeof *dr.cells);
+	dr.owned = xcalloc((size_t)nr * 5 + 1, sizeof *dr.owned);
+	bool sum_ok = true;
+	for (int i = 0; i < nr && sum_ok;) {
+		i = dup_group(&ct, recs, i, &dr);
+		sum_ok = i >= 0;
+	}
+	free_counted(&ct);
+	PGresult *ref = sum_ok ? dup_refunds(c) : NULL;
+	if (!ref) {
+		dup_rows_free(&dr);
+		PQclear(recs);
+		return CTL_FAIL;
+	}
+	rc = dup_print(ctx, &dr, ref);
+	dup_rows_free(&dr);
 	PQclear(recs);
 	PQclear(ref);
-	return ok ? CTL_OK : CTL_FAIL;
+	return rc;
 }
 
 static int audit_exceptions(ctl_t *ctx, int argc, char **argv)

@@ -578,7 +578,8 @@ static bool xlsx_line(exporter_t *e, const PGresult *r, int row)
 	return e->xerr == LXW_NO_ERROR;
 }
 
-/* Sheet 汇总: the run, then totals by division and a grand total. */
+/* Sheet 汇总: the run, then totals by division and a grand total.  Long but
+ * whole: one sequence of cells down the sheet, the row counter threaded through. */
 static bool xlsx_summary(exporter_t *e)
 {
 	const PGresult *h = e->head;

@@ -111,6 +111,123 @@ static bool check_applied(PGconn *c)
 	return ok;
 }
 
+/* takes the migration lock, runs 000_roles.sql, becomes voucher_owner and
+ * makes sure voucher.schema_migrations exists and matches the built-ins */
+static bool migrate_prepare(PGconn *c)
+{
+	if (!db_run(c, "migrate: lock", "SELECT pg_advisory_xact_lock(" VOUCHER_LOCK_SQL(VOUCHER_LOCK_MIGRATE) ")", 0,
+		    NULL))
+		return false;
+	/* 000_roles.sql runs every time, as the connecting user. */
+	const struct migration *m = voucher_migrations;
+	if (strncmp(m->name, "000_", 4) != 0) {
+		fprintf(stderr, "migrate: the built-in migrations do not start with 000_roles.sql\n");
+		return false;
+	}
+	if (!db_run(c, "migrate: roles (run migrate as a superuser or a role with CREATEROLE)", m->sql, 0, NULL))
+		return false;
+	if (!db_run(c,
+		    "migrate: switching to voucher_owner (the migrating user must be a superuser or a member of voucher_owner)",
+		    "SET LOCAL ROLE voucher_owner", 0, NULL))
+		return false;
+	PGresult *r = db_exec(c, "migrate", "SELECT to_regclass('voucher.schema_migrations') IS NOT NULL", 0, NULL);
+	if (!r)
+		return false;
+	bool have_table = PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	if (!have_table) {
+		if (!db_run(c, "migrate", "CREATE SCHEMA IF NOT EXISTS voucher", 0, NULL) ||
+		    !db_run(c, "migrate",
+			    "CREATE TABLE voucher.schema_migrations (version integer PRIMARY KEY, "
+			    "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), "
+			    "applied_by text NOT NULL DEFAULT session_user)",
+			    0, NULL))
+			return false;
+	}
+	return check_applied(c);
+}
+
+/* applies the built-in migrations after 000_roles.sql not yet recorded;
+ * *applied: how many */
+static bool apply_pending(PGconn *c, int *applied)
+{
+	for (const struct migration *m = voucher_migrations + 1; m->name; m++) {
+		char ver[16];
+		snprintf(ver, sizeof ver, "%d", version_of(m->name));
+		const char *p[] = {ver};
+		PGresult *r = db_exec(c, "migrate", "SELECT 1 FROM voucher.schema_migrations WHERE version = $1", 1, p);
+		if (!r)
+			return false;
+		bool done = PQntuples(r) > 0;
+		PQclear(r);
+		if (done)
+			continue;
+		char what[128];
+		snprintf(what, sizeof what, "migrate: %s", m->name);
+		/* a migration's text is one multi-statement script: simple query protocol */
+		PGresult *mr = PQexec(c, m->sql);
+		if (PQresultStatus(mr) != PGRES_COMMAND_OK && PQresultStatus(mr) != PGRES_TUPLES_OK) {
+			fprintf(stderr, "%s: %s", what, PQerrorMessage(c));
+			PQclear(mr);
+			return false;
+		}
+		PQclear(mr);
+		const char *p2[] = {ver, m->name};
+		if (!db_run(c, what, "INSERT INTO voucher.schema_migrations (version, name) VALUES ($1, $2)", 2, p2))
+			return false;
+		printf("applied %s\n", m->name);
+		(*applied)++;
+	}
+	return true;
+}
+
+/* the checksums of what was applied now, and of what was applied before
+ * they were kept (the column comes with 007_migration_checksums.sql);
+ * *filled: how many of those applied before */
+static bool fill_checksums(PGconn *c, int applied, int *filled)
+{
+	bool has = false;
+	if (!has_checksum_column(c, &has))
+		return false;
+	if (!has) {
+		fprintf(stderr, "migrate: voucher.schema_migrations has no checksum column after the migrations\n");
+		return false;
+	}
+	int n = 0;
+	for (const struct migration *m = voucher_migrations + 1; m->name; m++) {
+		char ver[16], sum[2 * SHA256_DIGEST_LENGTH + 1];
+		snprintf(ver, sizeof ver, "%d", version_of(m->name));
+		checksum_of(m->sql, sum);
+		const char *p[] = {ver, sum};
+		PGresult *r = db_exec(
+			c, "migrate: checksums",
+			"UPDATE voucher.schema_migrations SET checksum = $2 WHERE version = $1 AND checksum IS NULL "
+			"RETURNING 1",
+			2, p);
+		if (!r)
+			return false;
+		n += PQntuples(r);
+		PQclear(r);
+	}
+	*filled = n - applied; /* those applied now were counted above */
+	return true;
+}
+
+/* the definitions: every time, in their fixed order */
+static bool run_definitions(PGconn *c)
+{
+	for (const struct migration *d = voucher_definitions; d->name; d++) {
+		PGresult *dr = PQexec(c, d->sql);
+		if (PQresultStatus(dr) != PGRES_COMMAND_OK && PQresultStatus(dr) != PGRES_TUPLES_OK) {
+			fprintf(stderr, "migrate: %s: %s", d->name, PQerrorMessage(c));
+			PQclear(dr);
+			return false;
+		}
+		PQclear(dr);
+	}
+	return true;
+}
+
 int cmd_migrate(ctl_t *ctx, int argc, char **argv)
 {
 	(void)argv;
@@ -124,100 +241,11 @@ int cmd_migrate(ctl_t *ctx, int argc, char **argv)
 	if (!db_begin(c))
 		return CTL_FAIL;
 	int applied = 0, filled = 0;
-	if (!db_run(c, "migrate: lock", "SELECT pg_advisory_xact_lock(" VOUCHER_LOCK_SQL(VOUCHER_LOCK_MIGRATE) ")", 0,
-		    NULL))
-		goto failed;
-	/* 000_roles.sql runs every time, as the connecting user. */
-	const struct migration *m = voucher_migrations;
-	if (strncmp(m->name, "000_", 4) != 0) {
-		fprintf(stderr, "migrate: the built-in migrations do not start with 000_roles.sql\n");
-		goto failed;
-	}
-	if (!db_run(c, "migrate: roles (run migrate as a superuser or a role with CREATEROLE)", m->sql, 0, NULL))
-		goto failed;
-	m++;
-	if (!db_run(c,
-		    "migrate: switching to voucher_owner (the migrating user must be a superuser or a member of voucher_owner)",
-		    "SET LOCAL ROLE voucher_owner", 0, NULL))
-		goto failed;
-	PGresult *r = db_exec(c, "migrate", "SELECT to_regclass('voucher.schema_migrations') IS NOT NULL", 0, NULL);
-	if (!r)
-		goto failed;
-	bool have_table = PQgetvalue(r, 0, 0)[0] == 't';
-	PQclear(r);
-	if (!have_table) {
-		if (!db_run(c, "migrate", "CREATE SCHEMA IF NOT EXISTS voucher", 0, NULL) ||
-		    !db_run(c, "migrate",
-			    "CREATE TABLE voucher.schema_migrations (version integer PRIMARY KEY, "
-			    "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), "
-			    "applied_by text NOT NULL DEFAULT session_user)",
-			    0, NULL))
-			goto failed;
-	}
-	if (!check_applied(c))
-		goto failed;
-	for (; m->name; m++) {
-		char ver[16];
-		snprintf(ver, sizeof ver, "%d", version_of(m->name));
-		const char *p[] = {ver};
-		r = db_exec(c, "migrate", "SELECT 1 FROM voucher.schema_migrations WHERE version = $1", 1, p);
-		if (!r)
-			goto failed;
-		bool done = PQntuples(r) > 0;
-		PQclear(r);
-		if (done)
-			continue;
-		char what[128];
-		snprintf(what, sizeof what, "migrate: %s", m->name);
-		/* a migration's text is one multi-statement script: simple query protocol */
-		PGresult *mr = PQexec(c, m->sql);
-		if (PQresultStatus(mr) != PGRES_COMMAND_OK && PQresultStatus(mr) != PGRES_TUPLES_OK) {
-			fprintf(stderr, "%s: %s", what, PQerrorMessage(c));
-			PQclear(mr);
-			goto failed;
-		}
-		PQclear(mr);
-		const char *p2[] = {ver, m->name};
-		if (!db_run(c, what, "INSERT INTO voucher.schema_migrations (version, name) VALUES ($1, $2)", 2, p2))
-			goto failed;
-		printf("applied %s\n", m->name);
-		applied++;
-	}
-	/* the checksums of what was applied now, and of what was applied before
-	 * they were kept (the column comes with 007_migration_checksums.sql) */
-	bool has = false;
-	if (!has_checksum_column(c, &has))
-		goto failed;
-	if (!has) {
-		fprintf(stderr, "migrate: voucher.schema_migrations has no checksum column after the migrations\n");
-		goto failed;
-	}
-	int before = applied;
-	for (m = voucher_migrations + 1; m->name; m++) {
-		char ver[16], sum[2 * SHA256_DIGEST_LENGTH + 1];
-		snprintf(ver, sizeof ver, "%d", version_of(m->name));
-		checksum_of(m->sql, sum);
-		const char *p[] = {ver, sum};
-		r = db_exec(
-			c, "migrate: checksums",
-			"UPDATE voucher.schema_migrations SET checksum = $2 WHERE version = $1 AND checksum IS NULL "
-			"RETURNING 1",
-			2, p);
-		if (!r)
-			goto failed;
-		filled += PQntuples(r);
-		PQclear(r);
-	}
-	filled -= before; /* those applied now were counted above */
-	/* the definitions: every time, in their fixed order */
-	for (const struct migration *d = voucher_definitions; d->name; d++) {
-		PGresult *dr = PQexec(c, d->sql);
-		if (PQresultStatus(dr) != PGRES_COMMAND_OK && PQresultStatus(dr) != PGRES_TUPLES_OK) {
-			fprintf(stderr, "migrate: %s: %s", d->name, PQerrorMessage(c));
-			PQclear(dr);
-			goto failed;
-		}
-		PQclear(dr);
+	if (!migrate_prepare(c) || !apply_pending(c, &applied) || !fill_checksums(c, applied, &filled) ||
+	    !run_definitions(c)) {
+		db_rollback(c);
+		fprintf(stderr, "migrate: nothing was changed\n");
+		return CTL_FAIL;
 	}
 	if (!db_commit(c))
 		return CTL_FAIL;
@@ -226,8 +254,4 @@ int cmd_migrate(ctl_t *ctx, int argc, char **argv)
 	if (applied == 0)
 		printf("database is up to date\n");
 	return CTL_OK;
-failed:
-	db_rollback(c);
-	fprintf(stderr, "migrate: nothing was changed\n");
-	return CTL_FAIL;
 }

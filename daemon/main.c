@@ -178,6 +178,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_add(srv->drain_timer, &(struct timeval){0, 0});
 }
 
+/* Long but whole: the daemon's life as one sequence (options, config,
+ * listeners, event loop, then teardown), the teardown mirroring the set-up. */
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {

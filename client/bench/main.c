@@ -152,7 +152,8 @@ static bool parse_ppm(const char *s, unsigned long max_ppm, unsigned long *out)
 }
 
 /* -1 to go on, else the exit status (0 after --help), as voucher-push and
- * voucherctl parse their arguments */
+ * voucherctl parse their arguments.  Long but whole: one flat getopt switch,
+ * an option per case; split up it would only scatter the table. */
 static int parse_args(int argc, char **argv, opts_t *o)
 {
 	enum {
