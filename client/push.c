@@ -690,6 +690,9 @@ bool push_resp_feed(push_resp_t *r, const void *data, size_t len, bool *done)
 					return resp_fail(r, "bad chunk size line");
 				goto more;
 			}
+			/* the same limits whether the line came whole or in pieces */
+			if (l > 1024 || memchr(s, '\0', l))
+				return resp_fail(r, "bad chunk size line");
 			if (!parse_chunk_size(r, s))
 				return false;
 			break;

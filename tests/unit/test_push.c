@@ -736,3 +736,32 @@ Test(unit_push_output, token)
 	cr_expect_str_eq(b.data, "-");
 	buf_free(&b);
 }
+
+/* A chunk-size line over 1024 bytes, or with a NUL in it, is refused the
+ * same whether it arrives whole or in pieces (found by fuzz_response: whole,
+ * the line was accepted; in pieces, refused). */
+Test(unit_push_http, chunk_size_lines_are_refused_alike_whole_or_in_pieces)
+{
+	buf_t b = BUF_INIT;
+	buf_puts(&b, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;");
+	for (int i = 0; i < 1100; i++)
+		buf_putc(&b, 'x');
+	buf_puts(&b, "\r\nz\r\n0\r\n\r\n");
+	static const char nul[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\0zz\r\nz\r\n0\r\n\r\n";
+	const struct {
+		const char *data;
+		size_t len;
+	} cases[] = {{b.data, b.len}, {nul, sizeof nul - 1}};
+	for (size_t i = 0; i < 2; i++) {
+		const size_t steps[] = {1, 5, 85, cases[i].len}; /* the last: the whole response at once */
+		for (size_t k = 0; k < 4; k++) {
+			push_resp_t r;
+			bool done;
+			cr_expect(!parse(&r, cases[i].data, cases[i].len, steps[k], false, &done), "case %zu step %zu",
+				  i, steps[k]);
+			cr_expect_str_eq(r.err, "bad chunk size line", "case %zu step %zu", i, steps[k]);
+			push_resp_free(&r);
+		}
+	}
+	buf_free(&b);
+}
