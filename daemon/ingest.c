@@ -649,14 +649,17 @@ static void post_submit(post_t *p, meter_batch_t *b)
 	ir->body = evbuffer_new();
 	evbuffer_add_buffer(ir->body, p->in);
 	post_job(ir, p);
+	/* counted before it is submitted: the writer may finish the job (and its
+	 * done callback release and free ir) before writer_submit returns, when
+	 * it finds the database gone */
+	pending_take(srv, ir);
 	if (writer_submit(srv->writer, &ir->job) != WJOB_OK) {
+		pending_release(srv, ir);
 		ir_release(ir);
 		ir_free(ir);
 		http_problem(p->req, 503, "database_unavailable",
 			     "the database is unavailable or busy; retry the same batch later", 2);
-		return;
 	}
-	pending_take(srv, ir);
 }
 
 /* POST /v1/usage-batches: the checks of README.md "The ingest protocol in
@@ -715,14 +718,15 @@ static void handle_get(server_t *srv, struct evhttp_request *req, const char *pr
 	j->formats[0] = j->formats[1] = 0;
 	j->groupable = true;
 	j->done = answer_done;
+	/* a lookup holds no bytes but takes a place in the queue like a batch;
+	 * counted before it is submitted, as in post_submit */
+	pending_take(srv, ir);
 	if (writer_submit(srv->writer, j) != WJOB_OK) {
+		pending_release(srv, ir);
 		ir_release(ir);
 		ir_free(ir);
 		http_problem(req, 503, "database_unavailable", "the database is unavailable; retry later", 2);
-		return;
 	}
-	/* a lookup holds no bytes but takes a place in the queue like a batch */
-	pending_take(srv, ir);
 }
 
 static void dispatch(struct evhttp_request *req, void *arg)
