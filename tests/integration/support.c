@@ -348,6 +348,19 @@ int t_daemon_stop(t_daemon_t *d)
 	return -1;
 }
 
+void t_curl_request_args(buf_t *cmd, const char *headers, const char *body_file)
+{
+	for (const char *p = headers; p && *p;) {
+		const char *e = strchr(p, '\n');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n)
+			buf_printf(cmd, " -H '%.*s'", (int)n, p);
+		p += n + (e ? 1 : 0);
+	}
+	if (body_file)
+		buf_printf(cmd, " --data-binary '@%s'", body_file);
+}
+
 int t_https(const t_daemon_t *d, const char *client, const char *method, const char *path, const char *headers,
 	    const char *body_file, char *out, size_t cap)
 {
@@ -365,18 +378,7 @@ int t_https(const t_daemon_t *d, const char *client, const char *method, const c
 			buf_printf(&cmd, " --cert '%s' --key '%s'", pki(c1), pki(c2));
 		}
 	}
-	if (headers) {
-		const char *p = headers;
-		while (*p) {
-			const char *e = strchr(p, '\n');
-			size_t n = e ? (size_t)(e - p) : strlen(p);
-			if (n)
-				buf_printf(&cmd, " -H '%.*s'", (int)n, p);
-			p += n + (e ? 1 : 0);
-		}
-	}
-	if (body_file)
-		buf_printf(&cmd, " --data-binary '@%s'", body_file);
+	t_curl_request_args(&cmd, headers, body_file);
 	buf_printf(&cmd, " 'https://127.0.0.1:%d%s'", d->port, path);
 	char code[16] = "";
 	t_run(cmd.data, code, sizeof code, NULL, 0);

@@ -93,6 +93,10 @@ void t_daemon_signal(t_daemon_t *d, int sig);
  * NULL).  body from a file (may be NULL).  Returns the HTTP status, or 0 if no
  * HTTP answer came (TLS refused, connection closed).  The answer body goes to
  * out (cut at cap). */
+/* curl's -H and --data-binary arguments for headers ("Name: value" lines
+ * separated by '\n', may be NULL) and a body file (may be NULL). */
+struct buf;
+void t_curl_request_args(struct buf *cmd, const char *headers, const char *body_file);
 int t_https(const t_daemon_t *d, const char *client, const char *method, const char *path, const char *headers,
 	    const char *body_file, char *out, size_t cap);
 /* Plain HTTP GET on the metrics port. */

@@ -1383,15 +1383,7 @@ static void https_async(const char *tag, const char *method, const char *path, c
 		   "curl -sS --max-time 40 -o '%s/%s.body' -w '%%{http_code}' --cacert '%s/ca.pem' "
 		   "--cert '%s/prov-a.pem' --key '%s/prov-a.key' -X %s",
 		   d.dir, tag, pki, pki, pki, method);
-	for (const char *p = headers; p && *p;) {
-		const char *e = strchr(p, '\n');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
-		if (n)
-			buf_printf(&cmd, " -H '%.*s'", (int)n, p);
-		p += n + (e ? 1 : 0);
-	}
-	if (body_file)
-		buf_printf(&cmd, " --data-binary '@%s'", body_file);
+	t_curl_request_args(&cmd, headers, body_file);
 	buf_printf(&cmd, " 'https://127.0.0.1:%d%s' >'%s/%s.code' 2>/dev/null &", d.port, path, d.dir, tag);
 	cr_assert_eq(t_run(cmd.data, NULL, 0, NULL, 0), 0);
 	buf_free(&cmd);
