@@ -32,6 +32,7 @@ AUDIT_SRC := $(sort $(wildcard audit/*.c))
 DAEMON_SRC := $(sort $(wildcard daemon/*.c))
 CTL_SRC := $(sort $(wildcard ctl/*.c))
 CLIENT_SRC := $(sort $(wildcard client/*.c))
+CONSOLE_SRC := $(sort $(wildcard console/*.c))
 BENCH_SRC := $(sort $(wildcard client/bench/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/*.c tests/integration/*.c))
 SQL := $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql)) $(wildcard sql/views/*.sql sql/functions/*.sql) sql/grants.sql
@@ -44,12 +45,14 @@ LIB := $(OBJDIR)/libvoucher.a
 DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
 CTL_OBJ := $(call obj,$(CTL_SRC) $(SETTLE_SRC) $(AUDIT_SRC)) $(OBJDIR)/migrations.o
 CLIENT_OBJ := $(call obj,$(CLIENT_SRC))
+CONSOLE_OBJ := $(call obj,$(CONSOLE_SRC) $(SETTLE_SRC) $(AUDIT_SRC))
 # voucher-bench: its own main and voucher-push's HTTPS client
 BENCH_OBJ := $(call obj,$(BENCH_SRC)) $(filter-out %/main.o,$(CLIENT_OBJ))
 # tests link every module except the programs' main files
-TEST_OBJ := $(call obj,$(TEST_SRC)) $(filter-out %/main.o,$(DAEMON_OBJ) $(CTL_OBJ) $(CLIENT_OBJ))
+TEST_OBJ := $(call obj,$(TEST_SRC)) $(filter-out %/main.o,$(DAEMON_OBJ) $(CTL_OBJ) $(CLIENT_OBJ)) \
+	$(call obj,$(filter-out console/main.c,$(CONSOLE_SRC)))
 
-BINS := bin/voucherd bin/voucherctl bin/voucher-push bin/voucher-bench
+BINS := bin/voucherd bin/voucherctl bin/voucher-push bin/voucher-bench bin/voucher-console
 
 # bin/ holds one flavour at a time (plain or sanitized): relink when it changes
 STAMP := bin/.flavour
@@ -67,6 +70,8 @@ bin/voucherd: $(DAEMON_OBJ) $(LIB) $(STAMP)
 	$(LINK) $(LIBS_EVENT) $(LIBS_CORE)
 bin/voucherctl: $(CTL_OBJ) $(LIB) $(STAMP)
 	$(LINK) $(LIBS_CORE) $(LIBS_XLSX)
+bin/voucher-console: $(CONSOLE_OBJ) $(LIB) $(STAMP)
+	$(LINK) $(LIBS_EVENT) $(LIBS_CORE) $(LIBS_XLSX)
 bin/voucher-push: $(CLIENT_OBJ) $(LIB) $(STAMP)
 	$(LINK) $(LIBS_CORE)
 bin/voucher-bench: $(BENCH_OBJ) $(LIB) $(STAMP)

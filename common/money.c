@@ -42,6 +42,24 @@ void money_format_yuan(int64_t fen, char *out, size_t outlen)
 		 (unsigned long long)(mag % 100));
 }
 
+void money_format_yuan_grouped(int64_t fen, char *out, size_t outlen)
+{
+	uint64_t mag = fen < 0 ? (uint64_t)0 - (uint64_t)fen : (uint64_t)fen;
+	char digits[24];
+	int n = snprintf(digits, sizeof digits, "%llu", (unsigned long long)(mag / 100));
+	char grouped[40];
+	size_t g = 0;
+	if (fen < 0)
+		grouped[g++] = '-';
+	for (int i = 0; i < n; i++) {
+		if (i > 0 && (n - i) % 3 == 0)
+			grouped[g++] = ',';
+		grouped[g++] = digits[i];
+	}
+	grouped[g] = '\0';
+	snprintf(out, outlen, "%s.%02llu", grouped, (unsigned long long)(mag % 100));
+}
+
 bool money_parse_i64(const char *s, int64_t *out)
 {
 	if (!s)

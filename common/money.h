@@ -17,6 +17,9 @@ bool money_muldiv_floor(int64_t amount, int64_t num, int64_t den, int64_t *out) 
 bool money_apply_bp(int64_t amount, int32_t bp, int64_t *out) __attribute__((warn_unused_result));
 /* Formats fen as yuan with exactly two decimals ("-12.05"); out >= 24 bytes. */
 void money_format_yuan(int64_t fen, char *out, size_t outlen);
+/* The same with thousands separated by commas, as finance staff read them
+ * ("1,234,567.89", "-0.05"); out >= 32 bytes. */
+void money_format_yuan_grouped(int64_t fen, char *out, size_t outlen);
 /* Parses a whole number as PostgreSQL writes int2/int4/int8 and numeric
  * without scale ("0", "-120", "9223372036854775807"): an optional '-' and
  * decimal digits, nothing else.  False on NULL, empty, blanks, '+', a

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The one-way layout (docs/architecture.md): a folder includes only folders
 # before it,
-#   common -> metering -> settlement -> audit -> the programs (daemon, ctl, client)
+#   common -> metering -> settlement -> audit -> the programs (daemon, ctl, client, console)
 # and no program includes another (client/bench may include client).  Run by
 # `make test` before anything is built: an include against the layering fails.
 set -eu
@@ -12,14 +12,14 @@ rank() {
 	metering) echo 1 ;;
 	settlement) echo 2 ;;
 	audit) echo 3 ;;
-	daemon | ctl | client) echo 4 ;;
+	daemon | ctl | client | console) echo 4 ;;
 	*) echo 9 ;;
 	esac
 }
 bad=0
-for f in $(git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null || find common metering settlement audit daemon ctl client -name '*.[ch]'); do
+for f in $(git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null || find common metering settlement audit daemon ctl client console -name '*.[ch]'); do
 	dir=${f%%/*}
-	case "$dir" in common | metering | settlement | audit | daemon | ctl | client) ;; *) continue ;; esac
+	case "$dir" in common | metering | settlement | audit | daemon | ctl | client | console) ;; *) continue ;; esac
 	[ -f "$f" ] || continue
 	mine=$(rank "$dir")
 	for inc in $(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([a-z_]*\)\/.*".*/\1/p' "$f"); do

@@ -106,3 +106,27 @@ Test(unit_money, parse_i64_strict)
 	int64_t v;
 	cr_assert_not(money_parse_i64(NULL, &v));
 }
+
+Test(unit_money, yuan_grouped)
+{
+	static const struct {
+		int64_t fen;
+		const char *want;
+	} cases[] = {
+		{0, "0.00"},
+		{5, "0.05"},
+		{-5, "-0.05"},
+		{99999, "999.99"},
+		{100000, "1,000.00"},
+		{123456789, "1,234,567.89"},
+		{-123456789, "-1,234,567.89"},
+		{10000000000, "100,000,000.00"},
+		{INT64_MAX, "92,233,720,368,547,758.07"},
+		{INT64_MIN, "-92,233,720,368,547,758.08"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char b[40];
+		money_format_yuan_grouped(cases[i].fen, b, sizeof b);
+		cr_assert_str_eq(b, cases[i].want, "%lld", (long long)cases[i].fen);
+	}
+}
