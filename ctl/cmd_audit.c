@@ -219,8 +219,12 @@ static int audit_trace(ctl_t *ctx, int argc, char **argv)
 		return rc;
 	if (!uscc || !program || !year)
 		return ctl_usage_error(usage_audit, "audit trace: --enterprise, --program and --year are required");
+	if (!ctl_year_valid(year))
+		return ctl_usage_error(usage_audit, "audit trace: --year must be a year from 2000 to 2100, e.g. 2026");
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
+		return CTL_FAIL;
+	if (!ctl_program_known(c, "audit trace", program))
 		return CTL_FAIL;
 	const char *p[] = {uscc, program, year};
 	PGresult *g =
@@ -540,8 +544,9 @@ static int audit_exceptions(ctl_t *ctx, int argc, char **argv)
 	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "audit exceptions", usage_audit);
 	if (rc >= 0)
 		return rc;
-	if (year && (strlen(year) != 4 || strspn(year, "0123456789") != 4))
-		return ctl_usage_error(usage_audit, "audit exceptions: --year must be a year like 2026");
+	if (year && !ctl_year_valid(year))
+		return ctl_usage_error(usage_audit,
+				       "audit exceptions: --year must be a year from 2000 to 2100, e.g. 2026");
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
 		return CTL_FAIL;
@@ -601,8 +606,13 @@ static int ledger_balances(ctl_t *ctx, int argc, char **argv)
 	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "ledger balances", usage_ledger);
 	if (rc >= 0)
 		return rc;
+	if (year && !ctl_year_valid(year))
+		return ctl_usage_error(usage_ledger,
+				       "ledger balances: --year must be a year from 2000 to 2100, e.g. 2026");
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
+		return CTL_FAIL;
+	if (program && !ctl_program_known(c, "ledger balances", program))
 		return CTL_FAIL;
 	const char *p[] = {program, year, uscc};
 	PGresult *r = db_exec(c, "ledger balances",

@@ -1169,10 +1169,13 @@ int cmd_statement(ctl_t *ctx, int argc, char **argv)
 	if (!uscc_valid(uscc))
 		return ctl_usage_error(usage_statement,
 				       "statement: --enterprise must be a unified social credit code (18 characters)");
-	if (!digits_only(year, 4) || strlen(year) != 4 || atoi(year) < 2000 || atoi(year) > 2100)
-		return ctl_usage_error(usage_statement, "statement: --year must be a year such as 2026");
+	if (!ctl_year_valid(year))
+		return ctl_usage_error(usage_statement,
+				       "statement: --year must be a year from 2000 to 2100, e.g. 2026");
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
+		return CTL_FAIL;
+	if (program && !ctl_program_known(c, "statement", program))
 		return CTL_FAIL;
 	PGresult *ent = NULL, *progs = NULL;
 	cells_t grants = {NULL, 0, 0}, records = {NULL, 0, 0}, subtotals = {NULL, 0, 0};

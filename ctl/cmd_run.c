@@ -31,6 +31,8 @@ static const char usage_run[] = "usage: voucherctl run list [--program ID]\n"
 				"       voucherctl run publish RUN\n"
 				"       voucherctl run disburse RUN --ref PAYMENT_BATCH\n"
 				"\n"
+				"list: every run, or those of one programme; a programme that was never\n"
+				"loaded is an error (voucherctl program list), not an empty list.\n"
 				"show prints one line per enterprise: run_id, program, period, uscc,\n"
 				"enterprise, division, eligible_amount_ytd, entitlement_ytd, cap,\n"
 				"granted_before, difference, payable, status, note (--format csv: amounts in\n"
@@ -132,6 +134,8 @@ static int run_list(ctl_t *ctx, int argc, char **argv)
 		return rc;
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
+		return CTL_FAIL;
+	if (program && !ctl_program_known(c, "run list", program))
 		return CTL_FAIL;
 	const char *p[] = {program};
 	PGresult *r =
