@@ -72,7 +72,8 @@ static const char usage_ledger[] = "usage: voucherctl ledger balances [--program
 				   "       voucherctl ledger alg sha256|sm3\n"
 				   "\n"
 				   "balances: every account's balance (debits minus credits), derived from the\n"
-				   "entries: pool/<programme>/<year> (negative: given out),\n"
+				   "entries (--program: an unknown programme is an error; --year: 2000-2100):\n"
+				   "pool/<programme>/<year> (negative: given out),\n"
 				   "payable/<programme>/<year>/<payee>, paid/<programme>/<year>/<payee>.\n"
 				   "alg: the hash of the ledger chain, chosen before the first posting (SM3 for\n"
 				   "deployments that must use 国密 algorithms).\n";

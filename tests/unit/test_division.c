@@ -66,8 +66,8 @@ Test(unit_division, find)
 		else if (c->successor0)
 			cr_expect_null(d->successor[1], "%s", c->code);
 	}
-	static const char *const absent[] = {"330199", "330107", "110105", "990000", "33010", "3301060", "", "abcdef",
-					     NULL};
+	static const char *const absent[] = {"330199",  "330107", "110105", "990000", "33010",
+					     "3301060", "",       "abcdef", NULL};
 	for (size_t i = 0; i < N(absent); i++)
 		cr_expect_null(division_find(absent[i]), "%s", absent[i] ? absent[i] : "NULL");
 }
@@ -107,7 +107,8 @@ Test(unit_division, check)
 	static const struct check_case cases[] = {
 		{"330106", DIVISION_IN_FORCE, NULL},
 		{"320214", DIVISION_IN_FORCE, NULL},
-		{"330103", DIVISION_ABOLISHED, "330103 下城区 was abolished in 2021 (merged into 330105 拱墅区); use 330105"},
+		{"330103", DIVISION_ABOLISHED,
+		 "330103 下城区 was abolished in 2021 (merged into 330105 拱墅区); use 330105"},
 		{"330104", DIVISION_ABOLISHED,
 		 "330104 江干区 was abolished in 2021 (merged into 330102 上城区 and 330114 钱塘区); use 330102 or 330114"},
 		{"320204", DIVISION_ABOLISHED, "use 320213"},
@@ -115,10 +116,10 @@ Test(unit_division, check)
 		{"331299", DIVISION_UNKNOWN, "浙江省 has no prefecture-level division 331200"},
 		{"320299", DIVISION_UNKNOWN, "江苏省 无锡市 has no county-level division 320299"},
 		{"990101", DIVISION_UNKNOWN, "there is no province 990000"},
-		{"110105", DIVISION_UNLISTED, NULL},  /* 北京市 朝阳区: 北京 not listed at county level */
-		{"440305", DIVISION_UNLISTED, NULL},  /* 广东省 深圳市 南山区 */
-		{"429004", DIVISION_UNLISTED, NULL},  /* 湖北省 省直辖 仙桃市 */
-		{"440199", DIVISION_UNLISTED, NULL},  /* not checked below prefecture outside 32, 33 */
+		{"110105", DIVISION_UNLISTED, NULL}, /* 北京市 朝阳区: 北京 not listed at county level */
+		{"440305", DIVISION_UNLISTED, NULL}, /* 广东省 深圳市 南山区 */
+		{"429004", DIVISION_UNLISTED, NULL}, /* 湖北省 省直辖 仙桃市 */
+		{"440199", DIVISION_UNLISTED, NULL}, /* not checked below prefecture outside 32, 33 */
 		{"441099", DIVISION_UNKNOWN, "广东省 has no prefecture-level division 441000"},
 		{"110905", DIVISION_UNKNOWN, "北京市 has no prefecture-level division 110900"},
 		{"371202", DIVISION_UNKNOWN, "its prefecture 371200 莱芜市 was abolished in 2019"},
