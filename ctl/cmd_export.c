@@ -13,7 +13,9 @@
  * statement --enterprise USCC --year Y [--program ID]
  *   For one enterprise and year: the grants of approved runs, and for each
  *   programme in which an approved run has a line for it the records behind
- *   the entitlement, with a subtotal (see usage_statement). */
+ *   the entitlement, with a subtotal (see usage_statement).  It reads only
+ *   the audit views (the newest import of a registry version decides, as in
+ *   voucher.enterprise_registry), so finance staff and auditors may run it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -85,7 +87,9 @@ static const char usage_statement[] =
 	"              the two are equal; they may differ where another programme of\n"
 	"              an exclusivity group took records, see line_note), the run's\n"
 	"              entitlement and cap, and what was granted in the year in total.\n"
-	"--format table|csv|json as for every listing (json amounts in fen).\n";
+	"--format table|csv|json as for every listing (json amounts in fen).\n"
+	"Reads only the audit views: finance staff and auditors (voucher_auditor) may\n"
+	"run it.  --program: an unknown programme is an error; --year: 2000-2100.\n";
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -1000,7 +1004,7 @@ static bool statement_grants(PGconn *c, const char *const *key, cells_t *out)
 	PGresult *r = db_exec(c, "statement",
 			      "SELECT g.run_id, g.program, r.period, r.approved_at, g.amount_fen, r.status, "
 			      "  r.disbursed_at IS NOT NULL, r.disbursed_at, r.payment_ref, v.text "
-			      "FROM voucher.grants g JOIN audit.runs r ON r.run_id = g.run_id "
+			      "FROM audit.grants g JOIN audit.runs r ON r.run_id = g.run_id "
 			      "JOIN audit.program_versions v ON v.version = r.program_version "
 			      "WHERE g.uscc = $1 AND g.year = $2::integer AND ($3::text IS NULL OR g.program = $3) "
 			      "ORDER BY g.program, r.period, g.run_id",
@@ -1064,7 +1068,7 @@ static bool statement_programme(PGconn *c, const char *uscc, const char *year, c
 		c, "statement",
 		"SELECT r.run_id, r.period, r.data_cutoff, l.eligible_amount_ytd, l.entitlement_ytd, l.cap, "
 		"  l.status, l.note, v.text, "
-		"  (SELECT coalesce(sum(g.amount_fen), 0) FROM voucher.grants g "
+		"  (SELECT coalesce(sum(g.amount_fen), 0) FROM audit.grants g "
 		"    WHERE g.program = r.program AND g.year = $2::integer AND g.uscc = $1)::bigint "
 		"FROM audit.runs r JOIN audit.run_lines l ON l.run_id = r.run_id AND l.uscc = $1 "
 		"JOIN audit.program_versions v ON v.version = r.program_version "
@@ -1099,10 +1103,10 @@ static bool statement_programme(PGconn *c, const char *uscc, const char *year, c
 		"CROSS JOIN LATERAL (SELECT (u.ended_at AT TIME ZONE 'Asia/Shanghai')::date AS day) d "
 		/* the enterprise's division on the record's day: the version in
 		     * force then, else its first (as settle reads it) */
-		"LEFT JOIN LATERAL (SELECT v.division FROM voucher.enterprise_registry v WHERE v.uscc = u.enterprise "
+		"LEFT JOIN LATERAL (SELECT v.division FROM audit.enterprise_versions v WHERE v.uscc = u.enterprise "
 		"  ORDER BY (v.valid_from <= d.day) DESC, CASE WHEN v.valid_from <= d.day THEN v.valid_from END DESC, "
-		"  v.valid_from LIMIT 1) ev ON true "
-		"LEFT JOIN voucher.related_parties rp ON rp.uscc = u.enterprise AND rp.provider = u.provider "
+		"  v.valid_from, v.imported_at DESC, v.id DESC LIMIT 1) ev ON true "
+		"LEFT JOIN audit.related_parties rp ON rp.uscc = u.enterprise AND rp.provider = u.provider "
 		"WHERE u.enterprise = $1 AND u.ended_at >= $2::timestamptz AND u.ended_at < $3::timestamptz "
 		"  AND u.received_at <= $4::timestamptz AND u.category = ANY($5::text[]) "
 		"ORDER BY u.ended_at, u.provider, u.record_id",
@@ -1188,12 +1192,11 @@ int cmd_statement(ctl_t *ctx, int argc, char **argv)
 	const char *key[] = {uscc, year, program};
 	ent = db_exec(
 		c, "statement",
-		"SELECT e.uscc, v.name, v.division, $2::integer, $3::text FROM voucher.enterprises e "
-		"JOIN LATERAL (SELECT * FROM voucher.enterprise_registry v WHERE v.uscc = e.uscc "
-		"  ORDER BY (v.valid_from <= (now() AT TIME ZONE 'Asia/Shanghai')::date) DESC, "
+		"SELECT v.uscc, v.name, v.division, $2::integer, $3::text FROM audit.enterprise_versions v "
+		"WHERE v.uscc = $1 "
+		"ORDER BY (v.valid_from <= (now() AT TIME ZONE 'Asia/Shanghai')::date) DESC, "
 		"  CASE WHEN v.valid_from <= (now() AT TIME ZONE 'Asia/Shanghai')::date THEN v.valid_from END DESC, "
-		"  v.valid_from LIMIT 1) v ON true "
-		"WHERE e.uscc = $1",
+		"  v.valid_from, v.imported_at DESC, v.id DESC LIMIT 1",
 		3, key);
 	if (!ent)
 		goto failed;

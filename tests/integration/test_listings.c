@@ -25,18 +25,22 @@ Test(listings, unknown_programme_or_impossible_year_is_an_error)
 	sf_enterprise(u, "330402", NULL);
 	char out[8192], err[8192], args[256];
 	static const struct bad_listing cases[] = {
-		{"run list --program hangzhou", 1, "run list: there is no programme hangzhou (voucherctl program list)"},
+		{"run list --program hangzhou", 1,
+		 "run list: there is no programme hangzhou (voucherctl program list)"},
 		{"ledger balances --program hangzhou", 1, "ledger balances: there is no programme hangzhou"},
 		{"override list --program hangzhou", 1, "override list: there is no programme hangzhou"},
-		{"statement --enterprise USCC --year 2026 --program hangzhou", 1, "statement: there is no programme hangzhou"},
-		{"audit trace --enterprise USCC --year 2026 --program hangzhou", 1, "audit trace: there is no programme hangzhou"},
+		{"statement --enterprise USCC --year 2026 --program hangzhou", 1,
+		 "statement: there is no programme hangzhou"},
+		{"audit trace --enterprise USCC --year 2026 --program hangzhou", 1,
+		 "audit trace: there is no programme hangzhou"},
 		{"ledger balances --year 1999", 2, "ledger balances: --year must be a year from 2000 to 2100"},
 		{"ledger balances --year 26", 2, "--year must be a year"},
 		{"ledger balances --year abcd", 2, "--year must be a year"},
 		{"audit exceptions --year 2101", 2, "audit exceptions: --year must be a year from 2000 to 2100"},
 		{"audit exceptions --year x", 2, "--year must be a year"},
 		{"statement --enterprise USCC --year 1999", 2, "statement: --year must be a year from 2000 to 2100"},
-		{"audit trace --enterprise USCC --program jiaxing-compute --year 20266", 2, "audit trace: --year must be"},
+		{"audit trace --enterprise USCC --program jiaxing-compute --year 20266", 2,
+		 "audit trace: --year must be"},
 		{"override list --year 3000", 2, "override list: --year must be a year from 2000 to 2100"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -51,9 +55,48 @@ Test(listings, unknown_programme_or_impossible_year_is_an_error)
 		cr_expect_eq(out[0], '\0', "%s: %s", args, out);
 	}
 	/* a known programme with nothing in it is an empty table */
-	cr_expect_eq(sf_ctl("alice", "run list --program jiaxing-compute", out, sizeof out, err, sizeof err), 0,
-		     "%s", err);
+	cr_expect_eq(sf_ctl("alice", "run list --program jiaxing-compute", out, sizeof out, err, sizeof err), 0, "%s",
+		     err);
 	cr_expect_eq(sf_ctl("voucher_auditor", "ledger balances --program jiaxing-compute --year 2026", out, sizeof out,
 			    err, sizeof err),
 		     0, "%s", err);
+}
+
+/* An approved March run of Jiaxing with one enterprise: E1 1,000,000 fen of
+ * intelligent compute -> 500,000 fen granted. */
+static const char *approved_month(long long *run)
+{
+	sf_setup();
+	sf_load_program(t_root_path("settlement/programs/jiaxing-compute.conf"));
+	const char *u = sf_uscc("330402", 7);
+	static char uscc[19];
+	snprintf(uscc, sizeof uscc, "%s", u);
+	sf_enterprise(uscc, "330402", "嘉兴南湖测试企业");
+	sf_record("prov-a", uscc, "fa", "intelligent_compute", 1000000, "2026-03-10T10:00:00+08:00", NULL);
+	*run = sf_settle("alice", "jiaxing-compute", "2026-03");
+	sf_approve("bob", *run);
+	return uscc;
+}
+
+/* The statement reads only the audit views: an auditor's login role (a member
+ * of voucher_auditor, no rights in schema voucher) gets the same statement as
+ * finance, not "permission denied for schema voucher". */
+Test(listings, statement_as_an_auditor)
+{
+	long long run;
+	const char *u = approved_month(&run);
+	sf_sql("DO $$ BEGIN CREATE ROLE dora LOGIN IN ROLE voucher_auditor; "
+	       "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$");
+	char args[128], fin[16384], aud[16384], err[8192];
+	snprintf(args, sizeof args, "--format csv statement --enterprise %s --year 2026", u);
+	cr_assert_eq(sf_ctl("alice", args, fin, sizeof fin, err, sizeof err), 0, "%s", err);
+	int rc = sf_ctl("dora", args, aud, sizeof aud, err, sizeof err);
+	cr_assert_eq(rc, 0, "rc %d: %s", rc, err);
+	cr_expect_null(strstr(err, "permission denied"), "%s", err);
+	cr_expect_str_eq(aud, fin);
+	cr_expect_not_null(strstr(aud, "嘉兴南湖测试企业"), "%s", aud);
+	cr_expect_not_null(strstr(aud, "5000.00"), "%s", aud);  /* the grant */
+	cr_expect_not_null(strstr(aud, "10000.00"), "%s", aud); /* the record */
+	snprintf(args, sizeof args, "statement --enterprise %s --year 2026 --program jiaxing-compute", u);
+	cr_expect_eq(sf_ctl("dora", args, aud, sizeof aud, err, sizeof err), 0, "%s", err);
 }
