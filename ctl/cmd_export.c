@@ -45,7 +45,9 @@
 
 static const char usage_export[] = "usage: voucherctl export RUN --format csv|xlsx --out FILE [--force]\n"
 				   "\n"
-				   "Writes the lines of a settlement run for the treasury, with Chinese headers:\n"
+				   "Writes the lines of a settlement run for the treasury, with Chinese headers\n"
+				   "and the programme by its Chinese name (name = in the run's own programme\n"
+				   "version, e.g. 杭州算力券; the xlsx summary also gives its id):\n"
 				   "结算批次, 项目, 期间, 批次状态, 统一社会信用代码, 企业名称, 行政区划,\n"
 				   "年度累计符合条件金额(元), 年度累计应补金额(元), 上限(元), 此前已拨付(元),\n"
 				   "差额(元), 本次拨付(元), 状态, 备注, 收款方 — the columns of 'run show' plus\n"
@@ -328,7 +330,8 @@ enum {
 	/* computed, not columns of the query */
 	X_RUN_STATUS,
 	X_STATUS_ZH,
-	X_PAYEE
+	X_PAYEE,
+	X_PROGRAM_NAME
 };
 
 static const char sql_lines[] =
@@ -348,7 +351,7 @@ typedef struct exp_col {
 
 static const exp_col_t exp_cols[] = {
 	{"结算批次", K_TEXT, L_RUN, 10},
-	{"项目", K_TEXT, L_PROGRAM, 18},
+	{"项目", K_TEXT, X_PROGRAM_NAME, 18},
 	{"期间", K_TEXT, L_PERIOD, 9},
 	{"批次状态", K_TEXT, X_RUN_STATUS, 15},
 	{"统一社会信用代码", K_TEXT, L_USCC, 21},
@@ -385,11 +388,19 @@ typedef struct exporter {
 #endif
 } exporter_t;
 
+/* The programme as people know it (name = in the run's own programme
+ * version, e.g. 杭州算力券), else its id. */
+static const char *program_name_zh(const program_t *p)
+{
+	return p->name[0] ? p->name : p->id;
+}
+
 /* The text of a cell of a line (before csv quoting). */
 static const char *line_cell(exporter_t *e, const PGresult *r, int row, int src)
 {
 	switch (src) {
 	case X_RUN_STATUS: return run_status_zh(PQgetvalue(e->head, 0, H_STATUS));
+	case X_PROGRAM_NAME: return program_name_zh(e->prog);
 	case X_STATUS_ZH: return line_status_zh(PQgetvalue(r, row, L_STATUS));
 	case X_PAYEE:
 		if (e->prog->payee_provider)
@@ -609,7 +620,10 @@ static bool xlsx_summary(exporter_t *e)
 	x_width(e, 2, 5, 16);
 
 	lxw_row_t row = 0;
-	x_text(e, row++, 0, draft ? "算力券结算汇总（草稿）" : "算力券结算汇总", e->f_title);
+	char title[300];
+	snprintf(title, sizeof title, "%s %s 结算汇总%s", program_name_zh(e->prog), PQgetvalue(h, 0, H_PERIOD),
+		 draft ? "（草稿）" : "");
+	x_text(e, row++, 0, title, e->f_title);
 	if (draft)
 		x_text(e, row++, 0, "草稿 (draft)：本批次尚未经第二人复核，不得据此拨付", e->f_warn);
 	row++;
@@ -624,8 +638,8 @@ static bool xlsx_summary(exporter_t *e)
 		lxw_format *f;
 	} kv[] = {
 		{"结算批次", PQgetvalue(h, 0, H_RUN), NULL},
-		{"项目", PQgetvalue(h, 0, H_PROGRAM), NULL},
-		{"项目名称", e->prog->name, NULL},
+		{"项目", program_name_zh(e->prog), NULL},
+		{"项目代码", PQgetvalue(h, 0, H_PROGRAM), NULL},
 		{"期间", PQgetvalue(h, 0, H_PERIOD), NULL},
 		{"批次状态", status, draft ? e->f_warn : NULL},
 		{"收款方", payee, NULL},
@@ -869,8 +883,8 @@ int cmd_export(ctl_t *ctx, int argc, char **argv)
 	if (!outfile_commit(&of))
 		goto failed;
 	const char *status = PQgetvalue(h, 0, H_STATUS);
-	printf("run %s (%s, %s %s, %s) exported to %s: %" PRId64 " line%s, %s\n", pos[0], status,
-	       PQgetvalue(h, 0, H_PROGRAM), PQgetvalue(h, 0, H_PERIOD),
+	printf("run %s (%s, %s %s %s, %s) exported to %s: %" PRId64 " line%s, %s\n", pos[0], status,
+	       program_name_zh(prog), PQgetvalue(h, 0, H_PROGRAM), PQgetvalue(h, 0, H_PERIOD),
 	       prog->payee_provider ? "payee provider" : "payee enterprise", out, e.nlines, e.nlines == 1 ? "" : "s",
 	       xlsx ? "xlsx" : "csv");
 	if (!strcmp(status, "draft"))
