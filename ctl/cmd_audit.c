@@ -23,50 +23,51 @@
 #include "settlement/program.h"
 #include "audit/ledger.h"
 
-static const char usage_audit[] = "usage: voucherctl audit verify [--checkpoint FILE [--pub PEM]]\n"
-				  "       voucherctl audit checkpoint --sign-key PEM --out FILE\n"
-				  "       voucherctl audit trace --enterprise USCC --program ID --year Y\n"
-				  "       voucherctl audit duplicates\n"
-				  "       voucherctl audit exceptions [--year Y]\n"
-				  "\n"
-				  "Checks, reading only the audit views (an auditor may run it):\n"
-				  "  - every stored batch: its digest from the stored body bytes, its signature\n"
-				  "    against the provider's key valid when it was signed, and its place in the\n"
-				  "    Merkle tree over all batches; every usage record belongs to a stored batch;\n"
-				  "  - the ledger's hash chain: every entry's hash recomputed from its contents\n"
-				  "    and the hash before it (SHA-256, or SM3 where the ledger uses it), entry\n"
-				  "    ids without gaps;\n"
-				  "  - that the ledger holds exactly the postings the approved and disbursed runs\n"
-				  "    call for, line by line, and sums to zero;\n"
-				  "  - every approved run, recomputed from the stored records, the registry as it\n"
-				  "    stood when the run was prepared and the run's own programme version, line\n"
-				  "    by line.\n"
-				  "  - with --checkpoint FILE (written earlier by audit checkpoint and kept outside\n"
-				  "    the database): its signature (the key is in the file; --pub PEM insists on\n"
-				  "    a key you hold), and that today's ledger and batches extend what it saw:\n"
-				  "    catches truncation and wholesale rewrites that a chain alone cannot.\n"
-				  "Names the first thing that does not hold and exits 1; exits 0 when all hold.\n"
-				  "Progress goes to stderr.\n"
-				  "\n"
-				  "checkpoint: signs (Ed25519 or SM2 private key, PKCS#8 PEM) the ledger's size\n"
-				  "and head hash, the number of stored batches and their Merkle root, and the\n"
-				  "time, into FILE (never overwritten).  Mail it, print it, publish it with the\n"
-				  "notice: anything that later disagrees with it was changed afterwards.\n"
-				  "\n"
-				  "exceptions: what an auditor looks at first, one line each (kind, at, by,\n"
-				  "subject, detail): acts of superusers on the registry, programmes, overrides and\n"
-				  "calendars; backdated registry versions and relations; superseded, returned and\n"
-				  "discarded drafts; refused approvals; override proposals and confirmations; and\n"
-				  "usage from unregistered credit codes, by month and provider.  --year Y keeps\n"
-				  "that year (China time).\n"
-				  "\n"
-				  "trace: from one enterprise's grants in a programme-year down to the ledger\n"
-				  "entries, the records of that year and the signed batches they came in.\n"
-				  "duplicates: invoice numbers and contract ids behind records of more than one\n"
-				  "provider, enterprise or programme (a programme counted a record when an approved\n"
-				  "run gave its enterprise an eligible amount that year in a category the\n"
-				  "programme lists), and records whose net amount a later adjustment\n"
-				  "pushed to zero after the enterprise had been granted a subsidy that year.\n";
+static const char usage_audit[] =
+	"usage: voucherctl audit verify [--checkpoint FILE [--pub PEM]]\n"
+	"       voucherctl audit checkpoint --sign-key PEM --out FILE\n"
+	"       voucherctl audit trace --enterprise USCC --program ID --year Y\n"
+	"       voucherctl audit duplicates\n"
+	"       voucherctl audit exceptions [--year Y]\n"
+	"\n"
+	"Checks, reading only the audit views (an auditor may run it):\n"
+	"  - every stored batch: its digest from the stored body bytes, its signature\n"
+	"    against the provider's key valid when it was signed, and its place in the\n"
+	"    Merkle tree over all batches; every usage record belongs to a stored batch;\n"
+	"  - the ledger's hash chain: every entry's hash recomputed from its contents\n"
+	"    and the hash before it (SHA-256, or SM3 where the ledger uses it), entry\n"
+	"    ids without gaps;\n"
+	"  - that the ledger holds exactly the postings the approved and disbursed runs\n"
+	"    call for, line by line, and sums to zero;\n"
+	"  - every approved run, recomputed from the stored records, the registry as it\n"
+	"    stood when the run was prepared and the run's own programme version, line\n"
+	"    by line.\n"
+	"  - with --checkpoint FILE (written earlier by audit checkpoint and kept outside\n"
+	"    the database): its signature (the key is in the file; --pub PEM insists on\n"
+	"    a key you hold), and that today's ledger and batches extend what it saw:\n"
+	"    catches truncation and wholesale rewrites that a chain alone cannot.\n"
+	"Names the first thing that does not hold and exits 1; exits 0 when all hold.\n"
+	"Progress goes to stderr.\n"
+	"\n"
+	"checkpoint: signs (Ed25519 or SM2 private key, PKCS#8 PEM) the ledger's size\n"
+	"and head hash, the number of stored batches and their Merkle root, and the\n"
+	"time (shown in China time; the file holds UTC), into FILE (never overwritten).  Mail it, print it, publish it with the\n"
+	"notice: anything that later disagrees with it was changed afterwards.\n"
+	"\n"
+	"exceptions: what an auditor looks at first, one line each (kind, at, by,\n"
+	"subject, detail): acts of superusers on the registry, programmes, overrides and\n"
+	"calendars; backdated registry versions and relations; superseded, returned and\n"
+	"discarded drafts; refused approvals; override proposals and confirmations; and\n"
+	"usage from unregistered credit codes, by month and provider.  --year Y keeps\n"
+	"that year (China time).\n"
+	"\n"
+	"trace: from one enterprise's grants in a programme-year down to the ledger\n"
+	"entries, the records of that year and the signed batches they came in.\n"
+	"duplicates: invoice numbers and contract ids behind records of more than one\n"
+	"provider, enterprise or programme (a programme counted a record when an approved\n"
+	"run gave its enterprise an eligible amount that year in a category the\n"
+	"programme lists), and records whose net amount a later adjustment\n"
+	"pushed to zero after the enterprise had been granted a subsidy that year.\n";
 
 static const char usage_ledger[] = "usage: voucherctl ledger balances [--program ID] [--year Y] [--enterprise USCC]\n"
 				   "       voucherctl ledger alg sha256|sm3\n"
@@ -160,9 +161,9 @@ static int audit_verify(ctl_t *ctx, int argc, char **argv)
 		ok = checkpoint_check(c, cpfile, pub, &cp, err, sizeof err);
 		if (ok)
 			fprintf(stderr,
-				"audit verify: checkpoint %s of %s (key %.16s…) is extended: %" PRId64
+				"audit verify: checkpoint %s of %s (China time; key %.16s…) is extended: %" PRId64
 				" ledger entries, %" PRId64 " batches then\n",
-				cpfile, cp.time, cp.fingerprint, cp.ledger_size, cp.batches_size);
+				cpfile, cp.time_cn, cp.fingerprint, cp.ledger_size, cp.batches_size);
 	}
 	if (ok)
 		ok = verify_postings(c, &runs, err, sizeof err);
@@ -176,7 +177,8 @@ static int audit_verify(ctl_t *ctx, int argc, char **argv)
 	}
 	printf("audit verify: ok: %" PRId64 " stored batches and their signatures hold; ", nbatches);
 	if (cpfile)
-		printf("the checkpoint of %s (key fingerprint %s) is extended; ", cp.time, cp.fingerprint);
+		printf("the checkpoint of %s China time (key fingerprint %s) is extended; ", cp.time_cn,
+		       cp.fingerprint);
 	printf("ledger chain of %" PRId64 " entries (%s) holds; the postings of %" PRId64
 	       " approved runs agree with their lines; the ledger sums to zero; %" PRId64
 	       " approved runs recomputed from the stored records and their programme versions agree line by line\n",
@@ -202,9 +204,9 @@ static int audit_checkpoint(ctl_t *ctx, int argc, char **argv)
 		fprintf(stderr, "audit checkpoint: %s\nnothing was written\n", err);
 		return CTL_FAIL;
 	}
-	printf("checkpoint %s written: %s, %" PRId64 " ledger entries, %" PRId64
+	printf("checkpoint %s written: %s China time, %" PRId64 " ledger entries, %" PRId64
 	       " batches; signing key fingerprint %s\n",
-	       out, cp.time, cp.ledger_size, cp.batches_size, cp.fingerprint);
+	       out, cp.time_cn, cp.ledger_size, cp.batches_size, cp.fingerprint);
 	return CTL_OK;
 }
 
