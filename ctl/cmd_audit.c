@@ -628,7 +628,8 @@ static int ledger_balances(ctl_t *ctx, int argc, char **argv)
 	if (!r)
 		return CTL_FAIL;
 	static const out_col_t cols[] = {{"account", OUT_TEXT}, {"balance", OUT_MONEY_FEN}, {"postings", OUT_INT}};
-	bool ok = out_print(stdout, ctx->format, cols, 3, r);
+	static const char *const labels[] = {"账户", "余额(元)", "记账笔数"}; /* table only */
+	bool ok = out_print_labelled(stdout, ctx->format, cols, labels, 3, r);
 	PQclear(r);
 	return ok ? CTL_OK : CTL_FAIL;
 }

@@ -89,7 +89,8 @@ static const char usage_statement[] =
 	"              the two are equal; they may differ where another programme of\n"
 	"              an exclusivity group took records, see line_note), the run's\n"
 	"              entitlement and cap, and what was granted in the year in total.\n"
-	"--format table|csv|json as for every listing (json amounts in fen).\n"
+	"--format table|csv|json as for every listing (json amounts in fen); the table\n"
+	"has Chinese titles and headers, csv and json the English names above.\n"
 	"Reads only the audit views: finance staff and auditors (voucher_auditor) may\n"
 	"run it.  --program: an unknown programme is an error; --year: 2000-2100.\n";
 
@@ -947,8 +948,22 @@ static out_rows_t cells_rows(const cells_t *c, int ncols)
 }
 
 static const out_col_t ent_cols[] = {
-	{"uscc", OUT_TEXT}, {"name", OUT_TEXT}, {"division", OUT_TEXT}, {"year", OUT_INT}, {"program", OUT_TEXT},
+	{"uscc", OUT_TEXT}, {"name", OUT_TEXT}, {"division", OUT_DIVISION}, {"year", OUT_INT}, {"program", OUT_TEXT},
 };
+/* the headers for people (table format; csv and json keep the names) */
+static const char *const ent_labels[] = {"统一社会信用代码", "企业名称", "行政区划", "年度", "项目"};
+static const char *const grant_labels[] = {"结算批次", "项目",   "项目名称", "期间",   "审核时间", "金额(元)",
+					   "类别",     "收款方", "批次状态", "已拨付", "拨付时间", "支付批次"};
+static const char *const record_labels[] = {"项目",     "服务商",   "记录号",   "批次号", "算力设施", "类别",
+					    "结束时间", "金额(元)", "调整记录", "计入",   "备注"};
+static const char *const subtotal_labels[] = {"项目",         "项目名称",
+					      "收款方",       "结算批次",
+					      "期间",         "数据截止",
+					      "记录数",       "金额(元)",
+					      "计入金额(元)", "年度累计符合条件金额(元)",
+					      "一致",         "年度累计应补金额(元)",
+					      "上限(元)",     "年度累计拨付(元)",
+					      "状态",         "备注"};
 
 static const out_col_t grant_cols[] = {
 	{"run_id", OUT_INT},
@@ -992,6 +1007,9 @@ static const out_col_t subtotal_cols[] = {
 	{"line_note", OUT_TEXT},
 };
 #define NSUBTOTAL ((int)(sizeof subtotal_cols / sizeof subtotal_cols[0]))
+_Static_assert(sizeof grant_labels / sizeof grant_labels[0] == NGRANT, "a label per grant column");
+_Static_assert(sizeof record_labels / sizeof record_labels[0] == NRECORD, "a label per record column");
+_Static_assert(sizeof subtotal_labels / sizeof subtotal_labels[0] == NSUBTOTAL, "a label per subtotal column");
 
 static const char *payee_text(const program_t *p)
 {
@@ -1240,9 +1258,13 @@ int cmd_statement(ctl_t *ctx, int argc, char **argv)
 		   sr = cells_rows(&subtotals, NSUBTOTAL);
 	out_doc_t d;
 	out_doc_begin(&d, stdout, ctx->format);
+	out_doc_labels(&d, "企业", ent_labels);
 	out_doc_record(&d, "enterprise", ent_cols, 5, &er, 0);
+	out_doc_labels(&d, "拨付与追回", grant_labels);
 	out_doc_list(&d, "grants", grant_cols, NGRANT, &gr);
+	out_doc_labels(&d, "用量记录", record_labels);
 	out_doc_list(&d, "records", record_cols, NRECORD, &rr);
+	out_doc_labels(&d, "小计", subtotal_labels);
 	out_doc_list(&d, "subtotals", subtotal_cols, NSUBTOTAL, &sr);
 	if (!out_doc_end(&d)) {
 		fprintf(stderr, "statement: writing the output failed\n");

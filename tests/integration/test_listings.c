@@ -100,3 +100,53 @@ Test(listings, statement_as_an_auditor)
 	snprintf(args, sizeof args, "statement --enterprise %s --year 2026 --program jiaxing-compute", u);
 	cr_expect_eq(sf_ctl("dora", args, aud, sizeof aud, err, sizeof err), 0, "%s", err);
 }
+
+/* Chinese headers in the tables of run show, ledger balances and statement,
+ * the district's name beside its code; run show --format csv keeps exactly
+ * its English columns (a published contract). */
+Test(listings, chinese_headers_for_people_english_csv)
+{
+	long long run;
+	const char *u = approved_month(&run);
+	char args[128], out[16384], err[8192];
+	snprintf(args, sizeof args, "run show %lld", run);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_expect(!strncmp(out, "结算批次  项目", strlen("结算批次  项目")), "%s", out);
+	cr_expect_not_null(strstr(out, "统一社会信用代码"), "%s", out);
+	cr_expect_not_null(strstr(out, "本次拨付(元)"), "%s", out);
+	cr_expect_not_null(strstr(out, "330402 南湖区"), "%s", out);
+	cr_expect_null(strstr(out, "eligible_amount_ytd"), "%s", out);
+	/* the rule under the header is as wide as the header, in display columns */
+	const char *nl = strchr(out, '\n');
+	cr_assert_not_null(nl);
+	cr_expect_eq(strspn(nl + 1, "-"), 8, "%s", out); /* 结算批次: 4 characters, 8 columns */
+
+	snprintf(args, sizeof args, "--format csv run show %lld", run);
+	cr_assert_eq(sf_ctl("voucher_auditor", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_expect(!strncmp(out,
+			   "\xEF\xBB\xBF"
+			   "run_id,program,period,uscc,enterprise,division,eligible_amount_ytd,"
+			   "entitlement_ytd,cap,granted_before,difference,payable,status,note\r\n",
+			   120),
+		  "%.200s", out);
+	cr_expect_not_null(strstr(out, ",330402,"), "%s", out);
+	cr_expect_null(strstr(out, "南湖区"), "%s", out);
+
+	cr_assert_eq(sf_ctl("voucher_auditor", "ledger balances", out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_expect(!strncmp(out, "账户", strlen("账户")), "%s", out);
+	cr_expect_not_null(strstr(out, "余额(元)"), "%s", out);
+	cr_assert_eq(sf_ctl("voucher_auditor", "--format csv ledger balances", out, sizeof out, err, sizeof err), 0);
+	cr_expect(!strncmp(out,
+			   "\xEF\xBB\xBF"
+			   "account,balance,postings\r\n",
+			   29),
+		  "%s", out);
+
+	snprintf(args, sizeof args, "statement --enterprise %s --year 2026", u);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_expect_not_null(strstr(out, "企业名称:"), "%s", out);
+	cr_expect_not_null(strstr(out, "拨付与追回:"), "%s", out);
+	cr_expect_not_null(strstr(out, "用量记录:"), "%s", out);
+	cr_expect_not_null(strstr(out, "小计:"), "%s", out);
+	cr_expect_not_null(strstr(out, "330402 南湖区"), "%s", out);
+}
