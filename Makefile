@@ -39,7 +39,8 @@ SQL := $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql)) $(wildcard sql/views/*.sql 
 
 obj = $(patsubst %.c,$(OBJDIR)/%.o,$(1))
 
-LIB_OBJ := $(call obj,$(COMMON_SRC) $(METER_SRC))
+# metering/division.c's table, generated from the GB/T 2260 data file
+LIB_OBJ := $(call obj,$(COMMON_SRC) $(METER_SRC)) $(OBJDIR)/division_table.o
 # a static archive, so that each program links only the modules it uses
 LIB := $(OBJDIR)/libvoucher.a
 DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
@@ -93,6 +94,13 @@ $(OBJDIR)/migrations.c: $(SQL) $(OBJDIR)/reject_codes.sql sql/embed.sh
 	@mkdir -p $(dir $@)
 	sh sql/embed.sh $(OBJDIR)/reject_codes.sql > $@.tmp && mv $@.tmp $@
 $(OBJDIR)/migrations.o: $(OBJDIR)/migrations.c
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+# the GB/T 2260 division table of metering/division.c, from metering/gb2260.txt
+$(OBJDIR)/division_table.c: metering/gb2260.txt metering/gen_divisions.sh
+	@mkdir -p $(dir $@)
+	sh metering/gen_divisions.sh metering/gb2260.txt > $@.tmp && mv $@.tmp $@
+$(OBJDIR)/division_table.o: $(OBJDIR)/division_table.c metering/division.h
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 deps:

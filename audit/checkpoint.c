@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "common/b64.h"
+#include "common/date.h"
 #include "common/db.h"
 #include "common/hex.h"
 #include "common/validate.h"
@@ -225,7 +226,10 @@ bool checkpoint_parse(const char *text, size_t len, checkpoint_t *cp, char *err,
 		char alg[16];
 		switch (li) {
 		case 0: ok = vl == 2 && !memcmp(v, "v1", 2); break;
-		case 1: ok = parse_time(v, vl, cp->time, sizeof cp->time); break;
+		case 1:
+			ok = parse_time(v, vl, cp->time, sizeof cp->time) &&
+			     date_utc_z_to_cn(cp->time, cp->time_cn, sizeof cp->time_cn);
+			break;
 		case 2: ok = parse_size(v, vl, &cp->ledger_size); break;
 		case 3: ok = unhex32(v, vl, cp->ledger_root); break;
 		case 4:
@@ -375,6 +379,7 @@ static bool read_state(PGconn *c, checkpoint_t *cp, char *err, size_t errlen)
 	if (ok) {
 		snprintf(cut, sizeof cut, "%s", PQgetvalue(r, 0, 0));
 		snprintf(cp->time, sizeof cp->time, "%s", PQgetvalue(r, 0, 1));
+		date_utc_z_to_cn(cp->time, cp->time_cn, sizeof cp->time_cn);
 	} else {
 		snprintf(err, errlen, "taking the ingest cut: %s", r ? PQerrorMessage(c) : e);
 	}
@@ -495,9 +500,9 @@ static bool check_db(PGconn *c, const checkpoint_t *cp, char *err, size_t errlen
 		return false;
 	if (have < cp->ledger_size) {
 		snprintf(err, errlen,
-			 "the ledger has %" PRId64 " entries, the checkpoint of %s saw %" PRId64
+			 "the ledger has %" PRId64 " entries, the checkpoint of %s (China time) saw %" PRId64
 			 " (entries were removed)",
-			 have, cp->time, cp->ledger_size);
+			 have, cp->time_cn, cp->ledger_size);
 		return false;
 	}
 	if (cp->ledger_size > 0) {
@@ -516,8 +521,8 @@ static bool check_db(PGconn *c, const checkpoint_t *cp, char *err, size_t errlen
 		if (!ok)
 			snprintf(err, errlen,
 				 "ledger entry %s: its hash is not the checkpoint's ledger_root "
-				 "(the ledger the checkpoint of %s saw was rewritten)",
-				 id, cp->time);
+				 "(the ledger the checkpoint of %s (China time) saw was rewritten)",
+				 id, cp->time_cn);
 		PQclear(r);
 		if (!ok)
 			return false;
@@ -527,9 +532,9 @@ static bool check_db(PGconn *c, const checkpoint_t *cp, char *err, size_t errlen
 	if (!audit_batches_root(c, cp->batches_size, root, &n, e, sizeof e)) {
 		if (n < cp->batches_size)
 			snprintf(err, errlen,
-				 "%" PRId64 " batches are stored, the checkpoint of %s saw %" PRId64
+				 "%" PRId64 " batches are stored, the checkpoint of %s (China time) saw %" PRId64
 				 " (batches were deleted)",
-				 n, cp->time, cp->batches_size);
+				 n, cp->time_cn, cp->batches_size);
 		else
 			snprintf(err, errlen, "%s", e);
 		return false;
@@ -537,8 +542,8 @@ static bool check_db(PGconn *c, const checkpoint_t *cp, char *err, size_t errlen
 	if (memcmp(root, cp->batches_root, 32) != 0) {
 		snprintf(err, errlen,
 			 "the Merkle root of the first %" PRId64 " batches is not the checkpoint's "
-			 "batches_root (a batch the checkpoint of %s saw was deleted or changed)",
-			 cp->batches_size, cp->time);
+			 "batches_root (a batch the checkpoint of %s (China time) saw was deleted or changed)",
+			 cp->batches_size, cp->time_cn);
 		return false;
 	}
 	return true;

@@ -57,7 +57,8 @@
 #define CHECKPOINT_MAX 8192 /* a longer file is refused */
 
 typedef struct checkpoint {
-	char time[32]; /* YYYY-MM-DDTHH:MM:SSZ */
+	char time[32];    /* YYYY-MM-DDTHH:MM:SSZ: what is signed */
+	char time_cn[24]; /* the same for people: YYYY-MM-DD HH:MM:SS, China time */
 	int64_t ledger_size;
 	uint8_t ledger_root[32];
 	char ledger_alg[8]; /* sha256, sm3 or none */

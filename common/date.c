@@ -2,6 +2,7 @@
 #include "common/date.h"
 
 #include <stdio.h>
+#include <string.h>
 
 bool date_is_leap(int y)
 {
@@ -66,6 +67,36 @@ void date_civil_from_days(int64_t days, int64_t *y, int *m, int *d)
 void date_month_last_day(int y, int m, char out[11])
 {
 	snprintf(out, 11, "%04d-%02d-%02d", y, m, date_days_in_month(y, m));
+}
+
+bool date_utc_z_to_cn(const char *z, char *out, size_t outlen)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+	if (outlen)
+		out[0] = '\0';
+	if (!z || strlen(z) != sizeof shape - 1)
+		return false;
+	for (size_t i = 0; i < sizeof shape - 1; i++)
+		if (shape[i] == 'd' ? !(z[i] >= '0' && z[i] <= '9') : z[i] != shape[i])
+			return false;
+	char day[11];
+	memcpy(day, z, 10);
+	day[10] = '\0';
+	int y, m, d;
+	int hh = (z[11] - '0') * 10 + (z[12] - '0'), mi = (z[14] - '0') * 10 + (z[15] - '0'),
+	    ss = (z[17] - '0') * 10 + (z[18] - '0');
+	if (!date_parse(day, 0, &y, &m, &d) || hh > 23 || mi > 59 || ss > 60)
+		return false;
+	int64_t days = date_days_from_civil(y, m, d);
+	hh += 8;
+	if (hh >= 24) {
+		hh -= 24;
+		days++;
+	}
+	int64_t cy;
+	date_civil_from_days(days, &cy, &m, &d);
+	snprintf(out, outlen, "%04lld-%02d-%02d %02d:%02d:%02d", (long long)cy, m, d, hh, mi, ss);
+	return true;
 }
 
 void date_cn_month_start(int y, int m, char *out, size_t outlen)

@@ -28,4 +28,9 @@ void date_month_last_day(int y, int m, char out[11]);
  * (y, m + 1) is the end of month m. */
 void date_cn_month_start(int y, int m, char *out, size_t outlen);
 
+/* For people: "YYYY-MM-DDTHH:MM:SSZ" (UTC, as a checkpoint stores it) as
+ * "YYYY-MM-DD HH:MM:SS" in China time (UTC+8, no daylight saving).  False
+ * (out "") when z does not have that shape or is not a real time. */
+bool date_utc_z_to_cn(const char *z, char *out, size_t outlen);
+
 #endif

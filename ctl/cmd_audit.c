@@ -50,8 +50,9 @@ static const char usage_audit[] = "usage: voucherctl audit verify [--checkpoint 
 				  "\n"
 				  "checkpoint: signs (Ed25519 or SM2 private key, PKCS#8 PEM) the ledger's size\n"
 				  "and head hash, the number of stored batches and their Merkle root, and the\n"
-				  "time, into FILE (never overwritten).  Mail it, print it, publish it with the\n"
-				  "notice: anything that later disagrees with it was changed afterwards.\n"
+				  "time (the file holds UTC; voucherctl shows it in China time), into FILE\n"
+				  "(never overwritten).  Mail it, print it, publish it with the notice:\n"
+				  "anything that later disagrees with it was changed afterwards.\n"
 				  "\n"
 				  "exceptions: what an auditor looks at first, one line each (kind, at, by,\n"
 				  "subject, detail): acts of superusers on the registry, programmes, overrides and\n"
@@ -72,7 +73,8 @@ static const char usage_ledger[] = "usage: voucherctl ledger balances [--program
 				   "       voucherctl ledger alg sha256|sm3\n"
 				   "\n"
 				   "balances: every account's balance (debits minus credits), derived from the\n"
-				   "entries: pool/<programme>/<year> (negative: given out),\n"
+				   "entries (--program: an unknown programme is an error; --year: 2000-2100):\n"
+				   "pool/<programme>/<year> (negative: given out),\n"
 				   "payable/<programme>/<year>/<payee>, paid/<programme>/<year>/<payee>.\n"
 				   "alg: the hash of the ledger chain, chosen before the first posting (SM3 for\n"
 				   "deployments that must use 国密 algorithms).\n";
@@ -159,9 +161,9 @@ static int audit_verify(ctl_t *ctx, int argc, char **argv)
 		ok = checkpoint_check(c, cpfile, pub, &cp, err, sizeof err);
 		if (ok)
 			fprintf(stderr,
-				"audit verify: checkpoint %s of %s (key %.16s…) is extended: %" PRId64
+				"audit verify: checkpoint %s of %s (China time; key %.16s…) is extended: %" PRId64
 				" ledger entries, %" PRId64 " batches then\n",
-				cpfile, cp.time, cp.fingerprint, cp.ledger_size, cp.batches_size);
+				cpfile, cp.time_cn, cp.fingerprint, cp.ledger_size, cp.batches_size);
 	}
 	if (ok)
 		ok = verify_postings(c, &runs, err, sizeof err);
@@ -175,7 +177,8 @@ static int audit_verify(ctl_t *ctx, int argc, char **argv)
 	}
 	printf("audit verify: ok: %" PRId64 " stored batches and their signatures hold; ", nbatches);
 	if (cpfile)
-		printf("the checkpoint of %s (key fingerprint %s) is extended; ", cp.time, cp.fingerprint);
+		printf("the checkpoint of %s China time (key fingerprint %s) is extended; ", cp.time_cn,
+		       cp.fingerprint);
 	printf("ledger chain of %" PRId64 " entries (%s) holds; the postings of %" PRId64
 	       " approved runs agree with their lines; the ledger sums to zero; %" PRId64
 	       " approved runs recomputed from the stored records and their programme versions agree line by line\n",
@@ -201,9 +204,9 @@ static int audit_checkpoint(ctl_t *ctx, int argc, char **argv)
 		fprintf(stderr, "audit checkpoint: %s\nnothing was written\n", err);
 		return CTL_FAIL;
 	}
-	printf("checkpoint %s written: %s, %" PRId64 " ledger entries, %" PRId64
+	printf("checkpoint %s written: %s China time, %" PRId64 " ledger entries, %" PRId64
 	       " batches; signing key fingerprint %s\n",
-	       out, cp.time, cp.ledger_size, cp.batches_size, cp.fingerprint);
+	       out, cp.time_cn, cp.ledger_size, cp.batches_size, cp.fingerprint);
 	return CTL_OK;
 }
 
@@ -219,8 +222,12 @@ static int audit_trace(ctl_t *ctx, int argc, char **argv)
 		return rc;
 	if (!uscc || !program || !year)
 		return ctl_usage_error(usage_audit, "audit trace: --enterprise, --program and --year are required");
+	if (!ctl_year_valid(year))
+		return ctl_usage_error(usage_audit, "audit trace: --year must be a year from 2000 to 2100, e.g. 2026");
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
+		return CTL_FAIL;
+	if (!ctl_program_known(c, "audit trace", program))
 		return CTL_FAIL;
 	const char *p[] = {uscc, program, year};
 	PGresult *g =
@@ -540,8 +547,9 @@ static int audit_exceptions(ctl_t *ctx, int argc, char **argv)
 	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "audit exceptions", usage_audit);
 	if (rc >= 0)
 		return rc;
-	if (year && (strlen(year) != 4 || strspn(year, "0123456789") != 4))
-		return ctl_usage_error(usage_audit, "audit exceptions: --year must be a year like 2026");
+	if (year && !ctl_year_valid(year))
+		return ctl_usage_error(usage_audit,
+				       "audit exceptions: --year must be a year from 2000 to 2100, e.g. 2026");
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
 		return CTL_FAIL;
@@ -601,8 +609,13 @@ static int ledger_balances(ctl_t *ctx, int argc, char **argv)
 	int rc = ctl_parse_args(argc, argv, 2, opts, NULL, 0, "ledger balances", usage_ledger);
 	if (rc >= 0)
 		return rc;
+	if (year && !ctl_year_valid(year))
+		return ctl_usage_error(usage_ledger,
+				       "ledger balances: --year must be a year from 2000 to 2100, e.g. 2026");
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
+		return CTL_FAIL;
+	if (program && !ctl_program_known(c, "ledger balances", program))
 		return CTL_FAIL;
 	const char *p[] = {program, year, uscc};
 	PGresult *r = db_exec(c, "ledger balances",
@@ -615,7 +628,8 @@ static int ledger_balances(ctl_t *ctx, int argc, char **argv)
 	if (!r)
 		return CTL_FAIL;
 	static const out_col_t cols[] = {{"account", OUT_TEXT}, {"balance", OUT_MONEY_FEN}, {"postings", OUT_INT}};
-	bool ok = out_print(stdout, ctx->format, cols, 3, r);
+	static const char *const labels[] = {"账户", "余额(元)", "记账笔数"}; /* table only */
+	bool ok = out_print_labelled(stdout, ctx->format, cols, labels, 3, r);
 	PQclear(r);
 	return ok ? CTL_OK : CTL_FAIL;
 }

@@ -13,7 +13,9 @@
  * statement --enterprise USCC --year Y [--program ID]
  *   For one enterprise and year: the grants of approved runs, and for each
  *   programme in which an approved run has a line for it the records behind
- *   the entitlement, with a subtotal (see usage_statement). */
+ *   the entitlement, with a subtotal (see usage_statement).  It reads only
+ *   the audit views (the newest import of a registry version decides, as in
+ *   voucher.enterprise_registry), so finance staff and auditors may run it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -43,7 +45,9 @@
 
 static const char usage_export[] = "usage: voucherctl export RUN --format csv|xlsx --out FILE [--force]\n"
 				   "\n"
-				   "Writes the lines of a settlement run for the treasury, with Chinese headers:\n"
+				   "Writes the lines of a settlement run for the treasury, with Chinese headers\n"
+				   "and the programme by its Chinese name (name = in the run's own programme\n"
+				   "version, e.g. 杭州算力券; the xlsx summary also gives its id):\n"
 				   "结算批次, 项目, 期间, 批次状态, 统一社会信用代码, 企业名称, 行政区划,\n"
 				   "年度累计符合条件金额(元), 年度累计应补金额(元), 上限(元), 此前已拨付(元),\n"
 				   "差额(元), 本次拨付(元), 状态, 备注, 收款方 — the columns of 'run show' plus\n"
@@ -85,7 +89,10 @@ static const char usage_statement[] =
 	"              the two are equal; they may differ where another programme of\n"
 	"              an exclusivity group took records, see line_note), the run's\n"
 	"              entitlement and cap, and what was granted in the year in total.\n"
-	"--format table|csv|json as for every listing (json amounts in fen).\n";
+	"--format table|csv|json as for every listing (json amounts in fen); the table\n"
+	"has Chinese titles and headers, csv and json the English names above.\n"
+	"Reads only the audit views: finance staff and auditors (voucher_auditor) may\n"
+	"run it.  --program: an unknown programme is an error; --year: 2000-2100.\n";
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -324,7 +331,8 @@ enum {
 	/* computed, not columns of the query */
 	X_RUN_STATUS,
 	X_STATUS_ZH,
-	X_PAYEE
+	X_PAYEE,
+	X_PROGRAM_NAME
 };
 
 static const char sql_lines[] =
@@ -344,7 +352,7 @@ typedef struct exp_col {
 
 static const exp_col_t exp_cols[] = {
 	{"结算批次", K_TEXT, L_RUN, 10},
-	{"项目", K_TEXT, L_PROGRAM, 18},
+	{"项目", K_TEXT, X_PROGRAM_NAME, 18},
 	{"期间", K_TEXT, L_PERIOD, 9},
 	{"批次状态", K_TEXT, X_RUN_STATUS, 15},
 	{"统一社会信用代码", K_TEXT, L_USCC, 21},
@@ -381,11 +389,19 @@ typedef struct exporter {
 #endif
 } exporter_t;
 
+/* The programme as people know it (name = in the run's own programme
+ * version, e.g. 杭州算力券), else its id. */
+static const char *program_name_zh(const program_t *p)
+{
+	return p->name[0] ? p->name : p->id;
+}
+
 /* The text of a cell of a line (before csv quoting). */
 static const char *line_cell(exporter_t *e, const PGresult *r, int row, int src)
 {
 	switch (src) {
 	case X_RUN_STATUS: return run_status_zh(PQgetvalue(e->head, 0, H_STATUS));
+	case X_PROGRAM_NAME: return program_name_zh(e->prog);
 	case X_STATUS_ZH: return line_status_zh(PQgetvalue(r, row, L_STATUS));
 	case X_PAYEE:
 		if (e->prog->payee_provider)
@@ -605,7 +621,10 @@ static bool xlsx_summary(exporter_t *e)
 	x_width(e, 2, 5, 16);
 
 	lxw_row_t row = 0;
-	x_text(e, row++, 0, draft ? "算力券结算汇总（草稿）" : "算力券结算汇总", e->f_title);
+	char title[300];
+	snprintf(title, sizeof title, "%s %s 结算汇总%s", program_name_zh(e->prog), PQgetvalue(h, 0, H_PERIOD),
+		 draft ? "（草稿）" : "");
+	x_text(e, row++, 0, title, e->f_title);
 	if (draft)
 		x_text(e, row++, 0, "草稿 (draft)：本批次尚未经第二人复核，不得据此拨付", e->f_warn);
 	row++;
@@ -620,8 +639,8 @@ static bool xlsx_summary(exporter_t *e)
 		lxw_format *f;
 	} kv[] = {
 		{"结算批次", PQgetvalue(h, 0, H_RUN), NULL},
-		{"项目", PQgetvalue(h, 0, H_PROGRAM), NULL},
-		{"项目名称", e->prog->name, NULL},
+		{"项目", program_name_zh(e->prog), NULL},
+		{"项目代码", PQgetvalue(h, 0, H_PROGRAM), NULL},
 		{"期间", PQgetvalue(h, 0, H_PERIOD), NULL},
 		{"批次状态", status, draft ? e->f_warn : NULL},
 		{"收款方", payee, NULL},
@@ -865,8 +884,8 @@ int cmd_export(ctl_t *ctx, int argc, char **argv)
 	if (!outfile_commit(&of))
 		goto failed;
 	const char *status = PQgetvalue(h, 0, H_STATUS);
-	printf("run %s (%s, %s %s, %s) exported to %s: %" PRId64 " line%s, %s\n", pos[0], status,
-	       PQgetvalue(h, 0, H_PROGRAM), PQgetvalue(h, 0, H_PERIOD),
+	printf("run %s (%s, %s %s %s, %s) exported to %s: %" PRId64 " line%s, %s\n", pos[0], status,
+	       program_name_zh(prog), PQgetvalue(h, 0, H_PROGRAM), PQgetvalue(h, 0, H_PERIOD),
 	       prog->payee_provider ? "payee provider" : "payee enterprise", out, e.nlines, e.nlines == 1 ? "" : "s",
 	       xlsx ? "xlsx" : "csv");
 	if (!strcmp(status, "draft"))
@@ -929,8 +948,22 @@ static out_rows_t cells_rows(const cells_t *c, int ncols)
 }
 
 static const out_col_t ent_cols[] = {
-	{"uscc", OUT_TEXT}, {"name", OUT_TEXT}, {"division", OUT_TEXT}, {"year", OUT_INT}, {"program", OUT_TEXT},
+	{"uscc", OUT_TEXT}, {"name", OUT_TEXT}, {"division", OUT_DIVISION}, {"year", OUT_INT}, {"program", OUT_TEXT},
 };
+/* the headers for people (table format; csv and json keep the names) */
+static const char *const ent_labels[] = {"统一社会信用代码", "企业名称", "行政区划", "年度", "项目"};
+static const char *const grant_labels[] = {"结算批次", "项目",   "项目名称", "期间",   "审核时间", "金额(元)",
+					   "类别",     "收款方", "批次状态", "已拨付", "拨付时间", "支付批次"};
+static const char *const record_labels[] = {"项目",     "服务商",   "记录号",   "批次号", "算力设施", "类别",
+					    "结束时间", "金额(元)", "调整记录", "计入",   "备注"};
+static const char *const subtotal_labels[] = {"项目",         "项目名称",
+					      "收款方",       "结算批次",
+					      "期间",         "数据截止",
+					      "记录数",       "金额(元)",
+					      "计入金额(元)", "年度累计符合条件金额(元)",
+					      "一致",         "年度累计应补金额(元)",
+					      "上限(元)",     "年度累计拨付(元)",
+					      "状态",         "备注"};
 
 static const out_col_t grant_cols[] = {
 	{"run_id", OUT_INT},
@@ -974,6 +1007,9 @@ static const out_col_t subtotal_cols[] = {
 	{"line_note", OUT_TEXT},
 };
 #define NSUBTOTAL ((int)(sizeof subtotal_cols / sizeof subtotal_cols[0]))
+_Static_assert(sizeof grant_labels / sizeof grant_labels[0] == NGRANT, "a label per grant column");
+_Static_assert(sizeof record_labels / sizeof record_labels[0] == NRECORD, "a label per record column");
+_Static_assert(sizeof subtotal_labels / sizeof subtotal_labels[0] == NSUBTOTAL, "a label per subtotal column");
 
 static const char *payee_text(const program_t *p)
 {
@@ -1000,7 +1036,7 @@ static bool statement_grants(PGconn *c, const char *const *key, cells_t *out)
 	PGresult *r = db_exec(c, "statement",
 			      "SELECT g.run_id, g.program, r.period, r.approved_at, g.amount_fen, r.status, "
 			      "  r.disbursed_at IS NOT NULL, r.disbursed_at, r.payment_ref, v.text "
-			      "FROM voucher.grants g JOIN audit.runs r ON r.run_id = g.run_id "
+			      "FROM audit.grants g JOIN audit.runs r ON r.run_id = g.run_id "
 			      "JOIN audit.program_versions v ON v.version = r.program_version "
 			      "WHERE g.uscc = $1 AND g.year = $2::integer AND ($3::text IS NULL OR g.program = $3) "
 			      "ORDER BY g.program, r.period, g.run_id",
@@ -1064,7 +1100,7 @@ static bool statement_programme(PGconn *c, const char *uscc, const char *year, c
 		c, "statement",
 		"SELECT r.run_id, r.period, r.data_cutoff, l.eligible_amount_ytd, l.entitlement_ytd, l.cap, "
 		"  l.status, l.note, v.text, "
-		"  (SELECT coalesce(sum(g.amount_fen), 0) FROM voucher.grants g "
+		"  (SELECT coalesce(sum(g.amount_fen), 0) FROM audit.grants g "
 		"    WHERE g.program = r.program AND g.year = $2::integer AND g.uscc = $1)::bigint "
 		"FROM audit.runs r JOIN audit.run_lines l ON l.run_id = r.run_id AND l.uscc = $1 "
 		"JOIN audit.program_versions v ON v.version = r.program_version "
@@ -1099,10 +1135,10 @@ static bool statement_programme(PGconn *c, const char *uscc, const char *year, c
 		"CROSS JOIN LATERAL (SELECT (u.ended_at AT TIME ZONE 'Asia/Shanghai')::date AS day) d "
 		/* the enterprise's division on the record's day: the version in
 		     * force then, else its first (as settle reads it) */
-		"LEFT JOIN LATERAL (SELECT v.division FROM voucher.enterprise_registry v WHERE v.uscc = u.enterprise "
+		"LEFT JOIN LATERAL (SELECT v.division FROM audit.enterprise_versions v WHERE v.uscc = u.enterprise "
 		"  ORDER BY (v.valid_from <= d.day) DESC, CASE WHEN v.valid_from <= d.day THEN v.valid_from END DESC, "
-		"  v.valid_from LIMIT 1) ev ON true "
-		"LEFT JOIN voucher.related_parties rp ON rp.uscc = u.enterprise AND rp.provider = u.provider "
+		"  v.valid_from, v.imported_at DESC, v.id DESC LIMIT 1) ev ON true "
+		"LEFT JOIN audit.related_parties rp ON rp.uscc = u.enterprise AND rp.provider = u.provider "
 		"WHERE u.enterprise = $1 AND u.ended_at >= $2::timestamptz AND u.ended_at < $3::timestamptz "
 		"  AND u.received_at <= $4::timestamptz AND u.category = ANY($5::text[]) "
 		"ORDER BY u.ended_at, u.provider, u.record_id",
@@ -1169,10 +1205,13 @@ int cmd_statement(ctl_t *ctx, int argc, char **argv)
 	if (!uscc_valid(uscc))
 		return ctl_usage_error(usage_statement,
 				       "statement: --enterprise must be a unified social credit code (18 characters)");
-	if (!digits_only(year, 4) || strlen(year) != 4 || atoi(year) < 2000 || atoi(year) > 2100)
-		return ctl_usage_error(usage_statement, "statement: --year must be a year such as 2026");
+	if (!ctl_year_valid(year))
+		return ctl_usage_error(usage_statement,
+				       "statement: --year must be a year from 2000 to 2100, e.g. 2026");
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
+		return CTL_FAIL;
+	if (program && !ctl_program_known(c, "statement", program))
 		return CTL_FAIL;
 	PGresult *ent = NULL, *progs = NULL;
 	cells_t grants = {NULL, 0, 0}, records = {NULL, 0, 0}, subtotals = {NULL, 0, 0};
@@ -1185,12 +1224,11 @@ int cmd_statement(ctl_t *ctx, int argc, char **argv)
 	const char *key[] = {uscc, year, program};
 	ent = db_exec(
 		c, "statement",
-		"SELECT e.uscc, v.name, v.division, $2::integer, $3::text FROM voucher.enterprises e "
-		"JOIN LATERAL (SELECT * FROM voucher.enterprise_registry v WHERE v.uscc = e.uscc "
-		"  ORDER BY (v.valid_from <= (now() AT TIME ZONE 'Asia/Shanghai')::date) DESC, "
+		"SELECT v.uscc, v.name, v.division, $2::integer, $3::text FROM audit.enterprise_versions v "
+		"WHERE v.uscc = $1 "
+		"ORDER BY (v.valid_from <= (now() AT TIME ZONE 'Asia/Shanghai')::date) DESC, "
 		"  CASE WHEN v.valid_from <= (now() AT TIME ZONE 'Asia/Shanghai')::date THEN v.valid_from END DESC, "
-		"  v.valid_from LIMIT 1) v ON true "
-		"WHERE e.uscc = $1",
+		"  v.valid_from, v.imported_at DESC, v.id DESC LIMIT 1",
 		3, key);
 	if (!ent)
 		goto failed;
@@ -1220,9 +1258,13 @@ int cmd_statement(ctl_t *ctx, int argc, char **argv)
 		   sr = cells_rows(&subtotals, NSUBTOTAL);
 	out_doc_t d;
 	out_doc_begin(&d, stdout, ctx->format);
+	out_doc_labels(&d, "企业", ent_labels);
 	out_doc_record(&d, "enterprise", ent_cols, 5, &er, 0);
+	out_doc_labels(&d, "拨付与追回", grant_labels);
 	out_doc_list(&d, "grants", grant_cols, NGRANT, &gr);
+	out_doc_labels(&d, "用量记录", record_labels);
 	out_doc_list(&d, "records", record_cols, NRECORD, &rr);
+	out_doc_labels(&d, "小计", subtotal_labels);
 	out_doc_list(&d, "subtotals", subtotal_cols, NSUBTOTAL, &sr);
 	if (!out_doc_end(&d)) {
 		fprintf(stderr, "statement: writing the output failed\n");

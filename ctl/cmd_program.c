@@ -347,9 +347,12 @@ static int override_list(ctl_t *ctx, int argc, char **argv)
 		return rc;
 	int64_t year;
 	if (year_s && !parse_int64(year_s, 2000, 2100, &year))
-		return ctl_usage_error(usage_override, "override list: --year must be a year like 2026");
+		return ctl_usage_error(usage_override,
+				       "override list: --year must be a year from 2000 to 2100, e.g. 2026");
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
+		return CTL_FAIL;
+	if (prog_id && !ctl_program_known(c, "override list", prog_id))
 		return CTL_FAIL;
 	static const out_col_t cols[] = {{"id", OUT_INT},
 					 {"program", OUT_TEXT},

@@ -31,10 +31,13 @@ static const char usage_run[] = "usage: voucherctl run list [--program ID]\n"
 				"       voucherctl run publish RUN\n"
 				"       voucherctl run disburse RUN --ref PAYMENT_BATCH\n"
 				"\n"
+				"list: every run, or those of one programme; a programme that was never\n"
+				"loaded is an error (voucherctl program list), not an empty list.\n"
 				"show prints one line per enterprise: run_id, program, period, uscc,\n"
 				"enterprise, division, eligible_amount_ytd, entitlement_ytd, cap,\n"
-				"granted_before, difference, payable, status, note (--format csv: amounts in\n"
-				"yuan; json: in fen).\n"
+				"granted_before, difference, payable, status, note (--format csv: these\n"
+				"English column names, amounts in yuan; json: in fen).  The table has Chinese\n"
+				"headers (结算批次 … 备注, as export) and the district's name beside its code.\n"
 				"approve: by a finance user other than the one who prepared the draft (never a\n"
 				"superuser); posts its grants; from then on the run never changes.  Refused,\n"
 				"and the refusal recorded, when the draft is stale: its registry, relations,\n"
@@ -133,6 +136,8 @@ static int run_list(ctl_t *ctx, int argc, char **argv)
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
 		return CTL_FAIL;
+	if (program && !ctl_program_known(c, "run list", program))
+		return CTL_FAIL;
 	const char *p[] = {program};
 	PGresult *r =
 		db_exec(c, "run list",
@@ -160,7 +165,7 @@ static const out_col_t line_cols[] = {
 	{"period", OUT_TEXT},
 	{"uscc", OUT_TEXT},
 	{"enterprise", OUT_TEXT},
-	{"division", OUT_TEXT},
+	{"division", OUT_DIVISION},
 	{"eligible_amount_ytd", OUT_MONEY_FEN},
 	{"entitlement_ytd", OUT_MONEY_FEN},
 	{"cap", OUT_MONEY_FEN},
@@ -170,6 +175,28 @@ static const out_col_t line_cols[] = {
 	{"status", OUT_TEXT},
 	{"note", OUT_TEXT},
 };
+
+/* Their headers for people (table format; csv and json keep the names above,
+ * a published contract): those of the export (ctl/cmd_export.c). */
+static const char *const line_labels[] = {
+	"结算批次",
+	"项目",
+	"期间",
+	"统一社会信用代码",
+	"企业名称",
+	"行政区划",
+	"年度累计符合条件金额(元)",
+	"年度累计应补金额(元)",
+	"上限(元)",
+	"此前已拨付(元)",
+	"差额(元)",
+	"本次拨付(元)",
+	"状态",
+	"备注",
+};
+
+_Static_assert(sizeof line_labels / sizeof line_labels[0] == sizeof line_cols / sizeof line_cols[0],
+	       "a label per run show column");
 
 static int run_show(ctl_t *ctx, int argc, char **argv)
 {
@@ -199,7 +226,7 @@ static int run_show(ctl_t *ctx, int argc, char **argv)
 		    1, p);
 	if (!r)
 		return CTL_FAIL;
-	bool ok = out_print(stdout, ctx->format, line_cols, 14, r);
+	bool ok = out_print_labelled(stdout, ctx->format, line_cols, line_labels, 14, r);
 	PQclear(r);
 	return ok ? CTL_OK : CTL_FAIL;
 }

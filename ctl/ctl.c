@@ -96,6 +96,27 @@ bool ctl_date_valid(const char *s)
 	return date_parse(s, 1900, NULL, NULL, NULL);
 }
 
+bool ctl_year_valid(const char *s)
+{
+	if (!s || strlen(s) != 4 || strspn(s, "0123456789") != 4)
+		return false;
+	int y = atoi(s);
+	return y >= 2000 && y <= 2100;
+}
+
+bool ctl_program_known(PGconn *c, const char *what, const char *id)
+{
+	const char *p[] = {id};
+	PGresult *r = db_exec(c, what, "SELECT 1 FROM audit.program_versions WHERE program = $1 LIMIT 1", 1, p);
+	if (!r)
+		return false;
+	bool known = PQntuples(r) > 0;
+	PQclear(r);
+	if (!known)
+		fprintf(stderr, "%s: there is no programme %s (voucherctl program list)\n", what, id);
+	return known;
+}
+
 /* Reads a whole file into out; at most max bytes. */
 bool ctl_read_file(const char *what, const char *path, size_t max, buf_t *out)
 {

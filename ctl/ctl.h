@@ -43,6 +43,13 @@ struct buf;
 bool ctl_read_file(const char *what, const char *path, size_t max, struct buf *out) __attribute__((warn_unused_result));
 /* YYYY-MM-DD, a real calendar date, year 1900-9999 */
 bool ctl_date_valid(const char *s);
+/* A --year of a listing: four digits, 2000-2100. */
+bool ctl_year_valid(const char *s);
+/* Whether programme id was ever loaded (audit.program_versions, which finance
+ * and auditors read).  When not (or on a database error) prints
+ * "WHAT: there is no programme ID (voucherctl program list)" and returns false:
+ * a listing for an unknown programme is an error, not an empty table. */
+bool ctl_program_known(PGconn *c, const char *what, const char *id);
 
 /* A sub-command: "load" -> fn(ctx, argc, argv) with argv[1] == "load". */
 struct ctl_sub {

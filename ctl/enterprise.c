@@ -21,6 +21,7 @@
 #include "ctl/ctl.h"
 #include "ctl/output.h"
 #include "ctl/registry.h"
+#include "metering/division.h"
 
 #define CSV_MAX ((size_t)2 << 30)
 #define IMPORT_PROGRESS 50000 /* rows between progress lines */
@@ -45,6 +46,11 @@ static const char usage_import[] = "usage: voucherctl enterprise import FILE.csv
 				   "the imports they saw.  A row whose facts equal the version in force is left\n"
 				   "alone.  Every row is checked first: if any row is wrong, all wrong rows are\n"
 				   "listed as FILE:LINE and nothing is imported.\n"
+				   "division is checked against the GB/T 2260 table shipped with voucherctl\n"
+				   "(metering/gb2260.txt): a code that does not exist is refused, an abolished one\n"
+				   "(e.g. 330103 下城区, 2021) is refused naming the code that replaced it.  Only\n"
+				   "浙江省 (33) and 江苏省 (32) are listed down to county level; a county code of\n"
+				   "another province is accepted when its province and prefecture exist.\n"
 				   "A version effective in a month that an approved run already settled is refused\n"
 				   "unless --backdate is given; it is then recorded as backdated (audit exceptions).\n";
 
@@ -175,10 +181,14 @@ static void import_check(const csv_rec_t *rec, int ncols, struct imp_row *row, b
 	else
 		row->name = xstrdup(name);
 	const char *div = csv_field(rec, IC_DIVISION);
-	if (division_valid(div))
-		memcpy(row->division, div, 7);
-	else
+	char why[300];
+	division_verdict_t dv = DIVISION_UNKNOWN;
+	if (!division_valid(div))
 		PROBLEM("division '%.20s' is not a GB/T 2260 county-level code (six digits, e.g. 330483)", div);
+	else if ((dv = division_check(div, NULL, why, sizeof why)) == DIVISION_IN_FORCE || dv == DIVISION_UNLISTED)
+		memcpy(row->division, div, 7); /* UNLISTED: a province the table does not list by county */
+	else
+		PROBLEM("division %s", why);
 	for (int i = 0; i < IMPORT_FLAGS; i++) {
 		const char *f = csv_field(rec, IC_FLAG0 + i);
 		if (!strcmp(f, "1"))

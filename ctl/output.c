@@ -1,5 +1,6 @@
 /* output: table, csv and json listings.  See output.h. */
 #include "ctl/output.h"
+#include "metering/division.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -258,6 +259,14 @@ static void put_plain(buf_t *b, ctl_format_t fmt, out_kind_t kind, const char *v
 		else
 			put_ts_table(b, v);
 		return;
+	case OUT_DIVISION:
+		if (fmt == FMT_TABLE) {
+			char label[160];
+			division_label(v, label, sizeof label);
+			buf_puts(b, label);
+			return;
+		}
+		break;
 	case OUT_TEXT:
 	case OUT_INT: break;
 	}
@@ -350,7 +359,8 @@ static void json_value(buf_t *b, out_kind_t kind, const char *v)
 		buf_free(&ts);
 		return;
 	}
-	case OUT_TEXT: break;
+	case OUT_TEXT:
+	case OUT_DIVISION: break;
 	}
 	buf_json_str(b, v);
 }
@@ -439,14 +449,16 @@ static void table_line(buf_t *b, const char *indent, const out_col_t *cols, int 
 	buf_putc(b, '\n');
 }
 
-static bool table_list(FILE *f, const char *indent, const out_col_t *cols, int ncols, const out_rows_t *rows)
+/* labels: the headers for people (NULL: the column names) */
+static bool table_list(FILE *f, const char *indent, const out_col_t *cols, const char *const *labels, int ncols,
+		       const out_rows_t *rows)
 {
 	size_t n = (size_t)rows->nrows * (size_t)ncols;
 	char **cells = xcalloc(n ? n : 1, sizeof *cells);
 	char **names = xcalloc((size_t)ncols, sizeof *names);
 	size_t *width = xcalloc((size_t)ncols, sizeof *width);
 	for (int c = 0; c < ncols; c++) {
-		names[c] = table_cell(OUT_TEXT, cols[c].name);
+		names[c] = table_cell(OUT_TEXT, labels ? labels[c] : cols[c].name);
 		width[c] = out_display_width(names[c]);
 	}
 	for (int r = 0; r < rows->nrows; r++) {
@@ -483,11 +495,12 @@ static bool table_list(FILE *f, const char *indent, const out_col_t *cols, int n
 }
 
 /* "name:  value" lines, values aligned */
-static bool table_record(FILE *f, const char *indent, const out_col_t *cols, int ncols, const out_rows_t *rows, int row)
+static bool table_record(FILE *f, const char *indent, const out_col_t *cols, const char *const *labels, int ncols,
+			 const out_rows_t *rows, int row)
 {
 	size_t kw = 0;
 	for (int c = 0; c < ncols; c++) {
-		size_t w = out_display_width(cols[c].name);
+		size_t w = out_display_width(labels ? labels[c] : cols[c].name);
 		if (w > kw)
 			kw = w;
 	}
@@ -495,10 +508,11 @@ static bool table_record(FILE *f, const char *indent, const out_col_t *cols, int
 	for (int c = 0; c < ncols; c++) {
 		char *v = table_cell(cols[c].kind, rows->cell(rows, row, c));
 		buf_puts(&b, indent);
-		put_terminal_safe(&b, cols[c].name);
+		const char *key = labels ? labels[c] : cols[c].name;
+		put_terminal_safe(&b, key);
 		buf_putc(&b, ':');
 		if (*v) {
-			pad(&b, kw - out_display_width(cols[c].name) + 1);
+			pad(&b, kw - out_display_width(key) + 1);
 			buf_puts(&b, v);
 		}
 		buf_putc(&b, '\n');
@@ -520,9 +534,15 @@ static bool finish(FILE *f, bool ok)
 
 bool out_list(FILE *f, ctl_format_t fmt, const out_col_t *cols, int ncols, const out_rows_t *rows)
 {
+	return out_list_labelled(f, fmt, cols, NULL, ncols, rows);
+}
+
+bool out_list_labelled(FILE *f, ctl_format_t fmt, const out_col_t *cols, const char *const *labels, int ncols,
+		       const out_rows_t *rows)
+{
 	bool ok = true;
 	switch (fmt) {
-	case FMT_TABLE: ok = table_list(f, "", cols, ncols, rows); break;
+	case FMT_TABLE: ok = table_list(f, "", cols, labels, ncols, rows); break;
 	case FMT_CSV: {
 		buf_t b = BUF_INIT;
 		buf_puts(&b, bom);
@@ -550,6 +570,13 @@ bool out_print(FILE *f, ctl_format_t fmt, const out_col_t *cols, int ncols, cons
 	return out_list(f, fmt, cols, ncols, &rows);
 }
 
+bool out_print_labelled(FILE *f, ctl_format_t fmt, const out_col_t *cols, const char *const *labels, int ncols,
+			const PGresult *r)
+{
+	out_rows_t rows = out_rows_pg(r);
+	return out_list_labelled(f, fmt, cols, labels, ncols, &rows);
+}
+
 bool out_show(FILE *f, ctl_format_t fmt, const out_col_t *cols, int ncols, const PGresult *r, int row)
 {
 	out_rows_t rows = out_rows_pg(r);
@@ -558,7 +585,7 @@ bool out_show(FILE *f, ctl_format_t fmt, const out_col_t *cols, int ncols, const
 	if (row < 0 || row >= rows.nrows)
 		return finish(f, fmt == FMT_JSON ? fputs("null\n", f) >= 0 : true);
 	switch (fmt) {
-	case FMT_TABLE: ok = table_record(f, "", cols, ncols, &rows, row); break;
+	case FMT_TABLE: ok = table_record(f, "", cols, NULL, ncols, &rows, row); break;
 	case FMT_CSV:
 		buf_puts(&b, bom);
 		csv_header(&b, cols, ncols);
@@ -582,6 +609,14 @@ void out_doc_begin(out_doc_t *d, FILE *f, ctl_format_t fmt)
 	d->f = f;
 	d->fmt = fmt;
 	d->sections = 0;
+	d->label = NULL;
+	d->labels = NULL;
+}
+
+void out_doc_labels(out_doc_t *d, const char *label, const char *const *labels)
+{
+	d->label = label;
+	d->labels = labels;
 }
 
 /* What goes between sections, and the section's title. */
@@ -593,7 +628,7 @@ static void doc_section(out_doc_t *d, const char *title, bool heading)
 		if (d->sections)
 			buf_putc(&b, '\n');
 		if (heading) {
-			put_terminal_safe(&b, title);
+			put_terminal_safe(&b, d->label ? d->label : title);
 			buf_puts(&b, ":\n");
 		}
 		break;
@@ -625,7 +660,7 @@ void out_doc_record(out_doc_t *d, const char *title, const out_col_t *cols, int 
 		if (none)
 			fputs("  (none)\n", d->f);
 		else
-			(void)table_record(d->f, d->sections > 1 ? "  " : "", cols, ncols, rows, row);
+			(void)table_record(d->f, d->sections > 1 ? "  " : "", cols, d->labels, ncols, rows, row);
 		break;
 	case FMT_CSV:
 		csv_header(&b, cols, ncols);
@@ -642,6 +677,8 @@ void out_doc_record(out_doc_t *d, const char *title, const out_col_t *cols, int 
 	if (b.len)
 		(void)!fwrite(b.data, 1, b.len, d->f);
 	buf_free(&b);
+	d->label = NULL;
+	d->labels = NULL;
 }
 
 void out_doc_list(out_doc_t *d, const char *title, const out_col_t *cols, int ncols, const out_rows_t *rows)
@@ -653,7 +690,7 @@ void out_doc_list(out_doc_t *d, const char *title, const out_col_t *cols, int nc
 		if (rows->nrows == 0)
 			fputs("  (none)\n", d->f);
 		else
-			(void)table_list(d->f, "  ", cols, ncols, rows);
+			(void)table_list(d->f, "  ", cols, d->labels, ncols, rows);
 		break;
 	case FMT_CSV:
 		csv_header(&b, cols, ncols);
@@ -665,6 +702,8 @@ void out_doc_list(out_doc_t *d, const char *title, const out_col_t *cols, int nc
 	if (b.len)
 		(void)!fwrite(b.data, 1, b.len, d->f);
 	buf_free(&b);
+	d->label = NULL;
+	d->labels = NULL;
 }
 
 bool out_doc_end(out_doc_t *d)

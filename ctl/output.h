@@ -34,6 +34,7 @@ typedef enum {
 	OUT_MONEY_FEN, /* an int64 amount in fen */
 	OUT_BOOL,      /* "t"/"f" (also "true"/"false", "1"/"0") */
 	OUT_TIMESTAMP, /* timestamptz text "YYYY-MM-DD HH:MM:SS[.ffffff]+08[:MM]" */
+	OUT_DIVISION,  /* a GB/T 2260 code: in a table "330106 西湖区" (metering/division.h), else the code */
 } out_kind_t;
 
 typedef struct out_col {
@@ -59,6 +60,12 @@ out_rows_t out_rows_array(const char *const *cells, int nrows, int ncols);
 /* A listing: every row. */
 bool out_list(FILE *f, ctl_format_t fmt, const out_col_t *cols, int ncols, const out_rows_t *rows)
 	__attribute__((warn_unused_result));
+/* The same with headers for people in table format: labels[i] (e.g. Chinese)
+ * instead of cols[i].name; csv and json keep the names (a published contract). */
+bool out_list_labelled(FILE *f, ctl_format_t fmt, const out_col_t *cols, const char *const *labels, int ncols,
+		       const out_rows_t *rows) __attribute__((warn_unused_result));
+bool out_print_labelled(FILE *f, ctl_format_t fmt, const out_col_t *cols, const char *const *labels, int ncols,
+			const PGresult *r) __attribute__((warn_unused_result));
 /* The same for a PGresult. */
 bool out_print(FILE *f, ctl_format_t fmt, const out_col_t *cols, int ncols, const PGresult *r)
 	__attribute__((warn_unused_result));
@@ -86,12 +93,17 @@ typedef struct out_doc {
 	FILE *f;
 	ctl_format_t fmt;
 	int sections;
+	const char *label;         /* the next section's title in a table */
+	const char *const *labels; /* the next section's headers in a table */
 } out_doc_t;
 
 void out_doc_begin(out_doc_t *d, FILE *f, ctl_format_t fmt);
 void out_doc_record(out_doc_t *d, const char *title, const out_col_t *cols, int ncols, const out_rows_t *rows, int row);
 void out_doc_list(out_doc_t *d, const char *title, const out_col_t *cols, int ncols, const out_rows_t *rows);
 bool out_doc_end(out_doc_t *d) __attribute__((warn_unused_result));
+/* For the next section only, in table format: its title shown as label and
+ * its headers as labels (either may be NULL); csv and json keep the names. */
+void out_doc_labels(out_doc_t *d, const char *label, const char *const *labels);
 
 /* Terminal display width of UTF-8 text: East Asian wide and fullwidth code
  * points count 2, others 1 (a byte that is not valid UTF-8 counts 1). */

@@ -71,7 +71,9 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Appends "; text" (or "text" when the note is empty); truncates silently,
+/* Appends "；text" (or "text" when the note is empty): the notes (备注) are
+ * Chinese, for the finance staff and the enterprises.  Truncates silently,
+ * never inside a UTF-8 character (the database takes only valid UTF-8),
  * always NUL-terminated. */
 static void note_add(eng_line_t *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note_add(eng_line_t *l, const char *fmt, ...)
@@ -79,14 +81,70 @@ static void note_add(eng_line_t *l, const char *fmt, ...)
 	size_t n = strlen(l->note);
 	if (n + 1 >= sizeof l->note)
 		return;
-	if (n) {
-		snprintf(l->note + n, sizeof l->note - n, "; ");
-		n = strlen(l->note);
-	}
+	char part[sizeof l->note];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(l->note + n, sizeof l->note - n, fmt, ap);
+	vsnprintf(part, sizeof part, fmt, ap);
 	va_end(ap);
+	size_t m = n;
+	const char *pieces[] = {n ? "；" : "", part};
+	for (int i = 0; i < 2; i++) {
+		size_t len = strlen(pieces[i]), room = sizeof l->note - 1 - m;
+		if (len > room)
+			len = room;
+		memcpy(l->note + m, pieces[i], len);
+		m += len;
+	}
+	l->note[m] = '\0';
+	if (m + 1 == sizeof l->note) { /* full: the last character may have been cut */
+		size_t j = m;
+		while (j > n && ((unsigned char)l->note[j - 1] & 0xc0) == 0x80)
+			j--;
+		if (j > n) {
+			unsigned char lead = (unsigned char)l->note[j - 1];
+			size_t len = lead < 0x80 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+			if (j - 1 + len > m)
+				m = j - 1;
+		}
+	}
+	l->note[m] = '\0';
+}
+
+/* Yuan with two decimals and thousands separators: "100,000.00". */
+static void yuan_grouped(int64_t fen, char *out, size_t outlen)
+{
+	char plain[32];
+	money_format_yuan(fen, plain, sizeof plain);
+	const char *p = plain;
+	char buf[48];
+	size_t k = 0;
+	if (*p == '-')
+		buf[k++] = *p++;
+	size_t digits = strcspn(p, ".");
+	for (size_t i = 0; i < digits; i++) {
+		if (i && (digits - i) % 3 == 0)
+			buf[k++] = ',';
+		buf[k++] = p[i];
+	}
+	snprintf(buf + k, sizeof buf - k, "%s", p + digits);
+	snprintf(out, outlen, "%s", buf);
+}
+
+/* A rate in basis points as a percentage: 4000 -> "40%", 4050 -> "40.5%". */
+static void rate_percent(int32_t bp, char *out, size_t outlen)
+{
+	if (bp % 100 == 0)
+		snprintf(out, outlen, "%d%%", (int)(bp / 100));
+	else if (bp % 10 == 0)
+		snprintf(out, outlen, "%d.%d%%", (int)(bp / 100), (int)(bp % 100 / 10));
+	else
+		snprintf(out, outlen, "%d.%02d%%", (int)(bp / 100), (int)(bp % 100));
+}
+
+/* A programme as people know it: its name (name = in the file), else its id. */
+static const char *program_label(const program_t *p)
+{
+	return p->name[0] ? p->name : p->id;
 }
 
 static bool juris(const program_t *p, juris_memo_t *m, const char *division)
@@ -121,11 +179,11 @@ static bool rule1_record_eligible(const program_t *p, juris_memo_t *memo, const 
 static const char *rule2_enterprise_withheld(const eng_enterprise_t *e)
 {
 	if (e->blacklisted && e->grade_d)
-		return "withheld: credit blacklisted; performance grade D";
+		return "暂缓：列入严重失信名单；工业企业绩效评价 D 类";
 	if (e->blacklisted)
-		return "withheld: credit blacklisted";
+		return "暂缓：列入严重失信名单";
 	if (e->grade_d)
-		return "withheld: performance grade D";
+		return "暂缓：工业企业绩效评价 D 类";
 	return NULL;
 }
 
@@ -233,14 +291,19 @@ static bool rule3_entitlement(const program_t *p, const eng_enterprise_t *e, con
 		for (int i = 0; i < u->nr; i++)
 			all += u->r[i].all;
 		fin[nf++] = (rate_sum_t){.rate_bp = e->override_rate_bp, .all = all};
-		note_add(l, "override rate %d bp", (int)e->override_rate_bp);
+		char pct[16];
+		rate_percent(e->override_rate_bp, pct, sizeof pct);
+		note_add(l, "一事一议比例 %s", pct);
 	} else {
 		bool sb_flag = p->has_small_buyer && (e->flags & (1u << p->small_buyer_flag));
 		small = sb_flag && u->sb_groups > 0 && sb_ytd <= p->small_buyer_max_ytd_fen;
+		char max[40], pct[16];
+		yuan_grouped(p->small_buyer_max_ytd_fen, max, sizeof max);
+		rate_percent(p->small_buyer_rate_bp, pct, sizeof pct);
 		if (sb_flag && u->sb_groups > 0 && !small)
-			note_add(l, "small-buyer limit passed");
+			note_add(l, "小额采购：年度累计已超过 %s 元，全年按普通比例重算", max);
 		if (small)
-			note_add(l, "small-buyer rate");
+			note_add(l, "小额采购比例 %s", pct);
 		i128 sb_all = 0;
 		for (int i = 0; i < u->nr; i++) {
 			fin[nf++] = (rate_sum_t){
@@ -286,15 +349,15 @@ static int64_t rule4_cap(const program_t *p, const eng_enterprise_t *e, eng_line
 {
 	l->cap = e->has_cap_override ? e->override_cap_fen : program_cap(p, e->flags);
 	if (e->has_cap_override) {
-		char y[32];
-		money_format_yuan(l->cap, y, sizeof y);
-		note_add(l, "override cap %s yuan", y);
+		char y[40];
+		yuan_grouped(l->cap, y, sizeof y);
+		note_add(l, "一事一议上限 %s 元", y);
 	}
 	if (l->entitlement_ytd <= l->cap)
 		return l->entitlement_ytd;
-	char y[32];
-	money_format_yuan(l->cap, y, sizeof y);
-	note_add(l, "capped at %s yuan", y);
+	char y[40];
+	yuan_grouped(l->cap, y, sizeof y);
+	note_add(l, "已达年度上限 %s 元", y);
 	return l->cap;
 }
 
@@ -404,11 +467,11 @@ static bool rule6_pool(const eng_input_t *in, eng_line_t *lines, eng_totals_t *t
 	for (size_t k = 0; k < n; k++) {
 		eng_line_t *l = &lines[c[k].line];
 		if (l->payable < l->difference) {
-			char a[32], b[32];
-			money_format_yuan(l->difference, a, sizeof a);
-			money_format_yuan(l->payable, b, sizeof b);
+			char a[40], b[40];
+			yuan_grouped(l->difference, a, sizeof a);
+			yuan_grouped(l->payable, b, sizeof b);
 			l->pool_scaled = true;
-			note_add(l, "pool short: asked %s, paid %s", a, b);
+			note_add(l, "资金池不足：应拨 %s 元，实拨 %s 元", a, b);
 		}
 	}
 	free(c);
@@ -537,18 +600,18 @@ static bool collect_usage(const eng_input_t *in, juris_memo_t *memos, const eng_
  * with the smallest id, so that it does not depend on input order. */
 static void note_partners(const eng_input_t *in, uint32_t took, eng_line_t *l)
 {
-	const char *first = NULL;
+	const program_t *first = NULL;
 	int count = 0;
 	for (int k = 0; k < in->npartners; k++)
 		if (took & (1u << k)) {
 			count++;
-			if (!first || strcmp(in->partners[k]->id, first) < 0)
-				first = in->partners[k]->id;
+			if (!first || strcmp(in->partners[k]->id, first->id) < 0)
+				first = in->partners[k];
 		}
 	if (first && count == 1)
-		note_add(l, "usage counted toward %s", first);
+		note_add(l, "用量已计入 %s", program_label(first));
 	else if (first)
-		note_add(l, "usage counted toward %s and %d more", first, count - 1);
+		note_add(l, "用量已计入 %s 等 %d 个项目", program_label(first), count);
 }
 
 static bool settle_enterprise(const eng_input_t *in, juris_memo_t *memos, size_t idx, const eng_group_t *g, size_t n,
@@ -620,7 +683,7 @@ bool eng_settle(const eng_input_t *in, eng_line_t *lines, eng_totals_t *tot, cha
 		} else if (l->payable < 0) {
 			l->status = ST_RECOVERY;
 			tot->lines_recovery++;
-			note_add(l, "recovery");
+			note_add(l, "追回");
 			if (!money_add(tot->recovered, l->payable, &tot->recovered))
 				goto overflow;
 		} else {

@@ -75,7 +75,7 @@ typedef struct eng_line {
 	eng_status_t status;
 	bool small_buyer; /* the small-buyer rate applied */
 	bool pool_scaled; /* payable < difference because the pool ran short */
-	char note[200];
+	char note[400];   /* 备注, UTF-8 Chinese */
 } eng_line_t;
 
 typedef struct eng_totals {

@@ -221,6 +221,15 @@ Test(audit_batches, checkpoint_is_extended_and_catches_deletion_and_rewrite)
 	tamper("DELETE FROM voucher.ledger_entries WHERE entry_id >= 2");
 	cr_assert(!checkpoint_check(aud, cpfile, NULL, NULL, err, sizeof err));
 	cr_assert(strstr(err, "the ledger has 1 entries, the checkpoint of "), "%s", err);
+	{
+		/* the time in messages is China time, YYYY-MM-DD HH:MM:SS, not the signed UTC text */
+		char want[96];
+		snprintf(want, sizeof want, "the checkpoint of %s (China time) saw", w.time_cn);
+		cr_assert(strstr(err, want), "%s", err);
+		cr_assert(!strstr(err, w.time), "%s", err);
+		cr_assert_eq(strlen(w.time_cn), 19, "%s", w.time_cn);
+		cr_assert_eq(w.time_cn[10], ' ');
+	}
 	PQclear(PQexec(db, "SELECT voucher.ledger_post('payable/p/2026/z', 'pool/p/2026', 7, NULL, 'again')"));
 	PQclear(PQexec(db, "SELECT voucher.ledger_post('payable/p/2026/z', 'pool/p/2026', 7, NULL, 'again')"));
 	cr_assert(!checkpoint_check(aud, cpfile, NULL, NULL, err, sizeof err));

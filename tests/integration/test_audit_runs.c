@@ -208,3 +208,22 @@ Test(audit_runs, what_came_after_a_run_does_not_change_it)
 		1, p);
 	assert_passes();
 }
+
+/* The notes (备注) are text for people and changed language (English before,
+ * Chinese now): audit verify compares the amounts and the status of every
+ * line, never the note, so a run approved with the English notes of an
+ * earlier voucherctl still verifies. */
+Test(audit_runs, a_run_approved_with_english_notes_still_verifies)
+{
+	scenario();
+	tamper("UPDATE voucher.run_lines SET note = CASE WHEN note = '' THEN '' ELSE 'capped at 1000000.00 yuan; "
+	       "usage counted toward tongxiang-model; recovery' END");
+	assert_passes();
+	/* a changed status is still caught */
+	tamper("UPDATE voucher.run_lines SET status = 'withheld' WHERE run_id = (SELECT min(run_id) FROM "
+	       "voucher.run_lines WHERE status = 'payable') AND status = 'payable'");
+	int64_t n = -1;
+	char err[512];
+	cr_expect(!verify(&n, err, sizeof err));
+	cr_expect_not_null(strstr(err, "status"), "%s", err);
+}

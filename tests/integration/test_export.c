@@ -159,6 +159,7 @@ Test(export, csv_has_bom_chinese_header_yuan_quoting_and_formula_protection)
 	snprintf(args, sizeof args, "export %lld --format csv --out '%s'", run, csv);
 	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
 	cr_assert(strstr(out, "4 lines"), "%s", out);
+	cr_assert(strstr(out, "嘉兴市算力券 jiaxing-compute 2026-03"), "%s", out);
 	size_t len;
 	char *text = t_slurp(csv, &len);
 	cr_assert(!strncmp(text, header, strlen(header)), "%.400s", text);
@@ -167,7 +168,7 @@ Test(export, csv_has_bom_chinese_header_yuan_quoting_and_formula_protection)
 
 	char want[1024];
 	snprintf(want, sizeof want,
-		 "\r\n%lld,jiaxing-compute,2026-03,已审核,%s,嘉兴甲科技有限公司,330402,10000.11,5000.05,1000000.00,"
+		 "\r\n%lld,嘉兴市算力券,2026-03,已审核,%s,嘉兴甲科技有限公司,330402,10000.11,5000.05,1000000.00,"
 		 "0.00,5000.05,5000.05,应拨付,,嘉兴甲科技有限公司（后补助）\r\n",
 		 run, e1);
 	cr_assert(strstr(text, want), "want %s in\n%s", want, text);
@@ -272,7 +273,7 @@ Test(export, xlsx_summary_and_lines_with_numbers)
 	/* summary: the run, and totals by division: 330402 pays 5000.05 + 1500.00
 	 * with one withheld, 330411 pays 5000.00; in all 11500.05 */
 	char *sum = zip_member(x, "xl/worksheets/sheet1.xml");
-	cr_assert(strstr(sum, "嘉兴市算力券"), "%s", sum);
+	cr_assert(strstr(sum, "嘉兴市算力券 2026-03 结算汇总"), "%s", sum); /* the title */
 	cr_assert(strstr(sum, "jiaxing-compute"), "%s", sum);
 	cr_assert(strstr(sum, "2026-03"), "%s", sum);
 	cr_assert(strstr(sum, "已审核 (approved)"), "%s", sum);
@@ -399,7 +400,9 @@ Test(export, statement_lists_grants_records_and_subtotals)
 	cr_assert(json_is_true(json_object_get(s, "agrees")), "%s", out);
 	json_decref(doc);
 
-	/* --program filters; an enterprise with nothing lists nothing */
+	/* --program filters (a loaded programme: an unknown one is an error); an
+	 * enterprise with nothing lists nothing */
+	sf_load_program(t_root_path("settlement/programs/wuxi-compute.conf"));
 	snprintf(args, sizeof args, "--format json statement --enterprise %s --year 2026 --program wuxi-compute", e1);
 	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
 	doc = json_loads(out, 0, &je);
@@ -411,7 +414,8 @@ Test(export, statement_lists_grants_records_and_subtotals)
 	/* table and csv print too; csv starts with the BOM, amounts in yuan */
 	snprintf(args, sizeof args, "statement --enterprise %s --year 2026", e1);
 	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
-	cr_assert(strstr(out, "grants:") && strstr(out, "records:") && strstr(out, "subtotals:"), "%s", out);
+	/* the table's section titles are Chinese for people (csv and json keep the names) */
+	cr_assert(strstr(out, "拨付与追回:") && strstr(out, "用量记录:") && strstr(out, "小计:"), "%s", out);
 	snprintf(args, sizeof args, "--format csv statement --enterprise %s --year 2026", e1);
 	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
 	cr_assert(!strncmp(out, "\xEF\xBB\xBF", 3), "%s", out);

@@ -441,6 +441,48 @@ Test(registry, import_bad_rows_import_nothing)
 	cr_expect_eq(count("SELECT count(*) FROM voucher.enterprise_versions"), 0);
 }
 
+/* Divisions are checked against the shipped GB/T 2260 table (metering/gb2260.txt):
+ * a code that does not exist and an abolished one are refused, naming the
+ * row (and the successor); nothing is imported if any row is refused. */
+Test(registry, import_checks_divisions)
+{
+	char csv[2048];
+	snprintf(csv, sizeof csv,
+		 "%s\n"
+		 "91330483100000001E,good,330106,1,0,0,0,0,0,A\n"
+		 "91330106100000002H,no such code,330199,0,0,0,0,0,0,\n"
+		 "913202141000000038,abolished,330103,0,0,0,0,0,0,\n"
+		 "91350100M000100Y43,北京 (not listed by county),110105,0,0,0,0,0,0,\n",
+		 header);
+	write_file("div.csv", csv);
+	struct t_ctl_run *r = ctl("enterprise import '%s'", path_of("div.csv"));
+	cr_expect_eq(r->rc, 1);
+	char l3[300], l4[300];
+	snprintf(l3, sizeof l3,
+		 "%s:3: division 330199 is not a GB/T 2260 code: 浙江省 杭州市 has no county-level division 330199",
+		 path_of("div.csv"));
+	snprintf(l4, sizeof l4,
+		 "%s:4: division 330103 下城区 was abolished in 2021 (merged into 330105 拱墅区); use 330105",
+		 path_of("div.csv"));
+	cr_expect_not_null(strstr(r->err, l3), "%s", r->err);
+	cr_expect_not_null(strstr(r->err, l4), "%s", r->err);
+	cr_expect_null(strstr(r->err, ":2:"), "%s", r->err);
+	cr_expect_null(strstr(r->err, ":5:"), "%s", r->err);
+	cr_expect_not_null(strstr(r->err, "2 bad rows; nothing was imported"), "%s", r->err);
+	cr_expect_eq(count("SELECT count(*) FROM voucher.enterprise_versions"), 0);
+
+	/* the good rows alone import, the Beijing code included */
+	snprintf(csv, sizeof csv,
+		 "%s\n"
+		 "91330483100000001E,good,330106,1,0,0,0,0,0,A\n"
+		 "91350100M000100Y43,北京 (not listed by county),110105,0,0,0,0,0,0,\n",
+		 header);
+	write_file("div.csv", csv);
+	r = ctl("enterprise import '%s'", path_of("div.csv"));
+	cr_expect_eq(r->rc, 0, "%s", r->err);
+	cr_expect_eq(count("SELECT count(*) FROM voucher.enterprise_versions"), 2);
+}
+
 Test(registry, import_refusals)
 {
 	char csv[2048];

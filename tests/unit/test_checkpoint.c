@@ -165,6 +165,7 @@ static void round_trip(const char *key, const char *pub, const char *other_pub, 
 	cr_assert(checkpoint_verify_sig(text.data, &got, t_vector_path(pub), err, sizeof err), "%s", err);
 	cr_assert(!checkpoint_verify_sig(text.data, &got, t_vector_path(other_pub), err, sizeof err));
 	cr_assert_str_eq(got.time, "2026-11-25T03:40:00Z");
+	cr_assert_str_eq(got.time_cn, "2026-11-25 11:40:00"); /* shown in China time; the signed text is UTC */
 	cr_assert_eq(got.ledger_size, 12345);
 	cr_assert_eq(got.batches_size, 678);
 	cr_assert(!memcmp(got.ledger_root, made.ledger_root, 32));

@@ -133,3 +133,30 @@ Test(unit_date, china_month_start)
 		cr_expect_str_eq(out, cases[i].out);
 	}
 }
+
+/* A checkpoint's UTC time shown in China time (audit checkpoint, audit verify). */
+Test(unit_date, utc_z_to_cn)
+{
+	static const struct {
+		const char *z, *cn;
+	} ok[] = {
+		{"2026-11-25T03:40:00Z", "2026-11-25 11:40:00"}, {"2026-11-25T16:00:00Z", "2026-11-26 00:00:00"},
+		{"2026-12-31T23:59:59Z", "2027-01-01 07:59:59"}, {"2028-02-28T20:00:00Z", "2028-02-29 04:00:00"},
+		{"2026-02-28T20:00:00Z", "2026-03-01 04:00:00"},
+	};
+	char out[32];
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		cr_expect(date_utc_z_to_cn(ok[i].z, out, sizeof out), "%s", ok[i].z);
+		cr_expect_str_eq(out, ok[i].cn, "%s", ok[i].z);
+	}
+	static const char *const bad[] = {"2026-11-25 03:40:00Z",
+					  "2026-11-25T03:40:00",
+					  "2026-02-30T00:00:00Z",
+					  "2026-11-25T24:00:00Z",
+					  "",
+					  NULL};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cr_expect(!date_utc_z_to_cn(bad[i], out, sizeof out), "%s", bad[i] ? bad[i] : "NULL");
+		cr_expect_str_empty(out);
+	}
+}

@@ -188,7 +188,7 @@ static const struct ent_case jiaxing_cases[] = {
 	 {.uscc = USCC1},
 	 1,
 	 {G(IC, 'A', "330402", WAN(300))},
-	 {WAN(300), WAN(150), WAN(100), WAN(100), WAN(100), ST_PAYABLE, false, "capped at 1000000.00 yuan"}},
+	 {WAN(300), WAN(150), WAN(100), WAN(100), WAN(100), ST_PAYABLE, false, "已达年度上限 1,000,000.00 元"}},
 	/* model_developer: cap 200万; 300万 × 0.5 = 150万 < 200万 */
 	{"cap by flag, under",
 	 P_JX,
@@ -202,7 +202,7 @@ static const struct ent_case jiaxing_cases[] = {
 	 {.uscc = USCC1, .flags = 1u << FLAG_MODEL_DEVELOPER},
 	 1,
 	 {G(IC, 'A', "330402", WAN(500))},
-	 {WAN(500), WAN(250), WAN(200), WAN(200), WAN(200), ST_PAYABLE, false, "capped at 2000000.00 yuan"}},
+	 {WAN(500), WAN(250), WAN(200), WAN(200), WAN(200), ST_PAYABLE, false, "已达年度上限 2,000,000.00 元"}},
 	/* month 1 granted 1 000 000 × 0.5 = 500 000; a late record of 300 001 arrives:
 	 * (1 000 000 + 300 001) × 0.5 = 650 000.5 → 650 000; 650 000 − 500 000 = 150 000 */
 	{"late record",
@@ -218,7 +218,7 @@ static const struct ent_case jiaxing_cases[] = {
 	 {.uscc = USCC1, .granted_before = 500000},
 	 2,
 	 {G(IC, 'A', "330402", 1000000), G(IC, 'B', "330402", -400000)},
-	 {600000, 300000, WAN(100), -200000, -200000, ST_RECOVERY, false, "recovery"}},
+	 {600000, 300000, WAN(100), -200000, -200000, ST_RECOVERY, false, "追回"}},
 	/* the same month again, no new data: 617 283 − 617 283 = 0 */
 	{"rerun pays nothing",
 	 P_JX,
@@ -292,14 +292,14 @@ static const struct ent_case jiaxing_cases[] = {
 	 {.uscc = USCC1, .blacklisted = true, .granted_before = 500000},
 	 1,
 	 {G(IC, 'A', "330402", 600000)},
-	 {600000, 300000, WAN(100), -200000, 0, ST_WITHHELD, false, "withheld: credit blacklisted"}},
+	 {600000, 300000, WAN(100), -200000, 0, ST_WITHHELD, false, "暂缓：列入严重失信名单"}},
 	/* rule 2: grade D, 1 000 000 × 0.5 = 500 000 asked, nothing paid */
 	{"withheld grade D",
 	 P_JX,
 	 {.uscc = USCC1, .grade_d = true},
 	 1,
 	 {G(IC, 'A', "330402", 1000000)},
-	 {1000000, 500000, WAN(100), 500000, 0, ST_WITHHELD, false, "withheld: performance grade D"}},
+	 {1000000, 500000, WAN(100), 500000, 0, ST_WITHHELD, false, "暂缓：工业企业绩效评价 D 类"}},
 };
 
 static const struct ent_case hangzhou_cases[] = {
@@ -322,7 +322,7 @@ static const struct ent_case hangzhou_cases[] = {
 	 {.uscc = USCC1, .flags = 1u << FLAG_SME},
 	 3,
 	 {G(IC, 'A', "330106", 30000000), G(IC, 'B', "330106", 20000000), G(MS, 'A', "330106", 1000000)},
-	 {51000000, 25300000, WAN(800), 25300000, 25300000, ST_PAYABLE, true, "small-buyer rate"}},
+	 {51000000, 25300000, WAN(800), 25300000, 25300000, ST_PAYABLE, true, "小额采购比例 50%"}},
 	/* the next run: one more fen of IC, YTD 50 000 001 > 50万: the whole year at
 	 * ordinary rates: 3000: IC/A 30 000 000 + MS 1 000 000 = 31 000 000 → 9 300 000;
 	 * 2000: IC/B 20 000 001 → 4 000 000.2 → 4 000 000; 13 300 000;
@@ -332,7 +332,8 @@ static const struct ent_case hangzhou_cases[] = {
 	 {.uscc = USCC1, .flags = 1u << FLAG_SME, .granted_before = 25300000},
 	 3,
 	 {G(IC, 'A', "330106", 30000000), G(IC, 'B', "330106", 20000001), G(MS, 'A', "330106", 1000000)},
-	 {51000001, 13300000, WAN(800), -12000000, -12000000, ST_RECOVERY, false, "small-buyer limit passed"}},
+	 {51000001, 13300000, WAN(800), -12000000, -12000000, ST_RECOVERY, false,
+	  "小额采购：年度累计已超过 500,000.00 元，全年按普通比例重算"}},
 	/* not sme: 30 000 000 × 0.3 + 20 000 000 × 0.2 = 9 000 000 + 4 000 000 */
 	{"not sme: ordinary rates",
 	 P_HZ,
@@ -354,14 +355,14 @@ static const struct ent_case hangzhou_cases[] = {
 	 {.uscc = USCC1, .flags = 1u << FLAG_SME},
 	 2,
 	 {G(IC, 'A', "330106", 60000000), G(IC, 'B', "330106", -10000000)},
-	 {50000000, 25000000, WAN(800), 25000000, 25000000, ST_PAYABLE, true, "small-buyer rate"}},
+	 {50000000, 25000000, WAN(800), 25000000, 25000000, ST_PAYABLE, true, "小额采购比例 50%"}},
 	/* an override rate beats the small-buyer rate: 1 000 000 × 0.4 = 400 000 */
 	{"override rate over small buyer",
 	 P_HZ,
 	 {.uscc = USCC1, .flags = 1u << FLAG_SME, .has_rate_override = true, .override_rate_bp = 4000},
 	 1,
 	 {G(IC, 'A', "330106", 1000000)},
-	 {1000000, 400000, WAN(800), 400000, 400000, ST_PAYABLE, false, "override rate 4000 bp"}},
+	 {1000000, 400000, WAN(800), 400000, 400000, ST_PAYABLE, false, "一事一议比例 40%"}},
 	/* foundation_model, override cap 2000万: 1亿 = 10 000 000 000 × 0.3 =
 	 * 3 000 000 000 > 2 000 000 000 */
 	{"override cap",
@@ -369,7 +370,7 @@ static const struct ent_case hangzhou_cases[] = {
 	 {.uscc = USCC1, .flags = 1u << FLAG_FOUNDATION_MODEL, .has_cap_override = true, .override_cap_fen = WAN(2000)},
 	 1,
 	 {G(IC, 'A', "330106", WAN(10000))},
-	 {WAN(10000), WAN(3000), WAN(2000), WAN(2000), WAN(2000), ST_PAYABLE, false, "capped at 20000000.00 yuan"}},
+	 {WAN(10000), WAN(3000), WAN(2000), WAN(2000), WAN(2000), ST_PAYABLE, false, "已达年度上限 20,000,000.00 元"}},
 	/* 330483 is not 3301xx */
 	{"outside Hangzhou",
 	 P_HZ,
@@ -383,7 +384,7 @@ static const struct ent_case hangzhou_cases[] = {
 	 {.uscc = USCC1, .flags = 1u << FLAG_SME},
 	 2,
 	 {G(IC, 'B', "330106", 1), G(MS, 'B', "330106", 1)},
-	 {2, 1, WAN(800), 1, 1, ST_PAYABLE, true, "small-buyer rate"}},
+	 {2, 1, WAN(800), 1, 1, ST_PAYABLE, true, "小额采购比例 50%"}},
 };
 
 static const struct ent_case wuxi_cases[] = {
@@ -421,7 +422,7 @@ static const struct ent_case wuxi_cases[] = {
 	 {.uscc = USCC1, .has_rate_override = true, .override_rate_bp = 6000},
 	 1,
 	 {G(IC, 'A', "320205", 10000001)},
-	 {10000001, 6000000, WAN(200), 6000000, 6000000, ST_PAYABLE, false, "override rate 6000 bp"}},
+	 {10000001, 6000000, WAN(200), 6000000, 6000000, ST_PAYABLE, false, "一事一议比例 60%"}},
 	/* override 6000 bp and cap 1000万: 5000万 × 0.6 = 3000万 > 1000万 */
 	{"override rate and cap",
 	 P_WX,
@@ -432,7 +433,7 @@ static const struct ent_case wuxi_cases[] = {
 	  .override_cap_fen = WAN(1000)},
 	 1,
 	 {G(IC, 'A', "320205", WAN(5000))},
-	 {WAN(5000), WAN(3000), WAN(1000), WAN(1000), WAN(1000), ST_PAYABLE, false, "override cap 10000000.00 yuan"}},
+	 {WAN(5000), WAN(3000), WAN(1000), WAN(1000), WAN(1000), ST_PAYABLE, false, "一事一议上限 10,000,000.00 元"}},
 	/* an override does not make an unlisted category eligible */
 	{"override, unlisted category",
 	 P_WX,
@@ -556,8 +557,8 @@ Test(unit_engine, pool_largest_remainder_and_uscc_tie)
 		cr_expect_eq(t.pool_left, cases[c].left);
 		cr_expect_eq(t.lines_payable, 3);
 	}
-	cr_expect_str_eq(l[0].note, "pool short: asked 0.07, paid 0.03");
-	cr_expect_str_eq(l[1].note, "pool short: asked 0.07, paid 0.04");
+	cr_expect_str_eq(l[0].note, "资金池不足：应拨 0.07 元，实拨 0.03 元");
+	cr_expect_str_eq(l[1].note, "资金池不足：应拨 0.07 元，实拨 0.04 元");
 }
 
 /* The same run with the enterprises in every order gives the same line per
@@ -627,7 +628,7 @@ Test(unit_engine, pool_recovery_adds_to_left)
 	cr_expect_eq(t.lines_recovery, 1);
 	cr_expect_eq(t.lines_withheld, 2);
 	cr_expect_eq(t.lines_none, 0);
-	cr_expect(strstr(l[0].note, "recovery"));
+	cr_expect(strstr(l[0].note, "追回"));
 
 	e[0].granted_before = 16;
 	settle(&p, NULL, 0, e, 5, g, 5, 1000, l, &t);
@@ -740,7 +741,7 @@ Test(unit_engine, exclusive_higher_rate_then_order)
 	settle(&x, px, 1, e, 1, g, 2, 0, &l, &t);
 	cr_expect_eq(l.eligible_ytd, 1000);
 	cr_expect_eq(l.payable, 400);
-	cr_expect(strstr(l.note, "usage counted toward tx-y"), "%s", l.note);
+	cr_expect(strstr(l.note, "用量已计入 tx-y"), "%s", l.note);
 	settle(&y, py, 1, e, 1, g, 2, 0, &l, &t);
 	cr_expect_eq(l.eligible_ytd, 1000);
 	cr_expect_eq(l.payable, 500);
@@ -828,7 +829,7 @@ Test(unit_engine, exclusive_no_rate_line_overrides_pay_once)
 	cr_expect_eq(lx.payable, 600);
 	cr_expect_eq(ly.eligible_ytd, 0, "Y must not count it: %lld", (long long)ly.eligible_ytd);
 	cr_expect_eq(ly.payable, 0);
-	cr_expect(strstr(ly.note, "usage counted toward tx-x"), "%s", ly.note);
+	cr_expect(strstr(ly.note, "用量已计入 tx-x"), "%s", ly.note);
 	cr_expect_leq(lx.payable + ly.payable, g.amount_fen, "paid %lld on a purchase of %lld",
 		      (long long)(lx.payable + ly.payable), (long long)g.amount_fen);
 

@@ -235,3 +235,42 @@ Test(unit_output, show_record)
 			       "\r\nparts\r\nname\r\n桐乡\r\n");
 	free(text);
 }
+
+/* Headers for people: Chinese labels in a table, aligned by display width
+ * (a CJK character is two columns); csv and json keep the English names; a
+ * division shows its name from the GB/T 2260 table in a table only. */
+static char *render_labelled(ctl_format_t fmt)
+{
+	static const out_col_t lc[] = {{"division", OUT_DIVISION}, {"payable", OUT_MONEY_FEN}, {"note", OUT_TEXT}};
+	static const char *const labels[] = {"行政区划", "本次拨付(元)", "备注"};
+	static const char *const cells[] = {"330106", "100", "追回", "110105", "123456", "x"};
+	out_rows_t rows = out_rows_array(cells, 2, 3);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	cr_assert(out_list_labelled(f, fmt, lc, labels, 3, &rows));
+	fclose(f);
+	return text;
+}
+
+Test(unit_output, labelled_headers)
+{
+	char *t = render_labelled(FMT_TABLE);
+	cr_expect_str_eq(t,
+			 "行政区划       本次拨付(元)  备注\n"
+			 "-------------  ------------  ----\n"
+			 "330106 西湖区          1.00  追回\n"
+			 "110105              1234.56  x\n",
+			 "%s", t);
+	free(t);
+	t = render_labelled(FMT_CSV);
+	cr_expect_str_eq(t,
+			 "\xef\xbb\xbf"
+			 "division,payable,note\r\n330106,1.00,追回\r\n110105,1234.56,x\r\n",
+			 "%s", t);
+	free(t);
+	t = render_labelled(FMT_JSON);
+	cr_expect(strstr(t, "\"division\": \"330106\"") || strstr(t, "\"division\":\"330106\""), "%s", t);
+	cr_expect(!strstr(t, "西湖区") && !strstr(t, "行政区划"), "%s", t);
+	free(t);
+}
