@@ -4,8 +4,11 @@
  * can run it, in one REPEATABLE READ snapshot, and checks
  *   1. the ledger's hash chain, entry by entry, recomputed here
  *      (audit/ledger.c), not trusted from the database;
- *   2. that the postings are exactly those the approved and disbursed runs
- *      call for, line by line, and that the ledger sums to zero.
+ *   2. that the postings are exactly those the approved runs and the
+ *      disbursed lines call for, line by line, and that the ledger sums to
+ *      zero; that no line was disbursed before its run's notice ended or
+ *      while an objection to it was open or upheld; that the overview's
+ *      totals are those of the lines.
  * It names the first thing that does not hold and exits 1. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,8 +39,10 @@ static const char usage_audit[] = "usage: voucherctl audit verify [--checkpoint 
 				  "  - the ledger's hash chain: every entry's hash recomputed from its contents\n"
 				  "    and the hash before it (SHA-256, or SM3 where the ledger uses it), entry\n"
 				  "    ids without gaps;\n"
-				  "  - that the ledger holds exactly the postings the approved and disbursed runs\n"
-				  "    call for, line by line, and sums to zero;\n"
+				  "  - that the ledger holds exactly the postings the approved runs and the\n"
+				  "    disbursed lines call for, line by line, and sums to zero; that no line was\n"
+				  "    disbursed before its notice ended or while an objection to it was open or\n"
+				  "    upheld; that the overview (audit.pool_overview) is the sum of the lines;\n"
 				  "  - every approved run, recomputed from the stored records, the registry as it\n"
 				  "    stood when the run was prepared and the run's own programme version, line\n"
 				  "    by line.\n"
@@ -57,7 +62,8 @@ static const char usage_audit[] = "usage: voucherctl audit verify [--checkpoint 
 				  "exceptions: what an auditor looks at first, one line each (kind, at, by,\n"
 				  "subject, detail): acts of superusers on the registry, programmes, overrides and\n"
 				  "calendars; backdated registry versions and relations; superseded, returned and\n"
-				  "discarded drafts; refused approvals; override proposals and confirmations; and\n"
+				  "discarded drafts; refused approvals; override proposals and confirmations;\n"
+				  "objections to a notice raised, dismissed and upheld; and\n"
 				  "usage from unregistered credit codes, by month and provider.  --year Y keeps\n"
 				  "that year (China time).\n"
 				  "\n"
@@ -86,7 +92,7 @@ static bool verify_postings(PGconn *c, int64_t *runs, char *err, size_t errlen)
 	PGresult *r = PQexec(
 		c,
 		"WITH runs AS (SELECT run_id, program, left(period, 4) AS y, period, status FROM audit.runs "
-		"  WHERE status <> 'draft'), "
+		"  WHERE status IN ('approved', 'published', 'disbursed')), "
 		"exp AS ("
 		"  SELECT r.run_id, CASE WHEN l.payable > 0 THEN 'payable/' || r.program || '/' || r.y || '/' || l.uscc "
 		"    ELSE 'pool/' || r.program || '/' || r.y END AS debit, "
@@ -98,7 +104,8 @@ static bool verify_postings(PGconn *c, int64_t *runs, char *err, size_t errlen)
 		"    ELSE 'payable/' || r.program || '/' || r.y || '/' || l.uscc END, "
 		"    CASE WHEN l.payable > 0 THEN 'payable/' || r.program || '/' || r.y || '/' || l.uscc "
 		"    ELSE 'paid/' || r.program || '/' || r.y || '/' || l.uscc END, abs(l.payable) "
-		"  FROM runs r JOIN audit.run_lines l ON l.run_id = r.run_id WHERE l.payable <> 0 AND r.status = 'disbursed'), "
+		"  FROM runs r JOIN audit.line_disbursements d ON d.run_id = r.run_id AND r.status = 'disbursed' "
+		"  JOIN audit.run_lines l ON l.run_id = d.run_id AND l.uscc = d.uscc WHERE l.payable <> 0), "
 		"act AS (SELECT run_id, debit, credit, amount_fen AS amount FROM audit.ledger_entries), "
 		"diff AS ((SELECT 'missing' AS what, * FROM (SELECT * FROM exp EXCEPT ALL SELECT * FROM act) a) "
 		"  UNION ALL (SELECT 'unexpected', * FROM (SELECT * FROM act EXCEPT ALL SELECT * FROM exp) b)) "
@@ -127,6 +134,69 @@ static bool verify_postings(PGconn *c, int64_t *runs, char *err, size_t errlen)
 						  : "the ledger has it but no approved run's lines call for it");
 		ok = false;
 	}
+	PQclear(r);
+	return ok;
+}
+
+/* No line disbursed before its run's notice ended, nor while an objection
+ * to it was open, nor after one was upheld; and the overview's totals
+ * (audit.pool_overview, written at approval and disbursement) are those of
+ * the lines: the first that does not hold is the failure. */
+static bool verify_line_disbursements(PGconn *c, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(
+		c, "SELECT 'run ' || d.run_id || ': the line of ' || d.uscc || ' was disbursed at ' || d.at || "
+		   "  CASE WHEN r.notice_ends IS NULL OR (d.at AT TIME ZONE 'Asia/Shanghai')::date <= r.notice_ends "
+		   "    THEN ' before the notice ended' "
+		   "    ELSE ' while objection ' || o.objection_id || ' to it was ' || coalesce(o.outcome, 'open') END "
+		   "FROM audit.line_disbursements d JOIN audit.runs r ON r.run_id = d.run_id "
+		   "LEFT JOIN audit.objections o ON o.run_id = d.run_id AND o.uscc = d.uscc AND o.raised_at <= d.at "
+		   "  AND (o.resolved_at IS NULL OR o.resolved_at > d.at OR o.outcome = 'upheld') "
+		   "WHERE o.objection_id IS NOT NULL OR r.notice_ends IS NULL "
+		   "   OR (d.at AT TIME ZONE 'Asia/Shanghai')::date <= r.notice_ends "
+		   "ORDER BY d.run_id, d.uscc LIMIT 1");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "reading disbursements and objections: %s", PQerrorMessage(c));
+		PQclear(r);
+		return false;
+	}
+	bool ok = PQntuples(r) == 0;
+	if (!ok)
+		snprintf(err, errlen, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	if (!ok)
+		return false;
+	/* the overview from the lines: an enterprise counts in the month (and
+	 * division) of its first approved line with a payable */
+	r = PQexec(c,
+		   "WITH l AS (SELECT r.program, left(r.period, 4)::integer AS year, r.period AS month, l.division, "
+		   "  l.uscc, l.payable, r.approved_at, d.run_id IS NOT NULL AS paid FROM audit.runs r "
+		   "  JOIN audit.run_lines l ON l.run_id = r.run_id "
+		   "  LEFT JOIN audit.line_disbursements d ON d.run_id = l.run_id AND d.uscc = l.uscc "
+		   "  WHERE r.status IN ('approved', 'published', 'disbursed')), "
+		   "firsts AS (SELECT DISTINCT ON (program, month, uscc) program, month, uscc, division FROM l "
+		   "  WHERE payable <> 0 ORDER BY program, month, uscc, approved_at), "
+		   "direct AS (SELECT l.program, l.year, l.month, l.division, "
+		   "  coalesce(sum(l.payable) FILTER (WHERE l.payable > 0), 0)::bigint AS granted_fen, "
+		   "  coalesce(-sum(l.payable) FILTER (WHERE l.payable < 0), 0)::bigint AS recovered_fen, "
+		   "  coalesce(sum(l.payable) FILTER (WHERE l.payable > 0 AND l.paid), 0)::bigint AS paid_fen, "
+		   "  (SELECT count(*) FROM firsts f WHERE f.program = l.program AND f.month = l.month "
+		   "   AND f.division = l.division) AS enterprises FROM l GROUP BY 1, 2, 3, 4), "
+		   "o AS (SELECT program, year, month, division, granted_fen, recovered_fen, paid_fen, enterprises "
+		   "  FROM audit.pool_overview), "
+		   "diff AS ((SELECT 'the lines give' AS what, * FROM (SELECT * FROM direct EXCEPT SELECT * FROM o) a) "
+		   "  UNION ALL (SELECT 'the overview says', * FROM (SELECT * FROM o EXCEPT SELECT * FROM direct) b)) "
+		   "SELECT what || ' ' || program || ' ' || month || ' division ' || division || ': granted ' || "
+		   "  granted_fen || ' fen, recovered ' || recovered_fen || ' fen, paid ' || paid_fen || ' fen, ' || "
+		   "  enterprises || ' enterprises' FROM diff ORDER BY program, month, division, what LIMIT 1");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "reading the overview: %s", PQerrorMessage(c));
+		PQclear(r);
+		return false;
+	}
+	ok = PQntuples(r) == 0;
+	if (!ok)
+		snprintf(err, errlen, "audit.pool_overview disagrees with the lines: %s", PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return ok;
 }
@@ -167,6 +237,8 @@ static int audit_verify(ctl_t *ctx, int argc, char **argv)
 	}
 	if (ok)
 		ok = verify_postings(c, &runs, err, sizeof err);
+	if (ok)
+		ok = verify_line_disbursements(c, err, sizeof err);
 	int64_t recomputed = 0;
 	if (ok)
 		ok = audit_verify_runs(c, &recomputed, err, sizeof err);
@@ -180,7 +252,7 @@ static int audit_verify(ctl_t *ctx, int argc, char **argv)
 		printf("the checkpoint of %s China time (key fingerprint %s) is extended; ", cp.time_cn,
 		       cp.fingerprint);
 	printf("ledger chain of %" PRId64 " entries (%s) holds; the postings of %" PRId64
-	       " approved runs agree with their lines; the ledger sums to zero; %" PRId64
+	       " approved runs agree with their lines and disbursements; the ledger sums to zero; %" PRId64
 	       " approved runs recomputed from the stored records and their programme versions agree line by line\n",
 	       n, n ? alg : "empty", runs, recomputed);
 	return CTL_OK;
@@ -578,6 +650,11 @@ static int audit_exceptions(ctl_t *ctx, int argc, char **argv)
 		"  UNION ALL SELECT 'override confirmed', confirmed_at, confirmed_by, 'override ' || id || ' (' || program"
 		"    || ', ' || enterprise || ', ' || year || ')', 'proposed by ' || added_by FROM audit.overrides"
 		"    WHERE confirmed_at IS NOT NULL"
+		"  UNION ALL SELECT 'objection raised', raised_at, raised_by, 'run ' || run_id || ' (' || program || ', '"
+		"    || period || ') ' || uscc, 'objection ' || objection_id || ': ' || objection FROM audit.objections"
+		"  UNION ALL SELECT 'objection ' || outcome, resolved_at, resolved_by, 'run ' || run_id || ' (' || program"
+		"    || ', ' || period || ') ' || uscc, 'objection ' || objection_id || ': ' || resolution"
+		"    FROM audit.objections WHERE outcome IS NOT NULL"
 		"  UNION ALL SELECT 'unregistered usage', (month || '-01 00:00:00+08')::timestamptz, provider,"
 		"    enterprises || ' credit codes', records || ' records, ' || "
 		"    to_char(amount_fen / 100.0, 'FM999999999999990.00') || ' yuan' FROM audit.unregistered_usage"

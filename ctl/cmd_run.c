@@ -48,7 +48,9 @@ static const char usage_run[] = "usage: voucherctl run list [--program ID]\n"
 				"newer draft of the same programme and period keeps the one it supersedes.\n"
 				"publish: starts the public notice of 5 working days on the official calendar\n"
 				"(voucherctl calendar load); prints the last day of the notice.\n"
-				"disburse: records the payment reference; refused until the notice has ended.\n";
+				"disburse: after the notice has ended, pays every line not yet paid that no open\n"
+				"or upheld objection holds, under the payment reference; run it again, with the\n"
+				"next reference, once the objections holding lines are dismissed.\n";
 
 static bool period_valid(const char *s)
 {
@@ -231,6 +233,36 @@ static int run_show(ctl_t *ctx, int argc, char **argv)
 	return ok ? CTL_OK : CTL_FAIL;
 }
 
+/* voucher.run_disburse, then, in the same transaction, how many lines this
+ * call disbursed (they share one time), how many in all, how many an open
+ * objection holds and how many an upheld one keeps unpaid; NULL on failure */
+static PGresult *disburse_call(PGconn *c, const char *what, const char *const p[2])
+{
+	if (!db_begin(c))
+		return NULL;
+	PGresult *r = db_exec(c, what, "SELECT voucher.run_disburse($1::bigint, $2)", 2, p);
+	if (!r) {
+		db_rollback(c);
+		return NULL;
+	}
+	PQclear(r);
+	r = db_exec(c, what,
+		    "SELECT count(*) FILTER (WHERE disbursed_at = (SELECT max(at) FROM audit.line_disbursements "
+		    "  WHERE run_id = $1::bigint)), count(*) FILTER (WHERE line_state = 'disbursed'), "
+		    "  count(*) FILTER (WHERE line_state = 'held'), count(*) FILTER (WHERE line_state = 'upheld') "
+		    "FROM audit.run_line_objections WHERE run_id = $1::bigint AND payable <> 0",
+		    1, p);
+	if (!r) {
+		db_rollback(c);
+		return NULL;
+	}
+	if (!db_commit(c)) {
+		PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
 static int run_step(ctl_t *ctx, int argc, char **argv, const char *step)
 {
 	const char *pos[1], *ref = NULL, *comment = NULL;
@@ -270,7 +302,7 @@ static int run_step(ctl_t *ctx, int argc, char **argv, const char *step)
 	else if (!strcmp(step, "publish"))
 		r = db_exec(c, what, "SELECT voucher.run_publish($1::bigint)", 1, p);
 	else
-		r = db_exec(c, what, "SELECT voucher.run_disburse($1::bigint, $2)", 2, p);
+		r = disburse_call(c, what, p);
 	if (!r)
 		return CTL_FAIL;
 	rc = CTL_OK;
@@ -289,7 +321,9 @@ static int run_step(ctl_t *ctx, int argc, char **argv, const char *step)
 		printf("run %s published; the public notice runs until %s (5 working days)\n", pos[0],
 		       PQgetvalue(r, 0, 0));
 	} else {
-		printf("run %s disbursed, payment reference %s\n", pos[0], ref);
+		printf("run %s: %s lines disbursed, payment reference %s (%s of its lines disbursed in all); "
+		       "%s held by open objections, %s not paid by this run (objection upheld)\n",
+		       pos[0], PQgetvalue(r, 0, 0), ref, PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
 	}
 	PQclear(r);
 	return rc;

@@ -13,14 +13,17 @@
 #include "common/db.h"
 #include "ctl/ctl.h"
 
-static const char usage_user[] = "usage: voucherctl user add NAME --role finance|auditor [--password-file FILE]\n"
-				 "\n"
-				 "Creates the PostgreSQL login role NAME, a member of voucher_finance (prepares,\n"
-				 "approves, publishes, disburses; confirms others' overrides) or voucher_auditor\n"
-				 "(reads the audit views), with a SCRAM-SHA-256 password: the first line of FILE,\n"
-				 "else typed twice at the terminal, else the first line of standard input.\n"
-				 "NAME is 1-63 of a-z, 0-9 and _, starting with a letter.  Run it as a superuser\n"
-				 "or a role with CREATEROLE; an existing role is left alone (an error).\n";
+static const char usage_user[] =
+	"usage: voucherctl user add NAME --role finance|auditor|notice [--password-file FILE]\n"
+	"\n"
+	"Creates the PostgreSQL login role NAME, a member of voucher_finance (prepares,\n"
+	"approves, publishes, disburses; confirms others' overrides), voucher_auditor\n"
+	"(reads the audit views) or voucher_notice (reads the public notice of published\n"
+	"runs, credit codes masked, and nothing else: for the console's public pages),\n"
+	"with a SCRAM-SHA-256 password: the first line of FILE,\n"
+	"else typed twice at the terminal, else the first line of standard input.\n"
+	"NAME is 1-63 of a-z, 0-9 and _, starting with a letter.  Run it as a superuser\n"
+	"or a role with CREATEROLE; an existing role is left alone (an error).\n";
 
 static bool name_valid(const char *s)
 {
@@ -95,9 +98,10 @@ static int user_add(ctl_t *ctx, int argc, char **argv)
 	const char *group = !role                      ? NULL
 			    : !strcmp(role, "finance") ? "voucher_finance"
 			    : !strcmp(role, "auditor") ? "voucher_auditor"
+			    : !strcmp(role, "notice")  ? "voucher_notice"
 						       : NULL;
 	if (!group)
-		return ctl_usage_error(usage_user, "%s: --role finance or --role auditor is required", what);
+		return ctl_usage_error(usage_user, "%s: --role finance, auditor or notice is required", what);
 	char pw[1024];
 	if (!read_password(pwfile, pw, sizeof pw))
 		return CTL_FAIL;

@@ -6,6 +6,8 @@
 --   voucher_ingest   the daemon: may only call the ingest functions
 --   voucher_finance  settlement staff (individual login users are members)
 --   voucher_auditor  read only, through the views in schema audit
+--   voucher_notice   the public notice (公示) of published runs, masked, and
+--                    nothing else (the console's public pages log in as a member)
 DO $roles$
 DECLARE
 	r record;
@@ -15,7 +17,8 @@ BEGIN
 		('voucher_owner', false),
 		('voucher_ingest', true),
 		('voucher_finance', true),
-		('voucher_auditor', true)) AS t(name, login)
+		('voucher_auditor', true),
+		('voucher_notice', false)) AS t(name, login)
 	LOOP
 		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name) THEN
 			BEGIN
@@ -31,7 +34,7 @@ BEGIN
 	END LOOP;
 	EXECUTE format('GRANT CREATE, CONNECT, TEMPORARY ON DATABASE %I TO voucher_owner',
 		       current_database());
-	EXECUTE format('GRANT CONNECT ON DATABASE %I TO voucher_ingest, voucher_finance, voucher_auditor',
+	EXECUTE format('GRANT CONNECT ON DATABASE %I TO voucher_ingest, voucher_finance, voucher_auditor, voucher_notice',
 		       current_database());
 	-- The ingest barrier and every other lock of this system are advisory
 	-- locks: only the owner's functions may take them, so that no role can

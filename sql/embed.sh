@@ -14,9 +14,9 @@ codes=${1:?usage: sql/embed.sh reject_codes.sql}
 
 # The order in which they are re-applied: a view or function needs those it
 # names at creation (SQL-language bodies are checked) to be defined before.
-VIEWS="registry audit_metering audit_settlement audit_ledger"
+VIEWS="registry audit_metering audit_settlement audit_ledger audit_console"
 FUNCTIONS="append_only acting_user ingest_cut ingest_registry ingest_batch partitions registry
-	program calendar overrides run_store run_review ledger"
+	program calendar overrides run_store run_review ledger console"
 
 # every file of sql/views/ and sql/functions/ is listed, and every listed one exists
 for sub in views functions; do

@@ -8,7 +8,7 @@
 
 REVOKE ALL ON SCHEMA voucher FROM PUBLIC;
 REVOKE ALL ON SCHEMA audit FROM PUBLIC;
-GRANT USAGE ON SCHEMA voucher TO voucher_ingest, voucher_finance;
+GRANT USAGE ON SCHEMA voucher TO voucher_ingest, voucher_finance, voucher_notice;
 GRANT USAGE ON SCHEMA audit TO voucher_auditor, voucher_finance;
 
 ------------------------------------------------------------------ functions
@@ -33,7 +33,8 @@ END
 $grants$;
 -- ...except the ledger writers, which only the approval trigger uses
 REVOKE EXECUTE ON FUNCTION voucher.ledger_head, voucher.ledger_append, voucher.ledger_post,
-	voucher.ledger_post_run, voucher.usage_partition_guard, voucher.write_begin
+	voucher.ledger_post_run, voucher.ledger_post_lines, voucher.run_totals_post, voucher.usage_partition_guard,
+	voucher.write_begin
 	FROM voucher_finance, voucher_auditor;
 
 GRANT EXECUTE ON FUNCTION voucher.ingest_batch, voucher.ingest_registry, voucher.batch_answer TO voucher_ingest;
@@ -42,9 +43,17 @@ GRANT EXECUTE ON FUNCTION voucher.provider_add, voucher.provider_cert_add, vouch
 	voucher.provider_key_revoke, voucher.facility_add, voucher.enterprise_import, voucher.relate,
 	voucher.program_load, voucher.calendar_load, voucher.override_propose, voucher.override_confirm,
 	voucher.run_store, voucher.run_approve, voucher.run_end, voucher.run_publish, voucher.run_disburse,
+	voucher.objection_add, voucher.objection_resolve,
 	voucher.usage_partitions_ensure, voucher.usage_partition_detach, voucher.usage_partitions,
 	voucher.ledger_set_alg, voucher.acting_finance_user TO voucher_finance;
 GRANT EXECUTE ON FUNCTION voucher.usage_partitions TO voucher_auditor;
+
+-- The public notice: the one right of voucher_notice (with USAGE on schema
+-- voucher to reach it); auditors, who have no rights in schema voucher, call
+-- audit.notice.
+GRANT EXECUTE ON FUNCTION voucher.notice(bigint) TO voucher_notice, voucher_finance, voucher_auditor;
+REVOKE ALL ON FUNCTION audit.notice(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION audit.notice(bigint) TO voucher_auditor, voucher_finance;
 
 -- The cut for auditors (audit checkpoint), who have no rights in schema voucher.
 REVOKE ALL ON FUNCTION audit.ingest_cut() FROM PUBLIC;
@@ -54,13 +63,14 @@ GRANT EXECUTE ON FUNCTION audit.ingest_cut() TO voucher_auditor, voucher_finance
 
 -- The audit views: read by the auditor and finance, written by nobody.
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA audit
-	FROM PUBLIC, voucher_finance, voucher_ingest, voucher_auditor;
+	FROM PUBLIC, voucher_finance, voucher_ingest, voucher_auditor, voucher_notice;
 GRANT SELECT ON audit.batches, audit.provider_keys, audit.providers, audit.facilities,
 	audit.enterprise_versions, audit.related_parties, audit.usage_records, audit.usage_keys,
 	audit.usage_archives, audit.unregistered_usage,
 	audit.runs, audit.run_lines, audit.run_events, audit.program_versions, audit.overrides,
 	audit.approval_refusals, audit.superuser_acts,
-	audit.ledger_entries, audit.ledger_balances, audit.grants
+	audit.ledger_entries, audit.ledger_balances, audit.grants,
+	audit.objections, audit.line_disbursements, audit.run_line_objections, audit.pool_overview, audit.pools
 	TO voucher_auditor, voucher_finance;
 
 -- The registry and calendar in force: finance reads them.

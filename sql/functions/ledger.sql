@@ -84,8 +84,9 @@ BEGIN
 END
 $$;
 
--- The postings of one run: approval (the grants) or disbursement.  The head
--- is read once and carried along, so a run of any size posts in linear time.
+-- The postings of a run's approval: the grants.  The head is read once and
+-- carried along, so a run of any size posts in linear time.  (Disbursement
+-- posts line by line: voucher.ledger_post_lines.)
 CREATE OR REPLACE FUNCTION voucher.ledger_post_run(p_run bigint, p_event text) RETURNS integer
 LANGUAGE plpgsql VOLATILE SET search_path = voucher, pg_temp AS $$
 DECLARE
@@ -97,8 +98,10 @@ DECLARE
 	v_year text;
 	v_pool text;
 	v_pay  text;
-	v_paid text;
 BEGIN
+	IF p_event <> 'approved' THEN
+		RAISE EXCEPTION 'ledger_post_run: % is posted line by line (voucher.ledger_post_lines)', p_event;
+	END IF;
 	SELECT * INTO v_run FROM voucher.runs WHERE run_id = p_run;
 	SELECT * INTO v_head FROM voucher.ledger_head();
 	v_id := v_head.head_id;
@@ -109,14 +112,46 @@ BEGIN
 		       WHERE l.run_id = p_run AND l.payable <> 0 ORDER BY l.uscc COLLATE "C"
 	LOOP
 		v_pay := 'payable/' || v_run.program || '/' || v_year || '/' || v_line.uscc;
-		v_paid := 'paid/' || v_run.program || '/' || v_year || '/' || v_line.uscc;
-		IF p_event = 'approved' AND v_line.payable > 0 THEN
+		IF v_line.payable > 0 THEN
 			v_hash := voucher.ledger_append(v_id, v_hash, v_head.head_alg, v_pay, v_pool, v_line.payable,
 							p_run, 'grant ' || v_run.period);
-		ELSIF p_event = 'approved' THEN
+		ELSE
 			v_hash := voucher.ledger_append(v_id, v_hash, v_head.head_alg, v_pool, v_pay, -v_line.payable,
 							p_run, 'recovery ' || v_run.period);
-		ELSIF v_line.payable > 0 THEN
+		END IF;
+		v_id := v_id + 1;
+	END LOOP;
+	RETURN v_id - v_head.head_id;
+END
+$$;
+
+-- The disbursement postings of some lines of a run (p_uscc, in that order):
+-- payable -> paid, a recovery paid -> payable.  Same accounts, memo and chain
+-- as before disbursement went line by line.
+CREATE OR REPLACE FUNCTION voucher.ledger_post_lines(p_run bigint, p_uscc text[]) RETURNS integer
+LANGUAGE plpgsql VOLATILE SET search_path = voucher, pg_temp AS $$
+DECLARE
+	v_run  record;
+	v_line record;
+	v_head record;
+	v_id   bigint;
+	v_hash bytea;
+	v_year text;
+	v_pay  text;
+	v_paid text;
+BEGIN
+	SELECT * INTO v_run FROM voucher.runs WHERE run_id = p_run;
+	SELECT * INTO v_head FROM voucher.ledger_head();
+	v_id := v_head.head_id;
+	v_hash := v_head.head_hash;
+	v_year := left(v_run.period, 4);
+	FOR v_line IN SELECT l.uscc, l.payable FROM unnest(p_uscc) WITH ORDINALITY AS u(uscc, n)
+		       JOIN voucher.run_lines l ON l.run_id = p_run AND l.uscc = u.uscc
+		      WHERE l.payable <> 0 ORDER BY u.n
+	LOOP
+		v_pay := 'payable/' || v_run.program || '/' || v_year || '/' || v_line.uscc;
+		v_paid := 'paid/' || v_run.program || '/' || v_year || '/' || v_line.uscc;
+		IF v_line.payable > 0 THEN
 			v_hash := voucher.ledger_append(v_id, v_hash, v_head.head_alg, v_paid, v_pay, v_line.payable,
 							p_run, 'disbursed ' || v_run.period);
 		ELSE
@@ -129,12 +164,32 @@ BEGIN
 END
 $$;
 
--- Approval and disbursement post to the ledger in the same transaction.
+-- The overview's totals of an approved run, by division (frozen with its
+-- lines): what it grants and recovers, and the enterprises with a payable
+-- that no earlier approved run of the programme and month had.
+CREATE OR REPLACE FUNCTION voucher.run_totals_post(p_run bigint) RETURNS void
+LANGUAGE sql VOLATILE SET search_path = voucher, pg_temp AS $$
+	INSERT INTO voucher.run_division_totals (run_id, division, granted_fen, recovered_fen, enterprises)
+	SELECT l.run_id, l.division, coalesce(sum(l.payable) FILTER (WHERE l.payable > 0), 0),
+	       coalesce(-sum(l.payable) FILTER (WHERE l.payable < 0), 0),
+	       count(*) FILTER (WHERE l.payable <> 0 AND NOT EXISTS (
+		       SELECT 1 FROM voucher.runs r2
+			 JOIN voucher.run_events a2 ON a2.run_id = r2.run_id AND a2.event = 'approved'
+			 JOIN voucher.run_lines l2 ON l2.run_id = r2.run_id AND l2.uscc = l.uscc AND l2.payable <> 0
+			WHERE r2.program = r.program AND r2.period = r.period AND r2.run_id <> p_run))
+	  FROM voucher.run_lines l JOIN voucher.runs r ON r.run_id = l.run_id
+	 WHERE l.run_id = p_run
+	 GROUP BY l.run_id, l.division
+$$;
+
+-- Approval posts to the ledger, and the run's totals, in the same
+-- transaction.  Disbursement posts line by line (voucher.run_disburse).
 CREATE OR REPLACE FUNCTION voucher.run_events_post() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = voucher, pg_temp AS $$
 BEGIN
-	IF NEW.event IN ('approved', 'disbursed') THEN
+	IF NEW.event = 'approved' THEN
 		PERFORM voucher.ledger_post_run(NEW.run_id, NEW.event);
+		PERFORM voucher.run_totals_post(NEW.run_id);
 	END IF;
 	RETURN NEW;
 END

@@ -152,13 +152,31 @@ BEGIN
 END
 $$;
 
--- Disbursement is recorded only after the notice has ended (China time).
+-- Disbursement, after the notice has ended (China time), line by line:
+-- every line with a payable not yet disbursed and with no open and no upheld
+-- objection is recorded in voucher.line_disbursements with the payment
+-- reference and posted to the ledger (payable -> paid; a recovery back).  The
+-- first disbursement of a run is its 'disbursed' event.  A later call pays
+-- the lines held back whose objections were dismissed since; a line with an
+-- upheld objection is never paid by this run (a later run corrects it).
+-- Calls for one run, and objections to it, take turns (the run's row lock).
 CREATE OR REPLACE FUNCTION voucher.run_disburse(p_run bigint, p_ref text) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = voucher, pg_temp AS $$
 DECLARE
-	v_ends date;
+	v_ends  date;
+	v_at    timestamptz;
+	v_lines text[];
+	v_held  bigint;
 BEGIN
 	PERFORM voucher.acting_finance_user('run disburse');
+	IF current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION 'run disburse: call it in a READ COMMITTED transaction, so that it sees the objections before it'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM 1 FROM voucher.runs WHERE run_id = p_run FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'run % does not exist', p_run USING ERRCODE = 'no_data_found';
+	END IF;
 	SELECT notice_ends INTO v_ends FROM voucher.run_events WHERE run_id = p_run AND event = 'published';
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'run % is not published: publish it and wait for the notice to end', p_run
@@ -168,12 +186,41 @@ BEGIN
 		RAISE EXCEPTION 'run %: the public notice runs until % (5 working days); disburse after it', p_run, v_ends
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF EXISTS (SELECT 1 FROM voucher.run_events WHERE run_id = p_run AND event = 'disbursed') THEN
-		RAISE EXCEPTION 'run % is already disbursed', p_run USING ERRCODE = 'invalid_parameter_value';
-	END IF;
 	IF p_ref IS NULL OR length(p_ref) NOT BETWEEN 1 AND 200 THEN
 		RAISE EXCEPTION 'a payment reference of 1 to 200 characters is required' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	INSERT INTO voucher.run_events (run_id, event, payment_ref) VALUES (p_run, 'disbursed', p_ref);
+	SELECT array_agg(l.uscc ORDER BY l.uscc COLLATE "C") FILTER (WHERE NOT EXISTS (
+			SELECT 1 FROM voucher.objections o WHERE o.run_id = l.run_id AND o.uscc = l.uscc
+			   AND (o.outcome IS NULL OR o.outcome = 'upheld'))),
+	       count(*) FILTER (WHERE EXISTS (
+			SELECT 1 FROM voucher.objections o WHERE o.run_id = l.run_id AND o.uscc = l.uscc
+			   AND o.outcome IS NULL)
+		   AND NOT EXISTS (
+			SELECT 1 FROM voucher.objections o WHERE o.run_id = l.run_id AND o.uscc = l.uscc
+			   AND o.outcome = 'upheld'))
+	  INTO v_lines, v_held
+	  FROM voucher.run_lines l
+	 WHERE l.run_id = p_run AND l.payable <> 0
+	   AND NOT EXISTS (SELECT 1 FROM voucher.line_disbursements d WHERE d.run_id = l.run_id AND d.uscc = l.uscc);
+	IF v_lines IS NULL AND v_held > 0 THEN
+		RAISE EXCEPTION 'run %: % lines are held by open objections; resolve them, then disburse again',
+			p_run, v_held USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF v_lines IS NULL AND EXISTS (SELECT 1 FROM voucher.run_events WHERE run_id = p_run AND event = 'disbursed') THEN
+		RAISE EXCEPTION 'run % is already disbursed', p_run USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	v_at := clock_timestamp();
+	INSERT INTO voucher.run_events (run_id, event, at, payment_ref) VALUES (p_run, 'disbursed', v_at, p_ref)
+		ON CONFLICT (run_id, event) DO NOTHING;
+	IF v_lines IS NOT NULL THEN
+		INSERT INTO voucher.line_disbursements (run_id, uscc, payment_ref, at)
+		SELECT p_run, u, p_ref, v_at FROM unnest(v_lines) u;
+		INSERT INTO voucher.disbursement_totals (run_id, division, at, payment_ref, paid_fen, recovered_fen, lines)
+		SELECT p_run, l.division, v_at, p_ref, coalesce(sum(l.payable) FILTER (WHERE l.payable > 0), 0),
+		       coalesce(-sum(l.payable) FILTER (WHERE l.payable < 0), 0), count(*)
+		  FROM unnest(v_lines) u JOIN voucher.run_lines l ON l.run_id = p_run AND l.uscc = u
+		 GROUP BY l.division;
+		PERFORM voucher.ledger_post_lines(p_run, v_lines);
+	END IF;
 END
 $$;
