@@ -173,15 +173,16 @@ check-cluster: deps
 
 # libFuzzer targets (clang, ASan + UBSan) for what reads untrusted input:
 # body, signature headers, field validators, programme files, config files,
-# the enterprise registry CSV and voucher-push's reading of HTTP responses.
+# the enterprise registry CSV, voucher-push's reading of HTTP responses, and
+# the console's HTML escaping and message translation.
 # `make check-fuzz` runs each for FUZZ_SECONDS from its seed corpus in
 # tests/fuzz/corpus/; a crash leaves its input in build/fuzz/artifacts/.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := body headers validate program config csv response
-FUZZ_LIB_SRC := common/b64.c common/buf.c common/csv.c common/date.c common/hex.c common/log.c common/money.c common/pgarray.c common/validate.c \
+FUZZ_TARGETS := body headers validate program config csv response html
+FUZZ_LIB_SRC := common/b64.c common/buf.c common/csv.c common/date.c common/hex.c common/ini.c common/log.c common/money.c common/pgarray.c common/validate.c \
 	metering/json.c metering/batch.c metering/sfv.c metering/sig.c daemon/config.c settlement/program.c \
-	settlement/program_rules.c client/push.c
+	settlement/program_rules.c client/push.c console/html.c console/messages.c
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -D_GNU_SOURCE -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_LIB_OBJ := $(patsubst %.c,build/fuzz/%.o,$(FUZZ_LIB_SRC))
 .SECONDARY: $(FUZZ_LIB_OBJ)

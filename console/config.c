@@ -45,9 +45,12 @@ static bool conninfo_has_identity(const char *conninfo, char *why, size_t whylen
 	bool bad = false;
 	for (PQconninfoOption *o = opts; o->keyword; o++)
 		if (o->val && *o->val &&
-		    (!strcmp(o->keyword, "user") || !strcmp(o->keyword, "password") || !strcmp(o->keyword, "passfile"))) {
-			snprintf(why, whylen, "must not name a %s: staff sign in as their own database role (the public "
-				 "notice reads as database.notice_user)", o->keyword);
+		    (!strcmp(o->keyword, "user") || !strcmp(o->keyword, "password") ||
+		     !strcmp(o->keyword, "passfile"))) {
+			snprintf(why, whylen,
+				 "must not name a %s: staff sign in as their own database role (the public "
+				 "notice reads as database.notice_user)",
+				 o->keyword);
 			bad = true;
 		}
 	PQconninfoFree(opts);

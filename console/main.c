@@ -18,27 +18,26 @@
 #include "console/console.h"
 #include "console/server.h"
 
-static const char usage[] =
-	"usage: voucher-console -c FILE [--check]\n"
-	"\n"
-	"The finance and audit console (HTTPS, in Chinese) and the public notice (公示)\n"
-	"of published runs.  Staff sign in with their own PostgreSQL role and password\n"
-	"(voucherctl user add NAME --role finance|auditor); the console keeps no\n"
-	"password and every action runs as that role.\n"
-	"\n"
-	"FILE is an INI file:\n"
-	"  [console]  listen = 127.0.0.1:8444, tls_cert, tls_key (required),\n"
-	"             notice_contact (required: where the public raises an objection),\n"
-	"             tls_client_ca (optional: staff must also present a client\n"
-	"             certificate, e.g. a UKey, whose common name is their user name),\n"
-	"             session_idle_s = 900, max_sessions = 200,\n"
-	"             login_max_failures = 5, login_window_s = 900, login_lockout_s = 900\n"
-	"  [database] conninfo (required; no user or password), notice_user and\n"
-	"             notice_passfile (the role the public notice reads as:\n"
-	"             voucherctl user add NAME --role notice), statement_timeout_ms = 30000\n"
-	"  [log]      level = info\n"
-	"\n"
-	"--check  reads FILE and the TLS files, then exits: 0 if they are good, 2 if not.\n";
+static const char usage[] = "usage: voucher-console -c FILE [--check]\n"
+			    "\n"
+			    "The finance and audit console (HTTPS, in Chinese) and the public notice (公示)\n"
+			    "of published runs.  Staff sign in with their own PostgreSQL role and password\n"
+			    "(voucherctl user add NAME --role finance|auditor); the console keeps no\n"
+			    "password and every action runs as that role.\n"
+			    "\n"
+			    "FILE is an INI file:\n"
+			    "  [console]  listen = 127.0.0.1:8444, tls_cert, tls_key (required),\n"
+			    "             notice_contact (required: where the public raises an objection),\n"
+			    "             tls_client_ca (optional: staff must also present a client\n"
+			    "             certificate, e.g. a UKey, whose common name is their user name),\n"
+			    "             session_idle_s = 900, max_sessions = 200,\n"
+			    "             login_max_failures = 5, login_window_s = 900, login_lockout_s = 900\n"
+			    "  [database] conninfo (required; no user or password), notice_user and\n"
+			    "             notice_passfile (the role the public notice reads as:\n"
+			    "             voucherctl user add NAME --role notice), statement_timeout_ms = 30000\n"
+			    "  [log]      level = info\n"
+			    "\n"
+			    "--check  reads FILE and the TLS files, then exits: 0 if they are good, 2 if not.\n";
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -57,7 +56,10 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 
 static log_level_t level_of(const char *s)
 {
-	return !strcmp(s, "debug") ? LOG_DEBUG : !strcmp(s, "warn") ? LOG_WARN : !strcmp(s, "error") ? LOG_ERROR : LOG_INFO;
+	return !strcmp(s, "debug")   ? LOG_DEBUG
+	       : !strcmp(s, "warn")  ? LOG_WARN
+	       : !strcmp(s, "error") ? LOG_ERROR
+				     : LOG_INFO;
 }
 
 int main(int argc, char **argv)
@@ -109,8 +111,8 @@ int main(int argc, char **argv)
 	if (!evhttp_bind_socket_with_handle(con.http, host, port))
 		die(1, "voucher-console: console.listen: cannot listen on %s: %s", con.cfg->listen,
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	con.throttle = throttle_new(con.cfg->login_max_failures, con.cfg->login_window_s, con.cfg->login_lockout_s,
-				    10000);
+	con.throttle =
+		throttle_new(con.cfg->login_max_failures, con.cfg->login_window_s, con.cfg->login_lockout_s, 10000);
 	struct event *sigs[2] = {evsignal_new(con.base, SIGINT, signal_cb, &con),
 				 evsignal_new(con.base, SIGTERM, signal_cb, &con)};
 	for (int i = 0; i < 2; i++)

@@ -51,8 +51,7 @@ static const struct {
 	{"^override: programme ([^ ]+) takes overrides only for enterprises flagged ([^,]+), and ([^ ]+) is not",
 	 "项目 \\1 只对标记为 \\2 的企业一事一议，企业 \\3 没有该标记。"},
 	{"^objection: (.*)", "异议：\\1"},
-	{"^permission denied for (schema|table|view|function|relation) (.*)",
-	 "权限不足：您的角色无权访问 \\2。"},
+	{"^permission denied for (schema|table|view|function|relation) (.*)", "权限不足：您的角色无权访问 \\2。"},
 	{"^canceling statement due to statement timeout", "查询超时，请缩小范围后重试。"},
 };
 #define NTABLE (sizeof table / sizeof table[0])
@@ -72,14 +71,17 @@ void msg_chinese(const char *msg, buf_t *out)
 	buf_t line = BUF_INIT;
 	msg_first_line(msg, &line);
 	const char *s = line.data ? line.data : "";
+	/* compiled once, kept for the life of the process (one thread) */
+	static regex_t re[NTABLE];
+	static bool compiled[NTABLE], tried;
+	if (!tried) {
+		tried = true;
+		for (size_t i = 0; i < NTABLE; i++)
+			compiled[i] = regcomp(&re[i], table[i].en, REG_EXTENDED) == 0;
+	}
 	for (size_t i = 0; i < NTABLE; i++) {
-		regex_t re;
-		if (regcomp(&re, table[i].en, REG_EXTENDED) != 0)
-			continue;
 		regmatch_t m[10];
-		bool hit = regexec(&re, s, 10, m, 0) == 0;
-		regfree(&re);
-		if (!hit)
+		if (!compiled[i] || regexec(&re[i], s, 10, m, 0) != 0)
 			continue;
 		for (const char *z = table[i].zh; *z; z++) {
 			if (*z == '\\' && z[1] >= '1' && z[1] <= '9') {

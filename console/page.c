@@ -1,5 +1,8 @@
 /* The frame of every page, the style sheet, and the words pages share. */
+#include <stdio.h>
 #include <string.h>
+
+#include "metering/division.h"
 
 #include "console/console.h"
 #include "console/html.h"
@@ -80,7 +83,9 @@ void page_begin(req_t *r, const char *title)
 		if (r->s->auditor)
 			H(&r->out, "<a href=\"/audit\">审计</a>");
 		H(&r->out, "</nav>\n<span class=\"who\"><span id=\"user\">%s（%s）</span>", r->s->user,
-		  r->s->finance && r->s->auditor ? "财务、审计" : r->s->finance ? "财务" : "审计");
+		  r->s->finance && r->s->auditor ? "财务、审计"
+		  : r->s->finance                ? "财务"
+						 : "审计");
 		H(&r->out,
 		  "<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"%a\">"
 		  "<button type=\"submit\" id=\"logout\">退出</button></form></span>\n",
@@ -96,16 +101,16 @@ void page_end(req_t *r)
 
 void form_begin(req_t *r, const char *action, const char *cls)
 {
-	H(&r->out, "<form method=\"post\" action=\"%a\" class=\"%a\">\n<input type=\"hidden\" name=\"csrf\" value=\"%a\">\n",
+	H(&r->out,
+	  "<form method=\"post\" action=\"%a\" class=\"%a\">\n<input type=\"hidden\" name=\"csrf\" value=\"%a\">\n",
 	  action, cls ? cls : "inline", r->s ? r->s->csrf : "");
 }
 
 const char *zh_run_status(const char *s)
 {
 	static const char *const map[][2] = {
-		{"draft", "草稿"},         {"approved", "已批准"},   {"published", "公示中"},
-		{"disbursed", "已拨付"},   {"returned", "已退回"},   {"discarded", "已作废"},
-		{"superseded", "已被替代"}, {NULL, NULL},
+		{"draft", "草稿"},      {"approved", "已批准"},  {"published", "公示中"},    {"disbursed", "已拨付"},
+		{"returned", "已退回"}, {"discarded", "已作废"}, {"superseded", "已被替代"}, {NULL, NULL},
 	};
 	for (int i = 0; map[i][0]; i++)
 		if (!strcmp(map[i][0], s))
@@ -124,4 +129,18 @@ const char *zh_line_status(const char *s)
 	if (!strcmp(s, "none"))
 		return "无变动";
 	return s;
+}
+
+const char *zh_division(const char *code)
+{
+	/* a few rotating slots: a page may show several in one H() call */
+	static char slot[4][96];
+	static unsigned next;
+	char *out = slot[next++ % 4];
+	const division_t *d = division_find(code);
+	if (!d)
+		snprintf(out, sizeof slot[0], "%s", code ? code : "");
+	else
+		snprintf(out, sizeof slot[0], "%s%s", d->name, d->abolished ? "（已撤销）" : "");
+	return out;
 }

@@ -50,19 +50,21 @@ void page_notice(req_t *r, int64_t run)
 	char id[24];
 	snprintf(id, sizeof id, "%" PRId64, run);
 	const char *p[] = {id};
-	PGresult *res = PQexecParams(c,
-				     "SELECT program, program_name, period, notice_first_day, notice_ends, uscc_masked, "
-				     "enterprise, division, payable_fen, "
-				     "to_char(published_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD') "
-				     "FROM voucher.notice($1::bigint)",
-				     1, NULL, p, NULL, NULL, 0);
+	PGresult *res =
+		PQexecParams(c,
+			     "SELECT program, program_name, period, notice_first_day, notice_ends, uscc_masked, "
+			     "enterprise, division, payable_fen, "
+			     "to_char(published_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD') "
+			     "FROM voucher.notice($1::bigint)",
+			     1, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		bool missing = state && !strcmp(state, "P0002");
 		if (!missing)
 			log_error("notice_query", "run=%s msg=%s", id, log_q(PQresultErrorMessage(res)));
 		PQclear(res);
-		reply_error(r, missing ? 404 : 503, missing ? "没有这份公示：批次不存在或尚未发布公示。" : "公示页暂不可用，请稍后再试。",
+		reply_error(r, missing ? 404 : 503,
+			    missing ? "没有这份公示：批次不存在或尚未发布公示。" : "公示页暂不可用，请稍后再试。",
 			    NULL);
 		return;
 	}
@@ -83,8 +85,9 @@ void page_notice(req_t *r, int64_t run)
 	  "<p>根据《%s》的规定，现将 %s 拟拨付补助资金的企业名单予以公示。公示期为 <strong id=\"notice-first\">%s</strong> 至 "
 	  "<strong id=\"notice-last\">%s</strong>（5个工作日）。</p>\n",
 	  PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4));
-	H(&r->out, "<table id=\"notice-lines\">\n<tr><th>序号</th><th>企业名称</th><th>统一社会信用代码</th><th>区县</th>"
-		   "<th class=\"n\">拟拨付金额（元）</th></tr>\n");
+	H(&r->out,
+	  "<table id=\"notice-lines\">\n<tr><th>序号</th><th>企业名称</th><th>统一社会信用代码</th><th>区县</th>"
+	  "<th class=\"n\">拟拨付金额（元）</th></tr>\n");
 	int64_t total = 0;
 	for (int i = 0; i < n; i++) {
 		int64_t fen = 0;
@@ -95,10 +98,12 @@ void page_notice(req_t *r, int64_t run)
 			return;
 		}
 		const char *d = PQgetvalue(res, i, 7);
-		H(&r->out, "<tr><td class=\"n\">%d</td><td>%s</td><td class=\"uscc\">%s</td><td>%s</td><td class=\"n\">%Y</td></tr>\n",
+		H(&r->out,
+		  "<tr><td class=\"n\">%d</td><td>%s</td><td class=\"uscc\">%s</td><td>%s</td><td class=\"n\">%Y</td></tr>\n",
 		  i + 1, PQgetvalue(res, i, 6), PQgetvalue(res, i, 5), zh_division(d), fen);
 	}
-	H(&r->out, "<tr class=\"total\"><td></td><td>合计（%d 家）</td><td></td><td></td><td class=\"n\" id=\"notice-total\">%Y</td></tr>\n</table>\n",
+	H(&r->out,
+	  "<tr class=\"total\"><td></td><td>合计（%d 家）</td><td></td><td></td><td class=\"n\" id=\"notice-total\">%Y</td></tr>\n</table>\n",
 	  n, total);
 	H(&r->out,
 	  "<p>公示期内，如对名单有异议，请以书面形式提出并说明理由、提供联系方式：<span id=\"notice-contact\">%s</span>。"

@@ -32,16 +32,17 @@ void run_objections(req_t *r, int64_t run, const char *status)
 	if (PQntuples(o) == 0)
 		H(&r->out, "<p id=\"no-objections\">没有登记异议。</p>\n");
 	else
-		H(&r->out, "<table id=\"objections\"><tr><th>编号</th><th>统一社会信用代码</th><th>异议内容</th><th>登记人</th>"
-			   "<th>登记时间</th><th>处理结果</th><th>处理意见</th></tr>\n");
+		H(&r->out,
+		  "<table id=\"objections\"><tr><th>编号</th><th>统一社会信用代码</th><th>异议内容</th><th>登记人</th>"
+		  "<th>登记时间</th><th>处理结果</th><th>处理意见</th></tr>\n");
 	for (int i = 0; i < PQntuples(o); i++) {
 		const char *oid = PQgetvalue(o, i, 0), *outcome = PQgetvalue(o, i, 5);
 		H(&r->out, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>", oid, PQgetvalue(o, i, 1),
 		  PQgetvalue(o, i, 2), PQgetvalue(o, i, 3), PQgetvalue(o, i, 4));
 		if (*outcome) {
 			H(&r->out, "<td>%s（%s）</td><td>%s</td></tr>\n",
-			  !strcmp(outcome, "upheld") ? "异议成立，不予拨付" : "异议不成立，照常拨付", PQgetvalue(o, i, 7),
-			  PQgetvalue(o, i, 6));
+			  !strcmp(outcome, "upheld") ? "异议成立，不予拨付" : "异议不成立，照常拨付",
+			  PQgetvalue(o, i, 7), PQgetvalue(o, i, 6));
 			continue;
 		}
 		H(&r->out, "<td>未处理（暂缓拨付）</td><td>");
@@ -60,10 +61,11 @@ void run_objections(req_t *r, int64_t run, const char *status)
 	if (r->s->finance) {
 		snprintf(action, sizeof action, "/runs/%" PRId64 "/objections", run);
 		form_begin(r, action, "box");
-		H(&r->out, "<label>统一社会信用代码 <input name=\"uscc\" id=\"objection-uscc\" required maxlength=\"18\" "
-			   "size=\"20\"></label>\n<label>异议内容 <textarea name=\"text\" id=\"objection-text\" required "
-			   "maxlength=\"2000\"></textarea></label>\n<button type=\"submit\" id=\"objection-add\">登记异议</button>\n"
-			   "</form>\n");
+		H(&r->out,
+		  "<label>统一社会信用代码 <input name=\"uscc\" id=\"objection-uscc\" required maxlength=\"18\" "
+		  "size=\"20\"></label>\n<label>异议内容 <textarea name=\"text\" id=\"objection-text\" required "
+		  "maxlength=\"2000\"></textarea></label>\n<button type=\"submit\" id=\"objection-add\">登记异议</button>\n"
+		  "</form>\n");
 	}
 	PQclear(o);
 	buf_free(&err);

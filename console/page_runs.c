@@ -13,7 +13,8 @@
 #define PAGE_LINES 50
 
 /* The Chinese name of a programme version (its file's `name =` line). */
-#define SQL_PROGRAM_NAME "coalesce(substring(v.text from '(?n)^name[ \\t]*=[ \\t]*([^\\r\\n]*[^ \\t\\r\\n])'), r.program)"
+#define SQL_PROGRAM_NAME \
+	"coalesce(substring(v.text from '(?n)^name[ \\t]*=[ \\t]*([^\\r\\n]*[^ \\t\\r\\n])'), r.program)"
 
 static int64_t cell_i64(PGresult *res, int row, int col)
 {
@@ -60,14 +61,15 @@ void page_runs(req_t *r)
 		return;
 	}
 	const char *p[] = {program, year, status};
-	PGresult *res = req_query(r,
-				  "SELECT r.run_id, r.program, " SQL_PROGRAM_NAME ", r.period, r.status, r.prepared_by, "
-				  "coalesce(r.approved_by, ''), to_char(r.created_at AT TIME ZONE 'Asia/Shanghai', "
-				  "'YYYY-MM-DD HH24:MI'), r.total_payable, r.total_recovered, r.lines "
-				  "FROM audit.runs r JOIN audit.program_versions v ON v.version = r.program_version "
-				  "WHERE ($1 = '' OR r.program = $1) AND ($2 = '' OR left(r.period, 4) = $2) "
-				  "AND ($3 = '' OR r.status = $3) ORDER BY r.run_id DESC LIMIT 500",
-				  3, p, &err);
+	PGresult *res =
+		req_query(r,
+			  "SELECT r.run_id, r.program, " SQL_PROGRAM_NAME ", r.period, r.status, r.prepared_by, "
+			  "coalesce(r.approved_by, ''), to_char(r.created_at AT TIME ZONE 'Asia/Shanghai', "
+			  "'YYYY-MM-DD HH24:MI'), r.total_payable, r.total_recovered, r.lines "
+			  "FROM audit.runs r JOIN audit.program_versions v ON v.version = r.program_version "
+			  "WHERE ($1 = '' OR r.program = $1) AND ($2 = '' OR left(r.period, 4) = $2) "
+			  "AND ($3 = '' OR r.status = $3) ORDER BY r.run_id DESC LIMIT 500",
+			  3, p, &err);
 	if (!res) {
 		PQclear(progs);
 		reply_refused(r, "结算批次", err.data, "/runs");
@@ -84,14 +86,16 @@ void page_runs(req_t *r)
 		else
 			H(&r->out, "<option value=\"%a\">%s</option>", id, id);
 	}
-	H(&r->out, "</select></label>\n<label>年度 <input name=\"year\" value=\"%a\" size=\"5\" pattern=\"[0-9]{4}\">"
-		   "</label>\n<label>状态 <select name=\"status\"><option value=\"\">全部</option>",
+	H(&r->out,
+	  "</select></label>\n<label>年度 <input name=\"year\" value=\"%a\" size=\"5\" pattern=\"[0-9]{4}\">"
+	  "</label>\n<label>状态 <select name=\"status\"><option value=\"\">全部</option>",
 	  year);
-	static const char *const statuses[] = {"draft",     "approved", "published",  "disbursed",
-					       "returned",  "discarded", "superseded", NULL};
+	static const char *const statuses[] = {"draft",    "approved",  "published",  "disbursed",
+					       "returned", "discarded", "superseded", NULL};
 	for (int i = 0; statuses[i]; i++) {
 		if (!strcmp(statuses[i], status))
-			H(&r->out, "<option value=\"%a\" selected>%s</option>", statuses[i], zh_run_status(statuses[i]));
+			H(&r->out, "<option value=\"%a\" selected>%s</option>", statuses[i],
+			  zh_run_status(statuses[i]));
 		else
 			H(&r->out, "<option value=\"%a\">%s</option>", statuses[i], zh_run_status(statuses[i]));
 	}
@@ -111,7 +115,8 @@ void page_runs(req_t *r)
 	}
 	H(&r->out, "</table>\n");
 	if (PQntuples(res) == 0)
-		H(&r->out, "<p id=\"empty\">没有符合条件的批次。结算用 <code>voucherctl settle</code> 生成草稿。</p>\n");
+		H(&r->out,
+		  "<p id=\"empty\">没有符合条件的批次。结算用 <code>voucherctl settle</code> 生成草稿。</p>\n");
 	page_end(r);
 	reply_html(r, 200);
 	PQclear(res);
@@ -141,8 +146,9 @@ static void run_actions(req_t *r, int64_t run, const char *status, const char *n
 	if (!strcmp(status, "draft")) {
 		snprintf(action, sizeof action, "/runs/%" PRId64 "/approve", run);
 		form_begin(r, action, "inline");
-		H(&r->out, "<label>审核意见（可选）<textarea name=\"comment\" id=\"approve-comment\" maxlength=\"2000\">"
-			   "</textarea></label>\n<button type=\"submit\" id=\"approve\">批准</button>\n</form>\n");
+		H(&r->out,
+		  "<label>审核意见（可选）<textarea name=\"comment\" id=\"approve-comment\" maxlength=\"2000\">"
+		  "</textarea></label>\n<button type=\"submit\" id=\"approve\">批准</button>\n</form>\n");
 		snprintf(action, sizeof action, "/runs/%" PRId64 "/return", run);
 		form_begin(r, action, "inline");
 		H(&r->out, "<label>退回意见（必填）<textarea name=\"comment\" id=\"return-comment\" required "
@@ -152,19 +158,21 @@ static void run_actions(req_t *r, int64_t run, const char *status, const char *n
 		form_begin(r, action, "inline");
 		H(&r->out, "<input type=\"hidden\" name=\"confirm\" value=\"yes\">"
 			   "<button type=\"submit\" id=\"discard\" class=\"second\">作废</button>\n</form>\n");
-		H(&r->out, "<p class=\"detail\">批准须由编制人以外的财务人员进行；批准后补助记入总账，批次不可再改。</p>\n");
+		H(&r->out,
+		  "<p class=\"detail\">批准须由编制人以外的财务人员进行；批准后补助记入总账，批次不可再改。</p>\n");
 	} else if (!strcmp(status, "approved")) {
 		snprintf(action, sizeof action, "/runs/%" PRId64 "/publish", run);
 		form_begin(r, action, "inline");
 		H(&r->out, "<button type=\"submit\" id=\"publish\">发布公示</button>\n</form>\n"
 			   "<p class=\"detail\">发布后公示 5 个工作日；期满后方可拨付。</p>\n");
 	} else if (!strcmp(status, "published") || !strcmp(status, "disbursed")) {
-		H(&r->out, "<p>公示页：<a href=\"/notice/%D\" id=\"notice-link\">/notice/%D</a>（公示期至 %s）</p>\n", run,
-		  run, notice_ends);
+		H(&r->out, "<p>公示页：<a href=\"/notice/%D\" id=\"notice-link\">/notice/%D</a>（公示期至 %s）</p>\n",
+		  run, run, notice_ends);
 		snprintf(action, sizeof action, "/runs/%" PRId64 "/disburse", run);
 		form_begin(r, action, "inline");
-		H(&r->out, "<label>拨付凭证号 <input name=\"ref\" id=\"payment-ref\" required maxlength=\"200\"></label>\n"
-			   "<button type=\"submit\" id=\"disburse\">拨付</button>\n</form>\n");
+		H(&r->out,
+		  "<label>拨付凭证号 <input name=\"ref\" id=\"payment-ref\" required maxlength=\"200\"></label>\n"
+		  "<button type=\"submit\" id=\"disburse\">拨付</button>\n</form>\n");
 		if (!notice_over)
 			H(&r->out, "<p class=\"detail\">公示期未满，拨付会被拒绝。</p>\n");
 	} else {
@@ -209,23 +217,29 @@ static void run_diff(req_t *r, int64_t run, const char *program, const char *per
 	if (!d) {
 		H(&r->out, "<p class=\"refused\">%s</p>\n", err.data);
 	} else if (PQntuples(d) == 0) {
-		H(&r->out, "<p id=\"diff\">与批次 <a href=\"/runs/%u\">#%s</a>（%s）相比没有变化。</p>\n", prev_id, prev_id,
-		  zh_run_status(PQgetvalue(prev, 0, 1)));
+		H(&r->out, "<p id=\"diff\">与批次 <a href=\"/runs/%u\">#%s</a>（%s）相比没有变化。</p>\n", prev_id,
+		  prev_id, zh_run_status(PQgetvalue(prev, 0, 1)));
 	} else {
-		H(&r->out, "<p id=\"diff\">与批次 <a href=\"/runs/%u\">#%s</a>（%s）相比，%D 家企业有变化，本次拨付合计变化 %Y 元"
-			   "（按变化额列出前 100 家）。</p>\n",
+		H(&r->out,
+		  "<p id=\"diff\">与批次 <a href=\"/runs/%u\">#%s</a>（%s）相比，%D 家企业有变化，本次拨付合计变化 %Y 元"
+		  "（按变化额列出前 100 家）。</p>\n",
 		  prev_id, prev_id, zh_run_status(PQgetvalue(prev, 0, 1)), cell_i64(d, 0, 5), cell_i64(d, 0, 6));
-		H(&r->out, "<table id=\"diff-lines\"><tr><th>统一社会信用代码</th><th>企业名称</th><th>变化</th>"
-			   "<th class=\"n\">上一批次（元）</th><th class=\"n\">本批次（元）</th><th class=\"n\">差额（元）</th></tr>\n");
+		H(&r->out,
+		  "<table id=\"diff-lines\"><tr><th>统一社会信用代码</th><th>企业名称</th><th>变化</th>"
+		  "<th class=\"n\">上一批次（元）</th><th class=\"n\">本批次（元）</th><th class=\"n\">差额（元）</th></tr>\n");
 		for (int i = 0; i < PQntuples(d); i++) {
 			const char *kind = PQgetvalue(d, i, 4);
 			int64_t o = cell_i64(d, i, 2), n = cell_i64(d, i, 3), delta;
 			if (!money_sub(n, o, &delta))
 				delta = 0;
-			H(&r->out, "<tr><td>%s</td><td>%s</td><td>%s</td><td class=\"n\">%Y</td><td class=\"n\">%Y</td>"
-				   "<td class=\"n\">%Y</td></tr>\n",
+			H(&r->out,
+			  "<tr><td>%s</td><td>%s</td><td>%s</td><td class=\"n\">%Y</td><td class=\"n\">%Y</td>"
+			  "<td class=\"n\">%Y</td></tr>\n",
 			  PQgetvalue(d, i, 0), PQgetvalue(d, i, 1),
-			  !strcmp(kind, "added") ? "新增" : !strcmp(kind, "removed") ? "移除" : "金额或状态变化", o, n, delta);
+			  !strcmp(kind, "added")     ? "新增"
+			  : !strcmp(kind, "removed") ? "移除"
+						     : "金额或状态变化",
+			  o, n, delta);
 		}
 		H(&r->out, "</table>\n");
 	}
@@ -240,28 +254,30 @@ static void run_history(req_t *r, int64_t run)
 	snprintf(id, sizeof id, "%" PRId64, run);
 	const char *p[] = {id};
 	buf_t err = BUF_INIT;
-	PGresult *h = req_query(r,
-				"SELECT e, to_char(at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS'), by_user, txt "
-				"FROM (SELECT event AS e, at, by_user, coalesce(comment, payment_ref, "
-				"        'notice until ' || notice_ends::text, '') AS txt FROM audit.run_events "
-				"      WHERE run_id = $1::bigint "
-				"      UNION ALL SELECT 'refused', at, by_user, reason FROM audit.approval_refusals "
-				"      WHERE run_id = $1::bigint) x ORDER BY at",
-				1, p, &err);
+	PGresult *h =
+		req_query(r,
+			  "SELECT e, to_char(at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS'), by_user, txt "
+			  "FROM (SELECT event AS e, at, by_user, coalesce(comment, payment_ref, "
+			  "        'notice until ' || notice_ends::text, '') AS txt FROM audit.run_events "
+			  "      WHERE run_id = $1::bigint "
+			  "      UNION ALL SELECT 'refused', at, by_user, reason FROM audit.approval_refusals "
+			  "      WHERE run_id = $1::bigint) x ORDER BY at",
+			  1, p, &err);
 	H(&r->out, "<h2>审核记录</h2>\n");
 	if (!h) {
 		H(&r->out, "<p class=\"refused\">%s</p>\n", err.data);
 		buf_free(&err);
 		return;
 	}
-	H(&r->out, "<table id=\"history\"><tr><th>事项</th><th>时间（北京时间）</th><th>人员</th><th>意见或说明</th></tr>\n");
+	H(&r->out,
+	  "<table id=\"history\"><tr><th>事项</th><th>时间（北京时间）</th><th>人员</th><th>意见或说明</th></tr>\n");
 	for (int i = 0; i < PQntuples(h); i++) {
 		const char *e = PQgetvalue(h, i, 0);
-		const char *zh = !strcmp(e, "approved")    ? "批准"
-				 : !strcmp(e, "published") ? "发布公示"
-				 : !strcmp(e, "disbursed") ? "拨付"
-				 : !strcmp(e, "returned")  ? "退回"
-				 : !strcmp(e, "discarded") ? "作废"
+		const char *zh = !strcmp(e, "approved")     ? "批准"
+				 : !strcmp(e, "published")  ? "发布公示"
+				 : !strcmp(e, "disbursed")  ? "拨付"
+				 : !strcmp(e, "returned")   ? "退回"
+				 : !strcmp(e, "discarded")  ? "作废"
 				 : !strcmp(e, "superseded") ? "被新草稿替代"
 				 : !strcmp(e, "refused")    ? "批准被拒绝"
 							    : e;
@@ -311,18 +327,21 @@ void page_run(req_t *r, int64_t run)
 	char offset[24];
 	snprintf(offset, sizeof offset, "%" PRId64, (page - 1) * PAGE_LINES);
 	const char *p4[] = {id, district, lstatus, offset};
-	PGresult *lines = req_query(r,
-				    "SELECT uscc, enterprise, division, eligible_amount_ytd, entitlement_ytd, cap, "
-				    "granted_before, difference, payable, status, note FROM audit.run_lines "
-				    "WHERE run_id = $1::bigint AND ($2 = '' OR division = $2) AND ($3 = '' OR status = $3) "
-				    "ORDER BY uscc LIMIT 51 OFFSET $4::bigint",
-				    4, p4, &err);
+	PGresult *lines =
+		req_query(r,
+			  "SELECT uscc, enterprise, division, eligible_amount_ytd, entitlement_ytd, cap, "
+			  "granted_before, difference, payable, status, note FROM audit.run_lines "
+			  "WHERE run_id = $1::bigint AND ($2 = '' OR division = $2) AND ($3 = '' OR status = $3) "
+			  "ORDER BY uscc LIMIT 51 OFFSET $4::bigint",
+			  4, p4, &err);
 	const char *p3[] = {id, district, lstatus};
-	PGresult *sum = lines ? req_query(r,
-					  "SELECT count(*), coalesce(sum(payable), 0) FROM audit.run_lines "
-					  "WHERE run_id = $1::bigint AND ($2 = '' OR division = $2) AND ($3 = '' OR status = $3)",
-					  3, p3, &err)
-			      : NULL;
+	PGresult *sum =
+		lines ? req_query(
+				r,
+				"SELECT count(*), coalesce(sum(payable), 0) FROM audit.run_lines "
+				"WHERE run_id = $1::bigint AND ($2 = '' OR division = $2) AND ($3 = '' OR status = $3)",
+				3, p3, &err)
+		      : NULL;
 	PGresult *divs = sum ? req_query(r,
 					 "SELECT division, count(*) FROM audit.run_lines WHERE run_id = $1::bigint "
 					 "GROUP BY division ORDER BY division",
@@ -350,23 +369,26 @@ void page_run(req_t *r, int64_t run)
 	  "<div class=\"card\"><div class=\"k\">按规则应拨（元）</div><div class=\"v\">%Y</div></div>",
 	  status, zh_run_status(status), cell_i64(hd, 0, 8), cell_i64(hd, 0, 9), cell_i64(hd, 0, 10));
 	if (PQgetisnull(hd, 0, 11))
-		H(&r->out, "<div class=\"card\"><div class=\"k\">资金池余额（元）</div><div class=\"v\">不设资金池</div></div>");
+		H(&r->out,
+		  "<div class=\"card\"><div class=\"k\">资金池余额（元）</div><div class=\"v\">不设资金池</div></div>");
 	else
 		H(&r->out, "<div class=\"card\"><div class=\"k\">资金池余额（元）</div><div class=\"v\">%Y</div></div>",
 		  pool_left);
 	H(&r->out, "<div class=\"card\"><div class=\"k\">企业行数</div><div class=\"v\">%D</div></div></div>\n",
 	  cell_i64(hd, 0, 12));
-	H(&r->out, "<p class=\"detail\">项目 %s · 版本 %s · 编制人 %s · 批准人 %s · 数据截止 %s（北京时间）</p>\n", program,
-	  PQgetvalue(hd, 0, 6), PQgetvalue(hd, 0, 4), *PQgetvalue(hd, 0, 5) ? PQgetvalue(hd, 0, 5) : "—",
+	H(&r->out, "<p class=\"detail\">项目 %s · 版本 %s · 编制人 %s · 批准人 %s · 数据截止 %s（北京时间）</p>\n",
+	  program, PQgetvalue(hd, 0, 6), PQgetvalue(hd, 0, 4), *PQgetvalue(hd, 0, 5) ? PQgetvalue(hd, 0, 5) : "—",
 	  PQgetvalue(hd, 0, 7));
-	H(&r->out, "<p class=\"noprint\">下载：<a href=\"/runs/%u.csv\" id=\"download-csv\">CSV</a> · "
-		   "<a href=\"/runs/%u.xlsx\" id=\"download-xlsx\">Excel（XLSX）</a></p>\n",
+	H(&r->out,
+	  "<p class=\"noprint\">下载：<a href=\"/runs/%u.csv\" id=\"download-csv\">CSV</a> · "
+	  "<a href=\"/runs/%u.xlsx\" id=\"download-xlsx\">Excel（XLSX）</a></p>\n",
 	  id, id);
 	run_actions(r, run, status, PQgetvalue(hd, 0, 13), *PQgetvalue(hd, 0, 14) == 't');
 
 	/* the lines */
-	H(&r->out, "<h2>明细</h2>\n<form method=\"get\" action=\"/runs/%a\" class=\"filters\">\n"
-		   "<label>区县 <select name=\"district\" id=\"district\"><option value=\"\">全部</option>",
+	H(&r->out,
+	  "<h2>明细</h2>\n<form method=\"get\" action=\"/runs/%a\" class=\"filters\">\n"
+	  "<label>区县 <select name=\"district\" id=\"district\"><option value=\"\">全部</option>",
 	  id);
 	for (int i = 0; i < PQntuples(divs); i++) {
 		const char *d = PQgetvalue(divs, i, 0);
@@ -374,9 +396,11 @@ void page_run(req_t *r, int64_t run)
 			H(&r->out, "<option value=\"%a\" selected>%s %s（%s）</option>", d, d, zh_division(d),
 			  PQgetvalue(divs, i, 1));
 		else
-			H(&r->out, "<option value=\"%a\">%s %s（%s）</option>", d, d, zh_division(d), PQgetvalue(divs, i, 1));
+			H(&r->out, "<option value=\"%a\">%s %s（%s）</option>", d, d, zh_division(d),
+			  PQgetvalue(divs, i, 1));
 	}
-	H(&r->out, "</select></label>\n<label>状态 <select name=\"status\" id=\"line-status\"><option value=\"\">全部</option>");
+	H(&r->out,
+	  "</select></label>\n<label>状态 <select name=\"status\" id=\"line-status\"><option value=\"\">全部</option>");
 	static const char *const ls[] = {"payable", "recovery", "withheld", "none", NULL};
 	for (int i = 0; ls[i]; i++) {
 		if (!strcmp(ls[i], lstatus))
@@ -388,10 +412,11 @@ void page_run(req_t *r, int64_t run)
 	int64_t nfiltered = cell_i64(sum, 0, 0), pages = (nfiltered + PAGE_LINES - 1) / PAGE_LINES;
 	H(&r->out, "<p id=\"filtered\">符合条件 %D 行，本次拨付小计 <span id=\"filtered-payable\">%Y</span> 元。</p>\n",
 	  nfiltered, cell_i64(sum, 0, 1));
-	H(&r->out, "<table id=\"lines\">\n<tr><th>统一社会信用代码</th><th>企业名称</th><th>区县</th>"
-		   "<th class=\"n\">年度累计合格金额（元）</th><th class=\"n\">年度累计应补（元）</th>"
-		   "<th class=\"n\">年度上限（元）</th><th class=\"n\">此前已拨（元）</th><th class=\"n\">差额（元）</th>"
-		   "<th class=\"n\">本次拨付（元）</th><th>状态</th><th>备注</th></tr>\n");
+	H(&r->out,
+	  "<table id=\"lines\">\n<tr><th>统一社会信用代码</th><th>企业名称</th><th>区县</th>"
+	  "<th class=\"n\">年度累计合格金额（元）</th><th class=\"n\">年度累计应补（元）</th>"
+	  "<th class=\"n\">年度上限（元）</th><th class=\"n\">此前已拨（元）</th><th class=\"n\">差额（元）</th>"
+	  "<th class=\"n\">本次拨付（元）</th><th>状态</th><th>备注</th></tr>\n");
 	int shown = PQntuples(lines) > PAGE_LINES ? PAGE_LINES : PQntuples(lines);
 	for (int i = 0; i < shown; i++) {
 		const char *uscc = PQgetvalue(lines, i, 0), *d = PQgetvalue(lines, i, 2);
@@ -439,8 +464,9 @@ void do_run_action(req_t *r, int64_t run, const char *action)
 	if (!strcmp(action, "approve")) {
 		title = "批准";
 		const char *p[] = {id, comment};
-		res = req_query(r, "SELECT approved_by, refused FROM voucher.run_approve($1::bigint, NULLIF(btrim($2), ''))",
-				2, p, &err);
+		res = req_query(
+			r, "SELECT approved_by, refused FROM voucher.run_approve($1::bigint, NULLIF(btrim($2), ''))", 2,
+			p, &err);
 		if (res && PQntuples(res) == 1 && !PQgetisnull(res, 0, 1)) {
 			buf_reset(&err);
 			buf_puts(&err, PQgetvalue(res, 0, 1));

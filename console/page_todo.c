@@ -46,7 +46,3 @@ void page_run_export(req_t *r, int64_t run, const char *format)
 	(void)format;
 	not_yet(r, "下载");
 }
-const char *zh_division(const char *code)
-{
-	return code;
-}

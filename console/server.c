@@ -456,7 +456,8 @@ void do_login(req_t *r)
 	} else {
 		char timeout[32];
 		snprintf(timeout, sizeof timeout, "-c statement_timeout=%" PRId64, con->cfg->statement_timeout_ms);
-		const char *kw[] = {"dbname", "user", "password", "application_name", "connect_timeout", "options", NULL};
+		const char *kw[] = {"dbname",          "user",    "password", "application_name",
+				    "connect_timeout", "options", NULL};
 		const char *val[] = {con->cfg->conninfo, user, pw, "voucher-console", "10", timeout, NULL};
 		c = PQconnectdbParams(kw, val, 1);
 		if (PQstatus(c) != CONNECTION_OK) {
@@ -499,10 +500,10 @@ void do_login(req_t *r)
 			 locked ? "yes" : "no");
 		const char *msg = !strcmp(why, "superuser") ? "超级用户不能登录控制台：请以本人的财务或审计账户登录。"
 				  : !strcmp(why, "not_staff") ? "此账户不是财务或审计人员。"
-				  : !strcmp(why, "client_certificate")
-				  ? "需要与用户名一致的客户端证书（UKey）。"
-				  : !strcmp(why, "no_password_check") ? "数据库未校验密码，控制台拒绝登录；请联系管理员。"
-								     : "用户名或密码错误。";
+				  : !strcmp(why, "client_certificate") ? "需要与用户名一致的客户端证书（UKey）。"
+				  : !strcmp(why, "no_password_check")
+					  ? "数据库未校验密码，控制台拒绝登录；请联系管理员。"
+					  : "用户名或密码错误。";
 		login_form(r, 403, msg);
 		return;
 	}
@@ -528,7 +529,9 @@ void do_login(req_t *r)
 	con->sessions = s;
 	con->nsessions++;
 	log_info("login", "user=%s addr=%s role=%s", log_q(user), r->addr,
-		 finance && auditor ? "finance,auditor" : finance ? "finance" : "auditor");
+		 finance && auditor ? "finance,auditor"
+		 : finance          ? "finance"
+				    : "auditor");
 	char ck[160];
 	snprintf(ck, sizeof ck, "vc_session=%s; Path=/; HttpOnly; Secure; SameSite=Strict", s->id);
 	evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Set-Cookie", ck);
