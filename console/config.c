@@ -20,6 +20,8 @@ static const ini_key_t keys[] = {
 	{"console", "session_idle_s", INI_INT, "900", 5, 86400, S(session_idle_s), false},
 	{"console", "max_sessions", INI_INT, "200", 1, 100000, S(max_sessions), false},
 	{"console", "login_max_failures", INI_INT, "5", 1, 1000, S(login_max_failures), false},
+	{"console", "login_max_failures_per_address", INI_INT, "20", 1, 100000, S(login_max_failures_per_address),
+	 false},
 	{"console", "login_window_s", INI_INT, "900", 1, 86400, S(login_window_s), false},
 	{"console", "login_lockout_s", INI_INT, "900", 1, 86400, S(login_lockout_s), false},
 	{"database", "conninfo", INI_STR, NULL, 0, 0, S(conninfo), false},

@@ -16,7 +16,8 @@ typedef struct console_config {
 	char *notice_contact; /* printed on the public notice: where to raise an objection */
 	int64_t session_idle_s;
 	int64_t max_sessions;
-	int64_t login_max_failures; /* per name and per address, within login_window_s */
+	int64_t login_max_failures;             /* per user name, within login_window_s */
+	int64_t login_max_failures_per_address; /* per client address (an office behind one address: higher) */
 	int64_t login_window_s;
 	int64_t login_lockout_s;
 	/* [database] */

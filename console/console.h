@@ -41,8 +41,9 @@ typedef struct console {
 	SSL_CTX *ssl_ctx;
 	session_t *sessions;
 	int64_t nsessions;
-	throttle_t *throttle;
-	PGconn *notice_db; /* opened when the first notice is asked for */
+	throttle_t *throttle;      /* failed sign-ins per user name */
+	throttle_t *throttle_addr; /* and per client address */
+	PGconn *notice_db;         /* opened when the first notice is asked for */
 	struct event *sweep;
 	int64_t requests;
 } console_t;

@@ -133,6 +133,7 @@ int main(int argc, char **argv)
 	event_base_free(con.base);
 	SSL_CTX_free(con.ssl_ctx);
 	throttle_free(con.throttle);
+	throttle_free(con.throttle_addr);
 	console_config_free(con.cfg);
 	log_flush();
 	return 0;

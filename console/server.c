@@ -420,8 +420,13 @@ static void login_form(req_t *r, int status, const char *message)
 
 void page_login(req_t *r)
 {
-	const char *why = req_param(r, "expired") ? "会话已超时（15分钟无操作），请重新登录。" : NULL;
-	login_form(r, 200, why);
+	char why[160];
+	int64_t idle = r->con->cfg->session_idle_s;
+	if (idle % 60 == 0)
+		snprintf(why, sizeof why, "会话已超时（%" PRId64 " 分钟无操作），请重新登录。", idle / 60);
+	else
+		snprintf(why, sizeof why, "会话已超时（%" PRId64 " 秒无操作），请重新登录。", idle);
+	login_form(r, 200, req_param(r, "expired") ? why : NULL);
 }
 
 void do_login(req_t *r)
@@ -439,7 +444,8 @@ void do_login(req_t *r)
 	snprintf(kaddr, sizeof kaddr, "a:%s", r->addr);
 	time_t now = time(NULL);
 	int64_t retry = 0;
-	if (throttle_locked(con->throttle, kname, now, &retry) || throttle_locked(con->throttle, kaddr, now, &retry)) {
+	if (throttle_locked(con->throttle, kname, now, &retry) ||
+	    throttle_locked(con->throttle_addr, kaddr, now, &retry)) {
 		log_warn("login_throttled", "user=%s addr=%s retry_s=%" PRId64, log_q(user ? user : ""), r->addr,
 			 retry);
 		char m[160];
@@ -494,7 +500,7 @@ void do_login(req_t *r)
 		bool locked = false;
 		if (strcmp(why, "superuser") && strcmp(why, "not_staff") && strcmp(why, "no_password_check")) {
 			locked |= throttle_fail(con->throttle, kname, now);
-			locked |= throttle_fail(con->throttle, kaddr, now);
+			locked |= throttle_fail(con->throttle_addr, kaddr, now);
 		}
 		log_warn("login_failed", "user=%s addr=%s why=%s locked=%s", log_q(user ? user : ""), r->addr, why,
 			 locked ? "yes" : "no");
@@ -514,7 +520,7 @@ void do_login(req_t *r)
 		return;
 	}
 	throttle_clear(con->throttle, kname);
-	throttle_clear(con->throttle, kaddr);
+	throttle_clear(con->throttle_addr, kaddr);
 	session_t *s = calloc(1, sizeof *s);
 	if (!s)
 		abort();

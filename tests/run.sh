@@ -9,7 +9,7 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-for b in bin/voucherd bin/voucherctl bin/voucher-push bin/tests; do
+for b in bin/voucherd bin/voucherctl bin/voucher-push bin/voucher-console bin/tests; do
 	[ -x "$b" ] || { echo "tests/run.sh: $b is missing: run make first" >&2; exit 1; }
 done
 vectors=${VOUCHER_VECTORS:-$root/tests/vectors}
@@ -26,6 +26,15 @@ trap cleanup EXIT INT TERM
 port=${VOUCHER_TEST_PORT:-5433}
 sock=$(PG_FSYNC=off sh deploy/local-pg.sh start "$work/pg" $port)
 admin="host=$sock port=$port user=postgres"
+# voucher-console signs staff in only where PostgreSQL checks the password:
+# members of voucher_console_test (tests/integration/test_console.c) use
+# scram-sha-256 on the socket; every other role stays trusted
+psql -q -X "$admin dbname=postgres" -c "CREATE ROLE voucher_console_test NOLOGIN" >/dev/null
+hba="$work/pg/data/pg_hba.conf"
+{ echo "local all +voucher_console_test scram-sha-256"; cat "$hba"; } >"$hba.new"
+cat "$hba.new" >"$hba"
+rm -f "$hba.new"
+psql -q -X "$admin dbname=postgres" -c "SELECT pg_reload_conf()" >/dev/null
 psql -q -X "$admin dbname=postgres" -c "CREATE DATABASE voucher_template" >/dev/null
 bin/voucherctl --db "$admin dbname=voucher_template" migrate >/dev/null
 
