@@ -165,6 +165,16 @@ check-hostile: deps
 	@$(MAKE) --no-print-directory all
 	@sh tests/hostile/run.sh
 
+# the console in a real browser (headless Chromium through Selenium): sign-in,
+# every page without a console error, the review chain, the public notice,
+# the XLSX download, CSRF, session expiry, the throttle, a script as a name
+# (tests/browser/run.sh, ~1 min; screenshots in build/screens/)
+.PHONY: check-browser
+check-browser:
+	@sh deploy/install-deps.sh browser
+	@$(MAKE) --no-print-directory all
+	@timeout --kill-after=15 300 sh tests/browser/run.sh
+
 # two voucherd behind HAProxy with one killed, a streaming replica for
 # auditors, a multi-host conninfo (tests/cluster/run.sh, ~30 s)
 check-cluster: deps

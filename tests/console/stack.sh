@@ -8,12 +8,16 @@
 # start: PostgreSQL (staff and the notice role sign in with SCRAM passwords,
 # as in production; only postgres and voucher_ingest are trusted on the
 # socket), migrated; the demo's providers, enterprises (plus one whose name
-# is an HTML script, to prove it shows as text) and March 2026 usage pushed
-# through a real voucherd; programmes and calendars loaded; users prep and
+# is an HTML script, to prove it shows as text, with a little usage of its
+# own so that it is on Tongxiang's run) and March 2026 usage pushed through a
+# real voucherd; programmes and calendars loaded; users prep and
 # appr (finance), aud (auditor) and web_notice (the public notice); each
 # city's March 2026 settled by prep as a draft; then voucher-console on
 # https://127.0.0.1:CONSOLE_PORT.  DIR/env holds what a test needs (ports,
 # the password, the run ids); DIR/console.log the console's log.
+# Environment: STACK_RECORDS (the usage file), STACK_IDLE_S (the console's
+# session_idle_s), STACK_VOUCHERD_PORT and STACK_METRICS_PORT (voucherd's,
+# while it loads the usage; CONSOLE_PORT+1 and +2 unless set).
 set -eu
 cmd=${1:-}
 dir=${2:-}
@@ -61,8 +65,8 @@ cp deploy/demo/enterprises.csv "$dir/enterprises.csv"
 echo '91330483100000099G,<script>alert(1)</script>,330483,1,0,0,0,0,0,A,2025-01-01' >>"$dir/enterprises.csv"
 $ctl enterprise import "$dir/enterprises.csv" >/dev/null
 
-https_port=$((console_port + 1))
-metrics_port=$((console_port + 2))
+https_port=${STACK_VOUCHERD_PORT:-$((console_port + 1))}
+metrics_port=${STACK_METRICS_PORT:-$((console_port + 2))}
 cat >"$dir/voucherd.conf" <<CONF
 [server]
 listen = 127.0.0.1:$https_port
@@ -86,6 +90,17 @@ bin/voucher-push --url "https://127.0.0.1:$https_port" --ca "$dir/pki/ca.pem" \
 	--cert "$dir/pki/prov-a.pem" --key "$dir/pki/prov-a.key" \
 	--sign-key "$vectors/provider-a.ed25519.key" --key-id prov-a-2026a --alg ed25519 \
 	--records "${STACK_RECORDS:-deploy/demo/prov-a-usage.ndjson}" --provider prov-a --batch-size 500 >/dev/null
+# three records of the script-named enterprise (Tongxiang), signed by prov-a
+for i in 1 2 3; do
+	printf '{"record_id":"stack-xss-%05d","enterprise":"91330483100000099G","facility":"prov-a-wz1",' "$i"
+	printf '"category":"intelligent_compute","purpose":"training","quantity":"20.5","unit":"card_hour",'
+	printf '"amount_fen":%d,"started_at":"2026-03-1%dT00:00:00+08:00",' $((30000 + i * 1000)) "$i"
+	printf '"ended_at":"2026-03-1%dT08:00:00+08:00","contract_id":"STACK-HT-099"}\n' "$i"
+done >"$dir/script-name-usage.ndjson"
+bin/voucher-push --url "https://127.0.0.1:$https_port" --ca "$dir/pki/ca.pem" \
+	--cert "$dir/pki/prov-a.pem" --key "$dir/pki/prov-a.key" \
+	--sign-key "$vectors/provider-a.ed25519.key" --key-id prov-a-2026a --alg ed25519 \
+	--records "$dir/script-name-usage.ndjson" --provider prov-a >/dev/null
 kill -TERM $vpid
 wait $vpid || true
 
