@@ -113,6 +113,8 @@ int main(int argc, char **argv)
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	con.throttle =
 		throttle_new(con.cfg->login_max_failures, con.cfg->login_window_s, con.cfg->login_lockout_s, 10000);
+	con.throttle_addr = throttle_new(con.cfg->login_max_failures_per_address, con.cfg->login_window_s,
+					 con.cfg->login_lockout_s, 10000);
 	struct event *sigs[2] = {evsignal_new(con.base, SIGINT, signal_cb, &con),
 				 evsignal_new(con.base, SIGTERM, signal_cb, &con)};
 	for (int i = 0; i < 2; i++)

@@ -45,7 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (c == '<' || c == '>' || c == '"' || c == '\'')
 			abort();
 		if (c == '&' && strncmp(t.data + i, "&amp;", 5) && strncmp(t.data + i, "&lt;", 4) &&
-		    strncmp(t.data + i, "&gt;", 4) && strncmp(t.data + i, "&quot;", 6) && strncmp(t.data + i, "&#39;", 5))
+		    strncmp(t.data + i, "&gt;", 4) && strncmp(t.data + i, "&quot;", 6) &&
+		    strncmp(t.data + i, "&#39;", 5))
 			abort();
 	}
 	html_attr(&a, s);
@@ -62,8 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	html_url(&u, s);
 	for (size_t i = 0; i < u.len; i++) {
 		char c = u.data[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		      c == '_' || c == '~' || c == '%'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		      c == '.' || c == '_' || c == '~' || c == '%'))
 			abort();
 	}
 	H(&h, "<td title=\"%a\"><a href=\"/enterprises/%u\">%s</a> %d %D %Y</td>", s, s, s, (int)size, (int64_t)size,

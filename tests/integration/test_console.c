@@ -53,7 +53,8 @@ static long long fixture(void)
 	role("cw_aud", "voucher_auditor");
 	sf_sql("DO $$ BEGIN CREATE ROLE cw_root LOGIN SUPERUSER PASSWORD '" PW "' IN ROLE voucher_console_test; "
 	       "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$");
-	sf_sql("DO $$ BEGIN CREATE ROLE cw_notice LOGIN PASSWORD '" PW "' IN ROLE voucher_notice, voucher_console_test; "
+	sf_sql("DO $$ BEGIN CREATE ROLE cw_notice LOGIN PASSWORD '" PW
+	       "' IN ROLE voucher_notice, voucher_console_test; "
 	       "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$");
 	const char *e1 = sf_uscc("330483", 1), *e2 = sf_uscc("330483", 2);
 	char u1[32], u2[32];
@@ -105,8 +106,8 @@ static void con_start(con_t *c, const char *extra)
 		c->port, pki, pki, extra ? extra : "", dbonly, pass);
 	fclose(f);
 	char cmd[1200];
-	snprintf(cmd, sizeof cmd, "cd '%s' && exec bin/voucher-console -c '%s' >/dev/null 2>'%s/console.log'", t_root_path(""), conf,
-		 c->dir);
+	snprintf(cmd, sizeof cmd, "cd '%s' && exec bin/voucher-console -c '%s' >/dev/null 2>'%s/console.log'",
+		 t_root_path(""), conf, c->dir);
 	char *argv[] = {"sh", "-c", cmd, NULL};
 	cr_assert_eq(posix_spawn(&c->pid, "/bin/sh", NULL, NULL, argv, environ), 0);
 	for (int i = 0; i < 150; i++) {
@@ -202,7 +203,7 @@ Test(console, sign_in_is_checked_by_the_database, .timeout = 120)
 	/* a superuser with a good password is not staff */
 	cr_assert_eq(login(&c, "cw_root", PW, NULL, page, sizeof page), 403);
 	cr_assert(strstr(page, "超级用户不能登录"), "%s", page);
-	cr_assert_eq(login(&c, "cw_prep", PW, NULL, page, sizeof page), 303);
+	cr_assert_eq(login(&c, "cw_prep", PW, NULL, page, sizeof page), 303, "%s", page);
 	cr_assert(strstr(page, "Location: /runs"), "%s", page);
 	cr_assert(strstr(page, "; HttpOnly; Secure; SameSite=Strict"), "%s", page);
 	cr_assert_eq(req(&c, "GET", "/runs", NULL, NULL, page, sizeof page), 200);
@@ -227,7 +228,7 @@ Test(console, approval_needs_a_second_person_and_the_token, .timeout = 120)
 	long long run = fixture();
 	con_t c;
 	con_start(&c, NULL);
-	cr_assert_eq(login(&c, "cw_prep", PW, NULL, page, sizeof page), 303);
+	cr_assert_eq(login(&c, "cw_prep", PW, NULL, page, sizeof page), 303, "%s", page);
 	char path[64], form[256];
 	snprintf(path, sizeof path, "/runs/%lld", run);
 	cr_assert_eq(req(&c, "GET", path, NULL, NULL, page, sizeof page), 200);
@@ -261,7 +262,8 @@ Test(console, approval_needs_a_second_person_and_the_token, .timeout = 120)
 	cr_assert_eq(req(&c2, "POST", path, form, NULL, page, sizeof page), 303, "%s", page);
 	cr_assert_str_eq(run_status(run), "approved");
 	char q[160];
-	snprintf(q, sizeof q, "SELECT by_user || ' ' || comment FROM audit.run_events WHERE run_id = %lld AND event = 'approved'",
+	snprintf(q, sizeof q,
+		 "SELECT by_user || ' ' || comment FROM audit.run_events WHERE run_id = %lld AND event = 'approved'",
 		 run);
 	cr_assert_str_eq(t_scalar(sf_db, q), "cw_appr 核对无误");
 	/* publish; the notice is public, without a session, with masked codes */
@@ -280,6 +282,30 @@ Test(console, approval_needs_a_second_person_and_the_token, .timeout = 120)
 	cr_assert(strstr(page, "测试局 0573-0000"), "%s", page);
 	cr_assert(strstr(page, "&lt;script&gt;alert(1)&lt;/script&gt;"), "%s", page);
 	cr_assert_null(strstr(page, "<script>"));
+	/* an objection against a line during the notice, then its resolution */
+	snprintf(path, sizeof path, "/runs/%lld/objections", run);
+	snprintf(form, sizeof form, "csrf=%s&uscc=%s&text=该企业已注销", c2.csrf, u1);
+	cr_assert_eq(req(&c2, "POST", path, form, NULL, page, sizeof page), 303, "%s", page);
+	snprintf(
+		q, sizeof q,
+		"SELECT objection_id || ' ' || raised_by || ' ' || objection FROM audit.objections WHERE run_id = %lld",
+		run);
+	const char *row = t_scalar(sf_db, q);
+	cr_assert(strstr(row, " cw_appr 该企业已注销"), "%s", row);
+	long long oid = atoll(row);
+	snprintf(path, sizeof path, "/runs/%lld", run);
+	cr_assert_eq(req(&c2, "GET", path, NULL, NULL, page, sizeof page), 200);
+	cr_assert(strstr(page, "未处理（暂缓拨付）"), "%s", page);
+	/* an objection against a line that is not in the run is refused */
+	snprintf(path, sizeof path, "/runs/%lld/objections", run);
+	snprintf(form, sizeof form, "csrf=%s&uscc=913304830000000000&text=x", c2.csrf);
+	cr_assert_eq(req(&c2, "POST", path, form, NULL, page, sizeof page), 409, "%s", page);
+	snprintf(path, sizeof path, "/runs/%lld/objections/%lld/resolve", run, oid);
+	snprintf(form, sizeof form, "csrf=%s&outcome=dismissed&resolution=经核实企业正常经营", c2.csrf);
+	cr_assert_eq(req(&c2, "POST", path, form, NULL, page, sizeof page), 303, "%s", page);
+	snprintf(q, sizeof q, "SELECT outcome || ' ' || resolved_by FROM audit.objections WHERE objection_id = %lld",
+		 oid);
+	cr_assert_str_eq(t_scalar(sf_db, q), "dismissed cw_appr");
 	con_stop(&c);
 	sf_teardown();
 }
@@ -336,7 +362,7 @@ Test(console, an_idle_session_ends, .timeout = 120)
 	fixture();
 	con_t c;
 	con_start(&c, "session_idle_s = 5");
-	cr_assert_eq(login(&c, "cw_prep", PW, NULL, page, sizeof page), 303);
+	cr_assert_eq(login(&c, "cw_prep", PW, NULL, page, sizeof page), 303, "%s", page);
 	cr_assert_eq(req(&c, "GET", "/runs", NULL, NULL, page, sizeof page), 200);
 	sleep(7);
 	cr_assert_eq(req(&c, "GET", "/runs", NULL, NULL, page, sizeof page), 303);
@@ -353,10 +379,11 @@ Test(console, staff_certificates_when_required, .timeout = 180)
 	fixture();
 	char pki[300], cmd[1400];
 	snprintf(pki, sizeof pki, "%s/ukey.%d", getenv("VOUCHER_TEST_TMP"), (int)getpid());
-	snprintf(cmd, sizeof cmd,
-		 "cd '%s' && sh deploy/dev-ca.sh '%s' >/dev/null && sh deploy/dev-ca.sh '%s' client cw_prep >/dev/null && "
-		 "sh deploy/dev-ca.sh '%s' client cw_appr >/dev/null",
-		 t_root_path(""), pki, pki, pki);
+	snprintf(
+		cmd, sizeof cmd,
+		"cd '%s' && sh deploy/dev-ca.sh '%s' >/dev/null && sh deploy/dev-ca.sh '%s' client cw_prep >/dev/null && "
+		"sh deploy/dev-ca.sh '%s' client cw_appr >/dev/null",
+		t_root_path(""), pki, pki, pki);
 	cr_assert_eq(t_run(cmd, NULL, 0, NULL, 0), 0);
 	char extra[400];
 	snprintf(extra, sizeof extra, "tls_client_ca = %s/ca.pem", pki);

@@ -164,13 +164,14 @@ Test(console_db, the_notice_role_reads_the_notice_and_nothing_else)
 	 * pgcrypto functions in schema voucher belong to the bootstrap superuser,
 	 * pgcrypto being a trusted extension, and stay PUBLIC: computations that
 	 * read nothing) */
-	cr_expect_str_eq(scalar(sf_db,
-				"SELECT string_agg(p.oid::regprocedure::text, ',') FROM pg_proc p "
-				"WHERE p.pronamespace IN ('voucher'::regnamespace, 'audit'::regnamespace) "
-				"AND has_function_privilege('%s', p.oid, 'EXECUTE') AND NOT EXISTS (SELECT 1 FROM "
-				"pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')",
-				nora),
-			 "voucher.notice(bigint)");
+	cr_expect_str_eq(
+		scalar(sf_db,
+		       "SELECT string_agg(p.oid::regprocedure::text, ',') FROM pg_proc p "
+		       "WHERE p.pronamespace IN ('voucher'::regnamespace, 'audit'::regnamespace) "
+		       "AND has_function_privilege('%s', p.oid, 'EXECUTE') AND NOT EXISTS (SELECT 1 FROM "
+		       "pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')",
+		       nora),
+		"voucher.notice(bigint)");
 	cr_expect_str_eq(scalar(sf_db,
 				"SELECT string_agg(DISTINCT x.extname, ',') FROM pg_proc p JOIN pg_depend d ON "
 				"d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e' JOIN "
@@ -179,19 +180,21 @@ Test(console_db, the_notice_role_reads_the_notice_and_nothing_else)
 				nora),
 			 "pgcrypto");
 	/* no right on any table, view or sequence */
-	cr_expect_str_eq(scalar(sf_db,
-				"SELECT count(*) FROM pg_class c WHERE c.relnamespace IN ('voucher'::regnamespace, "
-				"'audit'::regnamespace) AND c.relkind IN ('r', 'p', 'v', 'm', 'S') AND ("
-				"CASE WHEN c.relkind = 'S' THEN has_sequence_privilege('%s', c.oid, 'USAGE, SELECT, UPDATE') "
-				"ELSE has_table_privilege('%s', c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, "
-				"REFERENCES, TRIGGER') END)",
-				nora, nora),
-			 "0");
+	cr_expect_str_eq(
+		scalar(sf_db,
+		       "SELECT count(*) FROM pg_class c WHERE c.relnamespace IN ('voucher'::regnamespace, "
+		       "'audit'::regnamespace) AND c.relkind IN ('r', 'p', 'v', 'm', 'S') AND ("
+		       "CASE WHEN c.relkind = 'S' THEN has_sequence_privilege('%s', c.oid, 'USAGE, SELECT, UPDATE') "
+		       "ELSE has_table_privilege('%s', c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, "
+		       "REFERENCES, TRIGGER') END)",
+		       nora, nora),
+		"0");
 	cr_expect_str_eq(scalar(sf_db, "SELECT has_schema_privilege('%s', 'audit', 'USAGE')", nora), "f");
 	PGconn *n = as(nora);
-	PGresult *t = PQexec(sf_db, "SELECT n.nspname || '.' || quote_ident(c.relname) FROM pg_class c "
-				    "JOIN pg_namespace n ON n.oid = c.relnamespace "
-				    "WHERE n.nspname IN ('voucher', 'audit') AND c.relkind IN ('r', 'p', 'v') ORDER BY 1");
+	PGresult *t =
+		PQexec(sf_db, "SELECT n.nspname || '.' || quote_ident(c.relname) FROM pg_class c "
+			      "JOIN pg_namespace n ON n.oid = c.relnamespace "
+			      "WHERE n.nspname IN ('voucher', 'audit') AND c.relkind IN ('r', 'p', 'v') ORDER BY 1");
 	cr_assert_gt(PQntuples(t), 40);
 	for (int i = 0; i < PQntuples(t); i++) {
 		char q[300];
@@ -270,7 +273,8 @@ Test(console_db, objections_are_entered_by_finance_once_resolved_and_append_only
 	const char *u1 = sf_uscc("330402", 1), *u4 = sf_uscc("330402", 4);
 	PGconn *a = as("alice"), *au = as("voucher_auditor");
 	/* not published yet */
-	cr_expect(strstr(error_of(a, "SELECT voucher.objection_add(%lld, '%s', '金额有误')", run, u1), "not published"));
+	cr_expect(
+		strstr(error_of(a, "SELECT voucher.objection_add(%lld, '%s', '金额有误')", run, u1), "not published"));
 	notice_ended(run);
 	/* the wrong people */
 	cr_expect(strstr(error_of(sf_db, "SELECT voucher.objection_add(%lld, '%s', 'x')", run, u1),
@@ -278,20 +282,23 @@ Test(console_db, objections_are_entered_by_finance_once_resolved_and_append_only
 	cr_expect_str_eq(state_of(au, "SELECT voucher.objection_add(1, 'x', 'x')"), "42501");
 	cr_expect_str_eq(state_of(au, "SELECT voucher.objection_resolve(1, 'dismissed', 'x')"), "42501");
 	/* the wrong line or text */
-	cr_expect(strstr(error_of(a, "SELECT voucher.objection_add(%lld, '%s', 'x')", run, u4), "no line with a payable"),
-		  "the withheld line");
+	cr_expect(
+		strstr(error_of(a, "SELECT voucher.objection_add(%lld, '%s', 'x')", run, u4), "no line with a payable"),
+		"the withheld line");
 	cr_expect(strstr(error_of(a, "SELECT voucher.objection_add(%lld, 'nobody', 'x')", run), "no line"));
 	cr_expect(strstr(error_of(a, "SELECT voucher.objection_add(%lld, '%s', ' ')", run, u1), "1 to 2000"));
 	cr_expect(strstr(error_of(a, "SELECT voucher.objection_add(%lld, '%s', repeat('x', 2001))", run, u1),
 			 "1 to 2000"));
 	long long id = atoll(scalar(a, "SELECT voucher.objection_add(%lld, '%s', '用量与合同不符')", run, u1));
 	cr_assert_gt(id, 0);
-	cr_expect_str_eq(scalar(au, "SELECT raised_by || ' ' || objection || ' ' || (outcome IS NULL) "
-				    "FROM audit.objections WHERE objection_id = %lld",
+	cr_expect_str_eq(scalar(au,
+				"SELECT raised_by || ' ' || objection || ' ' || (outcome IS NULL) "
+				"FROM audit.objections WHERE objection_id = %lld",
 				id),
 			 "alice 用量与合同不符 true");
 	/* resolving: an outcome and a reason, once */
-	cr_expect(strstr(error_of(a, "SELECT voucher.objection_resolve(%lld, 'maybe', 'x')", id), "dismissed or upheld"));
+	cr_expect(
+		strstr(error_of(a, "SELECT voucher.objection_resolve(%lld, 'maybe', 'x')", id), "dismissed or upheld"));
 	cr_expect(strstr(error_of(a, "SELECT voucher.objection_resolve(%lld, 'dismissed', '')", id), "resolution"));
 	cr_expect(strstr(error_of(a, "SELECT voucher.objection_resolve(999999, 'dismissed', 'x')"), "does not exist"));
 	cr_expect_str_eq(error_of(a, "SELECT voucher.objection_resolve(%lld, 'dismissed', '经核实用量无误')", id), "");
@@ -334,13 +341,15 @@ Test(console_db, an_open_objection_holds_its_line_until_dismissed)
 				"SELECT string_agg(right(uscc, 1) || ':' || line_state, ',' ORDER BY uscc) "
 				"FROM audit.run_line_objections WHERE run_id = %lld AND payable <> 0",
 				run),
-			 scalar(sf_db, "SELECT right('%s', 1) || ':held,' || right('%s', 1) || ':disbursed,' || "
-				       "right('%s', 1) || ':held'",
+			 scalar(sf_db,
+				"SELECT right('%s', 1) || ':held,' || right('%s', 1) || ':disbursed,' || "
+				"right('%s', 1) || ':held'",
 				u1, u2, u3));
 	/* only E2 is paid: disbursement postings of E2 alone */
-	cr_expect_str_eq(scalar(sf_db,
-				"SELECT string_agg(credit, ',') FROM voucher.ledger_entries WHERE memo LIKE 'disbursed%%'"),
-			 scalar(sf_db, "SELECT 'payable/jiaxing-compute/2026/%s'", u2));
+	cr_expect_str_eq(
+		scalar(sf_db,
+		       "SELECT string_agg(credit, ',') FROM voucher.ledger_entries WHERE memo LIKE 'disbursed%%'"),
+		scalar(sf_db, "SELECT 'payable/jiaxing-compute/2026/%s'", u2));
 	cr_assert_eq(verify(out), 0, "%s", out);
 	/* nothing left but held lines */
 	cr_assert_eq(ctl_as("bob", out, err, "run disburse %lld --ref PAY-2", run), 1, "%s", out);
@@ -358,16 +367,18 @@ Test(console_db, an_open_objection_holds_its_line_until_dismissed)
 				"SELECT string_agg(right(uscc, 1) || ':' || coalesce(payment_ref, line_state), ',' "
 				"ORDER BY uscc) FROM audit.run_line_objections WHERE run_id = %lld AND payable <> 0",
 				run),
-			 scalar(sf_db, "SELECT right('%s', 1) || ':PAY-2,' || right('%s', 1) || ':PAY-1,' || "
-				       "right('%s', 1) || ':upheld'",
+			 scalar(sf_db,
+				"SELECT right('%s', 1) || ':PAY-2,' || right('%s', 1) || ':PAY-1,' || "
+				"right('%s', 1) || ':upheld'",
 				u1, u2, u3));
 	cr_assert_eq(ctl_as("bob", out, err, "run disburse %lld --ref PAY-3", run), 1, "%s", out);
 	snprintf(want, sizeof want, "run %lld is already disbursed", run);
 	cr_expect(strstr(err, want), "%s", err);
 	/* an objection to the upheld line after the fact changes nothing */
 	cr_assert_eq(verify(out), 0, "%s", out);
-	cr_expect_str_eq(scalar(sf_db, "SELECT balance_fen FROM audit.ledger_balances WHERE account = "
-				       "'payable/jiaxing-compute/2026/%s'",
+	cr_expect_str_eq(scalar(sf_db,
+				"SELECT balance_fen FROM audit.ledger_balances WHERE account = "
+				"'payable/jiaxing-compute/2026/%s'",
 				u3),
 			 "150000");
 	/* the disbursements are append only, for the owner too */

@@ -117,8 +117,9 @@ Test(unit_console, refusals_in_chinese)
 			    "CONTEXT:  PL/pgSQL function"),
 			 "批次 12 由 prep 编制：编制人不能批准自己编制的批次，须由另一名财务人员批准。");
 	cr_assert_str_eq(zh("run 3 is not a draft: it was approved"), "批次 3 已批准，不是草稿。");
-	cr_assert_str_eq(zh("ERROR:  run 5: the public notice runs until 2026-12-10 (5 working days); disburse after it"),
-			 "批次 5：公示期至 2026-12-10（5个工作日），公示期满后才能拨付。");
+	cr_assert_str_eq(
+		zh("ERROR:  run 5: the public notice runs until 2026-12-10 (5 working days); disburse after it"),
+		"批次 5：公示期至 2026-12-10（5个工作日），公示期满后才能拨付。");
 	cr_assert_str_eq(zh("ERROR:  run return: a comment saying why is required"), "退回须填写审核意见，说明原因。");
 	cr_assert_str_eq(zh("ERROR:  run approve: refused to the superuser postgres; superusers administer, finance "
 			    "users run approve (log in as your own finance user)"),
@@ -126,10 +127,11 @@ Test(unit_console, refusals_in_chinese)
 	cr_assert_str_eq(zh("ERROR:  override confirm: override 4 was proposed by prep: another finance user must "
 			    "confirm it"),
 			 "一事一议 4 由 prep 提出：须由另一名财务人员确认。");
-	cr_assert_str_eq(zh("ERROR:  run 9: its inputs changed after its cut-off 2026-04-01 10:00:00 (China time): "
-			    "registry (enterprise versions imported since); settle again"),
-			 "批次 9：截止时间 2026-04-01 10:00:00（北京时间）之后输入数据已变化（registry (enterprise versions "
-			 "imported since)），不能批准；请重新结算。");
+	cr_assert_str_eq(
+		zh("ERROR:  run 9: its inputs changed after its cut-off 2026-04-01 10:00:00 (China time): "
+		   "registry (enterprise versions imported since); settle again"),
+		"批次 9：截止时间 2026-04-01 10:00:00（北京时间）之后输入数据已变化（registry (enterprise versions "
+		"imported since)），不能批准；请重新结算。");
 	cr_assert_str_eq(zh("ERROR:  something nobody foresaw"), "数据库拒绝了此操作：something nobody foresaw");
 }
 
@@ -167,7 +169,8 @@ Test(unit_console, config_keys_defaults_and_refusals)
 			    "[database]\nconninfo = postgresql://a:secret@db/voucher\n",
 			    err, sizeof err));
 	cr_assert(strstr(err, "must not name a"), "%s", err);
-	cr_assert_null(load("[console]\ntls_cert = c\ntls_key = k\n[database]\nconninfo = dbname=v\n", err, sizeof err));
+	cr_assert_null(
+		load("[console]\ntls_cert = c\ntls_key = k\n[database]\nconninfo = dbname=v\n", err, sizeof err));
 	cr_assert(strstr(err, "console.notice_contact: required key is missing"), "%s", err);
 	cr_assert_null(load("[console]\ntls_cert = c\ntls_key = k\nnotice_contact = x\nsession_idle_s = 1\n"
 			    "[database]\nconninfo = dbname=v\n",
