@@ -215,7 +215,7 @@ void page_overview(req_t *r)
 
 	/* by month: the chart, then the table */
 	H(&r->out, "<h2>按月</h2>\n");
-	char mlabel[12][8];
+	char mlabel[12][16];
 	const char *mlabels[12];
 	int64_t mvalues[12 * 3];
 	for (int m = 0; m < 12; m++) {
