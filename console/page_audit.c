@@ -171,13 +171,23 @@ static void ledger_head(req_t *r)
 	buf_free(&err);
 }
 
-static void exceptions(req_t *r, const char *year)
+/* The exceptions report.  Loaded on request (?exceptions=1): its source
+ * audit.unregistered_usage reads every usage record, seconds on a big
+ * database, which the page's ordinary view should not cost. */
+static void exceptions(req_t *r, const char *year, bool show)
 {
 	H(&r->out,
 	  "<h2>异常事项</h2>\n<form method=\"get\" action=\"/audit\" class=\"filters\">"
+	  "<input type=\"hidden\" name=\"exceptions\" value=\"1\">"
 	  "<label>年度（北京时间） <input name=\"year\" id=\"year\" value=\"%a\" size=\"5\" pattern=\"[0-9]{4}\" "
-	  "placeholder=\"全部\"></label>\n<button type=\"submit\">筛选</button></form>\n",
+	  "placeholder=\"全部\"></label>\n<button type=\"submit\" id=\"show-exceptions\">查看异常事项</button></form>\n",
 	  year);
+	if (!show) {
+		H(&r->out,
+		  "<p class=\"detail\">超级用户的操作、追溯变更、被替代/退回/作废的草稿、被拒绝的批准、一事一议、异议，"
+		  "以及未登记企业的用量（需扫描全部用量记录，数据量大时较慢，故按需查看）。</p>\n");
+		return;
+	}
 	buf_t err = BUF_INIT;
 	PGconn *c = person_conn(r, &err);
 	char e[600] = "";
@@ -244,7 +254,7 @@ void page_audit(req_t *r)
 	  "记账与批次明细、拨付时点与异议、资金概览，以及每个已批准批次的重新计算。数据量大时需要数秒至数十秒，"
 	  "期间控制台暂停响应其他请求。</p>\n");
 	ledger_head(r);
-	exceptions(r, year);
+	exceptions(r, year, *year || req_param(r, "exceptions"));
 	page_end(r);
 	reply_html(r, 200);
 }
