@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "audit/verify.h"
 #include "common/db.h"
 #include "common/hex.h"
 #include "common/validate.h"
@@ -608,7 +609,7 @@ bool audit_verify_batches(PGconn *c, int64_t *count, char *err, size_t errlen)
 				break;
 			}
 			if (++*count % 100000 == 0)
-				fprintf(stderr, "audit verify: %" PRId64 " batches checked\n", *count);
+				fprintf(audit_progress(), "audit verify: %" PRId64 " batches checked\n", *count);
 		}
 		PQclear(r);
 		if (rows == 0)

@@ -61,7 +61,7 @@
  * those before the failing one).  On false err names the first failure:
  *   "batch <provider>/<batch_id> (seq N): <what>"
  * or "usage record <provider>/<record_id>: its batch <batch_id> is not stored",
- * or a database error.  Progress goes to stderr every 100,000 batches. */
+ * or a database error.  Progress goes to audit_progress() (audit/verify.h) every 100,000 batches. */
 bool audit_verify_batches(PGconn *c, int64_t *count, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* The Merkle root of the first upto batches by seq (upto < 0: all of them).

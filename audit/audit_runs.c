@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/verify.h"
 #include "settlement/engine.h"
 #include "settlement/run.h"
 
@@ -73,7 +74,7 @@ static int run_archived(PGconn *c, const char *id, const char *prog, const char 
 	}
 	int archived = 0;
 	if (!PQgetisnull(arch, 0, 0)) {
-		fprintf(stderr,
+		fprintf(audit_progress(),
 			"audit verify: run %s (%s, %s) not recomputed: %s and maybe other months "
 			"of its year are archived\n",
 			id, prog, period, PQgetvalue(arch, 0, 0));
@@ -155,7 +156,7 @@ static bool verify_run(PGconn *c, PGresult *runs, int i, run_calc_t *rc, char *e
 		if (totals_differ(runs, i, rc, nlines, what, sizeof what))
 			snprintf(err, errlen, "run %s (%s, %s): %s", id, prog, period, what);
 		else {
-			fprintf(stderr, "audit verify: run %s recomputed (%zu lines)\n", id, nlines);
+			fprintf(audit_progress(), "audit verify: run %s recomputed (%zu lines)\n", id, nlines);
 			ok = true;
 		}
 	}

@@ -23,7 +23,7 @@
  * snapshot); reads voucher.* tables.  runs_checked receives the number of
  * runs that agree.  False with the first difference in err, e.g. "run 7
  * (jiaxing-compute, 2026-03): enterprise 91330402...: payable stored 500005,
- * recomputed 500105".  Progress to stderr, one line per run. */
+ * recomputed 500105".  Progress to audit_progress(), one line per run. */
 bool audit_verify_runs(PGconn *c, int64_t *runs_checked, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 #endif

@@ -556,10 +556,26 @@ bool checkpoint_check(PGconn *c, const char *path, const char *pub_pem_path, che
 	char *text = slurp(path, CHECKPOINT_MAX, &len, err, errlen);
 	if (!text)
 		return false;
-	checkpoint_t cp;
-	bool ok = checkpoint_parse(text, len, &cp, err, errlen) &&
-		  checkpoint_verify_sig(text, &cp, pub_pem_path, err, errlen);
+	bool ok = checkpoint_check_text(c, text, len, pub_pem_path, cp_out, err, errlen);
 	free(text);
+	return ok;
+}
+
+bool checkpoint_check_text(PGconn *c, const char *text, size_t len, const char *pub_pem_path, checkpoint_t *cp_out,
+			   char *err, size_t errlen)
+{
+	if (len > CHECKPOINT_MAX) {
+		snprintf(err, errlen, "the checkpoint is too long (more than %d bytes)", CHECKPOINT_MAX);
+		return false;
+	}
+	/* checkpoint_parse and the signature read a NUL-terminated copy */
+	char *copy = xmalloc(len + 1);
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	checkpoint_t cp;
+	bool ok = checkpoint_parse(copy, len, &cp, err, errlen) &&
+		  checkpoint_verify_sig(copy, &cp, pub_pem_path, err, errlen);
+	free(copy);
 	if (!ok)
 		return false;
 	if (cp_out)

@@ -96,6 +96,11 @@ bool checkpoint_write(PGconn *c, const char *sign_key_pem_path, const char *out_
 bool checkpoint_check(PGconn *c, const char *path, const char *pub_pem_path, checkpoint_t *cp, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/* The same for a checkpoint's text (len bytes, at most CHECKPOINT_MAX; need
+ * not be NUL-terminated), as the console receives it pasted into a form. */
+bool checkpoint_check_text(PGconn *c, const char *text, size_t len, const char *pub_pem_path, checkpoint_t *cp,
+			   char *err, size_t errlen) __attribute__((warn_unused_result));
+
 /* ---- the pieces, without a database ---- */
 
 /* Loads a PKCS#8 PEM private key, Ed25519 or SM2; *alg receives which. */

@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 
+#include "audit/verify.h"
 #include "common/db.h"
 #include "common/validate.h"
 
@@ -169,7 +170,7 @@ bool ledger_walk_db(PGconn *c, int64_t *size, uint8_t head[32], char *alg, size_
 		if (!ok || rows == 0)
 			break;
 		if (w.count % 100000 == 0)
-			fprintf(stderr, "audit: %" PRId64 " ledger entries checked\n", w.count);
+			fprintf(audit_progress(), "audit: %" PRId64 " ledger entries checked\n", w.count);
 	}
 	PQclear(PQexec(c, "CLOSE ledger_walk"));
 	*size = w.count;

@@ -53,7 +53,7 @@ void ledger_walk_free(ledger_walk_t *w);
  * transaction (a cursor): size receives the number of entries, head the last
  * entry's hash (32 zero bytes when empty), alg its algorithm ("none" when
  * empty).  False with err naming the first entry that does not hold.
- * Progress to stderr every 100,000 entries. */
+ * Progress to audit_progress() (audit/verify.h) every 100,000 entries. */
 struct pg_conn;
 bool ledger_walk_db(struct pg_conn *c, int64_t *size, uint8_t head[32], char *alg, size_t alglen, char *err,
 		    size_t errlen) __attribute__((warn_unused_result));

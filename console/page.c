@@ -45,6 +45,7 @@ const char console_css[] =
 	".refused{background:#fdecea;border:1px solid #e0a39c;color:#8c1c13;padding:10px 12px;border-radius:4px}\n"
 	".ok{background:#e8f5e9;border:1px solid #a5d6a7;color:#1b5e20;padding:10px 12px;border-radius:4px}\n"
 	".detail{color:#5b6773;font-size:12px}\n"
+	"td.held{color:#1b5e20;font-weight:bold}td.failed{color:#c62828;font-weight:bold}\n"
 	".filters{background:#fff;border:1px solid #d5dbe1;padding:8px 12px;margin-bottom:12px}\n"
 	".filters label{margin-right:14px}\n"
 	".pager a,.pager span{margin-right:10px}\n"
@@ -79,7 +80,7 @@ void page_begin(req_t *r, const char *title)
 				   "<a href=\"/enterprises\">企业</a><a href=\"/overrides\">一事一议</a>");
 		else
 			H(&r->out, "<a href=\"/runs\">结算批次</a><a href=\"/overview\">资金概览</a>"
-				   "<a href=\"/enterprises\">企业</a>");
+				   "<a href=\"/enterprises\">企业</a><a href=\"/overrides\">一事一议</a>");
 		if (r->s->auditor)
 			H(&r->out, "<a href=\"/audit\">审计</a>");
 		H(&r->out, "</nav>\n<span class=\"who\"><span id=\"user\">%s（%s）</span>", r->s->user,

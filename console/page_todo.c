@@ -10,10 +10,6 @@ static void not_yet(req_t *r, const char *title)
 	reply_html(r, 501);
 }
 
-void page_overview(req_t *r)
-{
-	not_yet(r, "资金概览");
-}
 void page_enterprises(req_t *r)
 {
 	not_yet(r, "企业");
@@ -22,23 +18,6 @@ void page_enterprise(req_t *r, const char *uscc)
 {
 	(void)uscc;
 	not_yet(r, "企业");
-}
-void page_overrides(req_t *r)
-{
-	not_yet(r, "一事一议");
-}
-void do_override(req_t *r, const char *action)
-{
-	(void)action;
-	not_yet(r, "一事一议");
-}
-void page_audit(req_t *r)
-{
-	not_yet(r, "审计");
-}
-void do_audit_verify(req_t *r)
-{
-	not_yet(r, "审计");
 }
 void page_run_export(req_t *r, int64_t run, const char *format)
 {

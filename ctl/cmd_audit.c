@@ -1,15 +1,14 @@
-/* voucherctl audit verify, and ledger balances.
+/* voucherctl audit (verify, checkpoint, trace, duplicates, exceptions), and
+ * ledger balances.
  *
  * audit verify reads only the audit views, so an auditor (voucher_auditor)
- * can run it, in one REPEATABLE READ snapshot, and checks
- *   1. the ledger's hash chain, entry by entry, recomputed here
- *      (audit/ledger.c), not trusted from the database;
- *   2. that the postings are exactly those the approved runs and the
- *      disbursed lines call for, line by line, and that the ledger sums to
- *      zero; that no line was disbursed before its run's notice ended or
- *      while an objection to it was open or upheld; that the overview's
- *      totals are those of the lines.
- * It names the first thing that does not hold and exits 1. */
+ * can run it; its checks are audit/verify.c's (the console's 审计 page runs
+ * the same): every stored batch, the ledger's hash chain recomputed, a
+ * checkpoint if given, the postings against the approved runs and the
+ * disbursed lines, the disbursements against the notice and the objections,
+ * the overview against the lines, and every approved run recomputed.  It
+ * names the first thing that does not hold and exits 1.  audit exceptions'
+ * query is audit/exceptions.c's, which the console shows too. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +22,10 @@
 #include "audit/audit_batches.h"
 #include "audit/audit_runs.h"
 #include "audit/checkpoint.h"
+#include "audit/exceptions.h"
 #include "settlement/program.h"
 #include "audit/ledger.h"
+#include "audit/verify.h"
 
 static const char usage_audit[] = "usage: voucherctl audit verify [--checkpoint FILE [--pub PEM]]\n"
 				  "       voucherctl audit checkpoint --sign-key PEM --out FILE\n"
@@ -85,122 +86,6 @@ static const char usage_ledger[] = "usage: voucherctl ledger balances [--program
 				   "alg: the hash of the ledger chain, chosen before the first posting (SM3 for\n"
 				   "deployments that must use 国密 algorithms).\n";
 
-/* The postings each approved (and disbursed) run calls for, against those in
- * the ledger: any difference either way is the first failure. */
-static bool verify_postings(PGconn *c, int64_t *runs, char *err, size_t errlen)
-{
-	PGresult *r = PQexec(
-		c,
-		"WITH runs AS (SELECT run_id, program, left(period, 4) AS y, period, status FROM audit.runs "
-		"  WHERE status IN ('approved', 'published', 'disbursed')), "
-		"exp AS ("
-		"  SELECT r.run_id, CASE WHEN l.payable > 0 THEN 'payable/' || r.program || '/' || r.y || '/' || l.uscc "
-		"    ELSE 'pool/' || r.program || '/' || r.y END AS debit, "
-		"    CASE WHEN l.payable > 0 THEN 'pool/' || r.program || '/' || r.y "
-		"    ELSE 'payable/' || r.program || '/' || r.y || '/' || l.uscc END AS credit, abs(l.payable) AS amount "
-		"  FROM runs r JOIN audit.run_lines l ON l.run_id = r.run_id WHERE l.payable <> 0 "
-		"  UNION ALL "
-		"  SELECT r.run_id, CASE WHEN l.payable > 0 THEN 'paid/' || r.program || '/' || r.y || '/' || l.uscc "
-		"    ELSE 'payable/' || r.program || '/' || r.y || '/' || l.uscc END, "
-		"    CASE WHEN l.payable > 0 THEN 'payable/' || r.program || '/' || r.y || '/' || l.uscc "
-		"    ELSE 'paid/' || r.program || '/' || r.y || '/' || l.uscc END, abs(l.payable) "
-		"  FROM runs r JOIN audit.line_disbursements d ON d.run_id = r.run_id AND r.status = 'disbursed' "
-		"  JOIN audit.run_lines l ON l.run_id = d.run_id AND l.uscc = d.uscc WHERE l.payable <> 0), "
-		"act AS (SELECT run_id, debit, credit, amount_fen AS amount FROM audit.ledger_entries), "
-		"diff AS ((SELECT 'missing' AS what, * FROM (SELECT * FROM exp EXCEPT ALL SELECT * FROM act) a) "
-		"  UNION ALL (SELECT 'unexpected', * FROM (SELECT * FROM act EXCEPT ALL SELECT * FROM exp) b)) "
-		"SELECT (SELECT count(*) FROM runs), "
-		"  (SELECT coalesce(sum(balance_fen), 0) FROM audit.ledger_balances), "
-		"  d.what, d.run_id, d.debit, d.credit, d.amount "
-		"FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT * FROM diff ORDER BY run_id NULLS FIRST, debit, credit, amount "
-		"  LIMIT 1) d ON true");
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "reading runs and postings: %s", PQerrorMessage(c));
-		PQclear(r);
-		return false;
-	}
-	bool ok = true;
-	if (!db_get_i64(r, 0, 0, "count(runs)", runs, err, errlen)) {
-		ok = false;
-	} else if (strcmp(PQgetvalue(r, 0, 1), "0") != 0) {
-		snprintf(err, errlen, "the ledger does not sum to zero (%s fen)", PQgetvalue(r, 0, 1));
-		ok = false;
-	} else if (!PQgetisnull(r, 0, 2)) {
-		const char *what = PQgetvalue(r, 0, 2);
-		snprintf(err, errlen, "run %s: %s posting %s -> %s of %s fen (%s)",
-			 PQgetisnull(r, 0, 3) ? "(none)" : PQgetvalue(r, 0, 3), what, PQgetvalue(r, 0, 5),
-			 PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 6),
-			 !strcmp(what, "missing") ? "the run's lines call for it but the ledger lacks it"
-						  : "the ledger has it but no approved run's lines call for it");
-		ok = false;
-	}
-	PQclear(r);
-	return ok;
-}
-
-/* No line disbursed before its run's notice ended, nor while an objection
- * to it was open, nor after one was upheld; and the overview's totals
- * (audit.pool_overview, written at approval and disbursement) are those of
- * the lines: the first that does not hold is the failure. */
-static bool verify_line_disbursements(PGconn *c, char *err, size_t errlen)
-{
-	PGresult *r = PQexec(
-		c, "SELECT 'run ' || d.run_id || ': the line of ' || d.uscc || ' was disbursed at ' || d.at || "
-		   "  CASE WHEN r.notice_ends IS NULL OR (d.at AT TIME ZONE 'Asia/Shanghai')::date <= r.notice_ends "
-		   "    THEN ' before the notice ended' "
-		   "    ELSE ' while objection ' || o.objection_id || ' to it was ' || coalesce(o.outcome, 'open') END "
-		   "FROM audit.line_disbursements d JOIN audit.runs r ON r.run_id = d.run_id "
-		   "LEFT JOIN audit.objections o ON o.run_id = d.run_id AND o.uscc = d.uscc AND o.raised_at <= d.at "
-		   "  AND (o.resolved_at IS NULL OR o.resolved_at > d.at OR o.outcome = 'upheld') "
-		   "WHERE o.objection_id IS NOT NULL OR r.notice_ends IS NULL "
-		   "   OR (d.at AT TIME ZONE 'Asia/Shanghai')::date <= r.notice_ends "
-		   "ORDER BY d.run_id, d.uscc LIMIT 1");
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "reading disbursements and objections: %s", PQerrorMessage(c));
-		PQclear(r);
-		return false;
-	}
-	bool ok = PQntuples(r) == 0;
-	if (!ok)
-		snprintf(err, errlen, "%s", PQgetvalue(r, 0, 0));
-	PQclear(r);
-	if (!ok)
-		return false;
-	/* the overview from the lines: an enterprise counts in the month (and
-	 * division) of its first approved line with a payable */
-	r = PQexec(c,
-		   "WITH l AS (SELECT r.program, left(r.period, 4)::integer AS year, r.period AS month, l.division, "
-		   "  l.uscc, l.payable, r.approved_at, d.run_id IS NOT NULL AS paid FROM audit.runs r "
-		   "  JOIN audit.run_lines l ON l.run_id = r.run_id "
-		   "  LEFT JOIN audit.line_disbursements d ON d.run_id = l.run_id AND d.uscc = l.uscc "
-		   "  WHERE r.status IN ('approved', 'published', 'disbursed')), "
-		   "firsts AS (SELECT DISTINCT ON (program, month, uscc) program, month, uscc, division FROM l "
-		   "  WHERE payable <> 0 ORDER BY program, month, uscc, approved_at), "
-		   "direct AS (SELECT l.program, l.year, l.month, l.division, "
-		   "  coalesce(sum(l.payable) FILTER (WHERE l.payable > 0), 0)::bigint AS granted_fen, "
-		   "  coalesce(-sum(l.payable) FILTER (WHERE l.payable < 0), 0)::bigint AS recovered_fen, "
-		   "  coalesce(sum(l.payable) FILTER (WHERE l.payable > 0 AND l.paid), 0)::bigint AS paid_fen, "
-		   "  (SELECT count(*) FROM firsts f WHERE f.program = l.program AND f.month = l.month "
-		   "   AND f.division = l.division) AS enterprises FROM l GROUP BY 1, 2, 3, 4), "
-		   "o AS (SELECT program, year, month, division, granted_fen, recovered_fen, paid_fen, enterprises "
-		   "  FROM audit.pool_overview), "
-		   "diff AS ((SELECT 'the lines give' AS what, * FROM (SELECT * FROM direct EXCEPT SELECT * FROM o) a) "
-		   "  UNION ALL (SELECT 'the overview says', * FROM (SELECT * FROM o EXCEPT SELECT * FROM direct) b)) "
-		   "SELECT what || ' ' || program || ' ' || month || ' division ' || division || ': granted ' || "
-		   "  granted_fen || ' fen, recovered ' || recovered_fen || ' fen, paid ' || paid_fen || ' fen, ' || "
-		   "  enterprises || ' enterprises' FROM diff ORDER BY program, month, division, what LIMIT 1");
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "reading the overview: %s", PQerrorMessage(c));
-		PQclear(r);
-		return false;
-	}
-	ok = PQntuples(r) == 0;
-	if (!ok)
-		snprintf(err, errlen, "audit.pool_overview disagrees with the lines: %s", PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return ok;
-}
-
 static int audit_verify(ctl_t *ctx, int argc, char **argv)
 {
 	const char *cpfile, *pub;
@@ -213,49 +98,16 @@ static int audit_verify(ctl_t *ctx, int argc, char **argv)
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
 		return CTL_FAIL;
-	PGresult *r = PQexec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-	PQclear(r);
-	char err[512], alg[16];
-	int64_t n = 0, runs = 0;
-	int64_t nbatches = 0;
-	bool ok = audit_verify_batches(c, &nbatches, err, sizeof err);
-	if (ok)
-		fprintf(stderr, "audit verify: %" PRId64 " stored batches and their signatures hold\n", nbatches);
-	uint8_t head[32];
-	if (ok)
-		ok = ledger_walk_db(c, &n, head, alg, sizeof alg, err, sizeof err);
-	if (ok)
-		fprintf(stderr, "audit verify: ledger chain of %" PRId64 " entries holds\n", n);
-	checkpoint_t cp;
-	if (ok && cpfile) {
-		ok = checkpoint_check(c, cpfile, pub, &cp, err, sizeof err);
-		if (ok)
-			fprintf(stderr,
-				"audit verify: checkpoint %s of %s (China time; key %.16s…) is extended: %" PRId64
-				" ledger entries, %" PRId64 " batches then\n",
-				cpfile, cp.time_cn, cp.fingerprint, cp.ledger_size, cp.batches_size);
-	}
-	if (ok)
-		ok = verify_postings(c, &runs, err, sizeof err);
-	if (ok)
-		ok = verify_line_disbursements(c, err, sizeof err);
-	int64_t recomputed = 0;
-	if (ok)
-		ok = audit_verify_runs(c, &recomputed, err, sizeof err);
-	db_rollback(c);
-	if (!ok) {
-		printf("audit verify: FAILED: %s\n", err);
-		return CTL_FAIL;
-	}
-	printf("audit verify: ok: %" PRId64 " stored batches and their signatures hold; ", nbatches);
-	if (cpfile)
-		printf("the checkpoint of %s China time (key fingerprint %s) is extended; ", cp.time_cn,
-		       cp.fingerprint);
-	printf("ledger chain of %" PRId64 " entries (%s) holds; the postings of %" PRId64
-	       " approved runs agree with their lines and disbursements; the ledger sums to zero; %" PRId64
-	       " approved runs recomputed from the stored records and their programme versions agree line by line\n",
-	       n, n ? alg : "empty", runs, recomputed);
-	return CTL_OK;
+	/* the checks themselves are audit/verify.c's, which the console runs too */
+	const audit_verify_in_t in = {.checkpoint_path = cpfile, .checkpoint_name = cpfile, .pub_pem_path = pub};
+	audit_verify_out_t *out = xcalloc(1, sizeof *out);
+	bool ok = audit_verify_all(c, &in, out);
+	buf_t line = BUF_INIT;
+	audit_verify_summary(out, &line);
+	printf("%s\n", line.data);
+	buf_free(&line);
+	free(out);
+	return ok ? CTL_OK : CTL_FAIL;
 }
 
 static int audit_checkpoint(ctl_t *ctx, int argc, char **argv)
@@ -612,7 +464,7 @@ static int audit_duplicates(ctl_t *ctx, int argc, char **argv)
 	return rc;
 }
 
-static int audit_exceptions(ctl_t *ctx, int argc, char **argv)
+static int audit_exceptions_cmd(ctl_t *ctx, int argc, char **argv)
 {
 	const char *year = NULL;
 	const struct ctl_opt opts[] = {{"--year", &year, false}, {NULL, NULL, false}};
@@ -630,39 +482,13 @@ static int audit_exceptions(ctl_t *ctx, int argc, char **argv)
 					 {"by", OUT_TEXT},
 					 {"subject", OUT_TEXT},
 					 {"detail", OUT_TEXT}};
-	const char *p[] = {year};
-	/* every source reads an audit view: the auditor may run it */
-	PGresult *r = db_exec(
-		c, "audit exceptions",
-		"SELECT kind, at, by_user, subject, detail FROM ("
-		"  SELECT 'superuser act' AS kind, at, by_user, what AS subject, detail FROM audit.superuser_acts"
-		"  UNION ALL SELECT 'backdated version', imported_at, imported_by, uscc, 'in force from ' || valid_from"
-		"    FROM audit.enterprise_versions WHERE backdated"
-		"  UNION ALL SELECT 'backdated relation', added_at, added_by, uscc, 'related to provider ' || provider"
-		"    FROM audit.related_parties WHERE backdated"
-		"  UNION ALL SELECT 'draft ' || e.event, e.at, e.by_user, 'run ' || e.run_id || ' (' || r.program || ', '"
-		"    || r.period || ')', coalesce(e.comment, '') FROM audit.run_events e JOIN audit.runs r USING (run_id)"
-		"    WHERE e.event IN ('superseded', 'returned', 'discarded')"
-		"  UNION ALL SELECT 'refused approval', at, by_user, 'run ' || run_id, reason FROM audit.approval_refusals"
-		"  UNION ALL SELECT 'override proposed', added_at, added_by, 'override ' || id || ' (' || program || ', '"
-		"    || enterprise || ', ' || year || ')', concat_ws(', ', 'rate ' || rate_bp || ' bp', 'cap ' || "
-		"    to_char(cap_fen / 100.0, 'FM999999999999990.00') || ' yuan', 'ref ' || ref) FROM audit.overrides"
-		"  UNION ALL SELECT 'override confirmed', confirmed_at, confirmed_by, 'override ' || id || ' (' || program"
-		"    || ', ' || enterprise || ', ' || year || ')', 'proposed by ' || added_by FROM audit.overrides"
-		"    WHERE confirmed_at IS NOT NULL"
-		"  UNION ALL SELECT 'objection raised', raised_at, raised_by, 'run ' || run_id || ' (' || program || ', '"
-		"    || period || ') ' || uscc, 'objection ' || objection_id || ': ' || objection FROM audit.objections"
-		"  UNION ALL SELECT 'objection ' || outcome, resolved_at, resolved_by, 'run ' || run_id || ' (' || program"
-		"    || ', ' || period || ') ' || uscc, 'objection ' || objection_id || ': ' || resolution"
-		"    FROM audit.objections WHERE outcome IS NOT NULL"
-		"  UNION ALL SELECT 'unregistered usage', (month || '-01 00:00:00+08')::timestamptz, provider,"
-		"    enterprises || ' credit codes', records || ' records, ' || "
-		"    to_char(amount_fen / 100.0, 'FM999999999999990.00') || ' yuan' FROM audit.unregistered_usage"
-		") x WHERE $1::integer IS NULL OR extract(year FROM at AT TIME ZONE 'Asia/Shanghai') = $1::integer "
-		"ORDER BY kind, at, subject",
-		1, p);
-	if (!r)
+	char err[600];
+	PGresult *r = audit_exceptions(c, year, err, sizeof err);
+	if (!r) {
+		const char *m = strncmp(err, "ERROR:  ", 8) ? err : err + 8;
+		fprintf(stderr, "audit exceptions: %.*s\n", (int)strcspn(m, "\n"), m);
 		return CTL_FAIL;
+	}
 	bool ok = out_print(stdout, ctx->format, cols, 5, r);
 	PQclear(r);
 	return ok ? CTL_OK : CTL_FAIL;
@@ -670,9 +496,12 @@ static int audit_exceptions(ctl_t *ctx, int argc, char **argv)
 
 int cmd_audit(ctl_t *ctx, int argc, char **argv)
 {
-	static const struct ctl_sub subs[] = {{"verify", audit_verify},         {"trace", audit_trace},
-					      {"checkpoint", audit_checkpoint}, {"duplicates", audit_duplicates},
-					      {"exceptions", audit_exceptions}, {NULL, NULL}};
+	static const struct ctl_sub subs[] = {{"verify", audit_verify},
+					      {"trace", audit_trace},
+					      {"checkpoint", audit_checkpoint},
+					      {"duplicates", audit_duplicates},
+					      {"exceptions", audit_exceptions_cmd},
+					      {NULL, NULL}};
 	return ctl_dispatch(ctx, argc, argv, "audit", subs, usage_audit);
 }
 
