@@ -43,11 +43,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 # Checks expected to fail until their page or feature lands (then remove them).
 PENDING = [
-    "page_overview",
     "page_enterprises",
     "page_enterprise",
-    "page_overrides",
-    "page_audit",
     "xlsx_download",
     "xss_enterprise_page",
 ]
