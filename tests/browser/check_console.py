@@ -514,6 +514,9 @@ def main():
             need(b.text("status") == "公示中", "run %s is %r, not 公示中" % (run1, b.text("status")))
             link = b.d.find_element(By.ID, "notice-link").get_attribute("href")
             need(link.endswith(notice_path), "the notice link is %s" % link)
+            # the overview of the approved programme-year, for the README
+            C.page_ok(b, "/overview?program=tongxiang-compute&year=2026")
+            b.shot("overview-approved")
             return "run %s 公示中, notice at %s" % (run1, notice_path)
         C.run("publish", publish, a, "published")
 
