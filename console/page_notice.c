@@ -20,8 +20,9 @@ static PGconn *notice_db(console_t *con)
 	con->notice_db = NULL;
 	if (!*con->cfg->notice_user)
 		return NULL;
-	char timeout[32];
-	snprintf(timeout, sizeof timeout, "-c statement_timeout=%" PRId64, con->cfg->statement_timeout_ms);
+	char timeout[80];
+	snprintf(timeout, sizeof timeout, "-c statement_timeout=%" PRId64 " -c TimeZone=Asia/Shanghai",
+		 con->cfg->statement_timeout_ms);
 	const char *kw[] = {"dbname", "user", "passfile", "application_name", "connect_timeout", "options", NULL};
 	const char *val[] = {con->cfg->conninfo,
 			     con->cfg->notice_user,

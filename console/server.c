@@ -460,8 +460,9 @@ void do_login(req_t *r)
 	} else if (!staff_cert_ok(r, user)) {
 		why = "client_certificate";
 	} else {
-		char timeout[32];
-		snprintf(timeout, sizeof timeout, "-c statement_timeout=%" PRId64, con->cfg->statement_timeout_ms);
+		char timeout[80];
+		snprintf(timeout, sizeof timeout, "-c statement_timeout=%" PRId64 " -c TimeZone=Asia/Shanghai",
+			 con->cfg->statement_timeout_ms);
 		const char *kw[] = {"dbname",          "user",    "password", "application_name",
 				    "connect_timeout", "options", NULL};
 		const char *val[] = {con->cfg->conninfo, user, pw, "voucher-console", "10", timeout, NULL};
