@@ -12,6 +12,7 @@
 
 #include "common/buf.h"
 #include "common/validate.h"
+#include "audit/trace.h"
 #include "settlement/export.h"
 #include "settlement/statement.h"
 #include "tests/integration/settle_fixture.h"
@@ -725,7 +726,7 @@ Test(export, statement_says_why_in_chinese)
 	cr_expect(strstr(out, "不计入原因") && strstr(out, "关联方交易") && strstr(out, "补助(元)"), "%s", out);
 }
 
-/* export_run and statement_build, as the console calls them: on an auditor's
+/* export_run, statement_build and the audit trace, as the console calls them: on an auditor's
  * own connection, into a private (0600) file replacing the temporary one,
  * with the summary's times in China time. */
 Test(export, library_functions_as_an_auditor)
@@ -793,5 +794,33 @@ Test(export, library_functions_as_an_auditor)
 	cr_expect(sm.not_registered, "%s", err);
 	statement_free(&sm);
 	cr_expect_eq(PQtransactionStatus(c), PQTRANS_IDLE);
+
+	/* the audit trace: the grant, the ledger entry that posted it, the
+	 * records of the year (April's too) with their batches */
+	PGresult *g = audit_trace_grants(c, e1, NULL, "2026", err, sizeof err);
+	cr_assert(g, "%s", err);
+	cr_expect_eq(PQntuples(g), 1);
+	cr_expect_str_eq(PQgetvalue(g, 0, TRACE_G_AMOUNT), "500005");
+	cr_expect_str_eq(PQgetvalue(g, 0, TRACE_G_PROGRAM), "jiaxing-compute");
+	PGresult *l = audit_trace_entries(c, e1, "jiaxing-compute", "2026", err, sizeof err);
+	cr_assert(l, "%s", err);
+	cr_expect_eq(PQntuples(l), 1);
+	cr_expect_str_eq(PQgetvalue(l, 0, TRACE_L_ENTRY), PQgetvalue(g, 0, TRACE_G_ENTRIES));
+	char payable[80];
+	snprintf(payable, sizeof payable, "payable/jiaxing-compute/2026/%s", e1);
+	cr_expect_str_eq(PQgetvalue(l, 0, TRACE_L_DEBIT), payable);
+	cr_expect_str_eq(PQgetvalue(l, 0, TRACE_L_AMOUNT), "500005");
+	PGresult *u = audit_trace_records(c, e1, "2026", err, sizeof err);
+	cr_assert(u, "%s", err);
+	cr_expect_eq(PQntuples(u), 5);
+	cr_expect_str_eq(PQgetvalue(u, 0, TRACE_R_BATCH), "b-r1");
+	cr_expect_eq(PQnfields(u), TRACE_R_NCOLS);
+	PQclear(g);
+	PQclear(l);
+	PQclear(u);
+	PGresult *none = audit_trace_grants(c, e1, "jiaxing-compute", "2025", err, sizeof err);
+	cr_assert(none, "%s", err);
+	cr_expect_eq(PQntuples(none), 0);
+	PQclear(none);
 	PQfinish(c);
 }
