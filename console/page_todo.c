@@ -14,15 +14,6 @@ void page_overview(req_t *r)
 {
 	not_yet(r, "资金概览");
 }
-void page_enterprises(req_t *r)
-{
-	not_yet(r, "企业");
-}
-void page_enterprise(req_t *r, const char *uscc)
-{
-	(void)uscc;
-	not_yet(r, "企业");
-}
 void page_overrides(req_t *r)
 {
 	not_yet(r, "一事一议");
@@ -39,12 +30,6 @@ void page_audit(req_t *r)
 void do_audit_verify(req_t *r)
 {
 	not_yet(r, "审计");
-}
-void page_run_export(req_t *r, int64_t run, const char *format)
-{
-	(void)run;
-	(void)format;
-	not_yet(r, "下载");
 }
 const char *zh_division(const char *code)
 {
