@@ -119,3 +119,20 @@ int csv_next(csv_t *c, csv_rec_t *r, char *err, size_t errlen)
 		return 1;
 	}
 }
+
+void csv_put_field(buf_t *b, const char *s, bool formula_guard)
+{
+	bool guard = formula_guard && s[0] && strchr("=+-@\t\r", s[0]) != NULL;
+	bool quote = strpbrk(s, ",\"\r\n") != NULL;
+	if (quote)
+		buf_putc(b, '"');
+	if (guard)
+		buf_putc(b, '\'');
+	for (const char *p = s; *p; p++) {
+		if (*p == '"')
+			buf_putc(b, '"');
+		buf_putc(b, *p);
+	}
+	if (quote)
+		buf_putc(b, '"');
+}

@@ -1,4 +1,5 @@
-/* csv: an RFC 4180 reader over text held in memory.
+/* csv: an RFC 4180 reader over text held in memory, and the writer of one
+ * field.
  *
  * Records end with CRLF or LF; a quoted field may hold commas, doubled quotes
  * and line breaks.  Pure: no I/O, no database; the caller reads the file and
@@ -6,6 +7,7 @@
 #ifndef VOUCHER_CSV_H
 #define VOUCHER_CSV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/buf.h"
@@ -39,5 +41,10 @@ int csv_next(csv_t *c, csv_rec_t *r, char *err, size_t errlen);
 /* Field i (0 <= i < r->n), NUL-terminated. */
 const char *csv_field(const csv_rec_t *r, int i);
 void csv_rec_free(csv_rec_t *r);
+
+/* Appends one field, RFC 4180: quoted when it holds a comma, quote, CR or LF,
+ * quotes doubled; with formula_guard, a field starting with = + - @ TAB or CR
+ * gets a leading ' so that a spreadsheet does not run it as a formula. */
+void csv_put_field(buf_t *b, const char *s, bool formula_guard);
 
 #endif

@@ -83,6 +83,25 @@ PGresult *db_query(PGconn *c, const char *sql, int n, const char *const *params,
 	return NULL;
 }
 
+PGresult *db_query_msg(PGconn *c, const char *sql, int n, const char *const *params, char *err, size_t errlen)
+{
+	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return r;
+	const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *detail = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	if (err && errlen) {
+		snprintf(err, errlen, "%s%s%s", msg ? msg : PQerrorMessage(c), detail ? " — " : "",
+			 detail ? detail : "");
+		size_t k = strlen(err);
+		while (k && (err[k - 1] == '\n' || err[k - 1] == ' '))
+			err[--k] = '\0';
+	}
+	PQclear(r);
+	return NULL;
+}
+
 bool db_command(PGconn *c, const char *sql, int n, const char *const *params, char *err, size_t errlen)
 {
 	PGresult *r = db_query(c, sql, n, params, err, errlen);

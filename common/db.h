@@ -34,6 +34,11 @@ bool db_run(PGconn *c, const char *what, const char *sql, int nparams, const cha
  * returns NULL.  Does not touch db_last_sqlstate(). */
 PGresult *db_query(PGconn *c, const char *sql, int n, const char *const *params, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+/* db_query with err holding the server's message as db_exec prints it
+ * ("primary — detail", without libpq's "ERROR:  " and the line break): for
+ * messages shown to people by library code. */
+PGresult *db_query_msg(PGconn *c, const char *sql, int n, const char *const *params, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 /* The same for statements whose result is not needed. */
 bool db_command(PGconn *c, const char *sql, int n, const char *const *params, char *err, size_t errlen)
 	__attribute__((warn_unused_result));

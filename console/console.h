@@ -93,6 +93,10 @@ void form_begin(req_t *r, const char *action, const char *cls);
 /* --- database (server.c) */
 /* PQexecParams on the person's connection; NULL and *err set on failure. */
 PGresult *req_query(req_t *r, const char *sql, int n, const char *const *params, buf_t *err);
+/* The person's own connection (reset if it broke), for library code that
+ * takes a PGconn (settlement/export, settlement/statement, audit/trace); NULL
+ * and *err set when there is none.  Leave it idle (no open transaction). */
+PGconn *req_db(req_t *r, buf_t *err);
 
 /* --- pages */
 void page_login(req_t *r);

@@ -364,6 +364,23 @@ PGresult *req_query(req_t *r, const char *sql, int n, const char *const *params,
 	return NULL;
 }
 
+PGconn *req_db(req_t *r, buf_t *err)
+{
+	PGconn *c = r->s ? r->s->db : NULL;
+	if (!c) {
+		buf_puts(err, "not signed in");
+		return NULL;
+	}
+	if (PQstatus(c) != CONNECTION_OK) {
+		PQreset(c);
+		if (PQstatus(c) != CONNECTION_OK) {
+			buf_puts(err, PQerrorMessage(c));
+			return NULL;
+		}
+	}
+	return c;
+}
+
 /* ------------------------------------------------------------------ sign-in */
 
 static void client_addr(struct evhttp_request *ev, char *out, size_t len)

@@ -23,6 +23,7 @@
 #include "audit/audit_runs.h"
 #include "audit/checkpoint.h"
 #include "audit/exceptions.h"
+#include "audit/trace.h"
 #include "settlement/program.h"
 #include "audit/ledger.h"
 #include "audit/verify.h"
@@ -153,27 +154,15 @@ static int audit_trace(ctl_t *ctx, int argc, char **argv)
 		return CTL_FAIL;
 	if (!ctl_program_known(c, "audit trace", program))
 		return CTL_FAIL;
-	const char *p[] = {uscc, program, year};
-	PGresult *g =
-		db_exec(c, "audit trace",
-			"SELECT g.run_id, r.period, r.status, r.approved_by, r.program_version, g.amount_fen, "
-			"  (SELECT string_agg(e.entry_id::text, ' ' ORDER BY e.entry_id) FROM audit.ledger_entries e "
-			"   WHERE e.run_id = g.run_id AND (e.debit LIKE '%/' || $1 OR e.credit LIKE '%/' || $1)) "
-			"FROM audit.grants g JOIN audit.runs r ON r.run_id = g.run_id "
-			"WHERE g.uscc = $1 AND g.program = $2 AND g.year = $3::integer ORDER BY g.run_id",
-			3, p);
-	if (!g)
+	char err[600];
+	PGresult *g = audit_trace_grants(c, uscc, program, year, err, sizeof err);
+	if (!g) {
+		fprintf(stderr, "audit trace: %s\n", err);
 		return CTL_FAIL;
-	PGresult *u = db_exec(
-		c, "audit trace",
-		"SELECT u.provider, u.record_id, u.category, u.ended_at, u.amount_fen, u.adjusts, u.invoice_no, "
-		"  u.batch_id, b.received_at, b.key_id, b.alg, b.digest "
-		"FROM audit.usage_records u JOIN audit.batches b ON b.provider = u.provider AND b.batch_id = u.batch_id "
-		"WHERE u.enterprise = $1 AND u.ended_at >= ($3 || '-01-01 00:00+08')::timestamptz "
-		"  AND u.ended_at < (($3::integer + 1)::text || '-01-01 00:00+08')::timestamptz "
-		"  AND $2::text IS NOT NULL ORDER BY u.ended_at, u.provider, u.record_id",
-		3, p);
+	}
+	PGresult *u = audit_trace_records(c, uscc, year, err, sizeof err);
 	if (!u) {
+		fprintf(stderr, "audit trace: %s\n", err);
 		PQclear(g);
 		return CTL_FAIL;
 	}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/csv.h"
 #include "common/money.h"
 
 static const char bom[] = "\xef\xbb\xbf";
@@ -282,19 +283,7 @@ static bool right_aligned(out_kind_t k)
 
 void out_csv_field(buf_t *b, const char *s, bool formula_guard)
 {
-	bool guard = formula_guard && s[0] && strchr("=+-@\t\r", s[0]) != NULL;
-	bool quote = strpbrk(s, ",\"\r\n") != NULL;
-	if (quote)
-		buf_putc(b, '"');
-	if (guard)
-		buf_putc(b, '\'');
-	for (const char *p = s; *p; p++) {
-		if (*p == '"')
-			buf_putc(b, '"');
-		buf_putc(b, *p);
-	}
-	if (quote)
-		buf_putc(b, '"');
+	csv_put_field(b, s, formula_guard);
 }
 
 static void csv_header(buf_t *b, const out_col_t *cols, int ncols)

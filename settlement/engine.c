@@ -162,14 +162,30 @@ static bool juris(const program_t *p, juris_memo_t *m, const char *division)
 /* Rule 1, "Eligibility of a record": the enterprise's division (as registered
  * on the record's date) is in the jurisdiction; the record's date is within
  * the program's dates; its category is listed; its provider is not a related
- * party of the enterprise; its facility is registered.
+ * party of the enterprise; its facility is registered.  Returns the first
+ * condition that fails, in that order of checking: category, dates,
+ * jurisdiction, related party, facility (ENG_WHY_COUNTS when none does; a
+ * statement names the reason, settlement needs only whether).
  * CHOICE: a facility class other than 'A' or 'B' means the facility is not
  * registered, so the group is not eligible. */
+static eng_why_t rule1_why(const program_t *p, juris_memo_t *memo, const eng_group_t *g)
+{
+	if (!p->categories[g->category])
+		return ENG_WHY_CATEGORY;
+	if (!g->in_dates)
+		return ENG_WHY_DATES;
+	if (!juris(p, memo, g->division))
+		return ENG_WHY_JURISDICTION;
+	if (g->related)
+		return ENG_WHY_RELATED;
+	if (g->cls != 'A' && g->cls != 'B')
+		return ENG_WHY_FACILITY;
+	return ENG_WHY_COUNTS;
+}
+
 static bool rule1_record_eligible(const program_t *p, juris_memo_t *memo, const eng_group_t *g)
 {
-	if (g->cls != 'A' && g->cls != 'B')
-		return false;
-	return g->in_dates && !g->related && p->categories[g->category] && juris(p, memo, g->division);
+	return rule1_why(p, memo, g) == ENG_WHY_COUNTS;
 }
 
 /* Rule 2, "Eligibility of an enterprise in a run": not credit_blacklisted and
@@ -695,6 +711,27 @@ bool eng_settle(const eng_input_t *in, eng_line_t *lines, eng_totals_t *tot, cha
 overflow:
 	set_err(err, errlen, "overflow in the run totals");
 	return false;
+}
+
+eng_why_t eng_group_why(const eng_input_t *in, const eng_enterprise_t *e, const eng_group_t *g, int *partner,
+			int32_t *ordinary_rate_bp)
+{
+	juris_memo_t memos[ENG_MAX_PARTNERS + 1];
+	memset(memos, 0, sizeof memos);
+	*partner = -1;
+	*ordinary_rate_bp = 0;
+	if (g->category < 0 || g->category >= CAT_COUNT)
+		return ENG_WHY_CATEGORY;
+	eng_why_t why = rule1_why(in->prog, &memos[ENG_MAX_PARTNERS], g);
+	if (why != ENG_WHY_COUNTS)
+		return why;
+	*ordinary_rate_bp = program_rate(in->prog, g->category, g->cls, e->flags);
+	int k = rule7_exclusive(in, memos, e, g, *ordinary_rate_bp);
+	if (k >= 0) {
+		*partner = k;
+		return ENG_WHY_PARTNER;
+	}
+	return ENG_WHY_COUNTS;
 }
 
 const char *eng_status_name(eng_status_t s)

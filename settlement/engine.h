@@ -93,4 +93,25 @@ bool eng_settle(const eng_input_t *in, eng_line_t *lines, eng_totals_t *tot, cha
 
 const char *eng_status_name(eng_status_t s);
 
+/* Why a group (for a statement: one record) counts toward in->prog or not,
+ * decided as eng_settle decides it: rule 1 (the first condition that fails,
+ * checked in the order category, dates, jurisdiction, related party,
+ * facility), then rule 7 (ENG_WHY_PARTNER: *partner is the index into
+ * in->partners of the programme that takes it).  *ordinary_rate_bp is the
+ * programme's ordinary rate for it (program_rate with e's flags; 0 when rule
+ * 1 fails).  Whether a counted group is paid also depends on the rate that
+ * applies (rule 3: override, small buyer) and on the enterprise (rule 2);
+ * that is the caller's to say. */
+typedef enum {
+	ENG_WHY_COUNTS,
+	ENG_WHY_CATEGORY,
+	ENG_WHY_DATES,
+	ENG_WHY_JURISDICTION,
+	ENG_WHY_RELATED,
+	ENG_WHY_FACILITY,
+	ENG_WHY_PARTNER,
+} eng_why_t;
+eng_why_t eng_group_why(const eng_input_t *in, const eng_enterprise_t *e, const eng_group_t *g, int *partner,
+			int32_t *ordinary_rate_bp);
+
 #endif

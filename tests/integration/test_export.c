@@ -12,6 +12,9 @@
 
 #include "common/buf.h"
 #include "common/validate.h"
+#include "audit/trace.h"
+#include "settlement/export.h"
+#include "settlement/statement.h"
 #include "tests/integration/settle_fixture.h"
 #include "tests/integration/support.h"
 
@@ -347,12 +350,15 @@ Test(export, statement_lists_grants_records_and_subtotals)
 	cr_assert(json_is_null(json_object_get(g, "payment_ref")));
 	cr_assert(json_is_string(json_object_get(g, "approved_at")));
 
-	/* the March records in Jiaxing's categories: not general_compute, not April */
+	/* the March records, whatever their category, not April: each with its
+	 * date (China time), the rate applied and its subsidy, or why not */
 	json_t *recs = json_object_get(doc, "records");
-	cr_assert_eq(json_array_size(recs), 3, "%s", out);
-	static const long long amounts[] = {1000000, 400000, 11};
-	static const char *const providers[] = {"prov-a", "prov-r", "prov-a"};
-	for (size_t i = 0; i < 3; i++) {
+	cr_assert_eq(json_array_size(recs), 4, "%s", out);
+	static const long long amounts[] = {1000000, 5000000, 400000, 11};
+	static const char *const providers[] = {"prov-a", "prov-a", "prov-r", "prov-a"};
+	static const char *const notes[] = {"", "类别不在补助范围", "关联方交易", ""};
+	static const long long subsidies[] = {500000, -1, -1, 5}; /* 11 × 50% = 5.5: rounded down */
+	for (size_t i = 0; i < 4; i++) {
 		json_t *r = json_array_get(recs, i);
 		cr_assert_eq(json_integer_value(json_object_get(r, "amount")), amounts[i], "%s", out);
 		cr_assert_str_eq(json_string_value(json_object_get(r, "provider")), providers[i]);
@@ -361,25 +367,34 @@ Test(export, statement_lists_grants_records_and_subtotals)
 		char want_batch[64];
 		snprintf(want_batch, sizeof want_batch, "b-%s", json_string_value(json_object_get(r, "record_id")));
 		cr_assert_str_eq(json_string_value(json_object_get(r, "batch_id")), want_batch);
-		cr_assert(json_is_true(json_object_get(r, "counted")) == (i != 1), "%s", out);
+		cr_assert(json_is_true(json_object_get(r, "counted")) == (i == 0 || i == 3), "%s", out);
+		cr_assert_str_eq(json_string_value(json_object_get(r, "note")), notes[i], "%s", out);
+		if (subsidies[i] < 0) {
+			cr_assert(json_is_null(json_object_get(r, "rate_bp")), "%s", out);
+			cr_assert(json_is_null(json_object_get(r, "subsidy")), "%s", out);
+		} else {
+			cr_assert_eq(json_integer_value(json_object_get(r, "rate_bp")), 5000, "%s", out);
+			cr_assert_eq(json_integer_value(json_object_get(r, "subsidy")), subsidies[i], "%s", out);
+		}
 	}
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(recs, 0), "category")),
 			 "intelligent_compute");
-	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(recs, 2), "ended_at")),
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(recs, 3), "ended_at")),
 			 "2026-03-31T23:30:00+08:00");
-	cr_assert(strstr(json_string_value(json_object_get(json_array_get(recs, 1), "note")), "related"), "%s", out);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(recs, 3), "date")), "2026-03-31");
 
 	json_t *subs = json_object_get(doc, "subtotals");
 	cr_assert_eq(json_array_size(subs), 1, "%s", out);
 	json_t *s = json_array_get(subs, 0);
 	cr_assert_eq(json_integer_value(json_object_get(s, "run_id")), mar);
-	cr_assert_eq(json_integer_value(json_object_get(s, "records")), 3);
-	cr_assert_eq(json_integer_value(json_object_get(s, "amount")), 1400011);
+	cr_assert_eq(json_integer_value(json_object_get(s, "records")), 4);
+	cr_assert_eq(json_integer_value(json_object_get(s, "amount")), 6400011);
 	cr_assert_eq(json_integer_value(json_object_get(s, "counted_amount")), 1000011);
 	cr_assert_eq(json_integer_value(json_object_get(s, "eligible_amount_ytd")), 1000011);
 	cr_assert(json_is_true(json_object_get(s, "agrees")), "%s", out);
 	cr_assert_eq(json_integer_value(json_object_get(s, "entitlement_ytd")), 500005);
 	cr_assert_eq(json_integer_value(json_object_get(s, "granted_total")), 500005);
+	cr_assert_eq(json_integer_value(json_object_get(s, "subsidy")), 500005);
 	json_decref(doc);
 
 	/* April approved: two grants, records up to April from the April run */
@@ -391,10 +406,10 @@ Test(export, statement_lists_grants_records_and_subtotals)
 	grants = json_object_get(doc, "grants");
 	cr_assert_eq(json_array_size(grants), 2, "%s", out);
 	cr_assert_eq(json_integer_value(json_object_get(json_array_get(grants, 1), "amount")), 3500000);
-	cr_assert_eq(json_array_size(json_object_get(doc, "records")), 4, "%s", out);
+	cr_assert_eq(json_array_size(json_object_get(doc, "records")), 5, "%s", out);
 	s = json_array_get(json_object_get(doc, "subtotals"), 0);
 	cr_assert_eq(json_integer_value(json_object_get(s, "run_id")), apr);
-	cr_assert_eq(json_integer_value(json_object_get(s, "amount")), 8400011);
+	cr_assert_eq(json_integer_value(json_object_get(s, "amount")), 13400011);
 	cr_assert_eq(json_integer_value(json_object_get(s, "counted_amount")), 8000011);
 	cr_assert_eq(json_integer_value(json_object_get(s, "granted_total")), 4000005);
 	cr_assert(json_is_true(json_object_get(s, "agrees")), "%s", out);
@@ -419,7 +434,7 @@ Test(export, statement_lists_grants_records_and_subtotals)
 	snprintf(args, sizeof args, "--format csv statement --enterprise %s --year 2026", e1);
 	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
 	cr_assert(!strncmp(out, "\xEF\xBB\xBF", 3), "%s", out);
-	cr_assert(strstr(out, ",84000.11,80000.11,80000.11,"), "%s", out);
+	cr_assert(strstr(out, ",134000.11,80000.11,80000.11,"), "%s", out);
 
 	/* errors */
 	snprintf(args, sizeof args, "statement --enterprise %s --year 2026", sf_uscc("330402", 999));
@@ -562,4 +577,250 @@ Test(export, a_failure_leaves_no_file)
 	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 1, "%s", out);
 	cr_assert(strstr(err, "do not add up"), "%s", err);
 	cr_assert_str_eq(listing(), "");
+}
+
+/* ---- the statement's reasons, and the library functions the console uses ---- */
+
+static void write_conf(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert(f, "%s", path);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The note of record `id` in programme `program` of a statement (json). */
+static json_t *record_of(json_t *doc, const char *program, const char *id)
+{
+	json_t *recs = json_object_get(doc, "records");
+	for (size_t i = 0; i < json_array_size(recs); i++) {
+		json_t *r = json_array_get(recs, i);
+		if (!strcmp(json_string_value(json_object_get(r, "program")), program) &&
+		    !strcmp(json_string_value(json_object_get(r, "record_id")), id))
+			return r;
+	}
+	cr_assert_fail("no record %s of %s", id, program);
+	return NULL;
+}
+
+static void expect_record(json_t *doc, const char *program, const char *id, bool counted, const char *note,
+			  long long rate, long long subsidy)
+{
+	json_t *r = record_of(doc, program, id);
+	char *dump = json_dumps(r, 0);
+	cr_expect(json_is_true(json_object_get(r, "counted")) == counted, "%s", dump);
+	cr_expect_str_eq(json_string_value(json_object_get(r, "note")), note, "%s", dump);
+	if (rate < 0) {
+		cr_expect(json_is_null(json_object_get(r, "rate_bp")), "%s", dump);
+		cr_expect(json_is_null(json_object_get(r, "subsidy")), "%s", dump);
+	} else {
+		cr_expect_eq(json_integer_value(json_object_get(r, "rate_bp")), rate, "%s", dump);
+		cr_expect_eq(json_integer_value(json_object_get(r, "subsidy")), subsidy, "%s", dump);
+	}
+	free(dump);
+}
+
+/* Every reason a record can count for nothing, in Chinese, as the run decided:
+ * two programmes of one exclusivity group (测试甲算力券 from 2026-03-05 for
+ * 330402, 50% on intelligent_compute only, supercomputing listed at no rate;
+ * 测试乙项目 from 2026-01-01, 60% at class-B facilities, else 10%), an
+ * enterprise that moves to 330411 on 2026-03-20, a related provider, and a
+ * blacklisted enterprise whose line is withheld. */
+Test(export, statement_says_why_in_chinese)
+{
+	export_setup();
+	char pa[600], pb[600];
+	snprintf(pa, sizeof pa, "%s/testa.conf", dir);
+	snprintf(pb, sizeof pb, "%s/testb.conf", dir);
+	write_conf(pa,
+		   "[program]\nid = testa-compute\nname = 测试甲算力券\nsource = test\nvalid_from = 2026-03-05\n"
+		   "payee = enterprise\nexclusivity_group = tg\nexclusivity_order = 1\n"
+		   "[jurisdiction]\ndivisions = 330402\n[records]\ncategories = intelligent_compute, supercomputing\n"
+		   "[rates]\nrate = 5000 category=intelligent_compute\n[caps]\ncap = 1000000\n");
+	write_conf(pb, "[program]\nid = testb-model\nname = 测试乙项目\nsource = test\nvalid_from = 2026-01-01\n"
+		       "payee = enterprise\nexclusivity_group = tg\nexclusivity_order = 2\n"
+		       "[jurisdiction]\ndivisions = 330402\n[records]\ncategories = intelligent_compute\n"
+		       "[rates]\nrate = 6000 class=B\nrate = 1000\n[caps]\ncap = 1000000\n");
+	sf_load_program(pa);
+	sf_load_program(pb);
+	char e[19], w[19];
+	snprintf(e, sizeof e, "%s", sf_uscc("330402", 301));
+	snprintf(w, sizeof w, "%s", sf_uscc("330402", 302));
+	sf_enterprise(e, "330402", "<script>alert(1)</script>");
+	sf_enterprise(w, "330402", "失信企业");
+	sf_flag(w, "credit_blacklisted");
+	const char *ep[] = {e};
+	sf_sqlp("INSERT INTO voucher.enterprise_versions (uscc, valid_from, name, division) "
+		"VALUES ($1, '2026-03-20', '<script>alert(1)</script>', '330411')",
+		1, ep);
+	sf_sqlp("INSERT INTO voucher.related_parties (uscc, provider) VALUES ($1, 'prov-r')", 1, ep);
+	sf_record("prov-a", e, "fa", "intelligent_compute", 100000, "2026-03-03T10:00:00+08:00", NULL);  /* r1 */
+	sf_record("prov-a", e, "fa", "intelligent_compute", 1000000, "2026-03-10T10:00:00+08:00", NULL); /* r2 */
+	sf_record("prov-a", e, "fb", "intelligent_compute", 300000, "2026-03-11T10:00:00+08:00", NULL);  /* r3 */
+	sf_record("prov-a", e, "fa", "supercomputing", 700000, "2026-03-12T10:00:00+08:00", NULL);       /* r4 */
+	sf_record("prov-a", e, "fa", "general_compute", 50000, "2026-03-13T10:00:00+08:00", NULL);       /* r5 */
+	sf_record("prov-r", e, "fr", "intelligent_compute", 80000, "2026-03-14T10:00:00+08:00", NULL);   /* r6 */
+	sf_record("prov-a", e, "fa", "intelligent_compute", 1, "2026-03-15T10:00:00+08:00", NULL);       /* r7 */
+	sf_record("prov-a", e, "fa", "intelligent_compute", 1, "2026-03-16T10:00:00+08:00", NULL);       /* r8 */
+	sf_record("prov-a", e, "fa", "intelligent_compute", 90000, "2026-03-25T10:00:00+08:00", NULL);   /* r9 */
+	sf_record("prov-a", w, "fa", "intelligent_compute", 200000, "2026-03-10T10:00:00+08:00", NULL);  /* r10 */
+	long long ra = sf_settle("alice", "testa-compute", "2026-03");
+	sf_approve("bob", ra);
+	long long rb = sf_settle("alice", "testb-model", "2026-03");
+	sf_approve("bob", rb);
+
+	char args[512], out[65536], err[4096];
+	snprintf(args, sizeof args, "--format json statement --enterprise %s --year 2026", e);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+	json_error_t je;
+	json_t *doc = json_loads(out, 0, &je);
+	cr_assert(doc, "%s: %s", je.text, out);
+	/* 测试甲算力券: r2 at 50% (500,000.5 and the two 1-fen records' halves:
+	 * floor(1,000,002 × 50%) = 500,001, the leftover fen to r7, the earlier) */
+	expect_record(doc, "testa-compute", "r1", false, "不在项目有效期内", -1, 0);
+	expect_record(doc, "testa-compute", "r2", true, "", 5000, 500000);
+	expect_record(doc, "testa-compute", "r3", false, "已计入 测试乙项目（就高不重复）", -1, 0);
+	expect_record(doc, "testa-compute", "r4", false, "无适用的补助比例", -1, 0);
+	expect_record(doc, "testa-compute", "r5", false, "类别不在补助范围", -1, 0);
+	expect_record(doc, "testa-compute", "r6", false, "关联方交易", -1, 0);
+	expect_record(doc, "testa-compute", "r7", true, "", 5000, 1);
+	expect_record(doc, "testa-compute", "r8", true, "", 5000, 0);
+	expect_record(doc, "testa-compute", "r9", false, "不在本项目辖区（当日登记区划 330411）", -1, 0);
+	/* 测试乙项目: r1 before 测试甲's dates is its own (10%), r3 at 60% */
+	expect_record(doc, "testb-model", "r1", true, "", 1000, 10000);
+	expect_record(doc, "testb-model", "r2", false, "已计入 测试甲算力券（就高不重复）", -1, 0);
+	expect_record(doc, "testb-model", "r3", true, "", 6000, 180000);
+	expect_record(doc, "testb-model", "r4", false, "类别不在补助范围", -1, 0);
+	expect_record(doc, "testb-model", "r9", false, "不在本项目辖区（当日登记区划 330411）", -1, 0);
+	json_t *subs = json_object_get(doc, "subtotals");
+	cr_assert_eq(json_array_size(subs), 2, "%s", out);
+	for (size_t i = 0; i < 2; i++) {
+		json_t *s = json_array_get(subs, i);
+		char *dump = json_dumps(s, 0);
+		cr_expect(json_is_true(json_object_get(s, "agrees")), "%s", dump);
+		cr_expect_eq(json_integer_value(json_object_get(s, "records")), 9, "%s", dump);
+		cr_expect_eq(json_integer_value(json_object_get(s, "subsidy")),
+			     json_integer_value(json_object_get(s, "entitlement_ytd")), "%s", dump);
+		free(dump);
+	}
+	cr_expect_eq(json_integer_value(json_object_get(json_array_get(subs, 0), "entitlement_ytd")), 500001);
+	cr_expect_eq(json_integer_value(json_object_get(json_array_get(subs, 1), "entitlement_ytd")), 190000);
+	json_decref(doc);
+
+	/* withheld (rule 2): computed, not paid */
+	snprintf(args, sizeof args, "--format json statement --enterprise %s --year 2026 --program testa-compute", w);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+	doc = json_loads(out, 0, &je);
+	cr_assert(doc, "%s: %s", je.text, out);
+	expect_record(doc, "testa-compute", "r10", false, "暂缓（失信）", 5000, 100000);
+	json_t *s = json_array_get(json_object_get(doc, "subtotals"), 0);
+	cr_expect_str_eq(json_string_value(json_object_get(s, "line_status")), "withheld");
+	cr_expect_eq(json_integer_value(json_object_get(s, "counted_amount")), 0);
+	cr_expect_eq(json_integer_value(json_object_get(s, "eligible_amount_ytd")), 200000);
+	cr_expect(json_is_true(json_object_get(s, "agrees")), "%s", out);
+	json_decref(doc);
+
+	/* the table shows the reasons too, under Chinese headers */
+	snprintf(args, sizeof args, "statement --enterprise %s --year 2026 --program testa-compute", e);
+	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s", err);
+	cr_expect(strstr(out, "不计入原因") && strstr(out, "关联方交易") && strstr(out, "补助(元)"), "%s", out);
+}
+
+/* export_run, statement_build and the audit trace, as the console calls them: on an auditor's
+ * own connection, into a private (0600) file replacing the temporary one,
+ * with the summary's times in China time. */
+Test(export, library_functions_as_an_auditor)
+{
+	jiaxing();
+	long long run = sf_settle("alice", "jiaxing-compute", "2026-03");
+	sf_approve("bob", run);
+	sf_sql("DO $$ BEGIN CREATE ROLE dora LOGIN IN ROLE voucher_auditor; "
+	       "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$");
+	char ci[320];
+	t_conninfo_as(sf_ci, "dora", ci, sizeof ci);
+	PGconn *c = PQconnectdb(ci);
+	cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+
+	char path[700];
+	snprintf(path, sizeof path, "%s/dl-XXXXXX", dir);
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	close(fd);
+	export_opts_t opts = {.replace = true, .private_file = true, .timezone = "Asia/Shanghai"};
+	export_info_t info;
+	char err[600];
+	cr_assert(export_run(c, run, EXPORT_XLSX, path, &opts, &info, err, sizeof err), "%s", err);
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0);
+	cr_expect_eq(st.st_mode & 0777, 0600, "%o", st.st_mode & 0777);
+	cr_expect_eq(info.lines, 4);
+	cr_expect_eq(info.total_payable, 1150005);
+	cr_expect_eq(info.total_recovered, 0);
+	cr_expect_str_eq(info.program_name, "嘉兴市算力券");
+	cr_expect_str_eq(info.program, "jiaxing-compute");
+	cr_expect_str_eq(info.period, "2026-03");
+	cr_expect_str_eq(info.run_status, "approved");
+	cr_expect(!info.payee_provider);
+	cr_expect_eq(count(listing(), "\n"), 1, "%s", listing()); /* no temporary file left */
+	char *sum = zip_member(path, "xl/worksheets/sheet1.xml");
+	cr_expect(strstr(sum, "<v>11500.05</v>"), "%s", sum);
+	cr_expect(strstr(sum, "+08"), "the times in China time: %s", sum);
+	free(sum);
+	cr_expect_eq(PQtransactionStatus(c), PQTRANS_IDLE);
+	/* the csv, and the failures */
+	cr_assert(export_run(c, run, EXPORT_CSV, path, &opts, &info, err, sizeof err), "%s", err);
+	char *text = t_slurp(path, NULL);
+	cr_expect(!strncmp(text, header, strlen(header)), "%.300s", text);
+	free(text);
+	cr_expect(!export_run(c, 987654, EXPORT_CSV, path, &opts, &info, err, sizeof err));
+	cr_expect_eq(info.failure, EXPORT_NO_RUN, "%s", err);
+	cr_expect(!export_run(c, run, EXPORT_CSV, path, NULL, &info, err, sizeof err));
+	cr_expect_eq(info.failure, EXPORT_EXISTS, "%s", err);
+	cr_expect_eq(count(listing(), "\n"), 1, "%s", listing());
+	unlink(path);
+
+	statement_t sm;
+	cr_assert(statement_build(c, e1, "2026", NULL, "Asia/Shanghai", &sm, err, sizeof err), "%s", err);
+	cr_expect_str_eq(st_get(&sm.enterprise, 0, ST_E_NAME), "嘉兴甲科技有限公司");
+	cr_expect_eq(st_rows(&sm.grants), 1);
+	cr_expect_eq(st_rows(&sm.records), 4);
+	cr_expect_str_eq(st_get(&sm.records, 2, ST_R_NOTE), "关联方交易");
+	cr_expect_str_eq(st_get(&sm.records, 0, ST_R_ENDED_AT), "2026-03-10 10:00:00+08");
+	cr_expect_null(st_get(&sm.records, 2, ST_R_RATE_BP));
+	cr_expect_null(st_get(&sm.records, 9, 0)); /* out of range */
+	cr_expect_str_eq(st_get(&sm.subtotals, 0, ST_S_SUBSIDY), "500005");
+	statement_free(&sm);
+	cr_expect(!statement_build(c, sf_uscc("330402", 999), "2026", NULL, NULL, &sm, err, sizeof err));
+	cr_expect(sm.not_registered, "%s", err);
+	statement_free(&sm);
+	cr_expect_eq(PQtransactionStatus(c), PQTRANS_IDLE);
+
+	/* the audit trace: the grant, the ledger entry that posted it, the
+	 * records of the year (April's too) with their batches */
+	PGresult *g = audit_trace_grants(c, e1, NULL, "2026", err, sizeof err);
+	cr_assert(g, "%s", err);
+	cr_expect_eq(PQntuples(g), 1);
+	cr_expect_str_eq(PQgetvalue(g, 0, TRACE_G_AMOUNT), "500005");
+	cr_expect_str_eq(PQgetvalue(g, 0, TRACE_G_PROGRAM), "jiaxing-compute");
+	PGresult *l = audit_trace_entries(c, e1, "jiaxing-compute", "2026", err, sizeof err);
+	cr_assert(l, "%s", err);
+	cr_expect_eq(PQntuples(l), 1);
+	cr_expect_str_eq(PQgetvalue(l, 0, TRACE_L_ENTRY), PQgetvalue(g, 0, TRACE_G_ENTRIES));
+	char payable[80];
+	snprintf(payable, sizeof payable, "payable/jiaxing-compute/2026/%s", e1);
+	cr_expect_str_eq(PQgetvalue(l, 0, TRACE_L_DEBIT), payable);
+	cr_expect_str_eq(PQgetvalue(l, 0, TRACE_L_AMOUNT), "500005");
+	PGresult *u = audit_trace_records(c, e1, "2026", err, sizeof err);
+	cr_assert(u, "%s", err);
+	cr_expect_eq(PQntuples(u), 5);
+	cr_expect_str_eq(PQgetvalue(u, 0, TRACE_R_BATCH), "b-r1");
+	cr_expect_eq(PQnfields(u), TRACE_R_NCOLS);
+	PQclear(g);
+	PQclear(l);
+	PQclear(u);
+	PGresult *none = audit_trace_grants(c, e1, "jiaxing-compute", "2025", err, sizeof err);
+	cr_assert(none, "%s", err);
+	cr_expect_eq(PQntuples(none), 0);
+	PQclear(none);
+	PQfinish(c);
 }
