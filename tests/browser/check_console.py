@@ -43,10 +43,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 # Checks expected to fail until their page or feature lands (then remove them).
 PENDING = [
-    "page_enterprises",
-    "page_enterprise",
-    "xlsx_download",
-    "xss_enterprise_page",
 ]
 
 SCRIPT_NAME = "<script>alert(1)</script>"
