@@ -71,7 +71,16 @@ static const struct {
 	 "项目 \\1 只能将上限调高到 \\2 元以上；\\3 元不被接受。"},
 	{"^override: programme ([^ ]+) takes overrides only for enterprises flagged ([^,]+), and ([^ ]+) is not",
 	 "项目 \\1 只对标记为 \\2 的企业一事一议，企业 \\3 没有该标记。"},
-	{"^objection: (.*)", "异议：\\1"},
+	{"^objection ([0-9]+) does not exist", "异议 \\1 不存在。"},
+	{"^objection ([0-9]+) was already resolved \\(([a-z]+)\\) by ([^ ]+) at (.*)",
+	 "异议 \\1 已由 \\3 于 \\4 处理过。"},
+	{"^objection add: run ([0-9]+) has no line with a payable for (.*)",
+	 "批次 \\1 中没有企业 \\2 的拨付行，不能对其登记异议。"},
+	{"^objection add: run ([0-9]+) is not published", "批次 \\1 尚未公示：异议针对的是公示名单。"},
+	{"^objection add: the objection is 1 to 2000 characters", "异议内容须为 1 至 2000 个字符。"},
+	{"^objection resolve: a resolution of 1 to 2000 characters", "须填写处理意见（1 至 2000 个字符），说明理由。"},
+	{"^objection resolve: the outcome is dismissed or upheld", "处理结果须为“异议不成立”或“异议成立”。"},
+	{"^run ([0-9]+) is not published: there is no notice of it", "批次 \\1 尚未公示，没有公示页。"},
 	{"^permission denied for (schema|table|view|function|relation) (.*)", "权限不足：您的角色无权访问 \\2。"},
 	{"^canceling statement due to statement timeout", "查询超时，请缩小范围后重试。"},
 };
@@ -85,6 +94,24 @@ void msg_first_line(const char *msg, buf_t *out)
 		msg += 8;
 	size_t n = strcspn(msg, "\n");
 	buf_append(out, msg, n);
+}
+
+size_t msg_patterns_broken(void)
+{
+	size_t bad = 0;
+	for (size_t i = 0; i < NTABLE; i++) {
+		regex_t re;
+		if (regcomp(&re, table[i].en, REG_EXTENDED) != 0) {
+			bad++;
+			continue;
+		}
+		/* every \\N of the Chinese names a group the pattern has */
+		for (const char *z = table[i].zh; *z; z++)
+			if (*z == '\\' && z[1] >= '1' && z[1] <= '9' && (size_t)(z[1] - '0') > re.re_nsub)
+				bad++;
+		regfree(&re);
+	}
+	return bad;
 }
 
 void msg_chinese(const char *msg, buf_t *out)

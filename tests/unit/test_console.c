@@ -112,6 +112,8 @@ static char *zh(const char *msg)
 
 Test(unit_console, refusals_in_chinese)
 {
+	cr_assert_eq(msg_patterns_broken(), 0,
+		     "a pattern of console/messages.c does not compile or names a missing group");
 	/* the database's own words (sql/functions), as libpq hands them over */
 	cr_assert_str_eq(zh("ERROR:  run 12 was prepared by prep: another user must approve it (a finance user)\n"
 			    "CONTEXT:  PL/pgSQL function"),
@@ -132,6 +134,10 @@ Test(unit_console, refusals_in_chinese)
 		   "registry (enterprise versions imported since); settle again"),
 		"批次 9：截止时间 2026-04-01 10:00:00（北京时间）之后输入数据已变化（registry (enterprise versions "
 		"imported since)），不能批准；请重新结算。");
+	cr_assert_str_eq(zh("ERROR:  objection add: run 7 has no line with a payable for 913304830000000000"),
+			 "批次 7 中没有企业 913304830000000000 的拨付行，不能对其登记异议。");
+	cr_assert_str_eq(zh("ERROR:  run 7: 2 lines are held by open objections; resolve them, then disburse again"),
+			 "批次 7：剩余 2 行因异议未处理而暂缓拨付；异议处理后才能拨付。");
 	cr_assert_str_eq(zh("ERROR:  something nobody foresaw"), "数据库拒绝了此操作：something nobody foresaw");
 }
 
