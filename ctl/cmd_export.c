@@ -193,7 +193,8 @@ static const char *const grant_labels[] = {"结算批次", "项目",   "项目�
 					   "类别",     "收款方", "批次状态", "已拨付", "拨付时间", "支付批次"};
 static const char *const record_labels[] = {"项目",       "服务商",   "记录号",     "批次号",   "算力设施",
 					    "类别",       "结束时间", "金额(元)",   "调整记录", "计入",
-					    "不计入原因", "日期",     "比例(基点)", "补助(元)", "服务商名称"};
+					    "不计入原因", "日期",     "比例(基点)", "补助(元)", "服务商名称",
+					    "卖方",       "叠加项目", "叠加项目比例(基点)"};
 static const char *const subtotal_labels[] = {"项目",         "项目名称",
 					      "收款方",       "结算批次",
 					      "期间",         "数据截止",
@@ -202,7 +203,7 @@ static const char *const subtotal_labels[] = {"项目",         "项目名称",
 					      "一致",         "年度累计应补金额(元)",
 					      "上限(元)",     "年度累计拨付(元)",
 					      "状态",         "备注",
-					      "补助合计(元)"};
+					      "补助合计(元)", "券种"};
 
 static const out_col_t grant_cols[] = {
 	{"run_id", OUT_INT},
@@ -224,7 +225,8 @@ static const out_col_t record_cols[] = {
 	{"program", OUT_TEXT},  {"provider", OUT_TEXT},     {"record_id", OUT_TEXT},     {"batch_id", OUT_TEXT},
 	{"facility", OUT_TEXT}, {"category", OUT_TEXT},     {"ended_at", OUT_TIMESTAMP}, {"amount", OUT_MONEY_FEN},
 	{"adjusts", OUT_TEXT},  {"counted", OUT_BOOL},      {"note", OUT_TEXT},          {"date", OUT_TEXT},
-	{"rate_bp", OUT_INT},   {"subsidy", OUT_MONEY_FEN}, {"provider_name", OUT_TEXT},
+	{"rate_bp", OUT_INT},   {"subsidy", OUT_MONEY_FEN}, {"provider_name", OUT_TEXT}, {"seller", OUT_TEXT},
+	{"first_program", OUT_TEXT}, {"first_rate_bp", OUT_INT},
 };
 #define NRECORD ((int)(sizeof record_cols / sizeof record_cols[0]))
 
@@ -246,6 +248,7 @@ static const out_col_t subtotal_cols[] = {
 	{"line_status", OUT_TEXT},
 	{"line_note", OUT_TEXT},
 	{"subsidy", OUT_MONEY_FEN},
+	{"voucher_kind", OUT_TEXT},
 };
 #define NSUBTOTAL ((int)(sizeof subtotal_cols / sizeof subtotal_cols[0]))
 _Static_assert(sizeof ent_labels / sizeof ent_labels[0] == ST_E_NCOLS, "a label per enterprise column");

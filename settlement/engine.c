@@ -4,7 +4,9 @@
  * Shape of the computation, O(groups + ents log ents):
  *   validate_input   preconditions; groups sorted by ent; each USCC once
  *   collect_usage    per enterprise, one pass over its groups: rule 1, rule 7,
- *                    and sums per ordinary rate (a small table: rates are few)
+ *                    rules 9 and 10, and sums per rate key (a small table:
+ *                    the key is a function of category, class and whether the
+ *                    group is stacked, so there are few)
  *   rule3..rule5     per enterprise, from that table; rule 2 marks the line
  *   rule6_pool       programme-wide, over the lines not withheld
  *
@@ -23,18 +25,28 @@
 
 #include "common/money.h"
 
-/* Distinct ordinary rates of one enterprise: at most one per rate rule, plus
- * 0 (no rule matched). */
-#define ENG_MAX_RATES (PROG_MAX_RULES + 1)
+/* Distinct rate keys of one enterprise: the key is a function of the
+ * group's category and class (and the enterprise), and of whether it is
+ * stacked (rule 9), so at most CAT_COUNT x 2 x 2. */
+#define ENG_MAX_RATES (CAT_COUNT * 2 * 2 + 1)
 
 typedef __int128 i128;
 
-/* Amounts of one enterprise's kept groups (rules 1 and 7 passed) whose
- * ordinary rate (program_rate, no small buyer, no override) is rate_bp. */
+/* What decides the rate of a kept group (rules 1 and 7 passed), before the
+ * enterprise's year is known: rule 3 then picks the rate from it once
+ * whether the enterprise is a small buyer is known (rule3_rate). */
+typedef struct rate_key {
+	int32_t ordinary; /* program_rate: no small buyer, no override */
+	bool sb;          /* in a small-buyer category */
+	int32_t limit;    /* rule 9: the ceiling less the first programme's rate; -1: not stacked */
+	int32_t fixed;    /* rule 10: the match rate (already within limit); -1: none */
+	int32_t first;    /* the first programme's rate (shown; not part of the key) */
+} rate_key_t;
+
+/* Amounts of one enterprise's kept groups with one rate key. */
 typedef struct rate_sum {
-	int32_t rate_bp;
-	i128 all; /* every kept group at this ordinary rate */
-	i128 sb;  /* the part in the small-buyer categories */
+	rate_key_t key;
+	i128 all;
 } rate_sum_t;
 
 typedef struct ent_usage {
@@ -42,6 +54,8 @@ typedef struct ent_usage {
 	int nr;
 	size_t sb_groups;       /* kept groups in small-buyer categories */
 	uint32_t partners_took; /* bit k: partner k took at least one group (rule 7) */
+	int first;              /* the stacking partner of the stacked groups, -1: none */
+	bool matched;           /* rule 10 applied to some group */
 } ent_usage_t;
 
 /* program_in_jurisdiction with a one-entry memo: an enterprise's groups
@@ -159,33 +173,68 @@ static bool juris(const program_t *p, juris_memo_t *m, const char *division)
 
 /* ---- the rules ---------------------------------------------------------- */
 
+/* Rule 1, recipients: the programme pays this kind of holder of a credit
+ * code (enterprise: registration-authority code 9; institution: 1 or 5). */
+static bool rule1_recipient(const program_t *p, const eng_enterprise_t *e)
+{
+	int r = recipient_of_uscc(e->uscc);
+	return r >= 0 && p->recipients[r];
+}
+
+/* Rule 1, marketplace-only categories ("The other voucher kinds": bought
+ * through a compliant data-trading platform or trusted data space): corpus
+ * and dataset records count only when pushed by a marketplace provider.
+ * The one place that says which categories these are. */
+static bool rule1_marketplace_only(int category)
+{
+	return category == CAT_CORPUS || category == CAT_DATASET;
+}
+
 /* Rule 1, "Eligibility of a record": the enterprise's division (as registered
  * on the record's date) is in the jurisdiction; the record's date is within
- * the program's dates; its category is listed; its provider is not a related
- * party of the enterprise; its facility is registered.  Returns the first
- * condition that fails, in that order of checking: category, dates,
- * jurisdiction, related party, facility (ENG_WHY_COUNTS when none does; a
- * statement names the reason, settlement needs only whether).
+ * the program's dates (in_dates: g->in_dates for the programme itself, a
+ * partner's bit for a partner); its category is listed; the programme pays
+ * the enterprise's kind of credit code (recipients); a corpus or dataset
+ * record comes from a marketplace; neither its provider nor its seller is a
+ * related party of the enterprise; its facility is registered.  Returns the
+ * first condition that fails, in that order of checking (ENG_WHY_COUNTS when
+ * none does; a statement names the reason, settlement needs only whether).
  * CHOICE: a facility class other than 'A' or 'B' means the facility is not
  * registered, so the group is not eligible. */
-static eng_why_t rule1_why(const program_t *p, juris_memo_t *memo, const eng_group_t *g)
+static eng_why_t rule1_why(const program_t *p, juris_memo_t *memo, const eng_enterprise_t *e, const eng_group_t *g,
+			   bool in_dates)
 {
 	if (!p->categories[g->category])
 		return ENG_WHY_CATEGORY;
-	if (!g->in_dates)
+	if (!in_dates)
 		return ENG_WHY_DATES;
 	if (!juris(p, memo, g->division))
 		return ENG_WHY_JURISDICTION;
+	if (!rule1_recipient(p, e))
+		return ENG_WHY_RECIPIENT;
+	if (rule1_marketplace_only(g->category) && !g->marketplace)
+		return ENG_WHY_MARKETPLACE;
 	if (g->related)
 		return ENG_WHY_RELATED;
+	if (g->seller_related)
+		return ENG_WHY_SELLER_RELATED;
 	if (g->cls != 'A' && g->cls != 'B')
 		return ENG_WHY_FACILITY;
 	return ENG_WHY_COUNTS;
 }
 
-static bool rule1_record_eligible(const program_t *p, juris_memo_t *memo, const eng_group_t *g)
+static bool rule1_record_eligible(const program_t *p, juris_memo_t *memo, const eng_enterprise_t *e,
+				  const eng_group_t *g)
 {
-	return rule1_why(p, memo, g) == ENG_WHY_COUNTS;
+	return rule1_why(p, memo, e, g, g->in_dates) == ENG_WHY_COUNTS;
+}
+
+/* Rule 1 for partner k of the run's programme: its own jurisdiction, dates,
+ * categories, recipients; the record's own provider, seller and facility. */
+static bool rule1_partner_eligible(const eng_input_t *in, juris_memo_t *memos, int k, const eng_enterprise_t *e,
+				   const eng_group_t *g)
+{
+	return rule1_why(in->partners[k], &memos[k], e, g, (g->partner_in_dates >> k) & 1u) == ENG_WHY_COUNTS;
 }
 
 /* Rule 2, "Eligibility of an enterprise in a run": not credit_blacklisted and
@@ -233,8 +282,10 @@ static bool rule7_before(const program_t *a, int32_t ra, const program_t *b, int
  * still takes the record when it comes first: otherwise, with rate 0 on both
  * sides, each side would keep it and an override on each would pay it twice.
  * CHOICE: a partner's eligibility is rule 1 against the partner (its
- *   jurisdiction, its dates via partner_in_dates, its categories, related
- *   party; the facility class is the group's own, checked by rule 1 here). */
+ *   jurisdiction, its dates via partner_in_dates, its categories, its
+ *   recipients; the record's provider, seller and facility).
+ * Only the partners of prog's exclusivity group take part (the others are
+ * its stacking partners, rule 9). */
 static int rule7_exclusive(const eng_input_t *in, juris_memo_t *memos, const eng_enterprise_t *e, const eng_group_t *g,
 			   int32_t own_rate)
 {
@@ -244,9 +295,9 @@ static int rule7_exclusive(const eng_input_t *in, juris_memo_t *memos, const eng
 	int32_t br = own_rate;
 	for (int k = 0; k < in->npartners; k++) {
 		const program_t *q = in->partners[k];
-		if (!(g->partner_in_dates & (1u << k)) || g->related || !q->categories[g->category])
+		if (!p->exclusivity_group[0] || strcmp(q->exclusivity_group, p->exclusivity_group) != 0)
 			continue;
-		if (!juris(q, &memos[k], g->division))
+		if (!rule1_partner_eligible(in, memos, k, e, g))
 			continue;
 		int32_t qr = program_rate(q, g->category, g->cls, e->flags);
 		if (rule7_before(q, qr, bp, br)) {
@@ -258,22 +309,105 @@ static int rule7_exclusive(const eng_input_t *in, juris_memo_t *memos, const eng
 	return best;
 }
 
-/* Adds amount to rate_bp's slot of the enterprise's table (sb: the group is
- * in a small-buyer category). */
-static bool add_rate_sum(ent_usage_t *u, int32_t rate_bp, int64_t amount, bool sb)
+/* The first programme of prog's stacking group among the partners (its
+ * index), or -1: prog is in no stacking group, is the first itself, or the
+ * first is not loaded. */
+static int stacking_first(const eng_input_t *in)
+{
+	const program_t *p = in->prog;
+	if (!p->stacking_group[0] || p->stacking_order == 1)
+		return -1;
+	for (int k = 0; k < in->npartners; k++) {
+		const program_t *q = in->partners[k];
+		if (q->stacking_order == 1 && !strcmp(q->stacking_group, p->stacking_group))
+			return k;
+	}
+	return -1;
+}
+
+/* Rule 9, "Stacking (叠加)": programmes of one stacking group each pay for
+ * the same record, but the sum of their rates on a record is at most the
+ * group's ceiling for the record's facility class.  The first programme F
+ * keeps its rate; on a record also eligible for F (rule 1 against F: its
+ * jurisdiction, dates, categories, recipients; the record's provider,
+ * seller and facility), this programme's rate is min(its own rate for the
+ * record, ceiling − F's rate for the record).  F's rate is its ordinary rate
+ * (program_rate with the enterprise's flags): F may have no small-buyer rate,
+ * rate override or exclusivity group (program.c refuses them), so that is
+ * what F pays, known from the record, the facility and the registry alone,
+ * and each programme settles on its own.
+ * Returns the limit (ceiling − F's rate, at least 0) and F's rate in *first_rate,
+ * or -1 when the record is not stacked (no first programme loaded, or the
+ * record not eligible for it).  Its own rate is rule 3's (override, small
+ * buyer or ordinary); the minimum is taken in rule3_rate, once the year
+ * says whether the enterprise is a small buyer. */
+static int32_t rule9_stacked(const eng_input_t *in, juris_memo_t *memos, int first, const eng_enterprise_t *e,
+			     const eng_group_t *g, int32_t *first_rate)
+{
+	*first_rate = 0;
+	if (first < 0 || !rule1_partner_eligible(in, memos, first, e, g))
+		return -1;
+	*first_rate = program_rate(in->partners[first], g->category, g->cls, e->flags);
+	int32_t limit = program_class_bp(in->prog->stacking_ceiling, g->cls) - *first_rate;
+	return limit < 0 ? 0 : limit;
+}
+
+/* Rule 10, "免审配套": an enterprise holding the programme's match_flag
+ * (intelligent_match) has chosen automatic matching: on records also
+ * eligible for the group's first programme (limit >= 0, rule 9) this
+ * programme pays its match rate for the facility class instead of its own
+ * rate.  Records not eligible for the first are unaffected.  Returns the
+ * match rate, or -1 when it does not apply.
+ * CHOICE: the match rate too stays within the ceiling (min with the limit),
+ *   so that the group's ceiling holds whatever the files say. */
+static int32_t rule10_match(const program_t *p, const eng_enterprise_t *e, const eng_group_t *g, int32_t limit)
+{
+	if (limit < 0 || p->match_flag < 0 || !(e->flags & (1u << p->match_flag)))
+		return -1;
+	int32_t m = program_class_bp(p->match_rate, g->cls);
+	return m < limit ? m : limit;
+}
+
+/* The rate key of a kept group (rules 1 and 7 passed): its ordinary rate and
+ * what rules 9 and 10 make of it. */
+static rate_key_t group_key(const eng_input_t *in, juris_memo_t *memos, int first, const eng_enterprise_t *e,
+			    const eng_group_t *g, int32_t ordinary)
+{
+	const program_t *p = in->prog;
+	rate_key_t k = {.ordinary = ordinary, .sb = p->has_small_buyer && p->small_buyer_categories[g->category]};
+	k.limit = rule9_stacked(in, memos, first, e, g, &k.first);
+	k.fixed = rule10_match(p, e, g, k.limit);
+	return k;
+}
+
+/* Rule 3's rate for a key: the match rate (rule 10); else the override's,
+ * else the small-buyer rate for small-buyer categories while the enterprise
+ * is a small buyer, else the ordinary rate; then at most the limit of rule 9. */
+static int32_t rule3_rate(const program_t *p, const eng_enterprise_t *e, const rate_key_t *k, bool small)
+{
+	if (k->fixed >= 0)
+		return k->fixed;
+	int32_t r = e->has_rate_override ? e->override_rate_bp
+		    : small && k->sb     ? p->small_buyer_rate_bp
+					 : k->ordinary;
+	return k->limit >= 0 && r > k->limit ? k->limit : r;
+}
+
+/* Adds amount to its key's slot of the enterprise's table. */
+static bool add_rate_sum(ent_usage_t *u, const rate_key_t *k, int64_t amount)
 {
 	int i;
-	for (i = 0; i < u->nr; i++)
-		if (u->r[i].rate_bp == rate_bp)
+	for (i = 0; i < u->nr; i++) {
+		const rate_key_t *o = &u->r[i].key;
+		if (o->ordinary == k->ordinary && o->sb == k->sb && o->limit == k->limit && o->fixed == k->fixed)
 			break;
+	}
 	if (i == u->nr) {
 		if (u->nr == ENG_MAX_RATES)
 			return false;
-		u->r[u->nr++] = (rate_sum_t){.rate_bp = rate_bp};
+		u->r[u->nr++] = (rate_sum_t){.key = *k};
 	}
 	u->r[i].all += amount;
-	if (sb)
-		u->r[i].sb += amount;
 	return true;
 }
 
@@ -285,7 +419,9 @@ static bool add_rate_sum(ent_usage_t *u, int32_t rate_bp, int64_t amount, bool s
  * its eligible records); else the small-buyer rate for records of the
  * small-buyer categories while the enterprise is a small buyer (flag set and
  * year-to-date amount in those categories <= the limit, inclusive: passing it
- * puts the whole year at the ordinary rates); else program_rate.
+ * puts the whole year at the ordinary rates); else program_rate; rules 9 and
+ * 10 then limit or replace it on stacked records (rule3_rate).  Stacked
+ * rates form their own groups like any other rate.
  * CHOICE: records whose rate is 0 (no rate rule) count for nothing, and are
  *   not in eligible_ytd.
  * CHOICE: the small-buyer year-to-date amount is the net amount of the
@@ -295,18 +431,18 @@ static bool add_rate_sum(ent_usage_t *u, int32_t rate_bp, int64_t amount, bool s
  *   only the total entitlement is clamped at 0. */
 static bool rule3_entitlement(const program_t *p, const eng_enterprise_t *e, const ent_usage_t *u, eng_line_t *l)
 {
-	rate_sum_t fin[ENG_MAX_RATES + 1]; /* final rate -> sum (only .all used) */
+	struct {
+		int32_t rate_bp;
+		i128 all;
+	} fin[ENG_MAX_RATES]; /* final rate -> sum */
 	int nf = 0;
 	i128 sb_ytd = 0;
 	for (int i = 0; i < u->nr; i++)
-		sb_ytd += u->r[i].sb;
+		if (u->r[i].key.sb)
+			sb_ytd += u->r[i].all;
 
 	bool small = false;
 	if (e->has_rate_override) {
-		i128 all = 0;
-		for (int i = 0; i < u->nr; i++)
-			all += u->r[i].all;
-		fin[nf++] = (rate_sum_t){.rate_bp = e->override_rate_bp, .all = all};
 		char pct[16];
 		rate_percent(e->override_rate_bp, pct, sizeof pct);
 		note_add(l, "一事一议比例 %s", pct);
@@ -320,26 +456,21 @@ static bool rule3_entitlement(const program_t *p, const eng_enterprise_t *e, con
 			note_add(l, "小额采购：年度累计已超过 %s 元，全年按普通比例重算", max);
 		if (small)
 			note_add(l, "小额采购比例 %s", pct);
-		i128 sb_all = 0;
-		for (int i = 0; i < u->nr; i++) {
-			fin[nf++] = (rate_sum_t){
-				.rate_bp = u->r[i].rate_bp,
-				.all = small ? u->r[i].all - u->r[i].sb : u->r[i].all,
-			};
-			sb_all += u->r[i].sb;
-		}
-		if (small) {
-			/* merge into an ordinary rate equal to the small-buyer rate */
-			int j;
-			for (j = 0; j < nf; j++)
-				if (fin[j].rate_bp == p->small_buyer_rate_bp)
-					break;
-			if (j == nf)
-				fin[nf++] = (rate_sum_t){.rate_bp = p->small_buyer_rate_bp};
-			fin[j].all += sb_all;
-		}
 	}
 	l->small_buyer = small;
+	/* records with the same rate form one group, whatever their key */
+	for (int i = 0; i < u->nr; i++) {
+		int32_t r = rule3_rate(p, e, &u->r[i].key, small);
+		int j;
+		for (j = 0; j < nf; j++)
+			if (fin[j].rate_bp == r)
+				break;
+		if (j == nf) {
+			fin[nf].rate_bp = r;
+			fin[nf++].all = 0;
+		}
+		fin[j].all += u->r[i].all;
+	}
 
 	i128 eligible = 0, ent = 0;
 	for (int i = 0; i < nf; i++) {
@@ -532,16 +663,34 @@ static bool validate_input(const eng_input_t *in, eng_line_t *lines, eng_totals_
 		set_err(err, errlen, "programme %s: rule counts out of range", p->id);
 		return false;
 	}
-	if (in->npartners < 0 || in->npartners > ENG_MAX_PARTNERS || (in->npartners && !p->exclusivity_group[0])) {
+	if (in->npartners < 0 || in->npartners > ENG_MAX_PARTNERS ||
+	    (in->npartners && !p->exclusivity_group[0] && !p->stacking_group[0])) {
 		set_err(err, errlen, "programme %s: bad partner list", p->id);
 		return false;
 	}
 	for (int k = 0; k < in->npartners; k++) {
 		const program_t *q = in->partners[k];
-		if (!q || !program_sane(q) || strcmp(q->exclusivity_group, p->exclusivity_group) != 0 ||
-		    !strcmp(q->id, p->id)) {
-			set_err(err, errlen, "programme %s: partner %d is not another programme of its group", p->id,
+		bool excl = q && p->exclusivity_group[0] && !strcmp(q->exclusivity_group, p->exclusivity_group);
+		bool stack = q && p->stacking_group[0] && !strcmp(q->stacking_group, p->stacking_group);
+		if (!q || !program_sane(q) || !(excl || stack) || !strcmp(q->id, p->id)) {
+			set_err(err, errlen, "programme %s: partner %d is not another programme of its groups", p->id,
 				k);
+			return false;
+		}
+		if (!stack)
+			continue;
+		/* rule 9: one first member; the ceiling stated identically in each */
+		if (q->stacking_order == p->stacking_order) {
+			set_err(err, errlen, "stacking group %s: %s and %s both have order %d", p->stacking_group,
+				p->id, q->id, p->stacking_order);
+			return false;
+		}
+		if (memcmp(q->stacking_ceiling, p->stacking_ceiling, sizeof p->stacking_ceiling) != 0) {
+			set_err(err, errlen,
+				"stacking group %s: %s states the ceiling A:%d, B:%d but %s A:%d, B:%d; "
+				"load both with the same ceiling",
+				p->stacking_group, p->id, (int)p->stacking_ceiling[0], (int)p->stacking_ceiling[1],
+				q->id, (int)q->stacking_ceiling[0], (int)q->stacking_ceiling[1]);
 			return false;
 		}
 	}
@@ -594,8 +743,9 @@ static bool collect_usage(const eng_input_t *in, juris_memo_t *memos, const eng_
 			  size_t n, ent_usage_t *u)
 {
 	const program_t *p = in->prog;
+	int first = stacking_first(in);
 	for (size_t i = 0; i < n; i++) {
-		if (!rule1_record_eligible(p, &memos[ENG_MAX_PARTNERS], &g[i]))
+		if (!rule1_record_eligible(p, &memos[ENG_MAX_PARTNERS], e, &g[i]))
 			continue;
 		int32_t rate = program_rate(p, g[i].category, g[i].cls, e->flags);
 		int k = rule7_exclusive(in, memos, e, &g[i], rate);
@@ -603,10 +753,14 @@ static bool collect_usage(const eng_input_t *in, juris_memo_t *memos, const eng_
 			u->partners_took |= 1u << k;
 			continue;
 		}
-		bool sb = p->has_small_buyer && p->small_buyer_categories[g[i].category];
-		if (sb)
+		rate_key_t key = group_key(in, memos, first, e, &g[i], rate);
+		if (key.sb)
 			u->sb_groups++;
-		if (!add_rate_sum(u, rate, g[i].amount_fen, sb))
+		if (key.limit >= 0)
+			u->first = first;
+		if (key.fixed >= 0)
+			u->matched = true;
+		if (!add_rate_sum(u, &key, g[i].amount_fen))
 			return false;
 	}
 	return true;
@@ -646,8 +800,11 @@ static bool settle_enterprise(const eng_input_t *in, juris_memo_t *memos, size_t
 	u.nr = 0;
 	u.sb_groups = 0;
 	u.partners_took = 0;
+	u.first = -1;
+	u.matched = false;
 	if (!collect_usage(in, memos, e, g, n, &u)) {
-		set_err(err, errlen, "enterprise %s: more distinct rates than rate rules", e->uscc);
+		set_err(err, errlen, "enterprise %s: more distinct rate keys than categories and classes allow",
+			e->uscc);
 		return false;
 	}
 	if (!rule3_entitlement(in->prog, e, &u, l)) {
@@ -655,6 +812,11 @@ static bool settle_enterprise(const eng_input_t *in, juris_memo_t *memos, size_t
 		return false;
 	}
 	note_partners(in, u.partners_took, l);
+	if (u.first >= 0) {
+		l->stacked = true;
+		l->matched = u.matched;
+		note_add(l, "%s：与 %s 叠加", u.matched ? "免审配套" : "叠加补贴", program_label(in->partners[u.first]));
+	}
 	int64_t capped = rule4_cap(in->prog, e, l);
 	if (!rule5_difference(capped, l)) {
 		set_err(err, errlen, "enterprise %s: overflow in the difference", e->uscc);
@@ -722,7 +884,7 @@ eng_why_t eng_group_why(const eng_input_t *in, const eng_enterprise_t *e, const 
 	*ordinary_rate_bp = 0;
 	if (g->category < 0 || g->category >= CAT_COUNT)
 		return ENG_WHY_CATEGORY;
-	eng_why_t why = rule1_why(in->prog, &memos[ENG_MAX_PARTNERS], g);
+	eng_why_t why = rule1_why(in->prog, &memos[ENG_MAX_PARTNERS], e, g, g->in_dates);
 	if (why != ENG_WHY_COUNTS)
 		return why;
 	*ordinary_rate_bp = program_rate(in->prog, g->category, g->cls, e->flags);
@@ -732,6 +894,24 @@ eng_why_t eng_group_why(const eng_input_t *in, const eng_enterprise_t *e, const 
 		return ENG_WHY_PARTNER;
 	}
 	return ENG_WHY_COUNTS;
+}
+
+int32_t eng_group_rate(const eng_input_t *in, const eng_enterprise_t *e, const eng_group_t *g, bool small_buyer,
+		       int *first, int32_t *first_rate_bp)
+{
+	juris_memo_t memos[ENG_MAX_PARTNERS + 1];
+	memset(memos, 0, sizeof memos);
+	*first = -1;
+	*first_rate_bp = 0;
+	if (g->category < 0 || g->category >= CAT_COUNT)
+		return 0;
+	int f = stacking_first(in);
+	rate_key_t key = group_key(in, memos, f, e, g, program_rate(in->prog, g->category, g->cls, e->flags));
+	if (key.limit >= 0) {
+		*first = f;
+		*first_rate_bp = key.first;
+	}
+	return rule3_rate(in->prog, e, &key, small_buyer);
 }
 
 const char *eng_status_name(eng_status_t s)

@@ -40,21 +40,24 @@ typedef enum {
 	SEC_SMALL_BUYER,
 	SEC_CAPS,
 	SEC_OVERRIDES,
+	SEC_STACKING,
 	SEC_COUNT
 } section_t;
 
 static const char *const section_names[SEC_COUNT] = {
-	"program", "jurisdiction", "records", "rates", "small_buyer", "caps", "overrides",
+	"program", "jurisdiction", "records", "rates", "small_buyer", "caps", "overrides", "stacking",
 };
 
 /* Every key, in the order "missing" is reported. */
 typedef enum {
 	K_ID,
 	K_NAME,
+	K_KIND,
 	K_SOURCE,
 	K_VALID_FROM,
 	K_VALID_TO,
 	K_PAYEE,
+	K_RECIPIENTS,
 	K_POOL,
 	K_EXCL_GROUP,
 	K_EXCL_ORDER,
@@ -72,6 +75,11 @@ typedef enum {
 	K_MAX_CAP,
 	K_OVR_FLAG,
 	K_OVR_RAISE,
+	K_ST_GROUP,
+	K_ST_ORDER,
+	K_ST_CEILING,
+	K_ST_MATCH_FLAG,
+	K_ST_MATCH_RATE,
 	NKEYS
 } key_id_t;
 
@@ -465,6 +473,37 @@ static bool set_payee(struct parse *st, const char *v, char *why, size_t whylen)
 	return true;
 }
 
+static bool set_kind(struct parse *st, const char *v, char *why, size_t whylen)
+{
+	int k = voucher_kind_parse(v);
+	if (k < 0)
+		return why_set(why, whylen, "'%.64s' is not a voucher kind (compute, corpus, data, model, intelligent)",
+			       v);
+	st->p.kind = k;
+	return true;
+}
+
+/* "enterprise" or "institution", comma-separated, each at most once. */
+static bool set_recipients(struct parse *st, const char *v, char *why, size_t whylen)
+{
+	char item[TOKEN_MAX];
+	item_t r;
+	memset(st->p.recipients, 0, sizeof st->p.recipients);
+	while ((r = list_next(&v, item)) != ITEM_END) {
+		if (r == ITEM_EMPTY)
+			return why_set(why, whylen, "empty item in the list");
+		if (r == ITEM_LONG)
+			return why_set(why, whylen, "a list item is too long");
+		int k = recipient_parse(item);
+		if (k < 0)
+			return why_set(why, whylen, "'%s' is neither enterprise nor institution", item);
+		if (st->p.recipients[k])
+			return why_set(why, whylen, "'%s' listed twice", item);
+		st->p.recipients[k] = true;
+	}
+	return true;
+}
+
 static bool set_pool(struct parse *st, const char *v, char *why, size_t whylen)
 {
 	if (!parse_amount(v, &st->p.pool_fen, why, whylen))
@@ -677,14 +716,74 @@ static bool set_ovr_raise(struct parse *st, const char *v, char *why, size_t why
 	return true;
 }
 
+static bool set_st_group(struct parse *st, const char *v, char *why, size_t whylen)
+{
+	if (!id_valid(v))
+		return why_set(why, whylen, "'%.64s' is not a group name (a-z, 0-9 and '-', 1-64 characters)", v);
+	snprintf(st->p.stacking_group, sizeof st->p.stacking_group, "%s", v);
+	return true;
+}
+
+static bool set_st_order(struct parse *st, const char *v, char *why, size_t whylen)
+{
+	int32_t n;
+	if (!parse_int(v, 1, 1000, &n))
+		return why_set(why, whylen, "'%.64s' is not a whole number 1..1000", v);
+	st->p.stacking_order = n;
+	return true;
+}
+
+/* "A:BP, B:BP": a rate in basis points for each facility class, both
+ * given, each once (0 allowed: a class the group pays nothing on). */
+static bool parse_class_bp(const char *v, int32_t out[2], char *why, size_t whylen)
+{
+	char item[TOKEN_MAX];
+	item_t r;
+	bool seen[2] = {false, false};
+	while ((r = list_next(&v, item)) != ITEM_END) {
+		if (r == ITEM_EMPTY)
+			return why_set(why, whylen, "empty item in the list");
+		if (r == ITEM_LONG)
+			return why_set(why, whylen, "a list item is too long");
+		if ((item[0] != 'A' && item[0] != 'B') || item[1] != ':')
+			return why_set(why, whylen, "'%s' is not CLASS:BP (class A or B)", item);
+		int c = item[0] - 'A';
+		if (seen[c])
+			return why_set(why, whylen, "class %c given twice", item[0]);
+		seen[c] = true;
+		if (!parse_int(item + 2, 0, 10000, &out[c]))
+			return why_set(why, whylen, "'%s' is not a rate in basis points 0..10000", item + 2);
+	}
+	if (!seen[0] || !seen[1])
+		return why_set(why, whylen, "give both classes: A:BP, B:BP");
+	return true;
+}
+
+static bool set_st_ceiling(struct parse *st, const char *v, char *why, size_t whylen)
+{
+	return parse_class_bp(v, st->p.stacking_ceiling, why, whylen);
+}
+
+static bool set_st_match_flag(struct parse *st, const char *v, char *why, size_t whylen)
+{
+	return parse_flag(v, &st->p.match_flag, why, whylen);
+}
+
+static bool set_st_match_rate(struct parse *st, const char *v, char *why, size_t whylen)
+{
+	return parse_class_bp(v, st->p.match_rate, why, whylen);
+}
+
 /* The one table of keys. */
 static const struct key keys[NKEYS] = {
 	[K_ID] = {SEC_PROGRAM, "id", NEED_REQUIRED, false, set_id},
 	[K_NAME] = {SEC_PROGRAM, "name", NEED_REQUIRED, false, set_name},
+	[K_KIND] = {SEC_PROGRAM, "kind", NEED_OPTIONAL, false, set_kind},
 	[K_SOURCE] = {SEC_PROGRAM, "source", NEED_OPTIONAL, false, set_source},
 	[K_VALID_FROM] = {SEC_PROGRAM, "valid_from", NEED_REQUIRED, false, set_valid_from},
 	[K_VALID_TO] = {SEC_PROGRAM, "valid_to", NEED_OPTIONAL, false, set_valid_to},
 	[K_PAYEE] = {SEC_PROGRAM, "payee", NEED_REQUIRED, false, set_payee},
+	[K_RECIPIENTS] = {SEC_PROGRAM, "recipients", NEED_OPTIONAL, false, set_recipients},
 	[K_POOL] = {SEC_PROGRAM, "pool_yuan", NEED_OPTIONAL, false, set_pool},
 	[K_EXCL_GROUP] = {SEC_PROGRAM, "exclusivity_group", NEED_OPTIONAL, false, set_excl_group},
 	[K_EXCL_ORDER] = {SEC_PROGRAM, "exclusivity_order", NEED_OPTIONAL, false, set_excl_order},
@@ -702,11 +801,63 @@ static const struct key keys[NKEYS] = {
 	[K_MAX_CAP] = {SEC_OVERRIDES, "max_cap_yuan", NEED_OPTIONAL, false, set_max_cap},
 	[K_OVR_FLAG] = {SEC_OVERRIDES, "requires_flag", NEED_OPTIONAL, false, set_ovr_flag},
 	[K_OVR_RAISE] = {SEC_OVERRIDES, "cap_raise_only", NEED_OPTIONAL, false, set_ovr_raise},
+	[K_ST_GROUP] = {SEC_STACKING, "group", NEED_WITH_SECTION, false, set_st_group},
+	[K_ST_ORDER] = {SEC_STACKING, "order", NEED_WITH_SECTION, false, set_st_order},
+	[K_ST_CEILING] = {SEC_STACKING, "ceiling", NEED_WITH_SECTION, false, set_st_ceiling},
+	[K_ST_MATCH_FLAG] = {SEC_STACKING, "match_flag", NEED_OPTIONAL, false, set_st_match_flag},
+	[K_ST_MATCH_RATE] = {SEC_STACKING, "match_rate", NEED_OPTIONAL, false, set_st_match_rate},
 };
 
 #define KEY_ERR(st, k, fmt, ...)                                                                                   \
 	fail(err, errlen, "line %d: %s.%s: " fmt, (st)->key_line[k], section_names[keys[k].section], keys[k].name, \
 	     __VA_ARGS__)
+
+/* [stacking] (docs/policies.md rule 9): the first member's rate on a record
+ * must be known from the record, the facility and the registry alone, since
+ * the other members' runs compute it on their own: so it has no small-buyer
+ * rate (which depends on the year's sums), no rate override and no
+ * exclusivity group (which would make its rate depend on other programmes).
+ * 免审配套 (rule 10) replaces a later member's rate on records the first
+ * pays for, so it belongs to a later member only. */
+static bool check_stacking(struct parse *st, char *err, size_t errlen)
+{
+	program_t *p = &st->p;
+	if (!st->key_line[K_ST_MATCH_FLAG])
+		p->match_flag = -1;
+	if (!st->section_line[SEC_STACKING])
+		return true;
+	if (st->key_line[K_ST_MATCH_FLAG] && !st->key_line[K_ST_MATCH_RATE])
+		return fail(err, errlen, "stacking.match_rate: missing (match_flag is given on line %d)",
+			    st->key_line[K_ST_MATCH_FLAG]);
+	if (st->key_line[K_ST_MATCH_RATE] && !st->key_line[K_ST_MATCH_FLAG])
+		return fail(err, errlen, "stacking.match_flag: missing (match_rate is given on line %d)",
+			    st->key_line[K_ST_MATCH_RATE]);
+	if (p->stacking_order == 1) {
+		if (st->key_line[K_ST_MATCH_FLAG])
+			return KEY_ERR(st, K_ST_MATCH_FLAG, "%s",
+				       "only a member listed after the first (order 2 or more) takes a match rate");
+		if (st->section_line[SEC_SMALL_BUYER])
+			return fail(err, errlen,
+				    "line %d: [small_buyer]: the first member of stacking group %s may have none "
+				    "(its rate must be known from the record alone)",
+				    st->section_line[SEC_SMALL_BUYER], p->stacking_group);
+		if (st->key_line[K_MAX_RATE])
+			return KEY_ERR(st, K_MAX_RATE,
+				       "the first member of stacking group %s takes no rate override "
+				       "(its rate must be known from the record alone)",
+				       p->stacking_group);
+		if (st->key_line[K_EXCL_GROUP])
+			return KEY_ERR(st, K_EXCL_GROUP,
+				       "the first member of stacking group %s may not be in an exclusivity group "
+				       "(its rate must be known from the record alone)",
+				       p->stacking_group);
+	}
+	for (int c = 0; c < 2; c++)
+		if (st->key_line[K_ST_MATCH_RATE] && p->match_rate[c] > p->stacking_ceiling[c])
+			return KEY_ERR(st, K_ST_MATCH_RATE, "class %c: %d bp is above the ceiling of %d bp", 'A' + c,
+				       (int)p->match_rate[c], (int)p->stacking_ceiling[c]);
+	return true;
+}
 
 /* The rules that tie keys together, checked after the last line. */
 static bool check_whole(struct parse *st, char *err, size_t errlen)
@@ -724,6 +875,10 @@ static bool check_whole(struct parse *st, char *err, size_t errlen)
 	if (st->key_line[K_EXCL_ORDER] && !st->key_line[K_EXCL_GROUP])
 		return fail(err, errlen, "program.exclusivity_group: missing (exclusivity_order is given on line %d)",
 			    st->key_line[K_EXCL_ORDER]);
+	if (!st->key_line[K_RECIPIENTS])
+		p->recipients[RECIPIENT_ENTERPRISE] = true; /* the default: enterprises only */
+	if (!check_stacking(st, err, errlen))
+		return false;
 	if (p->valid_to[0] && strcmp(p->valid_to, p->valid_from) < 0)
 		return KEY_ERR(st, K_VALID_TO, "%s is before valid_from %s", p->valid_to, p->valid_from);
 	if (p->optional_enabled && !p->noptional)

@@ -9,8 +9,13 @@ static const char *const category_names[CAT_COUNT] = {
 };
 
 static const char *const flag_names[FLAG_COUNT] = {
-	"sme", "model_developer", "maas_builder", "model_registered", "foundation_model", "credit_blacklisted",
+	"sme",		    "model_developer",	 "maas_builder",      "model_registered",
+	"foundation_model", "credit_blacklisted", "intelligent_match",
 };
+
+static const char *const kind_names[KIND_COUNT] = {"compute", "corpus", "data", "model", "intelligent"};
+static const char *const kind_zh[KIND_COUNT] = {"算力券", "语料券", "数据券", "模型券", "智能券"};
+static const char *const recipient_names[RECIPIENT_COUNT] = {"enterprise", "institution"};
 
 const char *category_name(category_t c)
 {
@@ -36,6 +41,64 @@ int flag_parse(const char *s)
 		if (!strcmp(flag_names[i], s))
 			return i;
 	return -1;
+}
+
+const char *voucher_kind_name(voucher_kind_t k)
+{
+	return (unsigned)k < KIND_COUNT ? kind_names[k] : "unknown";
+}
+
+const char *voucher_kind_zh(voucher_kind_t k)
+{
+	return (unsigned)k < KIND_COUNT ? kind_zh[k] : "未知券种";
+}
+
+int voucher_kind_parse(const char *s)
+{
+	for (int i = 0; i < KIND_COUNT; i++)
+		if (!strcmp(kind_names[i], s))
+			return i;
+	return -1;
+}
+
+const char *recipient_name(recipient_t r)
+{
+	return (unsigned)r < RECIPIENT_COUNT ? recipient_names[r] : "unknown";
+}
+
+int recipient_parse(const char *s)
+{
+	for (int i = 0; i < RECIPIENT_COUNT; i++)
+		if (!strcmp(recipient_names[i], s))
+			return i;
+	return -1;
+}
+
+/* GB 32100-2015: the first character is the registration authority: 9 工商
+ * (enterprises), 1 机构编制 (public institutions: universities, research
+ * institutes), 5 民政 (private non-enterprise units, among them research
+ * institutes).  docs/policies.md rule 1 (recipients). */
+int recipient_of_uscc(const char *uscc)
+{
+	switch (uscc[0]) {
+	case '9': return RECIPIENT_ENTERPRISE;
+	case '1':
+	case '5': return RECIPIENT_INSTITUTION;
+	default: return -1;
+	}
+}
+
+bool program_shares_group(const program_t *p, const program_t *q)
+{
+	if (!strcmp(p->id, q->id))
+		return false;
+	return (p->exclusivity_group[0] && !strcmp(p->exclusivity_group, q->exclusivity_group)) ||
+	       (p->stacking_group[0] && !strcmp(p->stacking_group, q->stacking_group));
+}
+
+int32_t program_class_bp(const int32_t bp[2], char cls)
+{
+	return cls == 'A' ? bp[0] : cls == 'B' ? bp[1] : 0;
 }
 
 static bool division_matches(const char *pattern, const char *division)

@@ -211,14 +211,14 @@ static bool period_bounds(compute_t *x, const char *period)
 	return true;
 }
 
-/* the other programmes of its exclusivity group: their newest versions (as
- * they stood at registry_at) */
+/* the other programmes of its exclusivity group and of its stacking group
+ * (rules 7 and 9): their newest versions (as they stood at registry_at) */
 static bool load_partners(compute_t *x)
 {
 	run_calc_t *rc = x->rc;
 	const program_t *prog = rc->prog;
 	rc->npartners = 0;
-	if (!prog->exclusivity_group[0])
+	if (!prog->exclusivity_group[0] && !prog->stacking_group[0])
 		return true;
 	const char *p[] = {prog->id, x->basis->registry_at};
 	PGresult *r =
@@ -236,11 +236,11 @@ static bool load_partners(compute_t *x)
 		char perr[256];
 		if (!program_parse(PQgetvalue(r, i, col[1]), (size_t)PQgetlength(r, i, col[1]), q, perr, sizeof perr))
 			continue;
-		if (strcmp(q->exclusivity_group, prog->exclusivity_group) != 0)
+		if (!program_shares_group(prog, q))
 			continue;
 		if (rc->npartners == ENG_MAX_PARTNERS) {
-			snprintf(x->err, x->errlen, "exclusivity group %s has more than %d programmes",
-				 prog->exclusivity_group, ENG_MAX_PARTNERS + 1);
+			snprintf(x->err, x->errlen, "the groups of %s have more than %d programmes", prog->id,
+				 ENG_MAX_PARTNERS);
 			ok = false;
 			break;
 		}

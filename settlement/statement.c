@@ -99,6 +99,16 @@ void statement_why_zh(st_why_t why, const char *detail, char *out, size_t outlen
 		snprintf(out, outlen, "已计入 %s（就高不重复）", detail && *detail ? detail : "同组其他项目");
 		return;
 	case ST_WHY_NO_RATE: snprintf(out, outlen, "无适用的补助比例"); return;
+	case ST_WHY_RECIPIENT: {
+		bool ent = detail && strstr(detail, "enterprise"), inst = detail && strstr(detail, "institution");
+		snprintf(out, outlen, "领取对象不符（仅限%s）",
+			 ent && inst ? "企业、高校及科研机构"
+			 : inst	     ? "高校及科研机构"
+				     : "企业");
+		return;
+	}
+	case ST_WHY_MARKETPLACE: snprintf(out, outlen, "非交易平台购买"); return;
+	case ST_WHY_SELLER: snprintf(out, outlen, "卖方为关联方"); return;
 	case ST_WHY_WITHHELD: {
 		bool black = detail && strstr(detail, "blacklisted"), grade = detail && strstr(detail, "grade_d");
 		if (black && grade)
@@ -241,13 +251,14 @@ enum {
 	B_AS_OF,
 };
 
-/* The other programmes of prog's exclusivity group, their newest versions as
- * they stood at the run's cut-off (as settlement/run.c load_partners). */
+/* The other programmes of prog's exclusivity group and of its stacking
+ * group, their newest versions as they stood at the run's cut-off (as
+ * settlement/run.c load_partners). */
 static bool read_partners(PGconn *c, const program_t *prog, const char *cutoff, program_t *partners, int *n, char *err,
 			  size_t errlen)
 {
 	*n = 0;
-	if (!prog->exclusivity_group[0])
+	if (!prog->exclusivity_group[0] && !prog->stacking_group[0])
 		return true;
 	const char *p[] = {prog->id, cutoff};
 	PGresult *r = db_query_msg(c,
@@ -263,11 +274,11 @@ static bool read_partners(PGconn *c, const program_t *prog, const char *cutoff, 
 		char perr[256];
 		if (!program_parse(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1), q, perr, sizeof perr))
 			continue;
-		if (strcmp(q->exclusivity_group, prog->exclusivity_group) != 0)
+		if (!program_shares_group(prog, q))
 			continue;
 		if (*n == ENG_MAX_PARTNERS) {
-			snprintf(err, errlen, "exclusivity group %s has more than %d programmes",
-				 prog->exclusivity_group, ENG_MAX_PARTNERS + 1);
+			snprintf(err, errlen, "the groups of %s have more than %d programmes", prog->id,
+				 ENG_MAX_PARTNERS);
 			ok = false;
 			break;
 		}
@@ -360,6 +371,9 @@ enum {
 	U_RELATED,
 	U_CLASS,
 	U_PROVIDER_NAME,
+	U_SELLER,
+	U_MARKETPLACE,
+	U_SELLER_RELATED,
 };
 
 /* The enterprise's records of the year up to the end of the run's period,
@@ -371,7 +385,8 @@ static PGresult *read_records(PGconn *c, const char *uscc, const char *from, con
 	return db_query_msg(
 		c,
 		"SELECT u.provider, u.record_id, u.batch_id, u.facility, u.category, u.ended_at, u.amount_fen, "
-		"  u.adjusts, d.day::text, ev.division, rp.uscc IS NOT NULL, f.class, coalesce(pr.name, '') "
+		"  u.adjusts, d.day::text, ev.division, rp.uscc IS NOT NULL, f.class, coalesce(pr.name, ''), "
+		"  u.seller, coalesce(pr.kind = 'marketplace', false), rs.uscc IS NOT NULL "
 		"FROM audit.usage_records u "
 		"CROSS JOIN LATERAL (SELECT (u.ended_at AT TIME ZONE 'Asia/Shanghai')::date AS day) d "
 		/* the enterprise's division on the record's day: the version in
@@ -384,6 +399,8 @@ static PGresult *read_records(PGconn *c, const char *uscc, const char *from, con
 		"  AND rp.added_at <= $4::timestamptz "
 		"LEFT JOIN audit.facilities f ON f.provider = u.provider AND f.facility = u.facility "
 		"  AND f.added_at <= $4::timestamptz "
+		"LEFT JOIN audit.related_sellers rs ON rs.uscc = u.enterprise AND rs.seller = u.seller "
+		"  AND rs.added_at <= $4::timestamptz "
 		"LEFT JOIN audit.providers pr ON pr.code = u.provider "
 		"WHERE u.enterprise = $1 AND u.ended_at >= $2::timestamptz AND u.ended_at < $3::timestamptz "
 		"  AND u.received_at <= $4::timestamptz "
@@ -396,7 +413,9 @@ static PGresult *read_records(PGconn *c, const char *uscc, const char *from, con
 typedef struct judged {
 	st_why_t *why;
 	int *partner;
-	int32_t *rate; /* applied; 0 when it does not count */
+	int32_t *rate;  /* applied; 0 when it does not count */
+	int *first;     /* rule 9: the stacking partner it is also eligible for, -1: none */
+	int32_t *first_rate;
 	int64_t *amount;
 	int64_t *share;
 	eng_line_t line;     /* the engine's line for the enterprise from these records */
@@ -410,6 +429,8 @@ static void judged_free(judged_t *j)
 	free(j->why);
 	free(j->partner);
 	free(j->rate);
+	free(j->first);
+	free(j->first_rate);
 	free(j->amount);
 	free(j->share);
 }
@@ -421,6 +442,8 @@ static bool judge(const program_t *prog, const program_t *partners, int npartner
 	j->why = xcalloc(n + 1, sizeof *j->why);
 	j->partner = xcalloc(n + 1, sizeof *j->partner);
 	j->rate = xcalloc(n + 1, sizeof *j->rate);
+	j->first = xcalloc(n + 1, sizeof *j->first);
+	j->first_rate = xcalloc(n + 1, sizeof *j->first_rate);
 	j->amount = xcalloc(n + 1, sizeof *j->amount);
 	j->share = xcalloc(n + 1, sizeof *j->share);
 	eng_group_t *g = xcalloc(n + 1, sizeof *g);
@@ -451,6 +474,8 @@ static bool judge(const program_t *prog, const program_t *partners, int npartner
 			 PQgetisnull(r, row, U_DIVISION) ? "" : PQgetvalue(r, row, U_DIVISION));
 		g[i].in_dates = program_in_dates(prog, day);
 		g[i].related = PQgetvalue(r, row, U_RELATED)[0] == 't';
+		g[i].marketplace = PQgetvalue(r, row, U_MARKETPLACE)[0] == 't';
+		g[i].seller_related = PQgetvalue(r, row, U_SELLER_RELATED)[0] == 't';
 		for (int k = 0; k < npartners; k++)
 			if (program_in_dates(&partners[k], day))
 				g[i].partner_in_dates |= 1u << k;
@@ -465,6 +490,7 @@ static bool judge(const program_t *prog, const program_t *partners, int npartner
 		goto done;
 	for (size_t i = 0; i < n; i++) {
 		j->partner[i] = -1;
+		j->first[i] = -1;
 		if (j->why[i] != ST_WHY_COUNTS)
 			continue;
 		int32_t ordinary;
@@ -473,17 +499,15 @@ static bool judge(const program_t *prog, const program_t *partners, int npartner
 		case ENG_WHY_CATEGORY: j->why[i] = ST_WHY_CATEGORY; continue;
 		case ENG_WHY_DATES: j->why[i] = ST_WHY_DATES; continue;
 		case ENG_WHY_JURISDICTION: j->why[i] = ST_WHY_JURISDICTION; continue;
+		case ENG_WHY_RECIPIENT: j->why[i] = ST_WHY_RECIPIENT; continue;
+		case ENG_WHY_MARKETPLACE: j->why[i] = ST_WHY_MARKETPLACE; continue;
 		case ENG_WHY_RELATED: j->why[i] = ST_WHY_RELATED; continue;
+		case ENG_WHY_SELLER_RELATED: j->why[i] = ST_WHY_SELLER; continue;
 		case ENG_WHY_FACILITY: j->why[i] = ST_WHY_FACILITY; continue;
 		case ENG_WHY_PARTNER: j->why[i] = ST_WHY_PARTNER; continue;
 		}
-		/* rule 3: the rate that applies to it */
-		if (e->has_rate_override)
-			j->rate[i] = e->override_rate_bp;
-		else if (j->line.small_buyer && prog->small_buyer_categories[g[i].category])
-			j->rate[i] = prog->small_buyer_rate_bp;
-		else
-			j->rate[i] = ordinary;
+		/* rules 3, 9 and 10: the rate that applies to it */
+		j->rate[i] = eng_group_rate(&in, e, &g[i], j->line.small_buyer, &j->first[i], &j->first_rate[i]);
 		if (j->rate[i] == 0)
 			j->why[i] = ST_WHY_NO_RATE;
 		else if (withheld)
@@ -567,6 +591,10 @@ static bool statement_programme(PGconn *c, const char *uscc, const char *year, c
 			       : e.grade_d                ? "grade_d"
 			       : e.blacklisted            ? "blacklisted"
 							  : NULL;
+	char recipients[32];
+	snprintf(recipients, sizeof recipients, "%s%s%s", p->recipients[RECIPIENT_ENTERPRISE] ? "enterprise" : "",
+		 p->recipients[RECIPIENT_ENTERPRISE] && p->recipients[RECIPIENT_INSTITUTION] ? "," : "",
+		 p->recipients[RECIPIENT_INSTITUTION] ? "institution" : "");
 	int64_t sum = 0;
 	for (int i = 0; i < PQntuples(r); i++) {
 		char why[300];
@@ -575,6 +603,7 @@ static bool statement_programme(PGconn *c, const char *uscc, const char *year, c
 									       : partners[j.partner[i]].id)
 				     : j.why[i] == ST_WHY_JURISDICTION ? pg(r, i, U_DIVISION)
 				     : j.why[i] == ST_WHY_WITHHELD     ? standing
+				     : j.why[i] == ST_WHY_RECIPIENT    ? recipients
 								       : NULL;
 		statement_why_zh(j.why[i], detail, why, sizeof why);
 		if (!money_add(sum, j.amount[i], &sum)) {
@@ -595,6 +624,15 @@ static bool statement_programme(PGconn *c, const char *uscc, const char *year, c
 			add(records, NULL);
 		}
 		add(records, PQgetvalue(r, i, U_PROVIDER_NAME));
+		add(records, pg(r, i, U_SELLER));
+		if (j.first[i] >= 0) {
+			const program_t *f = &partners[j.first[i]];
+			add(records, f->name[0] ? f->name : f->id);
+			addf(records, "%" PRId32, j.first_rate[i]);
+		} else {
+			add(records, NULL);
+			add(records, NULL);
+		}
 	}
 	int64_t eligible, entitlement;
 	if (!money_parse_i64(PQgetvalue(b, 0, B_ELIGIBLE), &eligible) ||
@@ -622,6 +660,7 @@ static bool statement_programme(PGconn *c, const char *uscc, const char *year, c
 	add(subtotals, PQgetvalue(b, 0, B_STATUS));
 	add(subtotals, PQgetvalue(b, 0, B_NOTE));
 	add_i64(subtotals, j.subsidy);
+	add(subtotals, voucher_kind_zh((voucher_kind_t)p->kind));
 	ok = true;
 done:
 	judged_free(&j);

@@ -75,7 +75,8 @@ enum { /* run_id, program, program_name, period, approved_at, amount (fen), kind
 };
 enum { /* program, provider, record_id, batch_id, facility, category, ended_at, amount (fen),
 	  adjusts, counted, note (why not, Chinese), date (China time), rate_bp (applied), subsidy (fen),
-	  provider_name */
+	  provider_name, seller (corpus, dataset), first_program (rule 9: the stacking group's first
+	  programme, its name, when the record is also eligible for it), first_rate_bp (its rate) */
        ST_R_PROGRAM,
        ST_R_PROVIDER,
        ST_R_RECORD,
@@ -91,10 +92,14 @@ enum { /* program, provider, record_id, batch_id, facility, category, ended_at, 
        ST_R_RATE_BP,
        ST_R_SUBSIDY,
        ST_R_PROVIDER_NAME,
+       ST_R_SELLER,
+       ST_R_FIRST_PROGRAM,
+       ST_R_FIRST_RATE_BP,
        ST_R_NCOLS
 };
 enum { /* program, program_name, payee, run_id, period, data_cutoff, records, amount, counted_amount,
-	  eligible_amount_ytd, agrees, entitlement_ytd, cap, granted_total, line_status, line_note, subsidy */
+	  eligible_amount_ytd, agrees, entitlement_ytd, cap, granted_total, line_status, line_note, subsidy,
+	  voucher_kind (Chinese: 算力券, 语料券, 数据券, 模型券, 智能券) */
        ST_S_PROGRAM,
        ST_S_PROGRAM_NAME,
        ST_S_PAYEE,
@@ -112,6 +117,7 @@ enum { /* program, program_name, payee, run_id, period, data_cutoff, records, am
        ST_S_LINE_STATUS,
        ST_S_LINE_NOTE,
        ST_S_SUBSIDY,
+       ST_S_KIND,
        ST_S_NCOLS
 };
 
@@ -144,13 +150,18 @@ typedef enum {
 	ST_WHY_PARTNER,      /* 已计入 <the other programme> (rule 7, 就高不重复) */
 	ST_WHY_NO_RATE,      /* 无适用的补助比例 (rule 3: rate 0) */
 	ST_WHY_WITHHELD,     /* 暂缓（失信） (rule 2: the run withheld the line) */
+	ST_WHY_RECIPIENT,    /* 领取对象不符（仅限企业） (rule 1: recipients) */
+	ST_WHY_MARKETPLACE,  /* 非交易平台购买 (rule 1: corpus and dataset through a marketplace) */
+	ST_WHY_SELLER,       /* 卖方为关联方 (rule 1: related party, the seller) */
 } st_why_t;
 
 /* The reason in Chinese, as the statement's note says it.  detail: for
  * ST_WHY_PARTNER the other programme's name, for ST_WHY_JURISDICTION the
  * enterprise's division that day (a code), for ST_WHY_WITHHELD the
  * enterprise's standing ("blacklisted", "grade_d", both joined by a space,
- * or NULL: not known); NULL otherwise.  "" for ST_WHY_COUNTS. */
+ * or NULL: not known), for ST_WHY_RECIPIENT who the programme pays
+ * ("enterprise", "institution" or both joined by a comma); NULL otherwise.
+ * "" for ST_WHY_COUNTS. */
 void statement_why_zh(st_why_t why, const char *detail, char *out, size_t outlen);
 
 /* Shares the subsidy of a rate group among its records: record i (amount
