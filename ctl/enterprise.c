@@ -378,7 +378,7 @@ static int import_send(ctl_t *ctx, const char *what, const struct import *im, bo
 		    "CREATE TEMP TABLE enterprise_import (line bigint, uscc text, valid_from date, name text, "
 		    "division text, sme boolean, model_developer boolean, maas_builder boolean, "
 		    "model_registered boolean, foundation_model boolean, credit_blacklisted boolean, "
-		    "performance_grade text) ON COMMIT DROP",
+		    "performance_grade text, intelligent_match boolean NOT NULL DEFAULT false) ON COMMIT DROP",
 		    0, NULL) ||
 	    !import_copy(c, what, im->rows, im->nrows))
 		goto failed;
