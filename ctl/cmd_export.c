@@ -191,10 +191,10 @@ static const out_col_t ent_cols[] = {
 static const char *const ent_labels[] = {"统一社会信用代码", "企业名称", "行政区划", "年度", "项目"};
 static const char *const grant_labels[] = {"结算批次", "项目",   "项目名称", "期间",   "审核时间", "金额(元)",
 					   "类别",     "收款方", "批次状态", "已拨付", "拨付时间", "支付批次"};
-static const char *const record_labels[] = {"项目",       "服务商",   "记录号",     "批次号",   "算力设施",
-					    "类别",       "结束时间", "金额(元)",   "调整记录", "计入",
-					    "不计入原因", "日期",     "比例(基点)", "补助(元)", "服务商名称",
-					    "卖方",       "叠加项目", "叠加项目比例(基点)"};
+static const char *const record_labels[] = {
+	"项目",       "服务商",   "记录号",     "批次号", "算力设施",   "类别",
+	"结束时间",   "金额(元)", "调整记录",   "计入",   "不计入原因", "日期",
+	"比例(基点)", "补助(元)", "服务商名称", "卖方",   "叠加项目",   "叠加项目比例(基点)"};
 static const char *const subtotal_labels[] = {"项目",         "项目名称",
 					      "收款方",       "结算批次",
 					      "期间",         "数据截止",
@@ -222,10 +222,10 @@ static const out_col_t grant_cols[] = {
 #define NGRANT ((int)(sizeof grant_cols / sizeof grant_cols[0]))
 
 static const out_col_t record_cols[] = {
-	{"program", OUT_TEXT},  {"provider", OUT_TEXT},     {"record_id", OUT_TEXT},     {"batch_id", OUT_TEXT},
-	{"facility", OUT_TEXT}, {"category", OUT_TEXT},     {"ended_at", OUT_TIMESTAMP}, {"amount", OUT_MONEY_FEN},
-	{"adjusts", OUT_TEXT},  {"counted", OUT_BOOL},      {"note", OUT_TEXT},          {"date", OUT_TEXT},
-	{"rate_bp", OUT_INT},   {"subsidy", OUT_MONEY_FEN}, {"provider_name", OUT_TEXT}, {"seller", OUT_TEXT},
+	{"program", OUT_TEXT},       {"provider", OUT_TEXT},     {"record_id", OUT_TEXT},     {"batch_id", OUT_TEXT},
+	{"facility", OUT_TEXT},      {"category", OUT_TEXT},     {"ended_at", OUT_TIMESTAMP}, {"amount", OUT_MONEY_FEN},
+	{"adjusts", OUT_TEXT},       {"counted", OUT_BOOL},      {"note", OUT_TEXT},          {"date", OUT_TEXT},
+	{"rate_bp", OUT_INT},        {"subsidy", OUT_MONEY_FEN}, {"provider_name", OUT_TEXT}, {"seller", OUT_TEXT},
 	{"first_program", OUT_TEXT}, {"first_rate_bp", OUT_INT},
 };
 #define NRECORD ((int)(sizeof record_cols / sizeof record_cols[0]))

@@ -387,9 +387,7 @@ static int32_t rule3_rate(const program_t *p, const eng_enterprise_t *e, const r
 {
 	if (k->fixed >= 0)
 		return k->fixed;
-	int32_t r = e->has_rate_override ? e->override_rate_bp
-		    : small && k->sb     ? p->small_buyer_rate_bp
-					 : k->ordinary;
+	int32_t r = e->has_rate_override ? e->override_rate_bp : small && k->sb ? p->small_buyer_rate_bp : k->ordinary;
 	return k->limit >= 0 && r > k->limit ? k->limit : r;
 }
 
@@ -815,7 +813,8 @@ static bool settle_enterprise(const eng_input_t *in, juris_memo_t *memos, size_t
 	if (u.first >= 0) {
 		l->stacked = true;
 		l->matched = u.matched;
-		note_add(l, "%s：与 %s 叠加", u.matched ? "免审配套" : "叠加补贴", program_label(in->partners[u.first]));
+		note_add(l, "%s：与 %s 叠加", u.matched ? "免审配套" : "叠加补贴",
+			 program_label(in->partners[u.first]));
 	}
 	int64_t capped = rule4_cap(in->prog, e, l);
 	if (!rule5_difference(capped, l)) {

@@ -726,9 +726,12 @@ static bool set_st_group(struct parse *st, const char *v, char *why, size_t whyl
 
 static bool set_st_order(struct parse *st, const char *v, char *why, size_t whylen)
 {
+	/* a stacking group is the first programme and one more (docs/policies.md
+	 * rule 9): a third would need the second's rate, which is not known from
+	 * the record alone (its own small-buyer rate depends on the year) */
 	int32_t n;
-	if (!parse_int(v, 1, 1000, &n))
-		return why_set(why, whylen, "'%.64s' is not a whole number 1..1000", v);
+	if (!parse_int(v, 1, 2, &n))
+		return why_set(why, whylen, "'%.64s' is 1 (the first) or 2", v);
 	st->p.stacking_order = n;
 	return true;
 }

@@ -134,8 +134,8 @@ typedef struct program {
 	int32_t stacking_ceiling[2]; /* bp, [0] class A, [1] class B: the most the members pay together */
 	/* 免审配套 (rule 10): enterprises holding match_flag get match_rate on
 	 * records also eligible for the group's first programme */
-	int match_flag;          /* -1: none */
-	int32_t match_rate[2];   /* bp, [0] class A, [1] class B */
+	int match_flag;        /* -1: none */
+	int32_t match_rate[2]; /* bp, [0] class A, [1] class B */
 } program_t;
 
 /* Parses a program file's text.  On failure returns false with

@@ -9,8 +9,13 @@ static const char *const category_names[CAT_COUNT] = {
 };
 
 static const char *const flag_names[FLAG_COUNT] = {
-	"sme",		    "model_developer",	 "maas_builder",      "model_registered",
-	"foundation_model", "credit_blacklisted", "intelligent_match",
+	"sme",
+	"model_developer",
+	"maas_builder",
+	"model_registered",
+	"foundation_model",
+	"credit_blacklisted",
+	"intelligent_match",
 };
 
 static const char *const kind_names[KIND_COUNT] = {"compute", "corpus", "data", "model", "intelligent"};

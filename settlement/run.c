@@ -162,12 +162,32 @@ static bool load_version(PGconn *c, const char *program, const char *version, ru
 }
 
 /* the columns of the two usage queries (both select the same list) */
-enum { U_ENTERPRISE, U_CATEGORY, U_CLASS, U_DIVISION, U_IN_DATES, U_RELATED, U_BITS, U_AMOUNT, U_NCOLS };
-static const char *const usage_cols[U_NCOLS] = {"enterprise", "category", "class", "division",
-						"in_dates",   "related",  "bits",  "amount_fen"};
+enum {
+	U_ENTERPRISE,
+	U_CATEGORY,
+	U_CLASS,
+	U_DIVISION,
+	U_IN_DATES,
+	U_RELATED,
+	U_SELLER_RELATED,
+	U_MARKETPLACE,
+	U_BITS,
+	U_AMOUNT,
+	U_NCOLS
+};
+static const char *const usage_cols[U_NCOLS] = {"enterprise", "category",  "class",          "division",
+						"in_dates",   "related",   "seller_related", "marketplace",
+						"bits",       "amount_fen"};
 #define USAGE_SELECT                                                                                            \
 	"SELECT a.enterprise, a.category, f.class, ev.division, a.in_dates, (rp.uscc IS NOT NULL) AS related, " \
+	"  (rs.uscc IS NOT NULL) AS seller_related, (pr.kind = 'marketplace') AS marketplace, "                 \
 	"  a.bits, sum(a.amt)::text AS amount_fen "
+/* the provider's kind and the related sellers (rule 1), joined to the sums a
+ * ($8: the registry as it stood then) */
+#define USAGE_JOIN_SELLERS                                                                                         \
+	"JOIN providers pr ON pr.code = a.provider "                                                               \
+	"LEFT JOIN related_sellers rs ON rs.uscc = a.enterprise AND rs.seller = a.seller AND " SEEN("rs.added_at", \
+												    8) " "
 
 /* the columns of the registry facts, besides one per flag named flag_name() */
 enum { F_USCC, F_BLACKLISTED, F_GRADE, F_NAME, F_DIVISION, F_GRANTED, F_RATE_BP, F_CAP_FEN, F_NCOLS };
@@ -313,8 +333,9 @@ static int usage_params(compute_t *x, buf_t *juris, buf_t *cats, buf_t *flags, c
 /* Reads the usage of the year up to the end of the month, arrived by the
  * cut-off, summed by enterprise, category, facility class, the enterprise's
  * division on the record's day (China time), whether that day is in the
- * programme's dates (and each partner's), and whether the provider is
- * related.  Two queries, merged by merge_usage.  (a) enterprises with one
+ * programme's dates (and each partner's), whether the provider is related,
+ * whether the seller (corpus, dataset) is, and whether the provider is a
+ * marketplace.  Two queries, merged by merge_usage.  (a) enterprises with one
  * registry version: usage is summed first, over the big table alone
  * (parallel, with the extended statistics of 002_settlement.sql), then joined
  * to the small tables.  (b) enterprises with several versions: summed per
@@ -333,26 +354,23 @@ static bool read_usage(compute_t *x, const char *period)
 		"AND u.category = ANY($4::text[])";
 	buf_printf(
 		&sql,
-		"WITH a AS (SELECT u.enterprise, u.provider, u.facility, u.category, %s, "
-		"  sum(u.amount_fen) AS amt FROM usage_records u WHERE %s GROUP BY 1, 2, 3, 4, 5, 6) " USAGE_SELECT
+		"WITH a AS (SELECT u.enterprise, u.provider, u.facility, u.category, u.seller, %s, "
+		"  sum(u.amount_fen) AS amt FROM usage_records u WHERE %s GROUP BY 1, 2, 3, 4, 5, 6, 7) " USAGE_SELECT
 		"FROM a JOIN facilities f ON f.provider = a.provider AND f.facility = a.facility "
-		"  AND " SEEN(
-			"f.added_at",
+		"  AND " SEEN("f.added_at", 8) " " USAGE_JOIN_SELLERS "JOIN enterprise_versions ev ON ev.uscc = a.enterprise AND " SEEN(
+			"ev.imported_at",
 			8) " "
-			   "JOIN enterprise_versions ev ON ev.uscc = a.enterprise AND " SEEN(
-				   "ev.imported_at",
+			   "  AND " EV_NEWEST(
+				   "ev",
 				   8) " "
-				      "  AND " EV_NEWEST(
-					      "ev",
+				      "LEFT JOIN related_parties rp ON rp.uscc = a.enterprise AND rp.provider = a.provider "
+				      "  AND " SEEN(
+					      "rp.added_at",
 					      8) " "
-						 "LEFT JOIN related_parties rp ON rp.uscc = a.enterprise AND rp.provider = a.provider "
-						 "  AND " SEEN(
-							 "rp.added_at",
-							 8) " "
-							    "WHERE ev.division LIKE ANY($5::text[]) AND NOT EXISTS (SELECT 1 FROM enterprise_versions v2 "
-							    "  WHERE v2.uscc = ev.uscc AND v2.valid_from <> ev.valid_from AND " SEEN(
-								    "v2.imported_at", 8) ") "
-											 "GROUP BY 1, 2, 3, 4, 5, 6, 7",
+						 "WHERE ev.division LIKE ANY($5::text[]) AND NOT EXISTS (SELECT 1 FROM enterprise_versions v2 "
+						 "  WHERE v2.uscc = ev.uscc AND v2.valid_from <> ev.valid_from AND " SEEN(
+							 "v2.imported_at", 8) ") "
+									      "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9",
 		flags.data, where_usage);
 	if (!x->quiet)
 		PROGRESS(&x->t0,
@@ -380,21 +398,21 @@ static bool read_usage(compute_t *x, const char *period)
 				      "  AND " EV_NEWEST(
 					      "v",
 					      8) "), "
-						 "a AS (SELECT u.enterprise, u.provider, u.facility, u.category, %s, "
+						 "a AS (SELECT u.enterprise, u.provider, u.facility, u.category, u.seller, %s, "
 						 "  (u.ended_at AT TIME ZONE 'Asia/Shanghai')::date AS day, sum(u.amount_fen) AS amt "
 						 "  FROM usage_records u WHERE %s AND u.enterprise IN (SELECT uscc FROM m) "
-						 "  GROUP BY 1, 2, 3, 4, 5, 6, 7) " USAGE_SELECT
+						 "  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) " USAGE_SELECT
 						 "FROM a JOIN facilities f ON f.provider = a.provider AND f.facility = a.facility "
 						 "  AND " SEEN(
 							 "f.added_at",
-							 8) " "
+							 8) " " USAGE_JOIN_SELLERS
 							    "JOIN ev ON ev.uscc = a.enterprise AND (ev.valid_from <= a.day OR ev.rn = 1) "
 							    "  AND (ev.valid_until IS NULL OR a.day < ev.valid_until) "
 							    "LEFT JOIN related_parties rp ON rp.uscc = a.enterprise AND rp.provider = a.provider "
 							    "  AND " SEEN("rp.added_at",
 									  8) " "
 									     "WHERE ev.division LIKE ANY($5::text[]) "
-									     "GROUP BY 1, 2, 3, 4, 5, 6, 7",
+									     "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9",
 		flags.data, where_usage);
 	x->rg2 = db_query(x->c, sql.data, np, params, x->err, x->errlen);
 	if (!x->rg2)
@@ -471,7 +489,8 @@ static bool read_facts(compute_t *x)
 			"gr",
 			7) ") "
 			   "SELECT e.uscc, f.sme, f.model_developer, f.maas_builder, f.model_registered, "
-			   "  f.foundation_model, f.credit_blacklisted, r.credit_blacklisted AS blacklisted, "
+			   "  f.foundation_model, f.credit_blacklisted, f.intelligent_match, "
+			   "  r.credit_blacklisted AS blacklisted, "
 			   "  coalesce(r.performance_grade, '') AS grade, r.name, r.division, "
 			   "  coalesce(g.granted, 0)::text AS granted, o.rate_bp, o.cap_fen "
 			   "FROM e "
@@ -514,7 +533,7 @@ static bool facts_to_enterprises(compute_t *x)
 	int col[F_NCOLS], flag_col[FLAG_COUNT];
 	if (!columns_of(re, "registry facts", facts_cols, F_NCOLS, col, x->err, x->errlen))
 		return false;
-	for (int fl = 0; fl <= FLAG_CREDIT_BLACKLISTED; fl++) {
+	for (int fl = 0; fl < FLAG_COUNT; fl++) {
 		const char *name = flag_name((flag_t)fl);
 		if (!columns_of(re, "registry facts", &name, 1, &flag_col[fl], x->err, x->errlen))
 			return false;
@@ -529,7 +548,7 @@ static bool facts_to_enterprises(compute_t *x)
 		int row = (int)i;
 		snprintf(e->uscc, sizeof e->uscc, "%s", PQgetvalue(re, row, col[F_USCC]));
 		x->ent_keys[i] = PQgetvalue(re, row, col[F_USCC]);
-		for (int fl = 0; fl <= FLAG_CREDIT_BLACKLISTED; fl++)
+		for (int fl = 0; fl < FLAG_COUNT; fl++)
 			if (PQgetvalue(re, row, flag_col[fl])[0] == 't')
 				e->flags |= 1u << fl;
 		e->blacklisted = PQgetvalue(re, row, col[F_BLACKLISTED])[0] == 't';
@@ -579,6 +598,8 @@ static bool usage_to_groups(compute_t *x)
 		snprintf(g->division, sizeof g->division, "%s", PQgetvalue(gr, row, col[U_DIVISION]));
 		g->in_dates = PQgetvalue(gr, row, col[U_IN_DATES])[0] == 't';
 		g->related = PQgetvalue(gr, row, col[U_RELATED])[0] == 't';
+		g->seller_related = PQgetvalue(gr, row, col[U_SELLER_RELATED])[0] == 't';
+		g->marketplace = PQgetvalue(gr, row, col[U_MARKETPLACE])[0] == 't';
 		int64_t bits;
 		if (!db_get_i64(gr, row, col[U_BITS], "usage.bits", &bits, x->err, x->errlen) ||
 		    !db_get_i64(gr, row, col[U_AMOUNT], "usage.sum(amount_fen)", &g->amount_fen, x->err, x->errlen))

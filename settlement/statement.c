@@ -103,7 +103,7 @@ void statement_why_zh(st_why_t why, const char *detail, char *out, size_t outlen
 		bool ent = detail && strstr(detail, "enterprise"), inst = detail && strstr(detail, "institution");
 		snprintf(out, outlen, "领取对象不符（仅限%s）",
 			 ent && inst ? "企业、高校及科研机构"
-			 : inst	     ? "高校及科研机构"
+			 : inst      ? "高校及科研机构"
 				     : "企业");
 		return;
 	}
@@ -305,7 +305,8 @@ static bool read_enterprise(PGconn *c, const char *uscc, const char *period_end,
 	PGresult *r = db_query_msg(
 		c,
 		"SELECT f.sme, f.model_developer, f.maas_builder, f.model_registered, f.foundation_model, "
-		"  f.credit_blacklisted, r.credit_blacklisted, coalesce(r.performance_grade, ''), o.rate_bp, o.cap_fen "
+		"  f.credit_blacklisted, f.intelligent_match, r.credit_blacklisted, coalesce(r.performance_grade, ''), "
+		"  o.rate_bp, o.cap_fen "
 		"FROM (SELECT 1) one "
 		"JOIN LATERAL " EV_ON(
 			"$2::date",
@@ -327,24 +328,25 @@ static bool read_enterprise(PGconn *c, const char *uscc, const char *period_end,
 		snprintf(err, errlen, "enterprise %s was not registered at the run's cut-off %s", uscc, cutoff);
 		goto done;
 	}
-	/* the flags in flag_t order: sme .. credit_blacklisted */
-	for (int fl = 0; fl <= FLAG_CREDIT_BLACKLISTED; fl++)
+	/* the flags in flag_t order: sme .. intelligent_match */
+	_Static_assert(FLAG_COUNT == 7, "a column per flag above");
+	for (int fl = 0; fl < FLAG_COUNT; fl++)
 		if (PQgetvalue(r, 0, fl)[0] == 't')
 			e->flags |= 1u << fl;
-	e->blacklisted = PQgetvalue(r, 0, 6)[0] == 't';
-	e->grade_d = !strcmp(PQgetvalue(r, 0, 7), "D");
+	e->blacklisted = PQgetvalue(r, 0, FLAG_COUNT)[0] == 't';
+	e->grade_d = !strcmp(PQgetvalue(r, 0, FLAG_COUNT + 1), "D");
 	int64_t v;
-	if (!PQgetisnull(r, 0, 8)) {
-		if (!money_parse_i64(PQgetvalue(r, 0, 8), &v) || v < 0 || v > 10000) {
-			snprintf(err, errlen, "override rate '%s' is out of range", PQgetvalue(r, 0, 8));
+	if (!PQgetisnull(r, 0, FLAG_COUNT + 2)) {
+		if (!money_parse_i64(PQgetvalue(r, 0, FLAG_COUNT + 2), &v) || v < 0 || v > 10000) {
+			snprintf(err, errlen, "override rate '%s' is out of range", PQgetvalue(r, 0, FLAG_COUNT + 2));
 			goto done;
 		}
 		e->has_rate_override = true;
 		e->override_rate_bp = (int32_t)v;
 	}
-	if (!PQgetisnull(r, 0, 9)) {
-		if (!money_parse_i64(PQgetvalue(r, 0, 9), &v) || v < 0) {
-			snprintf(err, errlen, "override cap '%s' is out of range", PQgetvalue(r, 0, 9));
+	if (!PQgetisnull(r, 0, FLAG_COUNT + 3)) {
+		if (!money_parse_i64(PQgetvalue(r, 0, FLAG_COUNT + 3), &v) || v < 0) {
+			snprintf(err, errlen, "override cap '%s' is out of range", PQgetvalue(r, 0, FLAG_COUNT + 3));
 			goto done;
 		}
 		e->has_cap_override = true;
@@ -413,8 +415,8 @@ static PGresult *read_records(PGconn *c, const char *uscc, const char *from, con
 typedef struct judged {
 	st_why_t *why;
 	int *partner;
-	int32_t *rate;  /* applied; 0 when it does not count */
-	int *first;     /* rule 9: the stacking partner it is also eligible for, -1: none */
+	int32_t *rate; /* applied; 0 when it does not count */
+	int *first;    /* rule 9: the stacking partner it is also eligible for, -1: none */
 	int32_t *first_rate;
 	int64_t *amount;
 	int64_t *share;

@@ -42,6 +42,8 @@ static void add_opt_div(program_t *p, const char *d)
 static void base(program_t *p, const char *id, const char *from, const char *to)
 {
 	memset(p, 0, sizeof *p);
+	p->recipients[RECIPIENT_ENTERPRISE] = true; /* as the parser's default */
+	p->match_flag = -1;
 	strcpy(p->id, id);
 	strcpy(p->valid_from, from);
 	strcpy(p->valid_to, to);
@@ -897,6 +899,8 @@ static void pr_program(program_t *p, int i)
 	static const char *const from[] = {"2025-01-01", "2025-06-13", "2026-01-01"};
 	static const char *const to[] = {"", "2025-12-31", "2026-06-30", "2027-12-31"};
 	memset(p, 0, sizeof *p);
+	p->recipients[RECIPIENT_ENTERPRISE] = true; /* as the parser's default */
+	p->match_flag = -1;
 	snprintf(p->id, sizeof p->id, "grp-%c", 'a' + i);
 	strcpy(p->exclusivity_group, "grp");
 	p->exclusivity_order = 1 + pr_int(3); /* equal orders now and then */
@@ -923,12 +927,12 @@ static void pr_program(program_t *p, int i)
 	for (int k = 0; k < nr; k++) {
 		int cat = pr_chance(50) ? pr_int(PR_NCAT) : -1;
 		char cls = pr_chance(50) ? (pr_chance(50) ? 'A' : 'B') : 0;
-		int flag = pr_chance(30) ? pr_int(FLAG_COUNT - 1) : -1;
+		int flag = pr_chance(30) ? pr_int(FLAG_CREDIT_BLACKLISTED) : -1;
 		add_rate(p, pr_rates[pr_int((int)N(pr_rates))], cat, cls, flag);
 	}
 	if (pr_chance(40)) {
 		p->has_small_buyer = true;
-		p->small_buyer_flag = pr_int(FLAG_COUNT - 1);
+		p->small_buyer_flag = pr_int(FLAG_CREDIT_BLACKLISTED);
 		p->small_buyer_max_ytd_fen = pr_int(1 << PR_MAXG);
 		for (int c = 0; c < PR_NCAT; c++)
 			p->small_buyer_categories[c] = p->categories[c] && pr_chance(50);
@@ -975,7 +979,7 @@ Test(unit_engine, exclusive_property_counted_once, .timeout = 120)
 		int ngroups = 0, first[PR_MAXE + 1];
 		for (int e = 0; e < ne; e++) {
 			snprintf(base_e[e].uscc, sizeof base_e[e].uscc, "91330402100000%03uX", (unsigned)e % 1000u);
-			base_e[e].flags = (uint32_t)pr_int(1 << (FLAG_COUNT - 1));
+			base_e[e].flags = (uint32_t)pr_int(1 << FLAG_CREDIT_BLACKLISTED);
 			base_e[e].blacklisted = pr_chance(5);
 			for (int i = 0; i < np; i++) {
 				eng_enterprise_t *x = &ents[i][e];

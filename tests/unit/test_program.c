@@ -91,11 +91,21 @@ static void assert_categories(const program_t *p, const bool want[CAT_COUNT])
 		cr_assert_eq(p->categories[c], want[c], "%s: category %s", p->id, category_name((category_t)c));
 }
 
+/* who the programme pays, and its kind (docs/policies.md rule 1, "Terms") */
+static void assert_kind(const program_t *p, voucher_kind_t kind, bool enterprise, bool institution)
+{
+	cr_assert_eq(p->kind, (int)kind, "%s: kind %s", p->id, voucher_kind_name((voucher_kind_t)p->kind));
+	cr_assert_eq(p->recipients[RECIPIENT_ENTERPRISE], enterprise, "%s: enterprises", p->id);
+	cr_assert_eq(p->recipients[RECIPIENT_INSTITUTION], institution, "%s: institutions", p->id);
+}
+
 /* ---- the four compute-voucher programmes (docs/policies.md table) ---- */
 
 Test(unit_program_shipped, jiaxing_compute)
 {
 	program_t p = load_shipped("jiaxing-compute");
+	assert_kind(&p, KIND_COMPUTE, true, false);
+	cr_assert_str_eq(p.stacking_group, "");
 	cr_assert_str_eq(p.valid_from, "2025-05-13");
 	cr_assert_str_eq(p.valid_to, "2027-12-31");
 	cr_assert(!p.payee_provider);
@@ -138,6 +148,7 @@ Test(unit_program_shipped, jiaxing_compute)
 Test(unit_program_shipped, tongxiang_compute)
 {
 	program_t p = load_shipped("tongxiang-compute");
+	assert_kind(&p, KIND_COMPUTE, true, false);
 	cr_assert_str_eq(p.valid_from, "2026-01-01");
 	cr_assert_str_eq(p.valid_to, "2028-12-31");
 	cr_assert(!p.payee_provider);
@@ -171,6 +182,8 @@ Test(unit_program_shipped, tongxiang_compute)
 Test(unit_program_shipped, wuxi_compute)
 {
 	program_t p = load_shipped("wuxi-compute");
+	/* 002 五 "企业、高校以及科研机构" */
+	assert_kind(&p, KIND_COMPUTE, true, true);
 	cr_assert_str_eq(p.valid_from, "2025-05-23");
 	cr_assert_str_eq(p.valid_to, "2027-12-31");
 	cr_assert(!p.payee_provider);
@@ -260,14 +273,90 @@ Test(unit_program_shipped, hangzhou_compute)
 	cr_assert(!p.override_rate_allowed, "the document raises only the cap");
 	cr_assert(p.override_cap_allowed);
 	cr_assert(p.override_cap_unlimited);
+
+	assert_kind(&p, KIND_COMPUTE, true, false);
+	/* rule 9: second in the group hangzhou-ai, 60% / 30% together; rule 10: 15% / 10% */
+	cr_assert_str_eq(p.stacking_group, "hangzhou-ai");
+	cr_assert_eq(p.stacking_order, 2);
+	cr_assert_eq(program_class_bp(p.stacking_ceiling, 'A'), 6000);
+	cr_assert_eq(program_class_bp(p.stacking_ceiling, 'B'), 3000);
+	cr_assert_eq(p.match_flag, FLAG_INTELLIGENT_MATCH);
+	cr_assert_eq(program_class_bp(p.match_rate, 'A'), 1500);
+	cr_assert_eq(program_class_bp(p.match_rate, 'B'), 1000);
 }
 
-/* ---- the other voucher kinds that make the exclusivity groups real ---- */
+/* ---- the other voucher kinds (docs/policies.md "The other voucher kinds") ---- */
+
+Test(unit_program_shipped, hangzhou_intelligent)
+{
+	program_t p = load_shipped("hangzhou-intelligent");
+	program_t c = load_shipped("hangzhou-compute");
+	assert_kind(&p, KIND_INTELLIGENT, true, true);
+	cr_assert_str_eq(p.valid_from, c.valid_from);
+	cr_assert_str_eq(p.valid_to, "");
+	cr_assert(!p.has_pool, "none stated");
+	cr_assert(!p.payee_provider);
+	cr_assert_str_eq(p.exclusivity_group, "");
+	cr_assert_eq(p.ndivisions, 1);
+	cr_assert_str_eq(p.divisions[0], "3301");
+	assert_categories(&p, (bool[CAT_COUNT]){[CAT_INTELLIGENT_COMPUTE] = true});
+	cr_assert_eq(program_rate(&p, CAT_INTELLIGENT_COMPUTE, 'A', 0), 3000);
+	cr_assert_eq(program_rate(&p, CAT_INTELLIGENT_COMPUTE, 'B', F(FLAG_SME)), 1000);
+	cr_assert(!p.has_small_buyer);
+	cr_assert_eq(program_cap(&p, 0), YUAN(1000000000000), "none stated: the largest amount of the format");
+	cr_assert(!p.override_rate_allowed && !p.override_cap_allowed);
+	/* first of hangzhou-ai, with the same ceiling as hangzhou-compute */
+	cr_assert_str_eq(p.stacking_group, c.stacking_group);
+	cr_assert_eq(p.stacking_order, 1);
+	cr_assert_eq(memcmp(p.stacking_ceiling, c.stacking_ceiling, sizeof p.stacking_ceiling), 0);
+	cr_assert_eq(p.match_flag, -1);
+}
+
+/* the corpus and data vouchers: one marketplace category each, 30%, 200万, in
+ * the exclusivity group of their city's compute voucher (order 3) */
+static void assert_data_voucher(const char *id, const char *compute_id, voucher_kind_t kind, category_t cat)
+{
+	program_t d = load_shipped(id);
+	program_t c = load_shipped(compute_id);
+	assert_kind(&d, kind, true, false);
+	cr_assert_str_eq(d.valid_from, c.valid_from, "%s: dates as %s", id, compute_id);
+	cr_assert_str_eq(d.valid_to, c.valid_to);
+	cr_assert_eq(d.ndivisions, c.ndivisions);
+	cr_assert_eq(memcmp(d.divisions, c.divisions, sizeof d.divisions), 0);
+	cr_assert_eq(d.noptional, c.noptional);
+	cr_assert_eq(d.optional_enabled, c.optional_enabled);
+	bool want[CAT_COUNT] = {false};
+	want[cat] = true;
+	assert_categories(&d, want);
+	cr_assert_eq(program_rate(&d, cat, 'A', 0), 3000);
+	cr_assert_eq(program_rate(&d, cat, 'B', F(FLAG_SME)), 3000);
+	cr_assert_eq(program_cap(&d, 0), YUAN(2000000));
+	cr_assert_eq(program_cap(&d, F(FLAG_MAAS_BUILDER)), YUAN(2000000));
+	cr_assert(!d.has_pool);
+	cr_assert(!d.payee_provider);
+	cr_assert(!d.override_rate_allowed && !d.override_cap_allowed);
+	cr_assert_str_eq(d.exclusivity_group, c.exclusivity_group);
+	cr_assert_eq(d.exclusivity_order, 3);
+	cr_assert_str_eq(d.stacking_group, "");
+}
+
+Test(unit_program_shipped, tongxiang_corpus)
+{
+	assert_data_voucher("tongxiang-corpus", "tongxiang-compute", KIND_CORPUS, CAT_CORPUS);
+}
+
+Test(unit_program_shipped, wuxi_data)
+{
+	assert_data_voucher("wuxi-data", "wuxi-compute", KIND_DATA, CAT_DATASET);
+}
+
+/* ---- the model vouchers (模型券): model_purchase, with the compute voucher's group ---- */
 
 static void assert_model_voucher(const char *id, const char *compute_id, const char *group)
 {
 	program_t m = load_shipped(id);
 	program_t c = load_shipped(compute_id);
+	assert_kind(&m, KIND_MODEL, true, false);
 	cr_assert_str_eq(m.valid_from, c.valid_from, "%s: dates as %s", id, compute_id);
 	cr_assert_str_eq(m.valid_to, c.valid_to);
 	cr_assert_eq(m.ndivisions, c.ndivisions);
@@ -275,9 +364,14 @@ static void assert_model_voucher(const char *id, const char *compute_id, const c
 	cr_assert_eq(m.noptional, c.noptional);
 	cr_assert_eq(memcmp(m.optional_divisions, c.optional_divisions, sizeof m.optional_divisions), 0);
 	cr_assert_eq(m.optional_enabled, c.optional_enabled);
-	assert_categories(&m, (bool[CAT_COUNT]){[CAT_MODEL_SERVICE] = true});
-	cr_assert_eq(program_rate(&m, CAT_MODEL_SERVICE, 'A', 0), 3000);
-	cr_assert_eq(program_rate(&m, CAT_MODEL_SERVICE, 'B', F(FLAG_MODEL_REGISTERED)), 3000);
+	/* the requirement changed with issue 14: model purchases (模型购买费用) are
+	 * model_purchase, no longer model_service */
+	assert_categories(&m, (bool[CAT_COUNT]){[CAT_MODEL_PURCHASE] = true});
+	cr_assert_eq(program_rate(&m, CAT_MODEL_PURCHASE, 'A', 0), 3000);
+	cr_assert_eq(program_rate(&m, CAT_MODEL_PURCHASE, 'B', F(FLAG_MODEL_REGISTERED)), 3000);
+	for (int cat = 0; cat < CAT_COUNT; cat++)
+		if (c.categories[cat])
+			cr_assert(!m.categories[cat], "%s and %s share no category", id, compute_id);
 	cr_assert_eq(program_cap(&m, 0), YUAN(2000000));
 	cr_assert(!m.has_pool);
 	cr_assert(!m.payee_provider);
@@ -317,17 +411,38 @@ Test(unit_program_shipped, every_file_parses_and_is_named_after_its_id)
 		char rel[512];
 		snprintf(rel, sizeof rel, "settlement/programs/%s", e->d_name);
 		all[n] = load(rel);
+		/* the kind and the recipients are stated, not left to the defaults */
+		size_t tlen;
+		char *text = slurp(rel, &tlen);
+		char *z = malloc(tlen + 2);
+		cr_assert(z);
+		z[0] = '\n';
+		memcpy(z + 1, text, tlen);
+		z[tlen + 1] = '\0';
+		cr_assert(strstr(z, "\nkind = "), "%s states no kind", rel);
+		cr_assert(strstr(z, "\nrecipients = "), "%s states no recipients", rel);
+		free(z);
+		free(text);
 		cr_assert_eq(strlen(all[n].id), len - 5);
 		cr_assert_eq(strncmp(all[n].id, e->d_name, len - 5), 0, "%s has id %s", e->d_name, all[n].id);
 		n++;
 	}
 	closedir(d);
-	cr_assert_geq(n, 6, "the four compute vouchers and the two model vouchers");
+	cr_assert_geq(n, 9, "the four compute vouchers and the five other kinds");
 	for (int i = 0; i < n; i++)
-		for (int j = i + 1; j < n; j++)
+		for (int j = i + 1; j < n; j++) {
 			if (all[i].exclusivity_group[0] && !strcmp(all[i].exclusivity_group, all[j].exclusivity_group))
 				cr_assert_neq(all[i].exclusivity_order, all[j].exclusivity_order, "%s and %s",
 					      all[i].id, all[j].id);
+			/* a stacking group: one of each order, the ceiling stated identically */
+			if (all[i].stacking_group[0] && !strcmp(all[i].stacking_group, all[j].stacking_group)) {
+				cr_assert_neq(all[i].stacking_order, all[j].stacking_order, "%s and %s", all[i].id,
+					      all[j].id);
+				cr_assert_eq(memcmp(all[i].stacking_ceiling, all[j].stacking_ceiling,
+						    sizeof all[i].stacking_ceiling),
+					     0, "%s and %s state different ceilings", all[i].id, all[j].id);
+			}
+		}
 }
 
 /* ---- a fifth city is a file, not code ---- */
@@ -354,6 +469,29 @@ Test(unit_program_fifth_city, ningbo_is_just_a_file)
 	cr_assert_eq(p.override_max_rate_bp, 5000);
 	cr_assert(p.override_cap_allowed && !p.override_cap_unlimited);
 	cr_assert_eq(p.override_max_cap_fen, YUAN(8000000) + 50);
+	cr_assert_eq(p.kind, KIND_COMPUTE, "kind absent: compute");
+	cr_assert(p.recipients[RECIPIENT_ENTERPRISE] && !p.recipients[RECIPIENT_INSTITUTION],
+		  "recipients absent: enterprises");
+}
+
+/* another city's stacking ceiling is a pair of files (A:5000, B:2500 against
+ * Hangzhou's A:6000, B:3000); tests/unit/test_engine.c settles it */
+Test(unit_program_fifth_city, ningbo_stacking_pair_has_its_own_ceiling)
+{
+	program_t c = load("tests/unit/fixtures/ningbo-compute.conf");
+	program_t i = load("tests/unit/fixtures/ningbo-intelligent.conf");
+	cr_assert_str_eq(c.stacking_group, "ningbo-ai");
+	cr_assert_str_eq(i.stacking_group, "ningbo-ai");
+	cr_assert_eq(i.stacking_order, 1);
+	cr_assert_eq(c.stacking_order, 2);
+	for (int k = 0; k < 2; k++)
+		cr_assert_eq(c.stacking_ceiling[k], i.stacking_ceiling[k]);
+	cr_assert_eq(program_class_bp(c.stacking_ceiling, 'A'), 5000);
+	cr_assert_eq(program_class_bp(c.stacking_ceiling, 'B'), 2500);
+	cr_assert_eq(c.match_flag, FLAG_INTELLIGENT_MATCH);
+	cr_assert_eq(program_class_bp(c.match_rate, 'A'), 1000);
+	cr_assert_eq(program_class_bp(c.match_rate, 'B'), 500);
+	assert_kind(&i, KIND_INTELLIGENT, true, true);
 }
 
 /* ---- the format's details ---- */
@@ -390,6 +528,45 @@ Test(unit_program_format, minimal_file_and_defaults)
 	cr_assert_eq(p.ncaps, 1);
 	cr_assert_eq(p.caps[0].flag, -1);
 	cr_assert_eq(p.caps[0].cap_fen, YUAN(1000000));
+	/* issue 14's keys, absent: a compute voucher for enterprises, stacking with nothing */
+	cr_assert_eq(p.kind, KIND_COMPUTE);
+	cr_assert(p.recipients[RECIPIENT_ENTERPRISE]);
+	cr_assert(!p.recipients[RECIPIENT_INSTITUTION]);
+	cr_assert_str_eq(p.stacking_group, "");
+	cr_assert_eq(p.stacking_order, 0);
+	cr_assert_eq(p.match_flag, -1);
+}
+
+Test(unit_program_format, kind_recipients_and_stacking)
+{
+	program_t p;
+	char err[512] = "";
+	cr_assert(parse(S_PROGRAM "kind = data\nrecipients = institution\n" S_JUR S_REC S_RATES S_CAPS
+				  "[stacking]\ngroup = g-1\norder = 2\nceiling = B:2500, A:5000\n"
+				  "match_flag = sme\nmatch_rate = A:1000, B:0\n",
+			&p, err, sizeof err),
+		  "%s", err);
+	cr_assert_eq(p.kind, KIND_DATA);
+	cr_assert(!p.recipients[RECIPIENT_ENTERPRISE] && p.recipients[RECIPIENT_INSTITUTION]);
+	cr_assert_str_eq(p.stacking_group, "g-1");
+	cr_assert_eq(p.stacking_order, 2);
+	cr_assert_eq(p.stacking_ceiling[0], 5000, "A, whatever the order written");
+	cr_assert_eq(p.stacking_ceiling[1], 2500);
+	cr_assert_eq(p.match_flag, FLAG_SME);
+	cr_assert_eq(p.match_rate[0], 1000);
+	cr_assert_eq(p.match_rate[1], 0);
+	/* the names of the kinds, for exports and statements */
+	static const char *const zh[KIND_COUNT] = {"算力券", "语料券", "数据券", "模型券", "智能券"};
+	for (int k = 0; k < KIND_COUNT; k++) {
+		cr_assert_str_eq(voucher_kind_zh((voucher_kind_t)k), zh[k]);
+		cr_assert_eq(voucher_kind_parse(voucher_kind_name((voucher_kind_t)k)), k);
+	}
+	/* recipients by the registration-authority code */
+	cr_assert_eq(recipient_of_uscc("91330402100000001X"), RECIPIENT_ENTERPRISE);
+	cr_assert_eq(recipient_of_uscc("12320200466285184X"), RECIPIENT_INSTITUTION);
+	cr_assert_eq(recipient_of_uscc("52320200MJ0000001X"), RECIPIENT_INSTITUTION);
+	cr_assert_eq(recipient_of_uscc("31320200MJ0000001X"), -1);
+	cr_assert_eq(recipient_of_uscc("Y1320200MJ0000001X"), -1);
 }
 
 Test(unit_program_format, name_of_200_bytes_is_the_longest)
@@ -695,6 +872,51 @@ static const struct refusal refusals[] = {
 	{MINIMAL "[overrides]\nmax_cap_yuan = -10\n",
 	 "line 15: overrides.max_cap_yuan: '-10': amounts may not be negative"},
 	{MINIMAL "[overrides]\nmax_cap = 10\n", "line 15: overrides.max_cap: unknown key"},
+	/* kind, recipients */
+	{S_PROGRAM "kind = voucher\n" S_JUR S_REC S_RATES S_CAPS,
+	 "line 6: program.kind: 'voucher' is not a voucher kind"},
+	{S_PROGRAM "kind = 算力券\n" S_JUR S_REC S_RATES S_CAPS, "line 6: program.kind"},
+	{S_PROGRAM "recipients = university\n" S_JUR S_REC S_RATES S_CAPS,
+	 "line 6: program.recipients: 'university' is neither enterprise nor institution"},
+	{S_PROGRAM "recipients = enterprise, enterprise\n" S_JUR S_REC S_RATES S_CAPS,
+	 "line 6: program.recipients: 'enterprise' listed twice"},
+	{S_PROGRAM "recipients = enterprise,\n" S_JUR S_REC S_RATES S_CAPS, "line 6: program.recipients: empty item"},
+	/* [stacking] */
+	{MINIMAL "[stacking]\n", "stacking.group: missing"},
+	{MINIMAL "[stacking]\ngroup = g\nceiling = A:6000, B:3000\n", "stacking.order: missing"},
+	{MINIMAL "[stacking]\ngroup = g\norder = 2\n", "stacking.ceiling: missing"},
+	{MINIMAL "[stacking]\ngroup = G\n", "line 15: stacking.group: 'G' is not a group name"},
+	{MINIMAL "[stacking]\ngroup = g\norder = 3\n", "line 16: stacking.order: '3' is 1 (the first) or 2"},
+	{MINIMAL "[stacking]\ngroup = g\norder = 2\nceiling = A:6000\n",
+	 "line 17: stacking.ceiling: give both classes"},
+	{MINIMAL "[stacking]\ngroup = g\norder = 2\nceiling = A:6000, A:3000\n",
+	 "line 17: stacking.ceiling: class A given twice"},
+	{MINIMAL "[stacking]\ngroup = g\norder = 2\nceiling = A:6000, C:3000\n",
+	 "line 17: stacking.ceiling: 'C:3000' is not CLASS:BP"},
+	{MINIMAL "[stacking]\ngroup = g\norder = 2\nceiling = A:60%, B:3000\n",
+	 "line 17: stacking.ceiling: '60%' is not a rate in basis points 0..10000"},
+	{MINIMAL "[stacking]\ngroup = g\norder = 2\nceiling = A:10001, B:3000\n", "line 17: stacking.ceiling"},
+	{MINIMAL "[stacking]\ngroup = g\norder = 2\nceiling = A:6000, B:3000\nmatch_flag = sme\n",
+	 "stacking.match_rate: missing (match_flag is given on line 18)"},
+	{MINIMAL "[stacking]\ngroup = g\norder = 2\nceiling = A:6000, B:3000\nmatch_rate = A:1, B:1\n",
+	 "stacking.match_flag: missing (match_rate is given on line 18)"},
+	{MINIMAL "[stacking]\ngroup = g\norder = 2\nceiling = A:6000, B:3000\nmatch_flag = vip\n",
+	 "line 18: stacking.match_flag: unknown flag 'vip'"},
+	{MINIMAL "[stacking]\ngroup = g\norder = 2\nceiling = A:6000, B:3000\nmatch_flag = sme\n"
+		 "match_rate = A:1500, B:3001\n",
+	 "line 19: stacking.match_rate: class B: 3001 bp is above the ceiling of 3000 bp"},
+	{MINIMAL "[stacking]\ngroup = g\norder = 1\nceiling = A:6000, B:3000\nmatch_flag = sme\n"
+		 "match_rate = A:1500, B:1000\n",
+	 "line 18: stacking.match_flag: only a member listed after the first"},
+	/* the first member's rate follows from the record alone */
+	{MINIMAL "[small_buyer]\nflag = sme\nmax_ytd_yuan = 5\ncategories = intelligent_compute\nrate_bp = 5000\n"
+		 "[stacking]\ngroup = g\norder = 1\nceiling = A:6000, B:3000\n",
+	 "line 14: [small_buyer]: the first member of stacking group g may have none"},
+	{MINIMAL "[overrides]\nmax_rate_bp = 6000\n[stacking]\ngroup = g\norder = 1\nceiling = A:6000, B:3000\n",
+	 "line 15: overrides.max_rate_bp: the first member of stacking group g takes no rate override"},
+	{S_PROGRAM "exclusivity_group = x\nexclusivity_order = 1\n" S_JUR S_REC S_RATES S_CAPS
+		   "[stacking]\ngroup = g\norder = 1\nceiling = A:6000, B:3000\n",
+	 "line 6: program.exclusivity_group: the first member of stacking group g may not be in an exclusivity group"},
 	/* text */
 	{MINIMAL "name = \x01\n", "line 14: not UTF-8 text"},
 	{MINIMAL "; \xff\xfe comment\n", "line 14: not UTF-8 text"},

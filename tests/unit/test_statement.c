@@ -99,6 +99,8 @@ Test(unit_statement, shares_overflow_refused)
 static void prog(program_t *p, const char *id, const char *from, int order)
 {
 	memset(p, 0, sizeof *p);
+	p->recipients[RECIPIENT_ENTERPRISE] = true; /* as the parser's default */
+	p->match_flag = -1;
 	snprintf(p->id, sizeof p->id, "%s", id);
 	snprintf(p->name, sizeof p->name, "%s 项目", id);
 	snprintf(p->valid_from, sizeof p->valid_from, "%s", from);
