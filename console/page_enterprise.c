@@ -317,9 +317,9 @@ static void statement_programme(req_t *r, const statement_t *st, int s)
 	const st_table_t *sub = &st->subtotals, *rec = &st->records;
 	const char *program = st_get(sub, s, ST_S_PROGRAM), *name = st_get(sub, s, ST_S_PROGRAM_NAME);
 	char t[20];
-	H(&r->out, "<h3>%s（依据批次 <a href=\"/runs/%u\">#%s</a>，%s，数据截止 %s）</h3>\n",
-	  name && *name ? name : program, st_get(sub, s, ST_S_RUN), st_get(sub, s, ST_S_RUN),
-	  st_get(sub, s, ST_S_PERIOD), cn_time(st_get(sub, s, ST_S_CUTOFF), t));
+	H(&r->out, "<h3>%s（%s，依据批次 <a href=\"/runs/%u\">#%s</a>，%s，数据截止 %s）</h3>\n",
+	  name && *name ? name : program, or_empty(st_get(sub, s, ST_S_KIND)), st_get(sub, s, ST_S_RUN),
+	  st_get(sub, s, ST_S_RUN), st_get(sub, s, ST_S_PERIOD), cn_time(st_get(sub, s, ST_S_CUTOFF), t));
 	H(&r->out,
 	  "<table id=\"records-%d\" class=\"records\">\n<tr><th>日期</th><th>服务商</th><th>记录号</th>"
 	  "<th>类别</th><th class=\"n\">金额（元）</th><th class=\"n\">补助比例</th><th class=\"n\">补助（元）</th>"
@@ -344,9 +344,14 @@ static void statement_programme(req_t *r, const statement_t *st, int s)
 		H(&r->out, "</td><td>%s", st_get(rec, i, ST_R_RECORD));
 		if (adj)
 			H(&r->out, "（调整 %s）", adj);
-		H(&r->out, "</td><td>%s</td><td class=\"n\">%Y</td><td class=\"n\">%s</td><td class=\"n\">",
+		H(&r->out, "</td><td>%s</td><td class=\"n\">%Y</td><td class=\"n\">%s",
 		  category_zh(st_get(rec, i, ST_R_CATEGORY)), i64_or_0(st_get(rec, i, ST_R_AMOUNT)),
 		  rate_pct(st_get(rec, i, ST_R_RATE_BP), pct));
+		/* rule 9: a stacked record shows the first programme's rate too */
+		if (st_get(rec, i, ST_R_FIRST_PROGRAM))
+			H(&r->out, "（叠加 %s %s）", st_get(rec, i, ST_R_FIRST_PROGRAM),
+			  rate_pct(st_get(rec, i, ST_R_FIRST_RATE_BP), pct));
+		H(&r->out, "</td><td class=\"n\">");
 		if (sub_fen)
 			H(&r->out, "%Y", i64_or_0(sub_fen));
 		H(&r->out, "</td><td>%s</td><td>%s</td></tr>\n", yes_no(st_get(rec, i, ST_R_COUNTED)),

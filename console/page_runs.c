@@ -9,6 +9,7 @@
 #include "common/money.h"
 #include "console/console.h"
 #include "console/html.h"
+#include "settlement/program.h"
 
 #define PAGE_LINES 50
 
@@ -307,7 +308,8 @@ void page_run(req_t *r, int64_t run)
 				 "to_char(r.data_cutoff AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS'), "
 				 "r.total_payable, r.total_recovered, r.total_asked, r.pool_left_fen, r.lines, "
 				 "coalesce(r.notice_ends::text, ''), "
-				 "coalesce(r.notice_ends < (now() AT TIME ZONE 'Asia/Shanghai')::date, false) "
+				 "coalesce(r.notice_ends < (now() AT TIME ZONE 'Asia/Shanghai')::date, false), "
+				 "coalesce(substring(v.text from '(?n)^kind[ \\t]*=[ \\t]*([a-z]+)'), 'compute') "
 				 "FROM audit.runs r JOIN audit.program_versions v ON v.version = r.program_version "
 				 "WHERE r.run_id = $1::bigint",
 				 1, p1, &err);
@@ -376,9 +378,11 @@ void page_run(req_t *r, int64_t run)
 		  pool_left);
 	H(&r->out, "<div class=\"card\"><div class=\"k\">企业行数</div><div class=\"v\">%D</div></div></div>\n",
 	  cell_i64(hd, 0, 12));
-	H(&r->out, "<p class=\"detail\">项目 %s · 版本 %s · 编制人 %s · 批准人 %s · 数据截止 %s（北京时间）</p>\n",
-	  program, PQgetvalue(hd, 0, 6), PQgetvalue(hd, 0, 4), *PQgetvalue(hd, 0, 5) ? PQgetvalue(hd, 0, 5) : "—",
-	  PQgetvalue(hd, 0, 7));
+	int kind = voucher_kind_parse(PQgetvalue(hd, 0, 15));
+	H(&r->out,
+	  "<p class=\"detail\">项目 %s · 券种 %s · 版本 %s · 编制人 %s · 批准人 %s · 数据截止 %s（北京时间）</p>\n",
+	  program, voucher_kind_zh((voucher_kind_t)kind), PQgetvalue(hd, 0, 6), PQgetvalue(hd, 0, 4),
+	  *PQgetvalue(hd, 0, 5) ? PQgetvalue(hd, 0, 5) : "—", PQgetvalue(hd, 0, 7));
 	H(&r->out,
 	  "<p class=\"noprint\">下载：<a href=\"/runs/%u.csv\" id=\"download-csv\">CSV</a> · "
 	  "<a href=\"/runs/%u.xlsx\" id=\"download-xlsx\">Excel（XLSX）</a></p>\n",

@@ -242,7 +242,8 @@ enum {
 	X_RUN_STATUS,
 	X_STATUS_ZH,
 	X_PAYEE,
-	X_PROGRAM_NAME
+	X_PROGRAM_NAME,
+	X_KIND
 };
 
 static const char sql_lines[] =
@@ -263,6 +264,7 @@ typedef struct exp_col {
 static const exp_col_t exp_cols[] = {
 	{"结算批次", K_TEXT, L_RUN, 10},
 	{"项目", K_TEXT, X_PROGRAM_NAME, 18},
+	{"券种", K_TEXT, X_KIND, 8},
 	{"期间", K_TEXT, L_PERIOD, 9},
 	{"批次状态", K_TEXT, X_RUN_STATUS, 15},
 	{"统一社会信用代码", K_TEXT, L_USCC, 21},
@@ -312,6 +314,7 @@ static const char *line_cell(exporter_t *e, const PGresult *r, int row, int src)
 	switch (src) {
 	case X_RUN_STATUS: return export_run_status_zh(PQgetvalue(e->head, 0, H_STATUS));
 	case X_PROGRAM_NAME: return program_name_zh(e->prog);
+	case X_KIND: return voucher_kind_zh((voucher_kind_t)e->prog->kind);
 	case X_STATUS_ZH: return export_line_status_zh(PQgetvalue(r, row, L_STATUS));
 	case X_PAYEE:
 		if (e->prog->payee_provider)
@@ -554,6 +557,7 @@ static bool xlsx_summary(exporter_t *e)
 	} kv[] = {
 		{"结算批次", PQgetvalue(h, 0, H_RUN), NULL},
 		{"项目", program_name_zh(e->prog), NULL},
+		{"券种", voucher_kind_zh((voucher_kind_t)e->prog->kind), NULL},
 		{"项目代码", PQgetvalue(h, 0, H_PROGRAM), NULL},
 		{"期间", PQgetvalue(h, 0, H_PERIOD), NULL},
 		{"批次状态", status, draft ? e->f_warn : NULL},

@@ -33,10 +33,15 @@ void sf_sqlp(const char *q, int n, const char *const *p)
 
 const char *sf_uscc(const char *division, int n)
 {
+	return sf_code("91", division, n);
+}
+
+const char *sf_code(const char *head, const char *division, int n)
+{
 	static char slots[16][19];
 	static unsigned k;
 	char *o = slots[k++ % 16];
-	snprintf(o, 19, "91%s%09d", division, n);
+	snprintf(o, 19, "%.2s%s%09d", head, division, n);
 	o[17] = uscc_check_char(o);
 	o[18] = '\0';
 	cr_assert(uscc_valid(o), "%s", o);
@@ -46,10 +51,12 @@ const char *sf_uscc(const char *division, int n)
 /* the vector signing keys of the fixture's providers */
 static void provider_key(const char *provider, sig_alg_t *alg, const char **keyfile, const char **keyid)
 {
+	static char id[80];
 	bool r = !strcmp(provider, "prov-r");
 	*alg = r ? SIG_ALG_SM2_SM3 : SIG_ALG_ED25519;
 	*keyfile = r ? "provider-b.sm2.key" : "provider-a.ed25519.key";
-	*keyid = r ? "prov-r-2026a" : "prov-a-2026a";
+	snprintf(id, sizeof id, "%s-2026a", provider);
+	*keyid = id;
 }
 
 static void register_key(const char *provider)
@@ -163,8 +170,33 @@ void sf_flag(const char *u, const char *column)
 	sf_sqlp(q, 1, &u);
 }
 
+void sf_provider(const char *code, const char *kind, const char *facility)
+{
+	const char *p[] = {code, kind, facility};
+	sf_sqlp("INSERT INTO voucher.providers (code, name, uscc, kind) VALUES ($1, $1, '91330483100000001E', $2)", 2,
+		p);
+	const char *f[] = {code, facility};
+	sf_sqlp("INSERT INTO voucher.facilities VALUES ($1, $2, '330402', 'A')", 2, f);
+	register_key(code);
+}
+
+static void record_with(const char *provider, const char *u, const char *facility, const char *category,
+			long long amount, const char *ended_at, const char *adjusts, const char *seller);
+
 void sf_record(const char *provider, const char *u, const char *facility, const char *category, long long amount,
 	       const char *ended_at, const char *adjusts)
+{
+	record_with(provider, u, facility, category, amount, ended_at, adjusts, NULL);
+}
+
+void sf_record_seller(const char *provider, const char *u, const char *facility, const char *category, long long amount,
+		      const char *ended_at, const char *seller)
+{
+	record_with(provider, u, facility, category, amount, ended_at, NULL, seller);
+}
+
+static void record_with(const char *provider, const char *u, const char *facility, const char *category,
+			long long amount, const char *ended_at, const char *adjusts, const char *seller)
 {
 	char id[32], amt[32], batch[40], started[40], ended[40];
 	snprintf(id, sizeof id, "r%d", ++rec_no);
@@ -183,14 +215,17 @@ void sf_record(const char *provider, const char *u, const char *facility, const 
 		   batch, provider, id, u, facility, category, amt, started, ended);
 	if (adjusts)
 		buf_printf(&body, ",\"adjusts\":\"%s\"", adjusts);
+	if (seller)
+		buf_printf(&body, ",\"seller\":\"%s\"", seller);
 	buf_puts(&body, "}]}");
 	signed_batch(provider, batch, body.data);
 	buf_free(&body);
-	const char *p[] = {provider, id, u, facility, category, amt, started, ended, adjusts, batch};
+	const char *p[] = {provider, id, u, facility, category, amt, started, ended, adjusts, batch, seller};
 	sf_sqlp("INSERT INTO voucher.usage_records (provider, record_id, batch_id, enterprise, facility, category, "
-		"quantity, unit, amount_fen, started_at, ended_at, contract_id, adjusts, content_hash) VALUES "
-		"($1, $2, $10, $3, $4, $5, 1, 'card_hour', $6::bigint, $7::timestamptz, $8::timestamptz, 'C', $9, '\\x00')",
-		10, p);
+		"quantity, unit, amount_fen, started_at, ended_at, contract_id, adjusts, content_hash, seller) VALUES "
+		"($1, $2, $10, $3, $4, $5, 1, 'card_hour', $6::bigint, $7::timestamptz, $8::timestamptz, 'C', $9, '\\x00', "
+		"$11)",
+		11, p);
 	/* and its record id, as ingest keeps it */
 	const char *k[] = {provider, id, ended, batch};
 	sf_sqlp("INSERT INTO voucher.usage_keys (provider, record_id, ended_at, batch_id, content_hash) "

@@ -18,6 +18,13 @@ void sf_sql(const char *q);
 void sf_sqlp(const char *q, int n, const char *const *params);
 /* a valid USCC in a division: "91" + division + 9 digits + check character */
 const char *sf_uscc(const char *division, int n);
+/* a valid credit code: head (two characters: "91" an enterprise, "12" a
+ * public institution, "52" a 民政 research institute) + division + 9 digits +
+ * check character */
+const char *sf_code(const char *head, const char *division, int n);
+/* a provider of kind compute|marketplace with a class-A facility and its
+ * signing key (Ed25519, key id CODE-2026a) */
+void sf_provider(const char *code, const char *kind, const char *facility);
 /* registers an enterprise from 2025-01-01; name NULL: "企业 " + last 4 chars */
 void sf_enterprise(const char *uscc, const char *division, const char *name);
 /* sets a boolean flag column of all its registry versions */
@@ -25,6 +32,9 @@ void sf_flag(const char *uscc, const char *column);
 /* a usage record (ids r1, r2, ... in order) ending at ended_at, one hour long */
 void sf_record(const char *provider, const char *uscc, const char *facility, const char *category, long long amount_fen,
 	       const char *ended_at, const char *adjusts);
+/* the same with a seller (corpus, dataset), in the signed body too */
+void sf_record_seller(const char *provider, const char *uscc, const char *facility, const char *category,
+		      long long amount, const char *ended_at, const char *seller);
 /* bin/voucherctl --db <the test database as user> ARGS; returns the exit status */
 int sf_ctl(const char *user, const char *args, char *out, size_t outcap, char *err, size_t errcap);
 /* settle as user; asserts success and returns the run id */

@@ -112,9 +112,10 @@ static size_t count(const char *hay, const char *needle)
 	return n;
 }
 
-static const char header[] = "\xEF\xBB\xBF"
-			     "结算批次,项目,期间,批次状态,统一社会信用代码,企业名称,行政区划,年度累计符合条件金额(元),"
-			     "年度累计应补金额(元),上限(元),此前已拨付(元),差额(元),本次拨付(元),状态,备注,收款方\r\n";
+static const char header[] =
+	"\xEF\xBB\xBF"
+	"结算批次,项目,券种,期间,批次状态,统一社会信用代码,企业名称,行政区划,年度累计符合条件金额(元),"
+	"年度累计应补金额(元),上限(元),此前已拨付(元),差额(元),本次拨付(元),状态,备注,收款方\r\n";
 
 static char e1[19], e2[19], e3[19], e4[19];
 
@@ -171,7 +172,7 @@ Test(export, csv_has_bom_chinese_header_yuan_quoting_and_formula_protection)
 
 	char want[1024];
 	snprintf(want, sizeof want,
-		 "\r\n%lld,嘉兴市算力券,2026-03,已审核,%s,嘉兴甲科技有限公司,330402,10000.11,5000.05,1000000.00,"
+		 "\r\n%lld,嘉兴市算力券,算力券,2026-03,已审核,%s,嘉兴甲科技有限公司,330402,10000.11,5000.05,1000000.00,"
 		 "0.00,5000.05,5000.05,应拨付,,嘉兴甲科技有限公司（后补助）\r\n",
 		 run, e1);
 	cr_assert(strstr(text, want), "want %s in\n%s", want, text);

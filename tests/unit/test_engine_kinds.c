@@ -173,7 +173,7 @@ enum { P_NONE = -1, P_HZI, P_HZ, P_JX, P_WX, P_TXC, P_WXD, P_TX, P_TXM, P_N };
 
 static void get(int which, program_t *p)
 {
-	static void (*const make[P_N])(program_t *) = {prog_hzi, prog_hz, prog_jx,  prog_wx,
+	static void (*const make[P_N])(program_t *) = {prog_hzi, prog_hz,  prog_jx, prog_wx,
 						       prog_txc, prog_wxd, prog_tx, prog_txm};
 	make[which](p);
 }
@@ -187,10 +187,10 @@ static void get(int which, program_t *p)
 #define MATCH (1u << FLAG_INTELLIGENT_MATCH)
 
 /* a group of enterprise 0; bits: partner_in_dates (bit 0: the first partner) */
-#define GX(cat, c, div, amt, market, srel, bits)                                                                    \
-	{                                                                                                           \
+#define GX(cat, c, div, amt, market, srel, bits)                                                                     \
+	{                                                                                                            \
 		.ent = 0, .category = (cat), .cls = (c), .division = div, .in_dates = true, .marketplace = (market), \
-		.seller_related = (srel), .partner_in_dates = (bits), .amount_fen = (amt)                           \
+		.seller_related = (srel), .partner_in_dates = (bits), .amount_fen = (amt)                            \
 	}
 /* in Hangzhou, within the partner's dates */
 #define GH(cat, c, amt) GX(cat, c, "330106", amt, false, false, 1u)
@@ -244,7 +244,19 @@ static const struct kcase cases[] = {
 	 false,
 	 "小额采购比例 50%"},
 	/* not a small buyer, class A: min(3000, 6000 − 3000) = 3000: the ceiling does not bite */
-	{"class A, ordinary rate", P_HZ, P_HZI, ENT, 0, 1, {GH(IC, 'A', 100000)}, 100000, 30000, 30000, true, false, NULL},
+	{"class A, ordinary rate",
+	 P_HZ,
+	 P_HZI,
+	 ENT,
+	 0,
+	 1,
+	 {GH(IC, 'A', 100000)},
+	 100000,
+	 30000,
+	 30000,
+	 true,
+	 false,
+	 NULL},
 	/* a small buyer with A and B: A min(5000, 3000) = 3000 → 30,000; B min(5000, 2000) = 2000 →
 	 * 20,000; 50,000 in all (two rate groups) */
 	{"small buyer, A and B",
@@ -277,7 +289,18 @@ static const struct kcase cases[] = {
 	 false,
 	 NULL},
 	/* without the 智能券 loaded the 算力券 pays its own rate: 100,000 × 0.5 = 50,000 */
-	{"first not loaded", P_HZ, P_NONE, ENT, SME, 1, {GH(IC, 'A', 100000)}, 100000, 50000, 50000, false, false,
+	{"first not loaded",
+	 P_HZ,
+	 P_NONE,
+	 ENT,
+	 SME,
+	 1,
+	 {GH(IC, 'A', 100000)},
+	 100000,
+	 50000,
+	 50000,
+	 false,
+	 false,
 	 "小额采购比例 50%"},
 	/* a record outside the 智能券's dates (bit 0 clear) is not also eligible: own rate 5000 */
 	{"not within the first's dates",
@@ -339,11 +362,34 @@ static const struct kcase cases[] = {
 	 true,
 	 NULL},
 	/* the 智能券 ignores the flag: 30,000 */
-	{"智能券 ignores 免审配套", P_HZI, P_HZ, ENT, MATCH, 1, {GH(IC, 'A', 100000)}, 100000, 30000, 30000, false, false,
+	{"智能券 ignores 免审配套",
+	 P_HZI,
+	 P_HZ,
+	 ENT,
+	 MATCH,
+	 1,
+	 {GH(IC, 'A', 100000)},
+	 100000,
+	 30000,
+	 30000,
+	 false,
+	 false,
 	 ""},
 	/* ---- rule 1: recipients ---- */
 	/* a university in Hangzhou: the 智能券 pays institutions (30,000), the 算力券 does not (0) */
-	{"university, 智能券", P_HZI, P_HZ, UNIV, 0, 1, {GH(IC, 'A', 100000)}, 100000, 30000, 30000, false, false, NULL},
+	{"university, 智能券",
+	 P_HZI,
+	 P_HZ,
+	 UNIV,
+	 0,
+	 1,
+	 {GH(IC, 'A', 100000)},
+	 100000,
+	 30000,
+	 30000,
+	 false,
+	 false,
+	 NULL},
 	{"research institute (5), 智能券",
 	 P_HZI,
 	 P_HZ,
@@ -357,7 +403,18 @@ static const struct kcase cases[] = {
 	 false,
 	 false,
 	 NULL},
-	{"university, 算力券 pays enterprises only", P_HZ, P_HZI, UNIV, 0, 1, {GH(IC, 'A', 100000)}, 0, 0, 0, false, false,
+	{"university, 算力券 pays enterprises only",
+	 P_HZ,
+	 P_HZI,
+	 UNIV,
+	 0,
+	 1,
+	 {GH(IC, 'A', 100000)},
+	 0,
+	 0,
+	 0,
+	 false,
+	 false,
 	 NULL},
 	/* a university in Wuxi: 企业、高校以及科研机构: 1,000,000 × 0.3 = 300,000 */
 	{"university, Wuxi's 算力券",
@@ -554,7 +611,8 @@ Test(unit_engine_kinds, stacked_rates_stay_within_the_ceiling)
 					bool hzi_counts = cats[k] == IC;
 					cr_expect_eq(first, hzi_counts ? 0 : -1);
 					cr_expect_eq(f2, -1, "the first is stacked on nothing");
-					cr_expect_eq(frate, hzi_counts ? ri : 0, "the first's rate as its own run pays it");
+					cr_expect_eq(frate, hzi_counts ? ri : 0,
+						     "the first's rate as its own run pays it");
 					if (hzi_counts)
 						cr_expect_leq(r + ri, program_class_bp(hz.stacking_ceiling, cls),
 							      "flags %u %c small %d: %d + %d", (unsigned)flags, cls,
@@ -616,8 +674,8 @@ Test(unit_engine_kinds, ceiling_mismatch_refused)
 	memset(&e, 0, sizeof e);
 	strcpy(e.uscc, ENT);
 	eng_group_t g = GH(IC, 'A', 100);
-	eng_input_t in = {.prog = &hz, .npartners = 1, .partners = {&hzi}, .ents = &e, .nents = 1, .groups = &g,
-			  .ngroups = 1};
+	eng_input_t in = {
+		.prog = &hz, .npartners = 1, .partners = {&hzi}, .ents = &e, .nents = 1, .groups = &g, .ngroups = 1};
 	eng_line_t l;
 	eng_totals_t t;
 	char err[256] = "";
