@@ -32,6 +32,13 @@ Test(unit_statement, reasons_in_chinese)
 		{ST_WHY_WITHHELD, NULL, "暂缓（失信）"},
 		{ST_WHY_WITHHELD, "grade_d", "暂缓（绩效评价 D 类）"},
 		{ST_WHY_WITHHELD, "blacklisted grade_d", "暂缓（失信；绩效评价 D 类）"},
+		/* issue 14: recipients, marketplaces, related sellers */
+		{ST_WHY_RECIPIENT, "enterprise", "领取对象不符（仅限企业）"},
+		{ST_WHY_RECIPIENT, NULL, "领取对象不符（仅限企业）"},
+		{ST_WHY_RECIPIENT, "enterprise,institution", "领取对象不符（仅限企业、高校及科研机构）"},
+		{ST_WHY_RECIPIENT, "institution", "领取对象不符（仅限高校及科研机构）"},
+		{ST_WHY_MARKETPLACE, NULL, "非交易平台购买"},
+		{ST_WHY_SELLER, NULL, "卖方为关联方"},
 	};
 	for (size_t i = 0; i < N(cases); i++) {
 		char out[200];
