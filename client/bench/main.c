@@ -113,7 +113,8 @@ static void usage(FILE *out)
 	      "  --prefix P           prefix of batch and record ids (default: bench-<time>-<pid>);\n"
 	      "                       the same prefix twice sends the same batches again\n"
 	      "  --copy-out FILE      also write the rows voucherd would store (COPY text format,\n"
-	      "                       columns of voucher.usage_records without received_at)\n"
+	      "                       columns of voucher.usage_records without received_at:\n"
+	      "                       provider ... adjusts, content_hash, seller)\n"
 	      "  --no-send            build (and --copy-out) only; send nothing\n"
 	      "  --timeout S          per request (default 60)\n"
 	      "  -q, --quiet          no progress on standard error\n"
@@ -354,7 +355,8 @@ static bool copy_rows(FILE *f, const char *provider, const buf_t *body)
 		for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++)
 			copy_field(f, cols[c], false);
 		fputs(h, f);
-		fputc('\n', f);
+		fputc('\t', f);
+		copy_field(f, r->seller, true);
 	}
 	meter_batch_free(&b);
 	return !ferror(f);
