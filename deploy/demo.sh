@@ -4,9 +4,11 @@
 # Starts PostgreSQL under ./var/demo (as an unprivileged user), makes a
 # development CA with server and provider certificates, migrates, registers
 # two providers (prov-a with an Ed25519 key, prov-b with an SM2 key) and a
-# dozen enterprises across the four cities, starts voucherd, pushes signed
-# batches with voucher-push, shows what was stored, settles March 2026 for
-# the four cities as one finance user and approves as another, publishes,
+# marketplace (prov-m), a dozen enterprises across the four cities and a
+# university, starts voucherd, pushes signed batches with voucher-push, shows
+# what was stored, settles March 2026 for every programme (the four compute
+# vouchers, the corpus, data and model vouchers, Hangzhou's 智能券 stacked with
+# its 算力券) as one finance user and approves as another, publishes,
 # exports, and shuts everything down.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,7 +21,7 @@ rm -rf "$var"
 mkdir -p "$var"
 say() { printf '\n== %s\n' "$*"; }
 
-pg_port=5434
+pg_port=${DEMO_PG_PORT:-5434}
 say "starting PostgreSQL under $var/pg"
 sock=$(sh deploy/local-pg.sh start "$var/pg" $pg_port)
 admin="host=$sock port=$pg_port user=postgres"
@@ -42,6 +44,7 @@ $ctl migrate
 say "development CA and certificates in $var/pki"
 sh deploy/dev-ca.sh "$var/pki" client prov-a >/dev/null
 sh deploy/dev-ca.sh "$var/pki" client prov-b >/dev/null
+sh deploy/dev-ca.sh "$var/pki" client prov-m >/dev/null
 ls "$var/pki"
 
 say "registering providers"
@@ -55,15 +58,25 @@ $ctl provider key add prov-b prov-b-2026a --alg sm2-sm3 --pub "$vectors/provider
 	--valid-from 2026-01-01T00:00:00+08:00
 $ctl provider facility add prov-a prov-a-wz1 --division 330483 --class A
 $ctl provider facility add prov-b prov-b-wx2 --division 320214 --class B
+# a data-trading platform: its corpus and dataset records name their seller
+$ctl provider add prov-m --name "丙数据交易平台 (demo)" --uscc 91330100100000901T --kind marketplace
+$ctl provider cert add prov-m --cert "$var/pki/prov-m.pem"
+openssl genpkey -algorithm ed25519 -out "$var/pki/prov-m.sign.key" 2>/dev/null
+openssl pkey -in "$var/pki/prov-m.sign.key" -pubout -out "$var/pki/prov-m.sign.pub"
+$ctl provider key add prov-m prov-m-2026a --alg ed25519 --pub "$var/pki/prov-m.sign.pub" \
+	--valid-from 2026-01-01T00:00:00+08:00
+$ctl provider facility add prov-m prov-m-dx --division 330483 --class A
 $ctl provider list
 
-say "importing a dozen enterprises across Jiaxing, Tongxiang, Hangzhou and Wuxi"
+say "importing a dozen enterprises across Jiaxing, Tongxiang, Hangzhou and Wuxi, and a university in Wuxi"
 $ctl enterprise import deploy/demo/enterprises.csv
 $ctl enterprise list
+# a seller related to 桐乡语料数据: its corpus sold to it counts for nothing
+$ctl enterprise relate 91330483100000005T --seller 91330100100000902X
 
 say "starting voucherd"
-https_port=18443
-metrics_port=19187
+https_port=${DEMO_HTTPS_PORT:-18443}
+metrics_port=${DEMO_METRICS_PORT:-19187}
 cat >"$var/voucherd.conf" <<CONF
 [server]
 listen = 127.0.0.1:$https_port
@@ -94,6 +107,10 @@ push_b="bin/voucher-push --url https://127.0.0.1:$https_port --ca $var/pki/ca.pe
 	--cert $var/pki/prov-b.pem --key $var/pki/prov-b.key
 	--sign-key $vectors/provider-b.sm2.key --key-id prov-b-2026a --alg sm2-sm3"
 
+push_m="bin/voucher-push --url https://127.0.0.1:$https_port --ca $var/pki/ca.pem
+	--cert $var/pki/prov-m.pem --key $var/pki/prov-m.key
+	--sign-key $var/pki/prov-m.sign.key --key-id prov-m-2026a --alg ed25519"
+
 say "prov-a pushes the Ed25519 vector batch (three records, the third an adjustment)"
 $push_a "$vectors/batch-a.json"
 say "prov-b pushes the SM2 vector batch"
@@ -102,6 +119,9 @@ say "prov-a pushes 48 records of March 2026 in batches of 10"
 $push_a --records deploy/demo/prov-a-usage.ndjson --provider prov-a --batch-size 10
 say "the same command again: the same batch ids and bodies, so each batch gets its first answer back and nothing is stored twice"
 $push_a --records deploy/demo/prov-a-usage.ndjson --provider prov-a --batch-size 10
+say "prov-a pushes two model purchases, a university's compute and a corpus it sold itself; prov-m (a marketplace) corpus and datasets with their sellers"
+$push_a --records deploy/demo/prov-a-kinds.ndjson --provider prov-a
+$push_m --records deploy/demo/prov-m-usage.ndjson --provider prov-m
 
 say "what was stored (audit views)"
 psql -X -q "$VOUCHER_DB" -c "SELECT provider, batch_id, alg, record_count, accepted, duplicates, rejected
@@ -122,17 +142,21 @@ prep() { $ctl --db "$admin dbname=voucher user=demo_preparer" "$@"; }
 appr() { $ctl --db "$admin dbname=voucher user=demo_approver" "$@"; }
 $ctl program list
 
-say "demo_preparer settles March 2026 for each city"
+say "demo_preparer settles March 2026 for every programme: four cities, five kinds of voucher"
 runs=""
-for p in jiaxing-compute tongxiang-compute wuxi-compute hangzhou-compute; do
+for p in jiaxing-compute tongxiang-compute wuxi-compute hangzhou-intelligent hangzhou-compute \
+	tongxiang-corpus tongxiang-model wuxi-data wuxi-model; do
 	out=$(prep settle --program $p --period 2026-03 2>/dev/null)
-	echo "$out"
-	runs="$runs $(echo "$out" | sed -n '1s/^run \([0-9]*\).*/\1/p')"
+	echo "$out" | head -1
+	run=$(echo "$out" | sed -n '1s/^run \([0-9]*\).*/\1/p')
+	runs="$runs $run"
+	case $p in tongxiang-compute) tx=$run ;; hangzhou-compute) hz=$run ;; esac
 done
 
 say "the lines of the Tongxiang run"
-tx=$(echo $runs | cut -d' ' -f2)
 prep run show "$tx"
+say "Hangzhou's 算力券 stacked on the 智能券 (at most 60% / 30% together; 免审配套 15% / 10%)"
+prep run show "$hz"
 
 say "demo_preparer may not approve its own run; demo_approver does"
 prep run approve "$tx" || echo "(refused, as it must be)"
@@ -148,6 +172,8 @@ mkdir -p "$var/exports"
 $ctl export "$tx" --format csv --out "$var/exports/run-$tx.csv" && echo "wrote $var/exports/run-$tx.csv"
 $ctl export "$tx" --format xlsx --out "$var/exports/run-$tx.xlsx" && echo "wrote $var/exports/run-$tx.xlsx"
 $ctl statement --enterprise 91330483100000001E --year 2026
+say "the 语料券 statement: bought through a platform or not, from a related seller or not"
+$ctl statement --enterprise 91330483100000005T --year 2026 --program tongxiang-corpus
 
 say "the ledger, and an auditor's verification (read-only role voucher_auditor)"
 $ctl ledger balances --program tongxiang-compute
