@@ -1,4 +1,4 @@
-/* engine: docs/policies.md "Rules every programme follows" 1-7 for one run of one
+/* engine: docs/policies.md "Rules every programme follows" 1-7, 9 and 10 for one run of one
  * programme, in memory (see engine.h for the contract).
  *
  * Shape of the computation, O(groups + ents log ents):

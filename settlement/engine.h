@@ -1,4 +1,4 @@
-/* engine: docs/policies.md rules 1-7 for one run of one programme, in memory.
+/* engine: docs/policies.md rules 1-7, 9 and 10 for one run of one programme, in memory.
  *
  * The caller (settlement/run.c) reads the year's usage up to the end of the
  * run's month from the database, already summed into groups that share every

@@ -7,10 +7,13 @@
 # Generates the data with SQL on a throw-away cluster (fsync off: it changes
 # how fast the data is loaded, not how fast it is read), registers the
 # enterprises in Hangzhou (3301xx: rates by category and facility class, the
-# small-buyer rule, the 2.5亿 pool), then times
+# small-buyer rule, the 2.5亿 pool; both Hangzhou programmes loaded, so that
+# the 算力券 stacks on the 智能券 (rule 9) and a tenth of the enterprises take
+# 免审配套 (rule 10)), then times
 #   bare:   SELECT enterprise, sum(amount_fen) FROM usage_records GROUP BY enterprise
 #   settle: voucherctl settle --program hangzhou-compute --period 2026-03
-# and prints both, and their ratio.
+# and prints both, and their ratio; then settles hangzhou-intelligent once.
+# BENCH_PG_PORT (5439) is the throw-away cluster's port.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -20,15 +23,17 @@ runs=${RUNS:-3}
 work=$(mktemp -d /tmp/voucher-bench.XXXXXX)
 chmod 755 "$work"
 [ -n "${KEEP:-}" ] || trap 'PG_FSYNC=off sh deploy/local-pg.sh stop "$work/pg" >/dev/null 2>&1; rm -rf "$work"' EXIT INT TERM
-sock=$(PG_FSYNC=off sh deploy/local-pg.sh start "$work/pg" 5439)
-export VOUCHER_DB="host=$sock port=5439 user=postgres dbname=bench"
-psql -qX "host=$sock port=5439 user=postgres dbname=postgres" -c "CREATE DATABASE bench"
+port=${BENCH_PG_PORT:-5439}
+sock=$(PG_FSYNC=off sh deploy/local-pg.sh start "$work/pg" $port)
+export VOUCHER_DB="host=$sock port=$port user=postgres dbname=bench"
+psql -qX "host=$sock port=$port user=postgres dbname=postgres" -c "CREATE DATABASE bench"
 bin/voucherctl migrate >/dev/null
+bin/voucherctl program load settlement/programs/hangzhou-intelligent.conf >/dev/null
 bin/voucherctl program load settlement/programs/hangzhou-compute.conf >/dev/null
 # settle is a finance user's work (superusers may not prepare runs)
 psql -qX "$VOUCHER_DB" -c "DO \$\$ BEGIN CREATE ROLE bench_preparer LOGIN IN ROLE voucher_finance;
 	EXCEPTION WHEN duplicate_object THEN NULL; END \$\$"
-prep="host=$sock port=5439 user=bench_preparer dbname=bench"
+prep="host=$sock port=$port user=bench_preparer dbname=bench"
 now() { date +%s.%N; }
 secs() { echo "$1 $2" | awk '{ printf "%.2f", $2 - $1 }'; }
 
@@ -50,8 +55,8 @@ SELECT i, '91' || (ARRAY['330102','330105','330106','330108','330109','330110'])
 	(ARRAY['330102','330105','330106','330108','330109','330110'])[1 + i % 6] AS division
 FROM generate_series(1, $ents) i;
 INSERT INTO voucher.enterprises (uscc) SELECT uscc FROM e;
-INSERT INTO voucher.enterprise_versions (uscc, valid_from, name, division, sme, foundation_model)
-SELECT uscc, '2025-01-01', '杭州测试企业' || i, division, i % 3 = 0, i % 50 = 0 FROM e;
+INSERT INTO voucher.enterprise_versions (uscc, valid_from, name, division, sme, foundation_model, intelligent_match)
+SELECT uscc, '2025-01-01', '杭州测试企业' || i, division, i % 3 = 0, i % 50 = 0, i % 10 = 5 FROM e;
 ALTER TABLE voucher.usage_records DISABLE TRIGGER usage_records_append_only;
 INSERT INTO voucher.usage_records (provider, record_id, batch_id, enterprise, facility, category,
 	quantity, unit, amount_fen, started_at, ended_at, contract_id, content_hash)
@@ -82,6 +87,9 @@ for i in $(seq 1 "$runs"); do
 done
 cat "$work/settle.err"
 head -2 "$work/settle.out"
+t=$(now)
+bin/voucherctl --db "$prep" settle --program hangzhou-intelligent --period 2026-03 >"$work/settle-i.out" 2>/dev/null
+echo "hangzhou-intelligent: settled in $(secs "$t" "$(now)") s: $(head -1 "$work/settle-i.out")"
 median() { echo "$@" | tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 mb=$(median $best_bare); ms=$(median $best_settle)
 echo "records=$records enterprises=$ents median bare=${mb}s settle=${ms}s ratio=$(echo "$mb $ms" | awk '{ printf "%.2f", $2 / $1 }')"

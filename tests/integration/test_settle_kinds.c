@@ -16,7 +16,22 @@
 TestSuite(settle_kinds, .fini = sf_teardown, .timeout = 180);
 
 /* run show columns */
-enum { C_RUN, C_PROG, C_PERIOD, C_USCC, C_NAME, C_DIV, C_ELIG, C_ENT, C_CAP, C_BEFORE, C_DIFF, C_PAY, C_STATUS, C_NOTE };
+enum {
+	C_RUN,
+	C_PROG,
+	C_PERIOD,
+	C_USCC,
+	C_NAME,
+	C_DIV,
+	C_ELIG,
+	C_ENT,
+	C_CAP,
+	C_BEFORE,
+	C_DIFF,
+	C_PAY,
+	C_STATUS,
+	C_NOTE
+};
 
 /* the run show csv row of an enterprise, or "" */
 static const char *line_of(long long run, const char *u)
@@ -57,8 +72,8 @@ static void copy(char out[19], const char *u)
 static void export_names_kind(long long run, const char *name, const char *kind)
 {
 	char path[256], args[512], out[4096], err[4096];
-	snprintf(path, sizeof path, "%s/kinds-%lld-%d.csv", getenv("VOUCHER_TEST_TMP") ? getenv("VOUCHER_TEST_TMP") : "/tmp",
-		 run, (int)getpid());
+	snprintf(path, sizeof path, "%s/kinds-%lld-%d.csv",
+		 getenv("VOUCHER_TEST_TMP") ? getenv("VOUCHER_TEST_TMP") : "/tmp", run, (int)getpid());
 	unlink(path);
 	snprintf(args, sizeof args, "export %lld --format csv --out '%s'", run, path);
 	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
@@ -173,12 +188,12 @@ Test(settle_kinds, corpus_and_dataset_through_a_marketplace_not_from_a_related_s
 	relate_seller(t, s2);
 	sf_load_program(t_root_path("settlement/programs/tongxiang-corpus.conf"));
 	sf_load_program(t_root_path("settlement/programs/wuxi-data.conf"));
-	sf_record_seller("prov-m", t, "fm", "corpus", 1000000, "2026-03-10T10:00:00+08:00", s1);  /* r1 */
-	sf_record_seller("prov-m", t, "fm", "corpus", 500000, "2026-03-11T10:00:00+08:00", s2);   /* r2 */
-	sf_record_seller("prov-a", t, "fa", "corpus", 200000, "2026-03-12T10:00:00+08:00", s1);   /* r3 */
+	sf_record_seller("prov-m", t, "fm", "corpus", 1000000, "2026-03-10T10:00:00+08:00", s1);        /* r1 */
+	sf_record_seller("prov-m", t, "fm", "corpus", 500000, "2026-03-11T10:00:00+08:00", s2);         /* r2 */
+	sf_record_seller("prov-a", t, "fa", "corpus", 200000, "2026-03-12T10:00:00+08:00", s1);         /* r3 */
 	sf_record("prov-m", t, "fm", "intelligent_compute", 100000, "2026-03-13T10:00:00+08:00", NULL); /* r4 */
-	sf_record_seller("prov-m", w, "fm", "dataset", 2000000, "2026-03-14T10:00:00+08:00", s1); /* r5 */
-	sf_record_seller("prov-a", w, "fa", "dataset", 300000, "2026-03-15T10:00:00+08:00", s1);  /* r6 */
+	sf_record_seller("prov-m", w, "fm", "dataset", 2000000, "2026-03-14T10:00:00+08:00", s1);       /* r5 */
+	sf_record_seller("prov-a", w, "fa", "dataset", 300000, "2026-03-15T10:00:00+08:00", s1);        /* r6 */
 
 	long long corpus = sf_settle("alice", "tongxiang-corpus", "2026-03");
 	cr_expect_str_eq(field(corpus, t, C_ELIG), "10000.00");
@@ -413,7 +428,8 @@ Test(settle_kinds, hangzhou_stacked_and_matched)
 	sf_load_program(path);
 	unlink(path);
 	char out[4096], err[4096];
-	int rc = sf_ctl("alice", "settle --program hangzhou-compute --period 2026-04", out, sizeof out, err, sizeof err);
+	int rc =
+		sf_ctl("alice", "settle --program hangzhou-compute --period 2026-04", out, sizeof out, err, sizeof err);
 	cr_expect_neq(rc, 0, "%s", out);
 	cr_expect(strstr(err, "stacking group hangzhou-ai: hangzhou-compute states the ceiling A:6000, B:3000 but "
 			      "hangzhou-intelligent A:5000, B:3000"),
