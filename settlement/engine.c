@@ -190,6 +190,11 @@ static bool rule1_marketplace_only(int category)
 	return category == CAT_CORPUS || category == CAT_DATASET;
 }
 
+bool eng_marketplace_only(int category)
+{
+	return category >= 0 && category < CAT_COUNT && rule1_marketplace_only(category);
+}
+
 /* Rule 1, "Eligibility of a record": the enterprise's division (as registered
  * on the record's date) is in the jurisdiction; the record's date is within
  * the program's dates (in_dates: g->in_dates for the programme itself, a

@@ -102,6 +102,12 @@ bool eng_settle(const eng_input_t *in, eng_line_t *lines, eng_totals_t *tot, cha
 
 const char *eng_status_name(eng_status_t s);
 
+/* Rule 1's marketplace-only categories (corpus, dataset): a record of one
+ * counts only when a marketplace pushed it, and its seller is tested for
+ * related parties.  The reader of the database asks it which records need
+ * their seller read. */
+bool eng_marketplace_only(int category);
+
 /* Why a group (for a statement: one record) counts toward in->prog or not,
  * decided as eng_settle decides it: rule 1 (the first condition that fails,
  * checked in the order category, dates, jurisdiction, recipients,

@@ -296,8 +296,25 @@ static bool run_clock(compute_t *x)
 	return ok;
 }
 
-/* read_usage's parameters ($1..$8, then two per partner) and its flags
- * columns: in_dates, and bits (bit k: the day is in partner k's dates) */
+/* Whether the days of the usage read (the year up to the end of the
+ * period) are all within dates from..to (1), none is (0), or some are (-1):
+ * a flag that is the same for every record is a constant in the query, not
+ * an expression evaluated on each of millions of rows. */
+static int dates_cover(const compute_t *x, const char *from, const char *to)
+{
+	char year_first[11];
+	snprintf(year_first, sizeof year_first, "%04d-01-01", x->year);
+	if (strcmp(from, x->period_end_day) > 0 || (to[0] && strcmp(to, year_first) < 0))
+		return 0;
+	if (strcmp(from, year_first) <= 0 && (!to[0] || strcmp(to, x->period_end_day) >= 0))
+		return 1;
+	return -1;
+}
+
+/* read_usage's parameters ($1..$8, then two per partner whose dates cut the
+ * year) and its flags columns: in_dates, and bits (bit k: the day is in
+ * partner k's dates).  $6 and $7 are always typed (by the CTE d of the
+ * queries), even when in_dates is a constant. */
 static int usage_params(compute_t *x, buf_t *juris, buf_t *cats, buf_t *flags, const char **params)
 {
 	run_calc_t *rc = x->rc;
@@ -314,9 +331,19 @@ static int usage_params(compute_t *x, buf_t *juris, buf_t *cats, buf_t *flags, c
 	params[6] = prog->valid_to[0] ? prog->valid_to : NULL;
 	params[7] = x->basis->registry_at;
 	/* a day D in China time is [D 00:00+08, D+1 00:00+08) */
-	buf_puts(flags, "(u.ended_at >= ($6::date::timestamp AT TIME ZONE 'Asia/Shanghai') AND ($7::date IS NULL "
-			"OR u.ended_at < (($7::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'))) AS in_dates, (0");
+	int own = dates_cover(x, prog->valid_from, prog->valid_to);
+	if (own >= 0)
+		buf_printf(flags, "%s AS in_dates, (0", own ? "true" : "false");
+	else
+		buf_puts(flags,
+			 "(u.ended_at >= ($6::date::timestamp AT TIME ZONE 'Asia/Shanghai') AND ($7::date IS NULL "
+			 "OR u.ended_at < (($7::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'))) AS in_dates, (0");
 	for (int k = 0; k < rc->npartners; k++) {
+		int cover = dates_cover(x, partners[k].valid_from, partners[k].valid_to);
+		if (cover >= 0) {
+			buf_printf(flags, " | %d", cover ? 1 << k : 0);
+			continue;
+		}
 		buf_printf(
 			flags,
 			" | CASE WHEN u.ended_at >= ($%d::date::timestamp AT TIME ZONE 'Asia/Shanghai') AND "
@@ -349,12 +376,20 @@ static bool read_usage(compute_t *x, const char *period)
 	bool ok = false;
 	const char *params[8 + 2 * ENG_MAX_PARTNERS];
 	int np = usage_params(x, &juris, &cats, &flags, params);
+	/* the seller matters only to the marketplace-only categories (rule 1):
+	 * a programme without them does not read the column at all, so that the
+	 * scan of the big table stops short of its last column */
+	bool sellers = false;
+	for (int c = 0; c < CAT_COUNT; c++)
+		sellers |= prog->categories[c] && eng_marketplace_only(c);
+	const char *seller = sellers ? "u.seller" : "NULL::text";
 	static const char where_usage[] =
 		"u.ended_at >= $1::timestamptz AND u.ended_at < $2::timestamptz AND u.received_at <= $3::timestamptz "
 		"AND u.category = ANY($4::text[])";
 	buf_printf(
 		&sql,
-		"WITH a AS (SELECT u.enterprise, u.provider, u.facility, u.category, u.seller, %s, "
+		"WITH d AS (SELECT $6::date AS valid_from, $7::date AS valid_to), "
+		"a AS (SELECT u.enterprise, u.provider, u.facility, u.category, %s AS seller, %s, "
 		"  sum(u.amount_fen) AS amt FROM usage_records u WHERE %s GROUP BY 1, 2, 3, 4, 5, 6, 7) " USAGE_SELECT
 		"FROM a JOIN facilities f ON f.provider = a.provider AND f.facility = a.facility "
 		"  AND " SEEN("f.added_at", 8) " " USAGE_JOIN_SELLERS "JOIN enterprise_versions ev ON ev.uscc = a.enterprise AND " SEEN(
@@ -371,7 +406,7 @@ static bool read_usage(compute_t *x, const char *period)
 						 "  WHERE v2.uscc = ev.uscc AND v2.valid_from <> ev.valid_from AND " SEEN(
 							 "v2.imported_at", 8) ") "
 									      "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9",
-		flags.data, where_usage);
+		seller, flags.data, where_usage);
 	if (!x->quiet)
 		PROGRESS(&x->t0,
 			 "programme %s version %.12s, period %s: reading usage of %d up to the end of the month",
@@ -385,7 +420,8 @@ static bool read_usage(compute_t *x, const char *period)
 	buf_reset(&sql);
 	buf_printf(
 		&sql,
-		"WITH m AS (SELECT uscc FROM enterprise_versions WHERE " SEEN(
+		"WITH d AS (SELECT $6::date AS valid_from, $7::date AS valid_to), "
+		"m AS (SELECT uscc FROM enterprise_versions WHERE " SEEN(
 			"imported_at",
 			8) " "
 			   "  GROUP BY uscc HAVING count(DISTINCT valid_from) > 1), "
@@ -398,7 +434,7 @@ static bool read_usage(compute_t *x, const char *period)
 				      "  AND " EV_NEWEST(
 					      "v",
 					      8) "), "
-						 "a AS (SELECT u.enterprise, u.provider, u.facility, u.category, u.seller, %s, "
+						 "a AS (SELECT u.enterprise, u.provider, u.facility, u.category, %s AS seller, %s, "
 						 "  (u.ended_at AT TIME ZONE 'Asia/Shanghai')::date AS day, sum(u.amount_fen) AS amt "
 						 "  FROM usage_records u WHERE %s AND u.enterprise IN (SELECT uscc FROM m) "
 						 "  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) " USAGE_SELECT
@@ -413,7 +449,7 @@ static bool read_usage(compute_t *x, const char *period)
 									  8) " "
 									     "WHERE ev.division LIKE ANY($5::text[]) "
 									     "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9",
-		flags.data, where_usage);
+		seller, flags.data, where_usage);
 	x->rg2 = db_query(x->c, sql.data, np, params, x->err, x->errlen);
 	if (!x->rg2)
 		goto done;
