@@ -279,7 +279,8 @@ Test(ledger, duplicates_across_programmes)
 	sf_load_program(t_root_path("settlement/programs/tongxiang-compute.conf"));
 	sf_load_program(t_root_path("settlement/programs/tongxiang-model.conf"));
 	sf_record("prov-a", e, "fa", "intelligent_compute", 1000, "2026-03-10T10:00:00+08:00", NULL);
-	sf_record("prov-a", e, "fa", "model_service", 2000, "2026-03-11T10:00:00+08:00", NULL);
+	/* tongxiang-model counts model purchases (issue 14: model_purchase, no longer model_service) */
+	sf_record("prov-a", e, "fa", "model_purchase", 2000, "2026-03-11T10:00:00+08:00", NULL);
 	sf_sql("ALTER TABLE voucher.usage_records DISABLE TRIGGER usage_records_append_only; "
 	       "UPDATE voucher.usage_records SET invoice_no = '26332000000099999999'; "
 	       "ALTER TABLE voucher.usage_records ENABLE TRIGGER usage_records_append_only");
@@ -348,9 +349,8 @@ Test(ledger, duplicates_across_voucher_kinds)
 	const char *e = sf_uscc("330483", 9);
 	sf_enterprise(e, "330483", NULL);
 	sf_load_program(t_root_path("settlement/programs/tongxiang-compute.conf"));
-	/* tongxiang-model as a 模型券: model purchases */
-	const char *model[] = {"\ncategories = model_service", "\ncategories = model_purchase"};
-	load_variant("settlement/programs/tongxiang-model.conf", model, 2);
+	/* tongxiang-model is a 模型券: model purchases (as shipped since issue 14) */
+	sf_load_program(t_root_path("settlement/programs/tongxiang-model.conf"));
 	sf_record("prov-a", e, "fa", "intelligent_compute", 1000, "2026-03-10T10:00:00+08:00", NULL);
 	sf_record("prov-a", e, "fa", "model_purchase", 2000, "2026-03-11T10:00:00+08:00", NULL);
 	sf_approve("bob", sf_settle("alice", "tongxiang-compute", "2026-03"));
