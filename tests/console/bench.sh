@@ -53,8 +53,8 @@
 #    exit status does not depend on a noisy machine).  The overview's queries
 #    are also timed with EXPLAIN ANALYZE.
 #
-# The whole run takes about 12 minutes on 2 cores (loading 3 min, settling and
-# approving 6 months 5 min); BENCH_DIR=DIR measures again on a kept stack.
+# The whole run takes about 6.5 minutes on 2 cores (loading 2 min, settling and
+# approving 6 months 3.5 min); BENCH_DIR=DIR measures again on a kept stack.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
