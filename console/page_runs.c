@@ -6,15 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/date.h"
 #include "common/money.h"
 #include "console/console.h"
 #include "console/html.h"
 
 #define PAGE_LINES 50
 
-/* The Chinese name of a programme version (its file's `name =` line). */
-#define SQL_PROGRAM_NAME \
-	"coalesce(substring(v.text from '(?n)^name[ \\t]*=[ \\t]*([^\\r\\n]*[^ \\t\\r\\n])'), r.program)"
+#define SQL_PROGRAM_NAME SQL_PROGRAMME_NAME("v.text", "r.program")
 
 static int64_t cell_i64(PGresult *res, int row, int col)
 {
@@ -22,14 +21,6 @@ static int64_t cell_i64(PGresult *res, int row, int col)
 	if (!PQgetisnull(res, row, col) && !money_parse_i64(PQgetvalue(res, row, col), &v))
 		abort(); /* the database returned something that is not an integer where the view says bigint */
 	return v;
-}
-
-static bool year_ok(const char *y)
-{
-	if (!y || !*y)
-		return true;
-	int64_t v;
-	return strlen(y) == 4 && money_parse_i64(y, &v) && v >= 2000 && v <= 2100;
 }
 
 static const char *or_empty(const char *s)
@@ -42,24 +33,13 @@ void page_runs(req_t *r)
 	const char *program = or_empty(req_param(r, "program")), *year = or_empty(req_param(r, "year")),
 		   *status = or_empty(req_param(r, "status"));
 	buf_t err = BUF_INIT;
-	if (!year_ok(year)) {
+	if (*year && !date_year_valid(year)) {
 		reply_error(r, 400, "年度须为 2000 至 2100 之间的四位数字。", year);
 		return;
 	}
-	PGresult *progs = req_query(r, "SELECT DISTINCT program FROM audit.program_versions ORDER BY 1", 0, NULL, &err);
-	if (!progs) {
-		reply_refused(r, "结算批次", err.data, "/runs");
-		buf_free(&err);
+	PGresult *progs = programmes(r, program, "结算批次");
+	if (!progs)
 		return;
-	}
-	bool known = !*program;
-	for (int i = 0; i < PQntuples(progs); i++)
-		known |= !strcmp(PQgetvalue(progs, i, 0), program);
-	if (!known) {
-		PQclear(progs);
-		reply_error(r, 404, "没有这个项目。", program);
-		return;
-	}
 	const char *p[] = {program, year, status};
 	PGresult *res =
 		req_query(r,
@@ -79,13 +59,7 @@ void page_runs(req_t *r)
 	page_begin(r, "结算批次");
 	H(&r->out, "<form method=\"get\" action=\"/runs\" class=\"filters\">\n<label>项目 <select name=\"program\">"
 		   "<option value=\"\">全部</option>");
-	for (int i = 0; i < PQntuples(progs); i++) {
-		const char *id = PQgetvalue(progs, i, 0);
-		if (!strcmp(id, program))
-			H(&r->out, "<option value=\"%a\" selected>%s</option>", id, id);
-		else
-			H(&r->out, "<option value=\"%a\">%s</option>", id, id);
-	}
+	programme_options(r, progs, program);
 	H(&r->out,
 	  "</select></label>\n<label>年度 <input name=\"year\" value=\"%a\" size=\"5\" pattern=\"[0-9]{4}\">"
 	  "</label>\n<label>状态 <select name=\"status\"><option value=\"\">全部</option>",

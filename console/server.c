@@ -344,18 +344,9 @@ void reply_refused(req_t *r, const char *title, const char *pgmsg, const char *b
 
 PGresult *req_query(req_t *r, const char *sql, int n, const char *const *params, buf_t *err)
 {
-	PGconn *c = r->s ? r->s->db : NULL;
-	if (!c) {
-		buf_puts(err, "not signed in");
+	PGconn *c = req_db(r, err);
+	if (!c)
 		return NULL;
-	}
-	if (PQstatus(c) != CONNECTION_OK) {
-		PQreset(c);
-		if (PQstatus(c) != CONNECTION_OK) {
-			buf_puts(err, PQerrorMessage(c));
-			return NULL;
-		}
-	}
 	PGresult *res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(res);
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
