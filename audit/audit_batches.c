@@ -451,7 +451,7 @@ static bool verify_records(PGconn *c, PGresult *r, int i, char *what, size_t wha
 		c,
 		"SELECT record_id, enterprise, facility, category, purpose, quantity::text, unit, amount_fen, "
 		"(extract(epoch FROM started_at) * 1000000)::bigint, (extract(epoch FROM ended_at) * 1000000)::bigint, "
-		"contract_id, invoice_no, adjusts FROM audit.usage_records WHERE provider = $1 AND batch_id = $2",
+		"contract_id, invoice_no, adjusts, seller FROM audit.usage_records WHERE provider = $1 AND batch_id = $2",
 		2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(u) != PGRES_TUPLES_OK) {
 		snprintf(what, whatlen, "reading its usage records: %s", PQerrorMessage(c));
@@ -460,8 +460,8 @@ static bool verify_records(PGconn *c, PGresult *r, int i, char *what, size_t wha
 	for (int k = 0; k < PQntuples(u); k++) {
 		meter_record_t m;
 		memset(&m, 0, sizeof m);
-		const char *v[13];
-		for (int col = 0; col < 13; col++)
+		const char *v[14];
+		for (int col = 0; col < 14; col++)
 			v[col] = PQgetisnull(u, k, col) ? NULL : PQgetvalue(u, k, col);
 		m.record_id = v[0];
 		m.enterprise = v[1];
@@ -477,6 +477,7 @@ static bool verify_records(PGconn *c, PGresult *r, int i, char *what, size_t wha
 		m.contract_id = v[10];
 		m.invoice_no = v[11];
 		m.adjusts = v[12];
+		m.seller = v[13];
 		if (!decimal_normalize(v[5], 18, m.quantity_norm, sizeof m.quantity_norm)) {
 			snprintf(what, whatlen, "usage record %s has a quantity that is not a decimal", v[0]);
 			goto done;

@@ -18,6 +18,8 @@ PGresult *audit_exceptions(PGconn *c, const char *year, char *err, size_t errlen
 		"    FROM audit.enterprise_versions WHERE backdated"
 		"  UNION ALL SELECT 'backdated relation', added_at, added_by, uscc, 'related to provider ' || provider"
 		"    FROM audit.related_parties WHERE backdated"
+		"  UNION ALL SELECT 'backdated relation', added_at, added_by, uscc, 'related to seller ' || seller"
+		"    FROM audit.related_sellers WHERE backdated"
 		"  UNION ALL SELECT 'draft ' || e.event, e.at, e.by_user, 'run ' || e.run_id || ' (' || r.program || ', '"
 		"    || r.period || ')', coalesce(e.comment, '') FROM audit.run_events e JOIN audit.runs r USING (run_id)"
 		"    WHERE e.event IN ('superseded', 'returned', 'discarded')"

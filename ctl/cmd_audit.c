@@ -74,8 +74,12 @@ static const char usage_audit[] = "usage: voucherctl audit verify [--checkpoint 
 				  "duplicates: invoice numbers and contract ids behind records of more than one\n"
 				  "provider, enterprise or programme (a programme counted a record when an approved\n"
 				  "run gave its enterprise an eligible amount that year in a category the\n"
-				  "programme lists), and records whose net amount a later adjustment\n"
-				  "pushed to zero after the enterprise had been granted a subsidy that year.\n";
+				  "programme lists); those of them counted by programmes of more than one kind of\n"
+				  "voucher (a programme's kind follows its categories: compute categories\n"
+				  "算力券 compute, corpus 语料券 corpus, dataset 数据券 data, model_purchase 模型券\n"
+				  "model), i.e. one contract subsidised twice; and records whose net amount a\n"
+				  "later adjustment pushed to zero after the enterprise had been granted a\n"
+				  "subsidy that year.\n";
 
 static const char usage_ledger[] = "usage: voucherctl ledger balances [--program ID] [--year Y] [--enterprise USCC]\n"
 				   "       voucherctl ledger alg sha256|sm3\n"
@@ -176,12 +180,13 @@ static int audit_trace(ctl_t *ctx, int argc, char **argv)
 		{"ended_at", OUT_TIMESTAMP}, {"amount", OUT_MONEY_FEN}, {"adjusts", OUT_TEXT},
 		{"invoice_no", OUT_TEXT},    {"batch_id", OUT_TEXT},    {"batch_received_at", OUT_TIMESTAMP},
 		{"key_id", OUT_TEXT},        {"alg", OUT_TEXT},         {"batch_digest", OUT_TEXT},
+		{"seller", OUT_TEXT},
 	};
 	out_doc_t d;
 	out_doc_begin(&d, stdout, ctx->format);
 	out_rows_t gr = out_rows_pg(g), ur = out_rows_pg(u);
 	out_doc_list(&d, "grants", gcols, 7, &gr);
-	out_doc_list(&d, "records and the signed batches they came in", ucols, 12, &ur);
+	out_doc_list(&d, "records and the signed batches they came in", ucols, 13, &ur);
 	bool ok = out_doc_end(&d);
 	PQclear(g);
 	PQclear(u);
@@ -195,12 +200,32 @@ static int audit_trace(ctl_t *ctx, int argc, char **argv)
 struct counted_entry {
 	char *key;
 	bool cats[CAT_COUNT];
+	const char *kind; /* the programme's voucher kind (program_kind) */
 };
 
 struct counted {
 	struct counted_entry *e;
 	size_t n;
 };
+
+/* The voucher kind of a programme, derived from its categories (the first
+ * kind it lists, in this order): compute categories 算力券 "compute", corpus
+ * 语料券 "corpus", dataset 数据券 "data", model_purchase 模型券 "model". */
+static const char *program_kind(const program_t *p)
+{
+	static const struct {
+		category_t cat;
+		const char *kind;
+	} kinds[] = {
+		{CAT_INTELLIGENT_COMPUTE, "compute"}, {CAT_SUPERCOMPUTING, "compute"}, {CAT_GENERAL_COMPUTE, "compute"},
+		{CAT_MODEL_SERVICE, "compute"},       {CAT_CORPUS, "corpus"},          {CAT_DATASET, "data"},
+		{CAT_MODEL_PURCHASE, "model"},
+	};
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		if (p->categories[kinds[i].cat])
+			return kinds[i].kind;
+	return NULL;
+}
 
 static int cmp_entry(const void *a, const void *b)
 {
@@ -225,8 +250,10 @@ static bool load_counted(PGconn *c, struct counted *ct)
 	for (size_t i = 0; i < ct->n; i++) {
 		char perr[64];
 		ct->e[i].key = xstrdup(PQgetvalue(r, (int)i, 0));
-		if (program_parse(PQgetvalue(r, (int)i, 1), (size_t)PQgetlength(r, (int)i, 1), p, perr, sizeof perr))
+		if (program_parse(PQgetvalue(r, (int)i, 1), (size_t)PQgetlength(r, (int)i, 1), p, perr, sizeof perr)) {
 			memcpy(ct->e[i].cats, p->categories, sizeof ct->e[i].cats);
+			ct->e[i].kind = program_kind(p);
+		}
 	}
 	free(p);
 	PQclear(r);
@@ -331,26 +358,39 @@ static PGresult *dup_refunds(PGconn *c)
 		0, NULL);
 }
 
-/* adds to progs the programmes that counted record j of recs */
-static void dup_add_programs(const struct counted *ct, PGresult *recs, int j, buf_t *progs)
+/* adds to progs the programmes that counted record j of recs, and their
+ * voucher kinds to kinds */
+static void dup_add_programs(const struct counted *ct, PGresult *recs, int j, buf_t *progs, buf_t *kinds)
 {
 	int cat = category_parse(PQgetvalue(recs, j, 4));
 	char prefix[64];
 	snprintf(prefix, sizeof prefix, "%s|%s|", PQgetvalue(recs, j, 5), PQgetvalue(recs, j, 3));
 	size_t plen = strlen(prefix);
 	for (size_t k = counted_lower(ct, prefix); cat >= 0 && k < ct->n && !strncmp(ct->e[k].key, prefix, plen); k++)
-		if (ct->e[k].cats[cat])
+		if (ct->e[k].cats[cat]) {
 			set_add(progs, ct->e[k].key + plen);
+			if (ct->e[k].kind)
+				set_add(kinds, ct->e[k].kind);
+		}
+}
+
+/* a string of dr's, freed with it */
+static char *dup_own(struct dup_rows *dr, char *s)
+{
+	dr->owned[dr->nowned++] = s;
+	return s;
 }
 
 /* adds a row to dr for the records from i on that share its kind and value,
- * if they span more than one provider, enterprise or programme.  Returns the
+ * if they span more than one provider, enterprise or programme, and a row
+ * to kr if programmes of more than one voucher kind counted them (the same
+ * contract or invoice subsidised by two kinds of voucher).  Returns the
  * first record past them, or -1 (said on stderr) if their amounts cannot be
  * summed. */
-static int dup_group(const struct counted *ct, PGresult *recs, int i, struct dup_rows *dr)
+static int dup_group(const struct counted *ct, PGresult *recs, int i, struct dup_rows *dr, struct dup_rows *kr)
 {
 	int nr = PQntuples(recs), j = i;
-	buf_t prov = BUF_INIT, ent = BUF_INIT, progs = BUF_INIT;
+	buf_t prov = BUF_INIT, ent = BUF_INIT, progs = BUF_INIT, kinds = BUF_INIT;
 	int64_t amount = 0;
 	bool sum_ok = true;
 	for (; j < nr && !strcmp(PQgetvalue(recs, j, 0), PQgetvalue(recs, i, 0)) &&
@@ -373,32 +413,41 @@ static int dup_group(const struct counted *ct, PGresult *recs, int i, struct dup
 			sum_ok = false;
 			break;
 		}
-		dup_add_programs(ct, recs, j, &progs);
+		dup_add_programs(ct, recs, j, &progs, &kinds);
+	}
+	char amt[24], cnt[16];
+	snprintf(amt, sizeof amt, "%lld", (long long)amount);
+	snprintf(cnt, sizeof cnt, "%d", j - i);
+	if (sum_ok && set_size(&kinds) > 1) {
+		const char *row[] = {PQgetvalue(recs, i, 0),           PQgetvalue(recs, i, 1),
+				     dup_own(kr, xstrdup(kinds.data)), dup_own(kr, xstrdup(progs.data)),
+				     dup_own(kr, xstrdup(cnt)),        dup_own(kr, xstrdup(amt))};
+		memcpy(kr->cells + (size_t)kr->rows * 6, row, sizeof row);
+		kr->rows++;
 	}
 	if (sum_ok && (set_size(&prov) > 1 || set_size(&ent) > 1 || set_size(&progs) > 1)) {
-		char *amt = xcalloc(1, 24), *cnt = xcalloc(1, 16);
-		snprintf(amt, 24, "%lld", (long long)amount);
-		snprintf(cnt, 16, "%d", j - i);
-		char *sp = buf_steal(&prov), *se = buf_steal(&ent), *sg = buf_steal(&progs);
-		dr->owned[dr->nowned++] = amt;
-		dr->owned[dr->nowned++] = cnt;
-		dr->owned[dr->nowned++] = sp;
-		dr->owned[dr->nowned++] = se;
-		dr->owned[dr->nowned++] = sg;
-		const char *row[] = {PQgetvalue(recs, i, 0), PQgetvalue(recs, i, 1), sp, se, sg, cnt, amt};
+		const char *row[] = {PQgetvalue(recs, i, 0),         PQgetvalue(recs, i, 1),
+				     dup_own(dr, buf_steal(&prov)),  dup_own(dr, buf_steal(&ent)),
+				     dup_own(dr, buf_steal(&progs)), dup_own(dr, xstrdup(cnt)),
+				     dup_own(dr, xstrdup(amt))};
 		memcpy(dr->cells + (size_t)dr->rows * 7, row, sizeof row);
 		dr->rows++;
 	}
 	buf_free(&prov);
 	buf_free(&ent);
 	buf_free(&progs);
+	buf_free(&kinds);
 	return sum_ok ? j : -1;
 }
 
-static int dup_print(ctl_t *ctx, const struct dup_rows *dup, PGresult *ref)
+static int dup_print(ctl_t *ctx, const struct dup_rows *dup, const struct dup_rows *kinds, PGresult *ref)
 {
 	static const out_col_t dcols[] = {
 		{"kind", OUT_TEXT},     {"value", OUT_TEXT},  {"providers", OUT_TEXT},   {"enterprises", OUT_TEXT},
+		{"programs", OUT_TEXT}, {"records", OUT_INT}, {"amount", OUT_MONEY_FEN},
+	};
+	static const out_col_t kcols[] = {
+		{"kind", OUT_TEXT},     {"value", OUT_TEXT},  {"voucher_kinds", OUT_TEXT},
 		{"programs", OUT_TEXT}, {"records", OUT_INT}, {"amount", OUT_MONEY_FEN},
 	};
 	static const out_col_t rcols[] = {
@@ -407,9 +456,11 @@ static int dup_print(ctl_t *ctx, const struct dup_rows *dup, PGresult *ref)
 	};
 	out_doc_t d;
 	out_doc_begin(&d, stdout, ctx->format);
-	out_rows_t dr = out_rows_array(dup->cells, dup->rows, 7), rr = out_rows_pg(ref);
+	out_rows_t dr = out_rows_array(dup->cells, dup->rows, 7), kr = out_rows_array(kinds->cells, kinds->rows, 6),
+		   rr = out_rows_pg(ref);
 	out_doc_list(&d, "invoices and contracts behind records of more than one provider, enterprise or programme",
 		     dcols, 7, &dr);
+	out_doc_list(&d, "invoices and contracts subsidised by more than one kind of voucher", kcols, 6, &kr);
 	out_doc_list(&d, "records refunded to zero after the enterprise was granted", rcols, 6, &rr);
 	return out_doc_end(&d) ? CTL_OK : CTL_FAIL;
 }
@@ -431,23 +482,27 @@ static int audit_duplicates(ctl_t *ctx, int argc, char **argv)
 		return CTL_FAIL;
 	}
 	int nr = PQntuples(recs);
-	struct dup_rows dr = {0};
+	struct dup_rows dr = {0}, kr = {0};
 	dr.cells = xcalloc((size_t)nr * 7 + 1, sizeof *dr.cells);
 	dr.owned = xcalloc((size_t)nr * 5 + 1, sizeof *dr.owned);
+	kr.cells = xcalloc((size_t)nr * 6 + 1, sizeof *kr.cells);
+	kr.owned = xcalloc((size_t)nr * 4 + 1, sizeof *kr.owned);
 	bool sum_ok = true;
 	for (int i = 0; i < nr && sum_ok;) {
-		i = dup_group(&ct, recs, i, &dr);
+		i = dup_group(&ct, recs, i, &dr, &kr);
 		sum_ok = i >= 0;
 	}
 	free_counted(&ct);
 	PGresult *ref = sum_ok ? dup_refunds(c) : NULL;
 	if (!ref) {
 		dup_rows_free(&dr);
+		dup_rows_free(&kr);
 		PQclear(recs);
 		return CTL_FAIL;
 	}
-	rc = dup_print(ctx, &dr, ref);
+	rc = dup_print(ctx, &dr, &kr, ref);
 	dup_rows_free(&dr);
+	dup_rows_free(&kr);
 	PQclear(recs);
 	PQclear(ref);
 	return rc;

@@ -26,11 +26,12 @@
 #define CSV_MAX ((size_t)2 << 30)
 #define IMPORT_PROGRESS 50000 /* rows between progress lines */
 
-static const char usage_enterprise[] = "usage: voucherctl enterprise import FILE.csv\n"
-				       "       voucherctl enterprise list\n"
-				       "       voucherctl enterprise show USCC\n"
-				       "       voucherctl enterprise relate USCC --provider CODE [--backdate]\n"
-				       "Run 'voucherctl enterprise SUBCOMMAND --help' for details.\n";
+static const char usage_enterprise[] =
+	"usage: voucherctl enterprise import FILE.csv\n"
+	"       voucherctl enterprise list\n"
+	"       voucherctl enterprise show USCC\n"
+	"       voucherctl enterprise relate USCC --provider CODE | --seller USCC [--backdate]\n"
+	"Run 'voucherctl enterprise SUBCOMMAND --help' for details.\n";
 
 static const char usage_import[] = "usage: voucherctl enterprise import FILE.csv [--backdate]\n"
 				   "Imports the bureau's enterprise registry.  FILE.csv is UTF-8 (a BOM is allowed),\n"
@@ -38,8 +39,14 @@ static const char usage_import[] = "usage: voucherctl enterprise import FILE.csv
 				   "CRLF or LF line ends, with exactly this header:\n"
 				   "  uscc,name,division,sme,model_developer,maas_builder,model_registered,\n"
 				   "  foundation_model,credit_blacklisted,performance_grade[,valid_from]\n"
-				   "Flags are 1 or 0 (empty = 0), performance_grade A-D or empty, valid_from\n"
-				   "YYYY-MM-DD (default today, China time).  Each row becomes the version of the\n"
+				   "  [,intelligent_match]\n"
+				   "(the optional columns by name, each at most once, in either order).\n"
+				   "uscc is the credit code of an enterprise (registration authority 9) or of an\n"
+				   "institution such as a university or research institute (1 or 5), with its\n"
+				   "check character.  Flags are 1 or 0 (empty = 0), performance_grade A-D or\n"
+				   "empty, valid_from YYYY-MM-DD (default today, China time); intelligent_match 1:\n"
+				   "the enterprise chose 免审配套, automatic matching of the Hangzhou compute voucher\n"
+				   "(default 0).  Each row becomes the version of the\n"
 				   "enterprise's facts in force from valid_from.  Nothing is overwritten: importing\n"
 				   "the same uscc and valid_from again with other facts adds a newer import of that\n"
 				   "version, which runs prepared after it use; approved runs keep recomputing from\n"
@@ -61,15 +68,22 @@ static const char usage_enterprise_list[] =
 
 static const char usage_enterprise_show[] =
 	"usage: voucherctl [--format table|csv|json] enterprise show USCC\n"
-	"Shows the facts in force today, every version, and the related providers.\n";
+	"Shows the facts in force today, every version, the related providers and the\n"
+	"related sellers.\n";
 
-static const char usage_relate[] = "usage: voucherctl enterprise relate USCC --provider CODE [--backdate]\n"
-				   "Records that the provider is a related party (关联方) of the enterprise: the\n"
-				   "provider's records for this enterprise count for nothing in settlement.\n"
-				   "Both must be registered.  Relating twice changes nothing.  A relation counts\n"
-				   "for every record of the enterprise, past ones included, so once any run is\n"
-				   "approved it is a backdated change: refused unless --backdate is given, and then\n"
-				   "recorded as such (audit exceptions).\n";
+static const char usage_relate[] =
+	"usage: voucherctl enterprise relate USCC --provider CODE [--backdate]\n"
+	"       voucherctl enterprise relate USCC --seller USCC [--backdate]\n"
+	"Records a related party (关联方) of the enterprise, one of:\n"
+	"  --provider CODE  a registered provider: its records for this enterprise count\n"
+	"                   for nothing in settlement;\n"
+	"  --seller USCC    the credit code of a seller of corpus or datasets (registered\n"
+	"                   or not): the records that name it as seller for this\n"
+	"                   enterprise count for nothing.\n"
+	"The enterprise must be registered.  Relating twice changes nothing.  A relation counts\n"
+	"for every record of the enterprise, past ones included, so once any run is\n"
+	"approved it is a backdated change: refused unless --backdate is given, and then\n"
+	"recorded as such (audit exceptions).\n";
 
 /* ------------------------------------------------------------------ enterprise import */
 
@@ -84,10 +98,16 @@ static const char *const import_cols[] = {
 	"foundation_model",
 	"credit_blacklisted",
 	"performance_grade",
-	"valid_from",
 };
-enum { IC_USCC, IC_NAME, IC_DIVISION, IC_FLAG0, IC_GRADE = 9, IC_VALID_FROM = 10 };
+enum { IC_USCC, IC_NAME, IC_DIVISION, IC_FLAG0, IC_GRADE = 9, IC_REQUIRED = 10 };
 #define IMPORT_FLAGS 6
+
+/* The optional columns after the required ones, by name: where each is (-1:
+ * absent). */
+struct imp_cols {
+	int n; /* columns in all */
+	int valid_from, intelligent_match;
+};
 
 struct imp_row {
 	long line;
@@ -96,6 +116,7 @@ struct imp_row {
 	char grade;          /* 0 = none */
 	char valid_from[11]; /* "" = today */
 	bool flag[IMPORT_FLAGS];
+	bool intelligent_match;
 	char *name;
 };
 
@@ -156,8 +177,20 @@ static void copy_text(buf_t *b, const char *s)
 	}
 }
 
+/* A flag field: 1, 0 or empty (0); false if it is none of them. */
+static bool import_flag(const char *f, bool *out)
+{
+	if (!strcmp(f, "1"))
+		*out = true;
+	else if (!strcmp(f, "0") || !*f)
+		*out = false;
+	else
+		return false;
+	return true;
+}
+
 /* Checks one data record; appends what is wrong (if anything) to problems. */
-static void import_check(const csv_rec_t *rec, int ncols, struct imp_row *row, buf_t *problems)
+static void import_check(const csv_rec_t *rec, const struct imp_cols *ic, struct imp_row *row, buf_t *problems)
 {
 #define PROBLEM(...)                               \
 	do {                                       \
@@ -165,8 +198,8 @@ static void import_check(const csv_rec_t *rec, int ncols, struct imp_row *row, b
 			buf_puts(problems, "; ");  \
 		buf_printf(problems, __VA_ARGS__); \
 	} while (0)
-	if (rec->n != ncols) {
-		PROBLEM("%d fields, the header has %d", rec->n, ncols);
+	if (rec->n != ic->n) {
+		PROBLEM("%d fields, the header has %d", rec->n, ic->n);
 		return;
 	}
 	const char *uscc = csv_field(rec, IC_USCC);
@@ -191,11 +224,7 @@ static void import_check(const csv_rec_t *rec, int ncols, struct imp_row *row, b
 		PROBLEM("division %s", why);
 	for (int i = 0; i < IMPORT_FLAGS; i++) {
 		const char *f = csv_field(rec, IC_FLAG0 + i);
-		if (!strcmp(f, "1"))
-			row->flag[i] = true;
-		else if (!strcmp(f, "0") || !*f)
-			row->flag[i] = false;
-		else
+		if (!import_flag(f, &row->flag[i]))
 			PROBLEM("%s must be 1, 0 or empty, not '%.20s'", import_cols[IC_FLAG0 + i], f);
 	}
 	const char *g = csv_field(rec, IC_GRADE);
@@ -205,8 +234,13 @@ static void import_check(const csv_rec_t *rec, int ncols, struct imp_row *row, b
 		row->grade = g[0];
 	else
 		PROBLEM("performance_grade must be A, B, C, D or empty, not '%.20s'", g);
-	if (ncols > IC_VALID_FROM) {
-		const char *v = csv_field(rec, IC_VALID_FROM);
+	if (ic->intelligent_match >= 0) {
+		const char *f = csv_field(rec, ic->intelligent_match);
+		if (!import_flag(f, &row->intelligent_match))
+			PROBLEM("intelligent_match must be 1, 0 or empty, not '%.20s'", f);
+	}
+	if (ic->valid_from >= 0) {
+		const char *v = csv_field(rec, ic->valid_from);
 		if (!*v)
 			row->valid_from[0] = '\0';
 		else if (ctl_date_valid(v))
@@ -220,9 +254,10 @@ static void import_check(const csv_rec_t *rec, int ncols, struct imp_row *row, b
 /* Sends the rows with COPY into the temporary table enterprise_import. */
 static bool import_copy(PGconn *c, const char *what, const struct imp_row *rows, int nrows)
 {
-	PGresult *r = PQexec(c, "COPY pg_temp.enterprise_import (line, uscc, valid_from, name, "
-				"division, sme, model_developer, maas_builder, model_registered, "
-				"foundation_model, credit_blacklisted, performance_grade) FROM STDIN");
+	PGresult *r =
+		PQexec(c, "COPY pg_temp.enterprise_import (line, uscc, valid_from, name, "
+			  "division, sme, model_developer, maas_builder, model_registered, "
+			  "foundation_model, credit_blacklisted, performance_grade, intelligent_match) FROM STDIN");
 	if (PQresultStatus(r) != PGRES_COPY_IN) {
 		fprintf(stderr, "%s: %s", what, PQerrorMessage(c));
 		PQclear(r);
@@ -239,9 +274,10 @@ static bool import_copy(PGconn *c, const char *what, const struct imp_row *rows,
 		for (int f = 0; f < IMPORT_FLAGS; f++)
 			buf_puts(&b, w->flag[f] ? "\tt" : "\tf");
 		if (w->grade)
-			buf_printf(&b, "\t%c\n", w->grade);
+			buf_printf(&b, "\t%c", w->grade);
 		else
-			buf_puts(&b, "\t\\N\n");
+			buf_puts(&b, "\t\\N");
+		buf_puts(&b, w->intelligent_match ? "\tt\n" : "\tf\n");
 		if (b.len >= 256 * 1024 || i + 1 == nrows) {
 			ok = PQputCopyData(c, b.data, (int)b.len) == 1;
 			buf_reset(&b);
@@ -288,33 +324,46 @@ static bool import_read(const char *what, const char *path, buf_t *file)
 	return true;
 }
 
-/* Reads the header: its number of columns (10, or 11 with valid_from), or
- * -1 (printed). */
-static int import_header(csv_t *csv, csv_rec_t *rec, const char *path)
+/* Reads the header: the ten required columns in order, then the optional
+ * ones by name (each at most once, in any order).  Fills ic; false (printed)
+ * if the header is not that. */
+static bool import_header(csv_t *csv, csv_rec_t *rec, const char *path, struct imp_cols *ic)
 {
 	char err[256];
 	int got = csv_next(csv, rec, err, sizeof err);
 	if (got <= 0) {
 		fprintf(stderr, "%s:1: %s\n", path, got == 0 ? "the file is empty: the header is missing" : err);
-		return -1;
+		return false;
 	}
-	int ncols = rec->n;
-	bool header_ok = ncols == 10 || ncols == 11;
-	for (int i = 0; header_ok && i < ncols; i++)
+	ic->n = rec->n;
+	ic->valid_from = ic->intelligent_match = -1;
+	bool header_ok = rec->n >= IC_REQUIRED;
+	for (int i = 0; header_ok && i < IC_REQUIRED; i++)
 		header_ok = !strcmp(csv_field(rec, i), import_cols[i]);
+	for (int i = IC_REQUIRED; header_ok && i < rec->n; i++) {
+		const char *name = csv_field(rec, i);
+		int *at = !strcmp(name, "valid_from")          ? &ic->valid_from
+			  : !strcmp(name, "intelligent_match") ? &ic->intelligent_match
+							       : NULL;
+		header_ok = at && *at < 0;
+		if (header_ok)
+			*at = i;
+	}
 	if (!header_ok) {
 		fprintf(stderr,
 			"%s:1: the header must be exactly\n  uscc,name,division,sme,model_developer,"
 			"maas_builder,model_registered,foundation_model,credit_blacklisted,"
-			"performance_grade\nwith an optional ,valid_from at the end\n",
+			"performance_grade\nfollowed by the optional columns valid_from and intelligent_match, "
+			"each at most once, in either order\n",
 			path);
-		return -1;
+		return false;
 	}
-	return ncols;
+	return true;
 }
 
 /* Adds a data record as a row, checked; false (printed) if it is wrong. */
-static bool import_row(struct import *im, const csv_rec_t *rec, int ncols, const char *path, buf_t *problems)
+static bool import_row(struct import *im, const csv_rec_t *rec, const struct imp_cols *ic, const char *path,
+		       buf_t *problems)
 {
 	if (im->nrows == im->caprows) {
 		im->caprows = im->caprows ? 2 * im->caprows : 1024;
@@ -324,7 +373,7 @@ static bool import_row(struct import *im, const csv_rec_t *rec, int ncols, const
 	memset(row, 0, sizeof *row);
 	row->line = rec->line;
 	buf_reset(problems);
-	import_check(rec, ncols, row, problems);
+	import_check(rec, ic, row, problems);
 	im->nrows++;
 	if (row->uscc[0]) {
 		int prev = uscc_set_add(&im->seen, im->rows, im->nrows - 1);
@@ -344,7 +393,7 @@ static bool import_row(struct import *im, const csv_rec_t *rec, int ncols, const
 
 /* Reads and checks every data record (all of them: every wrong one is
  * listed); returns the number of wrong ones. */
-static int import_rows(struct import *im, csv_t *csv, csv_rec_t *rec, int ncols, const char *path)
+static int import_rows(struct import *im, csv_t *csv, csv_rec_t *rec, const struct imp_cols *ic, const char *path)
 {
 	buf_t problems = BUF_INIT;
 	char err[256];
@@ -360,7 +409,7 @@ static int import_rows(struct import *im, csv_t *csv, csv_rec_t *rec, int ncols,
 		}
 		if (rec->n == 1 && csv_field(rec, 0)[0] == '\0')
 			continue; /* a blank line */
-		if (!import_row(im, rec, ncols, path, &problems))
+		if (!import_row(im, rec, ic, path, &problems))
 			nbad++;
 	}
 	buf_free(&problems);
@@ -378,7 +427,7 @@ static int import_send(ctl_t *ctx, const char *what, const struct import *im, bo
 		    "CREATE TEMP TABLE enterprise_import (line bigint, uscc text, valid_from date, name text, "
 		    "division text, sme boolean, model_developer boolean, maas_builder boolean, "
 		    "model_registered boolean, foundation_model boolean, credit_blacklisted boolean, "
-		    "performance_grade text) ON COMMIT DROP",
+		    "performance_grade text, intelligent_match boolean NOT NULL DEFAULT false) ON COMMIT DROP",
 		    0, NULL) ||
 	    !import_copy(c, what, im->rows, im->nrows))
 		goto failed;
@@ -427,11 +476,11 @@ static int enterprise_import(ctl_t *ctx, int argc, char **argv)
 		goto done;
 	csv_t csv;
 	csv_init(&csv, file.data, file.len);
-	int ncols = import_header(&csv, &rec, path);
-	if (ncols < 0)
+	struct imp_cols ic;
+	if (!import_header(&csv, &rec, path, &ic))
 		goto done;
 	/* every row, checked; nothing is sent before all are good */
-	int nbad = import_rows(&im, &csv, &rec, ncols, path);
+	int nbad = import_rows(&im, &csv, &rec, &ic, path);
 	if (nbad) {
 		fprintf(stderr, "%s: %d bad row%s; nothing was imported\n", what, nbad, nbad == 1 ? "" : "s");
 		goto done;
@@ -464,6 +513,7 @@ static const out_col_t version_cols[] = {
 	{"foundation_model", OUT_BOOL},
 	{"credit_blacklisted", OUT_BOOL},
 	{"performance_grade", OUT_TEXT},
+	{"intelligent_match", OUT_BOOL},
 	{"valid_from", OUT_TEXT},
 	{"imported_at", OUT_TIMESTAMP},
 	{"imported_by", OUT_TEXT},
@@ -471,7 +521,7 @@ static const out_col_t version_cols[] = {
 #define VERSION_FACTS                                                    \
 	"v.name, v.division, v.sme, v.model_developer, v.maas_builder, " \
 	"v.model_registered, v.foundation_model, v.credit_blacklisted, " \
-	"v.performance_grade, v.valid_from, v.imported_at, v.imported_by"
+	"v.performance_grade, v.intelligent_match, v.valid_from, v.imported_at, v.imported_by"
 #define VERSION_COLS "v.uscc, " VERSION_FACTS
 #define NVERSION_COLS ((int)(sizeof version_cols / sizeof version_cols[0]))
 /* the version in force today first, else the earliest later one */
@@ -519,7 +569,13 @@ static int enterprise_show(ctl_t *ctx, int argc, char **argv)
 	if (!c || !reg_begin_read(c))
 		return CTL_FAIL;
 	const char *p[] = {uscc};
-	PGresult *cur = NULL, *all = NULL, *rel = NULL;
+	static const out_col_t scols[] = {
+		{"seller", OUT_TEXT},
+		{"name", OUT_TEXT},
+		{"added_at", OUT_TIMESTAMP},
+		{"added_by", OUT_TEXT},
+	};
+	PGresult *cur = NULL, *all = NULL, *rel = NULL, *sel = NULL;
 	rc = CTL_FAIL;
 	if (!reg_enterprise_exists(c, what, uscc))
 		goto failed;
@@ -538,17 +594,28 @@ static int enterprise_show(ctl_t *ctx, int argc, char **argv)
 			    "WHERE r.uscc = $1 ORDER BY r.provider",
 			    1, p)
 		  : NULL;
-	if (!rel)
+	/* a seller's name when the registry knows it, as an enterprise or a provider */
+	sel = rel ? db_exec(c, what,
+			    "SELECT r.seller, coalesce((SELECT v.name FROM voucher.enterprise_registry v "
+			    "    WHERE v.uscc = r.seller ORDER BY v.valid_from DESC, v.imported_at DESC LIMIT 1), "
+			    "  (SELECT p.name FROM voucher.providers p WHERE p.uscc = r.seller ORDER BY p.code LIMIT 1)), "
+			    "  r.added_at, r.added_by "
+			    "FROM voucher.related_sellers r WHERE r.uscc = $1 ORDER BY r.seller",
+			    1, p)
+		  : NULL;
+	if (!sel)
 		goto failed;
-	out_rows_t crow = out_rows_pg(cur), arow = out_rows_pg(all), rrow = out_rows_pg(rel);
+	out_rows_t crow = out_rows_pg(cur), arow = out_rows_pg(all), rrow = out_rows_pg(rel), srow = out_rows_pg(sel);
 	out_doc_t d;
 	out_doc_begin(&d, stdout, ctx->format);
 	out_doc_record(&d, "current", version_cols, NVERSION_COLS, &crow, 0);
 	/* the versions without the uscc column: it would repeat the same value */
 	out_doc_list(&d, "versions", version_cols + 1, NVERSION_COLS - 1, &arow);
 	out_doc_list(&d, "related_providers", rcols, 4, &rrow);
+	out_doc_list(&d, "related_sellers", scols, 4, &srow);
 	rc = out_doc_end(&d) ? CTL_OK : CTL_FAIL;
 failed:
+	PQclear(sel);
 	PQclear(rel);
 	PQclear(all);
 	PQclear(cur);
@@ -558,52 +625,77 @@ failed:
 
 /* ------------------------------------------------------------------ enterprise relate */
 
+/* The relation of an enterprise to a registered provider or to a seller's
+ * credit code (exactly one of them): relate_sql writes it, seen_sql reads
+ * the one stored before; both take (uscc, other). */
+struct relation {
+	const char *kind; /* "provider" or "seller" */
+	const char *relate_sql, *seen_sql, *effect;
+};
+
+static const struct relation rel_provider = {
+	"provider",
+	"SELECT * FROM voucher.relate($1, $2, $3::boolean)",
+	"SELECT added_at, added_by FROM voucher.related_parties WHERE uscc = $1 AND provider = $2",
+	"that provider's records for it count for nothing",
+};
+
+static const struct relation rel_seller = {
+	"seller",
+	"SELECT * FROM voucher.relate_seller($1, $2, $3::boolean)",
+	"SELECT added_at, added_by FROM voucher.related_sellers WHERE uscc = $1 AND seller = $2",
+	"the corpus and datasets that seller sold it count for nothing",
+};
+
 static int enterprise_relate(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "enterprise relate";
-	const char *provider = NULL, *backdate = NULL, *pos[1];
-	const struct ctl_opt opts[] = {
-		{"--provider", &provider, false}, {"--backdate", &backdate, true}, {NULL, NULL, false}};
+	const char *provider = NULL, *seller = NULL, *backdate = NULL, *pos[1];
+	const struct ctl_opt opts[] = {{"--provider", &provider, false},
+				       {"--seller", &seller, false},
+				       {"--backdate", &backdate, true},
+				       {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 2, opts, pos, 1, what, usage_relate);
 	if (rc >= 0)
 		return rc;
 	const char *uscc = pos[0];
-	if (!provider)
-		return ctl_usage_error(usage_relate, "%s: --provider CODE is required", what);
+	if (!provider == !seller)
+		return ctl_usage_error(usage_relate, "%s: exactly one of --provider CODE and --seller USCC is required",
+				       what);
 	if (!uscc_valid(uscc))
 		return ctl_usage_error(usage_relate, "%s: '%s' %s", what, uscc, reg_bad_uscc_hint);
-	if (!printable_id(provider, CODE_MAX))
+	if (provider && !printable_id(provider, CODE_MAX))
 		return ctl_usage_error(usage_relate, "%s: '%s' is not a provider code", what, provider);
+	if (seller && !uscc_valid(seller))
+		return ctl_usage_error(usage_relate, "%s: --seller '%s' %s", what, seller, reg_bad_uscc_hint);
+	const struct relation *how = provider ? &rel_provider : &rel_seller;
+	const char *other = provider ? provider : seller;
 	PGconn *c = ctl_conn(ctx);
 	if (!c || !db_begin(c))
 		return CTL_FAIL;
 	PGresult *r = NULL;
 	rc = CTL_FAIL;
-	if (!reg_enterprise_exists(c, what, uscc) || !reg_provider_exists(c, what, provider))
+	/* a seller need not be registered: any credit code may sell */
+	if (!reg_enterprise_exists(c, what, uscc) || (provider && !reg_provider_exists(c, what, provider)))
 		goto failed;
-	const char *p[] = {uscc, provider, backdate ? "true" : "false"};
-	r = db_exec(c, what, "SELECT * FROM voucher.relate($1, $2, $3::boolean)", 3, p);
+	const char *p[] = {uscc, other, backdate ? "true" : "false"};
+	r = db_exec(c, what, how->relate_sql, 3, p);
 	if (!r)
 		goto failed;
 	if (PQntuples(r) == 0) {
 		PQclear(r);
-		r = db_exec(c, what,
-			    "SELECT added_at, added_by FROM voucher.related_parties "
-			    "WHERE uscc = $1 AND provider = $2",
-			    2, p);
+		r = db_exec(c, what, how->seen_sql, 2, p);
 		if (!r || PQntuples(r) != 1)
 			goto failed;
-		printf("enterprise %s is already related to provider %s (since %s, by %s); nothing changed\n", uscc,
-		       provider, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+		printf("enterprise %s is already related to %s %s (since %s, by %s); nothing changed\n", uscc,
+		       how->kind, other, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
 		db_rollback(c);
 		rc = CTL_OK;
 		goto done;
 	}
 	if (!db_commit(c))
 		goto done;
-	printf("enterprise %s is now related to provider %s: that provider's records for it count for "
-	       "nothing\n",
-	       uscc, provider);
+	printf("enterprise %s is now related to %s %s: %s\n", uscc, how->kind, other, how->effect);
 	rc = CTL_OK;
 	goto done;
 failed:

@@ -34,7 +34,7 @@
 /* ------------------------------------------------------------------ usage */
 
 static const char usage_provider[] =
-	"usage: voucherctl provider add CODE --name NAME --uscc USCC\n"
+	"usage: voucherctl provider add CODE --name NAME --uscc USCC [--kind compute|marketplace]\n"
 	"       voucherctl provider list\n"
 	"       voucherctl provider show CODE\n"
 	"       voucherctl provider cert add CODE --cert FILE.pem\n"
@@ -45,15 +45,22 @@ static const char usage_provider[] =
 	"Run 'voucherctl provider SUBCOMMAND --help' for details.\n";
 
 static const char usage_provider_add[] =
-	"usage: voucherctl provider add CODE --name NAME --uscc USCC\n"
-	"Registers a compute provider (算力服务商).\n"
-	"  CODE   1-64 printable ASCII characters, no spaces (the provider field of batches)\n"
-	"  NAME   the registered name, 1-200 characters\n"
-	"  USCC   its unified social credit code (18 characters, GB 32100-2015)\n";
+	"usage: voucherctl provider add CODE --name NAME --uscc USCC [--kind compute|marketplace]\n"
+	"Registers a provider.\n"
+	"  CODE    1-64 printable ASCII characters, no spaces (the provider field of batches)\n"
+	"  NAME    the registered name, 1-200 characters\n"
+	"  USCC    its unified social credit code (18 characters, GB 32100-2015)\n"
+	"  --kind  compute (the default): a compute or model service provider (算力服务商),\n"
+	"          selling its own service; marketplace: a compliant data-trading platform or\n"
+	"          trusted data space (数据交易平台、数据可信空间), whose corpus and dataset\n"
+	"          records name the seller.  Corpus and dataset records count for the corpus\n"
+	"          and data vouchers only when a marketplace pushed them.  A provider's kind\n"
+	"          never changes.\n";
 
 static const char usage_provider_list[] =
 	"usage: voucherctl [--format table|csv|json] provider list\n"
-	"Lists the providers with their counts of valid certificates, usable keys and facilities.\n";
+	"Lists the providers with their kind and their counts of valid certificates, usable\n"
+	"keys and facilities.\n";
 
 static const char usage_provider_show[] =
 	"usage: voucherctl [--format table|csv|json] provider show CODE\n"
@@ -90,8 +97,9 @@ static const char usage_facility_add[] =
 static int provider_add(ctl_t *ctx, int argc, char **argv)
 {
 	const char *what = "provider add";
-	const char *name = NULL, *uscc = NULL, *pos[1];
-	const struct ctl_opt opts[] = {{"--name", &name, false}, {"--uscc", &uscc, false}, {NULL, NULL, false}};
+	const char *name = NULL, *uscc = NULL, *kind = NULL, *pos[1];
+	const struct ctl_opt opts[] = {
+		{"--name", &name, false}, {"--uscc", &uscc, false}, {"--kind", &kind, false}, {NULL, NULL, false}};
 	int rc = ctl_parse_args(argc, argv, 2, opts, pos, 1, what, usage_provider_add);
 	if (rc >= 0)
 		return rc;
@@ -106,12 +114,17 @@ static int provider_add(ctl_t *ctx, int argc, char **argv)
 		return ctl_usage_error(usage_provider_add, "%s: NAME %s", what, np);
 	if (!uscc_valid(uscc))
 		return ctl_usage_error(usage_provider_add, "%s: USCC '%s' %s", what, uscc, reg_bad_uscc_hint);
+	if (!kind)
+		kind = "compute";
+	else if (strcmp(kind, "compute") != 0 && strcmp(kind, "marketplace") != 0)
+		return ctl_usage_error(usage_provider_add, "%s: --kind must be compute or marketplace, not '%s'", what,
+				       kind);
 
 	PGconn *c = ctl_conn(ctx);
 	if (!c)
 		return CTL_FAIL;
-	const char *p[] = {code, name, uscc};
-	PGresult *r = db_exec(c, what, "SELECT * FROM voucher.provider_add($1, $2, $3)", 3, p);
+	const char *p[] = {code, name, uscc, kind};
+	PGresult *r = db_exec(c, what, "SELECT * FROM voucher.provider_add($1, $2, $3, $4)", 4, p);
 	if (!r)
 		return CTL_FAIL;
 	int added = PQntuples(r);
@@ -121,7 +134,7 @@ static int provider_add(ctl_t *ctx, int argc, char **argv)
 			what, code, code);
 		return CTL_FAIL;
 	}
-	printf("added provider %s (%s)\n", code, name);
+	printf("added provider %s (%s), %s\n", code, name, kind);
 	return CTL_OK;
 }
 
@@ -136,16 +149,13 @@ static int provider_list(ctl_t *ctx, int argc, char **argv)
 	if (!c)
 		return CTL_FAIL;
 	static const out_col_t cols[] = {
-		{"code", OUT_TEXT},
-		{"name", OUT_TEXT},
-		{"uscc", OUT_TEXT},
-		{"valid_certs", OUT_INT},
-		{"usable_keys", OUT_INT},
-		{"facilities", OUT_INT},
-		{"created_at", OUT_TIMESTAMP},
+		{"code", OUT_TEXT},       {"name", OUT_TEXT},
+		{"uscc", OUT_TEXT},       {"kind", OUT_TEXT},
+		{"valid_certs", OUT_INT}, {"usable_keys", OUT_INT},
+		{"facilities", OUT_INT},  {"created_at", OUT_TIMESTAMP},
 	};
 	PGresult *r = db_exec(c, "provider list",
-			      "SELECT p.code, p.name, p.uscc, "
+			      "SELECT p.code, p.name, p.uscc, p.kind, "
 			      "  (SELECT count(*) FROM voucher.provider_certs x "
 			      "    WHERE x.provider = p.code AND x.not_after > now()), "
 			      "  (SELECT count(*) FROM voucher.provider_keys k WHERE k.provider = p.code "
@@ -172,7 +182,11 @@ static int provider_show(ctl_t *ctx, int argc, char **argv)
 	if (!c)
 		return CTL_FAIL;
 	static const out_col_t pcols[] = {
-		{"code", OUT_TEXT},       {"name", OUT_TEXT}, {"uscc", OUT_TEXT}, {"created_at", OUT_TIMESTAMP},
+		{"code", OUT_TEXT},
+		{"name", OUT_TEXT},
+		{"uscc", OUT_TEXT},
+		{"kind", OUT_TEXT},
+		{"created_at", OUT_TIMESTAMP},
 		{"created_by", OUT_TEXT},
 	};
 	static const out_col_t ccols[] = {
@@ -201,7 +215,7 @@ static int provider_show(ctl_t *ctx, int argc, char **argv)
 	if (!reg_begin_read(c))
 		return CTL_FAIL;
 	pr = db_exec(c, what,
-		     "SELECT code, name, uscc, created_at, created_by FROM voucher.providers "
+		     "SELECT code, name, uscc, kind, created_at, created_by FROM voucher.providers "
 		     "WHERE code = $1",
 		     1, p);
 	if (!pr)
@@ -244,7 +258,7 @@ static int provider_show(ctl_t *ctx, int argc, char **argv)
 		   erow = out_rows_pg(er);
 	out_doc_t d;
 	out_doc_begin(&d, stdout, ctx->format);
-	out_doc_record(&d, "provider", pcols, 5, &prow, 0);
+	out_doc_record(&d, "provider", pcols, 6, &prow, 0);
 	out_doc_list(&d, "certificates", ccols, 6, &crow);
 	out_doc_list(&d, "keys", kcols, 8, &krow);
 	out_doc_list(&d, "facilities", fcols, 5, &frow);

@@ -32,14 +32,14 @@
 
 #define PATH_BATCHES "/v1/usage-batches"
 
-/* $1-$13 the batch (the body $10 binary), $14-$28 the records: one binary
+/* $1-$13 the batch (the body $10 binary), $14-$29 the records: one binary
  * array per column, in the order of meter_batch_columns() */
 static const char *const INGEST_SQL =
 	"SELECT status, answer, replay FROM voucher.ingest_batch($1, $2, $3, $4, $5, "
 	"to_timestamp($6::bigint), $7, $8, $9, $10::bytea, $11::integer, $12::jsonb, $13::integer, "
 	"$14::int4[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], "
 	"$21::text[], $22::int8[], $23::timestamptz[], $24::timestamptz[], $25::text[], $26::text[], "
-	"$27::text[], $28::bytea[])";
+	"$27::text[], $28::bytea[], $29::text[])";
 #define INGEST_NPARAMS (13 + METER_NCOLS)
 _Static_assert(INGEST_NPARAMS <= WJOB_MAX_PARAMS, "ingest parameters");
 static const char *const ANSWER_SQL = "SELECT voucher.batch_answer($1, $2)";

@@ -40,20 +40,23 @@ enum {
 	F_CONTRACT,
 	F_INVOICE,
 	F_ADJUSTS,
+	F_SELLER, /* hashed only when present (meter_record_hash) */
 	F_COUNT
 };
 
 static const char *const field_names[F_COUNT] = {
 	"record_id",  "enterprise", "facility", "category",    "purpose",    "quantity", "unit",
-	"amount_fen", "started_at", "ended_at", "contract_id", "invoice_no", "adjusts",
+	"amount_fen", "started_at", "ended_at", "contract_id", "invoice_no", "adjusts",  "seller",
 };
 
-static const bool field_optional[F_COUNT] = {[F_PURPOSE] = true, [F_INVOICE] = true, [F_ADJUSTS] = true};
+/* seller: optional as a key, required for the seller categories (check_record) */
+static const bool field_optional[F_COUNT] = {
+	[F_PURPOSE] = true, [F_INVOICE] = true, [F_ADJUSTS] = true, [F_SELLER] = true};
 
 /* The code for a string field whose content breaks its rule. */
 static const char *const field_codes[F_COUNT] = {
 	REJ_RECORD_ID, REJ_ENTERPRISE, REJ_FACILITY, REJ_CATEGORY, REJ_PURPOSE, REJ_QUANTITY, REJ_UNIT,
-	REJ_AMOUNT,    REJ_TIME,       REJ_TIME,     REJ_CONTRACT, REJ_INVOICE, REJ_ADJUSTS,
+	REJ_AMOUNT,    REJ_TIME,       REJ_TIME,     REJ_CONTRACT, REJ_INVOICE, REJ_ADJUSTS,  REJ_SELLER,
 };
 
 static const char *const categories[] = {"intelligent_compute",
@@ -64,6 +67,9 @@ static const char *const categories[] = {"intelligent_compute",
 					 "dataset",
 					 "model_purchase",
 					 NULL};
+/* The categories bought from a third party through a marketplace provider,
+ * whose records name the seller (docs/policies.md "The other voucher kinds"). */
+static const char *const seller_categories[] = {"corpus", "dataset", NULL};
 static const char *const purposes[] = {"training", "inference", "application", NULL};
 static const char *const units[] = {"card_hour", "core_hour", "pflops_day", "tokens", "item", NULL};
 
@@ -269,6 +275,17 @@ static bool check_string(meter_record_t *r, int f, const char *const *s, bool ad
 			return false;
 		}
 		return true;
+	case F_SELLER:
+		/* whatever its value: the field belongs to the seller categories only */
+		if (!in_list(s[F_CATEGORY], seller_categories)) {
+			reject(r, REJ_SELLER_NOT_ALLOWED, f, "only for categories corpus and dataset");
+			return false;
+		}
+		if (!uscc_valid(s[f])) {
+			reject(r, REJ_SELLER, f, "not a valid unified social credit code");
+			return false;
+		}
+		return true;
 	}
 	return true;
 }
@@ -285,6 +302,10 @@ static void check_record(meter_record_t *r, const mj_value_t *obj, int64_t futur
 	const char *s[F_COUNT] = {0};
 	for (int f = 0; f < F_COUNT; f++) {
 		if (!v[f]) {
+			if (f == F_SELLER && in_list(s[F_CATEGORY], seller_categories)) {
+				reject(r, REJ_SELLER_REQUIRED, f, "required for categories corpus and dataset");
+				return;
+			}
 			if (field_optional[f])
 				continue;
 			reject(r, REJ_MISSING_FIELD, f, "required field is missing");
@@ -307,6 +328,7 @@ static void check_record(meter_record_t *r, const mj_value_t *obj, int64_t futur
 	r->contract_id = s[F_CONTRACT];
 	r->invoice_no = s[F_INVOICE];
 	r->adjusts = s[F_ADJUSTS];
+	r->seller = s[F_SELLER];
 	meter_record_hash(r);
 }
 
@@ -343,14 +365,17 @@ void meter_record_hash(meter_record_t *r)
 	const char *f[F_COUNT] = {
 		r->record_id,     r->enterprise, r->facility, r->category, r->purpose,
 		r->quantity_norm, r->unit,       amt,         st,          en,
-		r->contract_id,   r->invoice_no, r->adjusts,
+		r->contract_id,   r->invoice_no, r->adjusts,  r->seller,
 	};
+	/* seller, last, only when present: the hashes of records without one
+	 * are those of before the field */
+	const int nf = r->seller ? F_COUNT : F_SELLER;
 	size_t len[F_COUNT];
 	fmt_i64(r->amount_fen, amt);
 	fmt_i64(r->started_us, st);
 	fmt_i64(r->ended_us, en);
 	size_t total = 0;
-	for (int i = 0; i < F_COUNT; i++) {
+	for (int i = 0; i < nf; i++) {
 		len[i] = f[i] ? strlen(f[i]) : 0;
 		if (len[i] >= 0xffffffffu) /* cannot happen within a body size limit */
 			len[i] = 0xfffffffeu;
@@ -359,7 +384,7 @@ void meter_record_hash(meter_record_t *r)
 	uint8_t stack[1024];
 	uint8_t *buf = total <= sizeof stack ? stack : xmalloc(total);
 	uint8_t *p = buf;
-	for (int i = 0; i < F_COUNT; i++) {
+	for (int i = 0; i < nf; i++) {
 		if (!f[i]) {
 			p = put_be32(p, 0xffffffffu); /* absent */
 			continue;
@@ -531,7 +556,7 @@ void meter_batch_columns(const meter_batch_t *b, buf_t cols[METER_NCOLS])
 		[MC_INDEX] = PGA_INT4, [MC_ID] = PGA_TEXT,        [MC_ENT] = PGA_TEXT,       [MC_FAC] = PGA_TEXT,
 		[MC_CAT] = PGA_TEXT,   [MC_PUR] = PGA_TEXT,       [MC_QTY] = PGA_TEXT,       [MC_UNIT] = PGA_TEXT,
 		[MC_AMT] = PGA_INT8,   [MC_ST] = PGA_TIMESTAMPTZ, [MC_EN] = PGA_TIMESTAMPTZ, [MC_CON] = PGA_TEXT,
-		[MC_INV] = PGA_TEXT,   [MC_ADJ] = PGA_TEXT,       [MC_HASH] = PGA_BYTEA,
+		[MC_INV] = PGA_TEXT,   [MC_ADJ] = PGA_TEXT,       [MC_HASH] = PGA_BYTEA,     [MC_SEL] = PGA_TEXT,
 	};
 	for (int c = 0; c < METER_NCOLS; c++) {
 		pga_begin(&cols[c], oid[c]);
@@ -558,6 +583,7 @@ void meter_batch_columns(const meter_batch_t *b, buf_t cols[METER_NCOLS])
 		pga_text(&cols[MC_INV], r->invoice_no);
 		pga_text(&cols[MC_ADJ], r->adjusts);
 		pga_bytes(&cols[MC_HASH], r->content_hash, sizeof r->content_hash);
+		pga_text(&cols[MC_SEL], r->seller);
 		n++;
 	}
 	for (int c = 0; c < METER_NCOLS; c++)

@@ -39,6 +39,7 @@ typedef struct meter_record {
 	const char *contract_id;
 	const char *invoice_no; /* NULL if absent */
 	const char *adjusts;    /* NULL if absent */
+	const char *seller;     /* NULL if absent (required for corpus and dataset, refused otherwise) */
 	char quantity_norm[48]; /* decimal_normalize()d */
 	int64_t amount_fen;
 	int64_t started_us, ended_us; /* microseconds since the epoch, UTC */
@@ -76,8 +77,11 @@ void meter_batch_free(meter_batch_t *b);
  * the order record_id, enterprise, facility, category, purpose, quantity_norm,
  * unit, amount_fen (decimal text), started_us (decimal text), ended_us,
  * contract_id, invoice_no, adjusts: a 4-byte big-endian length then the bytes;
- * an absent optional field is length 0xFFFFFFFF with no bytes.  Two records
- * with the same id are "identical" exactly when their hashes are equal. */
+ * an absent optional field is length 0xFFFFFFFF with no bytes.  Then, only
+ * when present, seller, encoded the same way: a record without a seller
+ * hashes as it did before the field existed, so a record stored then and sent
+ * again is still a duplicate.  Two records with the same id are "identical"
+ * exactly when their hashes are equal. */
 void meter_record_hash(meter_record_t *r);
 
 /* The valid, non-duplicate records as one PostgreSQL binary array per column
@@ -85,7 +89,8 @@ void meter_record_hash(meter_record_t *r);
  * voucher.ingest_batch: index int4[], record_id, enterprise, facility,
  * category, purpose text[], quantity_norm text[], unit text[], amount_fen
  * int8[], started_at, ended_at timestamptz[], contract_id, invoice_no,
- * adjusts text[], content_hash bytea[].  Absent optionals are NULL elements. */
+ * adjusts text[], content_hash bytea[], seller text[].  Absent optionals are
+ * NULL elements. */
 enum {
 	MC_INDEX,
 	MC_ID,
@@ -102,6 +107,7 @@ enum {
 	MC_INV,
 	MC_ADJ,
 	MC_HASH,
+	MC_SEL,
 	METER_NCOLS
 };
 void meter_batch_columns(const meter_batch_t *b, buf_t cols[METER_NCOLS]);

@@ -40,7 +40,7 @@ REVOKE EXECUTE ON FUNCTION voucher.ledger_head, voucher.ledger_append, voucher.l
 GRANT EXECUTE ON FUNCTION voucher.ingest_batch, voucher.ingest_registry, voucher.batch_answer TO voucher_ingest;
 GRANT EXECUTE ON FUNCTION voucher.ingest_cut() TO voucher_finance, voucher_auditor;
 GRANT EXECUTE ON FUNCTION voucher.provider_add, voucher.provider_cert_add, voucher.provider_key_add,
-	voucher.provider_key_revoke, voucher.facility_add, voucher.enterprise_import, voucher.relate,
+	voucher.provider_key_revoke, voucher.facility_add, voucher.enterprise_import, voucher.relate, voucher.relate_seller,
 	voucher.program_load, voucher.calendar_load, voucher.override_propose, voucher.override_confirm,
 	voucher.run_store, voucher.run_approve, voucher.run_end, voucher.run_publish, voucher.run_disburse,
 	voucher.objection_add, voucher.objection_resolve,
@@ -65,7 +65,7 @@ GRANT EXECUTE ON FUNCTION audit.ingest_cut() TO voucher_auditor, voucher_finance
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA audit
 	FROM PUBLIC, voucher_finance, voucher_ingest, voucher_auditor, voucher_notice;
 GRANT SELECT ON audit.batches, audit.provider_keys, audit.providers, audit.facilities,
-	audit.enterprise_versions, audit.related_parties, audit.usage_records, audit.usage_keys,
+	audit.enterprise_versions, audit.related_parties, audit.related_sellers, audit.usage_records, audit.usage_keys,
 	audit.usage_archives, audit.unregistered_usage,
 	audit.runs, audit.run_lines, audit.run_events, audit.program_versions, audit.overrides,
 	audit.approval_refusals, audit.superuser_acts,

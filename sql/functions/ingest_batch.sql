@@ -9,7 +9,9 @@
 -- r_*: the valid records (not rejected, not repeated inside the batch), in
 -- batch order, one array per column, all of the same length: r_index is the
 -- record's position in the body's "records", r_qty the normalized decimal,
--- r_adj NULL for a plain record;
+-- r_adj NULL for a plain record, r_sel the seller (NULL but for corpus and
+-- dataset; the whole array may be left out, for a caller of the form before
+-- sellers);
 -- p_rejected: the records the daemon rejected (JSON array of
 -- {index, record_id, code, detail}); p_dups_in_batch: records the daemon found
 -- repeated inside the batch with identical content.
@@ -37,7 +39,7 @@ CREATE OR REPLACE FUNCTION voucher.ingest_batch(
 	p_body bytea, p_record_count integer, p_rejected jsonb, p_dups_in_batch integer,
 	r_index integer[], r_id text[], r_ent text[], r_fac text[], r_cat text[], r_pur text[],
 	r_qty text[], r_unit text[], r_amt bigint[], r_st timestamptz[], r_en timestamptz[],
-	r_con text[], r_inv text[], r_adj text[], r_hash bytea[])
+	r_con text[], r_inv text[], r_adj text[], r_hash bytea[], r_sel text[] DEFAULT NULL)
 RETURNS TABLE (status integer, answer text, replay boolean)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = voucher, pg_temp AS $$
 DECLARE
@@ -94,7 +96,8 @@ BEGIN
 	   OR cardinality(r_unit) <> cardinality(r_index) OR cardinality(r_amt) <> cardinality(r_index)
 	   OR cardinality(r_st) <> cardinality(r_index) OR cardinality(r_en) <> cardinality(r_index)
 	   OR cardinality(r_con) <> cardinality(r_index) OR cardinality(r_inv) <> cardinality(r_index)
-	   OR cardinality(r_adj) <> cardinality(r_index) OR cardinality(r_hash) <> cardinality(r_index) THEN
+	   OR cardinality(r_adj) <> cardinality(r_index) OR cardinality(r_hash) <> cardinality(r_index)
+	   OR (r_sel IS NOT NULL AND cardinality(r_sel) <> cardinality(r_index)) THEN
 		RAISE EXCEPTION 'ingest_batch: the record arrays differ in length' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 
@@ -115,12 +118,12 @@ BEGIN
 		 WHERE x.adj IS NULL AND x.fac = ANY (v_facs);
 		INSERT INTO voucher.usage_records (provider, record_id, batch_id, enterprise, facility,
 			category, purpose, quantity, unit, amount_fen, started_at, ended_at,
-			contract_id, invoice_no, adjusts, content_hash)
+			contract_id, invoice_no, adjusts, content_hash, seller)
 		SELECT p_provider, x.id, p_batch_id, x.ent, x.fac, x.cat, x.pur, x.qty::numeric, x.unit,
-		       x.amt, x.st, x.en, x.con, x.inv, NULL, x.h
+		       x.amt, x.st, x.en, x.con, x.inv, NULL, x.h, x.sel
 		  FROM unnest(r_id, r_ent, r_fac, r_cat, r_pur, r_qty, r_unit, r_amt, r_st, r_en, r_con,
-			      r_inv, r_adj, r_hash)
-		       AS x(id, ent, fac, cat, pur, qty, unit, amt, st, en, con, inv, adj, h)
+			      r_inv, r_adj, r_hash, r_sel)
+		       AS x(id, ent, fac, cat, pur, qty, unit, amt, st, en, con, inv, adj, h, sel)
 		 WHERE x.adj IS NULL AND x.fac = ANY (v_facs);
 	EXCEPTION WHEN unique_violation THEN
 		v_fast := false;
@@ -137,12 +140,12 @@ BEGIN
 		)
 		INSERT INTO voucher.usage_records (provider, record_id, batch_id, enterprise, facility,
 			category, purpose, quantity, unit, amount_fen, started_at, ended_at,
-			contract_id, invoice_no, adjusts, content_hash)
+			contract_id, invoice_no, adjusts, content_hash, seller)
 		SELECT p_provider, x.id, p_batch_id, x.ent, x.fac, x.cat, x.pur, x.qty::numeric, x.unit,
-		       x.amt, x.st, x.en, x.con, x.inv, NULL, x.h
+		       x.amt, x.st, x.en, x.con, x.inv, NULL, x.h, x.sel
 		  FROM unnest(r_id, r_ent, r_fac, r_cat, r_pur, r_qty, r_unit, r_amt, r_st, r_en, r_con,
-			      r_inv, r_adj, r_hash)
-		       AS x(id, ent, fac, cat, pur, qty, unit, amt, st, en, con, inv, adj, h)
+			      r_inv, r_adj, r_hash, r_sel)
+		       AS x(id, ent, fac, cat, pur, qty, unit, amt, st, en, con, inv, adj, h, sel)
 		  JOIN k ON k.record_id = x.id
 		 WHERE x.adj IS NULL AND x.fac = ANY (v_facs);
 	END IF;
@@ -150,8 +153,8 @@ BEGIN
 	IF v_nadj > 0 THEN
 		FOR v_adj IN
 			SELECT x.* FROM unnest(r_index, r_id, r_ent, r_fac, r_cat, r_pur, r_qty, r_unit,
-					       r_amt, r_st, r_en, r_con, r_inv, r_adj, r_hash)
-			       AS x(i, id, ent, fac, cat, pur, qty, unit, amt, st, en, con, inv, adj, h)
+					       r_amt, r_st, r_en, r_con, r_inv, r_adj, r_hash, r_sel)
+			       AS x(i, id, ent, fac, cat, pur, qty, unit, amt, st, en, con, inv, adj, h, sel)
 			 WHERE x.adj IS NOT NULL AND x.fac = ANY (v_facs)
 			 ORDER BY x.i
 		LOOP
@@ -162,7 +165,7 @@ BEGIN
 				CONTINUE;
 			END IF;
 			SELECT u.enterprise, u.amount_fen, u.adjusts, u.facility, u.category, u.started_at,
-			       u.ended_at INTO v_target
+			       u.ended_at, u.seller INTO v_target
 			  FROM voucher.usage_keys k
 			  JOIN voucher.usage_records u ON u.provider = k.provider AND u.batch_id = k.batch_id
 			   AND u.ended_at = k.ended_at AND u.record_id = k.record_id
@@ -172,7 +175,8 @@ BEGIN
 				CONTINUE;
 			END IF;
 			IF v_target.facility <> v_adj.fac OR v_target.category <> v_adj.cat
-			   OR v_target.started_at <> v_adj.st OR v_target.ended_at <> v_adj.en THEN
+			   OR v_target.started_at <> v_adj.st OR v_target.ended_at <> v_adj.en
+			   OR v_target.seller IS DISTINCT FROM v_adj.sel THEN
 				v_adj_rej := v_adj_rej || jsonb_build_object(v_adj.i::text, voucher.rej_adjusts_mismatch());
 				CONTINUE;
 			END IF;
@@ -188,10 +192,10 @@ BEGIN
 			VALUES (p_provider, v_adj.id, v_adj.en, p_batch_id, v_adj.h);
 			INSERT INTO voucher.usage_records (provider, record_id, batch_id, enterprise, facility,
 				category, purpose, quantity, unit, amount_fen, started_at, ended_at,
-				contract_id, invoice_no, adjusts, content_hash)
+				contract_id, invoice_no, adjusts, content_hash, seller)
 			VALUES (p_provider, v_adj.id, p_batch_id, v_adj.ent, v_adj.fac, v_adj.cat, v_adj.pur,
 				v_adj.qty::numeric, v_adj.unit, v_adj.amt, v_adj.st, v_adj.en, v_adj.con,
-				v_adj.inv, v_adj.adj, v_adj.h);
+				v_adj.inv, v_adj.adj, v_adj.h, v_adj.sel);
 		END LOOP;
 	END IF;
 

@@ -26,11 +26,14 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION voucher.provider_add(p_code text, p_name text, p_uscc text) RETURNS SETOF text
+-- p_kind: compute (the default) or marketplace (a data-trading platform,
+-- whose corpus and dataset records name their seller).
+CREATE OR REPLACE FUNCTION voucher.provider_add(p_code text, p_name text, p_uscc text, p_kind text DEFAULT 'compute')
+RETURNS SETOF text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = voucher, pg_temp AS $$
 BEGIN
 	PERFORM voucher.write_begin();
-	RETURN QUERY INSERT INTO voucher.providers (code, name, uscc) VALUES (p_code, p_name, p_uscc)
+	RETURN QUERY INSERT INTO voucher.providers (code, name, uscc, kind) VALUES (p_code, p_name, p_uscc, p_kind)
 		ON CONFLICT (code) DO NOTHING RETURNING code;
 END
 $$;
@@ -93,7 +96,8 @@ $$;
 
 -- Imports the rows of the caller's pg_temp.enterprise_import (made by
 -- voucherctl enterprise import, and granted to voucher_owner for this
--- call): new enterprises, and a new version wherever the facts differ from
+-- call; intelligent_match is false where the file has no such column): new
+-- enterprises (and institutions), and a new version wherever the facts differ from
 -- the version in force for (uscc, valid_from).
 CREATE OR REPLACE FUNCTION voucher.enterprise_import(p_backdate boolean)
 RETURNS TABLE (added bigint, versions bigint, backdated bigint)
@@ -106,15 +110,15 @@ BEGIN
 	CREATE TEMP TABLE enterprise_import_new ON COMMIT DROP AS
 	SELECT i.line, i.uscc, coalesce(i.valid_from, v_today) AS valid_from, i.name, i.division, i.sme,
 	       i.model_developer, i.maas_builder, i.model_registered, i.foundation_model,
-	       i.credit_blacklisted, i.performance_grade
+	       i.credit_blacklisted, i.performance_grade, i.intelligent_match
 	  FROM pg_temp.enterprise_import i
 	 WHERE NOT EXISTS (SELECT 1 FROM voucher.enterprise_registry v
 			    WHERE v.uscc = i.uscc AND v.valid_from = coalesce(i.valid_from, v_today)
 			      AND (v.name, v.division, v.sme, v.model_developer, v.maas_builder, v.model_registered,
-				   v.foundation_model, v.credit_blacklisted, v.performance_grade)
+				   v.foundation_model, v.credit_blacklisted, v.performance_grade, v.intelligent_match)
 				  IS NOT DISTINCT FROM
 				  (i.name, i.division, i.sme, i.model_developer, i.maas_builder, i.model_registered,
-				   i.foundation_model, i.credit_blacklisted, i.performance_grade));
+				   i.foundation_model, i.credit_blacklisted, i.performance_grade, i.intelligent_match));
 	SELECT min(n.valid_from) INTO v_from FROM pg_temp.enterprise_import_new n
 	 WHERE voucher.approved_run_covering(n.valid_from) IS NOT NULL;
 	IF v_from IS NOT NULL THEN
@@ -126,10 +130,10 @@ BEGIN
 	SELECT count(*) INTO added FROM ins;
 	WITH ins AS (INSERT INTO voucher.enterprise_versions (uscc, valid_from, name, division, sme,
 			     model_developer, maas_builder, model_registered, foundation_model,
-			     credit_blacklisted, performance_grade, backdated)
+			     credit_blacklisted, performance_grade, intelligent_match, backdated)
 		     SELECT n.uscc, n.valid_from, n.name, n.division, n.sme, n.model_developer, n.maas_builder,
 			    n.model_registered, n.foundation_model, n.credit_blacklisted, n.performance_grade,
-			    voucher.approved_run_covering(n.valid_from) IS NOT NULL
+			    n.intelligent_match, voucher.approved_run_covering(n.valid_from) IS NOT NULL
 		       FROM pg_temp.enterprise_import_new n ORDER BY n.line
 		     RETURNING enterprise_versions.backdated)
 	SELECT count(*), count(*) FILTER (WHERE ins.backdated) INTO versions, backdated FROM ins;
@@ -155,5 +159,27 @@ BEGIN
 	END IF;
 	RETURN QUERY INSERT INTO voucher.related_parties (uscc, provider, backdated)
 		VALUES (p_uscc, p_provider, v_run IS NOT NULL) ON CONFLICT (uscc, provider) DO NOTHING RETURNING 1;
+END
+$$;
+
+-- 关联方 among sellers: the seller (any credit code, registered or not) of a
+-- corpus or dataset record is related to the enterprise; as voucher.relate, a
+-- relation counts for every record of the enterprise, so once any run is
+-- approved it is a backdated change.
+CREATE OR REPLACE FUNCTION voucher.relate_seller(p_uscc text, p_seller text, p_backdate boolean) RETURNS SETOF integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = voucher, pg_temp AS $$
+DECLARE
+	v_run text := voucher.approved_run_covering('0001-01-01');
+BEGIN
+	PERFORM voucher.write_begin();
+	IF EXISTS (SELECT 1 FROM voucher.related_sellers WHERE uscc = p_uscc AND seller = p_seller) THEN
+		RETURN;
+	END IF;
+	IF v_run IS NOT NULL AND NOT p_backdate THEN
+		RAISE EXCEPTION 'enterprise relate: a relation counts for every record of the enterprise, and approved % already settled some; to record it anyway, as a backdated change, pass --backdate',
+			v_run USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN QUERY INSERT INTO voucher.related_sellers (uscc, seller, backdated)
+		VALUES (p_uscc, p_seller, v_run IS NOT NULL) ON CONFLICT (uscc, seller) DO NOTHING RETURNING 1;
 END
 $$;

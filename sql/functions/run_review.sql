@@ -28,7 +28,8 @@ BEGIN
 	IF EXISTS (SELECT 1 FROM voucher.facilities WHERE added_at > v_run.data_cutoff) THEN
 		v_what := v_what || 'registry (facilities added since)'::text;
 	END IF;
-	IF EXISTS (SELECT 1 FROM voucher.related_parties WHERE added_at > v_run.data_cutoff) THEN
+	IF EXISTS (SELECT 1 FROM voucher.related_parties WHERE added_at > v_run.data_cutoff)
+	   OR EXISTS (SELECT 1 FROM voucher.related_sellers WHERE added_at > v_run.data_cutoff) THEN
 		v_what := v_what || 'relations (related parties added since)'::text;
 	END IF;
 	IF EXISTS (SELECT 1 FROM voucher.overrides WHERE confirmed_at > v_run.data_cutoff

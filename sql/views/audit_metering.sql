@@ -15,22 +15,26 @@ CREATE OR REPLACE VIEW audit.provider_keys AS
 	  FROM voucher.provider_keys;
 
 CREATE OR REPLACE VIEW audit.providers AS
-	SELECT code, name, uscc, created_at, created_by FROM voucher.providers;
+	SELECT code, name, uscc, created_at, created_by, kind FROM voucher.providers;
 
 CREATE OR REPLACE VIEW audit.facilities AS
 	SELECT provider, facility, division, class, added_at, added_by FROM voucher.facilities;
 
 CREATE OR REPLACE VIEW audit.enterprise_versions AS
 	SELECT uscc, valid_from, name, division, sme, model_developer, maas_builder, model_registered,
-	       foundation_model, credit_blacklisted, performance_grade, imported_at, imported_by, id, backdated
+	       foundation_model, credit_blacklisted, performance_grade, imported_at, imported_by, id, backdated,
+	       intelligent_match
 	  FROM voucher.enterprise_versions;
 
 CREATE OR REPLACE VIEW audit.related_parties AS
 	SELECT uscc, provider, added_at, added_by, backdated FROM voucher.related_parties;
 
+CREATE OR REPLACE VIEW audit.related_sellers AS
+	SELECT uscc, seller, added_at, added_by, backdated FROM voucher.related_sellers;
+
 CREATE OR REPLACE VIEW audit.usage_records AS
 	SELECT provider, record_id, batch_id, enterprise, facility, category, purpose, quantity,
-	       unit, amount_fen, started_at, ended_at, contract_id, invoice_no, adjusts, received_at
+	       unit, amount_fen, started_at, ended_at, contract_id, invoice_no, adjusts, received_at, seller
 	  FROM voucher.usage_records;
 
 CREATE OR REPLACE VIEW audit.usage_keys AS

@@ -49,6 +49,7 @@ CREATE OR REPLACE VIEW audit.superuser_acts AS
 		UNION ALL SELECT imported_at, imported_by, 'enterprise version', uscc || ' from ' || valid_from
 		  FROM voucher.enterprise_versions
 		UNION ALL SELECT added_at, added_by, 'enterprise relate', uscc || ' ~ ' || provider FROM voucher.related_parties
+		UNION ALL SELECT added_at, added_by, 'enterprise relate', uscc || ' ~ seller ' || seller FROM voucher.related_sellers
 		UNION ALL SELECT loaded_at, loaded_by, 'program load', program || ' ' || left(version, 12)
 		  FROM voucher.program_versions
 		UNION ALL SELECT added_at, added_by, 'override', id || ' ' || program || ' ' || enterprise FROM voucher.overrides

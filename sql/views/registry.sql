@@ -6,7 +6,7 @@
 CREATE OR REPLACE VIEW voucher.enterprise_registry AS
 	SELECT DISTINCT ON (uscc, valid_from) uscc, valid_from, name, division, sme, model_developer,
 	       maas_builder, model_registered, foundation_model, credit_blacklisted, performance_grade,
-	       imported_at, imported_by, id, backdated
+	       imported_at, imported_by, id, backdated, intelligent_match
 	  FROM voucher.enterprise_versions
 	 ORDER BY uscc, valid_from, imported_at DESC, id DESC;
 

@@ -65,7 +65,7 @@ echo "bare COPY..."
 # 2. bare COPY, as one stream (psql \copy) and as $db_conns parallel streams
 #    (voucherd writes on $db_conns connections: the fair limit is the faster)
 cols="provider, record_id, batch_id, enterprise, facility, category, purpose, quantity, unit,
-	amount_fen, started_at, ended_at, contract_id, invoice_no, adjusts, content_hash"
+	amount_fen, started_at, ended_at, contract_id, invoice_no, adjusts, content_hash, seller"
 cols=$(echo $cols)
 # the same columns, checks and indexes, and the same unique key (provider,
 # record_id), which voucherd keeps in voucher.usage_keys

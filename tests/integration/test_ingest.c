@@ -1029,19 +1029,19 @@ Test(ingest, hostile_bodies_get_their_code_and_store_nothing)
 		 "unknown_field"},
 		{"seven fraction digits",
 		 "{\"batch_id\":\"h\",\"provider\":\"prov-a\",\"records\":[{\"record_id\":\"h-1\","
-		 "\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"corpus\","
+		 "\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"model_purchase\","
 		 "\"quantity\":\"1.0000001\",\"unit\":\"item\",\"amount_fen\":1,\"started_at\":\"2026-03-01T00:00:00Z\","
 		 "\"ended_at\":\"2026-03-01T01:00:00Z\",\"contract_id\":\"C\"}]}",
 		 200, "invalid_quantity"},
 		{"credit code with a wrong check character",
 		 "{\"batch_id\":\"h\",\"provider\":\"prov-a\",\"records\":[{\"record_id\":\"h-1\","
-		 "\"enterprise\":\"91330483100000001F\",\"facility\":\"prov-a-wz1\",\"category\":\"corpus\","
+		 "\"enterprise\":\"91330483100000001F\",\"facility\":\"prov-a-wz1\",\"category\":\"model_purchase\","
 		 "\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":1,\"started_at\":\"2026-03-01T00:00:00Z\","
 		 "\"ended_at\":\"2026-03-01T01:00:00Z\",\"contract_id\":\"C\"}]}",
 		 200, "invalid_enterprise"},
 		{"time without offset",
 		 "{\"batch_id\":\"h\",\"provider\":\"prov-a\",\"records\":[{\"record_id\":\"h-1\","
-		 "\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"corpus\","
+		 "\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"model_purchase\","
 		 "\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":1,\"started_at\":\"2026-03-01T00:00:00\","
 		 "\"ended_at\":\"2026-03-01T01:00:00Z\",\"contract_id\":\"C\"}]}",
 		 200, "invalid_time"},
@@ -1152,7 +1152,7 @@ static int post_one(const char *batch, const char *id, const char *ended, int am
 	char body[1024];
 	snprintf(body, sizeof body,
 		 "{\"batch_id\":\"%s\",\"provider\":\"prov-a\",\"records\":[{\"record_id\":\"%s\","
-		 "\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"corpus\","
+		 "\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"model_purchase\","
 		 "\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":%d,\"started_at\":\"%s\",\"ended_at\":\"%s\","
 		 "\"contract_id\":\"C\"}]}",
 		 batch, id, amount, ended, ended);
@@ -1316,7 +1316,7 @@ Test(ingest, a_bad_key_row_is_skipped_and_the_others_still_ingest)
 
 	const char *body =
 		"{\"batch_id\":\"bad-key\",\"provider\":\"prov-b\",\"records\":[{\"record_id\":\"bk-1\","
-		"\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-b-wx2\",\"category\":\"corpus\","
+		"\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-b-wx2\",\"category\":\"model_purchase\","
 		"\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":1,\"started_at\":\"2026-03-01T00:00:00+08:00\","
 		"\"ended_at\":\"2026-03-01T01:00:00+08:00\",\"contract_id\":\"C\"}]}";
 	char hdr[2048], file[256];
@@ -1417,7 +1417,7 @@ static void signed_file(const char *batch, char *file, char *hdr)
 	char body[1024];
 	snprintf(body, sizeof body,
 		 "{\"batch_id\":\"%s\",\"provider\":\"prov-a\",\"records\":[{\"record_id\":\"%s-1\","
-		 "\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"corpus\","
+		 "\"enterprise\":\"91330483100000001E\",\"facility\":\"prov-a-wz1\",\"category\":\"model_purchase\","
 		 "\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":1,\"started_at\":\"2026-03-01T00:00:00+08:00\","
 		 "\"ended_at\":\"2026-03-01T01:00:00+08:00\",\"contract_id\":\"C\"}]}",
 		 batch, batch);
@@ -1475,4 +1475,168 @@ Test(ingest, a_status_lookup_finishing_last_resumes_reading)
 	char out[4096];
 	cr_expect_eq(post_one("flow-2", "flow-2-1", "2026-03-01T01:00:00+08:00", 1, out, sizeof out), 200, "%s", out);
 	cr_expect_eq(count("SELECT count(*) FROM voucher.batches"), 3);
+}
+
+/* A marketplace (a data-trading platform) registered with voucherctl pushes
+ * with voucher-push, the reference client: the seller of a corpus record is
+ * stored, a dataset record without one and a compute record with one are
+ * refused each with its code, and audit verify holds the stored seller to
+ * the signed body. */
+Test(ingest, a_marketplace_batch_end_to_end)
+{
+	start("[ingest]\nregistry_refresh_s = 0\n");
+	const char *pk = getenv("VOUCHER_TEST_PKI");
+	/* its own signing key (a provider signs with its own) */
+	char key[512], pub[512], cmd[4096], out[16384], err[4096];
+	snprintf(key, sizeof key, "%s/prov-c.ed25519.key", d.dir);
+	snprintf(pub, sizeof pub, "%s/prov-c.ed25519.pub", d.dir);
+	snprintf(cmd, sizeof cmd,
+		 "openssl genpkey -algorithm ed25519 -out '%s' && openssl pkey -in '%s' -pubout -out '%s'", key, key,
+		 pub);
+	cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 0, "%s", err);
+	struct t_ctl_run *r =
+		t_ctl(ci, "provider add prov-c --name '某数据交易中心' --uscc 91330106100000002H --kind marketplace");
+	cr_assert_eq(r->rc, 0, "%s", r->err);
+	r = t_ctl(ci, "provider cert add prov-c --cert '%s/prov-c.pem'", pk);
+	cr_assert_eq(r->rc, 0, "%s", r->err);
+	r = t_ctl(ci, "provider key add prov-c prov-c-k1 --alg ed25519 --pub '%s' --valid-from 2026-01-01T00:00:00Z",
+		  pub);
+	cr_assert_eq(r->rc, 0, "%s", r->err);
+	r = t_ctl(ci, "provider facility add prov-c dex-1 --division 330106 --class A");
+	cr_assert_eq(r->rc, 0, "%s", r->err);
+	t_daemon_signal(&d, SIGHUP);
+	usleep(500000);
+
+	char recs[512];
+	snprintf(recs, sizeof recs, "%s/market.ndjson", d.dir);
+	FILE *f = fopen(recs, "w");
+	cr_assert_not_null(f);
+#define MREC(id, cat, extra)                                                                                          \
+	"{\"record_id\":\"" id "\",\"enterprise\":\"91330483100000001E\",\"facility\":\"dex-1\",\"category\":\"" cat  \
+	"\",\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":500000,\"started_at\":\"2026-03-02T10:00:00+08:00\"," \
+	"\"ended_at\":\"2026-03-02T10:00:00+08:00\",\"contract_id\":\"DX-2026-7\"" extra "}\n"
+	fputs(MREC("m-1", "corpus", ",\"seller\":\"12100000400000000W\"") MREC("m-2", "dataset", "")
+		      MREC("m-3", "intelligent_compute", ",\"seller\":\"12100000400000000W\"")
+			      MREC("m-4", "dataset", ",\"seller\":\"913202141000000038\""),
+	      f);
+	fclose(f);
+	char push[2048];
+	snprintf(push, sizeof push,
+		 "%s --url https://127.0.0.1:%d --ca '%s/ca.pem' --cert '%s/prov-c.pem' --key '%s/prov-c.key' "
+		 "--sign-key '%s' --key-id prov-c-k1 --alg ed25519",
+		 t_root_path("bin/voucher-push"), d.port, pk, pk, pk, key);
+	snprintf(cmd, sizeof cmd, "%s --records '%s' --provider prov-c --batch-prefix mkt", push, recs);
+	/* exit 0: the batch was answered 200, records refused or not */
+	int rc = t_run(cmd, out, sizeof out, err, sizeof err);
+	cr_assert_eq(rc, 0, "%s %s", out, err);
+	cr_assert(strstr(out, "status=200 accepted=2 duplicates=0 rejected=2"), "%s %s", out, err);
+	cr_assert_str_eq(t_scalar(db, "SELECT string_agg(record_id || ':' || category || ':' || coalesce(seller, '-'), "
+				      "' ' ORDER BY record_id) FROM voucher.usage_records"),
+			 "m-1:corpus:12100000400000000W m-4:dataset:913202141000000038");
+	cr_assert_str_eq(t_scalar(db, "SELECT seller FROM audit.usage_records WHERE record_id = 'm-1'"),
+			 "12100000400000000W");
+	/* the answer, as stored: the two refused with their codes */
+	const char *answer = t_scalar(db, "SELECT answer FROM voucher.batches WHERE provider = 'prov-c'");
+	cr_assert_eq(t_json_len(answer, "rejected"), 2, "%s", answer);
+	cr_expect_str_eq(t_json_str(answer, "rejected.0.record_id"), "m-2", "%s", answer);
+	cr_expect_str_eq(t_json_str(answer, "rejected.0.code"), "seller_required", "%s", answer);
+	cr_expect_str_eq(t_json_str(answer, "rejected.1.record_id"), "m-3", "%s", answer);
+	cr_expect_str_eq(t_json_str(answer, "rejected.1.code"), "seller_not_allowed", "%s", answer);
+	/* the body was sent as given: the seller fields are in the signed bytes */
+	cr_expect_str_eq(t_scalar(db,
+				  "SELECT position('\"seller\":\"12100000400000000W\"' IN convert_from(body, 'UTF8')) "
+				  "> 0 FROM voucher.batches WHERE provider = 'prov-c'"),
+			 "t");
+
+	/* an adjustment must name its target's seller; the same record again is a
+	 * duplicate, with another seller a conflict */
+	char body[2048];
+	snprintf(
+		body, sizeof body,
+		"{\"batch_id\":\"mkt-adj\",\"provider\":\"prov-c\",\"records\":["
+		"{\"record_id\":\"m-5\",\"enterprise\":\"91330483100000001E\",\"facility\":\"dex-1\",\"category\":\"corpus\","
+		"\"quantity\":\"0\",\"unit\":\"item\",\"amount_fen\":-100,\"started_at\":\"2026-03-02T10:00:00+08:00\","
+		"\"ended_at\":\"2026-03-02T10:00:00+08:00\",\"contract_id\":\"DX-2026-7\",\"adjusts\":\"m-1\","
+		"\"seller\":\"913202141000000038\"},"
+		"{\"record_id\":\"m-6\",\"enterprise\":\"91330483100000001E\",\"facility\":\"dex-1\",\"category\":\"corpus\","
+		"\"quantity\":\"0\",\"unit\":\"item\",\"amount_fen\":-100,\"started_at\":\"2026-03-02T10:00:00+08:00\","
+		"\"ended_at\":\"2026-03-02T10:00:00+08:00\",\"contract_id\":\"DX-2026-7\",\"adjusts\":\"m-1\","
+		"\"seller\":\"12100000400000000W\"},"
+		"%s,%s]}",
+		"{\"record_id\":\"m-1\",\"enterprise\":\"91330483100000001E\",\"facility\":\"dex-1\",\"category\":\"corpus\","
+		"\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":500000,\"started_at\":\"2026-03-02T10:00:00+08:00\","
+		"\"ended_at\":\"2026-03-02T10:00:00+08:00\",\"contract_id\":\"DX-2026-7\",\"seller\":\"12100000400000000W\"}",
+		"{\"record_id\":\"m-4\",\"enterprise\":\"91330483100000001E\",\"facility\":\"dex-1\",\"category\":\"dataset\","
+		"\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":500000,\"started_at\":\"2026-03-02T10:00:00+08:00\","
+		"\"ended_at\":\"2026-03-02T10:00:00+08:00\",\"contract_id\":\"DX-2026-7\",\"seller\":\"12100000400000000W\"}");
+	char file[512];
+	snprintf(file, sizeof file, "%s/mkt-adj.json", d.dir);
+	f = fopen(file, "w");
+	cr_assert_not_null(f);
+	fputs(body, f);
+	fclose(f);
+	snprintf(cmd, sizeof cmd, "%s '%s'", push, file);
+	rc = t_run(cmd, out, sizeof out, err, sizeof err);
+	cr_assert_eq(rc, 0, "%s %s", out, err);
+	cr_assert(strstr(out, "status=200 accepted=1 duplicates=1 rejected=2"), "%s %s", out, err);
+	answer = t_scalar(db, "SELECT answer FROM voucher.batches WHERE batch_id = 'mkt-adj'");
+	cr_expect_eq(t_json_int(answer, "accepted"), 1, "%s", answer);
+	cr_expect_eq(t_json_int(answer, "duplicates"), 1, "%s", answer);
+	cr_assert_eq(t_json_len(answer, "rejected"), 2, "%s", answer);
+	cr_expect_str_eq(t_json_str(answer, "rejected.0.record_id"), "m-5", "%s", answer);
+	cr_expect_str_eq(t_json_str(answer, "rejected.0.code"), "adjusts_mismatch", "%s", answer);
+	cr_expect_str_eq(t_json_str(answer, "rejected.1.record_id"), "m-4", "%s", answer);
+	cr_expect_str_eq(t_json_str(answer, "rejected.1.code"), "conflict", "%s", answer);
+	cr_expect_str_eq(t_scalar(db, "SELECT seller FROM voucher.usage_records WHERE record_id = 'm-6'"),
+			 "12100000400000000W");
+
+	/* audit verify hashes the stored seller as the daemon hashed the body */
+	r = verify_as_auditor();
+	cr_assert_eq(r->rc, 0, "%s %s", r->out, r->err);
+	as_admin("BEGIN; SET LOCAL session_replication_role = replica; "
+		 "UPDATE voucher.usage_records SET seller = '913202141000000038' WHERE record_id = 'm-1'; COMMIT");
+	r = verify_as_auditor();
+	cr_expect_eq(r->rc, 1, "%s", r->out);
+	cr_expect(strstr(r->out, "usage record m-1 differs from the signed body"), "%s %s", r->out, r->err);
+}
+
+/* voucher-bench --seller: a marketplace's corpus sales through the daemon,
+ * and --copy-out writes the very rows voucherd stored, seller included, in
+ * the columns tests/bench/ingest.sh copies. */
+Test(ingest, voucher_bench_sends_sellers_and_copies_them_out)
+{
+	start(NULL);
+	char args[1024], out[4096], copy[512];
+	snprintf(copy, sizeof copy, "%s/rows.copy", d.dir);
+	snprintf(args, sizeof args,
+		 "--connections 2 --batch-size 100 --records 300 --enterprises 7 --invalid 0.01 --prefix sel "
+		 "--seller 12100000400000000W --copy-out '%s'",
+		 copy);
+	cr_assert_eq(run_bench(args, out, sizeof out), 0, "%s", out);
+	cr_expect_eq(result_field(out, "accepted"), 297, "%s", out);
+	cr_expect_eq(result_field(out, "rejected"), 3, "%s", out);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.usage_records WHERE category = 'corpus' "
+			   "AND seller = '12100000400000000W'"),
+		     297);
+	/* the rows written are the rows stored, column for column */
+	char cmd[2048], err[4096];
+	snprintf(
+		cmd, sizeof cmd,
+		"psql -qX '%s' -c 'CREATE TABLE public.copied (LIKE voucher.usage_records INCLUDING ALL)' "
+		"-c \"\\\\copy public.copied (provider, record_id, batch_id, enterprise, facility, category, purpose, "
+		"quantity, unit, amount_fen, started_at, ended_at, contract_id, invoice_no, adjusts, content_hash, seller) "
+		"FROM '%s'\"",
+		ci, copy);
+	cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 0, "%s", err);
+	cr_expect_eq(count("SELECT count(*) FROM public.copied"), 297);
+	cr_expect_eq(
+		count("SELECT count(*) FROM public.copied c JOIN voucher.usage_records u USING (provider, record_id) "
+		      "WHERE (c.batch_id, c.enterprise, c.facility, c.category, c.purpose, c.quantity, c.unit, "
+		      "c.amount_fen, c.started_at, c.ended_at, c.contract_id, c.invoice_no, c.content_hash, c.seller) "
+		      "IS NOT DISTINCT FROM (u.batch_id, u.enterprise, u.facility, u.category, u.purpose, u.quantity, "
+		      "u.unit, u.amount_fen, u.started_at, u.ended_at, u.contract_id, u.invoice_no, u.content_hash, "
+		      "u.seller)"),
+		297);
+	/* a bad seller is a usage error */
+	cr_expect_eq(run_bench("--records 1 --no-send --seller 12100000400000000X", out, sizeof out), 2, "%s", out);
 }

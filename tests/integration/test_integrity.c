@@ -388,9 +388,21 @@ Test(integrity, a_backdated_change_needs_the_flag_and_is_recorded)
 	cr_expect(strstr(out, "1 versions backdated"), "%s", out);
 	cr_assert_eq(ctl_as("alice", out, err, "enterprise relate %s --provider prov-r", e), 1, "%s", out);
 	cr_assert_eq(ctl_as("alice", out, err, "enterprise relate %s --provider prov-r --backdate", e), 0, "%s", err);
+	/* a seller, as a provider: any credit code, an institution's too */
+	cr_assert_eq(ctl_as("alice", out, err, "enterprise relate %s --seller 12100000400000000W", e), 1, "%s", out);
+	cr_expect(strstr(err, "--backdate"), "%s", err);
+	cr_expect_str_eq(t_scalar(sf_db, "SELECT count(*) FROM voucher.related_sellers"), "0");
+	cr_assert_eq(ctl_as("alice", out, err, "enterprise relate %s --seller 12100000400000000W --backdate", e), 0,
+		     "%s", err);
+	cr_expect_str_eq(t_scalar(sf_db, "SELECT backdated FROM audit.related_sellers"), "t");
 	cr_assert_eq(ctl_as("voucher_auditor", out, err, "--format csv audit exceptions --year 2026"), 0, "%s", err);
 	cr_expect(strstr(out, "backdated version"), "%s", out);
 	cr_expect(strstr(out, "backdated relation"), "%s", out);
+	char want[128];
+	snprintf(want, sizeof want, "%s,related to provider prov-r", e);
+	cr_expect(strstr(out, want), "%s", out);
+	snprintf(want, sizeof want, "%s,related to seller 12100000400000000W", e);
+	cr_expect(strstr(out, want), "%s", out);
 	unlink(path);
 }
 

@@ -232,6 +232,8 @@ Test(ledger, trace_and_duplicates)
 	{
 		const char *id = json_string_value(json_object_get(rec, "record_id"));
 		r1 |= id && !strcmp(id, "r1");
+		/* compute records: no seller, shown as such */
+		cr_expect(json_is_null(json_object_get(rec, "seller")), "%s", out);
 	}
 	cr_assert(r1, "%s", out);
 	json_decref(doc);
@@ -313,4 +315,90 @@ Test(ledger, duplicates_sum_overflow_refused)
 	cr_assert(strstr(err, "audit duplicates: contract_id C: the amounts of its records overflow 64 bits"), "%s",
 		  err);
 	cr_assert(!strstr(out, "-8446744073709551616"), "%s", out);
+}
+
+/* Loads a shipped programme file with some of its text replaced: pairs of
+ * (old, new), each old text present once. */
+static void load_variant(const char *shipped, const char *const *subs, size_t nsubs)
+{
+	char *conf = t_slurp(t_root_path(shipped), NULL);
+	for (size_t i = 0; i + 1 < nsubs; i += 2) {
+		char *at = strstr(conf, subs[i]);
+		cr_assert_not_null(at, "%s: no '%s'", shipped, subs[i]);
+		buf_t b = BUF_INIT;
+		buf_printf(&b, "%.*s%s%s", (int)(at - conf), conf, subs[i + 1], at + strlen(subs[i]));
+		free(conf);
+		conf = buf_steal(&b);
+	}
+	char path[512];
+	snprintf(path, sizeof path, "%s/variant-%d.conf", getenv("VOUCHER_TEST_TMP"), (int)getpid());
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(conf, f);
+	fclose(f);
+	free(conf);
+	sf_load_program(path);
+	unlink(path);
+}
+
+/* One contract subsidised by two kinds of voucher: a compute record counted
+ * by the 算力券 and a model purchase of the same contract by the 模型券 (the
+ * programme's kind follows its categories). */
+Test(ledger, duplicates_across_voucher_kinds)
+{
+	sf_setup();
+	const char *e = sf_uscc("330483", 9);
+	sf_enterprise(e, "330483", NULL);
+	sf_load_program(t_root_path("settlement/programs/tongxiang-compute.conf"));
+	/* tongxiang-model as a 模型券: model purchases */
+	const char *model[] = {"\ncategories = model_service", "\ncategories = model_purchase"};
+	load_variant("settlement/programs/tongxiang-model.conf", model, 2);
+	sf_record("prov-a", e, "fa", "intelligent_compute", 1000, "2026-03-10T10:00:00+08:00", NULL);
+	sf_record("prov-a", e, "fa", "model_purchase", 2000, "2026-03-11T10:00:00+08:00", NULL);
+	sf_approve("bob", sf_settle("alice", "tongxiang-compute", "2026-03"));
+	sf_approve("bob", sf_settle("alice", "tongxiang-model", "2026-03"));
+	char out[8192], err[2048];
+	cr_assert_eq(sf_ctl("voucher_auditor", "--format csv audit duplicates", out, sizeof out, err, sizeof err), 0,
+		     "%s", err);
+	/* every fixture record has contract C */
+	cr_assert(strstr(out, "contract_id,C,compute model,tongxiang-compute tongxiang-model,2,30.00"), "%s", out);
+	cr_assert_eq(sf_ctl("voucher_auditor", "--format json audit duplicates", out, sizeof out, err, sizeof err), 0,
+		     "%s", err);
+	json_t *doc = t_json(out);
+	json_t *rows = json_object_get(doc, "invoices and contracts subsidised by more than one kind of voucher");
+	cr_assert_eq(json_array_size(rows), 1, "%s", out);
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(rows, 0), "voucher_kinds")), "compute model");
+	json_decref(doc);
+}
+
+/* Two programmes of one kind (two 算力券) counting one contract: listed as
+ * before, not as two kinds of voucher. */
+Test(ledger, duplicates_of_one_voucher_kind)
+{
+	sf_setup();
+	const char *e = sf_uscc("330483", 10);
+	sf_enterprise(e, "330483", NULL);
+	sf_load_program(t_root_path("settlement/programs/tongxiang-compute.conf"));
+	/* a second compute programme over the same county, in no exclusivity group */
+	const char *twin[] = {"\nid = tongxiang-compute",        "\nid = tongxiang-compute-2",
+			      "\nexclusivity_group = tongxiang", "\n",
+			      "\nexclusivity_order = 1",         "\n"};
+	load_variant("settlement/programs/tongxiang-compute.conf", twin, 6);
+	sf_record("prov-a", e, "fa", "intelligent_compute", 1000, "2026-03-10T10:00:00+08:00", NULL);
+	sf_record("prov-a", e, "fa", "supercomputing", 2000, "2026-03-11T10:00:00+08:00", NULL);
+	sf_approve("bob", sf_settle("alice", "tongxiang-compute", "2026-03"));
+	sf_approve("bob", sf_settle("alice", "tongxiang-compute-2", "2026-03"));
+	char out[8192], err[2048];
+	cr_assert_eq(sf_ctl("voucher_auditor", "--format json audit duplicates", out, sizeof out, err, sizeof err), 0,
+		     "%s", err);
+	json_t *doc = t_json(out);
+	json_t *multi = json_object_get(
+		doc, "invoices and contracts behind records of more than one provider, enterprise or programme");
+	cr_assert_eq(json_array_size(multi), 1, "%s", out);
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(multi, 0), "programs")),
+			 "tongxiang-compute tongxiang-compute-2");
+	json_t *kinds = json_object_get(doc, "invoices and contracts subsidised by more than one kind of voucher");
+	cr_assert(json_is_array(kinds), "%s", out);
+	cr_expect_eq(json_array_size(kinds), 0, "%s", out);
+	json_decref(doc);
 }

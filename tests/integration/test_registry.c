@@ -651,3 +651,178 @@ Test(registry, listing_formats)
 	cr_assert_eq(r->rc, 0, "%s", r->err);
 	cr_expect_not_null(strstr(r->out, "桐乡某某, 分公司"), "%s", r->out);
 }
+
+/* ------------------------------------------------------------------ the other voucher kinds */
+
+/* A provider has a kind: compute by default, or marketplace (a data-trading
+ * platform); the kind is shown by list and show, and nothing else is one. */
+Test(registry, provider_kind)
+{
+	struct t_ctl_run *r = ctl("provider add prov-a --name a --uscc 91330483100000001E");
+	cr_assert_eq(r->rc, 0, "%s", r->err);
+	cr_expect_not_null(strstr(r->out, "compute"), "%s", r->out);
+	r = ctl("provider add mkt-1 --name '浙江大数据交易中心' --uscc 91330106100000002H --kind marketplace");
+	cr_assert_eq(r->rc, 0, "%s", r->err);
+	cr_expect_not_null(strstr(r->out, "marketplace"), "%s", r->out);
+	r = ctl("provider add prov-c --name c --uscc 913202141000000038 --kind compute");
+	cr_assert_eq(r->rc, 0, "%s", r->err);
+	cr_expect_str_eq(t_scalar(db, "SELECT string_agg(code || ':' || kind, ' ' ORDER BY code) FROM audit.providers"),
+			 "mkt-1:marketplace prov-a:compute prov-c:compute");
+
+	/* a kind that is not one: a usage error, nothing added */
+	r = ctl("provider add prov-x --name x --uscc 91330483100000001E --kind data");
+	cr_expect_eq(r->rc, 2);
+	cr_expect_not_null(strstr(r->err, "--kind must be compute or marketplace"), "%s", r->err);
+	r = ctl("provider add prov-x --name x --uscc 91330483100000001E --kind Marketplace");
+	cr_expect_eq(r->rc, 2);
+	cr_expect_eq(count("SELECT count(*) FROM voucher.providers"), 3);
+	/* nor in the database, whoever calls */
+	PGresult *q = PQexec(db, "SELECT * FROM voucher.provider_add('prov-y', 'y', '91330483100000001E', 'broker')");
+	cr_expect_eq(PQresultStatus(q), PGRES_FATAL_ERROR);
+	PQclear(q);
+	/* and it never changes */
+	q = PQexec(db, "UPDATE voucher.providers SET kind = 'compute' WHERE code = 'mkt-1'");
+	cr_expect_eq(PQresultStatus(q), PGRES_FATAL_ERROR);
+	PQclear(q);
+
+	r = ctl("--format json provider list");
+	cr_assert_eq(r->rc, 0, "%s", r->err);
+	json_t *j = t_json(r->out);
+	cr_assert_eq(json_array_size(j), 3, "%s", r->out);
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(j, 0), "code")), "mkt-1");
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(j, 0), "kind")), "marketplace");
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(j, 1), "kind")), "compute");
+	json_decref(j);
+	r = ctl("--format json provider show mkt-1");
+	cr_assert_eq(r->rc, 0, "%s", r->err);
+	cr_expect_str_eq(t_json_str(r->out, "provider.kind"), "marketplace", "%s", r->out);
+	r = ctl("provider list");
+	cr_assert_eq(r->rc, 0, "%s", r->err);
+	cr_expect_not_null(strstr(r->out, "marketplace"), "%s", r->out);
+}
+
+/* 关联方 among sellers: any credit code may be related to a registered
+ * enterprise; exactly one of --provider and --seller. */
+Test(registry, relate_seller)
+{
+	add_provider("prov-a", "91330483100000001E");
+	char csv[1024];
+	snprintf(
+		csv, sizeof csv,
+		"%s\n91330106100000002H,杭州某某,330106,1,0,0,0,0,0,\n12100000400000000W,某研究院,330106,0,0,0,0,0,0,\n",
+		header);
+	write_file("e.csv", csv);
+	cr_assert_eq(ctl("enterprise import '%s'", path_of("e.csv"))->rc, 0);
+
+	/* an unregistered seller, and a registered institution */
+	struct t_ctl_run *r = ctl("enterprise relate 91330106100000002H --seller 913202141000000038");
+	cr_assert_eq(r->rc, 0, "%s", r->err);
+	cr_expect_not_null(strstr(r->out, "related to seller 913202141000000038"), "%s", r->out);
+	r = ctl("enterprise relate 91330106100000002H --seller 12100000400000000W");
+	cr_assert_eq(r->rc, 0, "%s", r->err);
+	cr_expect_eq(count("SELECT count(*) FROM voucher.related_sellers"), 2);
+	cr_expect_str_eq(t_scalar(db, "SELECT string_agg(seller || ':' || backdated, ' ' ORDER BY seller) "
+				      "FROM audit.related_sellers WHERE uscc = '91330106100000002H'"),
+			 "12100000400000000W:false 913202141000000038:false");
+	r = ctl("enterprise relate 91330106100000002H --seller 913202141000000038");
+	cr_expect_eq(r->rc, 0);
+	cr_expect_not_null(strstr(r->out, "already related to seller"), "%s", r->out);
+	cr_expect_eq(count("SELECT count(*) FROM voucher.related_sellers"), 2);
+	/* a relation to a provider is another table */
+	cr_expect_eq(count("SELECT count(*) FROM voucher.related_parties"), 0);
+
+	/* the seller's code is checked; exactly one of the two options */
+	r = ctl("enterprise relate 91330106100000002H --seller 913202141000000039");
+	cr_expect_eq(r->rc, 2);
+	cr_expect_not_null(strstr(r->err, "--seller '913202141000000039' is not a valid"), "%s", r->err);
+	r = ctl("enterprise relate 91330106100000002H --seller 913202141000000038 --provider prov-a");
+	cr_expect_eq(r->rc, 2);
+	cr_expect_not_null(strstr(r->err, "exactly one of --provider CODE and --seller USCC"), "%s", r->err);
+	r = ctl("enterprise relate 91330106100000002H");
+	cr_expect_eq(r->rc, 2);
+	/* the enterprise must be registered */
+	r = ctl("enterprise relate 91330483100000001E --seller 913202141000000038");
+	cr_expect_eq(r->rc, 1);
+	cr_expect_not_null(strstr(r->err, "not registered"), "%s", r->err);
+	cr_expect_eq(count("SELECT count(*) FROM voucher.related_sellers"), 2);
+	/* nor in the database: the seller's shape, and append only */
+	PGresult *q = PQexec(db, "SELECT * FROM voucher.relate_seller('91330106100000002H', 'nobody', false)");
+	cr_expect_eq(PQresultStatus(q), PGRES_FATAL_ERROR);
+	PQclear(q);
+	q = PQexec(db, "DELETE FROM voucher.related_sellers");
+	cr_expect_eq(PQresultStatus(q), PGRES_FATAL_ERROR);
+	PQclear(q);
+
+	/* listed by enterprise show, with the seller's name when the registry knows it */
+	r = ctl("--format json enterprise show 91330106100000002H");
+	cr_assert_eq(r->rc, 0, "%s", r->err);
+	cr_expect_eq(t_json_len(r->out, "related_sellers"), 2, "%s", r->out);
+	cr_expect_str_eq(t_json_str(r->out, "related_sellers.0.seller"), "12100000400000000W", "%s", r->out);
+	cr_expect_str_eq(t_json_str(r->out, "related_sellers.0.name"), "某研究院", "%s", r->out);
+	cr_expect_str_eq(t_json_str(r->out, "related_sellers.1.seller"), "913202141000000038", "%s", r->out);
+	cr_expect_eq(t_json_len(r->out, "related_providers"), 0, "%s", r->out);
+	r = ctl("enterprise show 91330106100000002H");
+	cr_assert_eq(r->rc, 0, "%s", r->err);
+	cr_expect_not_null(strstr(r->out, "913202141000000038"), "%s", r->out);
+}
+
+/* Institutions (registration authority 1 or 5: universities, research
+ * institutes) are registered like enterprises; the optional columns go by
+ * name, intelligent_match among them. */
+Test(registry, import_institutions_and_intelligent_match)
+{
+	char csv[2048];
+	snprintf(csv, sizeof csv,
+		 "%s,intelligent_match,valid_from\n"
+		 "91330106100000002H,杭州某某,330106,1,0,0,0,0,0,A,1,2026-01-01\n"
+		 "12330100470000002G,浙江某大学,330106,0,0,0,0,0,0,,0,2026-01-01\n"
+		 "52330106MJ0000001P,某民办研究院,330106,0,0,0,0,0,0,,,2026-01-01\n",
+		 header);
+	write_file("i.csv", csv);
+	struct t_ctl_run *r = ctl("enterprise import '%s'", path_of("i.csv"));
+	cr_assert_eq(r->rc, 0, "%s", r->err);
+	cr_expect_not_null(strstr(r->out, "imported 3 enterprises (3 new, 0 updated)"), "%s", r->out);
+	cr_expect_str_eq(t_scalar(db,
+				  "SELECT string_agg(left(uscc, 1) || ':' || intelligent_match || ':' || valid_from, "
+				  "' ' ORDER BY uscc) FROM voucher.enterprise_registry"),
+			 "1:false:2026-01-01 5:false:2026-01-01 9:true:2026-01-01");
+	cr_expect_str_eq(t_scalar(db, "SELECT string_agg(intelligent_match::text, ' ' ORDER BY uscc) "
+				      "FROM audit.enterprise_versions"),
+			 "false false true");
+
+	/* without the column: false; the flag alone changing is a new version */
+	snprintf(csv, sizeof csv, "%s,valid_from\n91330106100000002H,杭州某某,330106,1,0,0,0,0,0,A,2026-01-01\n",
+		 header);
+	write_file("j.csv", csv);
+	r = ctl("enterprise import '%s'", path_of("j.csv"));
+	cr_assert_eq(r->rc, 0, "%s", r->err);
+	cr_expect_not_null(strstr(r->out, "(0 new, 1 updated)"), "%s", r->out);
+	cr_expect_str_eq(t_scalar(db, "SELECT intelligent_match FROM voucher.enterprise_registry "
+				      "WHERE uscc = '91330106100000002H'"),
+			 "f");
+	r = ctl("enterprise import '%s'", path_of("i.csv"));
+	cr_assert_eq(r->rc, 0, "%s", r->err);
+	cr_expect_not_null(strstr(r->out, "(0 new, 1 updated, 2 unchanged)"), "%s", r->out);
+	r = ctl("--format json enterprise list");
+	cr_assert_eq(r->rc, 0, "%s", r->err);
+	cr_expect_str_eq(t_json_str(r->out, "2.uscc"), "91330106100000002H", "%s", r->out);
+	cr_expect(t_json_bool(r->out, "2.intelligent_match"), "%s", r->out);
+	cr_expect(!t_json_bool(r->out, "0.intelligent_match"), "%s", r->out);
+
+	/* a bad flag, the column twice, a column that is not one: refused */
+	snprintf(csv, sizeof csv, "%s,intelligent_match\n12330483470000003A,某大学,330483,0,0,0,0,0,0,,yes\n", header);
+	write_file("k.csv", csv);
+	r = ctl("enterprise import '%s'", path_of("k.csv"));
+	cr_expect_eq(r->rc, 1);
+	cr_expect_not_null(strstr(r->err, ":2: intelligent_match must be 1, 0 or empty, not 'yes'"), "%s", r->err);
+	const char *heads[] = {",intelligent_match,intelligent_match", ",valid_from,valid_from", ",kind",
+			       ",intelligent_match,valid_from,x"};
+	for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+		snprintf(csv, sizeof csv, "%s%s\n", header, heads[i]);
+		write_file("h.csv", csv);
+		r = ctl("enterprise import '%s'", path_of("h.csv"));
+		cr_expect_eq(r->rc, 1, "%s", heads[i]);
+		cr_expect_not_null(strstr(r->err, ":1: the header must be"), "%s: %s", heads[i], r->err);
+	}
+	cr_expect_eq(count("SELECT count(*) FROM voucher.enterprises"), 3);
+}

@@ -114,7 +114,7 @@ Test(unit_batch, vector_b)
 
 #define REC_OK                                                                                          \
 	"{\"record_id\":\"r1\",\"enterprise\":\"91330483100000001E\",\"facility\":\"f1\",\"category\":" \
-	"\"corpus\",\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":100,\"started_at\":"            \
+	"\"model_purchase\",\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":100,\"started_at\":"    \
 	"\"2026-03-01T00:00:00Z\",\"ended_at\":\"2026-03-01T01:00:00Z\",\"contract_id\":\"c1\"}"
 
 Test(unit_batch, body_errors)
@@ -346,8 +346,21 @@ Test(unit_batch, record_rules)
 		{"key order free",
 		 {{0}},
 		 "{\"contract_id\":\"c\",\"ended_at\":\"2026-03-01T01:00:00Z\",\"started_at\":\"2026-03-01T00:00:00Z\","
-		 "\"amount_fen\":1,\"unit\":\"tokens\",\"quantity\":\"1\",\"category\":\"dataset\",\"facility\":\"f\","
-		 "\"enterprise\":\"913202141000000038\",\"record_id\":\"r\"}",
+		 "\"amount_fen\":1,\"unit\":\"tokens\",\"quantity\":\"1\",\"seller\":\"91330106100000002H\","
+		 "\"category\":\"dataset\",\"facility\":\"f\",\"enterprise\":\"913202141000000038\",\"record_id\":\"r\"}",
+		 NULL},
+		{"corpus with seller", {{"category", "\"corpus\""}, {"seller", "\"91330106100000002H\""}}, NULL, NULL},
+		{"dataset, an institution sells", /* registration authority 1: 机构编制 */
+		 {{"category", "\"dataset\""}, {"seller", "\"12100000400000000W\""}},
+		 NULL,
+		 NULL},
+		{"model_purchase without seller",
+		 {{"category", "\"model_purchase\""}, {"unit", "\"item\""}},
+		 NULL,
+		 NULL},
+		{"corpus adjustment with seller",
+		 {{"category", "\"corpus\""}, {"seller", "\"91330106100000002H\""}, ADJ},
+		 NULL,
 		 NULL},
 
 		{"not an object", {{0}}, "42", REJ_INVALID_RECORD},
@@ -417,6 +430,40 @@ Test(unit_batch, record_rules)
 		{"adjusts itself", {{"adjusts", "\"r-1\""}}, NULL, REJ_ADJUSTS},
 		{"adjusts empty", {{"adjusts", "\"\""}}, NULL, REJ_ADJUSTS},
 		{"adjusts space", {{"adjusts", "\"r 0\""}}, NULL, REJ_ADJUSTS},
+		/* seller: required for corpus and dataset, refused for the others */
+		{"corpus without seller", {{"seller", NULL}, {"category", "\"corpus\""}}, NULL, REJ_SELLER_REQUIRED},
+		{"dataset without seller", {{"seller", NULL}, {"category", "\"dataset\""}}, NULL, REJ_SELLER_REQUIRED},
+		{"corpus adjustment without seller",
+		 {{"seller", NULL}, {"category", "\"corpus\""}, ADJ},
+		 NULL,
+		 REJ_SELLER_REQUIRED},
+		{"seller on intelligent_compute", {{"seller", "\"91330106100000002H\""}}, NULL, REJ_SELLER_NOT_ALLOWED},
+		{"seller on model_purchase",
+		 {{"seller", "\"91330106100000002H\""}, {"category", "\"model_purchase\""}},
+		 NULL,
+		 REJ_SELLER_NOT_ALLOWED},
+		{"seller on model_service, even a bad one",
+		 {{"seller", "\"x\""}, {"category", "\"model_service\""}},
+		 NULL,
+		 REJ_SELLER_NOT_ALLOWED},
+		{"seller check char",
+		 {{"seller", "\"91330106100000002J\""}, {"category", "\"corpus\""}},
+		 NULL,
+		 REJ_SELLER},
+		{"seller lower case",
+		 {{"seller", "\"91350100m000100y43\""}, {"category", "\"dataset\""}},
+		 NULL,
+		 REJ_SELLER},
+		{"seller 17", {{"seller", "\"91330106100000002\""}, {"category", "\"corpus\""}}, NULL, REJ_SELLER},
+		{"seller empty", {{"seller", "\"\""}, {"category", "\"corpus\""}}, NULL, REJ_SELLER},
+		{"seller number", {{"seller", "91330106"}, {"category", "\"corpus\""}}, NULL, REJ_WRONG_TYPE},
+		{"seller null on corpus", {{"seller", "null"}, {"category", "\"corpus\""}}, NULL, REJ_WRONG_TYPE},
+		{"seller null on another category", {{"seller", "null"}}, NULL, REJ_WRONG_TYPE},
+		/* the fields before it first */
+		{"corpus without seller, bad unit",
+		 {{"unit", "\"hours\""}, {"category", "\"corpus\""}, {"seller", NULL}},
+		 NULL,
+		 REJ_UNIT},
 	};
 	for (size_t i = 0; i < N(cases); i++) {
 		buf_t rec = BUF_INIT;
@@ -536,24 +583,24 @@ static char *batch_of(const char *const *recs, size_t n)
 
 #define R_A REC_OK
 /* same content as R_A, other key order and an unnormalised quantity */
-#define R_A2                                                                                            \
-	"{\"enterprise\":\"91330483100000001E\",\"record_id\":\"r1\",\"facility\":\"f1\",\"category\":" \
-	"\"corpus\",\"quantity\":\"1.000\",\"unit\":\"item\",\"amount_fen\":100,\"started_at\":"        \
+#define R_A2                                                                                             \
+	"{\"enterprise\":\"91330483100000001E\",\"record_id\":\"r1\",\"facility\":\"f1\",\"category\":"  \
+	"\"model_purchase\",\"quantity\":\"1.000\",\"unit\":\"item\",\"amount_fen\":100,\"started_at\":" \
 	"\"2026-03-01T08:00:00+08:00\",\"ended_at\":\"2026-03-01T01:00:00Z\",\"contract_id\":\"c1\"}"
 /* same id as R_A, other amount */
 #define R_B                                                                                             \
 	"{\"record_id\":\"r1\",\"enterprise\":\"91330483100000001E\",\"facility\":\"f1\",\"category\":" \
-	"\"corpus\",\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":101,\"started_at\":"            \
+	"\"model_purchase\",\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":101,\"started_at\":"    \
 	"\"2026-03-01T00:00:00Z\",\"ended_at\":\"2026-03-01T01:00:00Z\",\"contract_id\":\"c1\"}"
 /* same id as R_A, invalid */
-#define R_BAD                                                                                \
-	"{\"record_id\":\"r1\",\"enterprise\":\"x\",\"facility\":\"f1\",\"category\":"       \
-	"\"corpus\",\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":101,\"started_at\":" \
+#define R_BAD                                                                                        \
+	"{\"record_id\":\"r1\",\"enterprise\":\"x\",\"facility\":\"f1\",\"category\":"               \
+	"\"model_purchase\",\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":101,\"started_at\":" \
 	"\"2026-03-01T00:00:00Z\",\"ended_at\":\"2026-03-01T01:00:00Z\",\"contract_id\":\"c1\"}"
 /* another id */
 #define R_C                                                                                             \
 	"{\"record_id\":\"r2\",\"enterprise\":\"91330483100000001E\",\"facility\":\"f1\",\"category\":" \
-	"\"corpus\",\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":100,\"started_at\":"            \
+	"\"model_purchase\",\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":100,\"started_at\":"    \
 	"\"2026-03-01T00:00:00Z\",\"ended_at\":\"2026-03-01T01:00:00Z\",\"contract_id\":\"c1\"}"
 
 /* Per record: 'v' valid, 'd' duplicate_in_batch, 'c' conflict, 'x' rejected otherwise. */
@@ -599,12 +646,13 @@ Test(unit_batch, large_batch)
 	for (int mode = 0; mode < 3; mode++) {
 		buf_t recs = BUF_INIT;
 		for (int i = 0; i < 10000; i++)
-			buf_printf(&recs,
-				   "%s{\"record_id\":\"r%d\",\"enterprise\":\"91330483100000001E\",\"facility\":\"f\","
-				   "\"category\":\"corpus\",\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":%d,"
-				   "\"started_at\":\"2026-03-01T00:00:00Z\",\"ended_at\":\"2026-03-01T01:00:00Z\","
-				   "\"contract_id\":\"c\"}",
-				   i ? "," : "", mode == 0 ? i : 0, mode == 2 ? i % 2 : 0);
+			buf_printf(
+				&recs,
+				"%s{\"record_id\":\"r%d\",\"enterprise\":\"91330483100000001E\",\"facility\":\"f\","
+				"\"category\":\"model_purchase\",\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":%d,"
+				"\"started_at\":\"2026-03-01T00:00:00Z\",\"ended_at\":\"2026-03-01T01:00:00Z\","
+				"\"contract_id\":\"c\"}",
+				i ? "," : "", mode == 0 ? i : 0, mode == 2 ? i % 2 : 0);
 		char *body = wrap(recs.data);
 		meter_batch_t b;
 		const char *code = NULL;
@@ -694,7 +742,7 @@ Test(unit_batch, columns)
 	buf_t cols[METER_NCOLS];
 	columns_of(&b, cols);
 	meter_batch_columns(&b, cols); /* again: each column is reset first */
-	static const uint32_t oid[METER_NCOLS] = {23, 25, 25, 25, 25, 25, 25, 25, 20, 1184, 1184, 25, 25, 25, 17};
+	static const uint32_t oid[METER_NCOLS] = {23, 25, 25, 25, 25, 25, 25, 25, 20, 1184, 1184, 25, 25, 25, 17, 25};
 	elem_t e[METER_NCOLS][4];
 	for (int c = 0; c < METER_NCOLS; c++)
 		cr_assert_eq(decode_array(&cols[c], oid[c], e[c], 4), 3, "column %d", c);
@@ -723,6 +771,8 @@ Test(unit_batch, columns)
 	cr_expect_eq(elem_i64(e[MC_AMT][2]), -81650);
 	cr_expect(elem_is(e[MC_QTY][2], "-8.5"));
 	cr_expect(elem_is(e[MC_ADJ][2], "r-000001"));
+	for (int i = 0; i < 3; i++)
+		cr_expect(elem_is(e[MC_SEL][i], NULL), "record %d has no seller", i);
 
 	/* nothing rejected */
 	buf_t out = BUF_INIT;
@@ -737,7 +787,7 @@ Test(unit_batch, columns_keep_bytes_and_skip)
 {
 	const char *recs[] = {
 		"{\"record_id\":\"r\\\"1\",\"enterprise\":\"91330483100000001E\",\"facility\":\"f\\\\1\",\"category\":"
-		"\"corpus\",\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":1,\"started_at\":"
+		"\"model_purchase\",\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":1,\"started_at\":"
 		"\"2026-03-01T00:00:00Z\",\"ended_at\":\"2026-03-01T01:00:00Z\",\"contract_id\":\"\xe5\x90\x88\\\"\"}",
 		R_A,
 		R_A,
@@ -941,4 +991,73 @@ Test(unit_batch, hash_differs_per_field)
 	meter_record_hash(&x);
 	meter_record_hash(&y);
 	cr_expect_neq(memcmp(x.content_hash, y.content_hash, 32), 0);
+}
+
+/* seller: hashed after the other fields, only when present, so that every
+ * record without one keeps the hash it had before the field existed (a
+ * record stored then and sent again is still a duplicate, not a conflict) */
+Test(unit_batch, hash_of_the_seller)
+{
+	meter_record_t r = sample_record();
+	r.category = "corpus";
+	r.seller = "12100000400000000W";
+	meter_record_hash(&r);
+	buf_t enc = BUF_INIT;
+	const char *fields[] = {"r-000003",         "91330483100000001E",
+				"prov-a-wz1",       "corpus",
+				"training",         "-8.5",
+				"card_hour",        "-81650",
+				"1772294400000000", "1772323200000000",
+				"HT-2026-0001",     NULL,
+				"r-000001",         "12100000400000000W"};
+	for (size_t i = 0; i < N(fields); i++)
+		put_field(&enc, fields[i]);
+	unsigned char want[32];
+	SHA256((const unsigned char *)enc.data, enc.len, want);
+	cr_expect_eq(memcmp(r.content_hash, want, 32), 0, "hash differs from the documented encoding");
+	buf_free(&enc);
+
+	/* another seller, or none, is other content */
+	meter_record_t other = r, none = r;
+	other.seller = "91330106100000002H";
+	none.seller = NULL;
+	meter_record_hash(&other);
+	meter_record_hash(&none);
+	cr_expect_neq(memcmp(r.content_hash, other.content_hash, 32), 0);
+	cr_expect_neq(memcmp(r.content_hash, none.content_hash, 32), 0);
+	/* ... and none is the encoding without the field at all (not an absent marker) */
+	buf_t old = BUF_INIT;
+	for (size_t i = 0; i + 1 < N(fields); i++)
+		put_field(&old, fields[i]);
+	SHA256((const unsigned char *)old.data, old.len, want);
+	cr_expect_eq(memcmp(none.content_hash, want, 32), 0, "a record without seller hashes as before");
+	buf_free(&old);
+
+	/* in a batch: the same record id with another seller is a conflict, the
+	 * same seller a duplicate; the seller reaches its column */
+#define SELLER_REC(seller)                                                                                         \
+	"{\"record_id\":\"c-1\",\"enterprise\":\"91330483100000001E\",\"facility\":\"f\",\"category\":\"corpus\"," \
+	"\"quantity\":\"1\",\"unit\":\"item\",\"amount_fen\":100,\"started_at\":\"2026-03-01T00:00:00Z\","         \
+	"\"ended_at\":\"2026-03-01T01:00:00Z\",\"contract_id\":\"c\",\"seller\":\"" seller "\"}"
+	buf_t body = BUF_INIT;
+	buf_puts(&body, "{\"batch_id\":\"b-1\",\"provider\":\"prov-a\",\"records\":[");
+	buf_puts(&body, SELLER_REC("12100000400000000W") "," SELLER_REC("12100000400000000W") "," SELLER_REC(
+				"91330106100000002H"));
+#undef SELLER_REC
+	buf_puts(&body, "]}");
+	meter_batch_t b;
+	const char *code = NULL;
+	cr_assert(parse_str(body.data, &LIM, &b, &code), "%s", code);
+	cr_expect_null(b.recs[0].reject_code);
+	cr_expect_str_eq(b.recs[0].seller, "12100000400000000W");
+	cr_expect(b.recs[1].duplicate_in_batch);
+	cr_expect_str_eq(b.recs[2].reject_code, REJ_DUPLICATE_IN_BATCH);
+	buf_t cols[METER_NCOLS];
+	columns_of(&b, cols);
+	elem_t e[4];
+	cr_assert_eq(decode_array(&cols[MC_SEL], 25, e, 4), 1);
+	cr_expect(elem_is(e[0], "12100000400000000W"));
+	columns_free(cols);
+	meter_batch_free(&b);
+	buf_free(&body);
 }
