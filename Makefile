@@ -145,6 +145,15 @@ bench-ingest: deps
 	@$(MAKE) --no-print-directory all
 	@sh tests/bench/ingest.sh
 
+# the console at scale: 100,000 enterprises and 10,000,000 usage records
+# (loaded directly in SQL), six months settled and approved, then the run page
+# of 100,000 lines, the runs list, the overview and the notice timed against
+# the budgets (tests/console/bench.sh; ENTERPRISES=, RECORDS=, MONTHS=, REPS=)
+.PHONY: bench-console
+bench-console: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/console/bench.sh
+
 # parsing a 1,000-record body: metering/json and meter_batch_parse beside jansson
 bench-parse: $(OBJDIR)/bench-parse
 	@$(OBJDIR)/bench-parse

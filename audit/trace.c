@@ -38,7 +38,7 @@ PGresult *audit_trace_records(PGconn *c, const char *uscc, const char *year, cha
 	return db_query_msg(
 		c,
 		"SELECT u.provider, u.record_id, u.category, u.ended_at, u.amount_fen, u.adjusts, u.invoice_no, "
-		"  u.batch_id, b.received_at, b.key_id, b.alg, b.digest "
+		"  u.batch_id, b.received_at, b.key_id, b.alg, b.digest, u.seller "
 		"FROM audit.usage_records u JOIN audit.batches b ON b.provider = u.provider AND b.batch_id = u.batch_id "
 		"WHERE u.enterprise = $1 AND u.ended_at >= ($2 || '-01-01 00:00+08')::timestamptz "
 		"  AND u.ended_at < (($2::integer + 1)::text || '-01-01 00:00+08')::timestamptz "

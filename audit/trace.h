@@ -59,6 +59,7 @@ enum {
 	TRACE_R_KEY,
 	TRACE_R_ALG,
 	TRACE_R_DIGEST,
+	TRACE_R_SELLER, /* NULL but for corpus and dataset */
 	TRACE_R_NCOLS
 };
 PGresult *audit_trace_records(PGconn *c, const char *uscc, const char *year, char *err, size_t errlen)

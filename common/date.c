@@ -107,3 +107,11 @@ void date_cn_month_start(int y, int m, char *out, size_t outlen)
 	}
 	snprintf(out, outlen, "%04d-%02d-01 00:00:00+08", y, m);
 }
+
+bool date_year_valid(const char *s)
+{
+	if (!s || strlen(s) != 4 || strspn(s, "0123456789") != 4)
+		return false;
+	int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+	return y >= 2000 && y <= 2100;
+}

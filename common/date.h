@@ -33,4 +33,8 @@ void date_cn_month_start(int y, int m, char *out, size_t outlen);
  * (out "") when z does not have that shape or is not a real time. */
 bool date_utc_z_to_cn(const char *z, char *out, size_t outlen);
 
+/* A year as the tools and the console take it: exactly four digits, 2000 to
+ * 2100 (a listing for year 3 or 20266 is a mistake, not an empty table). */
+bool date_year_valid(const char *s);
+
 #endif

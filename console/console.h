@@ -119,6 +119,17 @@ void do_objection(req_t *r, int64_t run, const char *action);
 void run_objections(req_t *r, int64_t run, const char *status);
 
 /* --- shared helpers (page.c) */
+/* The Chinese name of a programme version in SQL: its file's `name =` line,
+ * else the id (text and id are SQL column names). */
+#define SQL_PROGRAMME_NAME(text, id) \
+	"coalesce(substring(" text " from '(?n)^name[ \\t]*=[ \\t]*([^\\r\\n]*[^ \\t\\r\\n])'), " id ")"
+/* The programmes loaded: one row each (id, the Chinese name of its newest
+ * version), ordered by id.  When program is given and not among them, or the
+ * database refuses, the page is answered (404 没有这个项目 / the refusal
+ * under title) and NULL returned. */
+PGresult *programmes(req_t *r, const char *program, const char *title);
+/* The <option>s of a programme <select> from programmes(), selected marked. */
+void programme_options(req_t *r, const PGresult *progs, const char *selected);
 /* Status words in Chinese. */
 const char *zh_run_status(const char *status);
 const char *zh_line_status(const char *status);

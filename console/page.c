@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "metering/division.h"
+#include "settlement/export.h"
 
 #include "console/console.h"
 #include "console/html.h"
@@ -121,15 +122,7 @@ const char *zh_run_status(const char *s)
 
 const char *zh_line_status(const char *s)
 {
-	if (!strcmp(s, "payable"))
-		return "应拨付";
-	if (!strcmp(s, "recovery"))
-		return "追回";
-	if (!strcmp(s, "withheld"))
-		return "暂缓";
-	if (!strcmp(s, "none"))
-		return "无变动";
-	return s;
+	return export_line_status_zh(s); /* the words of the spreadsheets */
 }
 
 const char *zh_division(const char *code)
@@ -144,4 +137,39 @@ const char *zh_division(const char *code)
 	else
 		snprintf(out, sizeof slot[0], "%s%s", d->name, d->abolished ? "（已撤销）" : "");
 	return out;
+}
+
+PGresult *programmes(req_t *r, const char *program, const char *title)
+{
+	buf_t err = BUF_INIT;
+	PGresult *progs = req_query(
+		r,
+		"SELECT DISTINCT ON (program) program, " SQL_PROGRAMME_NAME(
+			"text", "program") " FROM audit.program_versions ORDER BY program, loaded_at DESC, version",
+		0, NULL, &err);
+	if (!progs) {
+		reply_refused(r, title, err.data, "/runs");
+		buf_free(&err);
+		return NULL;
+	}
+	bool known = !program || !*program;
+	for (int i = 0; i < PQntuples(progs); i++)
+		known |= !strcmp(PQgetvalue(progs, i, 0), program);
+	if (!known) {
+		PQclear(progs);
+		reply_error(r, 404, "没有这个项目。", program);
+		return NULL;
+	}
+	return progs;
+}
+
+void programme_options(req_t *r, const PGresult *progs, const char *selected)
+{
+	for (int i = 0; i < PQntuples(progs); i++) {
+		const char *id = PQgetvalue(progs, i, 0);
+		if (selected && !strcmp(id, selected))
+			H(&r->out, "<option value=\"%a\" selected>%s（%s）</option>", id, PQgetvalue(progs, i, 1), id);
+		else
+			H(&r->out, "<option value=\"%a\">%s（%s）</option>", id, PQgetvalue(progs, i, 1), id);
+	}
 }

@@ -21,6 +21,7 @@
 #include "audit/verify.h"
 #include "common/log.h"
 #include "common/money.h"
+#include "common/date.h"
 #include "console/console.h"
 #include "console/html.h"
 #include "console/pages.h"
@@ -88,30 +89,6 @@ static const char *const check_zh[AUDIT_NCHECKS] = {
 	"拨付：均在公示期满后、无未处理或成立的异议时进行；资金概览与明细一致",
 	"已批准批次：按存储的用量、当时的企业名录和项目版本重新计算，逐行一致",
 };
-
-/* the person's connection, reopened if it broke (as req_query does) */
-static PGconn *person_conn(req_t *r, buf_t *err)
-{
-	PGconn *c = r->s ? r->s->db : NULL;
-	if (!c) {
-		buf_puts(err, "not signed in");
-		return NULL;
-	}
-	if (PQstatus(c) != CONNECTION_OK) {
-		PQreset(c);
-		if (PQstatus(c) != CONNECTION_OK) {
-			buf_puts(err, PQerrorMessage(c));
-			return NULL;
-		}
-	}
-	return c;
-}
-
-static bool year_ok(const char *y)
-{
-	int64_t v;
-	return strlen(y) == 4 && money_parse_i64(y, &v) && v >= 2000 && v <= 2100;
-}
 
 static void auditors_only(req_t *r)
 {
@@ -189,7 +166,7 @@ static void exceptions(req_t *r, const char *year, bool show)
 		return;
 	}
 	buf_t err = BUF_INIT;
-	PGconn *c = person_conn(r, &err);
+	PGconn *c = req_db(r, &err);
 	char e[600] = "";
 	PGresult *x = c ? audit_exceptions(c, *year ? year : NULL, e, sizeof e) : NULL;
 	if (!x) {
@@ -241,7 +218,7 @@ void page_audit(req_t *r)
 	const char *year = req_param(r, "year");
 	if (!year)
 		year = "";
-	if (*year && !year_ok(year)) {
+	if (*year && !date_year_valid(year)) {
 		reply_error(r, 400, "年度须为 2000 至 2100 之间的四位数字。", year);
 		return;
 	}
@@ -295,7 +272,7 @@ void do_audit_verify(req_t *r)
 		buf_free(&cp);
 		return;
 	}
-	PGconn *c = person_conn(r, &err);
+	PGconn *c = req_db(r, &err);
 	if (!c) {
 		reply_refused(r, "核验", err.data, "/audit");
 		buf_free(&err);

@@ -16,11 +16,10 @@
 
 #include "common/money.h"
 #include "common/validate.h"
+#include "common/date.h"
 #include "console/console.h"
 #include "console/html.h"
 #include "console/pages.h"
-
-#define SQL_NAME "coalesce(substring(text from '(?n)^name[ \\t]*=[ \\t]*([^\\r\\n]*[^ \\t\\r\\n])'), program)"
 
 /* blanks around a value typed in a form */
 static void trim(const char *s, const char **start, size_t *len)
@@ -118,12 +117,6 @@ void override_format_percent(int64_t bp, char *out, size_t outlen)
 		snprintf(out, outlen, "%" PRId64 ".%02" PRId64 "%%", whole, frac);
 }
 
-static bool year_ok(const char *y)
-{
-	int64_t v;
-	return strlen(y) == 4 && money_parse_i64(y, &v) && v >= 2000 && v <= 2100;
-}
-
 static const char *or_empty(const char *s)
 {
 	return s ? s : "";
@@ -153,13 +146,7 @@ static void propose_form(req_t *r, PGresult *progs, const char *program, const c
 	H(&r->out, "<h2>提出一事一议</h2>\n");
 	form_begin(r, "/overrides/propose", "box");
 	H(&r->out, "<label>项目 <select name=\"program\" id=\"propose-program\" required>");
-	for (int i = 0; i < PQntuples(progs); i++) {
-		const char *id = PQgetvalue(progs, i, 0);
-		if (!strcmp(id, program))
-			H(&r->out, "<option value=\"%a\" selected>%s（%s）</option>", id, PQgetvalue(progs, i, 1), id);
-		else
-			H(&r->out, "<option value=\"%a\">%s（%s）</option>", id, PQgetvalue(progs, i, 1), id);
-	}
+	programme_options(r, progs, program);
 	H(&r->out,
 	  "</select></label>\n"
 	  "<label>统一社会信用代码 <input name=\"enterprise\" id=\"propose-enterprise\" required size=\"20\" "
@@ -180,28 +167,14 @@ static void propose_form(req_t *r, PGresult *progs, const char *program, const c
 void page_overrides(req_t *r)
 {
 	const char *program = or_empty(req_param(r, "program")), *year = or_empty(req_param(r, "year"));
-	if (*year && !year_ok(year)) {
+	if (*year && !date_year_valid(year)) {
 		reply_error(r, 400, "年度须为 2000 至 2100 之间的四位数字。", year);
 		return;
 	}
 	buf_t err = BUF_INIT;
-	PGresult *progs = req_query(r,
-				    "SELECT DISTINCT ON (program) program, " SQL_NAME " FROM audit.program_versions "
-				    "ORDER BY program, loaded_at DESC, version",
-				    0, NULL, &err);
-	if (!progs) {
-		reply_refused(r, "一事一议", err.data, "/runs");
-		buf_free(&err);
+	PGresult *progs = programmes(r, program, "一事一议");
+	if (!progs)
 		return;
-	}
-	bool known = !*program;
-	for (int i = 0; i < PQntuples(progs); i++)
-		known |= !strcmp(PQgetvalue(progs, i, 0), program);
-	if (!known) {
-		PQclear(progs);
-		reply_error(r, 404, "没有这个项目。", program);
-		return;
-	}
 	const char *p[] = {program, year};
 	PGresult *res = req_query(
 		r,
@@ -235,13 +208,7 @@ void page_overrides(req_t *r)
 	H(&r->out,
 	  "<form method=\"get\" action=\"/overrides\" class=\"filters\">\n<label>项目 <select name=\"program\" "
 	  "id=\"program\"><option value=\"\">全部</option>");
-	for (int i = 0; i < PQntuples(progs); i++) {
-		const char *id = PQgetvalue(progs, i, 0);
-		if (!strcmp(id, program))
-			H(&r->out, "<option value=\"%a\" selected>%s（%s）</option>", id, PQgetvalue(progs, i, 1), id);
-		else
-			H(&r->out, "<option value=\"%a\">%s（%s）</option>", id, PQgetvalue(progs, i, 1), id);
-	}
+	programme_options(r, progs, program);
 	H(&r->out,
 	  "</select></label>\n<label>年度 <input name=\"year\" id=\"year\" value=\"%a\" size=\"5\" "
 	  "pattern=\"[0-9]{4}\"></label>\n<button type=\"submit\">筛选</button></form>\n",
@@ -321,7 +288,7 @@ static void do_propose(req_t *r)
 		reply_error(r, 400, "统一社会信用代码不正确：须为 18 位，校验位须正确（GB 32100-2015）。", uscc);
 		return;
 	}
-	if (!year_ok(year)) {
+	if (!date_year_valid(year)) {
 		reply_error(r, 400, "年度须为 2000 至 2100 之间的四位数字。", year);
 		return;
 	}

@@ -11,12 +11,12 @@
 
 #include "common/money.h"
 #include "console/chart.h"
+#include "common/date.h"
 #include "console/console.h"
 #include "console/html.h"
 #include "console/pages.h"
 
 /* A programme's Chinese name: the `name =` line of its newest version. */
-#define SQL_NAME "coalesce(substring(text from '(?n)^name[ \\t]*=[ \\t]*([^\\r\\n]*[^ \\t\\r\\n])'), program)"
 
 int overview_month(const char *month, const char *year)
 {
@@ -26,12 +26,6 @@ int overview_month(const char *month, const char *year)
 		return 0;
 	int m = (month[5] - '0') * 10 + (month[6] - '0');
 	return m >= 1 && m <= 12 ? m : 0;
-}
-
-static bool year_ok(const char *y)
-{
-	int64_t v;
-	return strlen(y) == 4 && money_parse_i64(y, &v) && v >= 2000 && v <= 2100;
 }
 
 /* granted, paid, recovered of one month or one district */
@@ -81,20 +75,14 @@ void page_overview(req_t *r)
 	snprintf(this_year, sizeof this_year, "%04d", tm.tm_year + 1900);
 	if (!year || !*year)
 		year = this_year;
-	if (!year_ok(year)) {
+	if (!date_year_valid(year)) {
 		reply_error(r, 400, "年度须为 2000 至 2100 之间的四位数字。", year);
 		return;
 	}
 	buf_t err = BUF_INIT;
-	PGresult *progs = req_query(r,
-				    "SELECT DISTINCT ON (program) program, " SQL_NAME " FROM audit.program_versions "
-				    "ORDER BY program, loaded_at DESC, version",
-				    0, NULL, &err);
-	if (!progs) {
-		reply_refused(r, "资金概览", err.data, "/runs");
-		buf_free(&err);
+	PGresult *progs = programmes(r, program, "资金概览");
+	if (!progs)
 		return;
-	}
 	if (PQntuples(progs) == 0) {
 		PQclear(progs);
 		page_begin(r, "资金概览");

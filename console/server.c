@@ -1,6 +1,9 @@
 /* The console's HTTP side: TLS, sessions, the CSRF check, dispatch, and the
  * reply helpers every page uses. */
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -341,18 +344,9 @@ void reply_refused(req_t *r, const char *title, const char *pgmsg, const char *b
 
 PGresult *req_query(req_t *r, const char *sql, int n, const char *const *params, buf_t *err)
 {
-	PGconn *c = r->s ? r->s->db : NULL;
-	if (!c) {
-		buf_puts(err, "not signed in");
+	PGconn *c = req_db(r, err);
+	if (!c)
 		return NULL;
-	}
-	if (PQstatus(c) != CONNECTION_OK) {
-		PQreset(c);
-		if (PQstatus(c) != CONNECTION_OK) {
-			buf_puts(err, PQerrorMessage(c));
-			return NULL;
-		}
-	}
 	PGresult *res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(res);
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
@@ -719,6 +713,15 @@ static void handle(struct evhttp_request *ev, void *arg)
 		return;
 	}
 	r.post = cmd == EVHTTP_REQ_POST;
+	/* a page goes out in a few writes: without TCP_NODELAY, Nagle's
+	 * algorithm holds the last one back ~40 ms for the client's ACK */
+	struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
+	struct bufferevent *cbev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	evutil_socket_t fd = cbev ? bufferevent_getfd(cbev) : -1;
+	if (fd >= 0) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
 	/* the request must have come over TLS (evhttp would serve plain HTTP
 	 * if a TLS bufferevent could not be made) */
 	SSL *ssl = request_ssl(ev);

@@ -180,12 +180,13 @@ static int audit_trace(ctl_t *ctx, int argc, char **argv)
 		{"ended_at", OUT_TIMESTAMP}, {"amount", OUT_MONEY_FEN}, {"adjusts", OUT_TEXT},
 		{"invoice_no", OUT_TEXT},    {"batch_id", OUT_TEXT},    {"batch_received_at", OUT_TIMESTAMP},
 		{"key_id", OUT_TEXT},        {"alg", OUT_TEXT},         {"batch_digest", OUT_TEXT},
+		{"seller", OUT_TEXT},
 	};
 	out_doc_t d;
 	out_doc_begin(&d, stdout, ctx->format);
 	out_rows_t gr = out_rows_pg(g), ur = out_rows_pg(u);
 	out_doc_list(&d, "grants", gcols, 7, &gr);
-	out_doc_list(&d, "records and the signed batches they came in", ucols, 12, &ur);
+	out_doc_list(&d, "records and the signed batches they came in", ucols, 13, &ur);
 	bool ok = out_doc_end(&d);
 	PQclear(g);
 	PQclear(u);

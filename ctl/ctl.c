@@ -98,10 +98,7 @@ bool ctl_date_valid(const char *s)
 
 bool ctl_year_valid(const char *s)
 {
-	if (!s || strlen(s) != 4 || strspn(s, "0123456789") != 4)
-		return false;
-	int y = atoi(s);
-	return y >= 2000 && y <= 2100;
+	return date_year_valid(s);
 }
 
 bool ctl_program_known(PGconn *c, const char *what, const char *id)

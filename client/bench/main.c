@@ -41,6 +41,7 @@
 typedef struct opts {
 	const char *url, *cert, *key, *ca, *sign_key, *key_id, *alg, *provider, *facility;
 	const char *prefix, *copy_out;
+	const char *seller; /* NULL, or: every record a corpus sale by this seller */
 	unsigned long connections, batch_size, records, enterprises, timeout_s;
 	unsigned long duplicates_ppm, invalid_ppm; /* fractions, in parts per million */
 	unsigned long rate;                        /* records/s, 0: as fast as answered */
@@ -107,6 +108,8 @@ static void usage(FILE *out)
 	      "  --duplicates F       fraction of each batch that repeats records of the batch before\n"
 	      "                       it, content and all (answered as duplicates; default 0)\n"
 	      "  --invalid F          fraction of each batch with a bad credit code (rejected; default 0)\n"
+	      "  --seller USCC        every record a marketplace's sale of corpus (category corpus,\n"
+	      "                       unit item) by this seller (default: compute records, no seller)\n"
 	      "  --rate R             send at most R records/s, batches spread evenly (default: as\n"
 	      "                       fast as the answers come); 'late' counts batches sent behind\n"
 	      "                       that schedule\n"
@@ -177,31 +180,21 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		O_PREFIX,
 		O_COPY,
 		O_TIMEOUT,
-		O_NOSEND
+		O_NOSEND,
+		O_SELLER
 	};
-	static const struct option longs[] = {{"url", 1, 0, O_URL},
-					      {"cert", 1, 0, O_CERT},
-					      {"key", 1, 0, O_KEY},
-					      {"ca", 1, 0, O_CA},
-					      {"sign-key", 1, 0, O_SIGN},
-					      {"key-id", 1, 0, O_KEYID},
-					      {"alg", 1, 0, O_ALG},
-					      {"provider", 1, 0, O_PROV},
-					      {"facility", 1, 0, O_FAC},
-					      {"connections", 1, 0, O_CONN},
-					      {"batch-size", 1, 0, O_BSIZE},
-					      {"records", 1, 0, O_REC},
-					      {"enterprises", 1, 0, O_ENT},
-					      {"duplicates", 1, 0, O_DUP},
-					      {"invalid", 1, 0, O_INV},
-					      {"rate", 1, 0, O_RATE},
-					      {"prefix", 1, 0, O_PREFIX},
-					      {"copy-out", 1, 0, O_COPY},
-					      {"timeout", 1, 0, O_TIMEOUT},
-					      {"no-send", 0, 0, O_NOSEND},
-					      {"quiet", 0, 0, 'q'},
-					      {"help", 0, 0, 'h'},
-					      {0, 0, 0, 0}};
+	static const struct option longs[] = {{"url", 1, 0, O_URL},          {"cert", 1, 0, O_CERT},
+					      {"key", 1, 0, O_KEY},          {"ca", 1, 0, O_CA},
+					      {"sign-key", 1, 0, O_SIGN},    {"key-id", 1, 0, O_KEYID},
+					      {"alg", 1, 0, O_ALG},          {"provider", 1, 0, O_PROV},
+					      {"facility", 1, 0, O_FAC},     {"connections", 1, 0, O_CONN},
+					      {"batch-size", 1, 0, O_BSIZE}, {"records", 1, 0, O_REC},
+					      {"enterprises", 1, 0, O_ENT},  {"duplicates", 1, 0, O_DUP},
+					      {"invalid", 1, 0, O_INV},      {"rate", 1, 0, O_RATE},
+					      {"prefix", 1, 0, O_PREFIX},    {"copy-out", 1, 0, O_COPY},
+					      {"timeout", 1, 0, O_TIMEOUT},  {"no-send", 0, 0, O_NOSEND},
+					      {"seller", 1, 0, O_SELLER},    {"quiet", 0, 0, 'q'},
+					      {"help", 0, 0, 'h'},           {0, 0, 0, 0}};
 	*o = (opts_t){.alg = "ed25519",
 		      .connections = 8,
 		      .batch_size = 1000,
@@ -257,6 +250,11 @@ static int parse_args(int argc, char **argv, opts_t *o)
 				bad = "--rate must be 1..1000000000 records/s";
 			break;
 		case O_NOSEND: o->no_send = true; break;
+		case O_SELLER:
+			o->seller = optarg;
+			if (!uscc_valid(optarg))
+				bad = "--seller must be a credit code with a valid check character";
+			break;
 		case 'q': o->quiet = true; break;
 		case 'h': usage(stdout); return 0;
 		default:
@@ -309,9 +307,12 @@ static void put_record(buf_t *b, const opts_t *o, const char *prefix, unsigned l
 		   "{\"record_id\":\"%s-r%lu\",\"enterprise\":\"%s\",\"facility\":\"%s\","
 		   "\"category\":\"%s\",\"purpose\":\"inference\",\"quantity\":\"%lu.5\",\"unit\":\"%s\","
 		   "\"amount_fen\":%lu,\"started_at\":\"%s\",\"ended_at\":\"%s\",\"contract_id\":\"C-%lu\","
-		   "\"invoice_no\":\"%020lu\"}",
-		   prefix, k, ent, o->facility, cats[k % 3], 1 + k % 100000, units[k % 3], 100 + (k * 7919) % 1000000,
-		   st, en, k % o->enterprises, k);
+		   "\"invoice_no\":\"%020lu\"",
+		   prefix, k, ent, o->facility, o->seller ? "corpus" : cats[k % 3], 1 + k % 100000,
+		   o->seller ? "item" : units[k % 3], 100 + (k * 7919) % 1000000, st, en, k % o->enterprises, k);
+	if (o->seller)
+		buf_printf(b, ",\"seller\":\"%s\"", o->seller);
+	buf_putc(b, '}');
 }
 
 static void copy_field(FILE *f, const char *s, bool last)

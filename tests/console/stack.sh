@@ -18,6 +18,10 @@
 # Environment: STACK_RECORDS (the usage file), STACK_IDLE_S (the console's
 # session_idle_s), STACK_VOUCHERD_PORT and STACK_METRICS_PORT (voucherd's,
 # while it loads the usage; CONSOLE_PORT+1 and +2 unless set).
+# STACK_DEMO=no leaves out the demo data (provider, enterprises, usage, runs):
+# the database, programmes, calendars, users and the console only, for a
+# caller that loads its own data (tests/console/bench.sh).  STACK_LOG_LEVEL
+# sets the console's [log] level (debug logs every request with its time).
 set -eu
 cmd=${1:-}
 dir=${2:-}
@@ -54,6 +58,8 @@ ctl=bin/voucherctl
 $ctl migrate >/dev/null
 
 sh deploy/dev-ca.sh "$dir/pki" >/dev/null
+demo=${STACK_DEMO:-yes}
+if [ "$demo" != no ]; then
 sh deploy/dev-ca.sh "$dir/pki" client prov-a >/dev/null
 $ctl provider add prov-a --name "甲算力服务有限公司" --uscc 91330483100000001E >/dev/null
 $ctl provider cert add prov-a --cert "$dir/pki/prov-a.pem" >/dev/null
@@ -103,6 +109,7 @@ bin/voucher-push --url "https://127.0.0.1:$https_port" --ca "$dir/pki/ca.pem" \
 	--records "$dir/script-name-usage.ndjson" --provider prov-a >/dev/null
 kill -TERM $vpid
 wait $vpid || true
+fi
 
 for f in settlement/programs/*.conf; do $ctl program load "$f" >/dev/null; done
 $ctl calendar load settlement/calendar/2025.txt >/dev/null
@@ -118,6 +125,7 @@ fi
 printf '*:*:*:web_notice:%s\n' "$password" >"$dir/notice.pgpass"
 chmod 600 "$dir/notice.pgpass"
 runs=""
+[ "$demo" = no ] ||
 for p in tongxiang-compute jiaxing-compute hangzhou-compute wuxi-compute; do
 	out=$(PGPASSWORD=$password $ctl --db "host=$sock port=$pg_port dbname=voucher user=prep" settle --program $p --period 2026-03)
 	runs="$runs $(echo "$out" | sed -n '1s/^run \([0-9]*\).*/\1/p')"
@@ -135,6 +143,7 @@ conninfo = host=$sock port=$pg_port dbname=voucher
 notice_user = web_notice
 notice_passfile = $dir/notice.pgpass
 CONF
+[ -z "${STACK_LOG_LEVEL:-}" ] || printf '[log]\nlevel = %s\n' "$STACK_LOG_LEVEL" >>"$dir/console.conf"
 bin/voucher-console -c "$dir/console.conf" >"$dir/console.log" 2>&1 &
 echo $! >"$dir/console.pid"
 i=0

@@ -1599,3 +1599,44 @@ Test(ingest, a_marketplace_batch_end_to_end)
 	cr_expect_eq(r->rc, 1, "%s", r->out);
 	cr_expect(strstr(r->out, "usage record m-1 differs from the signed body"), "%s %s", r->out, r->err);
 }
+
+/* voucher-bench --seller: a marketplace's corpus sales through the daemon,
+ * and --copy-out writes the very rows voucherd stored, seller included, in
+ * the columns tests/bench/ingest.sh copies. */
+Test(ingest, voucher_bench_sends_sellers_and_copies_them_out)
+{
+	start(NULL);
+	char args[1024], out[4096], copy[512];
+	snprintf(copy, sizeof copy, "%s/rows.copy", d.dir);
+	snprintf(args, sizeof args,
+		 "--connections 2 --batch-size 100 --records 300 --enterprises 7 --invalid 0.01 --prefix sel "
+		 "--seller 12100000400000000W --copy-out '%s'",
+		 copy);
+	cr_assert_eq(run_bench(args, out, sizeof out), 0, "%s", out);
+	cr_expect_eq(result_field(out, "accepted"), 297, "%s", out);
+	cr_expect_eq(result_field(out, "rejected"), 3, "%s", out);
+	cr_assert_eq(count("SELECT count(*) FROM voucher.usage_records WHERE category = 'corpus' "
+			   "AND seller = '12100000400000000W'"),
+		     297);
+	/* the rows written are the rows stored, column for column */
+	char cmd[2048], err[4096];
+	snprintf(
+		cmd, sizeof cmd,
+		"psql -qX '%s' -c 'CREATE TABLE public.copied (LIKE voucher.usage_records INCLUDING ALL)' "
+		"-c \"\\\\copy public.copied (provider, record_id, batch_id, enterprise, facility, category, purpose, "
+		"quantity, unit, amount_fen, started_at, ended_at, contract_id, invoice_no, adjusts, content_hash, seller) "
+		"FROM '%s'\"",
+		ci, copy);
+	cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 0, "%s", err);
+	cr_expect_eq(count("SELECT count(*) FROM public.copied"), 297);
+	cr_expect_eq(
+		count("SELECT count(*) FROM public.copied c JOIN voucher.usage_records u USING (provider, record_id) "
+		      "WHERE (c.batch_id, c.enterprise, c.facility, c.category, c.purpose, c.quantity, c.unit, "
+		      "c.amount_fen, c.started_at, c.ended_at, c.contract_id, c.invoice_no, c.content_hash, c.seller) "
+		      "IS NOT DISTINCT FROM (u.batch_id, u.enterprise, u.facility, u.category, u.purpose, u.quantity, "
+		      "u.unit, u.amount_fen, u.started_at, u.ended_at, u.contract_id, u.invoice_no, u.content_hash, "
+		      "u.seller)"),
+		297);
+	/* a bad seller is a usage error */
+	cr_expect_eq(run_bench("--records 1 --no-send --seller 12100000400000000X", out, sizeof out), 2, "%s", out);
+}

@@ -232,6 +232,8 @@ Test(ledger, trace_and_duplicates)
 	{
 		const char *id = json_string_value(json_object_get(rec, "record_id"));
 		r1 |= id && !strcmp(id, "r1");
+		/* compute records: no seller, shown as such */
+		cr_expect(json_is_null(json_object_get(rec, "seller")), "%s", out);
 	}
 	cr_assert(r1, "%s", out);
 	json_decref(doc);

@@ -160,3 +160,18 @@ Test(unit_date, utc_z_to_cn)
 		cr_expect_str_empty(out);
 	}
 }
+
+Test(unit_date, year_valid)
+{
+	cr_assert(date_year_valid("2000"));
+	cr_assert(date_year_valid("2026"));
+	cr_assert(date_year_valid("2100"));
+	cr_assert_not(date_year_valid("1999"));
+	cr_assert_not(date_year_valid("2101"));
+	cr_assert_not(date_year_valid("20266"));
+	cr_assert_not(date_year_valid("202"));
+	cr_assert_not(date_year_valid("20a6"));
+	cr_assert_not(date_year_valid(" 2026"));
+	cr_assert_not(date_year_valid(""));
+	cr_assert_not(date_year_valid(NULL));
+}
