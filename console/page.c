@@ -153,8 +153,8 @@ PGresult *programmes(req_t *r, const char *program, const char *title)
 		return NULL;
 	}
 	bool known = !program || !*program;
-	for (int i = 0; i < PQntuples(progs); i++)
-		known |= !strcmp(PQgetvalue(progs, i, 0), program);
+	for (int i = 0; i < PQntuples(progs) && !known; i++)
+		known = !strcmp(PQgetvalue(progs, i, 0), program);
 	if (!known) {
 		PQclear(progs);
 		reply_error(r, 404, "没有这个项目。", program);

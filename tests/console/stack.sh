@@ -68,7 +68,11 @@ $ctl provider key add prov-a prov-a-2026a --alg ed25519 --pub "$vectors/provider
 $ctl provider facility add prov-a prov-a-wz1 --division 330483 --class A >/dev/null
 # the demo's enterprises, and one whose name is a script
 cp deploy/demo/enterprises.csv "$dir/enterprises.csv"
-echo '91330483100000099G,<script>alert(1)</script>,330483,1,0,0,0,0,0,A,2025-01-01' >>"$dir/enterprises.csv"
+# one value per column of the demo's header (intelligent_match and any later optional column: 0)
+row='91330483100000099G,<script>alert(1)</script>,330483,1,0,0,0,0,0,A,2025-01-01'
+extra=$(($(head -1 "$dir/enterprises.csv" | tr ',' '\n' | wc -l) - 11))
+while [ $extra -gt 0 ]; do row="$row,0"; extra=$((extra - 1)); done
+echo "$row" >>"$dir/enterprises.csv"
 $ctl enterprise import "$dir/enterprises.csv" >/dev/null
 
 https_port=${STACK_VOUCHERD_PORT:-$((console_port + 1))}

@@ -332,6 +332,9 @@ Test(console, a_script_name_is_text_and_paths_do_not_redirect_away, .timeout = 1
 	cr_assert_null(strstr(page, "evil.example"), "%s", page);
 	cr_assert_eq(req(&c, "GET", "/login?next=https://evil.example/", NULL, NULL, page, sizeof page), 303);
 	cr_assert(strstr(page, "Location: /audit"), "%s", page);
+	/* the overview without parameters: the first programme, this year */
+	cr_assert_eq(req(&c, "GET", "/overview", NULL, NULL, page, sizeof page), 200, "%s", page);
+	cr_assert(strstr(page, "资金概览"), "%s", page);
 	/* an unknown run is a page that says so */
 	cr_assert_eq(req(&c, "GET", "/runs/99999", NULL, NULL, page, sizeof page), 404);
 	cr_assert(strstr(page, "没有这个批次"), "%s", page);
