@@ -35,7 +35,8 @@ import time
 import traceback
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from selenium.common.exceptions import (NoAlertPresentException, StaleElementReferenceException,
+                                        TimeoutException, WebDriverException)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -142,7 +143,18 @@ class Browser:
         self.drain()
         self.status = None
         old = self.d.find_element(By.TAG_NAME, "html")
-        self.d.find_element(By.ID, element_id).click()
+        try:
+            self.d.find_element(By.ID, element_id).click()
+        except WebDriverException:
+            # Chromium sometimes answers a click with "Node ... does not
+            # belong to the document" while the page is still settling (seen
+            # under the sanitizers): if nothing was sent, find it and click again
+            time.sleep(0.5)
+            try:
+                old.tag_name  # still the same page: the click did not happen
+                self.d.find_element(By.ID, element_id).click()
+            except StaleElementReferenceException:
+                pass  # the first click did navigate
         self.wait_loaded(old)
         return self.collect()
 
