@@ -266,3 +266,26 @@ void sf_load_program(const char *path)
 	snprintf(args, sizeof args, "program load '%s'", path);
 	cr_assert_eq(sf_ctl("alice", args, out, sizeof out, err, sizeof err), 0, "%s %s", out, err);
 }
+
+PGconn *sf_as(const char *role)
+{
+	char ci[400];
+	t_conninfo_as(sf_ci, role, ci, sizeof ci);
+	PGconn *c = PQconnectdb(ci);
+	cr_assert(PQstatus(c) == CONNECTION_OK, "%s: %s", role, PQerrorMessage(c));
+	return c;
+}
+
+const char *sf_state_of(PGconn *c, const char *q)
+{
+	static char st[8];
+	PGresult *r = PQexec(c, q);
+	ExecStatusType s = PQresultStatus(r);
+	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
+		st[0] = '\0';
+	else
+		snprintf(st, sizeof st, "%s",
+			 PQresultErrorField(r, PG_DIAG_SQLSTATE) ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : "?");
+	PQclear(r);
+	return st;
+}

@@ -44,4 +44,9 @@ void sf_load_program(const char *path);
 /* a finance login role (member of voucher_finance), if it does not exist */
 void sf_user(const char *name);
 
+/* A connection to the test database as role (asserts it opens). */
+PGconn *sf_as(const char *role);
+/* Runs q on c; its SQLSTATE, "" when it succeeded (static buffer). */
+const char *sf_state_of(PGconn *c, const char *q);
+
 #endif

@@ -14,30 +14,6 @@
 
 TestSuite(console_db, .fini = sf_teardown, .timeout = 180);
 
-static PGconn *as(const char *role)
-{
-	char ci[400];
-	t_conninfo_as(sf_ci, role, ci, sizeof ci);
-	PGconn *c = PQconnectdb(ci);
-	cr_assert(PQstatus(c) == CONNECTION_OK, "%s: %s", role, PQerrorMessage(c));
-	return c;
-}
-
-/* runs q; returns its SQLSTATE ("" when it succeeded) */
-static const char *state_of(PGconn *c, const char *q)
-{
-	static char st[8];
-	PGresult *r = PQexec(c, q);
-	ExecStatusType s = PQresultStatus(r);
-	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
-		st[0] = '\0';
-	else
-		snprintf(st, sizeof st, "%s",
-			 PQresultErrorField(r, PG_DIAG_SQLSTATE) ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : "?");
-	PQclear(r);
-	return st;
-}
-
 static const char *error_of(PGconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static const char *error_of(PGconn *c, const char *fmt, ...)
 {
@@ -190,7 +166,7 @@ Test(console_db, the_notice_role_reads_the_notice_and_nothing_else)
 		       nora, nora),
 		"0");
 	cr_expect_str_eq(scalar(sf_db, "SELECT has_schema_privilege('%s', 'audit', 'USAGE')", nora), "f");
-	PGconn *n = as(nora);
+	PGconn *n = sf_as(nora);
 	PGresult *t =
 		PQexec(sf_db, "SELECT n.nspname || '.' || quote_ident(c.relname) FROM pg_class c "
 			      "JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -199,24 +175,24 @@ Test(console_db, the_notice_role_reads_the_notice_and_nothing_else)
 	for (int i = 0; i < PQntuples(t); i++) {
 		char q[300];
 		snprintf(q, sizeof q, "SELECT * FROM %s LIMIT 1", PQgetvalue(t, i, 0));
-		cr_expect_str_eq(state_of(n, q), "42501", "%s may read %s", nora, PQgetvalue(t, i, 0));
+		cr_expect_str_eq(sf_state_of(n, q), "42501", "%s may read %s", nora, PQgetvalue(t, i, 0));
 		snprintf(q, sizeof q, "DELETE FROM %s", PQgetvalue(t, i, 0));
 		/* 42501; views that are not updatable refuse first */
-		const char *st = state_of(n, q);
+		const char *st = sf_state_of(n, q);
 		cr_expect(!strcmp(st, "42501") || !strcmp(st, "0A000") || !strcmp(st, "55000"),
 			  "%s may delete from %s (%s)", nora, PQgetvalue(t, i, 0), st);
 	}
 	PQclear(t);
 	char q[300];
 	snprintf(q, sizeof q, "SELECT voucher.objection_add(%lld, '%s', 'x')", run, sf_uscc("330402", 1));
-	cr_expect_str_eq(state_of(n, q), "42501");
+	cr_expect_str_eq(sf_state_of(n, q), "42501");
 	snprintf(q, sizeof q, "SELECT * FROM audit.notice(%lld)", run);
-	cr_expect_str_eq(state_of(n, q), "42501");
+	cr_expect_str_eq(sf_state_of(n, q), "42501");
 	/* approved, not published: no notice, for anyone */
 	snprintf(q, sizeof q, "SELECT * FROM voucher.notice(%lld)", run);
-	cr_expect_str_eq(state_of(n, q), "P0002");
+	cr_expect_str_eq(sf_state_of(n, q), "P0002");
 	cr_expect(strstr(error_of(n, "SELECT * FROM voucher.notice(%lld)", run), "not published"));
-	cr_expect_str_eq(state_of(n, "SELECT * FROM voucher.notice(999999)"), "P0002");
+	cr_expect_str_eq(sf_state_of(n, "SELECT * FROM voucher.notice(999999)"), "P0002");
 	PQfinish(n);
 	drop_role(nora);
 }
@@ -227,7 +203,7 @@ Test(console_db, the_notice_is_masked_ordered_and_dated_by_the_calendar)
 	char out[8192], err[8192];
 	cr_assert_eq(ctl_as("alice", out, err, "run publish %lld", run), 0, "%s", err);
 	const char *nora = notice_user();
-	PGconn *n = as(nora);
+	PGconn *n = sf_as(nora);
 	char q[400];
 	snprintf(q, sizeof q,
 		 "SELECT string_agg(concat_ws('|', program, program_name, period, uscc_masked, enterprise, division, "
@@ -256,11 +232,11 @@ Test(console_db, the_notice_is_masked_ordered_and_dated_by_the_calendar)
 	cr_expect_str_eq(t_scalar(sf_db, q), "true true true");
 	PQfinish(n);
 	/* finance reads it too; the auditor through audit.notice */
-	PGconn *a = as("alice");
+	PGconn *a = sf_as("alice");
 	snprintf(q, sizeof q, "SELECT count(*) FROM voucher.notice(%lld)", run);
 	cr_expect_str_eq(t_scalar(a, q), "3");
 	PQfinish(a);
-	PGconn *au = as("voucher_auditor");
+	PGconn *au = sf_as("voucher_auditor");
 	snprintf(q, sizeof q, "SELECT count(*) FROM audit.notice(%lld)", run);
 	cr_expect_str_eq(t_scalar(au, q), "3");
 	PQfinish(au);
@@ -271,7 +247,7 @@ Test(console_db, objections_are_entered_by_finance_once_resolved_and_append_only
 {
 	long long run = approved_march();
 	const char *u1 = sf_uscc("330402", 1), *u4 = sf_uscc("330402", 4);
-	PGconn *a = as("alice"), *au = as("voucher_auditor");
+	PGconn *a = sf_as("alice"), *au = sf_as("voucher_auditor");
 	/* not published yet */
 	cr_expect(
 		strstr(error_of(a, "SELECT voucher.objection_add(%lld, '%s', '金额有误')", run, u1), "not published"));
@@ -279,8 +255,8 @@ Test(console_db, objections_are_entered_by_finance_once_resolved_and_append_only
 	/* the wrong people */
 	cr_expect(strstr(error_of(sf_db, "SELECT voucher.objection_add(%lld, '%s', 'x')", run, u1),
 			 "refused to the superuser"));
-	cr_expect_str_eq(state_of(au, "SELECT voucher.objection_add(1, 'x', 'x')"), "42501");
-	cr_expect_str_eq(state_of(au, "SELECT voucher.objection_resolve(1, 'dismissed', 'x')"), "42501");
+	cr_expect_str_eq(sf_state_of(au, "SELECT voucher.objection_add(1, 'x', 'x')"), "42501");
+	cr_expect_str_eq(sf_state_of(au, "SELECT voucher.objection_resolve(1, 'dismissed', 'x')"), "42501");
 	/* the wrong line or text */
 	cr_expect(
 		strstr(error_of(a, "SELECT voucher.objection_add(%lld, '%s', 'x')", run, u4), "no line with a payable"),
@@ -304,7 +280,7 @@ Test(console_db, objections_are_entered_by_finance_once_resolved_and_append_only
 	cr_expect_str_eq(error_of(a, "SELECT voucher.objection_resolve(%lld, 'dismissed', '经核实用量无误')", id), "");
 	cr_expect(strstr(error_of(a, "SELECT voucher.objection_resolve(%lld, 'upheld', 'x')", id), "already resolved"));
 	/* nobody rewrites it, the owner included */
-	cr_expect_str_eq(state_of(a, "UPDATE voucher.objections SET outcome = 'upheld'"), "42501");
+	cr_expect_str_eq(sf_state_of(a, "UPDATE voucher.objections SET outcome = 'upheld'"), "42501");
 	cr_expect(strstr(error_of(sf_db, "UPDATE voucher.objections SET outcome = 'upheld'"), "never changes"));
 	cr_expect(strstr(error_of(sf_db, "UPDATE voucher.objections SET objection = 'y'"), "only"));
 	cr_expect(strstr(error_of(sf_db, "DELETE FROM voucher.objections"), "append only"));
@@ -325,7 +301,7 @@ Test(console_db, an_open_objection_holds_its_line_until_dismissed)
 	long long run = approved_march();
 	const char *u1 = sf_uscc("330402", 1), *u2 = sf_uscc("330402", 2), *u3 = sf_uscc("330411", 3);
 	notice_ended(run);
-	PGconn *a = as("alice");
+	PGconn *a = sf_as("alice");
 	long long o1 = atoll(scalar(a, "SELECT voucher.objection_add(%lld, '%s', '异议一')", run, u1));
 	long long o3 = atoll(scalar(a, "SELECT voucher.objection_add(%lld, '%s', '异议三')", run, u3));
 	char out[8192], err[8192];
@@ -383,8 +359,8 @@ Test(console_db, an_open_objection_holds_its_line_until_dismissed)
 			 "150000");
 	/* the disbursements are append only, for the owner too */
 	cr_expect(strstr(error_of(sf_db, "DELETE FROM voucher.line_disbursements"), "append only"));
-	cr_expect_str_eq(state_of(a, "INSERT INTO voucher.line_disbursements (run_id, uscc, payment_ref) "
-				     "VALUES (1, 'x', 'y')"),
+	cr_expect_str_eq(sf_state_of(a, "INSERT INTO voucher.line_disbursements (run_id, uscc, payment_ref) "
+					"VALUES (1, 'x', 'y')"),
 			 "42501");
 	PQfinish(a);
 }
@@ -403,7 +379,7 @@ Test(console_db, audit_verify_catches_tampered_disbursements_and_totals)
 	long long run = approved_march();
 	const char *u1 = sf_uscc("330402", 1);
 	notice_ended(run);
-	PGconn *a = as("alice");
+	PGconn *a = sf_as("alice");
 	long long o1 = atoll(scalar(a, "SELECT voucher.objection_add(%lld, '%s', '异议')", run, u1));
 	char out[8192], err[8192], q[512];
 	cr_assert_eq(ctl_as("bob", out, err, "run disburse %lld --ref PAY-1", run), 0, "%s", err);
@@ -449,7 +425,7 @@ Test(console_db, the_overview_and_the_pool)
 	notice_ended(run);
 	char out[8192], err[8192];
 	cr_assert_eq(ctl_as("bob", out, err, "run disburse %lld --ref PAY-1", run), 0, "%s", err);
-	PGconn *au = as("voucher_auditor");
+	PGconn *au = sf_as("voucher_auditor");
 	cr_expect_str_eq(t_scalar(au, "SELECT string_agg(concat_ws('|', month, division, granted_fen, recovered_fen, "
 				      "paid_fen, enterprises), ',' ORDER BY month, division) FROM audit.pool_overview "
 				      "WHERE program = 'jiaxing-compute' AND year = 2026"),
@@ -461,9 +437,9 @@ Test(console_db, the_overview_and_the_pool)
 	PQfinish(au);
 	/* the public role reads none of it */
 	const char *nora = notice_user();
-	PGconn *n = as(nora);
-	cr_expect_str_eq(state_of(n, "SELECT * FROM audit.pool_overview"), "42501");
-	cr_expect_str_eq(state_of(n, "SELECT * FROM audit.pools"), "42501");
+	PGconn *n = sf_as(nora);
+	cr_expect_str_eq(sf_state_of(n, "SELECT * FROM audit.pool_overview"), "42501");
+	cr_expect_str_eq(sf_state_of(n, "SELECT * FROM audit.pools"), "42501");
 	PQfinish(n);
 	drop_role(nora);
 	/* a programme without a pool */

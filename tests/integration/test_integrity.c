@@ -15,30 +15,6 @@
 
 TestSuite(integrity, .fini = sf_teardown, .timeout = 180);
 
-static PGconn *as(const char *role)
-{
-	char ci[400];
-	t_conninfo_as(sf_ci, role, ci, sizeof ci);
-	PGconn *c = PQconnectdb(ci);
-	cr_assert(PQstatus(c) == CONNECTION_OK, "%s: %s", role, PQerrorMessage(c));
-	return c;
-}
-
-/* runs q; returns its SQLSTATE ("" when it succeeded) */
-static const char *state_of(PGconn *c, const char *q)
-{
-	static char st[8];
-	PGresult *r = PQexec(c, q);
-	ExecStatusType s = PQresultStatus(r);
-	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
-		st[0] = '\0';
-	else
-		snprintf(st, sizeof st, "%s",
-			 PQresultErrorField(r, PG_DIAG_SQLSTATE) ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : "?");
-	PQclear(r);
-	return st;
-}
-
 static const char *error_of(PGconn *c, const char *q)
 {
 	static char msg[1024];
@@ -87,7 +63,7 @@ Test(integrity, no_role_but_the_owner_writes_any_table)
 	const char *roles[] = {"voucher_ingest", "voucher_finance", "voucher_auditor", "alice", "carol"};
 	int tried = 0;
 	for (size_t k = 0; k < sizeof roles / sizeof roles[0]; k++) {
-		PGconn *c = as(roles[k]);
+		PGconn *c = sf_as(roles[k]);
 		for (int i = 0; i < PQntuples(t); i++) {
 			const char *rel = PQgetvalue(t, i, 0), *col = PQgetvalue(t, i, 1);
 			char q[4][512];
@@ -96,7 +72,7 @@ Test(integrity, no_role_but_the_owner_writes_any_table)
 			snprintf(q[2], sizeof q[2], "DELETE FROM %s", rel);
 			snprintf(q[3], sizeof q[3], "TRUNCATE %s", rel);
 			for (int w = 0; w < 4; w++) {
-				const char *st = state_of(c, q[w]);
+				const char *st = sf_state_of(c, q[w]);
 				/* 42501 insufficient_privilege; views that are not
 				 * updatable refuse first (0A000 / 55000) */
 				cr_expect(!strcmp(st, "42501") || !strcmp(st, "0A000") || !strcmp(st, "55000") ||
@@ -106,12 +82,12 @@ Test(integrity, no_role_but_the_owner_writes_any_table)
 			}
 		}
 		/* nor take the ingest barrier, or any advisory lock, by hand */
-		cr_expect_str_eq(state_of(c, "SELECT pg_advisory_lock(" VOUCHER_LOCK_SQL(VOUCHER_LOCK_INGEST) ")"),
+		cr_expect_str_eq(sf_state_of(c, "SELECT pg_advisory_lock(" VOUCHER_LOCK_SQL(VOUCHER_LOCK_INGEST) ")"),
 				 "42501", "%s", roles[k]);
-		cr_expect_str_eq(
-			state_of(c, "SELECT pg_advisory_xact_lock_shared(" VOUCHER_LOCK_SQL(VOUCHER_LOCK_INGEST) ")"),
-			"42501", "%s", roles[k]);
-		cr_expect_str_eq(state_of(c, "SELECT pg_try_advisory_lock(1)"), "42501", "%s", roles[k]);
+		cr_expect_str_eq(sf_state_of(c, "SELECT pg_advisory_xact_lock_shared(" VOUCHER_LOCK_SQL(
+							VOUCHER_LOCK_INGEST) ")"),
+				 "42501", "%s", roles[k]);
+		cr_expect_str_eq(sf_state_of(c, "SELECT pg_try_advisory_lock(1)"), "42501", "%s", roles[k]);
 		PQfinish(c);
 	}
 	PQclear(t);
@@ -125,14 +101,14 @@ Test(integrity, a_finance_user_cannot_pay_itself)
 	sf_setup();
 	const char *e = sf_uscc("330402", 1);
 	one_month(e);
-	PGconn *a = as("alice");
+	PGconn *a = sf_as("alice");
 	/* a run made up by hand: refused */
 	cr_expect_str_eq(
-		state_of(a,
-			 "INSERT INTO voucher.runs (program, program_version, period, as_of, data_cutoff, "
-			 "total_payable, total_recovered, total_asked, lines, prepared_by) SELECT 'jiaxing-compute', "
-			 "version, '2026-03', now(), now(), 100000000000000, 0, 0, 1, 'bob' "
-			 "FROM voucher.program_versions"),
+		sf_state_of(
+			a, "INSERT INTO voucher.runs (program, program_version, period, as_of, data_cutoff, "
+			   "total_payable, total_recovered, total_asked, lines, prepared_by) SELECT 'jiaxing-compute', "
+			   "version, '2026-03', now(), now(), 100000000000000, 0, 0, 1, 'bob' "
+			   "FROM voucher.program_versions"),
 		"42501");
 	/* through the function, a line that does not add up: refused */
 	const char *bad = error_of(
@@ -142,8 +118,8 @@ Test(integrity, a_finance_user_cannot_pay_itself)
 		   "'{1}', '{100000000000000}', '{payable}', '{\"\"}')");
 	cr_expect(strstr(bad, "does not add up") || strstr(bad, "granted"), "%s", bad);
 	/* the key someone revoked stays revoked, and a registry row is never rewritten */
-	cr_expect_str_eq(state_of(a, "UPDATE voucher.provider_keys SET revoked_at = NULL"), "42501");
-	cr_expect_str_eq(state_of(a, "UPDATE voucher.enterprise_versions SET credit_blacklisted = false"), "42501");
+	cr_expect_str_eq(sf_state_of(a, "UPDATE voucher.provider_keys SET revoked_at = NULL"), "42501");
+	cr_expect_str_eq(sf_state_of(a, "UPDATE voucher.enterprise_versions SET credit_blacklisted = false"), "42501");
 	PQfinish(a);
 	/* even the superuser (the owner too) cannot un-revoke or rewrite */
 	char out[4096], err[4096];
@@ -198,10 +174,10 @@ Test(integrity, two_concurrent_approvals_exactly_one_succeeds)
 	long long mar = sf_settle("alice", "jiaxing-compute", "2026-03");
 	long long apr = sf_settle("alice", "jiaxing-compute", "2026-04");
 	/* hold the approvals' turn, send both, then let them go together */
-	PGconn *hold = PQconnectdb(sf_ci), *b = as("bob"), *c = as("carol");
-	cr_assert_str_eq(state_of(hold, "BEGIN"), "");
+	PGconn *hold = PQconnectdb(sf_ci), *b = sf_as("bob"), *c = sf_as("carol");
+	cr_assert_str_eq(sf_state_of(hold, "BEGIN"), "");
 	cr_assert_str_eq(
-		state_of(hold, "SELECT pg_advisory_xact_lock(hashtextextended('approve jiaxing-compute 2026', 0))"),
+		sf_state_of(hold, "SELECT pg_advisory_xact_lock(hashtextextended('approve jiaxing-compute 2026', 0))"),
 		"");
 	char q1[128], q2[128];
 	snprintf(q1, sizeof q1, "SELECT approved_by, refused FROM voucher.run_approve(%lld)", mar);
@@ -209,7 +185,7 @@ Test(integrity, two_concurrent_approvals_exactly_one_succeeds)
 	cr_assert(PQsendQuery(b, q1));
 	cr_assert(PQsendQuery(c, q2));
 	usleep(300 * 1000);
-	cr_assert_str_eq(state_of(hold, "COMMIT"), "");
+	cr_assert_str_eq(sf_state_of(hold, "COMMIT"), "");
 	int approved = 0, refused = 0;
 	PGconn *both[] = {b, c};
 	for (int i = 0; i < 2; i++) {
@@ -332,7 +308,7 @@ Test(integrity, overrides_need_two_people_and_the_ceilings_hold_in_the_database)
 	sf_flag(hf, "foundation_model");
 	sf_load_program(t_root_path("settlement/programs/wuxi-compute.conf"));
 	sf_load_program(t_root_path("settlement/programs/hangzhou-compute.conf"));
-	PGconn *a = as("alice");
+	PGconn *a = sf_as("alice");
 	char q[300];
 	/* Wuxi: above 6000 bp or 1000万, refused in the database itself */
 	snprintf(q, sizeof q, "SELECT voucher.override_propose('wuxi-compute', '%s', 2026, 6001, NULL, 'x')", w);
@@ -411,17 +387,18 @@ Test(integrity, a_backdated_change_needs_the_flag_and_is_recorded)
 Test(integrity, a_revocation_waits_for_ingest_in_flight)
 {
 	sf_setup();
-	PGconn *ingest = PQconnectdb(sf_ci), *a = as("alice");
-	cr_assert_str_eq(state_of(ingest, "BEGIN"), "");
+	PGconn *ingest = PQconnectdb(sf_ci), *a = sf_as("alice");
+	cr_assert_str_eq(sf_state_of(ingest, "BEGIN"), "");
 	cr_assert_str_eq(
-		state_of(ingest, "SELECT pg_advisory_xact_lock_shared(" VOUCHER_LOCK_SQL(VOUCHER_LOCK_INGEST) ")"), "");
+		sf_state_of(ingest, "SELECT pg_advisory_xact_lock_shared(" VOUCHER_LOCK_SQL(VOUCHER_LOCK_INGEST) ")"),
+		"");
 	cr_assert(PQsendQuery(a, "SELECT voucher.provider_key_revoke('prov-a', 'prov-a-2026a')"));
 	usleep(300 * 1000);
 	cr_assert(PQconsumeInput(a));
 	cr_expect(PQisBusy(a), "the revocation did not wait for the ingest transaction");
 	char committed[64];
 	snprintf(committed, sizeof committed, "%s", t_scalar(ingest, "SELECT clock_timestamp()::text"));
-	cr_assert_str_eq(state_of(ingest, "COMMIT"), "");
+	cr_assert_str_eq(sf_state_of(ingest, "COMMIT"), "");
 	PGresult *r;
 	while ((r = PQgetResult(a)) != NULL) {
 		cr_expect_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
