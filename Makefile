@@ -200,7 +200,7 @@ FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := body headers validate program config csv response html
 FUZZ_LIB_SRC := common/b64.c common/buf.c common/csv.c common/date.c common/hex.c common/ini.c common/log.c common/money.c common/pgarray.c common/validate.c \
-	metering/json.c metering/batch.c metering/sfv.c metering/sig.c daemon/config.c settlement/program.c \
+	metering/json.c metering/batch.c metering/sfv.c metering/sig.c daemon/config.c daemon/pghosts.c settlement/program.c \
 	settlement/program_rules.c client/push.c console/html.c console/messages.c
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -D_GNU_SOURCE -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_LIB_OBJ := $(patsubst %.c,build/fuzz/%.o,$(FUZZ_LIB_SRC))
@@ -209,7 +209,7 @@ build/fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ -lssl -lcrypto -ljansson
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ -lssl -lcrypto -ljansson -lpq
 fuzz: deps
 	@$(MAKE) --no-print-directory $(addprefix build/fuzz/fuzz_,$(FUZZ_TARGETS))
 check-fuzz: fuzz

@@ -10,6 +10,7 @@
 
 #include "common/buf.h"
 #include "common/ini.h"
+#include "daemon/pghosts.h"
 
 /* The one table of configuration keys: section, key, type, default (NULL =
  * required), bounds for integers, and whether SIGHUP applies a change (the
@@ -34,6 +35,7 @@ static const ini_key_t keys[] = {
 	{"database", "connections", INI_INT, "2", 1, 64, S(connections), false},
 	{"database", "queue_max", INI_INT, "256", 1, 1000000, S(queue_max), false},
 	{"database", "group_max", INI_INT, "32", 1, 64, S(group_max), false},
+	{"database", "reply_timeout_s", INI_INT, "30", 1, 3600, S(reply_timeout_s), false},
 	{"database", "queue_max_bytes", INI_INT, "67108864", 1048576, 17179869184, S(queue_max_bytes), false},
 	{"ingest", "signature_max_age_s", INI_INT, "3600", 0, 31622400, S(signature_max_age_s), false},
 	{"ingest", "clock_skew_s", INI_INT, "300", 0, 86400, S(clock_skew_s), false},
@@ -82,6 +84,19 @@ config_t *config_read(FILE *f, const char *path, char *err, size_t errlen)
 			 path, lines[i], c->metrics_listen);
 		goto failed;
 	}
+	/* the conninfo's host, hostaddr and port lists (voucherd follows the
+	 * primary among them: daemon/pghosts.h) */
+	pghosts_t hosts;
+	char herr[400];
+	if (!pghosts_parse(&hosts, c->conninfo, herr, sizeof herr)) {
+		size_t i;
+		for (i = 0; i < NKEYS; i++)
+			if (keys[i].off == offsetof(config_t, conninfo))
+				break;
+		snprintf(err, errlen, "%s:%d: %s", path, lines[i], herr);
+		goto failed;
+	}
+	pghosts_free(&hosts);
 	return c;
 failed:
 	config_free(c);

@@ -32,6 +32,7 @@ typedef struct config {
 	int64_t queue_max;       /* batches waiting for the database before 503 */
 	int64_t queue_max_bytes; /* bytes they hold before reading stops */
 	int64_t group_max;       /* batches committed together in one transaction */
+	int64_t reply_timeout_s; /* a transaction unanswered this long: reconnect, run it again */
 	/* [ingest] */
 	int64_t signature_max_age_s;
 	int64_t clock_skew_s;

@@ -245,8 +245,16 @@ int main(int argc, char **argv)
 	srv->https_sock = listen_on(srv->https, srv->cfg->listen, "server.listen");
 	tls_listening(srv, listen_on(srv->metrics_http, srv->cfg->metrics_listen, "metrics.listen"));
 
-	srv->writer = writer_new(srv->base, srv->cfg->conninfo, (int)srv->cfg->connections, (size_t)srv->cfg->queue_max,
-				 (int)srv->cfg->group_max);
+	writer_opts_t wo = {.connections = (int)srv->cfg->connections,
+			    .queue_max = (size_t)srv->cfg->queue_max,
+			    .group_max = (int)srv->cfg->group_max,
+			    .reply_timeout_s = (int)srv->cfg->reply_timeout_s};
+	char werr[512];
+	srv->writer = writer_new(srv->base, srv->cfg->conninfo, &wo, werr, sizeof werr);
+	if (!srv->writer) {
+		fprintf(stderr, "voucherd: %s: %s\n", srv->config_path, werr);
+		return 2;
+	}
 	srv->refresh_timer = evtimer_new(srv->base, refresh_cb, srv);
 	srv->drain_timer = evtimer_new(srv->base, drain_cb, srv);
 	srv->sweep_timer = event_new(srv->base, -1, EV_PERSIST, sweep_cb, srv);

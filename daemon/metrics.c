@@ -81,6 +81,19 @@ static void put_seconds(buf_t *b, int64_t us)
 	buf_printf(b, "%" PRId64 ".%06" PRId64, us / 1000000, us % 1000000);
 }
 
+/* a Prometheus label value: backslash, quote and newline escaped */
+static void prom_label(buf_t *b, const char *s)
+{
+	for (; s && *s; s++) {
+		if (*s == '\\' || *s == '"')
+			buf_putc(b, '\\');
+		if (*s == '\n')
+			buf_puts(b, "\\n");
+		else
+			buf_putc(b, *s);
+	}
+}
+
 static void metrics_cb(struct evhttp_request *req, void *arg)
 {
 	server_t *srv = arg;
@@ -144,6 +157,22 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 		   "voucherd_reading_pauses_total %" PRIu64 "\n",
 		   st.queued, st.in_flight, st.conns_up, st.groups_committed, st.reconnects, srv->pending_bytes,
 		   srv->paused ? 1 : 0, srv->pauses);
+	/* the node voucherd writes to, and how often that changed (a failover
+	 * formation lists several hosts in database.conninfo) */
+	buf_puts(&b, "# HELP voucherd_db_primary The database node voucherd last connected to for writing.\n"
+		     "# TYPE voucherd_db_primary gauge\n"
+		     "voucherd_db_primary{node=\"");
+	prom_label(&b, st.primary);
+	buf_printf(
+		&b,
+		"\"} 1\n"
+		"# HELP voucherd_db_hosts Hosts listed in database.conninfo.\n"
+		"# TYPE voucherd_db_hosts gauge\n"
+		"voucherd_db_hosts %d\n"
+		"# HELP voucherd_db_primary_switches_total Times the primary was found on another node than before.\n"
+		"# TYPE voucherd_db_primary_switches_total counter\n"
+		"voucherd_db_primary_switches_total %" PRIu64 "\n",
+		st.hosts, st.primary_switches);
 	/* the registry as last loaded: rows left out stay out until fixed, so
 	 * this stays above 0 (and can be alerted on) as long as one is broken */
 	const registry_t *reg = srv->registry;
@@ -174,12 +203,17 @@ static void healthz_cb(struct evhttp_request *req, void *arg)
 	server_t *srv = arg;
 	bool db = writer_db_up(srv->writer) && !srv->db_failing;
 	bool reg = srv->registry != NULL;
-	char body[160];
-	snprintf(body, sizeof body, "{\"status\":\"%s\",\"database\":%s,\"registry\":%s,\"draining\":%s}\n",
-		 db && reg && !srv->draining ? "ok" : "unavailable", db ? "true" : "false", reg ? "true" : "false",
-		 srv->draining ? "true" : "false");
+	writer_stats_t st;
+	writer_get_stats(srv->writer, &st);
+	buf_t b = BUF_INIT;
+	buf_printf(&b, "{\"status\":\"%s\",\"database\":%s,\"registry\":%s,\"draining\":%s,\"primary\":",
+		   db && reg && !srv->draining ? "ok" : "unavailable", db ? "true" : "false", reg ? "true" : "false",
+		   srv->draining ? "true" : "false");
+	buf_json_str(&b, st.primary);
+	buf_printf(&b, ",\"primary_switches\":%" PRIu64 "}\n", st.primary_switches);
 	struct evbuffer *out = evbuffer_new();
-	evbuffer_add(out, body, strlen(body));
+	evbuffer_add(out, b.data, b.len);
+	buf_free(&b);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
 	int code = db && reg && !srv->draining ? 200 : 503;
 	evhttp_send_reply(req, code, code == 200 ? "OK" : "Service Unavailable", out);

@@ -1,11 +1,13 @@
 #include "daemon/writer.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "daemon/pghosts.h"
 
 /* Each batch's ingest_batch opens one subtransaction (its fast path); past 64
  * in one transaction PostgreSQL's per-backend subtransaction cache overflows
@@ -27,6 +29,7 @@ typedef struct wconn {
 	struct event *timer; /* reconnect backoff / connect timeout */
 	PostgresPollingStatusType poll;
 	int failures; /* consecutive failed connection attempts */
+	int tried;    /* the host index this connection's attempt started at */
 
 	/* the group in flight: results arrive as BEGIN, jobs..., COMMIT, SYNC */
 	wjob_t **group;
@@ -42,7 +45,12 @@ typedef struct wconn {
 
 struct writer {
 	struct event_base *base;
-	char *conninfo;
+	pghosts_t hosts;
+	int start; /* the host the next attempt starts at: the one last found primary */
+	int connect_timeout_s;
+	int reply_timeout_s; /* a transaction without its answer this long is given up on */
+	char primary[256];   /* host:port of the node last connected to */
+	uint64_t switches;   /* times a connection found the primary elsewhere than before */
 	wconn_t *conns;
 	int nconns;
 	int group_max;
@@ -56,6 +64,7 @@ struct writer {
 };
 
 static void conn_start(wconn_t *c);
+static void conn_lost(wconn_t *c, const char *why);
 static void conn_io(evutil_socket_t fd, short what, void *arg);
 static void kick(writer_t *w);
 
@@ -182,8 +191,13 @@ static void retry_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	wconn_t *c = arg;
 	if (c->state == WC_CONNECTING) {
-		/* the connect timeout fired */
-		log_warn("db_connect_timeout", "conn=%d", c->id);
+		/* the connect timeout fired: a host that accepts connections and
+		 * never answers (frozen, cut off) holds the attempt; the next one
+		 * starts at the host after the one this attempt started at */
+		writer_t *w = c->w;
+		log_warn("db_connect_timeout", "conn=%d first_host=%s", c->id, log_q(w->hosts.label[c->tried]));
+		if (w->hosts.nhosts > 1 && w->start == c->tried)
+			w->start = (c->tried + 1) % w->hosts.nhosts;
 		PQfinish(c->pg);
 		c->pg = NULL;
 		conn_clear_events(c);
@@ -191,6 +205,16 @@ static void retry_timer_cb(evutil_socket_t fd, short what, void *arg)
 		c->failures++;
 		update_known_down(c->w);
 		arm_timer(c, 500000);
+		return;
+	}
+	if (c->state == WC_BUSY) {
+		/* no answer to a transaction sent reply_timeout_s ago: the server
+		 * is hung or cut off.  Its fate is unknown, as when a connection
+		 * breaks: run it again elsewhere (storing is idempotent). */
+		char why[96];
+		snprintf(why, sizeof why, "no answer within %d s", c->w->reply_timeout_s);
+		log_warn("db_reply_timeout", "conn=%d host=%s in_flight=%d", c->id, log_q(c->w->primary), c->ngroup);
+		conn_lost(c, why);
 		return;
 	}
 	if (c->state == WC_DOWN && !c->w->closing)
@@ -221,6 +245,7 @@ static void conn_lost(wconn_t *c, const char *why)
 	}
 	c->ngroup = 0;
 	c->rolling_back = false;
+	evtimer_del(c->timer);
 	PQfinish(c->pg);
 	c->pg = NULL;
 	conn_clear_events(c);
@@ -238,7 +263,11 @@ static void conn_lost(wconn_t *c, const char *why)
 
 static void conn_start(wconn_t *c)
 {
-	c->pg = PQconnectStart(c->w->conninfo);
+	writer_t *w = c->w;
+	const char *const *keys, *const *vals;
+	c->tried = w->start;
+	pghosts_params(&w->hosts, c->tried, &keys, &vals);
+	c->pg = PQconnectStartParams(keys, vals, 0);
 	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
 		c->state = WC_CONNECTING; /* conn_lost expects a state */
 		conn_lost(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
@@ -248,7 +277,26 @@ static void conn_start(wconn_t *c)
 	c->poll = PGRES_POLLING_WRITING;
 	c->sock = -1;
 	conn_arm(c, true);
-	arm_timer(c, CONNECT_TIMEOUT_S * 1000000L);
+	arm_timer(c, w->connect_timeout_s * 1000000L);
+}
+
+/* Which node the connection reached: the next attempts start there, and a
+ * node other than the last one is a switch of primary. */
+static void conn_note_host(wconn_t *c)
+{
+	writer_t *w = c->w;
+	const char *host = PQhost(c->pg), *port = PQport(c->pg);
+	char label[256];
+	snprintf(label, sizeof label, "%s:%s", host ? host : "", port ? port : "");
+	int i = pghosts_find(&w->hosts, host, port);
+	if (i >= 0)
+		w->start = i;
+	if (w->primary[0] && strcmp(w->primary, label) != 0) {
+		w->switches++;
+		log_warn("db_primary_changed", "conn=%d from=%s to=%s switches=%" PRIu64, c->id, log_q(w->primary),
+			 log_q(label), w->switches);
+	}
+	snprintf(w->primary, sizeof w->primary, "%s", label);
 }
 
 static void notice_ignore(void *arg, const char *msg)
@@ -281,12 +329,13 @@ static void conn_connect_step(wconn_t *c)
 		return;
 	}
 	PQsetNoticeProcessor(c->pg, notice_ignore, NULL);
+	conn_note_host(c);
 	c->state = WC_IDLE;
 	bool recovered = c->w->known_down || c->failures > 0;
 	c->failures = 0;
 	c->w->known_down = false;
 	conn_arm(c, false);
-	log_info(recovered ? "db_reconnected" : "db_connected", "conn=%d", c->id);
+	log_info(recovered ? "db_reconnected" : "db_connected", "conn=%d host=%s", c->id, log_q(c->w->primary));
 	kick(c->w);
 }
 
@@ -331,6 +380,7 @@ static void start_group(writer_t *w, wconn_t *c)
 	c->first_error[0] = '\0';
 	c->first_state[0] = '\0';
 	c->state = WC_BUSY;
+	arm_timer(c, w->reply_timeout_s * 1000000L);
 	if (!send_group(c)) {
 		char msg[256];
 		snprintf(msg, sizeof msg, "%s", PQerrorMessage(c->pg));
@@ -375,6 +425,7 @@ static void group_done(wconn_t *c)
 	int n = c->ngroup;
 	c->ngroup = 0;
 	c->state = WC_IDLE;
+	evtimer_del(c->timer);
 	w->in_flight -= (size_t)n;
 	if (c->committed) {
 		w->st.groups_committed++;
@@ -437,6 +488,17 @@ static void take_result(wconn_t *c, PGresult *r)
 	PQclear(r);
 }
 
+/* With several hosts, a transaction refused because the node became read
+ * only (25006: demoted to a standby in place) or is shutting down (57P01-3)
+ * means the primary moved.  With one host there is nowhere else to go: the
+ * failure is the database's (writer_sqlstate_db_fault) and answered 503. */
+static bool stepped_down(const wconn_t *c)
+{
+	const char *s = c->first_state;
+	return c->failed && c->w->hosts.nhosts > 1 &&
+	       (!strcmp(s, "25006") || !strcmp(s, "57P01") || !strcmp(s, "57P02") || !strcmp(s, "57P03"));
+}
+
 static void conn_read_results(wconn_t *c)
 {
 	if (!PQconsumeInput(c->pg)) {
@@ -458,6 +520,13 @@ static void conn_read_results(wconn_t *c)
 		}
 		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
 			PQclear(r);
+			if (!c->committed && !c->rolling_back && stepped_down(c)) {
+				/* the node is no longer the primary (a standby now, or
+				 * shutting down): find the one that is, and run the
+				 * group again there */
+				conn_lost(c, c->first_error);
+				return;
+			}
 			/* after an error inside BEGIN ... COMMIT the server stays in the
 			 * aborted transaction past the Sync: end it before anything else */
 			if (!c->committed && !c->rolling_back && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
@@ -511,11 +580,18 @@ static void conn_io(evutil_socket_t fd, short what, void *arg)
 
 /* ----------------------------------------------------------------- API */
 
-writer_t *writer_new(struct event_base *base, const char *conninfo, int nconns, size_t queue_max, int group_max)
+writer_t *writer_new(struct event_base *base, const char *conninfo, const writer_opts_t *o, char *err, size_t errlen)
 {
 	writer_t *w = xcalloc(1, sizeof *w);
+	if (!pghosts_parse(&w->hosts, conninfo, err, errlen)) {
+		free(w);
+		return NULL;
+	}
+	int nconns = o->connections, group_max = o->group_max;
+	size_t queue_max = o->queue_max;
 	w->base = base;
-	w->conninfo = xstrdup(conninfo);
+	w->connect_timeout_s = w->hosts.connect_timeout_s >= 1 ? w->hosts.connect_timeout_s : CONNECT_TIMEOUT_S;
+	w->reply_timeout_s = o->reply_timeout_s >= 1 ? o->reply_timeout_s : 30;
 	w->nconns = nconns;
 	w->queue_max = queue_max;
 	w->group_max = group_max < 1 ? 1 : group_max > GROUP_LIMIT ? GROUP_LIMIT : group_max;
@@ -570,6 +646,9 @@ void writer_get_stats(const writer_t *w, writer_stats_t *st)
 	st->in_flight = w->in_flight;
 	st->conns_up = conns_up(w);
 	st->conns_total = w->nconns;
+	st->primary = w->primary;
+	st->primary_switches = w->switches;
+	st->hosts = w->hosts.nhosts;
 }
 
 void writer_free(writer_t *w)
@@ -587,6 +666,6 @@ void writer_free(writer_t *w)
 	}
 	fail_queue(w);
 	free(w->conns);
-	free(w->conninfo);
+	pghosts_free(&w->hosts);
 	free(w);
 }

@@ -12,6 +12,15 @@
  * another connection, or failed with WJOB_DB_DOWN when none is up.
  * Broken connections reconnect by themselves with a short backoff.
  *
+ * Following the primary: the conninfo may list several hosts (a failover
+ * formation, docs/ha.md).  Each connection attempt then asks for a
+ * read-write session, starting at the host last found primary; an attempt
+ * whose first host does not answer within connect_timeout starts at the next
+ * one.  A transaction with no answer within reply_timeout_s, or refused
+ * because its node stepped down (25006 read-only, 57P0x shutting down), is
+ * treated as a broken connection: reopened on the primary, the group run
+ * again.  Each node reached other than the last is counted as a switch.
+ *
  * Ownership: the caller owns the job memory and the parameter buffers; they
  * must stay valid until done() is called.  done() is called exactly once per
  * accepted job; on WJOB_OK it receives job->result and must PQclear() it.
@@ -70,9 +79,20 @@ typedef struct writer_stats {
 	uint64_t jobs_committed;
 	uint64_t groups_split; /* groups rolled back and re-run job by job */
 	uint64_t reconnects;
+	const char *primary;       /* host:port of the node last connected to ("" before any) */
+	uint64_t primary_switches; /* times the primary was found on another node */
+	int hosts;                 /* hosts in the conninfo */
 } writer_stats_t;
 
-writer_t *writer_new(struct event_base *base, const char *conninfo, int nconns, size_t queue_max, int group_max);
+typedef struct writer_opts {
+	int connections;
+	size_t queue_max;
+	int group_max;
+	int reply_timeout_s; /* database.reply_timeout_s */
+} writer_opts_t;
+
+/* NULL with err if the conninfo cannot be parsed (see daemon/pghosts.h). */
+writer_t *writer_new(struct event_base *base, const char *conninfo, const writer_opts_t *o, char *err, size_t errlen);
 /* Queues a job.  Returns WJOB_OK if queued (done() will be called), or
  * WJOB_DB_DOWN if the database is known to be unreachable or the queue is full;
  * then done() is never called. */
