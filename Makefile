@@ -60,7 +60,7 @@ STAMP := bin/.flavour
 $(shell mkdir -p bin; [ "$$(cat $(STAMP) 2>/dev/null)" = "$(OBJDIR)" ] || echo "$(OBJDIR)" > $(STAMP))
 LINK = $(CC) $(LDFLAGS) -o $@ $(filter-out $(STAMP),$^)
 
-.PHONY: format format-check all deps test unit demo clean bench-settle bench-verify bench-ingest bench-parse check-valgrind fuzz check-fuzz check-faults check-cluster check-hostile
+.PHONY: format format-check all deps test unit demo clean bench-settle bench-verify bench-ingest bench-parse check-valgrind fuzz check-fuzz check-faults check-cluster check-hostile check-failover
 all: $(BINS)
 
 $(LIB): $(LIB_OBJ)
@@ -183,6 +183,22 @@ check-browser:
 	@sh deploy/install-deps.sh browser
 	@$(MAKE) --no-print-directory all
 	@timeout --kill-after=15 300 sh tests/browser/run.sh
+
+# losing the database machine: a pg_auto_failover formation (a primary and a
+# synchronous standby, deploy/ha/) under a steady signed load; the primary
+# killed, then its replacement, the standby and then the primary frozen;
+# every batch answered 200 and stored once, audit verify on the new primary,
+# the unavailability at each switch (tests/failover/run.sh); settle and run
+# approve across a switch (tests/failover/settle.sh); and the throughput cost
+# of the synchronous standby (bench-ingest with HA=1, FAILOVER_BENCH_RECORDS
+# records).  About 4 minutes.
+.PHONY: check-failover
+check-failover: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/failover/run.sh
+	@sh tests/failover/settle.sh
+	@echo; echo "== the cost of the synchronous standby (bench-ingest, HA=1)"
+	@HA=1 RECORDS=$${FAILOVER_BENCH_RECORDS:-200000} sh tests/bench/ingest.sh | grep -E '^summary|^result|^machine'
 
 # two voucherd behind HAProxy with one killed, a streaming replica for
 # auditors, a multi-host conninfo (tests/cluster/run.sh, ~30 s)

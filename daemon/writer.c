@@ -30,6 +30,7 @@ typedef struct wconn {
 	PostgresPollingStatusType poll;
 	int failures; /* consecutive failed connection attempts */
 	int tried;    /* the host index this connection's attempt started at */
+	bool was_up;  /* connected at least once: the next connection is a reconnection */
 
 	/* the group in flight: results arrive as BEGIN, jobs..., COMMIT, SYNC */
 	wjob_t **group;
@@ -250,7 +251,12 @@ static void conn_lost(wconn_t *c, const char *why)
 	c->pg = NULL;
 	conn_clear_events(c);
 	c->state = WC_DOWN;
-	c->failures++;
+	/* an attempt that failed counts towards "the database is down" (the
+	 * queue is failed when every connection has failed); a connection that
+	 * was up and broke (the server went away, the primary moved, no answer)
+	 * is first tried again at once, and its jobs wait for that attempt */
+	if (!was_up)
+		c->failures++;
 	w->st.reconnects++;
 	update_known_down(w);
 	if (!w->closing) {
@@ -331,7 +337,8 @@ static void conn_connect_step(wconn_t *c)
 	PQsetNoticeProcessor(c->pg, notice_ignore, NULL);
 	conn_note_host(c);
 	c->state = WC_IDLE;
-	bool recovered = c->w->known_down || c->failures > 0;
+	bool recovered = c->w->known_down || c->failures > 0 || c->was_up;
+	c->was_up = true;
 	c->failures = 0;
 	c->w->known_down = false;
 	conn_arm(c, false);

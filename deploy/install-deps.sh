@@ -9,7 +9,7 @@
 set -eu
 pkgs="build-essential clang clang-format libevent-dev libpq-dev libssl-dev libjansson-dev libcriterion-dev
 libxlsxwriter-dev postgresql postgresql-client openssl curl ca-certificates procps valgrind haproxy
-python3"
+python3 pg-auto-failover-cli postgresql-15-auto-failover"
 browser_pkgs="chromium chromium-driver python3-selenium python3-openpyxl fonts-noto-cjk"
 missing_of() {
 	for p in "$@"; do

@@ -109,7 +109,7 @@ PY
 # script_setup NAME: the common start of a check script ($script names it in
 # messages): the vectors, a work directory /tmp/voucher-NAME.XXXXXX, and a
 # cleanup at exit that kills $pids, stops the clusters in $work/pg and
-# $work/replica, gives back the ports of free_ports, and removes $work
+# $work/replica and the formation in $work/ha, gives back the ports of free_ports, and removes $work
 # unless KEEP is set.
 script_setup() {
 	script=check-$1
@@ -123,6 +123,7 @@ script_setup() {
 script_cleanup() {
 	for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
 	for d in replica pg; do sh deploy/local-pg.sh stop "$work/$d" >/dev/null 2>&1 || true; done
+	[ -f "$work/ha/ports" ] && sh deploy/ha/formation.sh stop "$work/ha" >/dev/null 2>&1 || true
 	for p in $(ls /tmp/voucher-ports 2>/dev/null); do
 		[ "$(cat "/tmp/voucher-ports/$p/pid" 2>/dev/null)" = "$$" ] && rm -rf "/tmp/voucher-ports/$p"
 	done

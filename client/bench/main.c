@@ -35,16 +35,19 @@
 
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
-#define MAX_ATTEMPTS 20
+#define MAX_GAPS 64
 #define MAX_CODES 64
 
 typedef struct opts {
 	const char *url, *cert, *key, *ca, *sign_key, *key_id, *alg, *provider, *facility;
 	const char *prefix, *copy_out;
+	const char *stop_file; /* once it exists, no new batch is started */
 	const char *seller; /* NULL, or: every record a corpus sale by this seller */
 	unsigned long connections, batch_size, records, enterprises, timeout_s;
 	unsigned long duplicates_ppm, invalid_ppm; /* fractions, in parts per million */
 	unsigned long rate;                        /* records/s, 0: as fast as answered */
+	unsigned long attempts;                    /* sends of one batch before it counts as failed */
+	unsigned long gap_ms;                      /* report stretches without a 200 this long; 0: none */
 	bool quiet, no_send;
 } opts_t;
 
@@ -52,6 +55,7 @@ typedef struct batch {
 	char id[PUSH_MAX_BATCH_ID + 1];
 	buf_t body, hdrs;
 	unsigned long nrec;
+	bool started;
 } batch_t;
 
 typedef struct code_count {
@@ -72,6 +76,9 @@ typedef struct bench {
 	code_count_t codes[MAX_CODES];
 	int ncodes;
 	unsigned long accepted, duplicates, rejected, failed, retries;
+	int64_t last_ok_ms;                        /* wall clock of the last 200 */
+	int64_t gap_from[MAX_GAPS], gap_to[MAX_GAPS]; /* stretches without a 200 */
+	int ngaps;
 	atomic_ulong late; /* batches sent behind the --rate schedule */
 	atomic_bool stop;
 } bench_t;
@@ -81,6 +88,13 @@ static int64_t mono_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void usage(FILE *out)
@@ -94,9 +108,11 @@ static void usage(FILE *out)
 	      "         records_per_s=<r> p50_ms=<ms> p99_ms=<ms> max_ms=<ms>\n"
 	      "         accepted=<n> duplicates=<n> rejected=<n> failed=<n> retries=<n> late=<n>\n"
 	      "  answers status=<http> code=<code> count=<n>      (one line per kind of answer)\n"
+	      "  gap from=<unix s> to=<unix s> ms=<ms>            (with --gaps: no 200 that long)\n"
 	      "Latency is from the start of a batch's last attempt to its answer.  A batch answered\n"
-	      "503 or 429, or whose connection failed, is sent again (up to 20 times) and counted\n"
-	      "under retries; 'failed' counts batches with no 200 in the end.\n"
+	      "503 or 429, or whose connection failed, is sent again (up to --attempts times, with\n"
+	      "a pause of 0.1 s growing to 1 s) and counted under retries; 'failed' counts batches\n"
+	      "with no 200 in the end.\n"
 	      "\n"
 	      "  --url, --cert, --key, --ca, --sign-key, --key-id, --alg   as for voucher-push\n"
 	      "  --provider CODE      the provider the certificate is registered to\n"
@@ -120,6 +136,11 @@ static void usage(FILE *out)
 	      "                       provider ... adjusts, content_hash, seller)\n"
 	      "  --no-send            build (and --copy-out) only; send nothing\n"
 	      "  --timeout S          per request (default 60)\n"
+	      "  --attempts N         sends of one batch before it counts as failed (default 20)\n"
+	      "  --stop-file PATH     start no new batch once PATH exists (those started are still\n"
+	      "                       sent until answered); the result counts the batches started\n"
+	      "  --gaps MS            print each stretch of MS ms or more in which no batch was\n"
+	      "                       answered 200 (a database failover, say), with wall-clock times\n"
 	      "  -q, --quiet          no progress on standard error\n"
 	      "  -h, --help\n",
 	      out);
@@ -181,7 +202,10 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		O_COPY,
 		O_TIMEOUT,
 		O_NOSEND,
-		O_SELLER
+		O_SELLER,
+		O_ATTEMPTS,
+		O_GAPS,
+		O_STOPFILE
 	};
 	static const struct option longs[] = {{"url", 1, 0, O_URL},          {"cert", 1, 0, O_CERT},
 					      {"key", 1, 0, O_KEY},          {"ca", 1, 0, O_CA},
@@ -193,14 +217,16 @@ static int parse_args(int argc, char **argv, opts_t *o)
 					      {"invalid", 1, 0, O_INV},      {"rate", 1, 0, O_RATE},
 					      {"prefix", 1, 0, O_PREFIX},    {"copy-out", 1, 0, O_COPY},
 					      {"timeout", 1, 0, O_TIMEOUT},  {"no-send", 0, 0, O_NOSEND},
-					      {"seller", 1, 0, O_SELLER},    {"quiet", 0, 0, 'q'},
+					      {"seller", 1, 0, O_SELLER},    {"attempts", 1, 0, O_ATTEMPTS},
+					      {"gaps", 1, 0, O_GAPS},        {"stop-file", 1, 0, O_STOPFILE},        {"quiet", 0, 0, 'q'},
 					      {"help", 0, 0, 'h'},           {0, 0, 0, 0}};
 	*o = (opts_t){.alg = "ed25519",
 		      .connections = 8,
 		      .batch_size = 1000,
 		      .records = 100000,
 		      .enterprises = 1000,
-		      .timeout_s = 60};
+		      .timeout_s = 60,
+		      .attempts = 20};
 	int c;
 	const char *bad = NULL;
 	opterr = 0;
@@ -250,6 +276,15 @@ static int parse_args(int argc, char **argv, opts_t *o)
 				bad = "--rate must be 1..1000000000 records/s";
 			break;
 		case O_NOSEND: o->no_send = true; break;
+		case O_STOPFILE: o->stop_file = optarg; break;
+		case O_ATTEMPTS:
+			if (!parse_ulong(optarg, 1, 100000, &o->attempts))
+				bad = "--attempts must be 1..100000";
+			break;
+		case O_GAPS:
+			if (!parse_ulong(optarg, 1, 3600000, &o->gap_ms))
+				bad = "--gaps must be 1..3600000 ms";
+			break;
 		case O_SELLER:
 			o->seller = optarg;
 			if (!uscc_valid(optarg))
@@ -458,6 +493,15 @@ static bool take_answer(bench_t *x, const push_resp_t *r)
 	bool done = r->status != 503 && r->status != 429;
 	pthread_mutex_lock(&x->mu);
 	count_code(x, r->status, r->status == 200 ? "ok" : code ? code : "-");
+	if (r->status == 200 && x->o.gap_ms) {
+		int64_t now = wall_ms();
+		if (x->last_ok_ms && now - x->last_ok_ms >= (int64_t)x->o.gap_ms && x->ngaps < MAX_GAPS) {
+			x->gap_from[x->ngaps] = x->last_ok_ms;
+			x->gap_to[x->ngaps++] = now;
+		}
+		if (now > x->last_ok_ms)
+			x->last_ok_ms = now;
+	}
 	if (r->status == 200 && a) {
 		x->accepted += (unsigned long)json_integer_value(json_object_get(a, "accepted"));
 		x->duplicates += (unsigned long)json_integer_value(json_object_get(a, "duplicates"));
@@ -485,9 +529,10 @@ static void *sender(void *arg)
 	}
 	for (;;) {
 		unsigned long bi = atomic_fetch_add(&x->next, 1);
-		if (bi >= x->nbatches || x->stop)
+		if (bi >= x->nbatches || x->stop || (o->stop_file && access(o->stop_file, F_OK) == 0))
 			break;
 		batch_t *b = &x->batches[bi];
+		b->started = true;
 		if (o->rate) {
 			/* batch bi is due when the records before it have had their time */
 			/* bi * batch_size <= 10^8 records: times 10^6 fits in int64 */
@@ -498,7 +543,7 @@ static void *sender(void *arg)
 			else if (now - due > 10000)
 				atomic_fetch_add(&x->late, 1);
 		}
-		for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+		for (unsigned long attempt = 0; attempt < o->attempts; attempt++) {
 			push_resp_t resp;
 			push_resp_init(&resp, false);
 			http_client_fail_t fail;
@@ -527,7 +572,7 @@ static void *sender(void *arg)
 			x->lat_us[bi] = lat;
 			if (done)
 				break;
-			if (attempt + 1 == MAX_ATTEMPTS) {
+			if (attempt + 1 == o->attempts) {
 				pthread_mutex_lock(&x->mu);
 				x->failed++;
 				pthread_mutex_unlock(&x->mu);
@@ -636,19 +681,30 @@ int main(int argc, char **argv)
 	if (have_prog)
 		pthread_join(prog, NULL);
 
-	qsort(x.lat_us, x.nbatches, sizeof *x.lat_us, cmp_i64);
+	/* the batches started (all, without --stop-file) */
+	unsigned long nsent = 0, records_sent = 0;
+	for (unsigned long i = 0; i < x.nbatches; i++)
+		if (x.batches[i].started) {
+			x.lat_us[nsent++] = x.lat_us[i];
+			records_sent += x.batches[i].nrec;
+		}
+	qsort(x.lat_us, nsent, sizeof *x.lat_us, cmp_i64);
 	if (elapsed < 1)
 		elapsed = 1;
 	char p50[32], p99[32], pmax[32];
 	printf("result records=%lu batches=%lu connections=%lu batch_size=%lu seconds=%" PRId64 ".%03" PRId64 " "
 	       "records_per_s=%" PRId64 " p50_ms=%s p99_ms=%s max_ms=%s accepted=%lu duplicates=%lu "
 	       "rejected=%lu failed=%lu retries=%lu late=%lu\n",
-	       x.o.records, x.nbatches, x.o.connections, x.o.batch_size, elapsed / 1000000, elapsed / 1000 % 1000,
-	       (int64_t)x.o.records * 1000000 / elapsed, ms1(pct(x.lat_us, x.nbatches, 50), p50),
-	       ms1(pct(x.lat_us, x.nbatches, 99), p99), ms1(pct(x.lat_us, x.nbatches, 100), pmax), x.accepted,
+	       records_sent, nsent, x.o.connections, x.o.batch_size, elapsed / 1000000, elapsed / 1000 % 1000,
+	       (int64_t)records_sent * 1000000 / elapsed, ms1(pct(x.lat_us, nsent, 50), p50),
+	       ms1(pct(x.lat_us, nsent, 99), p99), ms1(pct(x.lat_us, nsent, 100), pmax), x.accepted,
 	       x.duplicates, x.rejected, x.failed, x.retries, (unsigned long)atomic_load(&x.late));
 	for (int i = 0; i < x.ncodes; i++)
 		printf("answers status=%d code=%s count=%lu\n", x.codes[i].status, x.codes[i].code, x.codes[i].n);
+	for (int i = 0; i < x.ngaps; i++)
+		printf("gap from=%" PRId64 ".%03" PRId64 " to=%" PRId64 ".%03" PRId64 " ms=%" PRId64 "\n",
+		       x.gap_from[i] / 1000, x.gap_from[i] % 1000, x.gap_to[i] / 1000, x.gap_to[i] % 1000,
+		       x.gap_to[i] - x.gap_from[i]);
 	for (unsigned long i = 0; i < x.nbatches; i++) {
 		buf_free(&x.batches[i].body);
 		buf_free(&x.batches[i].hdrs);

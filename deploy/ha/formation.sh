@@ -62,21 +62,39 @@ as_pg() {
 		"$@"
 	fi
 }
+exec_pg() {
+	if [ "$(id -u)" -eq 0 ]; then
+		exec runuser -u postgres -- env XDG_CONFIG_HOME="$XDG_CONFIG_HOME" XDG_DATA_HOME="$XDG_DATA_HOME" \
+			XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" PG_CONFIG="$PG_CONFIG" "$@"
+	fi
+	exec "$@"
+}
 ports() { cat "$dir/ports"; } # MONITOR_PORT PORT1 PORT2
 mport() { set -- $(ports); echo "$1"; }
 monitor_sql() { as_pg psql -XAtq "host=127.0.0.1 port=$(mport) dbname=pg_auto_failover user=autoctl_node" -c "$1"; }
 
 # the keeper of NODE (monitor, node1, node2) in a session of its own, so that
 # one kill takes the keeper, the postmaster it supervises and every backend
+# (a subshell that execs: a shell function with redirections would keep a
+# saved copy of the caller's standard output, and a caller reading it through
+# $(...) would wait for the keeper to end)
 start_keeper() {
-	as_pg setsid pg_autoctl run --pgdata "$dir/$1" >>"$dir/$1.log" 2>&1 </dev/null &
-	echo $! >"$dir/$1.pid"
+	(exec_pg setsid -f pg_autoctl run --pgdata "$dir/$1") >>"$dir/$1.log" 2>&1 </dev/null
 }
 # the process group of NODE's keeper, if it runs
 node_pgid() {
-	pid=$(pgrep -f "pg_autoctl run --pgdata $dir/$1\$" | head -1 || true)
+	pid=$(pgrep -f "^pg_autoctl run --pgdata $dir/$1\$" | head -1 || true)
 	[ -n "$pid" ] || return 1
 	ps -o pgid= -p "$pid" | tr -d ' '
+}
+# every process of NODE: the keeper's process group (the keeper, its
+# services, the postmaster) and the postmaster's children (PostgreSQL puts
+# each backend and auxiliary process in a session of its own)
+node_pids() {
+	g=$(node_pgid "$1") || return 1
+	pgrep -g "$g" || true
+	pm=$(head -1 "$dir/$1/postmaster.pid" 2>/dev/null || true)
+	[ -n "$pm" ] && pgrep -P "$pm" || true
 }
 state_of() { monitor_sql "SELECT reportedstate || '/' || goalstate FROM pgautofailover.node WHERE nodename = '$1'"; }
 
@@ -185,19 +203,22 @@ run)
 	;;
 kill)
 	node=${3:?usage}
-	g=$(node_pgid "$node") || { echo "$0: $node is not running" >&2; exit 1; }
-	kill -9 -- "-$g"
+	pids=$(node_pids "$node") || { echo "$0: $node is not running" >&2; exit 1; }
+	# shellcheck disable=SC2086
+	kill -9 $pids 2>/dev/null || true
 	;;
 freeze | thaw)
 	node=${3:?usage}
-	g=$(node_pgid "$node") || { echo "$0: $node is not running" >&2; exit 1; }
-	if [ "$cmd" = freeze ]; then kill -STOP -- "-$g"; else kill -CONT -- "-$g"; fi
+	pids=$(node_pids "$node") || { echo "$0: $node is not running" >&2; exit 1; }
+	# shellcheck disable=SC2086
+	if [ "$cmd" = freeze ]; then kill -STOP $pids; else kill -CONT $pids; fi 2>/dev/null || true
 	;;
 stop)
 	for node in node2 node1 monitor; do
-		if g=$(node_pgid $node); then
-			kill -CONT -- "-$g" 2>/dev/null || true
-			as_pg pg_autoctl stop --pgdata "$dir/$node" >/dev/null 2>&1 || kill -TERM -- "-$g" 2>/dev/null || true
+		if pids=$(node_pids $node); then
+			# shellcheck disable=SC2086
+			kill -CONT $pids 2>/dev/null || true
+			as_pg pg_autoctl stop --pgdata "$dir/$node" >/dev/null 2>&1 || kill -TERM "-$g" 2>/dev/null || true
 		fi
 	done
 	for node in node2 node1 monitor; do
@@ -205,7 +226,7 @@ stop)
 		while g=$(node_pgid $node); do
 			i=$((i + 1))
 			if [ $i -ge 100 ]; then
-				kill -9 -- "-$g" 2>/dev/null || true
+				kill -9 "-$g" 2>/dev/null || true
 				break
 			fi
 			sleep 0.1

@@ -14,6 +14,9 @@
 # 3. full path: the same batches through voucherd (mutual TLS, signature,
 #    validation, commit, answer) at full speed: records/s and latency;
 # 4. the same amount of new records at half that rate: latency;
+# 5. with HA=1: a pg_auto_failover formation (deploy/ha/formation.sh: a
+#    primary and a synchronous standby) and a second voucherd on it, and the
+#    same full-speed run there: what the synchronous standby costs;
 # and prints both rates, their ratio, the latency figures and voucherd's peak
 # RSS (VmHWM).  KEEP=1 keeps the work directory; PERF=FILE records a
 # system-wide perf profile of the full-speed run.
@@ -34,12 +37,17 @@ port=5442
 https_port=18643
 metrics_port=19387
 daemon_pid=
-cleanup() {
+stop_daemon() {
 	if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
 		kill -TERM "$daemon_pid" 2>/dev/null || true
 		wait "$daemon_pid" 2>/dev/null || true
 	fi
+	daemon_pid=
+}
+cleanup() {
+	stop_daemon
 	sh deploy/local-pg.sh stop "$work/pg" >/dev/null 2>&1 || true
+	[ -f "$work/ha/ports" ] && sh deploy/ha/formation.sh stop "$work/ha" >/dev/null 2>&1 || true
 	[ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
@@ -146,3 +154,35 @@ echo "summary: full speed p50 $(lat "$work/full.out" p50_ms) ms, p99 $(lat "$wor
 echo "summary: at $half records/s (half) p50 $(lat "$work/half.out" p50_ms) ms," \
 	"p99 $(lat "$work/half.out" p99_ms) ms, max $(lat "$work/half.out" max_ms) ms"
 echo "summary: voucherd peak RSS $rss MiB; WAL $(printf '%.0f' "$wal") bytes per record at full speed"
+
+[ "${HA:-}" = 1 ] || exit 0
+
+# 5. the same full-speed run on a formation with a synchronous standby
+stop_daemon
+sh deploy/local-pg.sh stop "$work/pg" >/dev/null
+echo
+echo "a pg_auto_failover formation: a primary and a synchronous standby..."
+read -r mport p1 p2 <<PORTS
+$(free_ports 3)
+PORTS
+ha_conninfo=$(sh deploy/ha/formation.sh start "$work/ha" "$mport" "$p1" "$p2")
+export VOUCHER_DB="$ha_conninfo user=postgres"
+bin/voucherctl migrate >/dev/null
+bench_registry
+echo "formation: synchronous_standby_names = $(psql -XAtq "$VOUCHER_DB" -c 'SHOW synchronous_standby_names')," \
+	"synchronous_commit = $(psql -XAtq "$VOUCHER_DB" -c 'SHOW synchronous_commit')"
+sed -e "s|^conninfo = .*|conninfo = $ha_conninfo user=voucher_ingest|" "$work/voucherd.conf" >"$work/voucherd-ha.conf"
+bin/voucherd -c "$work/voucherd-ha.conf" 2>"$work/voucherd-ha.log" &
+daemon_pid=$!
+wait_healthy $metrics_port "$work/voucherd-ha.log"
+echo "the full path through voucherd on the formation, as fast as it answers..."
+$bench --records "$records" --prefix full >"$work/ha.out"
+cat "$work/ha.out"
+ha_rate=$(awk '/^result/ { for (i = 2; i <= NF; i++) if ($i ~ /^records_per_s=/) print substr($i, 15) }' "$work/ha.out")
+stored=$(psql -XAtq "$VOUCHER_DB" -c "SELECT count(*) FROM voucher.usage_records")
+[ "$stored" = "$records" ] || { echo "bench-ingest: $stored records stored on the formation, expected $records" >&2; exit 1; }
+echo
+echo "summary: synchronous standby: voucherd $ha_rate records/s on the formation, $full_rate records/s on a" \
+	"single node; ratio $(echo "$ha_rate $full_rate" | awk '{ printf "%.2f", $1 / $2 }');" \
+	"p50 $(lat "$work/ha.out" p50_ms) ms against $(lat "$work/full.out" p50_ms) ms," \
+	"p99 $(lat "$work/ha.out" p99_ms) ms against $(lat "$work/full.out" p99_ms) ms"

@@ -744,14 +744,14 @@ Test(ingest, bad_config_names_the_key_and_exits_2)
 	char path[400], cmd[600], err[1024];
 	snprintf(path, sizeof path, "%s/bad.conf", dir);
 	FILE *f = fopen(path, "w");
-	fputs("[server]\ntls_cert = a\ntls_key = b\ntls_client_ca = c\nmax_body_bytes = lots\n[database]\nconninfo = x\n",
+	fputs("[server]\ntls_cert = a\ntls_key = b\ntls_client_ca = c\nmax_body_bytes = lots\n[database]\nconninfo = dbname=x\n",
 	      f);
 	fclose(f);
 	snprintf(cmd, sizeof cmd, "%s -c %s", t_root_path("bin/voucherd"), path);
 	cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 2);
 	cr_assert(strstr(err, "server.max_body_bytes"), "%s", err);
 	f = fopen(path, "w");
-	fputs("[server]\ntls_cert = /nonexistent.pem\ntls_key = b\ntls_client_ca = c\n[database]\nconninfo = x\n", f);
+	fputs("[server]\ntls_cert = /nonexistent.pem\ntls_key = b\ntls_client_ca = c\n[database]\nconninfo = dbname=x\n", f);
 	fclose(f);
 	cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 2);
 	cr_assert(strstr(err, "server.tls_cert"), "%s", err);
@@ -760,7 +760,7 @@ Test(ingest, bad_config_names_the_key_and_exits_2)
 	const char *pk = getenv("VOUCHER_TEST_PKI");
 	snprintf(pkicfg, sizeof pkicfg,
 		 "[server]\nlisten = no-such-host.invalid:1\ntls_cert = %s/server.pem\ntls_key = %s/server.key\n"
-		 "tls_client_ca = %s/ca.pem\n[database]\nconninfo = x\n",
+		 "tls_client_ca = %s/ca.pem\n[database]\nconninfo = dbname=x\n",
 		 pk, pk, pk);
 	f = fopen(path, "w");
 	fputs(pkicfg, f);
@@ -771,7 +771,7 @@ Test(ingest, bad_config_names_the_key_and_exits_2)
 	/* /metrics has no authentication: a listener beyond loopback only on purpose */
 	snprintf(pkicfg, sizeof pkicfg,
 		 "[server]\ntls_cert = %s/server.pem\ntls_key = %s/server.key\ntls_client_ca = %s/ca.pem\n"
-		 "[database]\nconninfo = x\n[metrics]\nlisten = 0.0.0.0:9187\n",
+		 "[database]\nconninfo = dbname=x\n[metrics]\nlisten = 0.0.0.0:9187\n",
 		 pk, pk, pk);
 	f = fopen(path, "w");
 	fputs(pkicfg, f);
@@ -782,6 +782,19 @@ Test(ingest, bad_config_names_the_key_and_exits_2)
 	fputs("allow_remote = true\n", f);
 	fclose(f);
 	cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 0, "%s", err);
+	/* a conninfo libpq cannot read, or whose host and port lists differ */
+	const char *bad_ci[] = {"x", "host=a,b port=1,2,3", "host=a nosuchkey=1"};
+	for (size_t i = 0; i < sizeof bad_ci / sizeof bad_ci[0]; i++) {
+		snprintf(pkicfg, sizeof pkicfg,
+			 "[server]\ntls_cert = %s/server.pem\ntls_key = %s/server.key\ntls_client_ca = %s/ca.pem\n"
+			 "[database]\nconninfo = %s\n",
+			 pk, pk, pk, bad_ci[i]);
+		f = fopen(path, "w");
+		fputs(pkicfg, f);
+		fclose(f);
+		cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 2, "%s", bad_ci[i]);
+		cr_assert(strstr(err, ":5: database.conninfo: "), "%s", err);
+	}
 }
 
 static void s_client_cmd(buf_t *cmd, const char *input_script)

@@ -5,7 +5,10 @@
  *     jobs runs again alone, in order, so that only the bad one fails
  *     (groups_split, the db_group_split line, the rows stored);
  *   - a job that fails alone with SQLSTATE 40001 (serialization failure) is
- *     run again, up to 3 attempts in all, then failed with its SQLSTATE.
+ *     run again, up to 3 attempts in all, then failed with its SQLSTATE;
+ *   - following the primary: a conninfo whose first host is down, a
+ *     transaction with no answer within reply_timeout_s, a node that says it
+ *     is read only (stepped down) with two hosts and with one.
  *
  * The writer runs in the test process on its own event loop, with one
  * connection as the superuser of the test's own database.  The failures come
@@ -167,11 +170,21 @@ static void insert_job(wjob_t *j, const char *id, const char *v)
 	j->done = job_done;
 }
 
+/* a writer with one connection, group_max 8, on conninfo */
+static writer_t *new_writer(const char *conninfo, int reply_timeout_s)
+{
+	writer_opts_t o = {.connections = 1, .queue_max = 100, .group_max = 8, .reply_timeout_s = reply_timeout_s};
+	char err[256];
+	writer_t *x = writer_new(base, conninfo, &o, err, sizeof err);
+	cr_assert(x, "%s", err);
+	return x;
+}
+
 /* a writer with one connection, group_max 8; the jobs are queued before the
  * connection is up, so that its first group takes them all at once */
 static void run_jobs(wjob_t *jobs, int n)
 {
-	w = writer_new(base, ci, 1, 100, 8);
+	w = new_writer(ci, 30);
 	for (int i = 0; i < n; i++)
 		cr_assert_eq(writer_submit(w, &jobs[i]), WJOB_OK);
 	want_finished = n;
@@ -331,7 +344,7 @@ Test(writer_db, a_real_serialization_conflict_is_retried)
 	job.sql = "UPDATE public.w SET v = v + 10 + 0 * nextval('public.attempts') WHERE id = 1";
 	job.groupable = true;
 	job.done = job_done;
-	w = writer_new(base, ci, 1, 100, 8);
+	w = new_writer(ci, 30);
 	cr_assert_eq(writer_submit(w, &job), WJOB_OK);
 	pump_until(writer_waits_for_lock, "the writer to wait for the row lock");
 	exec_ok(db, "COMMIT");
@@ -348,4 +361,124 @@ Test(writer_db, a_real_serialization_conflict_is_retried)
 	writer_get_stats(w, &st);
 	cr_assert_eq(st.groups_committed, 1);
 	cr_assert_eq(st.groups_split, 0);
+}
+
+/* "host=A,B port=PA,PB" around the test database: A the first host (port
+ * pa), B the test's own; dbname and user as in ci */
+static void two_hosts(char *out, size_t len, const char *a, const char *pa)
+{
+	PQconninfoOption *o = PQconninfoParse(ci, NULL);
+	cr_assert(o);
+	const char *host = "", *port = "5432", *dbname = "", *user = "";
+	for (PQconninfoOption *p = o; p->keyword; p++) {
+		if (!p->val)
+			continue;
+		if (!strcmp(p->keyword, "host"))
+			host = p->val;
+		else if (!strcmp(p->keyword, "port"))
+			port = p->val;
+		else if (!strcmp(p->keyword, "dbname"))
+			dbname = p->val;
+		else if (!strcmp(p->keyword, "user"))
+			user = p->val;
+	}
+	snprintf(out, len, "host=%s,%s port=%s,%s dbname=%s user=%s connect_timeout=2", a ? a : host, host,
+		 pa ? pa : port, port, dbname, user);
+	PQconninfoFree(o);
+}
+
+Test(writer_db, the_first_host_down_the_second_is_found)
+{
+	char two[512];
+	/* nothing listens on 127.0.0.1:1: refused at once, libpq goes on */
+	two_hosts(two, sizeof two, "127.0.0.1", "1");
+	w = new_writer(two, 30);
+	wjob_t job;
+	insert_job(&job, "1", "1");
+	cr_assert_eq(writer_submit(w, &job), WJOB_OK);
+	want_finished = 1;
+	pump_until(all_finished, "the job to finish");
+	cr_assert_eq(job.status, WJOB_OK, "%s %s", job.sqlstate, job.error);
+	writer_stats_t st;
+	writer_get_stats(w, &st);
+	cr_assert_eq(st.hosts, 2);
+	cr_assert_eq(st.primary_switches, 0);
+	/* the second host, as libpq names it */
+	cr_assert_not(strncmp(st.primary, "127.0.0.1:", 10) == 0, "%s", st.primary);
+	char *log = writer_log();
+	cr_assert(strstr(log, "event=db_connected conn=0 host="), "%s", log);
+	free(log);
+}
+
+Test(writer_db, a_transaction_unanswered_is_given_up_and_run_again)
+{
+	/* the first attempt sleeps past reply_timeout_s = 1, the second not */
+	w = new_writer(ci, 1);
+	wjob_t job;
+	memset(&job, 0, sizeof job);
+	job.sql = "SELECT pg_sleep(CASE WHEN nextval('public.attempts') = 1 THEN 4 ELSE 0 END)";
+	job.groupable = true;
+	job.done = job_done;
+	cr_assert_eq(writer_submit(w, &job), WJOB_OK);
+	want_finished = 1;
+	pump_until(all_finished, "the job to finish");
+	cr_assert_eq(job.status, WJOB_OK, "%s %s", job.sqlstate, job.error);
+	cr_assert_str_eq(t_scalar(db, "SELECT last_value FROM public.attempts"), "2");
+	writer_stats_t st;
+	writer_get_stats(w, &st);
+	cr_assert_geq(st.reconnects, 1);
+	char *log = writer_log();
+	cr_assert(strstr(log, "event=db_reply_timeout conn=0"), "%s", log);
+	cr_assert(strstr(log, "reason=\"no answer within 1 s\""), "%s", log);
+	free(log);
+}
+
+/* a job refused with 25006 (read only) on its first attempt */
+static void read_only_once_job(wjob_t *job)
+{
+	exec_ok(db, "CREATE OR REPLACE FUNCTION public.ro_once() RETURNS integer LANGUAGE plpgsql AS $$ "
+		    "BEGIN "
+		    "  IF nextval('public.attempts') = 1 THEN "
+		    "    RAISE EXCEPTION 'cannot execute INSERT in a read-only transaction' "
+		    "      USING ERRCODE = 'read_only_sql_transaction'; "
+		    "  END IF; "
+		    "  RETURN 1; "
+		    "END $$");
+	memset(job, 0, sizeof *job);
+	job->sql = "SELECT public.ro_once()";
+	job->groupable = true;
+	job->done = job_done;
+}
+
+Test(writer_db, a_node_that_stepped_down_is_left_for_the_primary)
+{
+	/* two hosts (the same server twice): read only means the primary moved */
+	char two[512];
+	two_hosts(two, sizeof two, NULL, NULL);
+	w = new_writer(two, 30);
+	wjob_t job;
+	read_only_once_job(&job);
+	cr_assert_eq(writer_submit(w, &job), WJOB_OK);
+	want_finished = 1;
+	pump_until(all_finished, "the job to finish");
+	cr_assert_eq(job.status, WJOB_OK, "%s %s", job.sqlstate, job.error);
+	cr_assert_str_eq(t_scalar(db, "SELECT last_value FROM public.attempts"), "2");
+	char *log = writer_log();
+	cr_assert(strstr(log, "event=db_connection_lost conn=0 in_flight=1 reason=\"cannot execute INSERT"), "%s",
+		  log);
+	free(log);
+}
+
+Test(writer_db, with_one_host_read_only_is_the_databases_failure)
+{
+	w = new_writer(ci, 30);
+	wjob_t job;
+	read_only_once_job(&job);
+	cr_assert_eq(writer_submit(w, &job), WJOB_OK);
+	want_finished = 1;
+	pump_until(all_finished, "the job to finish");
+	cr_assert_eq(job.status, WJOB_ERROR);
+	cr_assert_str_eq(job.sqlstate, "25006");
+	cr_assert(writer_sqlstate_db_fault(job.sqlstate));
+	cr_assert_str_eq(t_scalar(db, "SELECT last_value FROM public.attempts"), "1");
 }
