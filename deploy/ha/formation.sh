@@ -67,14 +67,22 @@ mport() { set -- $(ports); echo "$1"; }
 monitor_sql() { as_pg psql -XAtq "host=127.0.0.1 port=$(mport) dbname=pg_auto_failover user=autoctl_node" -c "$1"; }
 
 # the keeper of NODE (monitor, node1, node2) in a session of its own, so that
-# one kill takes the keeper, the postmaster it supervises and every backend
+# one kill takes the keeper, the postmaster it supervises and every backend.
+# A simple command, not as_pg: a function run in the background would keep
+# the caller's standard output open (multi=$(formation.sh start ...) would
+# wait for the keepers to end).
 start_keeper() {
-	as_pg setsid pg_autoctl run --pgdata "$dir/$1" >>"$dir/$1.log" 2>&1 </dev/null &
-	echo $! >"$dir/$1.pid"
+	node=$1
+	set -- setsid pg_autoctl run --pgdata "$dir/$node"
+	[ "$(id -u)" -ne 0 ] || set -- runuser -u postgres -- env XDG_CONFIG_HOME="$XDG_CONFIG_HOME" \
+		XDG_DATA_HOME="$XDG_DATA_HOME" XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" PG_CONFIG="$PG_CONFIG" "$@"
+	"$@" >>"$dir/$node.log" 2>&1 </dev/null &
+	echo $! >"$dir/$node.pid"
 }
-# the process group of NODE's keeper, if it runs
+# the process group of NODE's keeper, if it runs (the keeper itself: the
+# runuser above it matches without ^ and is in the caller's process group)
 node_pgid() {
-	pid=$(pgrep -f "pg_autoctl run --pgdata $dir/$1\$" | head -1 || true)
+	pid=$(pgrep -f "^pg_autoctl run --pgdata $dir/$1\$" | head -1 || true)
 	[ -n "$pid" ] || return 1
 	ps -o pgid= -p "$pid" | tr -d ' '
 }
@@ -186,18 +194,21 @@ run)
 kill)
 	node=${3:?usage}
 	g=$(node_pgid "$node") || { echo "$0: $node is not running" >&2; exit 1; }
-	kill -9 -- "-$g"
+	kill -s KILL -- "-$g"
 	;;
 freeze | thaw)
 	node=${3:?usage}
 	g=$(node_pgid "$node") || { echo "$0: $node is not running" >&2; exit 1; }
-	if [ "$cmd" = freeze ]; then kill -STOP -- "-$g"; else kill -CONT -- "-$g"; fi
+	if [ "$cmd" = freeze ]; then kill -s STOP -- "-$g"; else kill -s CONT -- "-$g"; fi
+	# runuser stops itself when the keeper it waits for is stopped: it goes on too
+	pp=$(ps -o ppid= -p "$g" | tr -d ' ')
+	[ "$cmd" = freeze ] || [ "$(ps -o comm= -p "$pp")" != runuser ] || kill -s CONT "$pp"
 	;;
 stop)
 	for node in node2 node1 monitor; do
 		if g=$(node_pgid $node); then
-			kill -CONT -- "-$g" 2>/dev/null || true
-			as_pg pg_autoctl stop --pgdata "$dir/$node" >/dev/null 2>&1 || kill -TERM -- "-$g" 2>/dev/null || true
+			kill -s CONT -- "-$g" 2>/dev/null || true
+			as_pg pg_autoctl stop --pgdata "$dir/$node" >/dev/null 2>&1 || kill -s TERM -- "-$g" 2>/dev/null || true
 		fi
 	done
 	for node in node2 node1 monitor; do
@@ -205,7 +216,7 @@ stop)
 		while g=$(node_pgid $node); do
 			i=$((i + 1))
 			if [ $i -ge 100 ]; then
-				kill -9 -- "-$g" 2>/dev/null || true
+				kill -s KILL -- "-$g" 2>/dev/null || true
 				break
 			fi
 			sleep 0.1
