@@ -102,7 +102,10 @@ int cmd_settle(ctl_t *ctx, int argc, char **argv)
 	settle_summary_t s;
 	char err[512];
 	if (!settle_run(c, program, period, dry_run, &s, err, sizeof err)) {
-		fprintf(stderr, "settle: %s\nnothing was stored\n", err);
+		/* a connection lost in the COMMIT may have stored the draft: main.c says so */
+		fprintf(stderr, "settle: %s\n%s\n", err,
+			PQstatus(c) == CONNECTION_BAD ? "settle again: a new draft supersedes any stored one"
+						      : "nothing was stored");
 		return CTL_FAIL;
 	}
 	char pay[32], rec[32], ask[32], left[32];

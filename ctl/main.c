@@ -142,6 +142,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "voucherctl: unknown command '%s' (voucherctl --help lists them)\n", rest[0]);
 		}
 	}
+	if (rc == CTL_FAIL && ctx.conn && PQstatus(ctx.conn) == CONNECTION_BAD)
+		fputs("voucherctl: the connection to the database was lost (the server stopped, or its machine was lost\n"
+		      "  and a standby is taking over).  A change whose commit was not answered may or may not be\n"
+		      "  stored: look (for a run: voucherctl run list), then run the command again; a --db that names\n"
+		      "  every node finds the new primary.\n",
+		      stderr);
 	if (ctx.conn)
 		PQfinish(ctx.conn);
 	free(rest);
