@@ -218,7 +218,7 @@ FUZZ_TARGETS := body headers validate program config csv response html
 FUZZ_LIB_SRC := common/b64.c common/buf.c common/csv.c common/date.c common/hex.c common/ini.c common/log.c common/money.c common/pgarray.c common/validate.c \
 	metering/json.c metering/batch.c metering/sfv.c metering/sig.c daemon/config.c daemon/pghosts.c settlement/program.c \
 	settlement/program_rules.c client/push.c console/html.c console/messages.c
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -D_GNU_SOURCE -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -I/usr/include/postgresql -D_GNU_SOURCE -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_LIB_OBJ := $(patsubst %.c,build/fuzz/%.o,$(FUZZ_LIB_SRC))
 .SECONDARY: $(FUZZ_LIB_OBJ)
 build/fuzz/%.o: %.c

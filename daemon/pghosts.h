@@ -22,8 +22,8 @@
 #define PGHOSTS_MAX 16
 
 typedef struct pghosts {
-	int nhosts;             /* 1 for a single host or none (the default socket) */
-	int connect_timeout_s;  /* the conninfo's connect_timeout, or 0 */
+	int nhosts;               /* 1 for a single host or none (the default socket) */
+	int connect_timeout_s;    /* the conninfo's connect_timeout, or 0 */
 	char *label[PGHOSTS_MAX]; /* "host:port" of each, as PQhost/PQport name them */
 	/* private: the parsed options and the split lists */
 	int nopts;

@@ -194,11 +194,16 @@ static void retry_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->state == WC_CONNECTING) {
 		/* the connect timeout fired: a host that accepts connections and
 		 * never answers (frozen, cut off) holds the attempt; the next one
-		 * starts at the host after the one this attempt started at */
+		 * starts at the host after it */
 		writer_t *w = c->w;
-		log_warn("db_connect_timeout", "conn=%d first_host=%s", c->id, log_q(w->hosts.label[c->tried]));
+		/* the host libpq was trying when time ran out (it names it while
+		 * connecting), or else the one the attempt started at */
+		int stuck = pghosts_find(&w->hosts, PQhost(c->pg), PQport(c->pg));
+		if (stuck < 0)
+			stuck = c->tried;
+		log_warn("db_connect_timeout", "conn=%d host=%s", c->id, log_q(w->hosts.label[stuck]));
 		if (w->hosts.nhosts > 1 && w->start == c->tried)
-			w->start = (c->tried + 1) % w->hosts.nhosts;
+			w->start = (stuck + 1) % w->hosts.nhosts;
 		PQfinish(c->pg);
 		c->pg = NULL;
 		conn_clear_events(c);

@@ -36,6 +36,30 @@ wait_healthy() {
 	done
 }
 
+# start_voucherd NAME HTTPS_PORT METRICS_PORT CONNINFO [MORE]: writes
+# $work/NAME.conf (the PKI of bench_registry, CONNINFO, the two ports on
+# 127.0.0.1, then MORE: further sections and keys), starts voucherd with its
+# log in $work/NAME.log, adds it to $pids, sets $voucherd_pid, and waits
+# until its /healthz says ok
+start_voucherd() {
+	cat >"$work/$1.conf" <<CONF
+[server]
+listen = 127.0.0.1:$2
+tls_cert = $work/pki/server.pem
+tls_key = $work/pki/server.key
+tls_client_ca = $work/pki/ca.pem
+[database]
+conninfo = $4
+[metrics]
+listen = 127.0.0.1:$3
+${5:-}
+CONF
+	bin/voucherd -c "$work/$1.conf" 2>"$work/$1.log" &
+	voucherd_pid=$!
+	pids="$pids $voucherd_pid"
+	wait_healthy "$3" "$work/$1.log"
+}
+
 # free_ports N: prints N distinct TCP ports that are free on 127.0.0.1 now,
 # for the script's PostgreSQL (its socket name), voucherd and HAProxy, so that
 # two runs (or a run beside `make test`) never collide.  They are taken from

@@ -42,7 +42,7 @@ typedef struct opts {
 	const char *url, *cert, *key, *ca, *sign_key, *key_id, *alg, *provider, *facility;
 	const char *prefix, *copy_out;
 	const char *stop_file; /* once it exists, no new batch is started */
-	const char *seller; /* NULL, or: every record a corpus sale by this seller */
+	const char *seller;    /* NULL, or: every record a corpus sale by this seller */
 	unsigned long connections, batch_size, records, enterprises, timeout_s;
 	unsigned long duplicates_ppm, invalid_ppm; /* fractions, in parts per million */
 	unsigned long rate;                        /* records/s, 0: as fast as answered */
@@ -76,7 +76,7 @@ typedef struct bench {
 	code_count_t codes[MAX_CODES];
 	int ncodes;
 	unsigned long accepted, duplicates, rejected, failed, retries;
-	int64_t last_ok_ms;                        /* wall clock of the last 200 */
+	int64_t last_ok_ms;                           /* wall clock of the last 200 */
 	int64_t gap_from[MAX_GAPS], gap_to[MAX_GAPS]; /* stretches without a 200 */
 	int ngaps;
 	atomic_ulong late; /* batches sent behind the --rate schedule */
@@ -207,19 +207,33 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		O_GAPS,
 		O_STOPFILE
 	};
-	static const struct option longs[] = {{"url", 1, 0, O_URL},          {"cert", 1, 0, O_CERT},
-					      {"key", 1, 0, O_KEY},          {"ca", 1, 0, O_CA},
-					      {"sign-key", 1, 0, O_SIGN},    {"key-id", 1, 0, O_KEYID},
-					      {"alg", 1, 0, O_ALG},          {"provider", 1, 0, O_PROV},
-					      {"facility", 1, 0, O_FAC},     {"connections", 1, 0, O_CONN},
-					      {"batch-size", 1, 0, O_BSIZE}, {"records", 1, 0, O_REC},
-					      {"enterprises", 1, 0, O_ENT},  {"duplicates", 1, 0, O_DUP},
-					      {"invalid", 1, 0, O_INV},      {"rate", 1, 0, O_RATE},
-					      {"prefix", 1, 0, O_PREFIX},    {"copy-out", 1, 0, O_COPY},
-					      {"timeout", 1, 0, O_TIMEOUT},  {"no-send", 0, 0, O_NOSEND},
-					      {"seller", 1, 0, O_SELLER},    {"attempts", 1, 0, O_ATTEMPTS},
-					      {"gaps", 1, 0, O_GAPS},        {"stop-file", 1, 0, O_STOPFILE},        {"quiet", 0, 0, 'q'},
-					      {"help", 0, 0, 'h'},           {0, 0, 0, 0}};
+	static const struct option longs[] = {{"url", 1, 0, O_URL},
+					      {"cert", 1, 0, O_CERT},
+					      {"key", 1, 0, O_KEY},
+					      {"ca", 1, 0, O_CA},
+					      {"sign-key", 1, 0, O_SIGN},
+					      {"key-id", 1, 0, O_KEYID},
+					      {"alg", 1, 0, O_ALG},
+					      {"provider", 1, 0, O_PROV},
+					      {"facility", 1, 0, O_FAC},
+					      {"connections", 1, 0, O_CONN},
+					      {"batch-size", 1, 0, O_BSIZE},
+					      {"records", 1, 0, O_REC},
+					      {"enterprises", 1, 0, O_ENT},
+					      {"duplicates", 1, 0, O_DUP},
+					      {"invalid", 1, 0, O_INV},
+					      {"rate", 1, 0, O_RATE},
+					      {"prefix", 1, 0, O_PREFIX},
+					      {"copy-out", 1, 0, O_COPY},
+					      {"timeout", 1, 0, O_TIMEOUT},
+					      {"no-send", 0, 0, O_NOSEND},
+					      {"seller", 1, 0, O_SELLER},
+					      {"attempts", 1, 0, O_ATTEMPTS},
+					      {"gaps", 1, 0, O_GAPS},
+					      {"stop-file", 1, 0, O_STOPFILE},
+					      {"quiet", 0, 0, 'q'},
+					      {"help", 0, 0, 'h'},
+					      {0, 0, 0, 0}};
 	*o = (opts_t){.alg = "ed25519",
 		      .connections = 8,
 		      .batch_size = 1000,
@@ -697,8 +711,8 @@ int main(int argc, char **argv)
 	       "rejected=%lu failed=%lu retries=%lu late=%lu\n",
 	       records_sent, nsent, x.o.connections, x.o.batch_size, elapsed / 1000000, elapsed / 1000 % 1000,
 	       (int64_t)records_sent * 1000000 / elapsed, ms1(pct(x.lat_us, nsent, 50), p50),
-	       ms1(pct(x.lat_us, nsent, 99), p99), ms1(pct(x.lat_us, nsent, 100), pmax), x.accepted,
-	       x.duplicates, x.rejected, x.failed, x.retries, (unsigned long)atomic_load(&x.late));
+	       ms1(pct(x.lat_us, nsent, 99), p99), ms1(pct(x.lat_us, nsent, 100), pmax), x.accepted, x.duplicates,
+	       x.rejected, x.failed, x.retries, (unsigned long)atomic_load(&x.late));
 	for (int i = 0; i < x.ncodes; i++)
 		printf("answers status=%d code=%s count=%lu\n", x.codes[i].status, x.codes[i].code, x.codes[i].n);
 	for (int i = 0; i < x.ngaps; i++)

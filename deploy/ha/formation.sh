@@ -45,7 +45,7 @@ usage() {
 	echo "usage: $0 start DIR MONITOR_PORT PORT1 PORT2 | conninfo|state|primary|secondary|wait|stop DIR | run|kill|freeze|thaw DIR NODE" >&2
 	exit 2
 }
-[ -n "$cmd" ] && [ -n "$dir" ] || usage
+if [ -z "$cmd" ] || [ -z "$dir" ]; then usage; fi
 command -v pg_autoctl >/dev/null ||
 	{ echo "$0: pg_autoctl not found (Debian: pg-auto-failover-cli postgresql-15-auto-failover; make deps)" >&2; exit 1; }
 mkdir -p "$dir"
@@ -69,8 +69,8 @@ exec_pg() {
 	fi
 	exec "$@"
 }
-ports() { cat "$dir/ports"; } # MONITOR_PORT PORT1 PORT2
-mport() { set -- $(ports); echo "$1"; }
+# $dir/ports: MONITOR_PORT PORT1 PORT2
+mport() { read -r m _ <"$dir/ports" && echo "$m"; }
 monitor_sql() { as_pg psql -XAtq "host=127.0.0.1 port=$(mport) dbname=pg_auto_failover user=autoctl_node" -c "$1"; }
 
 # the keeper of NODE (monitor, node1, node2) in a session of its own, so that
@@ -94,7 +94,7 @@ node_pids() {
 	g=$(node_pgid "$1") || return 1
 	pgrep -g "$g" || true
 	pm=$(head -1 "$dir/$1/postmaster.pid" 2>/dev/null || true)
-	[ -n "$pm" ] && pgrep -P "$pm" || true
+	if [ -n "$pm" ]; then pgrep -P "$pm" || true; fi
 }
 state_of() { monitor_sql "SELECT reportedstate || '/' || goalstate FROM pgautofailover.node WHERE nodename = '$1'"; }
 
@@ -107,8 +107,7 @@ start)
 		[ -n "$p2" ] || usage
 		echo "$mon $p1 $p2" >"$dir/ports"
 	fi
-	set -- $(ports)
-	mon=$1 p1=$2 p2=$3
+	read -r mon p1 p2 <"$dir/ports"
 	if [ "$(id -u)" -eq 0 ]; then
 		chown postgres "$dir"
 		chown postgres "$dir/ports"
@@ -170,8 +169,8 @@ CONF
 	"$0" conninfo "$dir"
 	;;
 conninfo)
-	set -- $(ports)
-	echo "host=127.0.0.1,127.0.0.1 port=$2,$3 dbname=voucher connect_timeout=3"
+	read -r _ p1 p2 <"$dir/ports"
+	echo "host=127.0.0.1,127.0.0.1 port=$p1,$p2 dbname=voucher connect_timeout=2"
 	;;
 state)
 	as_pg pg_autoctl show state --pgdata "$dir/monitor"

@@ -37,23 +37,10 @@ psql -qX "$VOUCHER_DB" -c "CREATE ROLE cluster_auditor LOGIN IN ROLE voucher_aud
 say "1. two voucherd behind HAProxy, one killed under load"
 for n in 1 2; do
 	eval "hp=\$p$n mp=\$m$n"
-	cat >"$work/v$n.conf" <<CONF
-[server]
-listen = 127.0.0.1:$hp
-tls_cert = $work/pki/server.pem
-tls_key = $work/pki/server.key
-tls_client_ca = $work/pki/ca.pem
-[database]
-conninfo = $primary user=voucher_ingest
-[metrics]
-listen = 127.0.0.1:$mp
-; the checks count batch_stored lines: none may be left out
-[log]
-max_lines_per_s = 0
-CONF
-	bin/voucherd -c "$work/v$n.conf" 2>"$work/v$n.log" &
-	eval "v$n=$!"
-	pids="$pids $!"
+	# the checks count batch_stored lines: none may be left out
+	start_voucherd "v$n" "$hp" "$mp" "$primary user=voucher_ingest" "[log]
+max_lines_per_s = 0"
+	eval "v$n=\$voucherd_pid"
 done
 # deploy/haproxy.cfg with this machine's addresses
 cat >"$work/haproxy.cfg" <<CONF
@@ -80,8 +67,6 @@ CONF
 haproxy -c -q -f "$work/haproxy.cfg" || fail "the HAProxy configuration is invalid"
 haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
 pids="$pids $!"
-wait_healthy $m1 "$work/v1.log"
-wait_healthy $m2 "$work/v2.log"
 sleep 1.5 # HAProxy's first health checks
 # 60,000 records at 15,000/s over 8 connections through the balancer
 $(bench_cmd $lb) --connections 8 --batch-size 500 --records 60000 --rate 15000 \

@@ -48,23 +48,11 @@ echo "primary: synchronous_commit = $commit, synchronous_standby_names = $sync"
 case "$sync" in "ANY 1 ("*) ;; *) fail "the standby is not synchronous: '$sync'" ;; esac
 [ "$commit" = on ] || fail "synchronous_commit is $commit"
 
-cat >"$work/voucherd.conf" <<CONF
-[server]
-listen = 127.0.0.1:$https
-tls_cert = $work/pki/server.pem
-tls_key = $work/pki/server.key
-tls_client_ca = $work/pki/ca.pem
-[database]
-conninfo = $conninfo user=voucher_ingest
+start_voucherd voucherd "$https" "$metrics" "$conninfo user=voucher_ingest" "[database]
 reply_timeout_s = 5
-[metrics]
-listen = 127.0.0.1:$metrics
+; the checks read the log: nothing may be left out
 [log]
-max_lines_per_s = 0
-CONF
-bin/voucherd -c "$work/voucherd.conf" 2>"$work/voucherd.log" &
-pids="$pids $!"
-wait_healthy "$metrics" "$work/voucherd.log"
+max_lines_per_s = 0"
 curl -s "http://127.0.0.1:$metrics/healthz"
 
 node_port() { [ "$1" = node1 ] && echo "$p1" || echo "$p2"; }
@@ -105,30 +93,28 @@ bpid=$!
 pids="$pids $bpid"
 sleep 5
 
-p=$(sh $ha primary "$work/ha")
-say "1. kill -9 of the primary, $p ($(elapsed))"
-echo "kill $p $(now)" >>"$events"
-sh $ha kill "$work/ha" "$p"
-q=$(wait_new_primary "$p")
-echo "the monitor promoted $q after $(echo "$(now) $(awk '/^kill/ { t = $3 } END { print t }' "$events")" |
-	awk '{ printf "%.1f", $1 - $2 }') s"
-wait_voucherd_on "$q"
-echo "voucherd writes on $q: $(curl -s "http://127.0.0.1:$metrics/healthz")"
-sh $ha run "$work/ha" "$p"
-sh $ha wait "$work/ha" 90 >/dev/null || fail "$p did not come back as the standby"
-echo "$p is back, as the standby ($(elapsed))"
-sleep 3
+# lose_primary EVENT HOW TITLE: the primary lost by `formation.sh HOW`
+# (kill or freeze); once the monitor promoted the standby and voucherd
+# writes there, the lost node is brought back (run or thaw) and must rejoin
+# as the standby
+lose_primary() {
+	p=$(sh $ha primary "$work/ha")
+	say "$3, $p ($(elapsed))"
+	t=$(now)
+	echo "$1 $p $t" >>"$events"
+	sh $ha "$2" "$work/ha" "$p"
+	q=$(wait_new_primary "$p")
+	echo "the monitor promoted $q after $(echo "$t $(now)" | awk '{ printf "%.1f", $2 - $1 }') s"
+	wait_voucherd_on "$q"
+	echo "voucherd writes on $q: $(curl -s "http://127.0.0.1:$metrics/healthz")"
+	if [ "$2" = kill ]; then sh $ha run "$work/ha" "$p"; else sh $ha thaw "$work/ha" "$p"; fi
+	sh $ha wait "$work/ha" 90 >/dev/null || fail "$p did not come back as the standby"
+	echo "$p is back, as the standby ($(elapsed))"
+}
 
-p=$q
-say "2. kill -9 of the node that replaced it, $p ($(elapsed))"
-echo "kill $p $(now)" >>"$events"
-sh $ha kill "$work/ha" "$p"
-q=$(wait_new_primary "$p")
-wait_voucherd_on "$q"
-echo "voucherd writes on $q again: $(curl -s "http://127.0.0.1:$metrics/healthz")"
-sh $ha run "$work/ha" "$p"
-sh $ha wait "$work/ha" 90 >/dev/null || fail "$p did not come back as the standby"
-echo "$p is back, as the standby ($(elapsed))"
+lose_primary kill kill "1. kill -9 of the primary"
+sleep 3
+lose_primary kill kill "2. kill -9 of the node that replaced it"
 sleep 3
 
 s=$(sh $ha secondary "$work/ha")
@@ -141,16 +127,7 @@ sh $ha wait "$work/ha" 90 >/dev/null || fail "$s did not come back as the standb
 echo "$s thawed and back as the standby ($(elapsed))"
 sleep 3
 
-p=$(sh $ha primary "$work/ha")
-say "4. the primary, $p, frozen until the standby is promoted ($(elapsed))"
-echo "freeze-primary $p $(now)" >>"$events"
-sh $ha freeze "$work/ha" "$p"
-q=$(wait_new_primary "$p")
-wait_voucherd_on "$q"
-echo "voucherd writes on $q: $(curl -s "http://127.0.0.1:$metrics/healthz")"
-sh $ha thaw "$work/ha" "$p"
-sh $ha wait "$work/ha" 90 >/dev/null || fail "$p did not come back as the standby"
-echo "$p thawed, demoted and back as the standby ($(elapsed))"
+lose_primary freeze-primary freeze "4. the primary frozen until the standby is promoted"
 touch "$work/timeline-done"
 
 say "the load finishes ($(elapsed))"

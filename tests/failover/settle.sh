@@ -79,21 +79,8 @@ aud="$multi user=aud"
 # the demo's usage of March 2026 through voucherd (following the primary
 # itself), as provider bench of bench_registry, at its facility f1 (Tongxiang)
 sed 's/"prov-a-wz1"/"f1"/' deploy/demo/prov-a-usage.ndjson >"$work/usage.ndjson"
-cat >"$work/voucherd.conf" <<CONF
-[server]
-listen = 127.0.0.1:$vport
-tls_cert = $work/pki/server.pem
-tls_key = $work/pki/server.key
-tls_client_ca = $work/pki/ca.pem
-[database]
-conninfo = $multi user=voucher_ingest
-[metrics]
-listen = 127.0.0.1:$mtport
-CONF
-bin/voucherd -c "$work/voucherd.conf" 2>"$work/voucherd.log" &
-vd=$!
-pids="$pids $vd"
-wait_healthy "$mtport" "$work/voucherd.log"
+start_voucherd voucherd "$vport" "$mtport" "$multi user=voucher_ingest"
+vd=$voucherd_pid
 bin/voucher-push --url "https://127.0.0.1:$vport" --ca "$work/pki/ca.pem" --cert "$work/pki/bench.pem" \
 	--key "$work/pki/bench.key" --sign-key "$vectors/provider-a.ed25519.key" --key-id k1 \
 	--records "$work/usage.ndjson" --provider bench -q >"$work/push.out" 2>&1 ||

@@ -346,7 +346,18 @@ Test(ingest, metrics_and_health_answer)
 	cr_assert_eq(post_vector("prov-a", "a", out, sizeof out), 200);
 	cr_assert_eq(t_metrics_get(&d, "/healthz", out, sizeof out), 200);
 	cr_assert(t_json_bool(out, "database"), "%s", out);
+	/* the node written to: the test cluster's socket and port, one host, no switch */
+	char node[400];
+	snprintf(node, sizeof node, "%s:%s", getenv("VOUCHER_TEST_PGHOST"),
+		 getenv("VOUCHER_TEST_PGPORT") ? getenv("VOUCHER_TEST_PGPORT") : "5432");
+	cr_assert_str_eq(t_json_str(out, "primary"), node, "%s", out);
+	cr_assert(strstr(out, "\"primary_switches\":0}"), "%s", out);
 	cr_assert_eq(t_metrics_get(&d, "/metrics", out, sizeof out), 200);
+	char line[512];
+	snprintf(line, sizeof line, "voucherd_db_primary{node=\"%s\"} 1\n", node);
+	cr_assert(strstr(out, line), "%s", out);
+	cr_assert(strstr(out, "voucherd_db_hosts 1\n"), "%s", out);
+	cr_assert(strstr(out, "voucherd_db_primary_switches_total 0\n"), "%s", out);
 	cr_assert(strstr(out, "voucherd_records_accepted_total 3"), "%s", out);
 	cr_assert(strstr(out, "voucherd_requests_total{code=\"200\"} 1"), "%s", out);
 	cr_assert(strstr(out, "voucherd_batch_seconds_count 1"), "%s", out);
@@ -751,7 +762,8 @@ Test(ingest, bad_config_names_the_key_and_exits_2)
 	cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 2);
 	cr_assert(strstr(err, "server.max_body_bytes"), "%s", err);
 	f = fopen(path, "w");
-	fputs("[server]\ntls_cert = /nonexistent.pem\ntls_key = b\ntls_client_ca = c\n[database]\nconninfo = dbname=x\n", f);
+	fputs("[server]\ntls_cert = /nonexistent.pem\ntls_key = b\ntls_client_ca = c\n[database]\nconninfo = dbname=x\n",
+	      f);
 	fclose(f);
 	cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 2);
 	cr_assert(strstr(err, "server.tls_cert"), "%s", err);
@@ -793,7 +805,7 @@ Test(ingest, bad_config_names_the_key_and_exits_2)
 		fputs(pkicfg, f);
 		fclose(f);
 		cr_assert_eq(t_run(cmd, NULL, 0, err, sizeof err), 2, "%s", bad_ci[i]);
-		cr_assert(strstr(err, ":5: database.conninfo: "), "%s", err);
+		cr_assert(strstr(err, ":6: database.conninfo: "), "%s", err);
 	}
 }
 

@@ -464,8 +464,7 @@ Test(writer_db, a_node_that_stepped_down_is_left_for_the_primary)
 	cr_assert_eq(job.status, WJOB_OK, "%s %s", job.sqlstate, job.error);
 	cr_assert_str_eq(t_scalar(db, "SELECT last_value FROM public.attempts"), "2");
 	char *log = writer_log();
-	cr_assert(strstr(log, "event=db_connection_lost conn=0 in_flight=1 reason=\"cannot execute INSERT"), "%s",
-		  log);
+	cr_assert(strstr(log, "event=db_connection_lost conn=0 in_flight=1 reason=\"cannot execute INSERT"), "%s", log);
 	free(log);
 }
 
