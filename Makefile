@@ -189,14 +189,17 @@ check-browser:
 # killed, then its replacement, the standby and then the primary frozen;
 # every batch answered 200 and stored once, audit verify on the new primary,
 # the unavailability at each switch (tests/failover/run.sh); settle and run
-# approve across a switch (tests/failover/settle.sh); and the throughput cost
+# approve across a switch (tests/failover/settle.sh); three data nodes with
+# number_sync_standbys = 1 losing one standby, then both (tests/failover/
+# three.sh); and the throughput cost
 # of the synchronous standby (bench-ingest with HA=1, FAILOVER_BENCH_RECORDS
-# records).  About 4 minutes.
+# records).  About 5 minutes.
 .PHONY: check-failover
 check-failover: deps
 	@$(MAKE) --no-print-directory all
 	@sh tests/failover/run.sh
 	@sh tests/failover/settle.sh
+	@sh tests/failover/three.sh
 	@echo; echo "== the cost of the synchronous standby (bench-ingest, HA=1)"
 	@HA=1 RECORDS=$${FAILOVER_BENCH_RECORDS:-200000} sh tests/bench/ingest.sh | grep -E '^summary|^result|^machine'
 

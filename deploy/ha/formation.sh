@@ -5,10 +5,13 @@
 # all running as the user postgres.  docs/ha.md shows the same on three
 # machines, and deploy/ha/*.service runs it under systemd.
 #
-#   deploy/ha/formation.sh start DIR MONITOR_PORT PORT1 PORT2
+#   deploy/ha/formation.sh start DIR MONITOR_PORT PORT1 PORT2 [PORT3]
 #                         create (if DIR is empty) and start the monitor and
-#                         node1, node2; wait for a primary and a secondary;
-#                         print the multi-host conninfo of database voucher
+#                         node1, node2 (and node3); wait for a primary and
+#                         the secondaries; print the multi-host conninfo of
+#                         database voucher.  With three data nodes the
+#                         formation asks for number_sync_standbys = 1: every
+#                         commit is on two nodes even with a standby lost
 #   deploy/ha/formation.sh conninfo DIR   that conninfo again
 #   deploy/ha/formation.sh state DIR      the monitor's view (pg_autoctl show state)
 #   deploy/ha/formation.sh primary DIR    the name of the node that is primary now
@@ -26,10 +29,11 @@
 #   deploy/ha/formation.sh stop DIR       stop everything
 #
 # Durability: synchronous_commit = on and synchronous_standby_names =
-# 'ANY 1 (standby)', set by pg_auto_failover: a commit returns only once the
-# standby has flushed its WAL to disk.  With two data nodes the monitor keeps
-# number_sync_standbys at 0 (it asks for number_sync_standbys + 1 standbys);
-# the standby still takes part in the write quorum (replication-quorum true).
+# 'ANY 1 (standby, ...)', set by pg_auto_failover: a commit returns only once
+# a standby has flushed its WAL to disk.  With two data nodes the monitor
+# keeps number_sync_standbys at 0 (it asks for number_sync_standbys + 1
+# standbys); the standby still takes part in the write quorum
+# (replication-quorum true), until it is lost.
 # docs/ha.md says what that guarantees and what it costs.
 #
 # Detection is tuned for tests: the monitor checks each node every second
@@ -42,7 +46,7 @@ cmd=${1:-}
 dir=${2:-}
 bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 usage() {
-	echo "usage: $0 start DIR MONITOR_PORT PORT1 PORT2 | conninfo|state|primary|secondary|wait|stop DIR | run|kill|freeze|thaw DIR NODE" >&2
+	echo "usage: $0 start DIR MONITOR_PORT PORT1 PORT2 [PORT3] | conninfo|state|primary|secondary|wait|stop DIR | run|kill|freeze|thaw DIR NODE" >&2
 	exit 2
 }
 if [ -z "$cmd" ] || [ -z "$dir" ]; then usage; fi
@@ -69,7 +73,11 @@ exec_pg() {
 	fi
 	exec "$@"
 }
-# $dir/ports: MONITOR_PORT PORT1 PORT2
+# $dir/ports: MONITOR_PORT PORT1 PORT2 [PORT3]
+# the data nodes' ports, and their names
+data_ports() { read -r _ ports <"$dir/ports" && echo "$ports"; }
+data_nodes() { n=0; for _ in $(data_ports); do n=$((n + 1)); printf 'node%d ' $n; done; }
+rev_nodes() { r=""; for n in $(data_nodes); do r="$n $r"; done; echo "$r"; }
 mport() { read -r m _ <"$dir/ports" && echo "$m"; }
 monitor_sql() { as_pg psql -XAtq "host=127.0.0.1 port=$(mport) dbname=pg_auto_failover user=autoctl_node" -c "$1"; }
 
@@ -103,11 +111,12 @@ start)
 	mon=${3:-}
 	p1=${4:-}
 	p2=${5:-}
+	p3=${6:-}
 	if [ ! -f "$dir/ports" ]; then
 		[ -n "$p2" ] || usage
-		echo "$mon $p1 $p2" >"$dir/ports"
+		echo "$mon $p1 $p2${p3:+ $p3}" >"$dir/ports"
 	fi
-	read -r mon p1 p2 <"$dir/ports"
+	read -r mon _ <"$dir/ports"
 	if [ "$(id -u)" -eq 0 ]; then
 		chown postgres "$dir"
 		chown postgres "$dir/ports"
@@ -137,11 +146,11 @@ CONF
 	done
 	murl="postgres://autoctl_node@127.0.0.1:$mon/pg_auto_failover?sslmode=disable"
 	n=0
-	for port in $p1 $p2; do
+	for port in $(data_ports); do
 		n=$((n + 1))
 		node=node$n
 		if [ ! -f "$dir/$node/PG_VERSION" ]; then
-			# node2's creation copies node1 (pg_basebackup): node1's keeper runs by then
+			# a standby's creation copies node1 (pg_basebackup): node1's keeper runs by then
 			as_pg pg_autoctl create postgres --pgctl "$bindir/pg_ctl" --pgdata "$dir/$node" --pgport "$port" \
 				--hostname 127.0.0.1 --listen 127.0.0.1 --name "$node" --dbname voucher --auth trust \
 				--no-ssl --monitor "$murl" --replication-quorum true --candidate-priority 50 \
@@ -166,11 +175,20 @@ CONF
 		fi
 	done
 	"$0" wait "$dir" 120 >/dev/null
+	if [ "$(data_nodes)" = "node1 node2 node3 " ] &&
+		[ "$(monitor_sql "SELECT number_sync_standbys FROM pgautofailover.formation")" != 1 ]; then
+		monitor_sql "SELECT pgautofailover.set_formation_number_sync_standbys('default', 1)" >/dev/null
+		"$0" wait "$dir" 60 >/dev/null
+	fi
 	"$0" conninfo "$dir"
 	;;
 conninfo)
-	read -r _ p1 p2 <"$dir/ports"
-	echo "host=127.0.0.1,127.0.0.1 port=$p1,$p2 dbname=voucher connect_timeout=2"
+	hosts='' ports=''
+	for p in $(data_ports); do
+		hosts="$hosts${hosts:+,}127.0.0.1"
+		ports="$ports${ports:+,}$p"
+	done
+	echo "host=$hosts port=$ports dbname=voucher connect_timeout=2"
 	;;
 state)
 	as_pg pg_autoctl show state --pgdata "$dir/monitor"
@@ -187,9 +205,10 @@ wait)
 	limit=$(( ${3:-60} * 5 ))
 	i=0
 	# a primary (not wait_primary: its standby is not in the quorum yet) and
-	# a secondary, both as the monitor assigned them
+	# the secondaries, all as the monitor assigned them
+	want=$(data_ports | wc -w)
 	until [ "$(monitor_sql "SELECT count(*) FROM pgautofailover.node WHERE goalstate = reportedstate
-		AND reportedstate IN ('primary', 'secondary') AND health = 1")" = 2 ]; do
+		AND reportedstate IN ('primary', 'secondary') AND health = 1")" = "$want" ]; do
 		i=$((i + 1))
 		[ $i -lt "$limit" ] || { "$0" state "$dir" >&2; echo "$0: no primary and secondary after ${3:-60} s" >&2; exit 1; }
 		sleep 0.2
@@ -213,14 +232,14 @@ freeze | thaw)
 	if [ "$cmd" = freeze ]; then kill -STOP $pids; else kill -CONT $pids; fi 2>/dev/null || true
 	;;
 stop)
-	for node in node2 node1 monitor; do
+	for node in $(rev_nodes) monitor; do
 		if pids=$(node_pids $node); then
 			# shellcheck disable=SC2086
 			kill -CONT $pids 2>/dev/null || true
 			as_pg pg_autoctl stop --pgdata "$dir/$node" >/dev/null 2>&1 || kill -TERM "-$g" 2>/dev/null || true
 		fi
 	done
-	for node in node2 node1 monitor; do
+	for node in $(rev_nodes) monitor; do
 		i=0
 		while g=$(node_pgid $node); do
 			i=$((i + 1))
