@@ -36,12 +36,10 @@ wait_healthy() {
 	done
 }
 
-# start_voucherd NAME HTTPS_PORT METRICS_PORT CONNINFO [MORE]: writes
-# $work/NAME.conf (the PKI of bench_registry, CONNINFO, the two ports on
-# 127.0.0.1, then MORE: further sections and keys), starts voucherd with its
-# log in $work/NAME.log, adds it to $pids, sets $voucherd_pid, and waits
-# until its /healthz says ok
-start_voucherd() {
+# voucherd_conf NAME HTTPS_PORT METRICS_PORT CONNINFO [MORE]: writes
+# $work/NAME.conf: the PKI of bench_registry, CONNINFO, the two ports on
+# 127.0.0.1, then MORE (further sections and keys)
+voucherd_conf() {
 	cat >"$work/$1.conf" <<CONF
 [server]
 listen = 127.0.0.1:$2
@@ -54,6 +52,13 @@ conninfo = $4
 listen = 127.0.0.1:$3
 ${5:-}
 CONF
+}
+
+# start_voucherd NAME HTTPS_PORT METRICS_PORT CONNINFO [MORE]: voucherd_conf,
+# then starts voucherd with its log in $work/NAME.log, adds it to $pids,
+# sets $voucherd_pid, and waits until its /healthz says ok
+start_voucherd() {
+	voucherd_conf "$@"
 	bin/voucherd -c "$work/$1.conf" 2>"$work/$1.log" &
 	voucherd_pid=$!
 	pids="$pids $voucherd_pid"

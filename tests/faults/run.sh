@@ -35,23 +35,13 @@ bin/voucherctl migrate >/dev/null
 bench_registry
 psql -qX "$VOUCHER_DB" -c "CREATE ROLE faults_auditor LOGIN IN ROLE voucher_auditor"
 
-# conf NAME HTTPS_PORT METRICS_PORT [EXTRA]
+# conf NAME HTTPS_PORT METRICS_PORT [EXTRA server keys]
 conf() {
-	cat >"$work/$1.conf" <<CONF
-[server]
-listen = 127.0.0.1:$2
-tls_cert = $work/pki/server.pem
-tls_key = $work/pki/server.key
-tls_client_ca = $work/pki/ca.pem
-${4:-}
-[database]
-conninfo = host=$sock port=$port dbname=faults user=voucher_ingest
-[metrics]
-listen = 127.0.0.1:$3
-; the checks count batch_stored lines: none may be left out
-[log]
+	# the checks count batch_stored lines: none may be left out
+	voucherd_conf "$1" "$2" "$3" "host=$sock port=$port dbname=faults user=voucher_ingest" "[log]
 max_lines_per_s = 0
-CONF
+[server]
+${4:-}"
 }
 # start NAME METRICS_PORT: starts voucherd, waits until healthy, sets $daemon
 start() {

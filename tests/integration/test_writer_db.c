@@ -363,6 +363,14 @@ Test(writer_db, a_real_serialization_conflict_is_retried)
 	cr_assert_eq(st.groups_split, 0);
 }
 
+/* submits one job and runs the loop until it finished */
+static void run_one(wjob_t *job)
+{
+	cr_assert_eq(writer_submit(w, job), WJOB_OK);
+	want_finished = 1;
+	pump_until(all_finished, "the job to finish");
+}
+
 /* "host=A,B port=PA,PB" around the test database: A the first host (port
  * pa), B the test's own; dbname and user as in ci */
 static void two_hosts(char *out, size_t len, const char *a, const char *pa)
@@ -395,9 +403,7 @@ Test(writer_db, the_first_host_down_the_second_is_found)
 	w = new_writer(two, 30);
 	wjob_t job;
 	insert_job(&job, "1", "1");
-	cr_assert_eq(writer_submit(w, &job), WJOB_OK);
-	want_finished = 1;
-	pump_until(all_finished, "the job to finish");
+	run_one(&job);
 	cr_assert_eq(job.status, WJOB_OK, "%s %s", job.sqlstate, job.error);
 	writer_stats_t st;
 	writer_get_stats(w, &st);
@@ -419,9 +425,7 @@ Test(writer_db, a_transaction_unanswered_is_given_up_and_run_again)
 	job.sql = "SELECT pg_sleep(CASE WHEN nextval('public.attempts') = 1 THEN 4 ELSE 0 END)";
 	job.groupable = true;
 	job.done = job_done;
-	cr_assert_eq(writer_submit(w, &job), WJOB_OK);
-	want_finished = 1;
-	pump_until(all_finished, "the job to finish");
+	run_one(&job);
 	cr_assert_eq(job.status, WJOB_OK, "%s %s", job.sqlstate, job.error);
 	cr_assert_str_eq(t_scalar(db, "SELECT last_value FROM public.attempts"), "2");
 	writer_stats_t st;
@@ -458,9 +462,7 @@ Test(writer_db, a_node_that_stepped_down_is_left_for_the_primary)
 	w = new_writer(two, 30);
 	wjob_t job;
 	read_only_once_job(&job);
-	cr_assert_eq(writer_submit(w, &job), WJOB_OK);
-	want_finished = 1;
-	pump_until(all_finished, "the job to finish");
+	run_one(&job);
 	cr_assert_eq(job.status, WJOB_OK, "%s %s", job.sqlstate, job.error);
 	cr_assert_str_eq(t_scalar(db, "SELECT last_value FROM public.attempts"), "2");
 	char *log = writer_log();
@@ -473,9 +475,7 @@ Test(writer_db, with_one_host_read_only_is_the_databases_failure)
 	w = new_writer(ci, 30);
 	wjob_t job;
 	read_only_once_job(&job);
-	cr_assert_eq(writer_submit(w, &job), WJOB_OK);
-	want_finished = 1;
-	pump_until(all_finished, "the job to finish");
+	run_one(&job);
 	cr_assert_eq(job.status, WJOB_ERROR);
 	cr_assert_str_eq(job.sqlstate, "25006");
 	cr_assert(writer_sqlstate_db_fault(job.sqlstate));
