@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/buf.h"
 #include "common/log.h"
@@ -28,9 +29,10 @@ typedef struct wconn {
 	struct event *wev;   /* writable (armed while output is pending) */
 	struct event *timer; /* reconnect backoff / connect timeout */
 	PostgresPollingStatusType poll;
-	int failures; /* consecutive failed connection attempts */
-	int tried;    /* the host index this connection's attempt started at */
-	bool was_up;  /* connected at least once: the next connection is a reconnection */
+	int failures;        /* consecutive failed connection attempts */
+	int tried;           /* the host index this connection's attempt started at */
+	bool was_up;         /* connected at least once: the next connection is a reconnection */
+	int64_t up_since_ms; /* when the current connection became ready */
 
 	/* the group in flight: results arrive as BEGIN, jobs..., COMMIT, SYNC */
 	wjob_t **group;
@@ -65,9 +67,17 @@ struct writer {
 };
 
 static void conn_start(wconn_t *c);
+static int64_t mono_ms(void);
 static void conn_lost(wconn_t *c, const char *why);
 static void conn_io(evutil_socket_t fd, short what, void *arg);
 static void kick(writer_t *w);
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* ----------------------------------------------------------------- queue */
 
@@ -193,11 +203,10 @@ static void retry_timer_cb(evutil_socket_t fd, short what, void *arg)
 	wconn_t *c = arg;
 	if (c->state == WC_CONNECTING) {
 		/* the connect timeout fired: a host that accepts connections and
-		 * never answers (frozen, cut off) holds the attempt; the next one
-		 * starts at the host after it */
+		 * never answers (frozen, cut off) held the attempt.  The next one
+		 * starts past the host libpq was trying (it names it while
+		 * connecting), or else past the one this attempt started at. */
 		writer_t *w = c->w;
-		/* the host libpq was trying when time ran out (it names it while
-		 * connecting), or else the one the attempt started at */
 		int stuck = pghosts_find(&w->hosts, PQhost(c->pg), PQport(c->pg));
 		if (stuck < 0)
 			stuck = c->tried;
@@ -259,14 +268,23 @@ static void conn_lost(wconn_t *c, const char *why)
 	/* an attempt that failed counts towards "the database is down" (the
 	 * queue is failed when every connection has failed); a connection that
 	 * was up and broke (the server went away, the primary moved, no answer)
-	 * is first tried again at once, and its jobs wait for that attempt */
+	 * is first tried again, and its jobs wait for that attempt: at once, or
+	 * after 250 ms if it broke within a second of connecting, so that a
+	 * server dropping every connection is not retried in a tight loop (the
+	 * jobs' own attempts are counted all the same) */
+	bool brief = was_up && mono_ms() - c->up_since_ms < 1000;
 	if (!was_up)
 		c->failures++;
 	w->st.reconnects++;
 	update_known_down(w);
 	if (!w->closing) {
-		/* first retry at once, then 250 ms, 500 ms, 1 s, capped at 1 s */
-		long us = c->failures <= 1 ? 1000 : c->failures == 2 ? 250000 : c->failures == 3 ? 500000 : 1000000;
+		/* first retry at once (after 250 ms if the connection lasted under a
+		 * second), then 250 ms, 500 ms, 1 s, capped at 1 s */
+		long us = brief              ? 250000
+			  : c->failures <= 1 ? 1000
+			  : c->failures == 2 ? 250000
+			  : c->failures == 3 ? 500000
+					     : 1000000;
 		arm_timer(c, us);
 	}
 	kick(w); /* other connections may take the re-queued jobs */
@@ -344,6 +362,7 @@ static void conn_connect_step(wconn_t *c)
 	c->state = WC_IDLE;
 	bool recovered = c->w->known_down || c->failures > 0 || c->was_up;
 	c->was_up = true;
+	c->up_since_ms = mono_ms();
 	c->failures = 0;
 	c->w->known_down = false;
 	conn_arm(c, false);
