@@ -24,36 +24,31 @@
 #include "common/money.h"
 #include "settlement/program.h"
 
-/* An int64 from PostgreSQL's integer text; false for anything else. */
-static bool parse_fen(const char *s, int64_t *v)
+/* The Chinese word of an English status, from a table of pairs ending in
+ * NULL; the status itself if it is not there. */
+static const char *zh_of(const char *const (*words)[2], const char *s)
 {
-	return money_parse_i64(s, v);
+	for (; words[0][0]; words++)
+		if (!strcmp(words[0][0], s))
+			return words[0][1];
+	return s;
 }
 
 const char *export_run_status_zh(const char *s)
 {
-	if (!strcmp(s, "draft"))
-		return "草稿（未审核）";
-	if (!strcmp(s, "approved"))
-		return "已审核";
-	if (!strcmp(s, "published"))
-		return "已公示";
-	if (!strcmp(s, "disbursed"))
-		return "已拨付";
-	return s;
+	static const char *const words[][2] = {{"draft", "草稿（未审核）"},
+					       {"approved", "已审核"},
+					       {"published", "已公示"},
+					       {"disbursed", "已拨付"},
+					       {NULL, NULL}};
+	return zh_of(words, s);
 }
 
 const char *export_line_status_zh(const char *s)
 {
-	if (!strcmp(s, "payable"))
-		return "应拨付";
-	if (!strcmp(s, "recovery"))
-		return "追回";
-	if (!strcmp(s, "withheld"))
-		return "暂缓";
-	if (!strcmp(s, "none"))
-		return "无变动";
-	return s;
+	static const char *const words[][2] = {
+		{"payable", "应拨付"}, {"recovery", "追回"}, {"withheld", "暂缓"}, {"none", "无变动"}, {NULL, NULL}};
+	return zh_of(words, s);
 }
 
 bool export_available(export_format_t f)
@@ -332,7 +327,7 @@ static bool account_line(exporter_t *e, const PGresult *r, int row)
 {
 	int64_t fen;
 	int64_t *sum = NULL;
-	if (parse_fen(PQgetvalue(r, row, L_PAYABLE), &fen))
+	if (money_parse_i64(PQgetvalue(r, row, L_PAYABLE), &fen))
 		sum = fen >= 0 ? &e->sum_payable : &e->sum_recovered;
 	if (!sum || !money_add(*sum, fen, sum)) {
 		snprintf(e->err, sizeof e->err, "line %s: the payable amount does not compute",
@@ -346,8 +341,8 @@ static bool account_line(exporter_t *e, const PGresult *r, int row)
 static bool totals_agree(exporter_t *e)
 {
 	int64_t pay, rec;
-	if (parse_fen(PQgetvalue(e->head, 0, H_TOTAL_PAYABLE), &pay) &&
-	    parse_fen(PQgetvalue(e->head, 0, H_TOTAL_RECOVERED), &rec) && pay == e->sum_payable &&
+	if (money_parse_i64(PQgetvalue(e->head, 0, H_TOTAL_PAYABLE), &pay) &&
+	    money_parse_i64(PQgetvalue(e->head, 0, H_TOTAL_RECOVERED), &rec) && pay == e->sum_payable &&
 	    rec == e->sum_recovered)
 		return true;
 	snprintf(e->err, sizeof e->err,
@@ -409,7 +404,7 @@ static bool csv_line(exporter_t *e, const PGresult *r, int row)
 		const exp_col_t *col = &exp_cols[i];
 		if (col->kind == K_MONEY) {
 			int64_t fen;
-			if (!parse_fen(PQgetvalue(r, row, col->src), &fen)) {
+			if (!money_parse_i64(PQgetvalue(r, row, col->src), &fen)) {
 				snprintf(e->err, sizeof e->err, "line %s: %s is not an amount",
 					 PQgetvalue(r, row, L_USCC), col->head);
 				return false;
@@ -496,7 +491,7 @@ static bool xlsx_line(exporter_t *e, const PGresult *r, int row)
 		const exp_col_t *col = &exp_cols[i];
 		if (col->kind == K_MONEY) {
 			int64_t fen;
-			if (!parse_fen(PQgetvalue(r, row, col->src), &fen)) {
+			if (!money_parse_i64(PQgetvalue(r, row, col->src), &fen)) {
 				snprintf(e->err, sizeof e->err, "line %s: %s is not an amount",
 					 PQgetvalue(r, row, L_USCC), col->head);
 				return false;
@@ -587,8 +582,8 @@ static bool xlsx_summary(exporter_t *e)
 	int64_t t_n = 0, t_pay = 0, t_rec = 0, t_held = 0;
 	for (int i = 0; i < PQntuples(d); i++, row++) {
 		int64_t n, pay, rec, held, net;
-		if (!parse_fen(PQgetvalue(d, i, 1), &n) || !parse_fen(PQgetvalue(d, i, 2), &pay) ||
-		    !parse_fen(PQgetvalue(d, i, 3), &rec) || !parse_fen(PQgetvalue(d, i, 4), &held) ||
+		if (!money_parse_i64(PQgetvalue(d, i, 1), &n) || !money_parse_i64(PQgetvalue(d, i, 2), &pay) ||
+		    !money_parse_i64(PQgetvalue(d, i, 3), &rec) || !money_parse_i64(PQgetvalue(d, i, 4), &held) ||
 		    !money_add(pay, rec, &net) || !money_add(t_pay, pay, &t_pay) || !money_add(t_rec, rec, &t_rec) ||
 		    !money_add(t_n, n, &t_n) || !money_add(t_held, held, &t_held)) {
 			snprintf(e->err, sizeof e->err, "the totals of division %s do not compute",
@@ -701,8 +696,8 @@ static void info_fill(export_info_t *info, const PGresult *h, const program_t *p
 	snprintf(info->program_name, sizeof info->program_name, "%s", program_name_zh(prog));
 	snprintf(info->period, sizeof info->period, "%s", PQgetvalue(h, 0, H_PERIOD));
 	info->payee_provider = prog->payee_provider;
-	if (!parse_fen(PQgetvalue(h, 0, H_TOTAL_PAYABLE), &info->total_payable) ||
-	    !parse_fen(PQgetvalue(h, 0, H_TOTAL_RECOVERED), &info->total_recovered))
+	if (!money_parse_i64(PQgetvalue(h, 0, H_TOTAL_PAYABLE), &info->total_payable) ||
+	    !money_parse_i64(PQgetvalue(h, 0, H_TOTAL_RECOVERED), &info->total_recovered))
 		info->total_payable = info->total_recovered = 0;
 }
 
